@@ -1,0 +1,106 @@
+//! Command line: clap definitions, and the step from arguments to a job.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::pipeline::Push;
+
+/// invoiceflow moves customer invoices between systems: it reads D365-shaped header and line
+/// entity files (or legacy exports through mapping files), validates them row by row and
+/// reports every rejected row with file, line, field and rule.
+///
+/// Exit codes: 0 everything accepted; 3 finished with rejected rows (rejects written);
+/// 1 fatal (nothing of the failing stage kept); 2 usage error.
+#[derive(Debug, Parser)]
+#[command(name = "invoiceflow", version, about, long_about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a job file: master data, imports, validation, rejects (see samples/job.toml).
+    Run(RunArgs),
+    /// Import entity files: read, map, validate; write rejects.
+    Import(ImportArgs),
+    /// List the entity definitions, or describe one with its fields, types and keys.
+    Entities(EntitiesArgs),
+    /// List the validation rules with their ids and what fixes a row that breaks them.
+    Rules,
+}
+
+/// Options shared by commands that do work.
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// Print the run summary as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Worker threads (default: all cores). Output is the same for any number.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Hide progress bars.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// `invoiceflow run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The job file.
+    #[arg(value_name = "JOB.toml")]
+    pub job: PathBuf,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// `invoiceflow import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Entity files, as ENTITY=FILE or FILE (the entity is then taken from the mapping's file
+    /// patterns or the file name, e.g. SalesInvoiceJournalHeader.csv or
+    /// "Customer invoice lines.csv"). CSV, or Parquet by extension.
+    #[arg(value_name = "[ENTITY=]FILE", required = true)]
+    pub files: Vec<String>,
+    /// Folder with master data files named after their entities (Customer.csv,
+    /// LegalEntity.csv, SalesTaxCode.csv, SalesTaxGroup.csv, ItemSalesTaxGroup.csv,
+    /// PaymentTerms.csv, ExchangeRate.csv, …).
+    #[arg(long, value_name = "DIR")]
+    pub master: PathBuf,
+    /// Mapping file for legacy layouts (applies to every file given).
+    #[arg(long, value_name = "M.toml")]
+    pub mapping: Option<PathBuf>,
+    /// Legal entity (dataAreaId) for rows that carry none.
+    #[arg(long, value_name = "ID", default_value = "DEMF")]
+    pub legal_entity: String,
+    /// Full push (the files are the complete set) or incremental (new and changed rows).
+    #[arg(long, value_enum, default_value_t = Push::Full)]
+    pub push: Push,
+    /// Folder for rejects files (default: no rejects files).
+    #[arg(long, value_name = "DIR")]
+    pub rejects: Option<PathBuf>,
+    /// Ledger store to post into (SQLite). Posting is not built yet: use --dry-run.
+    #[arg(long, value_name = "DB")]
+    pub store: Option<PathBuf>,
+    /// Validate only; commit nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Store validated invoices as drafts without posting them (needs --store).
+    #[arg(long)]
+    pub no_post: bool,
+    /// Records per batch.
+    #[arg(long, value_name = "N", default_value_t = crate::job::DEFAULT_BATCH_SIZE)]
+    pub batch_size: usize,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// `invoiceflow entities`.
+#[derive(Debug, Args)]
+pub struct EntitiesArgs {
+    /// Entity to describe (name, D365 name, OData collection or DMF label).
+    pub entity: Option<String>,
+}

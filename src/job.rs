@@ -1,0 +1,138 @@
+//! Job files (`samples/job.toml`): the store-independent part of a run — legal entity, master
+//! data, imports with their mappings, rejects folder. Paths are relative to the job file.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::entity::Catalog;
+use crate::map::Mapping;
+use crate::pipeline::{InputFile, JobError, Push};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobFile {
+    /// Format version; 1.
+    version: u32,
+    /// Legal entity (dataAreaId) of rows that carry none.
+    legal_entity: String,
+    /// Folder of master data files.
+    master: PathBuf,
+    /// Folder for rejects files.
+    rejects: Option<PathBuf>,
+    /// Records per batch (default 8192).
+    batch_size: Option<usize>,
+    /// Entity files to import, in order.
+    #[serde(default)]
+    import: Vec<ImportSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportSection {
+    /// Entity name; taken from the mapping's file patterns or the file name when absent.
+    entity: Option<String>,
+    /// The entity file.
+    file: PathBuf,
+    /// Mapping file for a legacy layout.
+    mapping: Option<PathBuf>,
+    /// `full` (default) or `incremental`.
+    #[serde(default)]
+    push: Push,
+}
+
+/// A loaded job.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The job file.
+    pub path: PathBuf,
+    /// Default legal entity.
+    pub legal_entity: String,
+    /// Master data folder.
+    pub master: PathBuf,
+    /// Rejects folder.
+    pub rejects: Option<PathBuf>,
+    /// Batch size.
+    pub batch_size: usize,
+    /// Entity files.
+    pub imports: Vec<InputFile>,
+}
+
+/// Default records per batch.
+pub const DEFAULT_BATCH_SIZE: usize = 8192;
+
+impl Job {
+    /// Reads and checks a job file.
+    pub fn load(path: &Path, catalog: &Catalog) -> Result<Job, JobError> {
+        let err = |message: String| JobError::JobFile {
+            path: path.to_path_buf(),
+            message,
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| err(format!("cannot read the job file: {e}")))?;
+        let file: JobFile =
+            toml::from_str(&text).map_err(|e| err(e.to_string().trim_end().to_string()))?;
+        if file.version != 1 {
+            return Err(err(format!(
+                "version = {} is not supported; write version = 1",
+                file.version
+            )));
+        }
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut imports = Vec::new();
+        for (i, s) in file.import.into_iter().enumerate() {
+            let mapping = match &s.mapping {
+                Some(m) => Some(Arc::new(Mapping::load(&base.join(m), catalog)?)),
+                None => None,
+            };
+            let file_path = base.join(&s.file);
+            let entity =
+                resolve_entity(s.entity.as_deref(), &file_path, mapping.as_deref(), catalog)
+                    .map_err(|m| err(format!("import[{i}]: {m}")))?;
+            imports.push(InputFile {
+                entity,
+                path: file_path,
+                mapping,
+                push: s.push,
+            });
+        }
+        Ok(Job {
+            path: path.to_path_buf(),
+            legal_entity: file.legal_entity,
+            master: base.join(file.master),
+            rejects: file.rejects.map(|r| base.join(r)),
+            batch_size: file.batch_size.unwrap_or(DEFAULT_BATCH_SIZE).max(1),
+            imports,
+        })
+    }
+}
+
+/// Which entity a file holds: the one named, else the mapping's file patterns, else the file
+/// name (entity name, D365 name or DMF label, as DMF packages name their files).
+pub fn resolve_entity(
+    named: Option<&str>,
+    path: &Path,
+    mapping: Option<&Mapping>,
+    catalog: &Catalog,
+) -> Result<String, String> {
+    if let Some(n) = named {
+        return catalog
+            .get(n)
+            .map(|e| e.name.clone())
+            .ok_or_else(|| format!("unknown entity `{n}`; `invoiceflow entities` lists them"));
+    }
+    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if let Some(e) = mapping.and_then(|m| m.entity_for_file(file_name)) {
+        return Ok(e.to_string());
+    }
+    if let Some(m) = mapping {
+        if m.entities.len() == 1 {
+            return Ok(m.entities.keys().next().cloned().unwrap_or_default());
+        }
+    }
+    let stem = path.file_stem().and_then(|n| n.to_str()).unwrap_or("");
+    catalog.get(stem).map(|e| e.name.clone()).ok_or_else(|| {
+        format!("cannot tell which entity {} holds; write ENTITY=FILE (e.g. SalesInvoiceJournalHeader={})", path.display(), path.display())
+    })
+}

@@ -1,0 +1,21 @@
+//! invoiceflow: customer invoices between systems.
+//!
+//! The stages, each a module with plain functions over plain types:
+//! - [`entity`]: entity definitions (fields, types, keys, roles) from `entities/*.toml`;
+//! - [`read`]: CSV and Parquet files → raw records with positions;
+//! - [`map`]: mapping files → which column feeds which field, with text transforms;
+//! - [`validate`]: typed rows, cross-row rules → accepted invoices and rejects;
+//! - [`model`]: domain types (invoices, lines, money, dates, master data);
+//! - [`rejects`]: rejects files (original columns + file, line, field, rule, message);
+//! - [`pipeline`]: the job that wires the stages, with progress and the run summary;
+//! - [`job`]: job files; [`cli`]: the command line.
+
+pub mod cli;
+pub mod entity;
+pub mod job;
+pub mod map;
+pub mod model;
+pub mod pipeline;
+pub mod read;
+pub mod rejects;
+pub mod validate;

@@ -1,0 +1,238 @@
+//! The `invoiceflow` binary: parse arguments, set up logging, run, map the outcome to an
+//! exit code (0 ok, 3 some rows rejected, 1 fatal, 2 usage).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use clap::Parser;
+
+use invoiceflow::cli::{Cli, Command, CommonArgs, ImportArgs};
+use invoiceflow::entity::{Catalog, EntityKind};
+use invoiceflow::job::{self, Job};
+use invoiceflow::map::Mapping;
+use invoiceflow::pipeline::{self, ImportRequest, InputFile, Summary};
+use invoiceflow::validate::Rule;
+
+const EXIT_OK: u8 = 0;
+const EXIT_FATAL: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+const EXIT_REJECTS: u8 = 3;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("INVOICEFLOW_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    ExitCode::from(match cli.command {
+        Command::Entities(a) => entities(a.entity.as_deref()),
+        Command::Rules => rules(),
+        Command::Run(a) => {
+            let started = Instant::now();
+            let catalog = Catalog::builtin();
+            match Job::load(&a.job, catalog) {
+                Ok(job) => {
+                    let req = ImportRequest {
+                        files: job.imports,
+                        master_dir: job.master,
+                        legal_entity: job.legal_entity,
+                        rejects_dir: job.rejects,
+                        batch_size: job.batch_size,
+                        run_date: pipeline::today(),
+                        progress: !a.common.quiet,
+                    };
+                    run_import(&req, &a.common, true, started)
+                }
+                Err(e) => fail(
+                    &a.common,
+                    anyhow::Error::new(e).context("the job file is not usable"),
+                    started,
+                ),
+            }
+        }
+        Command::Import(a) => import(a),
+    })
+}
+
+fn import(a: ImportArgs) -> u8 {
+    let started = Instant::now();
+    if a.store.is_some() && !a.dry_run {
+        eprintln!("error: posting into a ledger store is not built yet; validate with --dry-run (the store arrives with the posting engine)");
+        return EXIT_USAGE;
+    }
+    if a.no_post && a.store.is_none() {
+        eprintln!("error: --no-post stores drafts and needs --store");
+        return EXIT_USAGE;
+    }
+    let catalog = Catalog::builtin();
+    let mapping = match &a.mapping {
+        Some(m) => match Mapping::load(m, catalog) {
+            Ok(m) => Some(Arc::new(m)),
+            Err(e) => {
+                return fail(
+                    &a.common,
+                    anyhow::Error::new(e).context("the mapping file is broken"),
+                    started,
+                )
+            }
+        },
+        None => None,
+    };
+    let mut files = Vec::new();
+    for spec in &a.files {
+        let (named, path) = match spec.split_once('=') {
+            Some((e, p)) if !e.contains(['/', '\\']) && !e.is_empty() => {
+                (Some(e), PathBuf::from(p))
+            }
+            _ => (None, PathBuf::from(spec)),
+        };
+        match job::resolve_entity(named, &path, mapping.as_deref(), catalog) {
+            Ok(entity) => files.push(InputFile {
+                entity,
+                path,
+                mapping: mapping.clone(),
+                push: a.push,
+            }),
+            Err(m) => {
+                eprintln!("error: {m}");
+                return EXIT_USAGE;
+            }
+        }
+    }
+    let req = ImportRequest {
+        files,
+        master_dir: a.master.clone(),
+        legal_entity: a.legal_entity.clone(),
+        rejects_dir: a.rejects.clone(),
+        batch_size: a.batch_size.max(1),
+        run_date: pipeline::today(),
+        progress: !a.common.quiet,
+    };
+    run_import(&req, &a.common, a.dry_run, started)
+}
+
+fn run_import(req: &ImportRequest, common: &CommonArgs, dry_run: bool, started: Instant) -> u8 {
+    if let Some(n) = common.threads {
+        if let Err(e) = rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global()
+        {
+            eprintln!("warning: --threads {n} not applied: {e}");
+        }
+    }
+    match pipeline::import(req, Catalog::builtin()).context("import failed") {
+        Ok(outcome) => {
+            let summary = Summary::from_import(&outcome, dry_run, started);
+            eprint!("{}", summary.to_text());
+            if common.json {
+                print_json(&summary);
+            }
+            if outcome.has_rejects() {
+                EXIT_REJECTS
+            } else {
+                EXIT_OK
+            }
+        }
+        Err(e) => fail(common, e, started),
+    }
+}
+
+fn fail(common: &CommonArgs, e: anyhow::Error, started: Instant) -> u8 {
+    eprintln!("error: {e:#}");
+    if common.json {
+        print_json(&Summary::failed(format!("{e:#}"), started));
+    }
+    EXIT_FATAL
+}
+
+fn print_json(summary: &Summary) {
+    match serde_json::to_string(summary) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("error: cannot print the summary as JSON: {e}"),
+    }
+}
+
+fn entities(name: Option<&str>) -> u8 {
+    let catalog = Catalog::builtin();
+    match name {
+        None => {
+            println!("{:<38} {:<14} {:>6}  label", "entity", "kind", "fields");
+            for e in catalog.entities() {
+                let kind = match e.kind {
+                    EntityKind::InvoiceHeader => "header",
+                    EntityKind::InvoiceLine => "line",
+                    EntityKind::Master => "master",
+                };
+                println!(
+                    "{:<38} {:<14} {:>6}  {}",
+                    e.name,
+                    kind,
+                    e.fields.len(),
+                    e.label
+                );
+            }
+            EXIT_OK
+        }
+        Some(n) => {
+            let Some(e) = catalog.get(n) else {
+                eprintln!("error: unknown entity `{n}`; `invoiceflow entities` lists them");
+                return EXIT_USAGE;
+            };
+            println!("{} — {}", e.name, e.label);
+            if let Some(d) = &e.d365_entity {
+                println!(
+                    "D365 entity: {d}{}",
+                    e.odata_collection
+                        .as_ref()
+                        .map(|c| format!(" (OData {c})"))
+                        .unwrap_or_default()
+                );
+            }
+            println!("{}", e.description);
+            let key: Vec<&str> = e.key.iter().map(|&k| e.fields[k].name.as_str()).collect();
+            println!("import key: {}", key.join(", "));
+            if !e.d365_key.is_empty() {
+                println!("D365 key: {}", e.d365_key.join(", "));
+            }
+            if !e.headers.is_empty() {
+                println!("lines of: {}", e.headers.join(", "));
+            }
+            println!();
+            println!(
+                "{:<40} {:<40} {:<22} {:<9} role",
+                "field", "staging (DMF column)", "type", "required"
+            );
+            for f in &e.fields {
+                let role = f.role.map(|r| format!("{r:?}")).unwrap_or_default();
+                let ext = if f.extension { " (extension)" } else { "" };
+                println!(
+                    "{:<40} {:<40} {:<22} {:<9} {role}{ext}",
+                    f.name,
+                    f.staging,
+                    f.ty.to_string(),
+                    if f.required { "yes" } else { "" }
+                );
+            }
+            EXIT_OK
+        }
+    }
+}
+
+fn rules() -> u8 {
+    for r in Rule::ALL {
+        println!("{:<26} {}\n{:<26} fix: {}", r.id(), r.what(), "", r.fix());
+    }
+    EXIT_OK
+}

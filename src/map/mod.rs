@@ -1,0 +1,603 @@
+//! Mapping: which source column (or constant) feeds which entity field, and the text
+//! transforms on the way (trim, defaults, value maps, date formats, decimal separators).
+//!
+//! D365-shaped files need no mapping file: columns match fields by OData or staging name,
+//! case-insensitively. Legacy layouts are described by `mappings/*.toml`.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::entity::{Catalog, Entity};
+use crate::model::DatePattern;
+use crate::read::csv::{CsvOptions, Encoding};
+
+/// A broken mapping file: an operational error that stops the run before anything is read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MappingError {
+    /// The file cannot be read.
+    #[error("{path}: cannot read the mapping: {source}")]
+    Io {
+        /// The mapping file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The TOML does not parse or has unknown keys.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The mapping file.
+        path: PathBuf,
+        /// What the TOML parser said (with line and column).
+        message: String,
+    },
+    /// The mapping parses but says something impossible.
+    #[error("{path}: {key}: {message}")]
+    Invalid {
+        /// The mapping file.
+        path: PathBuf,
+        /// Dotted path of the bad key.
+        key: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MappingFile {
+    /// Format version; 1.
+    version: u32,
+    /// Short name of the layout.
+    name: String,
+    /// What system and export the layout comes from.
+    #[serde(default)]
+    description: String,
+    /// How the source files are written.
+    #[serde(default)]
+    source: SourceFile,
+    /// Per target entity: which columns feed which fields.
+    entity: BTreeMap<String, EntityMappingFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SourceFile {
+    /// Field delimiter (one character, `\t` for tab); sniffed from the header when absent.
+    delimiter: Option<String>,
+    /// `utf-8` (default), `windows-1252`, `utf-16le`, `utf-16be`; a BOM always wins.
+    encoding: Option<Encoding>,
+    /// Decimal separator of numbers, `.` (default) or `,`.
+    decimal_separator: Option<String>,
+    /// Thousands separator to drop from numbers (`.`, `,`, `'` or a space).
+    thousands_separator: Option<String>,
+    /// Date pattern, e.g. `dd.MM.yyyy`; ISO dates when absent.
+    date_format: Option<String>,
+    /// Trim spaces around values (default true).
+    trim: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntityMappingFile {
+    /// File-name patterns (`*` wildcard, case-insensitive) that hold this entity.
+    #[serde(default)]
+    files: Vec<String>,
+    /// Entity field → source column or rule.
+    #[serde(default)]
+    columns: BTreeMap<String, ColumnSpecFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum ColumnSpecFile {
+    Column(String),
+    Full(FullSpecFile),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FullSpecFile {
+    /// Source column name (matched case-insensitively).
+    column: Option<String>,
+    /// A constant for every row (no column).
+    constant: Option<String>,
+    /// Value used when the column is empty.
+    default: Option<String>,
+    /// Source value → entity value (exact match first, then case-insensitive).
+    #[serde(default)]
+    values: BTreeMap<String, String>,
+    /// Date pattern of this column.
+    date_format: Option<String>,
+    /// Decimal separator of this column.
+    decimal_separator: Option<String>,
+    /// Thousands separator of this column.
+    thousands_separator: Option<String>,
+    /// Trim this column.
+    trim: Option<bool>,
+}
+
+/// Text conventions of numbers and dates.
+#[derive(Debug, Clone)]
+pub struct TextFormat {
+    /// Decimal separator.
+    pub decimal_separator: u8,
+    /// Thousands separator to drop.
+    pub thousands_separator: Option<u8>,
+    /// Date pattern; ISO when `None`.
+    pub date: Option<DatePattern>,
+    /// Trim spaces.
+    pub trim: bool,
+}
+
+impl Default for TextFormat {
+    fn default() -> Self {
+        TextFormat {
+            decimal_separator: b'.',
+            thousands_separator: None,
+            date: None,
+            trim: true,
+        }
+    }
+}
+
+/// How one entity field is fed.
+#[derive(Debug, Clone, Default)]
+pub struct FieldRule {
+    /// Source column name (mapping files); `None` means "by the field's own name".
+    pub column: Option<String>,
+    /// Constant value.
+    pub constant: Option<String>,
+    /// Default for empty values.
+    pub default: Option<String>,
+    /// Value map (keys as written, and lower-cased for the second try).
+    pub values: HashMap<String, String>,
+    values_lower: HashMap<String, String>,
+    /// Text conventions (after overrides).
+    pub format: Option<TextFormat>,
+}
+
+/// A mapping for one entity.
+#[derive(Debug, Clone)]
+pub struct EntityMapping {
+    /// File-name patterns.
+    pub files: Vec<String>,
+    /// Field index → rule.
+    pub fields: HashMap<usize, FieldRule>,
+}
+
+/// A loaded mapping file.
+#[derive(Debug, Clone)]
+pub struct Mapping {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// Layout name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// How to read the files.
+    pub csv: CsvOptions,
+    /// Default text conventions.
+    pub format: TextFormat,
+    /// Per entity name.
+    pub entities: BTreeMap<String, EntityMapping>,
+}
+
+fn one_byte(path: &Path, key: &str, v: &str) -> Result<u8, MappingError> {
+    let v = if v == "\\t" { "\t" } else { v };
+    match v.as_bytes() {
+        [b] if b.is_ascii() => Ok(*b),
+        _ => Err(MappingError::Invalid {
+            path: path.to_path_buf(),
+            key: key.to_string(),
+            message: format!("`{v}` must be a single ASCII character"),
+        }),
+    }
+}
+
+impl Mapping {
+    /// Reads and checks a mapping file against the entity catalog.
+    pub fn load(path: &Path, catalog: &Catalog) -> Result<Mapping, MappingError> {
+        let text = std::fs::read_to_string(path).map_err(|source| MappingError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Mapping::parse(path, &text, catalog)
+    }
+
+    /// Parses mapping text (`path` is for messages).
+    pub fn parse(path: &Path, text: &str, catalog: &Catalog) -> Result<Mapping, MappingError> {
+        let file: MappingFile = toml::from_str(text).map_err(|e| MappingError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        let invalid = |key: String, message: String| MappingError::Invalid {
+            path: path.to_path_buf(),
+            key,
+            message,
+        };
+        if file.version != 1 {
+            return Err(invalid(
+                "version".into(),
+                format!("{} is not supported; write version = 1", file.version),
+            ));
+        }
+        let src = &file.source;
+        let csv = CsvOptions {
+            delimiter: src
+                .delimiter
+                .as_deref()
+                .map(|d| one_byte(path, "source.delimiter", d))
+                .transpose()?,
+            quote: b'"',
+            encoding: src.encoding.unwrap_or_default(),
+        };
+        let format = text_format(
+            path,
+            "source",
+            &TextFormat::default(),
+            src.decimal_separator.as_deref(),
+            src.thousands_separator.as_deref(),
+            src.date_format.as_deref(),
+            src.trim,
+        )?;
+        let mut entities = BTreeMap::new();
+        for (ename, em) in file.entity {
+            let entity = catalog.get(&ename).ok_or_else(|| {
+                invalid(
+                    format!("entity.{ename}"),
+                    "no such entity; `invoiceflow entities` lists them".into(),
+                )
+            })?;
+            let mut fields = HashMap::new();
+            for (fname, spec) in em.columns {
+                let key = format!("entity.{ename}.columns.{fname}");
+                let idx = entity.field_index(&fname).ok_or_else(|| {
+                    invalid(
+                        key.clone(),
+                        format!(
+                            "{} has no field {fname}; `invoiceflow entities {}` lists its fields",
+                            entity.name, entity.name
+                        ),
+                    )
+                })?;
+                let rule = match spec {
+                    ColumnSpecFile::Column(c) => FieldRule {
+                        column: Some(c),
+                        ..FieldRule::default()
+                    },
+                    ColumnSpecFile::Full(f) => {
+                        if f.column.is_some() == f.constant.is_some() {
+                            return Err(invalid(
+                                key,
+                                "give exactly one of `column` and `constant`".into(),
+                            ));
+                        }
+                        let overrides = f.date_format.is_some()
+                            || f.decimal_separator.is_some()
+                            || f.thousands_separator.is_some()
+                            || f.trim.is_some();
+                        let fmt = if overrides {
+                            Some(text_format(
+                                path,
+                                &key,
+                                &format,
+                                f.decimal_separator.as_deref(),
+                                f.thousands_separator.as_deref(),
+                                f.date_format.as_deref(),
+                                f.trim,
+                            )?)
+                        } else {
+                            None
+                        };
+                        let values_lower = f
+                            .values
+                            .iter()
+                            .map(|(k, v)| (k.to_lowercase(), v.clone()))
+                            .collect();
+                        FieldRule {
+                            column: f.column,
+                            constant: f.constant,
+                            default: f.default,
+                            values: f.values.into_iter().collect(),
+                            values_lower,
+                            format: fmt,
+                        }
+                    }
+                };
+                if fields.insert(idx, rule).is_some() {
+                    return Err(invalid(
+                        key,
+                        "this field is mapped twice (by OData and staging name)".into(),
+                    ));
+                }
+            }
+            entities.insert(
+                entity.name.clone(),
+                EntityMapping {
+                    files: em.files,
+                    fields,
+                },
+            );
+        }
+        Ok(Mapping {
+            path: path.to_path_buf(),
+            name: file.name,
+            description: file.description,
+            csv,
+            format,
+            entities,
+        })
+    }
+
+    /// The entity whose file patterns match this file name, if exactly one does.
+    pub fn entity_for_file(&self, file_name: &str) -> Option<&str> {
+        let mut hits = self.entities.iter().filter(|(_, m)| {
+            m.files
+                .iter()
+                .any(|p| wildcard_match(&p.to_lowercase(), &file_name.to_lowercase()))
+        });
+        match (hits.next(), hits.next()) {
+            (Some((name, _)), None) => Some(name),
+            _ => None,
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn text_format(
+    path: &Path,
+    key: &str,
+    base: &TextFormat,
+    decimal: Option<&str>,
+    thousands: Option<&str>,
+    date: Option<&str>,
+    trim: Option<bool>,
+) -> Result<TextFormat, MappingError> {
+    let mut f = base.clone();
+    if let Some(d) = decimal {
+        f.decimal_separator = one_byte(path, &format!("{key}.decimal_separator"), d)?;
+    }
+    if let Some(t) = thousands {
+        f.thousands_separator = Some(one_byte(path, &format!("{key}.thousands_separator"), t)?);
+    }
+    if f.thousands_separator == Some(f.decimal_separator) {
+        return Err(MappingError::Invalid {
+            path: path.to_path_buf(),
+            key: key.to_string(),
+            message: "the decimal and thousands separators are the same character".into(),
+        });
+    }
+    if let Some(p) = date {
+        f.date = Some(
+            DatePattern::new(p).map_err(|message| MappingError::Invalid {
+                path: path.to_path_buf(),
+                key: format!("{key}.date_format"),
+                message,
+            })?,
+        );
+    }
+    if let Some(t) = trim {
+        f.trim = t;
+    }
+    Ok(f)
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+pub fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let mut rest = text;
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            match rest.strip_prefix(part) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            match rest.find(part) {
+                Some(p) => rest = &rest[p + part.len()..],
+                None => return false,
+            }
+        }
+    }
+    true
+}
+
+/// Where a field's value comes from in one particular file.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A column of the file.
+    Column(usize),
+    /// The same value for every row.
+    Constant(String),
+    /// Nothing: the field is empty (or its default) in every row.
+    Missing {
+        /// The column the mapping named, when it named one.
+        column: Option<String>,
+    },
+}
+
+/// How to get every field of an entity out of one file's records.
+#[derive(Debug)]
+pub struct Plan<'e> {
+    /// The target entity.
+    pub entity: &'e Entity,
+    /// Per entity field: its source.
+    pub sources: Vec<Source>,
+    /// Per entity field: its mapping rule (defaults when unmapped).
+    pub rules: Vec<FieldRule>,
+    /// Per entity field: text conventions.
+    pub formats: Vec<TextFormat>,
+    /// Columns of the file no field uses, reported once.
+    pub unknown_columns: Vec<String>,
+    /// Required fields with no column, constant or default: every row lacks them.
+    pub missing_required: Vec<usize>,
+}
+
+/// A value problem found while mapping (before typing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MapProblem {
+    /// The bytes are not valid UTF-8 (byte offset of the first bad byte).
+    NotUtf8(usize),
+}
+
+impl<'e> Plan<'e> {
+    /// Matches the file's columns to the entity's fields, through the mapping when given.
+    pub fn new(entity: &'e Entity, columns: &[String], mapping: Option<&Mapping>) -> Plan<'e> {
+        let by_col: HashMap<String, usize> = columns
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, c)| (c.to_lowercase(), i))
+            .collect();
+        let em = mapping.and_then(|m| m.entities.get(&entity.name));
+        let base_format = mapping.map(|m| m.format.clone()).unwrap_or_default();
+        let mut used = vec![false; columns.len()];
+        let mut sources = Vec::with_capacity(entity.fields.len());
+        let mut rules = Vec::with_capacity(entity.fields.len());
+        let mut formats = Vec::with_capacity(entity.fields.len());
+        let mut missing_required = Vec::new();
+        for (i, field) in entity.fields.iter().enumerate() {
+            let rule = em
+                .and_then(|m| m.fields.get(&i))
+                .cloned()
+                .unwrap_or_default();
+            let source = if let Some(c) = &rule.constant {
+                Source::Constant(c.clone())
+            } else if let Some(col) = &rule.column {
+                match by_col.get(&col.to_lowercase()) {
+                    Some(&ci) => Source::Column(ci),
+                    None => Source::Missing {
+                        column: Some(col.clone()),
+                    },
+                }
+            } else {
+                let hit = by_col
+                    .get(&field.name.to_lowercase())
+                    .or_else(|| by_col.get(&field.staging.to_lowercase()));
+                match hit {
+                    Some(&ci) => Source::Column(ci),
+                    None => Source::Missing { column: None },
+                }
+            };
+            if let Source::Column(ci) = source {
+                used[ci] = true;
+            }
+            if field.required && matches!(source, Source::Missing { .. }) && rule.default.is_none()
+            {
+                missing_required.push(i);
+            }
+            formats.push(rule.format.clone().unwrap_or_else(|| base_format.clone()));
+            sources.push(source);
+            rules.push(rule);
+        }
+        let unknown_columns = columns
+            .iter()
+            .zip(&used)
+            .filter(|(c, u)| !**u && !c.is_empty())
+            .map(|(c, _)| c.clone())
+            .collect();
+        Plan {
+            entity,
+            sources,
+            rules,
+            formats,
+            unknown_columns,
+            missing_required,
+        }
+    }
+
+    /// The text of field `i` in `record` after trimming, defaults and value maps; empty when
+    /// the field has no value.
+    pub fn text<'r>(
+        &'r self,
+        i: usize,
+        record: &'r csv::ByteRecord,
+    ) -> Result<Cow<'r, str>, MapProblem> {
+        let rule = &self.rules[i];
+        let raw: &str = match &self.sources[i] {
+            Source::Constant(c) => c.as_str(),
+            Source::Missing { .. } => "",
+            Source::Column(ci) => {
+                let bytes = record.get(*ci).unwrap_or(b"");
+                std::str::from_utf8(bytes).map_err(|e| MapProblem::NotUtf8(e.valid_up_to()))?
+            }
+        };
+        let v = if self.formats[i].trim {
+            raw.trim()
+        } else {
+            raw
+        };
+        let v = if v.is_empty() {
+            match &rule.default {
+                Some(d) => d.as_str(),
+                None => return Ok(Cow::Borrowed("")),
+            }
+        } else {
+            v
+        };
+        if !rule.values.is_empty() {
+            if let Some(m) = rule
+                .values
+                .get(v)
+                .or_else(|| rule.values_lower.get(&v.to_lowercase()))
+            {
+                return Ok(Cow::Borrowed(m.as_str()));
+            }
+        }
+        Ok(Cow::Borrowed(v))
+    }
+
+    /// The source column index of field `i`, if it comes from a column.
+    pub fn column_of(&self, i: usize) -> Option<usize> {
+        match self.sources[i] {
+            Source::Column(c) => Some(c),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard_match(
+            "rechnungskopf*.csv",
+            "rechnungskopf_2024.csv"
+        ));
+        assert!(wildcard_match("*kopf*", "x_kopf_y"));
+        assert!(!wildcard_match("*kopf*.csv", "x_pos.csv"));
+        assert!(wildcard_match("a.csv", "a.csv"));
+    }
+
+    #[test]
+    fn a_mapping_naming_an_unknown_field_names_the_key() {
+        let text = "version = 1\nname = \"x\"\n[entity.SalesInvoiceJournalHeader.columns]\nInvoiceNumbr = \"Nr\"\n";
+        let err = Mapping::parse(Path::new("m.toml"), text, Catalog::builtin()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "m.toml: entity.SalesInvoiceJournalHeader.columns.InvoiceNumbr: SalesInvoiceJournalHeader has no field InvoiceNumbr; `invoiceflow entities SalesInvoiceJournalHeader` lists its fields"
+        );
+    }
+
+    #[test]
+    fn a_bad_date_pattern_is_refused() {
+        let text =
+            "version = 1\nname = \"x\"\n[source]\ndate_format = \"dd.MM\"\n[entity.Customer]\n";
+        let err = Mapping::parse(Path::new("m.toml"), text, Catalog::builtin()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "m.toml: source.date_format: date pattern `dd.MM` needs a year, a month and a day"
+        );
+    }
+}

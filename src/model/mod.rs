@@ -1,0 +1,251 @@
+//! Domain types: invoices, their lines, money. No I/O. Every number that leaves invoiceflow
+//! (posting, exports, e-invoices) is computed by functions of this module or of `post`.
+
+mod currency;
+mod date;
+pub mod master;
+
+use rust_decimal::{Decimal, RoundingStrategy};
+
+pub use currency::Currency;
+pub use date::{Date, DatePattern};
+
+use crate::entity::DocumentKind;
+use crate::read::Origin;
+
+/// The one rounding rule for money: to the currency's minor unit, half away from zero
+/// (commercial rounding, what EN 16931 examples and D365 use).
+pub fn round_money(amount: Decimal, currency: Currency) -> Decimal {
+    amount.round_dp_with_strategy(
+        currency.minor_units(),
+        RoundingStrategy::MidpointAwayFromZero,
+    )
+}
+
+/// Fields of a row that carry no role in the domain model, kept as canonical text so that
+/// exports can write the entity back whole: (field index, value). Empty values are left out.
+pub type Extras = Vec<(u16, Box<str>)>;
+
+/// An invoice header as read and validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvoiceHeader {
+    /// Where the row came from.
+    pub origin: Origin,
+    /// Sales or free-text invoice.
+    pub document: DocumentKind,
+    /// Company (dataAreaId).
+    pub legal_entity: Box<str>,
+    /// The invoice number; `None` for a free-text invoice that gets one when posted.
+    pub number: Option<Box<str>>,
+    /// Free-text invoices: the source's record id that lines point to (ParentRecId).
+    pub record_id: Option<i64>,
+    /// Invoice date (BT-2).
+    pub date: Date,
+    /// Customer account (the buyer).
+    pub customer: Box<str>,
+    /// Invoice currency (BT-5).
+    pub currency: Currency,
+    /// Terms of payment.
+    pub payment_terms: Option<Box<str>>,
+    /// Due date (BT-9), when the source gives one.
+    pub due_date: Option<Date>,
+    /// The customer's order reference (BT-13).
+    pub order_reference: Option<Box<str>>,
+    /// Buyer reference (BT-10).
+    pub buyer_reference: Option<Box<str>>,
+    /// Sales order number.
+    pub sales_order: Option<Box<str>>,
+    /// Credit notes: the invoice corrected (BT-25).
+    pub original_invoice: Option<Box<str>>,
+    /// Ledger voucher from the source.
+    pub voucher: Option<Box<str>>,
+    /// Exchange rate given by the source.
+    pub exchange_rate: Option<Decimal>,
+    /// Header totals when the source carries them (checked against the lines).
+    pub totals: HeaderTotals,
+    /// Default sales tax group of the lines (free-text headers).
+    pub tax_group: Option<Box<str>>,
+    /// Default item sales tax group of the lines (free-text headers).
+    pub item_tax_group: Option<Box<str>>,
+    /// Fields without a role.
+    pub extras: Extras,
+}
+
+/// Totals a header may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct HeaderTotals {
+    /// Total incl. tax.
+    pub amount: Option<Decimal>,
+    /// Total tax.
+    pub tax: Option<Decimal>,
+    /// Total charges.
+    pub charge: Option<Decimal>,
+    /// Total discount.
+    pub discount: Option<Decimal>,
+}
+
+/// How an invoice line points to its header.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum HeaderRef {
+    /// By invoice number (sales invoices).
+    Number(Box<str>),
+    /// By the header's record id (free-text invoices: ParentRecId).
+    RecordId(i64),
+}
+
+/// An invoice line as read and validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvoiceLine {
+    /// Where the row came from.
+    pub origin: Origin,
+    /// Company (dataAreaId).
+    pub legal_entity: Box<str>,
+    /// Its header.
+    pub header: HeaderRef,
+    /// Invoice date repeated on the line (checked against the header).
+    pub invoice_date: Option<Date>,
+    /// Line number (LineCreationSequenceNumber, or the free-text LineNumber).
+    pub line_number: Decimal,
+    /// Invoiced quantity (BT-129); negative on credit notes.
+    pub quantity: Decimal,
+    /// Unit price (BT-146).
+    pub unit_price: Decimal,
+    /// Price unit: the quantity the price is for (BT-149); 1 when absent.
+    pub price_unit: Decimal,
+    /// Discount per unit, taken off the price.
+    pub discount_per_unit: Decimal,
+    /// Discount percent of the gross line amount.
+    pub discount_percent: Decimal,
+    /// Line discount amount (BT-136).
+    pub discount_amount: Decimal,
+    /// Line charge amount (BT-141).
+    pub charge_amount: Decimal,
+    /// Line net amount as the source gives it (checked against the computed one).
+    pub line_amount: Option<Decimal>,
+    /// Line tax as the source gives it.
+    pub line_tax: Option<Decimal>,
+    /// Tax rate as the source gives it.
+    pub tax_rate: Option<Decimal>,
+    /// Tax code given directly by the source.
+    pub tax_code: Option<Box<str>>,
+    /// Sales tax group.
+    pub tax_group: Option<Box<str>>,
+    /// Item sales tax group.
+    pub item_tax_group: Option<Box<str>>,
+    /// Item number.
+    pub item_id: Option<Box<str>>,
+    /// Item name (BT-153).
+    pub item_name: Option<Box<str>>,
+    /// Description (BT-154).
+    pub description: Option<Box<str>>,
+    /// Unit of measure.
+    pub unit: Option<Box<str>>,
+    /// Main account (free-text lines).
+    pub main_account: Option<Box<str>>,
+    /// Currency repeated on the line (checked against the header).
+    pub currency: Option<Currency>,
+    /// Fields without a role.
+    pub extras: Extras,
+}
+
+impl InvoiceLine {
+    /// Line net amount per EN 16931 (BT-131): quantity × (price − discount per unit) ÷ price
+    /// unit, less the percentage discount and the discount amount, plus the charge, rounded
+    /// once with [`round_money`].
+    pub fn net_amount(&self, currency: Currency) -> Decimal {
+        let price_unit = if self.price_unit.is_zero() {
+            Decimal::ONE
+        } else {
+            self.price_unit
+        };
+        let gross = self.quantity * (self.unit_price - self.discount_per_unit) / price_unit;
+        let percent = gross * self.discount_percent / Decimal::ONE_HUNDRED;
+        round_money(
+            gross - percent - self.discount_amount + self.charge_amount,
+            currency,
+        )
+    }
+}
+
+/// A validated invoice: its header and lines, in input order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invoice {
+    /// The header.
+    pub header: InvoiceHeader,
+    /// The lines, in line-number order.
+    pub lines: Vec<InvoiceLine>,
+}
+
+impl Invoice {
+    /// Sum of the lines' net amounts.
+    pub fn lines_net(&self) -> Decimal {
+        self.lines
+            .iter()
+            .map(|l| l.net_amount(self.header.currency))
+            .sum()
+    }
+
+    /// Whether this is a credit note: its lines sum to less than zero.
+    pub fn is_credit_note(&self) -> bool {
+        self.lines_net().is_sign_negative() && !self.lines_net().is_zero()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    fn line(q: &str, p: &str) -> InvoiceLine {
+        InvoiceLine {
+            origin: Origin {
+                file: 0,
+                line: 2,
+                record: 1,
+            },
+            legal_entity: "DEMF".into(),
+            header: HeaderRef::Number("1".into()),
+            invoice_date: None,
+            line_number: Decimal::ONE,
+            quantity: d(q),
+            unit_price: d(p),
+            price_unit: Decimal::ONE,
+            discount_per_unit: Decimal::ZERO,
+            discount_percent: Decimal::ZERO,
+            discount_amount: Decimal::ZERO,
+            charge_amount: Decimal::ZERO,
+            line_amount: None,
+            line_tax: None,
+            tax_rate: None,
+            tax_code: None,
+            tax_group: None,
+            item_tax_group: None,
+            item_id: None,
+            item_name: None,
+            description: None,
+            unit: None,
+            main_account: None,
+            currency: None,
+            extras: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn net_amount_rounds_once_half_away_from_zero() {
+        let eur = Currency::from_code("EUR").unwrap();
+        let jpy = Currency::from_code("JPY").unwrap();
+        assert_eq!(line("3", "0.125").net_amount(eur), d("0.38"));
+        assert_eq!(line("-3", "0.125").net_amount(eur), d("-0.38"));
+        assert_eq!(line("3", "333.5").net_amount(jpy), d("1001"));
+        let mut l = line("10", "12.50");
+        l.price_unit = d("100");
+        l.discount_percent = d("10");
+        l.charge_amount = d("1");
+        // 10 × 12.50 / 100 = 1.25; −10 % = 1.125; +1 = 2.125 → 2.13
+        assert_eq!(l.net_amount(eur), d("2.13"));
+    }
+}

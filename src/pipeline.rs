@@ -1,0 +1,654 @@
+//! The job: stages in order — master data, entity files (read → map → type), cross-row
+//! validation, rejects — with progress on stderr and a run summary.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::entity::{Catalog, Entity, EntityKind};
+use crate::map::{Mapping, MappingError, Plan};
+use crate::model::master::MasterData;
+use crate::model::{Date, Invoice, InvoiceHeader, InvoiceLine};
+use crate::read::{self, csv::CsvOptions, Origin, RawBatch, ReadError};
+use crate::rejects::{self, RejectSource, RejectsError};
+use crate::validate::field::Value;
+use crate::validate::invoice::{self, Context};
+use crate::validate::{self, Reject};
+
+/// An operational failure: the run stops, nothing of the failing stage is kept.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JobError {
+    /// A file cannot be read.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// A mapping file is broken.
+    #[error(transparent)]
+    Mapping(#[from] MappingError),
+    /// Rejects cannot be written.
+    #[error(transparent)]
+    Rejects(#[from] RejectsError),
+    /// The job file is broken.
+    #[error("{path}: {message}")]
+    JobFile {
+        /// The job file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// An input is named wrongly.
+    #[error("{0}")]
+    Input(String),
+}
+
+/// Full or incremental push (DMF semantics: the file is the complete set, or only changes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Push {
+    /// The file is the complete set.
+    #[default]
+    Full,
+    /// The file holds new and changed rows only.
+    Incremental,
+}
+
+/// One entity file to import.
+#[derive(Debug, Clone)]
+pub struct InputFile {
+    /// Entity name (as in the catalog).
+    pub entity: String,
+    /// The file.
+    pub path: PathBuf,
+    /// Its mapping, for legacy layouts.
+    pub mapping: Option<Arc<Mapping>>,
+    /// Push mode.
+    pub push: Push,
+}
+
+/// What to import.
+#[derive(Debug, Clone)]
+pub struct ImportRequest {
+    /// Entity files.
+    pub files: Vec<InputFile>,
+    /// Folder of master data files (`Customer.csv`, `SalesTaxCode.csv`, …).
+    pub master_dir: PathBuf,
+    /// Legal entity for rows without dataAreaId.
+    pub legal_entity: String,
+    /// Where rejects files go; none are written when `None`.
+    pub rejects_dir: Option<PathBuf>,
+    /// Records per batch.
+    pub batch_size: usize,
+    /// The run date (plausibility of dates).
+    pub run_date: Date,
+    /// Show progress bars on stderr (when it is a terminal).
+    pub progress: bool,
+}
+
+/// Counts of one file.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FileReport {
+    /// Entity.
+    pub entity: String,
+    /// The file as given.
+    pub file: String,
+    /// Data records read.
+    pub read: u64,
+    /// Records accepted.
+    pub accepted: u64,
+    /// Records rejected.
+    pub rejected: u64,
+    /// Records identical to what the store holds (no store yet: 0).
+    pub unchanged: u64,
+    /// Encoding found.
+    pub encoding: String,
+    /// Columns no field uses (reported once per file).
+    pub unknown_columns: Vec<String>,
+    /// Push mode.
+    pub push: Option<Push>,
+    /// This file's rejects file, when it has rejects.
+    pub rejects_file: Option<String>,
+}
+
+/// Rejects per rule, for the summary.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RuleCount {
+    /// Rule id.
+    pub rule: String,
+    /// Rows rejected under it.
+    pub rows: u64,
+}
+
+/// What an import did.
+#[derive(Debug)]
+pub struct ImportOutcome {
+    /// Entity files, in the order given.
+    pub imports: Vec<FileReport>,
+    /// Master data files.
+    pub master: Vec<FileReport>,
+    /// The accepted invoices.
+    pub invoices: Vec<Invoice>,
+    /// All rejects, by file and line.
+    pub rejects: Vec<Reject>,
+    /// The run's rejects index, when written.
+    pub rejects_file: Option<PathBuf>,
+    /// Rejects per rule.
+    pub by_rule: Vec<RuleCount>,
+}
+
+impl ImportOutcome {
+    /// Whether any row was rejected.
+    pub fn has_rejects(&self) -> bool {
+        !self.rejects.is_empty()
+    }
+}
+
+enum Parsed {
+    Header(InvoiceHeader),
+    Line(InvoiceLine),
+    Master(Origin, Vec<Value>),
+}
+
+struct FileEntry<'e> {
+    run: FileRun,
+    entity: &'e Entity,
+    push: Option<Push>,
+    path: PathBuf,
+    csv: CsvOptions,
+    is_master: bool,
+}
+
+struct FileRun {
+    label: String,
+    read: u64,
+    encoding: &'static str,
+    unknown_columns: Vec<String>,
+}
+
+fn progress_bar(enabled: bool, total: u64, label: &str) -> ProgressBar {
+    if !enabled {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template(
+        "{msg:30!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    pb.set_style(style);
+    pb.set_message(label.to_string());
+    pb
+}
+
+/// Reads one file through its plan into parsed rows; rejects of single rows are collected.
+#[allow(clippy::too_many_arguments)]
+fn read_file(
+    file_index: u32,
+    path: &Path,
+    label: &str,
+    entity: &Entity,
+    mapping: Option<&Mapping>,
+    csv: &CsvOptions,
+    req: &ImportRequest,
+    out: &mut Vec<Parsed>,
+    rejects: &mut Vec<Reject>,
+) -> Result<FileRun, JobError> {
+    let mut source = read::open(path, csv)?;
+    let columns = source.columns().to_vec();
+    let plan = Plan::new(entity, &columns, mapping);
+    let pb = progress_bar(req.progress, source.total_bytes(), label);
+    let mut batch = RawBatch::default();
+    let mut read = 0u64;
+    while source.next_batch(&mut batch, req.batch_size)? {
+        read += batch.len as u64;
+        let results: Vec<Result<Parsed, Reject>> = batch.records[..batch.len]
+            .par_iter()
+            .zip(batch.positions[..batch.len].par_iter())
+            .map_init(Vec::new, |values, (rec, &(line, record))| {
+                let origin = Origin {
+                    file: file_index,
+                    line,
+                    record,
+                };
+                validate::convert(&plan, &columns, rec, origin, values)?;
+                match entity.kind {
+                    EntityKind::InvoiceHeader => {
+                        invoice::header_from(entity, values, origin, &req.legal_entity)
+                            .map(Parsed::Header)
+                    }
+                    EntityKind::InvoiceLine => {
+                        invoice::line_from(entity, values, origin, &req.legal_entity)
+                            .map(Parsed::Line)
+                    }
+                    EntityKind::Master => Ok(Parsed::Master(origin, std::mem::take(values))),
+                }
+            })
+            .collect();
+        for r in results {
+            match r {
+                Ok(p) => out.push(p),
+                Err(rej) => rejects.push(rej),
+            }
+        }
+        pb.set_position(source.bytes_read());
+    }
+    pb.finish_and_clear();
+    tracing::info!(file = %path.display(), rows = read, "Read entity file.");
+    Ok(FileRun {
+        label: label.to_string(),
+        read,
+        encoding: source.encoding(),
+        unknown_columns: plan.unknown_columns,
+    })
+}
+
+/// The master data file of an entity in `dir`: `<Name>.csv|.parquet` or `<label>.csv`,
+/// case-insensitively.
+fn find_master_file(dir: &Path, entity: &Entity) -> Result<Option<PathBuf>, JobError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| ReadError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut hits: Vec<PathBuf> = Vec::new();
+    for e in entries.flatten() {
+        let p = e.path();
+        let (Some(stem), Some(ext)) = (
+            p.file_stem().and_then(|s| s.to_str()),
+            p.extension().and_then(|s| s.to_str()),
+        ) else {
+            continue;
+        };
+        let ext = ext.to_ascii_lowercase();
+        if !matches!(ext.as_str(), "csv" | "parquet" | "txt") {
+            continue;
+        }
+        if stem.eq_ignore_ascii_case(&entity.name) || stem.eq_ignore_ascii_case(&entity.label) {
+            hits.push(p);
+        }
+    }
+    hits.sort();
+    Ok(hits.into_iter().next())
+}
+
+/// Runs the import stages: master data, entity files, validation, rejects.
+pub fn import(req: &ImportRequest, catalog: &Catalog) -> Result<ImportOutcome, JobError> {
+    let mut labels: Vec<String> = Vec::new();
+    let mut entities_of: Vec<&Entity> = Vec::new();
+    let mut all_rejects: Vec<Reject> = Vec::new();
+    let mut reports: Vec<FileEntry<'_>> = Vec::new();
+
+    // Check every input before reading anything: a bad operation stops before any output.
+    let mut plans = Vec::new();
+    for f in &req.files {
+        let entity = catalog.get(&f.entity).ok_or_else(|| {
+            JobError::Input(format!(
+                "{}: unknown entity `{}`; `invoiceflow entities` lists them",
+                f.path.display(),
+                f.entity
+            ))
+        })?;
+        if !entity.is_invoice() {
+            return Err(JobError::Input(format!(
+                "{}: {} is master data; put it in the master data folder ({})",
+                f.path.display(),
+                entity.name,
+                req.master_dir.display()
+            )));
+        }
+        if !f.path.is_file() {
+            return Err(JobError::Input(format!(
+                "{}: no such file",
+                f.path.display()
+            )));
+        }
+        plans.push((f, entity));
+    }
+    if !req.master_dir.is_dir() {
+        return Err(JobError::Input(format!(
+            "{}: the master data folder does not exist (it holds Customer.csv, LegalEntity.csv, SalesTaxCode.csv, …)",
+            req.master_dir.display()
+        )));
+    }
+    if let Some(dir) = &req.rejects_dir {
+        rejects::ensure_dir(dir)?;
+    }
+
+    // Master data.
+    let mut md = MasterData::default();
+    let default_csv = CsvOptions::default();
+    for entity in catalog
+        .entities()
+        .iter()
+        .filter(|e| e.kind == EntityKind::Master)
+    {
+        let Some(path) = find_master_file(&req.master_dir, entity)? else {
+            continue;
+        };
+        let idx = labels.len() as u32;
+        let label = path.display().to_string();
+        labels.push(label.clone());
+        entities_of.push(entity);
+        let mut parsed = Vec::new();
+        let mut rejects = Vec::new();
+        let run = read_file(
+            idx,
+            &path,
+            &label,
+            entity,
+            None,
+            &default_csv,
+            req,
+            &mut parsed,
+            &mut rejects,
+        )?;
+        let rows = parsed
+            .into_iter()
+            .filter_map(|p| match p {
+                Parsed::Master(o, v) => Some((o, v)),
+                _ => None,
+            })
+            .collect();
+        rejects.extend(validate::master::add_rows(entity, rows, &mut md));
+        all_rejects.extend(rejects);
+        reports.push(FileEntry {
+            run,
+            entity,
+            push: None,
+            path,
+            csv: default_csv.clone(),
+            is_master: true,
+        });
+    }
+
+    // Entity files.
+    let mut headers = Vec::new();
+    let mut lines = Vec::new();
+    for (f, entity) in plans {
+        let idx = labels.len() as u32;
+        let label = f.path.display().to_string();
+        labels.push(label.clone());
+        entities_of.push(entity);
+        let csv = f
+            .mapping
+            .as_ref()
+            .map(|m| m.csv.clone())
+            .unwrap_or_default();
+        let mut parsed = Vec::new();
+        let run = read_file(
+            idx,
+            &f.path,
+            &label,
+            entity,
+            f.mapping.as_deref(),
+            &csv,
+            req,
+            &mut parsed,
+            &mut all_rejects,
+        )?;
+        for p in parsed {
+            match p {
+                Parsed::Header(h) => headers.push(h),
+                Parsed::Line(l) => lines.push(l),
+                Parsed::Master(..) => {}
+            }
+        }
+        reports.push(FileEntry {
+            run,
+            entity,
+            push: Some(f.push),
+            path: f.path.clone(),
+            csv,
+            is_master: false,
+        });
+    }
+
+    let ctx = Context {
+        master: &md,
+        run_date: req.run_date,
+        files: &labels,
+        entities: &entities_of,
+    };
+    let outcome = invoice::assemble(headers, lines, &ctx);
+    all_rejects.extend(outcome.rejects);
+    all_rejects.sort_by_key(|r| r.origin);
+
+    // Counts and rejects files.
+    let mut by_file: BTreeMap<u32, Vec<&Reject>> = BTreeMap::new();
+    for r in &all_rejects {
+        by_file.entry(r.origin.file).or_default().push(r);
+    }
+    let mut imports = Vec::new();
+    let mut master = Vec::new();
+    for (
+        i,
+        FileEntry {
+            run,
+            entity,
+            push,
+            path,
+            csv,
+            is_master,
+        },
+    ) in reports.iter().enumerate()
+    {
+        let file_rejects = by_file.remove(&(i as u32)).unwrap_or_default();
+        let rejected = file_rejects.len() as u64;
+        let rejects_file = match (&req.rejects_dir, file_rejects.is_empty()) {
+            (Some(dir), false) => {
+                let src = RejectSource {
+                    path,
+                    csv,
+                    rejects: file_rejects,
+                };
+                Some(
+                    rejects::write_file_rejects(dir, &src, &run.label)?
+                        .display()
+                        .to_string(),
+                )
+            }
+            _ => None,
+        };
+        let report = FileReport {
+            entity: entity.name.clone(),
+            file: run.label.clone(),
+            read: run.read,
+            accepted: run.read - rejected,
+            rejected,
+            unchanged: 0,
+            encoding: run.encoding.to_string(),
+            unknown_columns: run.unknown_columns.clone(),
+            push: *push,
+            rejects_file,
+        };
+        if *is_master {
+            master.push(report);
+        } else {
+            imports.push(report);
+        }
+    }
+    let rejects_file = match &req.rejects_dir {
+        Some(dir) => {
+            let refs: Vec<&Reject> = all_rejects.iter().collect();
+            Some(rejects::write_index(dir, &labels, &refs)?)
+        }
+        None => None,
+    };
+    let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
+    for r in &all_rejects {
+        *counts.entry(r.rule.id()).or_default() += 1;
+    }
+    let by_rule = counts
+        .into_iter()
+        .map(|(rule, rows)| RuleCount {
+            rule: rule.to_string(),
+            rows,
+        })
+        .collect();
+    Ok(ImportOutcome {
+        imports,
+        master,
+        invoices: outcome.invoices,
+        rejects: all_rejects,
+        rejects_file,
+        by_rule,
+    })
+}
+
+/// Today's date (UTC), the default run date.
+pub fn today() -> Date {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    Date::from_days_since_epoch((secs / 86_400) as i32)
+}
+
+/// The run summary printed as JSON with `--json` (DESIGN §9).
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    /// "ok", "partial" or "failed".
+    pub status: &'static str,
+    /// Whether nothing was committed on purpose.
+    pub dry_run: bool,
+    /// Entity files.
+    pub imports: Vec<FileReport>,
+    /// Master data files.
+    pub master: Vec<FileReport>,
+    /// The rejects index of the run.
+    pub rejects_file: Option<String>,
+    /// Rejects per rule.
+    pub rejects_by_rule: Vec<RuleCount>,
+    /// Accepted invoices and credit notes (validated; posting comes with the store).
+    pub validated: Validated,
+    /// Posting counts (nothing is posted before the store exists).
+    pub posting: Option<serde_json::Value>,
+    /// Exports written.
+    pub exports: Vec<serde_json::Value>,
+    /// E-invoices written.
+    pub einvoices: Vec<serde_json::Value>,
+    /// Wall time.
+    pub duration_ms: u128,
+    /// Error message when the run failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Counts of accepted documents.
+#[derive(Debug, Serialize, Default)]
+pub struct Validated {
+    /// Invoices.
+    pub invoices: u64,
+    /// Credit notes.
+    pub credit_notes: u64,
+    /// Lines.
+    pub lines: u64,
+}
+
+impl Summary {
+    /// The summary of an import outcome.
+    pub fn from_import(o: &ImportOutcome, dry_run: bool, started: Instant) -> Summary {
+        let mut v = Validated::default();
+        for inv in &o.invoices {
+            if inv.is_credit_note() {
+                v.credit_notes += 1;
+            } else {
+                v.invoices += 1;
+            }
+            v.lines += inv.lines.len() as u64;
+        }
+        Summary {
+            status: if o.has_rejects() { "partial" } else { "ok" },
+            dry_run,
+            imports: o.imports.clone(),
+            master: o.master.clone(),
+            rejects_file: o.rejects_file.as_ref().map(|p| p.display().to_string()),
+            rejects_by_rule: o.by_rule.clone(),
+            validated: v,
+            posting: None,
+            exports: Vec::new(),
+            einvoices: Vec::new(),
+            duration_ms: started.elapsed().as_millis(),
+            error: None,
+        }
+    }
+
+    /// A failed run's summary.
+    pub fn failed(message: String, started: Instant) -> Summary {
+        Summary {
+            status: "failed",
+            dry_run: false,
+            imports: Vec::new(),
+            master: Vec::new(),
+            rejects_file: None,
+            rejects_by_rule: Vec::new(),
+            validated: Validated::default(),
+            posting: None,
+            exports: Vec::new(),
+            einvoices: Vec::new(),
+            duration_ms: started.elapsed().as_millis(),
+            error: Some(message),
+        }
+    }
+
+    /// The human-readable summary for stderr.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::new();
+        let width = self
+            .imports
+            .iter()
+            .chain(&self.master)
+            .map(|r| r.file.len())
+            .max()
+            .unwrap_or(4)
+            .min(60);
+        let _ = writeln!(
+            s,
+            "{:<width$}  {:<38} {:>9} {:>9} {:>9}",
+            "file", "entity", "read", "accepted", "rejected"
+        );
+        for r in self.master.iter().chain(&self.imports) {
+            let _ = writeln!(
+                s,
+                "{:<width$}  {:<38} {:>9} {:>9} {:>9}",
+                r.file, r.entity, r.read, r.accepted, r.rejected
+            );
+            if !r.unknown_columns.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "    unknown columns (ignored): {}",
+                    r.unknown_columns.join(", ")
+                );
+            }
+        }
+        let _ = writeln!(
+            s,
+            "validated: {} invoices, {} credit notes, {} lines{}",
+            self.validated.invoices,
+            self.validated.credit_notes,
+            self.validated.lines,
+            if self.dry_run {
+                " (dry run: nothing committed)"
+            } else {
+                ""
+            }
+        );
+        if !self.rejects_by_rule.is_empty() {
+            let parts: Vec<String> = self
+                .rejects_by_rule
+                .iter()
+                .map(|c| format!("{} {}", c.rule, c.rows))
+                .collect();
+            let _ = writeln!(s, "rejects by rule: {}", parts.join(", "));
+        }
+        if let Some(f) = &self.rejects_file {
+            let _ = writeln!(s, "rejects: {f}");
+        }
+        let _ = writeln!(s, "status: {} in {} ms", self.status, self.duration_ms);
+        s
+    }
+}

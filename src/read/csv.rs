@@ -1,0 +1,323 @@
+//! Delimited text: any delimiter (`,` `;` tab `|`, or sniffed from the header), RFC 4180
+//! quotes with embedded delimiters and newlines, CRLF or LF, UTF-8 with or without BOM,
+//! UTF-16 LE/BE with BOM (D365's CSV-Unicode) and Windows-1252 for legacy files.
+//!
+//! UTF-8 input is passed through undecoded: a field that is not valid UTF-8 is a data problem
+//! of that row (found when the field is converted), not a reason to stop the file.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use encoding_rs_io::DecodeReaderBytesBuilder;
+
+use super::{ByteRecord, PositionUnit, RawBatch, ReadError, RecordSource};
+
+/// Text encodings a CSV file may be declared to have (a BOM always wins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+pub enum Encoding {
+    /// UTF-8 unless a BOM says UTF-16.
+    #[default]
+    #[serde(rename = "utf-8", alias = "utf8")]
+    Utf8,
+    /// Windows-1252 (Western European legacy exports) unless a BOM says otherwise.
+    #[serde(
+        rename = "windows-1252",
+        alias = "cp1252",
+        alias = "latin1",
+        alias = "iso-8859-1"
+    )]
+    Windows1252,
+    /// UTF-16 little endian (with or without BOM).
+    #[serde(rename = "utf-16le")]
+    Utf16le,
+    /// UTF-16 big endian (with or without BOM).
+    #[serde(rename = "utf-16be")]
+    Utf16be,
+}
+
+/// How to read a CSV file.
+#[derive(Debug, Clone)]
+pub struct CsvOptions {
+    /// Field delimiter; sniffed from the header row when `None`.
+    pub delimiter: Option<u8>,
+    /// Quote character.
+    pub quote: u8,
+    /// Declared encoding.
+    pub encoding: Encoding,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        CsvOptions {
+            delimiter: None,
+            quote: b'"',
+            encoding: Encoding::Utf8,
+        }
+    }
+}
+
+/// A reader that counts the bytes it hands out (for progress bars).
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// A CSV file opened for reading.
+pub struct CsvSource {
+    path: PathBuf,
+    reader: ::csv::Reader<Box<dyn Read + Send>>,
+    columns: Vec<String>,
+    count: Arc<AtomicU64>,
+    total: u64,
+    encoding: &'static str,
+}
+
+impl CsvSource {
+    /// Opens `path`, detects the encoding and delimiter, and reads the header row.
+    pub fn open(path: &Path, options: &CsvOptions) -> Result<CsvSource, ReadError> {
+        let io_err = |source| ReadError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = File::open(path).map_err(io_err)?;
+        let total = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let count = Arc::new(AtomicU64::new(0));
+        let mut raw = BufReader::with_capacity(
+            1 << 16,
+            Counting {
+                inner: file,
+                count: Arc::clone(&count),
+            },
+        );
+        let mut head = [0u8; 4];
+        let n = read_up_to(&mut raw, &mut head).map_err(io_err)?;
+        let head = &head[..n];
+        let (encoding, skip): (Option<&'static encoding_rs::Encoding>, usize) =
+            if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
+                (None, 3)
+            } else if head.starts_with(&[0xFF, 0xFE]) {
+                (Some(encoding_rs::UTF_16LE), 0)
+            } else if head.starts_with(&[0xFE, 0xFF]) {
+                (Some(encoding_rs::UTF_16BE), 0)
+            } else {
+                match options.encoding {
+                    Encoding::Utf8 => (None, 0),
+                    Encoding::Windows1252 => (Some(encoding_rs::WINDOWS_1252), 0),
+                    Encoding::Utf16le => (Some(encoding_rs::UTF_16LE), 0),
+                    Encoding::Utf16be => (Some(encoding_rs::UTF_16BE), 0),
+                }
+            };
+        let label = match (encoding, skip) {
+            (None, 3) => "UTF-8 (BOM)",
+            (None, _) => "UTF-8",
+            (Some(e), _) if e == encoding_rs::UTF_16LE => "UTF-16LE",
+            (Some(e), _) if e == encoding_rs::UTF_16BE => "UTF-16BE",
+            (Some(_), _) => "Windows-1252",
+        };
+        let prefix = io::Cursor::new(head[skip..].to_vec());
+        let chained = prefix.chain(raw);
+        let mut text: Box<dyn Read + Send> = match encoding {
+            None => Box::new(chained),
+            Some(enc) => Box::new(
+                DecodeReaderBytesBuilder::new()
+                    .encoding(Some(enc))
+                    .bom_sniffing(true)
+                    .strip_bom(true)
+                    .build(chained),
+            ),
+        };
+        let delimiter = match options.delimiter {
+            Some(d) => d,
+            None => {
+                // Sniff from the first line, then hand the bytes back to the CSV reader.
+                let (line, rest) = first_line(&mut text).map_err(io_err)?;
+                let d = sniff_delimiter(&line, options.quote);
+                text = Box::new(
+                    io::Cursor::new(line)
+                        .chain(io::Cursor::new(rest))
+                        .chain(text),
+                );
+                d
+            }
+        };
+        let mut reader = ::csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .quote(options.quote)
+            .flexible(true)
+            .has_headers(false)
+            .buffer_capacity(1 << 16)
+            .from_reader(text);
+        let mut header = ByteRecord::new();
+        let got = reader
+            .read_byte_record(&mut header)
+            .map_err(|e| csv_error(path, &e))?;
+        if !got || (header.len() == 1 && header[0].is_empty()) {
+            return Err(ReadError::Empty {
+                path: path.to_path_buf(),
+            });
+        }
+        let columns = header
+            .iter()
+            .map(|c| String::from_utf8_lossy(c).trim().to_string())
+            .collect();
+        Ok(CsvSource {
+            path: path.to_path_buf(),
+            reader,
+            columns,
+            count,
+            total,
+            encoding: label,
+        })
+    }
+}
+
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+/// Reads up to and including the first line break (or 64 KiB); returns it and any bytes
+/// read past it.
+fn first_line(r: &mut dyn Read) -> io::Result<(Vec<u8>, Vec<u8>)> {
+    let mut buf = Vec::with_capacity(4096);
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = r.read(&mut chunk)?;
+        if n == 0 {
+            return Ok((buf, Vec::new()));
+        }
+        let start = buf.len();
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(p) = buf[start..].iter().position(|&b| b == b'\n') {
+            let rest = buf.split_off(start + p + 1);
+            return Ok((buf, rest));
+        }
+        if buf.len() > 1 << 16 {
+            return Ok((buf, Vec::new()));
+        }
+    }
+}
+
+/// The candidate delimiter that occurs most often outside quotes in the header line;
+/// `,` when none occurs.
+pub fn sniff_delimiter(line: &[u8], quote: u8) -> u8 {
+    let mut counts = [0usize; 4];
+    let candidates = [b',', b';', b'\t', b'|'];
+    let mut in_quotes = false;
+    for &b in line {
+        if b == quote {
+            in_quotes = !in_quotes;
+        } else if !in_quotes {
+            if let Some(i) = candidates.iter().position(|&c| c == b) {
+                counts[i] += 1;
+            }
+        }
+    }
+    let (best, n) = counts
+        .iter()
+        .enumerate()
+        .max_by_key(|(i, n)| (**n, usize::MAX - i))
+        .unwrap_or((0, &0));
+    if *n == 0 {
+        b','
+    } else {
+        candidates[best]
+    }
+}
+
+fn csv_error(path: &Path, e: &::csv::Error) -> ReadError {
+    let line = e.position().map(|p| p.line()).unwrap_or(0);
+    match e.kind() {
+        ::csv::ErrorKind::Io(io) => ReadError::Io {
+            path: path.to_path_buf(),
+            source: io::Error::new(io.kind(), io.to_string()),
+        },
+        _ => ReadError::Csv {
+            path: path.to_path_buf(),
+            line,
+            message: e.to_string(),
+        },
+    }
+}
+
+impl RecordSource for CsvSource {
+    fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    fn next_batch(&mut self, batch: &mut RawBatch, max: usize) -> Result<bool, ReadError> {
+        batch.len = 0;
+        if batch.records.len() < max {
+            batch.records.resize_with(max, ByteRecord::new);
+            batch.positions.resize(max, (0, 0));
+        }
+        while batch.len < max {
+            let rec = &mut batch.records[batch.len];
+            let more = self
+                .reader
+                .read_byte_record(rec)
+                .map_err(|e| csv_error(&self.path, &e))?;
+            if !more {
+                break;
+            }
+            // A blank line reads as one empty field: it is no record.
+            if rec.len() == 1 && rec[0].is_empty() {
+                continue;
+            }
+            let pos = rec
+                .position()
+                .map(|p| (p.line(), p.record()))
+                .unwrap_or((0, 0));
+            batch.positions[batch.len] = pos;
+            batch.len += 1;
+        }
+        Ok(batch.len > 0)
+    }
+
+    fn bytes_read(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    fn total_bytes(&self) -> u64 {
+        self.total
+    }
+
+    fn encoding(&self) -> &'static str {
+        self.encoding
+    }
+
+    fn unit(&self) -> PositionUnit {
+        PositionUnit::Line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_the_delimiter_outside_quotes() {
+        assert_eq!(sniff_delimiter(b"a;b;c\n", b'"'), b';');
+        assert_eq!(sniff_delimiter(b"\"a,b\";c\n", b'"'), b';');
+        assert_eq!(sniff_delimiter(b"a\tb\n", b'"'), b'\t');
+        assert_eq!(sniff_delimiter(b"a|b|c,d\n", b'"'), b'|');
+        assert_eq!(sniff_delimiter(b"abc\n", b'"'), b',');
+    }
+}

@@ -1,0 +1,140 @@
+//! Reading entity files: bytes → raw records with positions. CSV (any delimiter, quotes,
+//! BOMs, UTF-16, Windows-1252) and Parquet. Nothing here interprets business meaning: a record
+//! is a list of byte fields and the place it came from.
+
+pub mod csv;
+pub mod parquet;
+
+use std::path::{Path, PathBuf};
+
+pub use ::csv::ByteRecord;
+
+/// Where a record came from; the file is an index into the run's file table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Origin {
+    /// Index of the file in the run's file table.
+    pub file: u32,
+    /// Line where the record starts (1-based; the header is line 1). For Parquet: the row
+    /// number + 1, so that the first data row is 2 as in a CSV file.
+    pub line: u64,
+    /// Data record number (1-based, the header not counted).
+    pub record: u64,
+}
+
+/// What went wrong reading a file: operational errors that stop the run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// The file cannot be opened or read.
+    #[error("{path}: cannot read the file: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file has no header row.
+    #[error("{path}: the file is empty; an entity file starts with a header row of column names")]
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file is not a readable Parquet file.
+    #[error("{path}: not a readable Parquet file: {message}")]
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        message: String,
+    },
+    /// A byte-level CSV failure the reader cannot skip.
+    #[error("{path}: line {line}: {message}")]
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// Line of the failure.
+        line: u64,
+        /// The cause.
+        message: String,
+    },
+}
+
+/// A batch of records, reused from batch to batch so that reading allocates little.
+#[derive(Debug, Default)]
+pub struct RawBatch {
+    /// The records; only the first `len` are valid.
+    pub records: Vec<ByteRecord>,
+    /// Where each valid record starts: (line, record number).
+    pub positions: Vec<(u64, u64)>,
+    /// Number of valid records.
+    pub len: usize,
+}
+
+impl RawBatch {
+    /// The valid records with their positions.
+    pub fn iter(&self) -> impl Iterator<Item = (&ByteRecord, (u64, u64))> {
+        self.records[..self.len]
+            .iter()
+            .zip(self.positions[..self.len].iter().copied())
+    }
+}
+
+/// Something that yields raw records in batches: a CSV or Parquet file.
+pub trait RecordSource: Send {
+    /// The column names of the header row, in file order.
+    fn columns(&self) -> &[String];
+    /// Fills `batch` with up to `max` records; returns false at the end of the file.
+    fn next_batch(&mut self, batch: &mut RawBatch, max: usize) -> Result<bool, ReadError>;
+    /// Bytes consumed so far, for progress.
+    fn bytes_read(&self) -> u64;
+    /// Size of the input, for progress.
+    fn total_bytes(&self) -> u64;
+    /// What the file's encoding was found to be (for the summary).
+    fn encoding(&self) -> &'static str;
+    /// Whether positions are CSV lines or Parquet rows.
+    fn unit(&self) -> PositionUnit;
+}
+
+/// How positions of a file are counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PositionUnit {
+    /// Text lines (CSV).
+    Line,
+    /// Rows (Parquet).
+    Row,
+}
+
+/// The formats a file can be read as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Delimited text.
+    Csv,
+    /// Apache Parquet.
+    Parquet,
+}
+
+impl Format {
+    /// The format a path's extension suggests: `.parquet`/`.pq` is Parquet, anything else CSV.
+    pub fn from_path(path: &Path) -> Format {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("parquet" | "pq") => Format::Parquet,
+            _ => Format::Csv,
+        }
+    }
+}
+
+/// Opens a file in the format its extension suggests.
+pub fn open(
+    path: &Path,
+    csv_options: &csv::CsvOptions,
+) -> Result<Box<dyn RecordSource>, ReadError> {
+    Ok(match Format::from_path(path) {
+        Format::Csv => Box::new(csv::CsvSource::open(path, csv_options)?),
+        Format::Parquet => Box::new(parquet::ParquetSource::open(path)?),
+    })
+}

@@ -1,0 +1,284 @@
+//! Typing one field: text → a value of the field's type, or the rule it breaks.
+
+use rust_decimal::Decimal;
+
+use crate::entity::FieldType;
+use crate::map::TextFormat;
+use crate::model::Date;
+
+use super::Rule;
+
+/// A typed field value.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Value {
+    /// No value.
+    #[default]
+    Empty,
+    /// Text.
+    Str(Box<str>),
+    /// Exact decimal.
+    Dec(Decimal),
+    /// Integer.
+    Int(i64),
+    /// Date.
+    Date(Date),
+    /// Enum ordinal.
+    Enum(u16),
+    /// Yes/No.
+    Bool(bool),
+}
+
+impl Value {
+    /// The value as text in canonical form (decimals plain, dates ISO, enums by name).
+    pub fn canonical(&self, ty: &FieldType) -> String {
+        match (self, ty) {
+            (Value::Empty, _) => String::new(),
+            (Value::Str(s), _) => s.to_string(),
+            (Value::Dec(d), _) => d.normalize().to_string(),
+            (Value::Int(i), _) => i.to_string(),
+            (Value::Date(d), _) => d.to_string(),
+            (Value::Enum(i), FieldType::Enum(names)) => {
+                names.get(usize::from(*i)).cloned().unwrap_or_default()
+            }
+            (Value::Enum(i), _) => i.to_string(),
+            (Value::Bool(b), _) => if *b { "Yes" } else { "No" }.to_string(),
+        }
+    }
+}
+
+/// Why a value does not fit its field: the rule and a message (without the field name).
+pub type Problem = (Rule, String);
+
+/// Types `text` (already trimmed and mapped) as `ty`. Empty text is `Value::Empty`; whether
+/// that is allowed is the caller's business.
+pub fn parse(text: &str, ty: &FieldType, format: &TextFormat) -> Result<Value, Problem> {
+    if text.is_empty() {
+        return Ok(Value::Empty);
+    }
+    match ty {
+        FieldType::String { max } => {
+            let n = text.chars().count();
+            if n > *max as usize {
+                return Err((
+                    Rule::FieldMaxLength,
+                    format!("is {n} characters long; at most {max} fit"),
+                ));
+            }
+            Ok(Value::Str(text.into()))
+        }
+        FieldType::Decimal { precision, scale } => {
+            parse_decimal(text, *precision, *scale, format).map(Value::Dec)
+        }
+        FieldType::Int | FieldType::Int64 => {
+            let v: i64 = text
+                .parse()
+                .map_err(|_| (Rule::FieldInt, format!("`{text}` is not a whole number")))?;
+            if matches!(ty, FieldType::Int) && i32::try_from(v).is_err() {
+                return Err((
+                    Rule::FieldInt,
+                    format!("{v} is out of range for a 32-bit integer"),
+                ));
+            }
+            Ok(Value::Int(v))
+        }
+        FieldType::Date => {
+            let parsed = match &format.date {
+                Some(p) => Date::parse_with(text, p).or_else(|| Date::parse_iso(text)),
+                None => Date::parse_iso(text),
+            };
+            parsed.map(Value::Date).ok_or_else(|| {
+                let expected = format
+                    .date
+                    .as_ref()
+                    .map(|p| p.as_str())
+                    .unwrap_or("yyyy-MM-dd");
+                (
+                    Rule::FieldDate,
+                    format!("`{text}` is not a valid date in the format {expected}"),
+                )
+            })
+        }
+        FieldType::Enum(names) => {
+            if let Some(i) = names.iter().position(|n| n.eq_ignore_ascii_case(text)) {
+                return Ok(Value::Enum(i as u16));
+            }
+            if let Ok(i) = text.parse::<u16>() {
+                if usize::from(i) < names.len() {
+                    return Ok(Value::Enum(i));
+                }
+            }
+            Err((
+                Rule::FieldEnum,
+                format!("`{text}` is not one of {}", names.join(", ")),
+            ))
+        }
+        FieldType::Bool => match text.to_ascii_lowercase().as_str() {
+            "yes" | "true" | "1" | "y" => Ok(Value::Bool(true)),
+            "no" | "false" | "0" | "n" => Ok(Value::Bool(false)),
+            _ => Err((Rule::FieldBool, format!("`{text}` is not Yes or No"))),
+        },
+    }
+}
+
+/// Parses a decimal written with the given separators, exactly (no float on the way).
+pub fn parse_decimal(
+    text: &str,
+    precision: u8,
+    scale: u8,
+    format: &TextFormat,
+) -> Result<Decimal, Problem> {
+    let bad = || (Rule::FieldDecimal, format!("`{text}` is not a number"));
+    let mut buf = [0u8; 64];
+    let mut n = 0;
+    let mut seen_point = false;
+    for (i, &b) in text.as_bytes().iter().enumerate() {
+        let out = if b == format.decimal_separator {
+            if seen_point {
+                return Err(bad());
+            }
+            seen_point = true;
+            b'.'
+        } else if Some(b) == format.thousands_separator && !seen_point {
+            continue;
+        } else if b.is_ascii_digit() || ((b == b'-' || b == b'+') && i == 0) {
+            b
+        } else {
+            return Err(bad());
+        };
+        if n == buf.len() {
+            return Err((
+                Rule::FieldDecimalPrecision,
+                format!("`{text}` has too many digits"),
+            ));
+        }
+        buf[n] = out;
+        n += 1;
+    }
+    // Only ASCII was copied into buf.
+    let s = std::str::from_utf8(&buf[..n]).map_err(|_| bad())?;
+    if !s.bytes().any(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let d = Decimal::from_str_exact(s).map_err(|_| {
+        if s.len() > 29 {
+            (
+                Rule::FieldDecimalPrecision,
+                format!("`{text}` has more than 28 significant digits"),
+            )
+        } else {
+            bad()
+        }
+    })?;
+    if d.scale() > u32::from(scale) {
+        let normalized = d.normalize();
+        if normalized.scale() > u32::from(scale) {
+            return Err((
+                Rule::FieldDecimalScale,
+                format!(
+                    "`{text}` has {} decimals; at most {scale} fit",
+                    normalized.scale()
+                ),
+            ));
+        }
+    }
+    let int_digits = {
+        let t = d.trunc().abs();
+        if t.is_zero() {
+            0
+        } else {
+            t.to_string().len() as u32
+        }
+    };
+    if int_digits > u32::from(precision - scale) {
+        return Err((
+            Rule::FieldDecimalPrecision,
+            format!(
+                "`{text}` has {int_digits} digits before the point; at most {} fit",
+                precision - scale
+            ),
+        ));
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn de() -> TextFormat {
+        TextFormat {
+            decimal_separator: b',',
+            thousands_separator: Some(b'.'),
+            ..TextFormat::default()
+        }
+    }
+
+    #[test]
+    fn decimals_parse_exactly_with_separators() {
+        let f = TextFormat::default();
+        assert_eq!(
+            parse_decimal("1234.50", 32, 6, &f).unwrap(),
+            Decimal::from_str("1234.50").unwrap()
+        );
+        assert_eq!(
+            parse_decimal("-0.1", 32, 6, &f).unwrap(),
+            Decimal::from_str("-0.1").unwrap()
+        );
+        assert_eq!(
+            parse_decimal("1.234,56", 32, 6, &de()).unwrap(),
+            Decimal::from_str("1234.56").unwrap()
+        );
+        assert_eq!(
+            parse_decimal("1,5.0", 32, 6, &de()).unwrap_err().0,
+            Rule::FieldDecimal
+        );
+        assert_eq!(
+            parse_decimal("12a", 32, 6, &f).unwrap_err().1,
+            "`12a` is not a number"
+        );
+        assert_eq!(
+            parse_decimal("-", 32, 6, &f).unwrap_err().0,
+            Rule::FieldDecimal
+        );
+        assert_eq!(
+            parse_decimal("1.1234567", 32, 6, &f).unwrap_err().0,
+            Rule::FieldDecimalScale
+        );
+        assert!(parse_decimal("1.1000000", 32, 6, &f).is_ok());
+        assert_eq!(
+            parse_decimal("123456", 9, 4, &f).unwrap_err().0,
+            Rule::FieldDecimalPrecision
+        );
+        assert_eq!(
+            parse_decimal("1e5", 32, 6, &f).unwrap_err().0,
+            Rule::FieldDecimal
+        );
+    }
+
+    #[test]
+    fn other_types() {
+        let f = TextFormat::default();
+        let e = FieldType::Enum(vec!["No".into(), "Yes".into()]);
+        assert_eq!(parse("yes", &e, &f).unwrap(), Value::Enum(1));
+        assert_eq!(parse("1", &e, &f).unwrap(), Value::Enum(1));
+        assert_eq!(
+            parse("2", &e, &f).unwrap_err().1,
+            "`2` is not one of No, Yes"
+        );
+        assert_eq!(
+            parse("3000000000", &FieldType::Int, &f).unwrap_err().0,
+            Rule::FieldInt
+        );
+        assert_eq!(
+            parse("abcd", &FieldType::String { max: 3 }, &f)
+                .unwrap_err()
+                .1,
+            "is 4 characters long; at most 3 fit"
+        );
+        assert_eq!(
+            parse("äöü", &FieldType::String { max: 3 }, &f).unwrap(),
+            Value::Str("äöü".into())
+        );
+    }
+}

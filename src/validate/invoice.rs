@@ -1,0 +1,736 @@
+//! Invoice rows: typed values → headers and lines of the domain model, then the rules across
+//! rows: duplicate keys, lines without headers and headers without lines, references to master
+//! data, totals, signs and dates. An invoice is accepted whole or rejected whole.
+
+use std::collections::HashMap;
+
+use rust_decimal::Decimal;
+
+use crate::entity::{DocumentKind, Entity, Role};
+use crate::model::master::MasterData;
+use crate::model::{
+    round_money, Currency, Date, HeaderRef, HeaderTotals, Invoice, InvoiceHeader, InvoiceLine,
+};
+use crate::read::Origin;
+
+use super::field::Value;
+use super::{Reject, Rule};
+
+fn take(entity: &Entity, values: &mut [Value], role: Role) -> Value {
+    entity
+        .role_index(role)
+        .map(|i| std::mem::take(&mut values[i]))
+        .unwrap_or_default()
+}
+
+fn take_str(entity: &Entity, values: &mut [Value], role: Role) -> Option<Box<str>> {
+    match take(entity, values, role) {
+        Value::Str(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn take_dec(entity: &Entity, values: &mut [Value], role: Role) -> Option<Decimal> {
+    match take(entity, values, role) {
+        Value::Dec(d) => Some(d),
+        Value::Int(i) => Some(Decimal::from(i)),
+        _ => None,
+    }
+}
+
+fn take_date(entity: &Entity, values: &mut [Value], role: Role) -> Option<Date> {
+    match take(entity, values, role) {
+        Value::Date(d) => Some(d),
+        _ => None,
+    }
+}
+
+fn take_int(entity: &Entity, values: &mut [Value], role: Role) -> Option<i64> {
+    match take(entity, values, role) {
+        Value::Int(i) => Some(i),
+        _ => None,
+    }
+}
+
+fn extras(entity: &Entity, values: &[Value]) -> Vec<(u16, Box<str>)> {
+    entity
+        .fields
+        .iter()
+        .zip(values)
+        .enumerate()
+        .filter(|(_, (f, v))| f.role.is_none() && **v != Value::Empty)
+        .map(|(i, (f, v))| (i as u16, v.canonical(&f.ty).into_boxed_str()))
+        .collect()
+}
+
+fn currency(
+    entity: &Entity,
+    code: Option<Box<str>>,
+    origin: Origin,
+) -> Result<Option<Currency>, Reject> {
+    let Some(code) = code else { return Ok(None) };
+    match Currency::from_code(&code) {
+        Some(c) => Ok(Some(c)),
+        None => {
+            let field = entity
+                .role_index(Role::Currency)
+                .map(|i| entity.fields[i].name.as_str());
+            Err(Reject::new(
+                origin,
+                field,
+                Rule::RefCurrency,
+                format!(
+                    "{} `{code}` is not an ISO 4217 currency code — {}",
+                    field.unwrap_or("currency"),
+                    Rule::RefCurrency.fix()
+                ),
+            ))
+        }
+    }
+}
+
+/// A header from a typed row (the values are moved out).
+pub fn header_from(
+    entity: &Entity,
+    values: &mut [Value],
+    origin: Origin,
+    default_legal_entity: &str,
+) -> Result<InvoiceHeader, Reject> {
+    let extras = extras(entity, values);
+    let Some(cur) = currency(entity, take_str(entity, values, Role::Currency), origin)? else {
+        // Currency is required on every header entity; this only guards the invariant.
+        return Err(Reject::new(
+            origin,
+            None,
+            Rule::FieldRequired,
+            "the header has no currency — fill in the currency",
+        ));
+    };
+    let h = InvoiceHeader {
+        origin,
+        document: entity.document,
+        legal_entity: take_str(entity, values, Role::LegalEntity)
+            .unwrap_or_else(|| default_legal_entity.into()),
+        number: take_str(entity, values, Role::InvoiceNumber),
+        record_id: take_int(entity, values, Role::RecordId),
+        // InvoiceDate, Customer and Currency are required fields of every header entity
+        // (checked when definitions load), so a typed row has them.
+        date: take_date(entity, values, Role::InvoiceDate)
+            .unwrap_or(Date::from_days_since_epoch(0)),
+        customer: take_str(entity, values, Role::Customer).unwrap_or_default(),
+        currency: cur,
+        payment_terms: take_str(entity, values, Role::PaymentTerms),
+        due_date: take_date(entity, values, Role::DueDate),
+        order_reference: take_str(entity, values, Role::OrderReference),
+        buyer_reference: take_str(entity, values, Role::BuyerReference),
+        sales_order: take_str(entity, values, Role::SalesOrder),
+        original_invoice: take_str(entity, values, Role::OriginalInvoice),
+        voucher: take_str(entity, values, Role::Voucher),
+        exchange_rate: take_dec(entity, values, Role::ExchangeRate),
+        totals: HeaderTotals {
+            amount: take_dec(entity, values, Role::TotalAmount),
+            tax: take_dec(entity, values, Role::TotalTax),
+            charge: take_dec(entity, values, Role::TotalCharge),
+            discount: take_dec(entity, values, Role::TotalDiscount),
+        },
+        tax_group: take_str(entity, values, Role::TaxGroup),
+        item_tax_group: take_str(entity, values, Role::ItemTaxGroup),
+        extras,
+    };
+    Ok(h)
+}
+
+/// A line from a typed row (the values are moved out).
+pub fn line_from(
+    entity: &Entity,
+    values: &mut [Value],
+    origin: Origin,
+    default_legal_entity: &str,
+) -> Result<InvoiceLine, Reject> {
+    let extras = extras(entity, values);
+    let cur = currency(entity, take_str(entity, values, Role::Currency), origin)?;
+    let header = match entity.document {
+        DocumentKind::Sales => {
+            HeaderRef::Number(take_str(entity, values, Role::InvoiceNumber).unwrap_or_default())
+        }
+        DocumentKind::FreeText => {
+            HeaderRef::RecordId(take_int(entity, values, Role::ParentRecordId).unwrap_or_default())
+        }
+    };
+    let price_unit = take_dec(entity, values, Role::PriceUnit).unwrap_or(Decimal::ONE);
+    Ok(InvoiceLine {
+        origin,
+        legal_entity: take_str(entity, values, Role::LegalEntity)
+            .unwrap_or_else(|| default_legal_entity.into()),
+        header,
+        invoice_date: take_date(entity, values, Role::InvoiceDate),
+        line_number: take_dec(entity, values, Role::LineNumber).unwrap_or_default(),
+        quantity: take_dec(entity, values, Role::Quantity).unwrap_or_default(),
+        unit_price: take_dec(entity, values, Role::UnitPrice).unwrap_or_default(),
+        price_unit: if price_unit.is_zero() {
+            Decimal::ONE
+        } else {
+            price_unit
+        },
+        discount_per_unit: take_dec(entity, values, Role::DiscountPerUnit).unwrap_or_default(),
+        discount_percent: take_dec(entity, values, Role::DiscountPercent).unwrap_or_default(),
+        discount_amount: take_dec(entity, values, Role::DiscountAmount).unwrap_or_default(),
+        charge_amount: take_dec(entity, values, Role::ChargeAmount).unwrap_or_default(),
+        line_amount: take_dec(entity, values, Role::LineAmount),
+        line_tax: take_dec(entity, values, Role::LineTax),
+        tax_rate: take_dec(entity, values, Role::TaxRate),
+        tax_code: take_str(entity, values, Role::TaxCode),
+        tax_group: take_str(entity, values, Role::TaxGroup),
+        item_tax_group: take_str(entity, values, Role::ItemTaxGroup),
+        item_id: take_str(entity, values, Role::ItemId),
+        item_name: take_str(entity, values, Role::ItemName),
+        description: take_str(entity, values, Role::Description),
+        unit: take_str(entity, values, Role::Unit),
+        main_account: take_str(entity, values, Role::MainAccount),
+        currency: cur,
+        extras,
+    })
+}
+
+/// What the cross-row rules need to know besides the rows.
+pub struct Context<'a> {
+    /// Master data.
+    pub master: &'a MasterData,
+    /// The date of the run (dates more than a year after it are implausible).
+    pub run_date: Date,
+    /// File names by file index, for messages.
+    pub files: &'a [String],
+    /// Field names used in messages: (entity of the file) per file index.
+    pub entities: &'a [&'a Entity],
+}
+
+impl Context<'_> {
+    fn at(&self, o: Origin) -> String {
+        format!(
+            "{} line {}",
+            self.files
+                .get(o.file as usize)
+                .map(String::as_str)
+                .unwrap_or("?"),
+            o.line
+        )
+    }
+    fn field(&self, o: Origin, role: Role) -> Option<&str> {
+        let e = self.entities.get(o.file as usize)?;
+        e.role_index(role).map(|i| e.fields[i].name.as_str())
+    }
+}
+
+/// The invoices that passed every rule, and the rejects.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Accepted invoices, in input order of their headers.
+    pub invoices: Vec<Invoice>,
+    /// Rejected rows (one per row).
+    pub rejects: Vec<Reject>,
+}
+
+fn header_key(h: &InvoiceHeader) -> (Box<str>, HeaderRef) {
+    let r = match (&h.number, h.document) {
+        (_, DocumentKind::FreeText) => HeaderRef::RecordId(h.record_id.unwrap_or_default()),
+        (Some(n), DocumentKind::Sales) => HeaderRef::Number(n.clone()),
+        (None, DocumentKind::Sales) => HeaderRef::Number("".into()),
+    };
+    (h.legal_entity.clone(), r)
+}
+
+fn describe(r: &HeaderRef) -> String {
+    match r {
+        HeaderRef::Number(n) => format!("invoice {n}"),
+        HeaderRef::RecordId(id) => format!("free-text invoice record {id}"),
+    }
+}
+
+/// Applies the cross-row rules to all headers and lines of one import.
+pub fn assemble(
+    headers: Vec<InvoiceHeader>,
+    lines: Vec<InvoiceLine>,
+    ctx: &Context<'_>,
+) -> Outcome {
+    let mut hbad: Vec<Option<Reject>> = vec![None; headers.len()];
+    let mut lbad: Vec<Option<Reject>> = vec![None; lines.len()];
+
+    // Duplicate header keys, inside a file or across files: every copy is rejected.
+    let mut by_key: HashMap<(Box<str>, HeaderRef), Vec<usize>> = HashMap::new();
+    for (i, h) in headers.iter().enumerate() {
+        by_key.entry(header_key(h)).or_default().push(i);
+    }
+    for (key, idxs) in &by_key {
+        if idxs.len() > 1 {
+            for &i in idxs {
+                let o = headers[i].origin;
+                let others: Vec<String> = idxs
+                    .iter()
+                    .filter(|&&j| j != i)
+                    .map(|&j| ctx.at(headers[j].origin))
+                    .collect();
+                let field = ctx.field(
+                    o,
+                    if headers[i].document == DocumentKind::FreeText {
+                        Role::RecordId
+                    } else {
+                        Role::InvoiceNumber
+                    },
+                );
+                hbad[i] = Some(Reject::new(
+                    o,
+                    field,
+                    Rule::KeyDuplicate,
+                    format!(
+                        "{} of legal entity {} occurs again at {} — {}",
+                        describe(&key.1),
+                        key.0,
+                        others.join(", "),
+                        Rule::KeyDuplicate.fix()
+                    ),
+                ));
+            }
+        }
+    }
+
+    // Header rules: references and dates.
+    let earliest = Date::from_ymd(1950, 1, 1).unwrap_or(Date::from_days_since_epoch(-7305));
+    let latest = ctx.run_date.add_days(366);
+    for (i, h) in headers.iter().enumerate() {
+        if hbad[i].is_some() {
+            continue;
+        }
+        let o = h.origin;
+        let reject = |role: Role, rule: Rule, msg: String| {
+            Some(Reject::new(
+                o,
+                ctx.field(o, role),
+                rule,
+                format!("{msg} — {}", rule.fix()),
+            ))
+        };
+        hbad[i] = if !ctx.master.legal_entities.contains_key(&*h.legal_entity) {
+            reject(
+                Role::LegalEntity,
+                Rule::RefLegalEntity,
+                format!(
+                    "legal entity `{}` is not in the LegalEntity master data",
+                    h.legal_entity
+                ),
+            )
+        } else if let Some(c) = ctx.master.customers.get(&*h.customer).filter(|c| c.blocked) {
+            reject(
+                Role::Customer,
+                Rule::RefCustomerBlocked,
+                format!("customer {} is on hold for invoicing", c.account),
+            )
+        } else if !ctx.master.customers.contains_key(&*h.customer) {
+            reject(
+                Role::Customer,
+                Rule::RefCustomer,
+                format!(
+                    "customer `{}` is not in the Customer master data",
+                    h.customer
+                ),
+            )
+        } else if let Some(p) = h
+            .payment_terms
+            .as_deref()
+            .filter(|p| !ctx.master.payment_terms.contains_key(*p))
+        {
+            reject(
+                Role::PaymentTerms,
+                Rule::RefPaymentTerms,
+                format!("terms of payment `{p}` are not in the PaymentTerms master data"),
+            )
+        } else if h.date < earliest || h.date > latest {
+            reject(
+                Role::InvoiceDate,
+                Rule::DateImplausible,
+                format!("invoice date {} lies outside {earliest} … {latest}", h.date),
+            )
+        } else if let Some(d) = h.due_date.filter(|d| *d < h.date) {
+            reject(
+                Role::DueDate,
+                Rule::DateDueBeforeInvoice,
+                format!("due date {d} is before the invoice date {}", h.date),
+            )
+        } else {
+            None
+        };
+    }
+
+    // Duplicate line keys.
+    let mut by_line_key: HashMap<(&str, &HeaderRef, Decimal), Vec<usize>> = HashMap::new();
+    for (i, l) in lines.iter().enumerate() {
+        by_line_key
+            .entry((&l.legal_entity, &l.header, l.line_number.normalize()))
+            .or_default()
+            .push(i);
+    }
+    for ((_, href, num), idxs) in &by_line_key {
+        if idxs.len() > 1 {
+            for &i in idxs {
+                let o = lines[i].origin;
+                let others: Vec<String> = idxs
+                    .iter()
+                    .filter(|&&j| j != i)
+                    .map(|&j| ctx.at(lines[j].origin))
+                    .collect();
+                lbad[i] = Some(Reject::new(
+                    o,
+                    ctx.field(o, Role::LineNumber),
+                    Rule::KeyDuplicate,
+                    format!(
+                        "line {num} of {} occurs again at {} — {}",
+                        describe(href),
+                        others.join(", "),
+                        Rule::KeyDuplicate.fix()
+                    ),
+                ));
+            }
+        }
+    }
+
+    // Link lines to headers.
+    let mut lines_of: Vec<Vec<usize>> = vec![Vec::new(); headers.len()];
+    let header_index: HashMap<(Box<str>, HeaderRef), usize> = by_key
+        .iter()
+        .filter(|(_, v)| v.len() == 1)
+        .map(|(k, v)| (k.clone(), v[0]))
+        .collect();
+    for (li, l) in lines.iter().enumerate() {
+        let key = (l.legal_entity.clone(), l.header.clone());
+        match header_index.get(&key) {
+            Some(&hi) => lines_of[hi].push(li),
+            None if by_key.contains_key(&key) => {
+                // Its header exists but is a rejected duplicate: handled with the header below.
+                let dup = &by_key[&key];
+                lines_of[dup[0]].push(li);
+            }
+            None => {
+                if lbad[li].is_none() {
+                    let role = if matches!(l.header, HeaderRef::RecordId(_)) {
+                        Role::ParentRecordId
+                    } else {
+                        Role::InvoiceNumber
+                    };
+                    lbad[li] = Some(Reject::new(
+                        l.origin,
+                        ctx.field(l.origin, role),
+                        Rule::RelationNoHeader,
+                        format!(
+                            "{} of legal entity {} has no header in this import — {}",
+                            describe(&l.header),
+                            l.legal_entity,
+                            Rule::RelationNoHeader.fix()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+
+    // Line rules, with their header known.
+    let mut resolved_tax: Vec<Option<ResolvedTax>> = vec![None; lines.len()];
+    for (hi, idxs) in lines_of.iter().enumerate() {
+        let h = &headers[hi];
+        for &li in idxs {
+            if lbad[li].is_some() {
+                continue;
+            }
+            let l = &lines[li];
+            let o = l.origin;
+            let reject = |role: Role, rule: Rule, msg: String| {
+                Some(Reject::new(
+                    o,
+                    ctx.field(o, role),
+                    rule,
+                    format!("{msg} — {}", rule.fix()),
+                ))
+            };
+            let tax = resolve_tax(l, h, ctx.master);
+            lbad[li] = if let Some(c) = l.currency.filter(|c| *c != h.currency) {
+                reject(
+                    Role::Currency,
+                    Rule::RelationMismatch,
+                    format!(
+                        "line currency {} differs from the header's {} ({})",
+                        c.code(),
+                        h.currency.code(),
+                        ctx.at(h.origin)
+                    ),
+                )
+            } else if let Some(d) = l.invoice_date.filter(|d| *d != h.date) {
+                reject(
+                    Role::InvoiceDate,
+                    Rule::RelationMismatch,
+                    format!(
+                        "line invoice date {d} differs from the header's {} ({})",
+                        h.date,
+                        ctx.at(h.origin)
+                    ),
+                )
+            } else if let Err((role, msg)) = &tax {
+                reject(*role, Rule::RefTaxCode, msg.clone())
+            } else if let Some(given) = l.line_amount.filter(|a| *a != l.net_amount(h.currency)) {
+                let net = l.net_amount(h.currency);
+                reject(
+                    Role::LineAmount,
+                    Rule::AmountLine,
+                    format!(
+                        "line amount {given} differs from {net} = {} × ({} − {}) ÷ {} − {}% − {} + {}",
+                        l.quantity, l.unit_price, l.discount_per_unit, l.price_unit, l.discount_percent, l.discount_amount, l.charge_amount
+                    ),
+                )
+            } else {
+                None
+            };
+            if let Ok(t) = tax {
+                resolved_tax[li] = Some(t);
+            }
+        }
+    }
+
+    // An invoice is a unit: headers without lines, and headers with a rejected line.
+    for (hi, idxs) in lines_of.iter().enumerate() {
+        if hbad[hi].is_some() {
+            continue;
+        }
+        let h = &headers[hi];
+        if idxs.is_empty() {
+            hbad[hi] = Some(Reject::new(
+                h.origin,
+                ctx.field(h.origin, Role::InvoiceNumber)
+                    .or(ctx.field(h.origin, Role::RecordId)),
+                Rule::RelationNoLines,
+                format!(
+                    "{} has no lines in this import — {}",
+                    describe(&header_key(h).1),
+                    Rule::RelationNoLines.fix()
+                ),
+            ));
+            continue;
+        }
+        if let Some(&first_bad) = idxs.iter().find(|&&li| lbad[li].is_some()) {
+            let cause = lbad[first_bad].as_ref().map(|r| r.rule.id()).unwrap_or("");
+            hbad[hi] = Some(Reject::new(
+                h.origin,
+                None,
+                Rule::RelationLineRejected,
+                format!(
+                    "its line at {} was rejected ({cause}) — {}",
+                    ctx.at(lines[first_bad].origin),
+                    Rule::RelationLineRejected.fix()
+                ),
+            ));
+            for &li in idxs {
+                if lbad[li].is_none() {
+                    lbad[li] = Some(Reject::new(
+                        lines[li].origin,
+                        None,
+                        Rule::RelationLineRejected,
+                        format!(
+                            "another line of {} at {} was rejected ({cause}) — {}",
+                            describe(&header_key(h).1),
+                            ctx.at(lines[first_bad].origin),
+                            Rule::RelationLineRejected.fix()
+                        ),
+                    ));
+                }
+            }
+            continue;
+        }
+        // Totals and signs over the whole invoice.
+        let rates: Vec<Decimal> = idxs
+            .iter()
+            .map(|&li| {
+                resolved_tax[li]
+                    .as_ref()
+                    .map(|t| t.rate)
+                    .unwrap_or_default()
+            })
+            .collect();
+        let line_refs: Vec<&InvoiceLine> = idxs.iter().map(|&li| &lines[li]).collect();
+        hbad[hi] = invoice_rules(h, &line_refs, &rates, ctx);
+    }
+
+    // Lines of rejected headers go with them.
+    for (hi, idxs) in lines_of.iter().enumerate() {
+        if let Some(hr) = &hbad[hi] {
+            for &li in idxs {
+                if lbad[li].is_none() {
+                    lbad[li] = Some(Reject::new(
+                        lines[li].origin,
+                        None,
+                        Rule::RelationHeaderRejected,
+                        format!(
+                            "its header at {} was rejected ({}: {}) — {}",
+                            ctx.at(headers[hi].origin),
+                            hr.rule.id(),
+                            hr.message,
+                            Rule::RelationHeaderRejected.fix()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+
+    // Accepted invoices in header input order; lines in line-number order.
+    let mut out = Outcome::default();
+    let mut lines: Vec<Option<InvoiceLine>> = lines.into_iter().map(Some).collect();
+    for (hi, h) in headers.into_iter().enumerate() {
+        if hbad[hi].is_some() {
+            continue;
+        }
+        let mut ls: Vec<InvoiceLine> = lines_of[hi]
+            .iter()
+            .filter_map(|&li| {
+                let mut l = lines[li].take()?;
+                if let Some(t) = resolved_tax[li].take() {
+                    l.tax_code = Some(t.code);
+                }
+                Some(l)
+            })
+            .collect();
+        ls.sort_by_key(|l| l.line_number);
+        out.invoices.push(Invoice {
+            header: h,
+            lines: ls,
+        });
+    }
+    out.rejects = hbad.into_iter().chain(lbad).flatten().collect();
+    out.rejects.sort_by_key(|r| r.origin);
+    out
+}
+
+/// A line's tax code and its rate.
+#[derive(Debug, Clone)]
+struct ResolvedTax {
+    code: Box<str>,
+    rate: Decimal,
+}
+
+/// The tax code of a line: the code it names, or the one its sales tax group (line, header or
+/// customer) and item sales tax group (line or header) share.
+fn resolve_tax(
+    l: &InvoiceLine,
+    h: &InvoiceHeader,
+    md: &MasterData,
+) -> Result<ResolvedTax, (Role, String)> {
+    if let Some(code) = &l.tax_code {
+        return match md.tax_codes.get(&**code) {
+            Some(t) => Ok(ResolvedTax {
+                code: code.clone(),
+                rate: t.rate,
+            }),
+            None => Err((
+                Role::TaxCode,
+                format!("tax code `{code}` is not in the SalesTaxCode master data"),
+            )),
+        };
+    }
+    let customer_group = md
+        .customers
+        .get(&*h.customer)
+        .and_then(|c| c.tax_group.as_deref());
+    let group = l
+        .tax_group
+        .as_deref()
+        .or(h.tax_group.as_deref())
+        .or(customer_group);
+    let item_group = l.item_tax_group.as_deref().or(h.item_tax_group.as_deref());
+    match (group, item_group) {
+        (Some(g), Some(ig)) => md
+            .resolve_tax(g, ig)
+            .map(|t| ResolvedTax { code: t.code.as_str().into(), rate: t.rate })
+            .map_err(|m| (Role::ItemTaxGroup, m)),
+        (None, _) => Err((Role::TaxGroup, "the line has no tax code and no sales tax group (neither on the line, the header nor the customer)".into())),
+        (Some(_), None) => Err((Role::ItemTaxGroup, "the line has no tax code and no item sales tax group".into())),
+    }
+}
+
+/// Totals, tax and sign of a whole invoice whose lines all passed.
+fn invoice_rules(
+    h: &InvoiceHeader,
+    lines: &[&InvoiceLine],
+    rates: &[Decimal],
+    ctx: &Context<'_>,
+) -> Option<Reject> {
+    let cur = h.currency;
+    let o = h.origin;
+    let nets: Vec<Decimal> = lines.iter().map(|l| l.net_amount(cur)).collect();
+    let net: Decimal = nets.iter().sum();
+    // VAT per rate on the sum of the nets (EN 16931), and per line (legacy systems).
+    let mut per_rate: Vec<(Decimal, Decimal)> = Vec::new();
+    for (n, r) in nets.iter().zip(rates) {
+        match per_rate.iter_mut().find(|(rate, _)| rate == r) {
+            Some((_, base)) => *base += *n,
+            None => per_rate.push((*r, *n)),
+        }
+    }
+    let hundred = Decimal::ONE_HUNDRED;
+    let tax_doc: Decimal = per_rate
+        .iter()
+        .map(|(r, b)| round_money(*b * *r / hundred, cur))
+        .sum();
+    let tax_line: Decimal = nets
+        .iter()
+        .zip(rates)
+        .map(|(n, r)| round_money(*n * *r / hundred, cur))
+        .sum();
+    let reject = |role: Role, rule: Rule, msg: String| {
+        Some(Reject::new(
+            o,
+            ctx.field(o, role),
+            rule,
+            format!("{msg} — {}", rule.fix()),
+        ))
+    };
+    if h.original_invoice.is_some() && net > Decimal::ZERO {
+        return reject(
+            Role::OriginalInvoice,
+            Rule::AmountSign,
+            format!(
+                "names original invoice {} (a credit note) but its lines sum to +{net}",
+                h.original_invoice.as_deref().unwrap_or("")
+            ),
+        );
+    }
+    let tax = match h.totals.tax {
+        Some(t) if t != tax_doc && t != tax_line => {
+            return reject(
+                Role::TotalTax,
+                Rule::AmountTax,
+                format!("total tax {t} differs from the {tax_doc} computed from the lines"),
+            );
+        }
+        Some(t) => t,
+        None => tax_doc,
+    };
+    if let Some(total) = h.totals.amount {
+        let expected =
+            net - h.totals.discount.unwrap_or_default() + h.totals.charge.unwrap_or_default() + tax;
+        if !net.is_zero() && !total.is_zero() && total.is_sign_negative() != net.is_sign_negative()
+        {
+            return reject(
+                Role::TotalAmount,
+                Rule::AmountSign,
+                format!("total {total} has the opposite sign of its lines ({net})"),
+            );
+        }
+        if total != expected {
+            return reject(
+                Role::TotalAmount,
+                Rule::AmountTotal,
+                format!(
+                    "total {total} differs from {expected} = lines {net} − discount {} + charges {} + tax {tax}",
+                    h.totals.discount.unwrap_or_default(),
+                    h.totals.charge.unwrap_or_default()
+                ),
+            );
+        }
+    }
+    None
+}

@@ -1,0 +1,354 @@
+//! Master data rows (already typed) → the master data model; duplicate keys and bad codes are
+//! rejects like any other row's.
+
+use std::collections::HashMap;
+
+use rust_decimal::Decimal;
+
+use crate::entity::{Entity, FieldType};
+use crate::model::master::*;
+use crate::model::{Currency, Date};
+use crate::read::Origin;
+
+use super::field::Value;
+use super::{Reject, Rule};
+
+/// Typed access to one row by field name.
+struct Row<'a> {
+    entity: &'a Entity,
+    values: &'a [Value],
+}
+
+impl Row<'_> {
+    fn get(&self, name: &str) -> &Value {
+        // Field names used below are those of the compiled-in definitions (tested).
+        self.entity
+            .field_index(name)
+            .and_then(|i| self.values.get(i))
+            .unwrap_or(&Value::Empty)
+    }
+    fn s(&self, name: &str) -> Option<String> {
+        match self.get(name) {
+            Value::Str(s) => Some(s.to_string()),
+            Value::Empty => None,
+            other => {
+                let i = self.entity.field_index(name)?;
+                Some(other.canonical(&self.entity.fields[i].ty))
+            }
+        }
+    }
+    fn req(&self, name: &str) -> String {
+        self.s(name).unwrap_or_default()
+    }
+    fn dec(&self, name: &str) -> Option<Decimal> {
+        match self.get(name) {
+            Value::Dec(d) => Some(*d),
+            _ => None,
+        }
+    }
+    fn int(&self, name: &str) -> Option<i64> {
+        match self.get(name) {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+    fn date(&self, name: &str) -> Option<Date> {
+        match self.get(name) {
+            Value::Date(d) => Some(*d),
+            _ => None,
+        }
+    }
+    fn enum_name(&self, name: &str) -> Option<String> {
+        let i = self.entity.field_index(name)?;
+        match (self.get(name), &self.entity.fields[i].ty) {
+            (Value::Enum(v), FieldType::Enum(names)) => names.get(usize::from(*v)).cloned(),
+            _ => None,
+        }
+    }
+}
+
+fn key_of(entity: &Entity, values: &[Value]) -> Vec<String> {
+    entity
+        .key
+        .iter()
+        .map(|&k| values[k].canonical(&entity.fields[k].ty))
+        .collect()
+}
+
+/// Adds typed rows of a master entity to `md`; returns the rows rejected.
+pub fn add_rows(
+    entity: &Entity,
+    rows: Vec<(Origin, Vec<Value>)>,
+    md: &mut MasterData,
+) -> Vec<Reject> {
+    let mut rejects = Vec::new();
+    let mut seen: HashMap<Vec<String>, Vec<Origin>> = HashMap::new();
+    for (o, v) in &rows {
+        seen.entry(key_of(entity, v)).or_default().push(*o);
+    }
+    for (origin, values) in &rows {
+        let copies = &seen[&key_of(entity, values)];
+        if copies.len() > 1 {
+            let others: Vec<String> = copies
+                .iter()
+                .filter(|c| *c != origin)
+                .map(|c| format!("line {}", c.line))
+                .collect();
+            let key_names: Vec<&str> = entity
+                .key
+                .iter()
+                .map(|&k| entity.fields[k].name.as_str())
+                .collect();
+            rejects.push(Reject::new(
+                *origin,
+                Some(key_names[0]),
+                Rule::KeyDuplicate,
+                format!(
+                    "{} {} occurs again at {} — {}",
+                    key_names.join("+"),
+                    key_of(entity, values).join("+"),
+                    others.join(", "),
+                    Rule::KeyDuplicate.fix()
+                ),
+            ));
+            continue;
+        }
+        let r = Row { entity, values };
+        let bad_currency = |field: &str, code: &str| {
+            Reject::new(
+                *origin,
+                Some(field),
+                Rule::RefCurrency,
+                format!(
+                    "{field} `{code}` is not an ISO 4217 currency — {}",
+                    Rule::RefCurrency.fix()
+                ),
+            )
+        };
+        match entity.name.as_str() {
+            "LegalEntity" => {
+                let code = r.req("AccountingCurrency");
+                let Some(cur) = Currency::from_code(&code) else {
+                    rejects.push(bad_currency("AccountingCurrency", &code));
+                    continue;
+                };
+                let le = LegalEntity {
+                    id: r.req("LegalEntityId"),
+                    name: r.req("Name"),
+                    accounting_currency: cur,
+                    vat_number: r.s("VatNumber"),
+                    legal_registration_id: r.s("LegalRegistrationId"),
+                    street: r.s("AddressStreet"),
+                    city: r.s("AddressCity"),
+                    zip: r.s("AddressZipCode"),
+                    country: r.req("AddressCountryRegionISOCode"),
+                    electronic_address: r.s("ElectronicAddress"),
+                    electronic_address_scheme: r.s("ElectronicAddressScheme"),
+                    iban: r.s("Iban"),
+                    bic: r.s("Bic"),
+                };
+                md.legal_entities.insert(le.id.clone(), le);
+            }
+            "Customer" => {
+                let hold = r.enum_name("OnHoldStatus");
+                let c = Customer {
+                    account: r.req("CustomerAccount"),
+                    name: r.req("OrganizationName"),
+                    group: r.s("CustomerGroupId"),
+                    invoice_account: r.s("InvoiceAccount"),
+                    currency: r.s("SalesCurrencyCode"),
+                    credit_limit: r.dec("CreditLimit"),
+                    payment_terms: r.s("PaymentTerms"),
+                    tax_group: r.s("SalesTaxGroup"),
+                    blocked: matches!(hold.as_deref(), Some("Invoice" | "All")),
+                    street: r.s("AddressStreet"),
+                    city: r.s("AddressCity"),
+                    zip: r.s("AddressZipCode"),
+                    country: r.s("AddressCountryRegionISOCode"),
+                    email: r.s("PrimaryContactEmail"),
+                    vat_id: r.s("TaxExemptNumber"),
+                    electronic_address: r.s("ElectronicAddress"),
+                    electronic_address_scheme: r.s("ElectronicAddressScheme"),
+                    legal_registration_id: r.s("LegalRegistrationId"),
+                };
+                md.customers.insert(c.account.clone(), c);
+            }
+            "SalesTaxCode" => {
+                let t = TaxCode {
+                    code: r.req("TaxCode"),
+                    name: r.s("Name"),
+                    rate: r.dec("Rate").unwrap_or_default(),
+                    category: r.enum_name("VatCategory").unwrap_or_default(),
+                    exemption_reason_code: r.s("ExemptionReasonCode"),
+                    exemption_reason: r.s("ExemptionReason"),
+                    payable_account: r.req("SalesTaxPayableAccount"),
+                };
+                md.tax_codes.insert(t.code.clone(), t);
+            }
+            "SalesTaxGroup" => {
+                md.tax_groups
+                    .entry(r.req("SalesTaxGroup"))
+                    .or_default()
+                    .insert(r.req("TaxCode"));
+            }
+            "ItemSalesTaxGroup" => {
+                md.item_tax_groups
+                    .entry(r.req("ItemSalesTaxGroup"))
+                    .or_default()
+                    .insert(r.req("TaxCode"));
+            }
+            "PaymentTerms" => {
+                let p = PaymentTerms {
+                    name: r.req("Name"),
+                    description: r.s("Description"),
+                    days: r.int("Days").unwrap_or_default() as i32,
+                    from_month_end: r.enum_name("FromMonthEnd").as_deref() == Some("Yes"),
+                    means_code: r.s("PaymentMeansCode"),
+                };
+                md.payment_terms.insert(p.name.clone(), p);
+            }
+            "ExchangeRate" => {
+                let (from, to) = (r.req("FromCurrency"), r.req("ToCurrency"));
+                if Currency::from_code(&from).is_none() {
+                    rejects.push(bad_currency("FromCurrency", &from));
+                    continue;
+                }
+                if Currency::from_code(&to).is_none() {
+                    rejects.push(bad_currency("ToCurrency", &to));
+                    continue;
+                }
+                let rate = r.dec("Rate").unwrap_or_default();
+                if rate <= Decimal::ZERO {
+                    rejects.push(Reject::new(
+                        *origin,
+                        Some("Rate"),
+                        Rule::FieldDecimal,
+                        format!("Rate {rate} must be greater than zero — correct the rate"),
+                    ));
+                    continue;
+                }
+                // StartDate is required, so it is present on an accepted row.
+                let start = r
+                    .date("StartDate")
+                    .unwrap_or(Date::from_days_since_epoch(0));
+                md.exchange_rates.push(ExchangeRate {
+                    from,
+                    to,
+                    start,
+                    rate,
+                });
+            }
+            "PostingSetup" => md.posting_setup.push(PostingSetup {
+                posting_type: r.enum_name("PostingType").unwrap_or_default(),
+                account_code: r.enum_name("AccountCode").unwrap_or_default(),
+                relation: r.s("Relation"),
+                main_account: r.req("MainAccount"),
+            }),
+            "NumberSequence" => md.number_sequences.push(NumberSequence {
+                legal_entity: r.req("LegalEntityId"),
+                reference: r.enum_name("Reference").unwrap_or_default(),
+                format: r.req("Format"),
+                next: r.int("NextNumber").unwrap_or(1),
+            }),
+            _ => {}
+        }
+    }
+    md.exchange_rates
+        .sort_by(|a, b| (&a.from, &a.to, a.start).cmp(&(&b.from, &b.to, b.start)));
+    rejects
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::entity::Catalog;
+
+    #[test]
+    fn every_field_name_used_here_exists() {
+        let c = Catalog::builtin();
+        let uses: &[(&str, &[&str])] = &[
+            (
+                "LegalEntity",
+                &[
+                    "LegalEntityId",
+                    "Name",
+                    "AccountingCurrency",
+                    "VatNumber",
+                    "LegalRegistrationId",
+                    "AddressStreet",
+                    "AddressCity",
+                    "AddressZipCode",
+                    "AddressCountryRegionISOCode",
+                    "ElectronicAddress",
+                    "ElectronicAddressScheme",
+                    "Iban",
+                    "Bic",
+                ],
+            ),
+            (
+                "Customer",
+                &[
+                    "CustomerAccount",
+                    "OrganizationName",
+                    "CustomerGroupId",
+                    "InvoiceAccount",
+                    "SalesCurrencyCode",
+                    "CreditLimit",
+                    "PaymentTerms",
+                    "SalesTaxGroup",
+                    "OnHoldStatus",
+                    "AddressStreet",
+                    "AddressCity",
+                    "AddressZipCode",
+                    "AddressCountryRegionISOCode",
+                    "PrimaryContactEmail",
+                    "TaxExemptNumber",
+                    "ElectronicAddress",
+                    "ElectronicAddressScheme",
+                    "LegalRegistrationId",
+                ],
+            ),
+            (
+                "SalesTaxCode",
+                &[
+                    "TaxCode",
+                    "Name",
+                    "Rate",
+                    "VatCategory",
+                    "ExemptionReasonCode",
+                    "ExemptionReason",
+                    "SalesTaxPayableAccount",
+                ],
+            ),
+            ("SalesTaxGroup", &["SalesTaxGroup", "TaxCode"]),
+            ("ItemSalesTaxGroup", &["ItemSalesTaxGroup", "TaxCode"]),
+            (
+                "PaymentTerms",
+                &[
+                    "Name",
+                    "Description",
+                    "Days",
+                    "FromMonthEnd",
+                    "PaymentMeansCode",
+                ],
+            ),
+            (
+                "ExchangeRate",
+                &["FromCurrency", "ToCurrency", "StartDate", "Rate"],
+            ),
+            (
+                "PostingSetup",
+                &["PostingType", "AccountCode", "Relation", "MainAccount"],
+            ),
+            (
+                "NumberSequence",
+                &["LegalEntityId", "Reference", "Format", "NextNumber"],
+            ),
+        ];
+        for (e, fields) in uses {
+            let ent = c.get(e).unwrap();
+            for f in *fields {
+                assert!(ent.field_index(f).is_some(), "{e}.{f}");
+            }
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! The validation rules: a stable id for each, what it checks, and what fixes it. The ids are
+//! part of the contract (they appear in rejects files and JSON) and never change meaning.
+
+use std::fmt;
+
+use crate::read::Origin;
+
+macro_rules! rules {
+    ($($variant:ident = $id:literal, $what:literal, $fix:literal;)*) => {
+        /// A validation rule.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
+        pub enum Rule { $(#[doc = $what] $variant,)* }
+
+        impl Rule {
+            /// Every rule, in documentation order.
+            pub const ALL: &'static [Rule] = &[$(Rule::$variant,)*];
+
+            /// The stable id (`field.required`).
+            pub fn id(self) -> &'static str {
+                match self { $(Rule::$variant => $id,)* }
+            }
+
+            /// What the rule checks.
+            pub fn what(self) -> &'static str {
+                match self { $(Rule::$variant => $what,)* }
+            }
+
+            /// What typically fixes a row that breaks it.
+            pub fn fix(self) -> &'static str {
+                match self { $(Rule::$variant => $fix,)* }
+            }
+        }
+    };
+}
+
+rules! {
+    CsvFieldCount = "csv.field_count", "A record has as many fields as the header row.", "Quote fields that contain the delimiter, or remove the extra delimiters.";
+    CsvUnclosedQuote = "csv.unclosed_quote", "Every quoted field is closed.", "Add the closing quote (a quote inside a quoted field is written twice: \"\").";
+    EncodingInvalid = "encoding.invalid", "Text is valid in the file's encoding.", "Save the file as UTF-8, or declare its encoding (encoding = \"windows-1252\") in the mapping.";
+    ColumnMissing = "column.missing", "Every required field has a column (or a constant or default in the mapping).", "Add the column to the file, or map it in the mapping file.";
+    FieldRequired = "field.required", "Required fields have a value.", "Fill in the value.";
+    FieldMaxLength = "field.max_length", "Text fits the field's maximum length.", "Shorten the value.";
+    FieldDecimal = "field.decimal", "Decimal fields hold a number.", "Write a plain number such as 1234.50 (or set decimal_separator in the mapping).";
+    FieldDecimalScale = "field.decimal_scale", "Decimals have no more digits after the point than the field allows.", "Round the value to the field's scale.";
+    FieldDecimalPrecision = "field.decimal_precision", "Decimals have no more digits than the field allows.", "Check the value; it is too large for the field.";
+    FieldInt = "field.int", "Integer fields hold a whole number in range.", "Write a whole number without separators.";
+    FieldDate = "field.date", "Date fields hold a real date in the expected format.", "Write the date as yyyy-MM-dd (or set date_format in the mapping).";
+    FieldEnum = "field.enum", "Enum fields hold one of the listed values.", "Use one of the listed values, or add a value map in the mapping.";
+    FieldBool = "field.bool", "Yes/No fields hold Yes, No, true, false, 1 or 0.", "Write Yes or No.";
+    KeyDuplicate = "key.duplicate", "An entity key occurs once per import (all copies are rejected, as D365 does).", "Keep one row per key.";
+    RelationNoHeader = "relation.no_header", "Every line has a header in the same import.", "Import the header file together with the line file, or fix the line's invoice reference.";
+    RelationNoLines = "relation.no_lines", "Every header has at least one line.", "Import the lines together with the header, or remove the header.";
+    RelationHeaderRejected = "relation.header_rejected", "A line is rejected with its rejected header (an invoice is a unit).", "Fix the header's problem; the line itself may be fine.";
+    RelationLineRejected = "relation.line_rejected", "A header and its other lines are rejected with a rejected line (an invoice is a unit).", "Fix the named line's problem.";
+    RelationMismatch = "relation.mismatch", "Values a line repeats from its header (date, currency, customer) agree with it.", "Make the line agree with its header.";
+    RefLegalEntity = "ref.legal_entity", "The legal entity (dataAreaId) exists in the master data.", "Use a legal entity from LegalEntity, or add it there.";
+    RefCustomer = "ref.customer", "The customer account exists in the master data.", "Use a customer from Customer, or add the customer there.";
+    RefCustomerBlocked = "ref.customer_blocked", "The customer is not on hold for invoicing.", "Release the customer's hold (OnHoldStatus) or do not invoice them.";
+    RefCurrency = "ref.currency", "The currency is an ISO 4217 code.", "Use the three-letter ISO code (EUR, USD, …), or map the legacy value in the mapping.";
+    RefTaxCode = "ref.tax_code", "The line's sales tax resolves to exactly one known tax code.", "Give a known TaxName, or a SalesTaxGroup and ItemSalesTaxGroup that share exactly one tax code.";
+    RefPaymentTerms = "ref.payment_terms", "The terms of payment exist in the master data.", "Use terms from PaymentTerms, or add them there.";
+    AmountLine = "amount.line", "A line amount given by the source equals quantity × price ÷ price unit − discounts + charges, rounded to the currency.", "Correct the line amount or the quantity, price and discounts.";
+    AmountTax = "amount.tax", "A header's total tax equals the tax computed from its lines.", "Correct TotalTaxAmount, or the lines' tax codes.";
+    AmountTotal = "amount.total", "A header's invoice total equals its lines less discount plus charges plus tax.", "Correct TotalInvoiceAmount, or the lines.";
+    AmountSign = "amount.sign", "A credit note (one that names the invoice it corrects) has a negative total, and a header total has the sign of its lines.", "Use negative quantities on credit notes, or remove the original-invoice reference.";
+    DateImplausible = "date.implausible", "Invoice dates lie between 1950-01-01 and one year after the run date.", "Correct the date (a two-digit year or swapped day and month are the usual causes).";
+    DateDueBeforeInvoice = "date.due_before_invoice", "The due date is not before the invoice date.", "Correct the due date.";
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+/// A rejected row: where it is, which field and rule, and a message that says what is wrong
+/// and what would fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    /// The row.
+    pub origin: Origin,
+    /// The entity field (or source column) at fault, when one is.
+    pub field: Option<String>,
+    /// The rule broken.
+    pub rule: Rule,
+    /// What is wrong and what fixes it.
+    pub message: String,
+}
+
+impl Reject {
+    /// A reject of a row.
+    pub fn new(
+        origin: Origin,
+        field: Option<&str>,
+        rule: Rule,
+        message: impl Into<String>,
+    ) -> Reject {
+        Reject {
+            origin,
+            field: field.map(str::to_string),
+            rule,
+            message: message.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_dotted() {
+        let mut ids: Vec<&str> = Rule::ALL.iter().map(|r| r.id()).collect();
+        assert!(ids.iter().all(|i| i.contains('.')));
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), Rule::ALL.len());
+    }
+}
