@@ -17,7 +17,7 @@ use crate::model::{Date, Invoice, InvoiceHeader, InvoiceLine};
 use crate::read::{self, csv::CsvOptions, Origin, RawBatch, ReadError};
 use crate::rejects::{self, RejectSource, RejectsError};
 use crate::validate::field::Value;
-use crate::validate::invoice::{self, Context};
+use crate::validate::invoice::{self, Context, EarlyReject};
 use crate::validate::{self, Reject};
 
 /// An operational failure: the run stops, nothing of the failing stage is kept.
@@ -151,6 +151,7 @@ enum Parsed {
     Header(InvoiceHeader),
     Line(InvoiceLine),
     Master(Origin, Vec<Value>),
+    Rejected(EarlyReject),
 }
 
 struct FileEntry<'e> {
@@ -195,7 +196,6 @@ fn read_file(
     csv: &CsvOptions,
     req: &ImportRequest,
     out: &mut Vec<Parsed>,
-    rejects: &mut Vec<Reject>,
 ) -> Result<FileRun, JobError> {
     let mut source = read::open(path, csv)?;
     let columns = source.columns().to_vec();
@@ -205,7 +205,7 @@ fn read_file(
     let mut read = 0u64;
     while source.next_batch(&mut batch, req.batch_size)? {
         read += batch.len as u64;
-        let results: Vec<Result<Parsed, Reject>> = batch.records[..batch.len]
+        let results: Vec<Parsed> = batch.records[..batch.len]
             .par_iter()
             .zip(batch.positions[..batch.len].par_iter())
             .map_init(Vec::new, |values, (rec, &(line, record))| {
@@ -214,26 +214,37 @@ fn read_file(
                     line,
                     record,
                 };
-                validate::convert(&plan, &columns, rec, origin, values)?;
-                match entity.kind {
-                    EntityKind::InvoiceHeader => {
-                        invoice::header_from(entity, values, origin, &req.legal_entity)
-                            .map(Parsed::Header)
-                    }
-                    EntityKind::InvoiceLine => {
-                        invoice::line_from(entity, values, origin, &req.legal_entity)
-                            .map(Parsed::Line)
-                    }
-                    EntityKind::Master => Ok(Parsed::Master(origin, std::mem::take(values))),
-                }
+                let parsed =
+                    validate::convert(&plan, &columns, rec, origin, values).and_then(|()| {
+                        match entity.kind {
+                            EntityKind::InvoiceHeader => {
+                                invoice::header_from(entity, values, origin, &req.legal_entity)
+                                    .map(Parsed::Header)
+                            }
+                            EntityKind::InvoiceLine => {
+                                invoice::line_from(entity, values, origin, &req.legal_entity)
+                                    .map(Parsed::Line)
+                            }
+                            EntityKind::Master => {
+                                Ok(Parsed::Master(origin, std::mem::take(values)))
+                            }
+                        }
+                    });
+                parsed.unwrap_or_else(|reject| {
+                    let key = match entity.kind {
+                        EntityKind::Master => None,
+                        _ => invoice::raw_key(&plan, columns.len(), rec, &req.legal_entity),
+                    };
+                    let is_header = entity.kind == EntityKind::InvoiceHeader;
+                    Parsed::Rejected(EarlyReject {
+                        reject,
+                        key,
+                        is_header,
+                    })
+                })
             })
             .collect();
-        for r in results {
-            match r {
-                Ok(p) => out.push(p),
-                Err(rej) => rejects.push(rej),
-            }
-        }
+        out.extend(results);
         pb.set_position(source.bytes_read());
     }
     pb.finish_and_clear();
@@ -333,7 +344,6 @@ pub fn import(req: &ImportRequest, catalog: &Catalog) -> Result<ImportOutcome, J
         labels.push(label.clone());
         entities_of.push(entity);
         let mut parsed = Vec::new();
-        let mut rejects = Vec::new();
         let run = read_file(
             idx,
             &path,
@@ -343,17 +353,16 @@ pub fn import(req: &ImportRequest, catalog: &Catalog) -> Result<ImportOutcome, J
             &default_csv,
             req,
             &mut parsed,
-            &mut rejects,
         )?;
-        let rows = parsed
-            .into_iter()
-            .filter_map(|p| match p {
-                Parsed::Master(o, v) => Some((o, v)),
-                _ => None,
-            })
-            .collect();
-        rejects.extend(validate::master::add_rows(entity, rows, &mut md));
-        all_rejects.extend(rejects);
+        let mut rows = Vec::new();
+        for p in parsed {
+            match p {
+                Parsed::Master(o, v) => rows.push((o, v)),
+                Parsed::Rejected(e) => all_rejects.push(e.reject),
+                Parsed::Header(_) | Parsed::Line(_) => {}
+            }
+        }
+        all_rejects.extend(validate::master::add_rows(entity, rows, &mut md));
         reports.push(FileEntry {
             run,
             entity,
@@ -367,6 +376,7 @@ pub fn import(req: &ImportRequest, catalog: &Catalog) -> Result<ImportOutcome, J
     // Entity files.
     let mut headers = Vec::new();
     let mut lines = Vec::new();
+    let mut early: Vec<EarlyReject> = Vec::new();
     for (f, entity) in plans {
         let idx = labels.len() as u32;
         let label = f.path.display().to_string();
@@ -387,12 +397,12 @@ pub fn import(req: &ImportRequest, catalog: &Catalog) -> Result<ImportOutcome, J
             &csv,
             req,
             &mut parsed,
-            &mut all_rejects,
         )?;
         for p in parsed {
             match p {
                 Parsed::Header(h) => headers.push(h),
                 Parsed::Line(l) => lines.push(l),
+                Parsed::Rejected(e) => early.push(e),
                 Parsed::Master(..) => {}
             }
         }
@@ -412,7 +422,7 @@ pub fn import(req: &ImportRequest, catalog: &Catalog) -> Result<ImportOutcome, J
         files: &labels,
         entities: &entities_of,
     };
-    let outcome = invoice::assemble(headers, lines, &ctx);
+    let outcome = invoice::assemble(headers, lines, early, &ctx);
     all_rejects.extend(outcome.rejects);
     all_rejects.sort_by_key(|r| r.origin);
 

@@ -230,7 +230,10 @@ pub struct Outcome {
     pub rejects: Vec<Reject>,
 }
 
-fn header_key(h: &InvoiceHeader) -> (Box<str>, HeaderRef) {
+/// The identity a header is known by and lines point to: (legal entity, number or record id).
+pub type HeaderKey = (Box<str>, HeaderRef);
+
+fn header_key(h: &InvoiceHeader) -> HeaderKey {
     let r = match (&h.number, h.document) {
         (_, DocumentKind::FreeText) => HeaderRef::RecordId(h.record_id.unwrap_or_default()),
         (Some(n), DocumentKind::Sales) => HeaderRef::Number(n.clone()),
@@ -246,60 +249,162 @@ fn describe(r: &HeaderRef) -> String {
     }
 }
 
-/// Applies the cross-row rules to all headers and lines of one import.
+/// The header key of a row that failed the row rules, read leniently from the raw record so
+/// that its invoice can go with it; `None` when the record's shape cannot be trusted.
+pub fn raw_key(
+    plan: &crate::map::Plan<'_>,
+    columns: usize,
+    record: &csv::ByteRecord,
+    default_legal_entity: &str,
+) -> Option<HeaderKey> {
+    if record.len() != columns {
+        return None;
+    }
+    let entity = plan.entity;
+    let text = |role: Role| -> Option<String> {
+        let i = entity.role_index(role)?;
+        plan.text(i, record)
+            .ok()
+            .map(|t| t.into_owned())
+            .filter(|t| !t.is_empty())
+    };
+    let le: Box<str> = text(Role::LegalEntity)
+        .unwrap_or_else(|| default_legal_entity.to_string())
+        .into();
+    let href = match (entity.kind, entity.document) {
+        (crate::entity::EntityKind::InvoiceHeader, DocumentKind::FreeText) => {
+            HeaderRef::RecordId(text(Role::RecordId)?.parse().ok()?)
+        }
+        (crate::entity::EntityKind::InvoiceLine, DocumentKind::FreeText) => {
+            HeaderRef::RecordId(text(Role::ParentRecordId)?.parse().ok()?)
+        }
+        _ => HeaderRef::Number(text(Role::InvoiceNumber)?.into()),
+    };
+    Some((le, href))
+}
+
+/// A row that failed the row rules before it became a header or line.
+#[derive(Debug)]
+pub struct EarlyReject {
+    /// The reject.
+    pub reject: Reject,
+    /// Its invoice, when it can be read.
+    pub key: Option<HeaderKey>,
+    /// Whether the row is a header (else a line).
+    pub is_header: bool,
+}
+
+struct HSlot {
+    key: HeaderKey,
+    origin: Origin,
+    header: Option<InvoiceHeader>,
+    bad: Option<Reject>,
+}
+
+struct LSlot {
+    key: HeaderKey,
+    origin: Origin,
+    line: Option<InvoiceLine>,
+    bad: Option<Reject>,
+}
+
+/// Applies the cross-row rules to all headers and lines of one import, together with the rows
+/// already rejected by the row rules (so that their invoices go with them).
 pub fn assemble(
     headers: Vec<InvoiceHeader>,
     lines: Vec<InvoiceLine>,
+    early: Vec<EarlyReject>,
     ctx: &Context<'_>,
 ) -> Outcome {
-    let mut hbad: Vec<Option<Reject>> = vec![None; headers.len()];
-    let mut lbad: Vec<Option<Reject>> = vec![None; lines.len()];
+    let mut out = Outcome::default();
+    let mut hs: Vec<HSlot> = headers
+        .into_iter()
+        .map(|h| HSlot {
+            key: header_key(&h),
+            origin: h.origin,
+            header: Some(h),
+            bad: None,
+        })
+        .collect();
+    let mut ls: Vec<LSlot> = lines
+        .into_iter()
+        .map(|l| LSlot {
+            key: (l.legal_entity.clone(), l.header.clone()),
+            origin: l.origin,
+            line: Some(l),
+            bad: None,
+        })
+        .collect();
+    for e in early {
+        match (e.key, e.is_header) {
+            (Some(key), true) => hs.push(HSlot {
+                key,
+                origin: e.reject.origin,
+                header: None,
+                bad: Some(e.reject),
+            }),
+            (Some(key), false) => ls.push(LSlot {
+                key,
+                origin: e.reject.origin,
+                line: None,
+                bad: Some(e.reject),
+            }),
+            (None, _) => out.rejects.push(e.reject),
+        }
+    }
+    hs.sort_by_key(|h| h.origin);
+    ls.sort_by_key(|l| l.origin);
+    let is_free_text = |k: &HeaderKey| matches!(k.1, HeaderRef::RecordId(_));
 
     // Duplicate header keys, inside a file or across files: every copy is rejected.
-    let mut by_key: HashMap<(Box<str>, HeaderRef), Vec<usize>> = HashMap::new();
-    for (i, h) in headers.iter().enumerate() {
-        by_key.entry(header_key(h)).or_default().push(i);
+    let mut by_key: HashMap<HeaderKey, Vec<usize>> = HashMap::new();
+    for (i, h) in hs.iter().enumerate() {
+        by_key.entry(h.key.clone()).or_default().push(i);
     }
     for (key, idxs) in &by_key {
-        if idxs.len() > 1 {
-            for &i in idxs {
-                let o = headers[i].origin;
-                let others: Vec<String> = idxs
-                    .iter()
-                    .filter(|&&j| j != i)
-                    .map(|&j| ctx.at(headers[j].origin))
-                    .collect();
-                let field = ctx.field(
-                    o,
-                    if headers[i].document == DocumentKind::FreeText {
-                        Role::RecordId
-                    } else {
-                        Role::InvoiceNumber
-                    },
-                );
-                hbad[i] = Some(Reject::new(
-                    o,
-                    field,
-                    Rule::KeyDuplicate,
-                    format!(
-                        "{} of legal entity {} occurs again at {} — {}",
-                        describe(&key.1),
-                        key.0,
-                        others.join(", "),
-                        Rule::KeyDuplicate.fix()
-                    ),
-                ));
+        if idxs.len() < 2 {
+            continue;
+        }
+        for &i in idxs {
+            if hs[i].bad.is_some() {
+                continue;
             }
+            let o = hs[i].origin;
+            let others: Vec<String> = idxs
+                .iter()
+                .filter(|&&j| j != i)
+                .map(|&j| ctx.at(hs[j].origin))
+                .collect();
+            let field = ctx.field(
+                o,
+                if is_free_text(key) {
+                    Role::RecordId
+                } else {
+                    Role::InvoiceNumber
+                },
+            );
+            hs[i].bad = Some(Reject::new(
+                o,
+                field,
+                Rule::KeyDuplicate,
+                format!(
+                    "{} of legal entity {} occurs again at {} — {}",
+                    describe(&key.1),
+                    key.0,
+                    others.join(", "),
+                    Rule::KeyDuplicate.fix()
+                ),
+            ));
         }
     }
 
     // Header rules: references and dates.
     let earliest = Date::from_ymd(1950, 1, 1).unwrap_or(Date::from_days_since_epoch(-7305));
     let latest = ctx.run_date.add_days(366);
-    for (i, h) in headers.iter().enumerate() {
-        if hbad[i].is_some() {
+    for slot in hs.iter_mut() {
+        let (Some(h), None) = (&slot.header, &slot.bad) else {
             continue;
-        }
+        };
         let o = h.origin;
         let reject = |role: Role, rule: Rule, msg: String| {
             Some(Reject::new(
@@ -309,7 +414,7 @@ pub fn assemble(
                 format!("{msg} — {}", rule.fix()),
             ))
         };
-        hbad[i] = if !ctx.master.legal_entities.contains_key(&*h.legal_entity) {
+        slot.bad = if !ctx.master.legal_entities.contains_key(&*h.legal_entity) {
             reject(
                 Role::LegalEntity,
                 Rule::RefLegalEntity,
@@ -360,69 +465,68 @@ pub fn assemble(
         };
     }
 
-    // Duplicate line keys.
-    let mut by_line_key: HashMap<(&str, &HeaderRef, Decimal), Vec<usize>> = HashMap::new();
-    for (i, l) in lines.iter().enumerate() {
-        by_line_key
-            .entry((&l.legal_entity, &l.header, l.line_number.normalize()))
-            .or_default()
-            .push(i);
+    // Duplicate line keys (among lines that have a line number).
+    let mut by_line_key: HashMap<(&HeaderKey, Decimal), Vec<usize>> = HashMap::new();
+    for (i, l) in ls.iter().enumerate() {
+        if let Some(line) = &l.line {
+            by_line_key
+                .entry((&l.key, line.line_number.normalize()))
+                .or_default()
+                .push(i);
+        }
     }
-    for ((_, href, num), idxs) in &by_line_key {
-        if idxs.len() > 1 {
-            for &i in idxs {
-                let o = lines[i].origin;
-                let others: Vec<String> = idxs
-                    .iter()
-                    .filter(|&&j| j != i)
-                    .map(|&j| ctx.at(lines[j].origin))
-                    .collect();
-                lbad[i] = Some(Reject::new(
+    let mut dup_lines: Vec<(usize, Reject)> = Vec::new();
+    for ((key, num), idxs) in &by_line_key {
+        if idxs.len() < 2 {
+            continue;
+        }
+        for &i in idxs {
+            let o = ls[i].origin;
+            let others: Vec<String> = idxs
+                .iter()
+                .filter(|&&j| j != i)
+                .map(|&j| ctx.at(ls[j].origin))
+                .collect();
+            dup_lines.push((
+                i,
+                Reject::new(
                     o,
                     ctx.field(o, Role::LineNumber),
                     Rule::KeyDuplicate,
                     format!(
                         "line {num} of {} occurs again at {} — {}",
-                        describe(href),
+                        describe(&key.1),
                         others.join(", "),
                         Rule::KeyDuplicate.fix()
                     ),
-                ));
-            }
+                ),
+            ));
         }
     }
+    for (i, r) in dup_lines {
+        ls[i].bad.get_or_insert(r);
+    }
 
-    // Link lines to headers.
-    let mut lines_of: Vec<Vec<usize>> = vec![Vec::new(); headers.len()];
-    let header_index: HashMap<(Box<str>, HeaderRef), usize> = by_key
-        .iter()
-        .filter(|(_, v)| v.len() == 1)
-        .map(|(k, v)| (k.clone(), v[0]))
-        .collect();
-    for (li, l) in lines.iter().enumerate() {
-        let key = (l.legal_entity.clone(), l.header.clone());
-        match header_index.get(&key) {
-            Some(&hi) => lines_of[hi].push(li),
-            None if by_key.contains_key(&key) => {
-                // Its header exists but is a rejected duplicate: handled with the header below.
-                let dup = &by_key[&key];
-                lines_of[dup[0]].push(li);
-            }
+    // Link lines to headers: the header with the line's key (the first copy when duplicated).
+    let mut lines_of: Vec<Vec<usize>> = vec![Vec::new(); hs.len()];
+    for (li, l) in ls.iter_mut().enumerate() {
+        match by_key.get(&l.key) {
+            Some(idxs) => lines_of[idxs[0]].push(li),
             None => {
-                if lbad[li].is_none() {
-                    let role = if matches!(l.header, HeaderRef::RecordId(_)) {
+                if l.bad.is_none() {
+                    let role = if is_free_text(&l.key) {
                         Role::ParentRecordId
                     } else {
                         Role::InvoiceNumber
                     };
-                    lbad[li] = Some(Reject::new(
+                    l.bad = Some(Reject::new(
                         l.origin,
                         ctx.field(l.origin, role),
                         Rule::RelationNoHeader,
                         format!(
                             "{} of legal entity {} has no header in this import — {}",
-                            describe(&l.header),
-                            l.legal_entity,
+                            describe(&l.key.1),
+                            l.key.0,
                             Rule::RelationNoHeader.fix()
                         ),
                     ));
@@ -431,15 +535,16 @@ pub fn assemble(
         }
     }
 
-    // Line rules, with their header known.
-    let mut resolved_tax: Vec<Option<ResolvedTax>> = vec![None; lines.len()];
+    // Line rules, for lines whose header passed.
+    let mut resolved_tax: Vec<Option<ResolvedTax>> = vec![None; ls.len()];
     for (hi, idxs) in lines_of.iter().enumerate() {
-        let h = &headers[hi];
+        let (Some(h), None) = (&hs[hi].header, &hs[hi].bad) else {
+            continue;
+        };
         for &li in idxs {
-            if lbad[li].is_some() {
+            let (Some(l), None) = (&ls[li].line, &ls[li].bad) else {
                 continue;
-            }
-            let l = &lines[li];
+            };
             let o = l.origin;
             let reject = |role: Role, rule: Rule, msg: String| {
                 Some(Reject::new(
@@ -450,7 +555,8 @@ pub fn assemble(
                 ))
             };
             let tax = resolve_tax(l, h, ctx.master);
-            lbad[li] = if let Some(c) = l.currency.filter(|c| *c != h.currency) {
+            let net = l.net_amount(h.currency);
+            let bad = if let Some(c) = l.currency.filter(|c| *c != h.currency) {
                 reject(
                     Role::Currency,
                     Rule::RelationMismatch,
@@ -473,8 +579,7 @@ pub fn assemble(
                 )
             } else if let Err((role, msg)) = &tax {
                 reject(*role, Rule::RefTaxCode, msg.clone())
-            } else if let Some(given) = l.line_amount.filter(|a| *a != l.net_amount(h.currency)) {
-                let net = l.net_amount(h.currency);
+            } else if let Some(given) = l.line_amount.filter(|a| *a != net) {
                 reject(
                     Role::LineAmount,
                     Rule::AmountLine,
@@ -489,59 +594,67 @@ pub fn assemble(
             if let Ok(t) = tax {
                 resolved_tax[li] = Some(t);
             }
+            ls[li].bad = bad;
         }
     }
 
-    // An invoice is a unit: headers without lines, and headers with a rejected line.
-    for (hi, idxs) in lines_of.iter().enumerate() {
-        if hbad[hi].is_some() {
+    // An invoice is a unit: headers without lines, headers with a rejected line, totals.
+    for hi in 0..hs.len() {
+        if hs[hi].bad.is_some() {
             continue;
         }
-        let h = &headers[hi];
+        let idxs = &lines_of[hi];
+        let key = hs[hi].key.clone();
+        let o = hs[hi].origin;
         if idxs.is_empty() {
-            hbad[hi] = Some(Reject::new(
-                h.origin,
-                ctx.field(h.origin, Role::InvoiceNumber)
-                    .or(ctx.field(h.origin, Role::RecordId)),
+            let field = ctx
+                .field(o, Role::InvoiceNumber)
+                .or(ctx.field(o, Role::RecordId));
+            hs[hi].bad = Some(Reject::new(
+                o,
+                field,
                 Rule::RelationNoLines,
                 format!(
                     "{} has no lines in this import — {}",
-                    describe(&header_key(h).1),
+                    describe(&key.1),
                     Rule::RelationNoLines.fix()
                 ),
             ));
             continue;
         }
-        if let Some(&first_bad) = idxs.iter().find(|&&li| lbad[li].is_some()) {
-            let cause = lbad[first_bad].as_ref().map(|r| r.rule.id()).unwrap_or("");
-            hbad[hi] = Some(Reject::new(
-                h.origin,
+        if let Some(&first_bad) = idxs.iter().find(|&&li| ls[li].bad.is_some()) {
+            let cause = ls[first_bad]
+                .bad
+                .as_ref()
+                .map(|r| r.rule.id())
+                .unwrap_or("");
+            let at = ctx.at(ls[first_bad].origin);
+            hs[hi].bad = Some(Reject::new(
+                o,
                 None,
                 Rule::RelationLineRejected,
                 format!(
-                    "its line at {} was rejected ({cause}) — {}",
-                    ctx.at(lines[first_bad].origin),
+                    "its line at {at} was rejected ({cause}) — {}",
                     Rule::RelationLineRejected.fix()
                 ),
             ));
             for &li in idxs {
-                if lbad[li].is_none() {
-                    lbad[li] = Some(Reject::new(
-                        lines[li].origin,
+                let lo = ls[li].origin;
+                ls[li].bad.get_or_insert_with(|| {
+                    Reject::new(
+                        lo,
                         None,
                         Rule::RelationLineRejected,
                         format!(
-                            "another line of {} at {} was rejected ({cause}) — {}",
-                            describe(&header_key(h).1),
-                            ctx.at(lines[first_bad].origin),
+                            "another line of {} at {at} was rejected ({cause}) — {}",
+                            describe(&key.1),
                             Rule::RelationLineRejected.fix()
                         ),
-                    ));
-                }
+                    )
+                });
             }
             continue;
         }
-        // Totals and signs over the whole invoice.
         let rates: Vec<Decimal> = idxs
             .iter()
             .map(|&li| {
@@ -551,56 +664,58 @@ pub fn assemble(
                     .unwrap_or_default()
             })
             .collect();
-        let line_refs: Vec<&InvoiceLine> = idxs.iter().map(|&li| &lines[li]).collect();
-        hbad[hi] = invoice_rules(h, &line_refs, &rates, ctx);
+        let line_refs: Vec<&InvoiceLine> =
+            idxs.iter().filter_map(|&li| ls[li].line.as_ref()).collect();
+        if let Some(h) = &hs[hi].header {
+            hs[hi].bad = invoice_rules(h, &line_refs, &rates, ctx);
+        }
     }
 
     // Lines of rejected headers go with them.
     for (hi, idxs) in lines_of.iter().enumerate() {
-        if let Some(hr) = &hbad[hi] {
-            for &li in idxs {
-                if lbad[li].is_none() {
-                    lbad[li] = Some(Reject::new(
-                        lines[li].origin,
-                        None,
-                        Rule::RelationHeaderRejected,
-                        format!(
-                            "its header at {} was rejected ({}: {}) — {}",
-                            ctx.at(headers[hi].origin),
-                            hr.rule.id(),
-                            hr.message,
-                            Rule::RelationHeaderRejected.fix()
-                        ),
-                    ));
-                }
-            }
+        let Some(hr) = &hs[hi].bad else { continue };
+        let at = ctx.at(hs[hi].origin);
+        for &li in idxs {
+            let lo = ls[li].origin;
+            ls[li].bad.get_or_insert_with(|| {
+                Reject::new(
+                    lo,
+                    None,
+                    Rule::RelationHeaderRejected,
+                    format!(
+                        "its header at {at} was rejected ({}: {}) — {}",
+                        hr.rule.id(),
+                        hr.message,
+                        Rule::RelationHeaderRejected.fix()
+                    ),
+                )
+            });
         }
     }
 
     // Accepted invoices in header input order; lines in line-number order.
-    let mut out = Outcome::default();
-    let mut lines: Vec<Option<InvoiceLine>> = lines.into_iter().map(Some).collect();
-    for (hi, h) in headers.into_iter().enumerate() {
-        if hbad[hi].is_some() {
+    for (hi, slot) in hs.iter_mut().enumerate() {
+        if let Some(r) = slot.bad.take() {
+            out.rejects.push(r);
             continue;
         }
-        let mut ls: Vec<InvoiceLine> = lines_of[hi]
+        let Some(header) = slot.header.take() else {
+            continue;
+        };
+        let mut lines: Vec<InvoiceLine> = lines_of[hi]
             .iter()
             .filter_map(|&li| {
-                let mut l = lines[li].take()?;
+                let mut l = ls[li].line.take()?;
                 if let Some(t) = resolved_tax[li].take() {
                     l.tax_code = Some(t.code);
                 }
                 Some(l)
             })
             .collect();
-        ls.sort_by_key(|l| l.line_number);
-        out.invoices.push(Invoice {
-            header: h,
-            lines: ls,
-        });
+        lines.sort_by_key(|l| l.line_number);
+        out.invoices.push(Invoice { header, lines });
     }
-    out.rejects = hbad.into_iter().chain(lbad).flatten().collect();
+    out.rejects.extend(ls.into_iter().filter_map(|l| l.bad));
     out.rejects.sort_by_key(|r| r.origin);
     out
 }

@@ -1,0 +1,151 @@
+//! The bundled samples: the README's job, and `import` over each layout.
+
+use crate::{assert_nothing_lost, invoiceflow, root};
+
+#[test]
+fn the_sample_job_validates_every_sample_invoice() {
+    let job = root().join("samples/job.toml");
+    let run = invoiceflow(&["run", &job.display().to_string(), "--json", "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json = run.json();
+    assert_eq!(json["status"], "ok");
+    assert_nothing_lost(&json);
+    assert_eq!(json["imports"].as_array().unwrap().len(), 8);
+    assert_eq!(json["master"].as_array().unwrap().len(), 9);
+    assert_eq!(json["validated"]["invoices"], 13);
+    assert_eq!(json["validated"]["credit_notes"], 1);
+    assert_eq!(json["validated"]["lines"], 29);
+    for key in [
+        "status",
+        "imports",
+        "rejects_file",
+        "posting",
+        "exports",
+        "einvoices",
+        "duration_ms",
+    ] {
+        assert!(json.get(key).is_some(), "summary key {key}");
+    }
+    let lines = run.import_of("Customer invoice lines.csv");
+    assert_eq!(lines["encoding"], "UTF-16LE");
+    assert_eq!(lines["read"], 15);
+    assert_eq!(
+        run.import_of("Rechnungspositionen.csv")["encoding"],
+        "Windows-1252"
+    );
+}
+
+fn import_layout(mapping: Option<&str>, files: &[&str]) -> crate::Run {
+    let mut args = vec![
+        "import".to_string(),
+        "--dry-run".into(),
+        "--json".into(),
+        "--quiet".into(),
+    ];
+    args.extend([
+        "--master".into(),
+        root().join("samples/master").display().to_string(),
+    ]);
+    if let Some(m) = mapping {
+        args.extend(["--mapping".into(), root().join(m).display().to_string()]);
+    }
+    args.extend(files.iter().map(|f| root().join(f).display().to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    invoiceflow(&refs)
+}
+
+#[test]
+fn import_dry_run_over_each_sample_layout_accepts_everything() {
+    for (mapping, files, le, rows) in [
+        (
+            None,
+            vec![
+                "samples/d365/SalesInvoiceHeaderV2.csv",
+                "samples/d365/Customer invoice lines.csv",
+            ],
+            "DEMF",
+            (6, 15),
+        ),
+        (
+            None,
+            vec![
+                "samples/d365/FreeTextInvoiceHeader.csv",
+                "samples/d365/FreeTextInvoiceLine.csv",
+            ],
+            "DEMF",
+            (2, 3),
+        ),
+        (
+            Some("mappings/legacy-de.toml"),
+            vec![
+                "samples/legacy-de/Rechnungskopf.csv",
+                "samples/legacy-de/Rechnungspositionen.csv",
+            ],
+            "DEMF",
+            (3, 5),
+        ),
+        (
+            Some("mappings/legacy-us.toml"),
+            vec![
+                "samples/legacy-us/invoices.csv",
+                "samples/legacy-us/invoice_lines.csv",
+            ],
+            "USMF",
+            (3, 6),
+        ),
+    ] {
+        let run = import_layout(mapping, &files);
+        assert_eq!(run.code, 0, "{files:?}: {}", run.stderr);
+        let json = run.json();
+        assert_nothing_lost(&json);
+        let imports = json["imports"].as_array().unwrap();
+        assert_eq!(imports[0]["accepted"], rows.0, "{files:?}");
+        assert_eq!(imports[1]["accepted"], rows.1, "{files:?}");
+        assert_eq!(json["dry_run"], true);
+        let _ = le;
+    }
+}
+
+#[test]
+fn every_mapping_and_job_file_in_the_repository_loads() {
+    let catalog = invoiceflow::entity::Catalog::builtin();
+    let mut n = 0;
+    for e in std::fs::read_dir(root().join("mappings")).unwrap() {
+        let p = e.unwrap().path();
+        invoiceflow::map::Mapping::load(&p, catalog).unwrap_or_else(|e| panic!("{e}"));
+        n += 1;
+    }
+    assert_eq!(n, 2);
+    invoiceflow::job::Job::load(&root().join("samples/job.toml"), catalog).unwrap();
+}
+
+#[test]
+fn entities_lists_and_describes() {
+    let run = invoiceflow(&["entities"]);
+    assert_eq!(run.code, 0);
+    assert_eq!(run.stdout.lines().count(), 16, "{}", run.stdout);
+    let run = invoiceflow(&["entities", "Customer invoice lines"]);
+    assert_eq!(run.code, 0);
+    assert!(
+        run.stdout
+            .starts_with("BusinessDocumentSalesInvoiceLineItem — Customer invoice lines\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(run
+        .stdout
+        .contains("import key: dataAreaId, InvoiceId, LineCreationSequenceNumber"));
+    let run = invoiceflow(&["entities", "Nope"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr.trim(),
+        "error: unknown entity `Nope`; `invoiceflow entities` lists them"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(invoiceflow(&["import"]).code, 2);
+    assert_eq!(invoiceflow(&["frobnicate"]).code, 2);
+    assert_eq!(invoiceflow(&["--help"]).code, 0);
+}
