@@ -70,9 +70,11 @@ pub struct ImportArgs {
     /// PaymentTerms.csv, ExchangeRate.csv, …).
     #[arg(long, value_name = "DIR")]
     pub master: PathBuf,
-    /// Mapping file for legacy layouts (applies to every file given).
+    /// Mapping file for a legacy layout; repeat for several layouts. A file takes the mapping
+    /// whose `files` patterns match its name (or, with ENTITY=FILE, the one mapping that
+    /// describes that entity; or the only mapping given when it has no patterns).
     #[arg(long, value_name = "M.toml")]
-    pub mapping: Option<PathBuf>,
+    pub mapping: Vec<PathBuf>,
     /// Legal entity (dataAreaId) for rows that carry none.
     #[arg(long, value_name = "ID", default_value = "DEMF")]
     pub legal_entity: String,

@@ -65,19 +65,11 @@ pub const DEFAULT_BATCH_SIZE: usize = 8192;
 impl Job {
     /// Reads and checks a job file.
     pub fn load(path: &Path, catalog: &Catalog) -> Result<Job, JobError> {
-        let err = |message: String| JobError::JobFile {
-            path: path.to_path_buf(),
-            message,
-        };
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| err(format!("cannot read the job file: {e}")))?;
-        let file: JobFile =
-            toml::from_str(&text).map_err(|e| err(e.to_string().trim_end().to_string()))?;
+        let err = |message: String| JobError::JobFile { path: path.to_path_buf(), message };
+        let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read the job file: {e}")))?;
+        let file: JobFile = toml::from_str(&text).map_err(|e| err(e.to_string().trim_end().to_string()))?;
         if file.version != 1 {
-            return Err(err(format!(
-                "version = {} is not supported; write version = 1",
-                file.version
-            )));
+            return Err(err(format!("version = {} is not supported; write version = 1", file.version)));
         }
         let base = path.parent().unwrap_or(Path::new("."));
         let mut imports = Vec::new();
@@ -87,15 +79,9 @@ impl Job {
                 None => None,
             };
             let file_path = base.join(&s.file);
-            let entity =
-                resolve_entity(s.entity.as_deref(), &file_path, mapping.as_deref(), catalog)
-                    .map_err(|m| err(format!("import[{i}]: {m}")))?;
-            imports.push(InputFile {
-                entity,
-                path: file_path,
-                mapping,
-                push: s.push,
-            });
+            let entity = resolve_entity(s.entity.as_deref(), &file_path, mapping.as_deref(), catalog)
+                .map_err(|m| err(format!("import[{i}]: {m}")))?;
+            imports.push(InputFile { entity, path: file_path, mapping, push: s.push });
         }
         Ok(Job {
             path: path.to_path_buf(),
@@ -133,6 +119,35 @@ pub fn resolve_entity(
     }
     let stem = path.file_stem().and_then(|n| n.to_str()).unwrap_or("");
     catalog.get(stem).map(|e| e.name.clone()).ok_or_else(|| {
-        format!("cannot tell which entity {} holds; write ENTITY=FILE (e.g. SalesInvoiceJournalHeader={})", path.display(), path.display())
+        format!(
+            "cannot tell which entity {} holds; write ENTITY=FILE (e.g. SalesInvoiceJournalHeader={})",
+            path.display(),
+            path.display()
+        )
     })
+}
+
+/// Which of several mappings applies to a file: the one whose file patterns match its name;
+/// else, for a named entity, the one mapping that describes that entity; else the only
+/// mapping given, when it has no file patterns at all.
+pub fn pick_mapping(
+    mappings: &[Arc<Mapping>],
+    path: &Path,
+    named: Option<&str>,
+    catalog: &Catalog,
+) -> Option<Arc<Mapping>> {
+    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if let Some(m) = mappings.iter().find(|m| m.entity_for_file(file_name).is_some()) {
+        return Some(Arc::clone(m));
+    }
+    if let Some(entity) = named.and_then(|n| catalog.get(n)) {
+        let mut with = mappings.iter().filter(|m| m.entities.contains_key(&entity.name));
+        if let (Some(m), None) = (with.next(), with.next()) {
+            return Some(Arc::clone(m));
+        }
+    }
+    match mappings {
+        [only] if only.entities.values().all(|e| e.files.is_empty()) => Some(Arc::clone(only)),
+        _ => None,
+    }
 }

@@ -32,8 +32,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("INVOICEFLOW_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("INVOICEFLOW_LOG").unwrap_or_else(|_| "warn".into()),
         )
         .init();
     ExitCode::from(match cli.command {
@@ -55,11 +54,7 @@ fn main() -> ExitCode {
                     };
                     run_import(&req, &a.common, true, started)
                 }
-                Err(e) => fail(
-                    &a.common,
-                    anyhow::Error::new(e).context("the job file is not usable"),
-                    started,
-                ),
+                Err(e) => fail(&a.common, anyhow::Error::new(e).context("the job file is not usable"), started),
             }
         }
         Command::Import(a) => import(a),
@@ -77,34 +72,22 @@ fn import(a: ImportArgs) -> u8 {
         return EXIT_USAGE;
     }
     let catalog = Catalog::builtin();
-    let mapping = match &a.mapping {
-        Some(m) => match Mapping::load(m, catalog) {
-            Ok(m) => Some(Arc::new(m)),
-            Err(e) => {
-                return fail(
-                    &a.common,
-                    anyhow::Error::new(e).context("the mapping file is broken"),
-                    started,
-                )
-            }
-        },
-        None => None,
-    };
+    let mut mappings = Vec::new();
+    for m in &a.mapping {
+        match Mapping::load(m, catalog) {
+            Ok(m) => mappings.push(Arc::new(m)),
+            Err(e) => return fail(&a.common, anyhow::Error::new(e).context("the mapping file is broken"), started),
+        }
+    }
     let mut files = Vec::new();
     for spec in &a.files {
         let (named, path) = match spec.split_once('=') {
-            Some((e, p)) if !e.contains(['/', '\\']) && !e.is_empty() => {
-                (Some(e), PathBuf::from(p))
-            }
+            Some((e, p)) if !e.contains(['/', '\\']) && !e.is_empty() => (Some(e), PathBuf::from(p)),
             _ => (None, PathBuf::from(spec)),
         };
+        let mapping = job::pick_mapping(&mappings, &path, named, catalog);
         match job::resolve_entity(named, &path, mapping.as_deref(), catalog) {
-            Ok(entity) => files.push(InputFile {
-                entity,
-                path,
-                mapping: mapping.clone(),
-                push: a.push,
-            }),
+            Ok(entity) => files.push(InputFile { entity, path, mapping, push: a.push }),
             Err(m) => {
                 eprintln!("error: {m}");
                 return EXIT_USAGE;
@@ -125,10 +108,7 @@ fn import(a: ImportArgs) -> u8 {
 
 fn run_import(req: &ImportRequest, common: &CommonArgs, dry_run: bool, started: Instant) -> u8 {
     if let Some(n) = common.threads {
-        if let Err(e) = rayon::ThreadPoolBuilder::new()
-            .num_threads(n.max(1))
-            .build_global()
-        {
+        if let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global() {
             eprintln!("warning: --threads {n} not applied: {e}");
         }
     }
@@ -175,13 +155,7 @@ fn entities(name: Option<&str>) -> u8 {
                     EntityKind::InvoiceLine => "line",
                     EntityKind::Master => "master",
                 };
-                println!(
-                    "{:<38} {:<14} {:>6}  {}",
-                    e.name,
-                    kind,
-                    e.fields.len(),
-                    e.label
-                );
+                println!("{:<38} {:<14} {:>6}  {}", e.name, kind, e.fields.len(), e.label);
             }
             EXIT_OK
         }
@@ -194,10 +168,7 @@ fn entities(name: Option<&str>) -> u8 {
             if let Some(d) = &e.d365_entity {
                 println!(
                     "D365 entity: {d}{}",
-                    e.odata_collection
-                        .as_ref()
-                        .map(|c| format!(" (OData {c})"))
-                        .unwrap_or_default()
+                    e.odata_collection.as_ref().map(|c| format!(" (OData {c})")).unwrap_or_default()
                 );
             }
             println!("{}", e.description);
@@ -210,10 +181,7 @@ fn entities(name: Option<&str>) -> u8 {
                 println!("lines of: {}", e.headers.join(", "));
             }
             println!();
-            println!(
-                "{:<40} {:<40} {:<22} {:<9} role",
-                "field", "staging (DMF column)", "type", "required"
-            );
+            println!("{:<40} {:<40} {:<22} {:<9} role", "field", "staging (DMF column)", "type", "required");
             for f in &e.fields {
                 let role = f.role.map(|r| format!("{r:?}")).unwrap_or_default();
                 let ext = if f.extension { " (extension)" } else { "" };

@@ -175,11 +175,9 @@ fn progress_bar(enabled: bool, total: u64, label: &str) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let pb = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    let style = ProgressStyle::with_template(
-        "{msg:30!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-    )
-    .unwrap_or_else(|_| ProgressStyle::default_bar())
-    .progress_chars("=> ");
+    let style = ProgressStyle::with_template("{msg:30!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
     pb.set_style(style);
     pb.set_message(label.to_string());
     pb
@@ -209,38 +207,23 @@ fn read_file(
             .par_iter()
             .zip(batch.positions[..batch.len].par_iter())
             .map_init(Vec::new, |values, (rec, &(line, record))| {
-                let origin = Origin {
-                    file: file_index,
-                    line,
-                    record,
-                };
-                let parsed =
-                    validate::convert(&plan, &columns, rec, origin, values).and_then(|()| {
-                        match entity.kind {
-                            EntityKind::InvoiceHeader => {
-                                invoice::header_from(entity, values, origin, &req.legal_entity)
-                                    .map(Parsed::Header)
-                            }
-                            EntityKind::InvoiceLine => {
-                                invoice::line_from(entity, values, origin, &req.legal_entity)
-                                    .map(Parsed::Line)
-                            }
-                            EntityKind::Master => {
-                                Ok(Parsed::Master(origin, std::mem::take(values)))
-                            }
-                        }
-                    });
+                let origin = Origin { file: file_index, line, record };
+                let parsed = validate::convert(&plan, &columns, rec, origin, values).and_then(|()| match entity.kind {
+                    EntityKind::InvoiceHeader => {
+                        invoice::header_from(entity, values, origin, &req.legal_entity).map(Parsed::Header)
+                    }
+                    EntityKind::InvoiceLine => {
+                        invoice::line_from(entity, values, origin, &req.legal_entity).map(Parsed::Line)
+                    }
+                    EntityKind::Master => Ok(Parsed::Master(origin, std::mem::take(values))),
+                });
                 parsed.unwrap_or_else(|reject| {
                     let key = match entity.kind {
                         EntityKind::Master => None,
                         _ => invoice::raw_key(&plan, columns.len(), rec, &req.legal_entity),
                     };
                     let is_header = entity.kind == EntityKind::InvoiceHeader;
-                    Parsed::Rejected(EarlyReject {
-                        reject,
-                        key,
-                        is_header,
-                    })
+                    Parsed::Rejected(EarlyReject { reject, key, is_header })
                 })
             })
             .collect();
@@ -249,28 +232,18 @@ fn read_file(
     }
     pb.finish_and_clear();
     tracing::info!(file = %path.display(), rows = read, "Read entity file.");
-    Ok(FileRun {
-        label: label.to_string(),
-        read,
-        encoding: source.encoding(),
-        unknown_columns: plan.unknown_columns,
-    })
+    Ok(FileRun { label: label.to_string(), read, encoding: source.encoding(), unknown_columns: plan.unknown_columns })
 }
 
 /// The master data file of an entity in `dir`: `<Name>.csv|.parquet` or `<label>.csv`,
 /// case-insensitively.
 fn find_master_file(dir: &Path, entity: &Entity) -> Result<Option<PathBuf>, JobError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| ReadError::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    let entries = std::fs::read_dir(dir).map_err(|source| ReadError::Io { path: dir.to_path_buf(), source })?;
     let mut hits: Vec<PathBuf> = Vec::new();
     for e in entries.flatten() {
         let p = e.path();
-        let (Some(stem), Some(ext)) = (
-            p.file_stem().and_then(|s| s.to_str()),
-            p.extension().and_then(|s| s.to_str()),
-        ) else {
+        let (Some(stem), Some(ext)) = (p.file_stem().and_then(|s| s.to_str()), p.extension().and_then(|s| s.to_str()))
+        else {
             continue;
         };
         let ext = ext.to_ascii_lowercase();
@@ -311,10 +284,7 @@ pub fn import(req: &ImportRequest, catalog: &Catalog) -> Result<ImportOutcome, J
             )));
         }
         if !f.path.is_file() {
-            return Err(JobError::Input(format!(
-                "{}: no such file",
-                f.path.display()
-            )));
+            return Err(JobError::Input(format!("{}: no such file", f.path.display())));
         }
         plans.push((f, entity));
     }
@@ -331,11 +301,7 @@ pub fn import(req: &ImportRequest, catalog: &Catalog) -> Result<ImportOutcome, J
     // Master data.
     let mut md = MasterData::default();
     let default_csv = CsvOptions::default();
-    for entity in catalog
-        .entities()
-        .iter()
-        .filter(|e| e.kind == EntityKind::Master)
-    {
+    for entity in catalog.entities().iter().filter(|e| e.kind == EntityKind::Master) {
         let Some(path) = find_master_file(&req.master_dir, entity)? else {
             continue;
         };
@@ -344,16 +310,7 @@ pub fn import(req: &ImportRequest, catalog: &Catalog) -> Result<ImportOutcome, J
         labels.push(label.clone());
         entities_of.push(entity);
         let mut parsed = Vec::new();
-        let run = read_file(
-            idx,
-            &path,
-            &label,
-            entity,
-            None,
-            &default_csv,
-            req,
-            &mut parsed,
-        )?;
+        let run = read_file(idx, &path, &label, entity, None, &default_csv, req, &mut parsed)?;
         let mut rows = Vec::new();
         for p in parsed {
             match p {
@@ -363,14 +320,7 @@ pub fn import(req: &ImportRequest, catalog: &Catalog) -> Result<ImportOutcome, J
             }
         }
         all_rejects.extend(validate::master::add_rows(entity, rows, &mut md));
-        reports.push(FileEntry {
-            run,
-            entity,
-            push: None,
-            path,
-            csv: default_csv.clone(),
-            is_master: true,
-        });
+        reports.push(FileEntry { run, entity, push: None, path, csv: default_csv.clone(), is_master: true });
     }
 
     // Entity files.
@@ -382,22 +332,9 @@ pub fn import(req: &ImportRequest, catalog: &Catalog) -> Result<ImportOutcome, J
         let label = f.path.display().to_string();
         labels.push(label.clone());
         entities_of.push(entity);
-        let csv = f
-            .mapping
-            .as_ref()
-            .map(|m| m.csv.clone())
-            .unwrap_or_default();
+        let csv = f.mapping.as_ref().map(|m| m.csv.clone()).unwrap_or_default();
         let mut parsed = Vec::new();
-        let run = read_file(
-            idx,
-            &f.path,
-            &label,
-            entity,
-            f.mapping.as_deref(),
-            &csv,
-            req,
-            &mut parsed,
-        )?;
+        let run = read_file(idx, &f.path, &label, entity, f.mapping.as_deref(), &csv, req, &mut parsed)?;
         for p in parsed {
             match p {
                 Parsed::Header(h) => headers.push(h),
@@ -406,22 +343,10 @@ pub fn import(req: &ImportRequest, catalog: &Catalog) -> Result<ImportOutcome, J
                 Parsed::Master(..) => {}
             }
         }
-        reports.push(FileEntry {
-            run,
-            entity,
-            push: Some(f.push),
-            path: f.path.clone(),
-            csv,
-            is_master: false,
-        });
+        reports.push(FileEntry { run, entity, push: Some(f.push), path: f.path.clone(), csv, is_master: false });
     }
 
-    let ctx = Context {
-        master: &md,
-        run_date: req.run_date,
-        files: &labels,
-        entities: &entities_of,
-    };
+    let ctx = Context { master: &md, run_date: req.run_date, files: &labels, entities: &entities_of };
     let outcome = invoice::assemble(headers, lines, early, &ctx);
     all_rejects.extend(outcome.rejects);
     all_rejects.sort_by_key(|r| r.origin);
@@ -433,32 +358,13 @@ pub fn import(req: &ImportRequest, catalog: &Catalog) -> Result<ImportOutcome, J
     }
     let mut imports = Vec::new();
     let mut master = Vec::new();
-    for (
-        i,
-        FileEntry {
-            run,
-            entity,
-            push,
-            path,
-            csv,
-            is_master,
-        },
-    ) in reports.iter().enumerate()
-    {
+    for (i, FileEntry { run, entity, push, path, csv, is_master }) in reports.iter().enumerate() {
         let file_rejects = by_file.remove(&(i as u32)).unwrap_or_default();
         let rejected = file_rejects.len() as u64;
         let rejects_file = match (&req.rejects_dir, file_rejects.is_empty()) {
             (Some(dir), false) => {
-                let src = RejectSource {
-                    path,
-                    csv,
-                    rejects: file_rejects,
-                };
-                Some(
-                    rejects::write_file_rejects(dir, &src, &run.label)?
-                        .display()
-                        .to_string(),
-                )
+                let src = RejectSource { path, csv, rejects: file_rejects };
+                Some(rejects::write_file_rejects(dir, &src, &run.label)?.display().to_string())
             }
             _ => None,
         };
@@ -491,29 +397,13 @@ pub fn import(req: &ImportRequest, catalog: &Catalog) -> Result<ImportOutcome, J
     for r in &all_rejects {
         *counts.entry(r.rule.id()).or_default() += 1;
     }
-    let by_rule = counts
-        .into_iter()
-        .map(|(rule, rows)| RuleCount {
-            rule: rule.to_string(),
-            rows,
-        })
-        .collect();
-    Ok(ImportOutcome {
-        imports,
-        master,
-        invoices: outcome.invoices,
-        rejects: all_rejects,
-        rejects_file,
-        by_rule,
-    })
+    let by_rule = counts.into_iter().map(|(rule, rows)| RuleCount { rule: rule.to_string(), rows }).collect();
+    Ok(ImportOutcome { imports, master, invoices: outcome.invoices, rejects: all_rejects, rejects_file, by_rule })
 }
 
 /// Today's date (UTC), the default run date.
 pub fn today() -> Date {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     Date::from_days_since_epoch((secs / 86_400) as i32)
 }
 
@@ -608,31 +498,13 @@ impl Summary {
     pub fn to_text(&self) -> String {
         use std::fmt::Write as _;
         let mut s = String::new();
-        let width = self
-            .imports
-            .iter()
-            .chain(&self.master)
-            .map(|r| r.file.len())
-            .max()
-            .unwrap_or(4)
-            .min(60);
-        let _ = writeln!(
-            s,
-            "{:<width$}  {:<38} {:>9} {:>9} {:>9}",
-            "file", "entity", "read", "accepted", "rejected"
-        );
+        let width = self.imports.iter().chain(&self.master).map(|r| r.file.len()).max().unwrap_or(4).min(60);
+        let _ = writeln!(s, "{:<width$}  {:<38} {:>9} {:>9} {:>9}", "file", "entity", "read", "accepted", "rejected");
         for r in self.master.iter().chain(&self.imports) {
-            let _ = writeln!(
-                s,
-                "{:<width$}  {:<38} {:>9} {:>9} {:>9}",
-                r.file, r.entity, r.read, r.accepted, r.rejected
-            );
+            let _ =
+                writeln!(s, "{:<width$}  {:<38} {:>9} {:>9} {:>9}", r.file, r.entity, r.read, r.accepted, r.rejected);
             if !r.unknown_columns.is_empty() {
-                let _ = writeln!(
-                    s,
-                    "    unknown columns (ignored): {}",
-                    r.unknown_columns.join(", ")
-                );
+                let _ = writeln!(s, "    unknown columns (ignored): {}", r.unknown_columns.join(", "));
             }
         }
         let _ = writeln!(
@@ -641,18 +513,10 @@ impl Summary {
             self.validated.invoices,
             self.validated.credit_notes,
             self.validated.lines,
-            if self.dry_run {
-                " (dry run: nothing committed)"
-            } else {
-                ""
-            }
+            if self.dry_run { " (dry run: nothing committed)" } else { "" }
         );
         if !self.rejects_by_rule.is_empty() {
-            let parts: Vec<String> = self
-                .rejects_by_rule
-                .iter()
-                .map(|c| format!("{} {}", c.rule, c.rows))
-                .collect();
+            let parts: Vec<String> = self.rejects_by_rule.iter().map(|c| format!("{} {}", c.rule, c.rows)).collect();
             let _ = writeln!(s, "rejects by rule: {}", parts.join(", "));
         }
         if let Some(f) = &self.rejects_file {

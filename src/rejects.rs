@@ -39,10 +39,7 @@ pub struct RejectSource<'a> {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RejectsError + '_ {
-    move |source| RejectsError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| RejectsError::Io { path: path.to_path_buf(), source }
 }
 
 /// Writes `path` atomically: `write` fills a temp file in the same directory, which is then
@@ -52,17 +49,11 @@ pub fn write_atomically(
     write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
 ) -> Result<(), RejectsError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("out")
-    ));
+    let tmp = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("out")));
     let file = File::create(&tmp).map_err(io(&tmp))?;
     let mut w = BufWriter::new(file);
     write(&mut w).map_err(io(&tmp))?;
-    let file = w.into_inner().map_err(|e| RejectsError::Io {
-        path: tmp.clone(),
-        source: e.into_error(),
-    })?;
+    let file = w.into_inner().map_err(|e| RejectsError::Io { path: tmp.clone(), source: e.into_error() })?;
     file.sync_all().map_err(io(&tmp))?;
     fs::rename(&tmp, path).map_err(io(path))?;
     Ok(())
@@ -70,33 +61,17 @@ pub fn write_atomically(
 
 /// The rejects file name for an input file: `<file name>.rejects.csv`.
 pub fn rejects_name(input: &Path) -> String {
-    format!(
-        "{}.rejects.csv",
-        input
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("input")
-    )
+    format!("{}.rejects.csv", input.file_name().and_then(|n| n.to_str()).unwrap_or("input"))
 }
 
 /// Writes one input file's rejects with their original columns (read again from the file,
 /// streaming, up to the last rejected record). Returns the path written.
-pub fn write_file_rejects(
-    dir: &Path,
-    src: &RejectSource<'_>,
-    file_label: &str,
-) -> Result<PathBuf, RejectsError> {
+pub fn write_file_rejects(dir: &Path, src: &RejectSource<'_>, file_label: &str) -> Result<PathBuf, RejectsError> {
     let out = dir.join(rejects_name(src.path));
     let mut source = read::open(src.path, src.csv)?;
     let columns = source.columns().to_vec();
-    let by_record: HashMap<u64, &Reject> =
-        src.rejects.iter().map(|r| (r.origin.record, *r)).collect();
-    let last = src
-        .rejects
-        .iter()
-        .map(|r| r.origin.record)
-        .max()
-        .unwrap_or(0);
+    let by_record: HashMap<u64, &Reject> = src.rejects.iter().map(|r| (r.origin.record, *r)).collect();
+    let last = src.rejects.iter().map(|r| r.origin.record).max().unwrap_or(0);
     let mut result: Result<(), RejectsError> = Ok(());
     write_atomically(&out, |w| {
         let mut csv = csv::WriterBuilder::new().flexible(true).from_writer(w);
@@ -136,20 +111,13 @@ pub fn write_file_rejects(
 }
 
 /// Writes `rejects.csv`: every reject of the run, in file and line order.
-pub fn write_index(
-    dir: &Path,
-    files: &[String],
-    rejects: &[&Reject],
-) -> Result<PathBuf, RejectsError> {
+pub fn write_index(dir: &Path, files: &[String], rejects: &[&Reject]) -> Result<PathBuf, RejectsError> {
     let out = dir.join("rejects.csv");
     write_atomically(&out, |w| {
         let mut csv = csv::Writer::from_writer(w);
         csv.write_record(["file", "line", "field", "rule", "message"])?;
         for r in rejects {
-            let file = files
-                .get(r.origin.file as usize)
-                .map(String::as_str)
-                .unwrap_or("");
+            let file = files.get(r.origin.file as usize).map(String::as_str).unwrap_or("");
             csv.write_record([
                 file,
                 &r.origin.line.to_string(),
@@ -168,9 +136,7 @@ pub fn write_index(
 pub fn ensure_dir(dir: &Path) -> Result<(), RejectsError> {
     fs::create_dir_all(dir).map_err(io(dir))?;
     let probe = dir.join(".invoiceflow-write-test");
-    File::create(&probe)
-        .and_then(|mut f| f.write_all(b""))
-        .map_err(io(dir))?;
+    File::create(&probe).and_then(|mut f| f.write_all(b"")).map_err(io(dir))?;
     let _ = fs::remove_file(probe);
     Ok(())
 }

@@ -17,66 +17,24 @@ pub use types::FieldType;
 
 /// The definition files, compiled in so that the binary runs anywhere.
 const SOURCES: &[(&str, &str)] = &[
-    (
-        "SalesInvoiceJournalHeader.toml",
-        include_str!("../../entities/SalesInvoiceJournalHeader.toml"),
-    ),
-    (
-        "SalesInvoiceHeaderV2.toml",
-        include_str!("../../entities/SalesInvoiceHeaderV2.toml"),
-    ),
+    ("SalesInvoiceJournalHeader.toml", include_str!("../../entities/SalesInvoiceJournalHeader.toml")),
+    ("SalesInvoiceHeaderV2.toml", include_str!("../../entities/SalesInvoiceHeaderV2.toml")),
     (
         "BusinessDocumentSalesInvoiceLineItem.toml",
         include_str!("../../entities/BusinessDocumentSalesInvoiceLineItem.toml"),
     ),
-    (
-        "SalesInvoiceLineV3.toml",
-        include_str!("../../entities/SalesInvoiceLineV3.toml"),
-    ),
-    (
-        "FreeTextInvoiceHeader.toml",
-        include_str!("../../entities/FreeTextInvoiceHeader.toml"),
-    ),
-    (
-        "FreeTextInvoiceLine.toml",
-        include_str!("../../entities/FreeTextInvoiceLine.toml"),
-    ),
-    (
-        "Customer.toml",
-        include_str!("../../entities/Customer.toml"),
-    ),
-    (
-        "LegalEntity.toml",
-        include_str!("../../entities/LegalEntity.toml"),
-    ),
-    (
-        "SalesTaxCode.toml",
-        include_str!("../../entities/SalesTaxCode.toml"),
-    ),
-    (
-        "SalesTaxGroup.toml",
-        include_str!("../../entities/SalesTaxGroup.toml"),
-    ),
-    (
-        "ItemSalesTaxGroup.toml",
-        include_str!("../../entities/ItemSalesTaxGroup.toml"),
-    ),
-    (
-        "ExchangeRate.toml",
-        include_str!("../../entities/ExchangeRate.toml"),
-    ),
-    (
-        "PaymentTerms.toml",
-        include_str!("../../entities/PaymentTerms.toml"),
-    ),
-    (
-        "PostingSetup.toml",
-        include_str!("../../entities/PostingSetup.toml"),
-    ),
-    (
-        "NumberSequence.toml",
-        include_str!("../../entities/NumberSequence.toml"),
-    ),
+    ("SalesInvoiceLineV3.toml", include_str!("../../entities/SalesInvoiceLineV3.toml")),
+    ("FreeTextInvoiceHeader.toml", include_str!("../../entities/FreeTextInvoiceHeader.toml")),
+    ("FreeTextInvoiceLine.toml", include_str!("../../entities/FreeTextInvoiceLine.toml")),
+    ("Customer.toml", include_str!("../../entities/Customer.toml")),
+    ("LegalEntity.toml", include_str!("../../entities/LegalEntity.toml")),
+    ("SalesTaxCode.toml", include_str!("../../entities/SalesTaxCode.toml")),
+    ("SalesTaxGroup.toml", include_str!("../../entities/SalesTaxGroup.toml")),
+    ("ItemSalesTaxGroup.toml", include_str!("../../entities/ItemSalesTaxGroup.toml")),
+    ("ExchangeRate.toml", include_str!("../../entities/ExchangeRate.toml")),
+    ("PaymentTerms.toml", include_str!("../../entities/PaymentTerms.toml")),
+    ("PostingSetup.toml", include_str!("../../entities/PostingSetup.toml")),
+    ("NumberSequence.toml", include_str!("../../entities/NumberSequence.toml")),
 ];
 
 /// What went wrong loading an entity definition.
@@ -284,26 +242,17 @@ impl Entity {
     }
 
     fn from_file(file: &str, text: &str) -> Result<Entity, EntityError> {
-        let parsed: EntityFile = toml::from_str(text).map_err(|e| EntityError::Parse {
-            file: file.to_string(),
-            message: e.to_string(),
-        })?;
-        let invalid = |message: String| EntityError::Invalid {
-            file: file.to_string(),
-            message,
-        };
+        let parsed: EntityFile =
+            toml::from_str(text).map_err(|e| EntityError::Parse { file: file.to_string(), message: e.to_string() })?;
+        let invalid = |message: String| EntityError::Invalid { file: file.to_string(), message };
         if parsed.version != 1 {
-            return Err(invalid(format!(
-                "version = {} is not supported (expected 1)",
-                parsed.version
-            )));
+            return Err(invalid(format!("version = {} is not supported (expected 1)", parsed.version)));
         }
         let mut fields = Vec::with_capacity(parsed.field.len());
         let mut by_name = HashMap::new();
         let mut by_role = HashMap::new();
         for (i, f) in parsed.field.into_iter().enumerate() {
-            let ty =
-                FieldType::parse(&f.ty).map_err(|m| invalid(format!("field {}: {m}", f.name)))?;
+            let ty = FieldType::parse(&f.ty).map_err(|m| invalid(format!("field {}: {m}", f.name)))?;
             let staging = f.staging.unwrap_or_else(|| f.name.to_ascii_uppercase());
             for n in [&f.name, &staging] {
                 if let Some(prev) = by_name.insert(n.to_ascii_lowercase(), i) {
@@ -359,44 +308,26 @@ impl Entity {
             by_role,
         };
         if format!("{}.toml", entity.name) != file {
-            return Err(invalid(format!(
-                "name = \"{}\" does not match the file name",
-                entity.name
-            )));
+            return Err(invalid(format!("name = \"{}\" does not match the file name", entity.name)));
         }
         let needs: &[Role] = match (entity.kind, entity.document) {
-            (EntityKind::InvoiceHeader, DocumentKind::Sales) => &[
-                Role::InvoiceNumber,
-                Role::InvoiceDate,
-                Role::Customer,
-                Role::Currency,
-            ],
-            (EntityKind::InvoiceHeader, DocumentKind::FreeText) => &[
-                Role::RecordId,
-                Role::InvoiceDate,
-                Role::Customer,
-                Role::Currency,
-            ],
-            (EntityKind::InvoiceLine, DocumentKind::Sales) => &[
-                Role::InvoiceNumber,
-                Role::LineNumber,
-                Role::Quantity,
-                Role::UnitPrice,
-            ],
-            (EntityKind::InvoiceLine, DocumentKind::FreeText) => &[
-                Role::ParentRecordId,
-                Role::LineNumber,
-                Role::Quantity,
-                Role::UnitPrice,
-                Role::MainAccount,
-            ],
+            (EntityKind::InvoiceHeader, DocumentKind::Sales) => {
+                &[Role::InvoiceNumber, Role::InvoiceDate, Role::Customer, Role::Currency]
+            }
+            (EntityKind::InvoiceHeader, DocumentKind::FreeText) => {
+                &[Role::RecordId, Role::InvoiceDate, Role::Customer, Role::Currency]
+            }
+            (EntityKind::InvoiceLine, DocumentKind::Sales) => {
+                &[Role::InvoiceNumber, Role::LineNumber, Role::Quantity, Role::UnitPrice]
+            }
+            (EntityKind::InvoiceLine, DocumentKind::FreeText) => {
+                &[Role::ParentRecordId, Role::LineNumber, Role::Quantity, Role::UnitPrice, Role::MainAccount]
+            }
             (EntityKind::Master, _) => &[],
         };
         for role in needs {
             if entity.role_index(*role).is_none() {
-                return Err(invalid(format!(
-                    "an invoice entity of this kind needs a field with role {role:?}"
-                )));
+                return Err(invalid(format!("an invoice entity of this kind needs a field with role {role:?}")));
             }
         }
         Ok(entity)
@@ -416,31 +347,23 @@ impl Catalog {
         CATALOG.get_or_init(|| {
             // The definitions are compiled in and checked by the test `every_definition_loads`,
             // so a failure here is a build defect, not an input problem.
-            Catalog::from_sources(SOURCES.iter().copied())
-                .expect("built-in entity definitions are valid")
+            Catalog::from_sources(SOURCES.iter().copied()).expect("built-in entity definitions are valid")
         })
     }
 
     /// Loads definitions from (file name, TOML text) pairs and checks their relations.
-    pub fn from_sources<'a>(
-        sources: impl IntoIterator<Item = (&'a str, &'a str)>,
-    ) -> Result<Catalog, EntityError> {
-        let entities = sources
-            .into_iter()
-            .map(|(file, text)| Entity::from_file(file, text))
-            .collect::<Result<Vec<_>, _>>()?;
+    pub fn from_sources<'a>(sources: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Catalog, EntityError> {
+        let entities =
+            sources.into_iter().map(|(file, text)| Entity::from_file(file, text)).collect::<Result<Vec<_>, _>>()?;
         let catalog = Catalog { entities };
         for e in &catalog.entities {
             for h in &e.headers {
                 match catalog.get(h) {
-                    Some(he)
-                        if he.kind == EntityKind::InvoiceHeader && he.document == e.document => {}
+                    Some(he) if he.kind == EntityKind::InvoiceHeader && he.document == e.document => {}
                     _ => {
                         return Err(EntityError::Invalid {
                             file: format!("{}.toml", e.name),
-                            message: format!(
-                                "headers: {h} is not a header entity of the same document kind"
-                            ),
+                            message: format!("headers: {h} is not a header entity of the same document kind"),
                         })
                     }
                 }
@@ -461,12 +384,8 @@ impl Catalog {
         self.entities.iter().find(|e| {
             e.name.eq_ignore_ascii_case(n)
                 || e.label.eq_ignore_ascii_case(n)
-                || e.d365_entity
-                    .as_deref()
-                    .is_some_and(|d| d.eq_ignore_ascii_case(n))
-                || e.odata_collection
-                    .as_deref()
-                    .is_some_and(|d| d.eq_ignore_ascii_case(n))
+                || e.d365_entity.as_deref().is_some_and(|d| d.eq_ignore_ascii_case(n))
+                || e.odata_collection.as_deref().is_some_and(|d| d.eq_ignore_ascii_case(n))
         })
     }
 }
@@ -481,18 +400,9 @@ mod tests {
         assert_eq!(c.entities().len(), SOURCES.len());
         let h = c.get("SalesInvoiceJournalHeader").unwrap();
         assert_eq!(h.fields.len(), 29, "26 D365 fields + 3 extensions");
-        assert_eq!(
-            h.field_index("INVOICENUMBER"),
-            h.field_index("invoicenumber")
-        );
-        assert_eq!(
-            c.get("Customer invoice lines").unwrap().name,
-            "BusinessDocumentSalesInvoiceLineItem"
-        );
-        assert_eq!(
-            c.get("SalesInvoiceV3Lines").unwrap().name,
-            "SalesInvoiceLineV3"
-        );
+        assert_eq!(h.field_index("INVOICENUMBER"), h.field_index("invoicenumber"));
+        assert_eq!(c.get("Customer invoice lines").unwrap().name, "BusinessDocumentSalesInvoiceLineItem");
+        assert_eq!(c.get("SalesInvoiceV3Lines").unwrap().name, "SalesInvoiceLineV3");
     }
 
     #[test]

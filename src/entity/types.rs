@@ -36,10 +36,7 @@ impl FieldType {
         let t = text.trim();
         let args = |prefix: &str| -> Option<&str> { t.strip_prefix(prefix)?.strip_suffix(')') };
         if let Some(a) = args("string(") {
-            let max: u32 = a
-                .trim()
-                .parse()
-                .map_err(|_| format!("string length `{a}` is not a number"))?;
+            let max: u32 = a.trim().parse().map_err(|_| format!("string length `{a}` is not a number"))?;
             if max == 0 {
                 return Err("string length must be at least 1".into());
             }
@@ -48,7 +45,9 @@ impl FieldType {
         if let Some(a) = args("decimal(") {
             let mut it = a.split(',').map(|p| p.trim().parse::<u8>());
             return match (it.next(), it.next(), it.next()) {
-                (Some(Ok(precision)), Some(Ok(scale)), None) if scale <= precision && precision <= 38 && scale <= 28 => {
+                (Some(Ok(precision)), Some(Ok(scale)), None)
+                    if scale <= precision && precision <= 38 && scale <= 28 =>
+                {
                     Ok(FieldType::Decimal { precision, scale })
                 }
                 _ => Err(format!("`{t}` is not decimal(precision, scale) with scale ≤ precision ≤ 38, scale ≤ 28")),
@@ -66,9 +65,7 @@ impl FieldType {
             "int64" => Ok(FieldType::Int64),
             "date" => Ok(FieldType::Date),
             "bool" => Ok(FieldType::Bool),
-            _ => Err(format!(
-                "unknown type `{t}` (string(n), decimal(p,s), int, int64, date, enum[..], bool)"
-            )),
+            _ => Err(format!("unknown type `{t}` (string(n), decimal(p,s), int, int64, date, enum[..], bool)")),
         }
     }
 }
@@ -93,18 +90,13 @@ mod tests {
 
     #[test]
     fn parses_and_prints_every_type() {
-        for t in [
-            "string(20)",
-            "decimal(32,6)",
-            "int",
-            "int64",
-            "date",
-            "enum[No,Yes]",
-            "bool",
-        ] {
+        for t in ["string(20)", "decimal(32,6)", "int", "int64", "date", "enum[No,Yes]", "bool"] {
             assert_eq!(FieldType::parse(t).unwrap().to_string(), t);
         }
-        assert_eq!(FieldType::parse("decimal(4,6)").unwrap_err(), "`decimal(4,6)` is not decimal(precision, scale) with scale ≤ precision ≤ 38, scale ≤ 28");
+        assert_eq!(
+            FieldType::parse("decimal(4,6)").unwrap_err(),
+            "`decimal(4,6)` is not decimal(precision, scale) with scale ≤ precision ≤ 38, scale ≤ 28"
+        );
         assert!(FieldType::parse("float").is_err());
     }
 }

@@ -135,12 +135,7 @@ pub struct TextFormat {
 
 impl Default for TextFormat {
     fn default() -> Self {
-        TextFormat {
-            decimal_separator: b'.',
-            thousands_separator: None,
-            date: None,
-            trim: true,
-        }
+        TextFormat { decimal_separator: b'.', thousands_separator: None, date: None, trim: true }
     }
 }
 
@@ -201,10 +196,8 @@ fn one_byte(path: &Path, key: &str, v: &str) -> Result<u8, MappingError> {
 impl Mapping {
     /// Reads and checks a mapping file against the entity catalog.
     pub fn load(path: &Path, catalog: &Catalog) -> Result<Mapping, MappingError> {
-        let text = std::fs::read_to_string(path).map_err(|source| MappingError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| MappingError::Io { path: path.to_path_buf(), source })?;
         Mapping::parse(path, &text, catalog)
     }
 
@@ -214,24 +207,13 @@ impl Mapping {
             path: path.to_path_buf(),
             message: e.to_string().trim_end().to_string(),
         })?;
-        let invalid = |key: String, message: String| MappingError::Invalid {
-            path: path.to_path_buf(),
-            key,
-            message,
-        };
+        let invalid = |key: String, message: String| MappingError::Invalid { path: path.to_path_buf(), key, message };
         if file.version != 1 {
-            return Err(invalid(
-                "version".into(),
-                format!("{} is not supported; write version = 1", file.version),
-            ));
+            return Err(invalid("version".into(), format!("{} is not supported; write version = 1", file.version)));
         }
         let src = &file.source;
         let csv = CsvOptions {
-            delimiter: src
-                .delimiter
-                .as_deref()
-                .map(|d| one_byte(path, "source.delimiter", d))
-                .transpose()?,
+            delimiter: src.delimiter.as_deref().map(|d| one_byte(path, "source.delimiter", d)).transpose()?,
             quote: b'"',
             encoding: src.encoding.unwrap_or_default(),
         };
@@ -247,10 +229,7 @@ impl Mapping {
         let mut entities = BTreeMap::new();
         for (ename, em) in file.entity {
             let entity = catalog.get(&ename).ok_or_else(|| {
-                invalid(
-                    format!("entity.{ename}"),
-                    "no such entity; `invoiceflow entities` lists them".into(),
-                )
+                invalid(format!("entity.{ename}"), "no such entity; `invoiceflow entities` lists them".into())
             })?;
             let mut fields = HashMap::new();
             for (fname, spec) in em.columns {
@@ -265,16 +244,10 @@ impl Mapping {
                     )
                 })?;
                 let rule = match spec {
-                    ColumnSpecFile::Column(c) => FieldRule {
-                        column: Some(c),
-                        ..FieldRule::default()
-                    },
+                    ColumnSpecFile::Column(c) => FieldRule { column: Some(c), ..FieldRule::default() },
                     ColumnSpecFile::Full(f) => {
                         if f.column.is_some() == f.constant.is_some() {
-                            return Err(invalid(
-                                key,
-                                "give exactly one of `column` and `constant`".into(),
-                            ));
+                            return Err(invalid(key, "give exactly one of `column` and `constant`".into()));
                         }
                         let overrides = f.date_format.is_some()
                             || f.decimal_separator.is_some()
@@ -293,11 +266,7 @@ impl Mapping {
                         } else {
                             None
                         };
-                        let values_lower = f
-                            .values
-                            .iter()
-                            .map(|(k, v)| (k.to_lowercase(), v.clone()))
-                            .collect();
+                        let values_lower = f.values.iter().map(|(k, v)| (k.to_lowercase(), v.clone())).collect();
                         FieldRule {
                             column: f.column,
                             constant: f.constant,
@@ -309,37 +278,20 @@ impl Mapping {
                     }
                 };
                 if fields.insert(idx, rule).is_some() {
-                    return Err(invalid(
-                        key,
-                        "this field is mapped twice (by OData and staging name)".into(),
-                    ));
+                    return Err(invalid(key, "this field is mapped twice (by OData and staging name)".into()));
                 }
             }
-            entities.insert(
-                entity.name.clone(),
-                EntityMapping {
-                    files: em.files,
-                    fields,
-                },
-            );
+            entities.insert(entity.name.clone(), EntityMapping { files: em.files, fields });
         }
-        Ok(Mapping {
-            path: path.to_path_buf(),
-            name: file.name,
-            description: file.description,
-            csv,
-            format,
-            entities,
-        })
+        Ok(Mapping { path: path.to_path_buf(), name: file.name, description: file.description, csv, format, entities })
     }
 
     /// The entity whose file patterns match this file name, if exactly one does.
     pub fn entity_for_file(&self, file_name: &str) -> Option<&str> {
-        let mut hits = self.entities.iter().filter(|(_, m)| {
-            m.files
-                .iter()
-                .any(|p| wildcard_match(&p.to_lowercase(), &file_name.to_lowercase()))
-        });
+        let mut hits = self
+            .entities
+            .iter()
+            .filter(|(_, m)| m.files.iter().any(|p| wildcard_match(&p.to_lowercase(), &file_name.to_lowercase())));
         match (hits.next(), hits.next()) {
             (Some((name, _)), None) => Some(name),
             _ => None,
@@ -372,13 +324,11 @@ fn text_format(
         });
     }
     if let Some(p) = date {
-        f.date = Some(
-            DatePattern::new(p).map_err(|message| MappingError::Invalid {
-                path: path.to_path_buf(),
-                key: format!("{key}.date_format"),
-                message,
-            })?,
-        );
+        f.date = Some(DatePattern::new(p).map_err(|message| MappingError::Invalid {
+            path: path.to_path_buf(),
+            key: format!("{key}.date_format"),
+            message,
+        })?);
     }
     if let Some(t) = trim {
         f.trim = t;
@@ -452,12 +402,8 @@ pub enum MapProblem {
 impl<'e> Plan<'e> {
     /// Matches the file's columns to the entity's fields, through the mapping when given.
     pub fn new(entity: &'e Entity, columns: &[String], mapping: Option<&Mapping>) -> Plan<'e> {
-        let by_col: HashMap<String, usize> = columns
-            .iter()
-            .enumerate()
-            .rev()
-            .map(|(i, c)| (c.to_lowercase(), i))
-            .collect();
+        let by_col: HashMap<String, usize> =
+            columns.iter().enumerate().rev().map(|(i, c)| (c.to_lowercase(), i)).collect();
         let em = mapping.and_then(|m| m.entities.get(&entity.name));
         let base_format = mapping.map(|m| m.format.clone()).unwrap_or_default();
         let mut used = vec![false; columns.len()];
@@ -466,23 +412,16 @@ impl<'e> Plan<'e> {
         let mut formats = Vec::with_capacity(entity.fields.len());
         let mut missing_required = Vec::new();
         for (i, field) in entity.fields.iter().enumerate() {
-            let rule = em
-                .and_then(|m| m.fields.get(&i))
-                .cloned()
-                .unwrap_or_default();
+            let rule = em.and_then(|m| m.fields.get(&i)).cloned().unwrap_or_default();
             let source = if let Some(c) = &rule.constant {
                 Source::Constant(c.clone())
             } else if let Some(col) = &rule.column {
                 match by_col.get(&col.to_lowercase()) {
                     Some(&ci) => Source::Column(ci),
-                    None => Source::Missing {
-                        column: Some(col.clone()),
-                    },
+                    None => Source::Missing { column: Some(col.clone()) },
                 }
             } else {
-                let hit = by_col
-                    .get(&field.name.to_lowercase())
-                    .or_else(|| by_col.get(&field.staging.to_lowercase()));
+                let hit = by_col.get(&field.name.to_lowercase()).or_else(|| by_col.get(&field.staging.to_lowercase()));
                 match hit {
                     Some(&ci) => Source::Column(ci),
                     None => Source::Missing { column: None },
@@ -491,37 +430,21 @@ impl<'e> Plan<'e> {
             if let Source::Column(ci) = source {
                 used[ci] = true;
             }
-            if field.required && matches!(source, Source::Missing { .. }) && rule.default.is_none()
-            {
+            if field.required && matches!(source, Source::Missing { .. }) && rule.default.is_none() {
                 missing_required.push(i);
             }
             formats.push(rule.format.clone().unwrap_or_else(|| base_format.clone()));
             sources.push(source);
             rules.push(rule);
         }
-        let unknown_columns = columns
-            .iter()
-            .zip(&used)
-            .filter(|(c, u)| !**u && !c.is_empty())
-            .map(|(c, _)| c.clone())
-            .collect();
-        Plan {
-            entity,
-            sources,
-            rules,
-            formats,
-            unknown_columns,
-            missing_required,
-        }
+        let unknown_columns =
+            columns.iter().zip(&used).filter(|(c, u)| !**u && !c.is_empty()).map(|(c, _)| c.clone()).collect();
+        Plan { entity, sources, rules, formats, unknown_columns, missing_required }
     }
 
     /// The text of field `i` in `record` after trimming, defaults and value maps; empty when
     /// the field has no value.
-    pub fn text<'r>(
-        &'r self,
-        i: usize,
-        record: &'r csv::ByteRecord,
-    ) -> Result<Cow<'r, str>, MapProblem> {
+    pub fn text<'r>(&'r self, i: usize, record: &'r csv::ByteRecord) -> Result<Cow<'r, str>, MapProblem> {
         let rule = &self.rules[i];
         let raw: &str = match &self.sources[i] {
             Source::Constant(c) => c.as_str(),
@@ -531,11 +454,7 @@ impl<'e> Plan<'e> {
                 std::str::from_utf8(bytes).map_err(|e| MapProblem::NotUtf8(e.valid_up_to()))?
             }
         };
-        let v = if self.formats[i].trim {
-            raw.trim()
-        } else {
-            raw
-        };
+        let v = if self.formats[i].trim { raw.trim() } else { raw };
         let v = if v.is_empty() {
             match &rule.default {
                 Some(d) => d.as_str(),
@@ -545,11 +464,7 @@ impl<'e> Plan<'e> {
             v
         };
         if !rule.values.is_empty() {
-            if let Some(m) = rule
-                .values
-                .get(v)
-                .or_else(|| rule.values_lower.get(&v.to_lowercase()))
-            {
+            if let Some(m) = rule.values.get(v).or_else(|| rule.values_lower.get(&v.to_lowercase())) {
                 return Ok(Cow::Borrowed(m.as_str()));
             }
         }
@@ -571,10 +486,7 @@ mod tests {
 
     #[test]
     fn wildcards() {
-        assert!(wildcard_match(
-            "rechnungskopf*.csv",
-            "rechnungskopf_2024.csv"
-        ));
+        assert!(wildcard_match("rechnungskopf*.csv", "rechnungskopf_2024.csv"));
         assert!(wildcard_match("*kopf*", "x_kopf_y"));
         assert!(!wildcard_match("*kopf*.csv", "x_pos.csv"));
         assert!(wildcard_match("a.csv", "a.csv"));
@@ -592,12 +504,8 @@ mod tests {
 
     #[test]
     fn a_bad_date_pattern_is_refused() {
-        let text =
-            "version = 1\nname = \"x\"\n[source]\ndate_format = \"dd.MM\"\n[entity.Customer]\n";
+        let text = "version = 1\nname = \"x\"\n[source]\ndate_format = \"dd.MM\"\n[entity.Customer]\n";
         let err = Mapping::parse(Path::new("m.toml"), text, Catalog::builtin()).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "m.toml: source.date_format: date pattern `dd.MM` needs a year, a month and a day"
-        );
+        assert_eq!(err.to_string(), "m.toml: source.date_format: date pattern `dd.MM` needs a year, a month and a day");
     }
 }

@@ -18,10 +18,7 @@ impl Currency {
         let (c, m) = CODES[i];
         let mut code = [0u8; 3];
         code.copy_from_slice(c.as_bytes());
-        Some(Currency {
-            code,
-            minor_units: m,
-        })
+        Some(Currency { code, minor_units: m })
     }
 
     /// The alphabetic code.

@@ -90,11 +90,7 @@ impl Date {
                     pos += 2;
                 }
                 PatternPart::Month1 | PatternPart::Day1 => {
-                    let len = if b.get(pos + 1).is_some_and(u8::is_ascii_digit) {
-                        2
-                    } else {
-                        1
-                    };
+                    let len = if b.get(pos + 1).is_some_and(u8::is_ascii_digit) { 2 } else { 1 };
                     let v = digits(b.get(pos..pos + len)?)?;
                     pos += len;
                     if matches!(part, PatternPart::Month1) {
@@ -177,14 +173,9 @@ impl DatePattern {
             || !has(&[PatternPart::Month2, PatternPart::Month1])
             || !has(&[PatternPart::Day2, PatternPart::Day1])
         {
-            return Err(format!(
-                "date pattern `{pattern}` needs a year, a month and a day"
-            ));
+            return Err(format!("date pattern `{pattern}` needs a year, a month and a day"));
         }
-        Ok(DatePattern {
-            source: pattern.to_string(),
-            parts,
-        })
+        Ok(DatePattern { source: pattern.to_string(), parts })
     }
 
     /// The pattern as written.
@@ -199,9 +190,7 @@ fn valid_time_suffix(t: &str) -> bool {
     if b.len() < 5 || b[2] != b':' || digits(&b[0..2]).is_none() || digits(&b[3..5]).is_none() {
         return false;
     }
-    b[5..]
-        .iter()
-        .all(|c| c.is_ascii_digit() || matches!(c, b':' | b'.' | b'Z' | b'+' | b'-'))
+    b[5..].iter().all(|c| c.is_ascii_digit() || matches!(c, b':' | b'.' | b'Z' | b'+' | b'-'))
 }
 
 fn digits(b: &[u8]) -> Option<u32> {
@@ -264,18 +253,9 @@ mod tests {
         let d = Date::parse_iso("2024-02-29").unwrap();
         assert_eq!(d.to_string(), "2024-02-29");
         assert_eq!(Date::parse_iso("1970-01-01").unwrap().days_since_epoch(), 0);
-        assert_eq!(
-            Date::parse_iso("2000-03-01").unwrap().days_since_epoch(),
-            11017
-        );
-        assert_eq!(
-            Date::parse_iso("2024-02-22T12:00:00Z").unwrap().to_string(),
-            "2024-02-22"
-        );
-        assert_eq!(
-            Date::parse_iso("2024-02-22 00:00:00").unwrap().to_string(),
-            "2024-02-22"
-        );
+        assert_eq!(Date::parse_iso("2000-03-01").unwrap().days_since_epoch(), 11017);
+        assert_eq!(Date::parse_iso("2024-02-22T12:00:00Z").unwrap().to_string(), "2024-02-22");
+        assert_eq!(Date::parse_iso("2024-02-22 00:00:00").unwrap().to_string(), "2024-02-22");
     }
 
     #[test]
@@ -290,26 +270,12 @@ mod tests {
     #[test]
     fn patterns() {
         let de = DatePattern::new("dd.MM.yyyy").unwrap();
-        assert_eq!(
-            Date::parse_with("31.12.2023", &de).unwrap().to_string(),
-            "2023-12-31"
-        );
+        assert_eq!(Date::parse_with("31.12.2023", &de).unwrap().to_string(), "2023-12-31");
         assert_eq!(Date::parse_with("31.12.23", &de), None);
         let us = DatePattern::new("M/d/yyyy").unwrap();
-        assert_eq!(
-            Date::parse_with("3/7/2024", &us).unwrap().to_string(),
-            "2024-03-07"
-        );
-        assert_eq!(
-            Date::parse_with("12/31/2024", &us).unwrap().to_string(),
-            "2024-12-31"
-        );
-        assert_eq!(
-            Date::parse_with("12/31/2024 10:00", &us)
-                .unwrap()
-                .to_string(),
-            "2024-12-31"
-        );
+        assert_eq!(Date::parse_with("3/7/2024", &us).unwrap().to_string(), "2024-03-07");
+        assert_eq!(Date::parse_with("12/31/2024", &us).unwrap().to_string(), "2024-12-31");
+        assert_eq!(Date::parse_with("12/31/2024 10:00", &us).unwrap().to_string(), "2024-12-31");
         assert!(DatePattern::new("dd.MM").is_err());
         assert!(DatePattern::new("ddd.MM.yyyy").is_err());
     }

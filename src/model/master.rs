@@ -126,13 +126,11 @@ impl MasterData {
     /// The one tax code that a sales tax group and an item sales tax group share, or a
     /// sentence saying why there is none.
     pub fn resolve_tax(&self, group: &str, item_group: &str) -> Result<&TaxCode, String> {
-        let g = self
-            .tax_groups
-            .get(group)
-            .ok_or_else(|| format!("sales tax group {group} is not in SalesTaxGroup"))?;
-        let ig = self.item_tax_groups.get(item_group).ok_or_else(|| {
-            format!("item sales tax group {item_group} is not in ItemSalesTaxGroup")
-        })?;
+        let g = self.tax_groups.get(group).ok_or_else(|| format!("sales tax group {group} is not in SalesTaxGroup"))?;
+        let ig = self
+            .item_tax_groups
+            .get(item_group)
+            .ok_or_else(|| format!("item sales tax group {item_group} is not in ItemSalesTaxGroup"))?;
         let common: Vec<&String> = g.intersection(ig).collect();
         match common.as_slice() {
             [one] => self.tax_codes.get(one.as_str()).ok_or_else(|| format!("tax code {one} is not in SalesTaxCode")),

@@ -16,10 +16,7 @@ use crate::read::Origin;
 /// The one rounding rule for money: to the currency's minor unit, half away from zero
 /// (commercial rounding, what EN 16931 examples and D365 use).
 pub fn round_money(amount: Decimal, currency: Currency) -> Decimal {
-    amount.round_dp_with_strategy(
-        currency.minor_units(),
-        RoundingStrategy::MidpointAwayFromZero,
-    )
+    amount.round_dp_with_strategy(currency.minor_units(), RoundingStrategy::MidpointAwayFromZero)
 }
 
 /// Fields of a row that carry no role in the domain model, kept as canonical text so that
@@ -153,17 +150,10 @@ impl InvoiceLine {
     /// unit, less the percentage discount and the discount amount, plus the charge, rounded
     /// once with [`round_money`].
     pub fn net_amount(&self, currency: Currency) -> Decimal {
-        let price_unit = if self.price_unit.is_zero() {
-            Decimal::ONE
-        } else {
-            self.price_unit
-        };
+        let price_unit = if self.price_unit.is_zero() { Decimal::ONE } else { self.price_unit };
         let gross = self.quantity * (self.unit_price - self.discount_per_unit) / price_unit;
         let percent = gross * self.discount_percent / Decimal::ONE_HUNDRED;
-        round_money(
-            gross - percent - self.discount_amount + self.charge_amount,
-            currency,
-        )
+        round_money(gross - percent - self.discount_amount + self.charge_amount, currency)
     }
 }
 
@@ -179,10 +169,7 @@ pub struct Invoice {
 impl Invoice {
     /// Sum of the lines' net amounts.
     pub fn lines_net(&self) -> Decimal {
-        self.lines
-            .iter()
-            .map(|l| l.net_amount(self.header.currency))
-            .sum()
+        self.lines.iter().map(|l| l.net_amount(self.header.currency)).sum()
     }
 
     /// Whether this is a credit note: its lines sum to less than zero.
@@ -202,11 +189,7 @@ mod tests {
 
     fn line(q: &str, p: &str) -> InvoiceLine {
         InvoiceLine {
-            origin: Origin {
-                file: 0,
-                line: 2,
-                record: 1,
-            },
+            origin: Origin { file: 0, line: 2, record: 1 },
             legal_entity: "DEMF".into(),
             header: HeaderRef::Number("1".into()),
             invoice_date: None,

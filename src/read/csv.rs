@@ -23,12 +23,7 @@ pub enum Encoding {
     #[serde(rename = "utf-8", alias = "utf8")]
     Utf8,
     /// Windows-1252 (Western European legacy exports) unless a BOM says otherwise.
-    #[serde(
-        rename = "windows-1252",
-        alias = "cp1252",
-        alias = "latin1",
-        alias = "iso-8859-1"
-    )]
+    #[serde(rename = "windows-1252", alias = "cp1252", alias = "latin1", alias = "iso-8859-1")]
     Windows1252,
     /// UTF-16 little endian (with or without BOM).
     #[serde(rename = "utf-16le")]
@@ -51,11 +46,7 @@ pub struct CsvOptions {
 
 impl Default for CsvOptions {
     fn default() -> Self {
-        CsvOptions {
-            delimiter: None,
-            quote: b'"',
-            encoding: Encoding::Utf8,
-        }
+        CsvOptions { delimiter: None, quote: b'"', encoding: Encoding::Utf8 }
     }
 }
 
@@ -86,38 +77,29 @@ pub struct CsvSource {
 impl CsvSource {
     /// Opens `path`, detects the encoding and delimiter, and reads the header row.
     pub fn open(path: &Path, options: &CsvOptions) -> Result<CsvSource, ReadError> {
-        let io_err = |source| ReadError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
+        let io_err = |source| ReadError::Io { path: path.to_path_buf(), source };
         let file = File::open(path).map_err(io_err)?;
         let total = file.metadata().map(|m| m.len()).unwrap_or(0);
         let count = Arc::new(AtomicU64::new(0));
-        let mut raw = BufReader::with_capacity(
-            1 << 16,
-            Counting {
-                inner: file,
-                count: Arc::clone(&count),
-            },
-        );
+        let mut raw = BufReader::with_capacity(1 << 16, Counting { inner: file, count: Arc::clone(&count) });
         let mut head = [0u8; 4];
         let n = read_up_to(&mut raw, &mut head).map_err(io_err)?;
         let head = &head[..n];
-        let (encoding, skip): (Option<&'static encoding_rs::Encoding>, usize) =
-            if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
-                (None, 3)
-            } else if head.starts_with(&[0xFF, 0xFE]) {
-                (Some(encoding_rs::UTF_16LE), 0)
-            } else if head.starts_with(&[0xFE, 0xFF]) {
-                (Some(encoding_rs::UTF_16BE), 0)
-            } else {
-                match options.encoding {
-                    Encoding::Utf8 => (None, 0),
-                    Encoding::Windows1252 => (Some(encoding_rs::WINDOWS_1252), 0),
-                    Encoding::Utf16le => (Some(encoding_rs::UTF_16LE), 0),
-                    Encoding::Utf16be => (Some(encoding_rs::UTF_16BE), 0),
-                }
-            };
+        let (encoding, skip): (Option<&'static encoding_rs::Encoding>, usize) = if head.starts_with(&[0xEF, 0xBB, 0xBF])
+        {
+            (None, 3)
+        } else if head.starts_with(&[0xFF, 0xFE]) {
+            (Some(encoding_rs::UTF_16LE), 0)
+        } else if head.starts_with(&[0xFE, 0xFF]) {
+            (Some(encoding_rs::UTF_16BE), 0)
+        } else {
+            match options.encoding {
+                Encoding::Utf8 => (None, 0),
+                Encoding::Windows1252 => (Some(encoding_rs::WINDOWS_1252), 0),
+                Encoding::Utf16le => (Some(encoding_rs::UTF_16LE), 0),
+                Encoding::Utf16be => (Some(encoding_rs::UTF_16BE), 0),
+            }
+        };
         let label = match (encoding, skip) {
             (None, 3) => "UTF-8 (BOM)",
             (None, _) => "UTF-8",
@@ -130,11 +112,7 @@ impl CsvSource {
         let mut text: Box<dyn Read + Send> = match encoding {
             None => Box::new(chained),
             Some(enc) => Box::new(
-                DecodeReaderBytesBuilder::new()
-                    .encoding(Some(enc))
-                    .bom_sniffing(true)
-                    .strip_bom(true)
-                    .build(chained),
+                DecodeReaderBytesBuilder::new().encoding(Some(enc)).bom_sniffing(true).strip_bom(true).build(chained),
             ),
         };
         let delimiter = match options.delimiter {
@@ -143,11 +121,7 @@ impl CsvSource {
                 // Sniff from the first line, then hand the bytes back to the CSV reader.
                 let (line, rest) = first_line(&mut text).map_err(io_err)?;
                 let d = sniff_delimiter(&line, options.quote);
-                text = Box::new(
-                    io::Cursor::new(line)
-                        .chain(io::Cursor::new(rest))
-                        .chain(text),
-                );
+                text = Box::new(io::Cursor::new(line).chain(io::Cursor::new(rest)).chain(text));
                 d
             }
         };
@@ -159,26 +133,12 @@ impl CsvSource {
             .buffer_capacity(1 << 16)
             .from_reader(text);
         let mut header = ByteRecord::new();
-        let got = reader
-            .read_byte_record(&mut header)
-            .map_err(|e| csv_error(path, &e))?;
+        let got = reader.read_byte_record(&mut header).map_err(|e| csv_error(path, &e))?;
         if !got || (header.len() == 1 && header[0].is_empty()) {
-            return Err(ReadError::Empty {
-                path: path.to_path_buf(),
-            });
+            return Err(ReadError::Empty { path: path.to_path_buf() });
         }
-        let columns = header
-            .iter()
-            .map(|c| String::from_utf8_lossy(c).trim().to_string())
-            .collect();
-        Ok(CsvSource {
-            path: path.to_path_buf(),
-            reader,
-            columns,
-            count,
-            total,
-            encoding: label,
-        })
+        let columns = header.iter().map(|c| String::from_utf8_lossy(c).trim().to_string()).collect();
+        Ok(CsvSource { path: path.to_path_buf(), reader, columns, count, total, encoding: label })
     }
 }
 
@@ -230,11 +190,7 @@ pub fn sniff_delimiter(line: &[u8], quote: u8) -> u8 {
             }
         }
     }
-    let (best, n) = counts
-        .iter()
-        .enumerate()
-        .max_by_key(|(i, n)| (**n, usize::MAX - i))
-        .unwrap_or((0, &0));
+    let (best, n) = counts.iter().enumerate().max_by_key(|(i, n)| (**n, usize::MAX - i)).unwrap_or((0, &0));
     if *n == 0 {
         b','
     } else {
@@ -245,15 +201,10 @@ pub fn sniff_delimiter(line: &[u8], quote: u8) -> u8 {
 fn csv_error(path: &Path, e: &::csv::Error) -> ReadError {
     let line = e.position().map(|p| p.line()).unwrap_or(0);
     match e.kind() {
-        ::csv::ErrorKind::Io(io) => ReadError::Io {
-            path: path.to_path_buf(),
-            source: io::Error::new(io.kind(), io.to_string()),
-        },
-        _ => ReadError::Csv {
-            path: path.to_path_buf(),
-            line,
-            message: e.to_string(),
-        },
+        ::csv::ErrorKind::Io(io) => {
+            ReadError::Io { path: path.to_path_buf(), source: io::Error::new(io.kind(), io.to_string()) }
+        }
+        _ => ReadError::Csv { path: path.to_path_buf(), line, message: e.to_string() },
     }
 }
 
@@ -270,10 +221,7 @@ impl RecordSource for CsvSource {
         }
         while batch.len < max {
             let rec = &mut batch.records[batch.len];
-            let more = self
-                .reader
-                .read_byte_record(rec)
-                .map_err(|e| csv_error(&self.path, &e))?;
+            let more = self.reader.read_byte_record(rec).map_err(|e| csv_error(&self.path, &e))?;
             if !more {
                 break;
             }
@@ -281,10 +229,7 @@ impl RecordSource for CsvSource {
             if rec.len() == 1 && rec[0].is_empty() {
                 continue;
             }
-            let pos = rec
-                .position()
-                .map(|p| (p.line(), p.record()))
-                .unwrap_or((0, 0));
+            let pos = rec.position().map(|p| (p.line(), p.record())).unwrap_or((0, 0));
             batch.positions[batch.len] = pos;
             batch.len += 1;
         }

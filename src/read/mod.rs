@@ -73,9 +73,7 @@ pub struct RawBatch {
 impl RawBatch {
     /// The valid records with their positions.
     pub fn iter(&self) -> impl Iterator<Item = (&ByteRecord, (u64, u64))> {
-        self.records[..self.len]
-            .iter()
-            .zip(self.positions[..self.len].iter().copied())
+        self.records[..self.len].iter().zip(self.positions[..self.len].iter().copied())
     }
 }
 
@@ -116,12 +114,7 @@ pub enum Format {
 impl Format {
     /// The format a path's extension suggests: `.parquet`/`.pq` is Parquet, anything else CSV.
     pub fn from_path(path: &Path) -> Format {
-        match path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
+        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
             Some("parquet" | "pq") => Format::Parquet,
             _ => Format::Csv,
         }
@@ -129,10 +122,7 @@ impl Format {
 }
 
 /// Opens a file in the format its extension suggests.
-pub fn open(
-    path: &Path,
-    csv_options: &csv::CsvOptions,
-) -> Result<Box<dyn RecordSource>, ReadError> {
+pub fn open(path: &Path, csv_options: &csv::CsvOptions) -> Result<Box<dyn RecordSource>, ReadError> {
     Ok(match Format::from_path(path) {
         Format::Csv => Box::new(csv::CsvSource::open(path, csv_options)?),
         Format::Parquet => Box::new(parquet::ParquetSource::open(path)?),

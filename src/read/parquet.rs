@@ -27,27 +27,13 @@ pub struct ParquetSource {
 impl ParquetSource {
     /// Opens `path` and reads its schema.
     pub fn open(path: &Path) -> Result<ParquetSource, ReadError> {
-        let file = File::open(path).map_err(|source| ReadError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let file = File::open(path).map_err(|source| ReadError::Io { path: path.to_path_buf(), source })?;
         let total_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let perr = |e: &dyn std::fmt::Display| ReadError::Parquet {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        };
+        let perr = |e: &dyn std::fmt::Display| ReadError::Parquet { path: path.to_path_buf(), message: e.to_string() };
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| perr(&e))?;
         let total_rows = builder.metadata().file_metadata().num_rows().max(0) as u64;
-        let columns = builder
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
-        let reader = builder
-            .with_batch_size(8192)
-            .build()
-            .map_err(|e| perr(&e))?;
+        let columns = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
+        let reader = builder.with_batch_size(8192).build().map_err(|e| perr(&e))?;
         Ok(ParquetSource {
             path: path.to_path_buf(),
             reader,
@@ -79,12 +65,7 @@ impl RecordSource for ParquetSource {
                 None => match self.reader.next() {
                     None => break,
                     Some(Ok(rb)) => (rb, 0),
-                    Some(Err(e)) => {
-                        return Err(ReadError::Parquet {
-                            path: self.path.clone(),
-                            message: e.to_string(),
-                        })
-                    }
+                    Some(Err(e)) => return Err(ReadError::Parquet { path: self.path.clone(), message: e.to_string() }),
                 },
             };
             let formatters = rb
@@ -92,10 +73,7 @@ impl RecordSource for ParquetSource {
                 .iter()
                 .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| ReadError::Parquet {
-                    path: self.path.clone(),
-                    message: e.to_string(),
-                })?;
+                .map_err(|e| ReadError::Parquet { path: self.path.clone(), message: e.to_string() })?;
             let take = (rb.num_rows() - offset).min(max - batch.len);
             for row in offset..offset + take {
                 let rec = &mut batch.records[batch.len];

@@ -37,9 +37,7 @@ impl Value {
             (Value::Dec(d), _) => d.normalize().to_string(),
             (Value::Int(i), _) => i.to_string(),
             (Value::Date(d), _) => d.to_string(),
-            (Value::Enum(i), FieldType::Enum(names)) => {
-                names.get(usize::from(*i)).cloned().unwrap_or_default()
-            }
+            (Value::Enum(i), FieldType::Enum(names)) => names.get(usize::from(*i)).cloned().unwrap_or_default(),
             (Value::Enum(i), _) => i.to_string(),
             (Value::Bool(b), _) => if *b { "Yes" } else { "No" }.to_string(),
         }
@@ -59,25 +57,15 @@ pub fn parse(text: &str, ty: &FieldType, format: &TextFormat) -> Result<Value, P
         FieldType::String { max } => {
             let n = text.chars().count();
             if n > *max as usize {
-                return Err((
-                    Rule::FieldMaxLength,
-                    format!("is {n} characters long; at most {max} fit"),
-                ));
+                return Err((Rule::FieldMaxLength, format!("is {n} characters long; at most {max} fit")));
             }
             Ok(Value::Str(text.into()))
         }
-        FieldType::Decimal { precision, scale } => {
-            parse_decimal(text, *precision, *scale, format).map(Value::Dec)
-        }
+        FieldType::Decimal { precision, scale } => parse_decimal(text, *precision, *scale, format).map(Value::Dec),
         FieldType::Int | FieldType::Int64 => {
-            let v: i64 = text
-                .parse()
-                .map_err(|_| (Rule::FieldInt, format!("`{text}` is not a whole number")))?;
+            let v: i64 = text.parse().map_err(|_| (Rule::FieldInt, format!("`{text}` is not a whole number")))?;
             if matches!(ty, FieldType::Int) && i32::try_from(v).is_err() {
-                return Err((
-                    Rule::FieldInt,
-                    format!("{v} is out of range for a 32-bit integer"),
-                ));
+                return Err((Rule::FieldInt, format!("{v} is out of range for a 32-bit integer")));
             }
             Ok(Value::Int(v))
         }
@@ -87,15 +75,8 @@ pub fn parse(text: &str, ty: &FieldType, format: &TextFormat) -> Result<Value, P
                 None => Date::parse_iso(text),
             };
             parsed.map(Value::Date).ok_or_else(|| {
-                let expected = format
-                    .date
-                    .as_ref()
-                    .map(|p| p.as_str())
-                    .unwrap_or("yyyy-MM-dd");
-                (
-                    Rule::FieldDate,
-                    format!("`{text}` is not a valid date in the format {expected}"),
-                )
+                let expected = format.date.as_ref().map(|p| p.as_str()).unwrap_or("yyyy-MM-dd");
+                (Rule::FieldDate, format!("`{text}` is not a valid date in the format {expected}"))
             })
         }
         FieldType::Enum(names) => {
@@ -107,10 +88,7 @@ pub fn parse(text: &str, ty: &FieldType, format: &TextFormat) -> Result<Value, P
                     return Ok(Value::Enum(i));
                 }
             }
-            Err((
-                Rule::FieldEnum,
-                format!("`{text}` is not one of {}", names.join(", ")),
-            ))
+            Err((Rule::FieldEnum, format!("`{text}` is not one of {}", names.join(", "))))
         }
         FieldType::Bool => match text.to_ascii_lowercase().as_str() {
             "yes" | "true" | "1" | "y" => Ok(Value::Bool(true)),
@@ -121,12 +99,7 @@ pub fn parse(text: &str, ty: &FieldType, format: &TextFormat) -> Result<Value, P
 }
 
 /// Parses a decimal written with the given separators, exactly (no float on the way).
-pub fn parse_decimal(
-    text: &str,
-    precision: u8,
-    scale: u8,
-    format: &TextFormat,
-) -> Result<Decimal, Problem> {
+pub fn parse_decimal(text: &str, precision: u8, scale: u8, format: &TextFormat) -> Result<Decimal, Problem> {
     let bad = || (Rule::FieldDecimal, format!("`{text}` is not a number"));
     let mut buf = [0u8; 64];
     let mut n = 0;
@@ -146,10 +119,7 @@ pub fn parse_decimal(
             return Err(bad());
         };
         if n == buf.len() {
-            return Err((
-                Rule::FieldDecimalPrecision,
-                format!("`{text}` has too many digits"),
-            ));
+            return Err((Rule::FieldDecimalPrecision, format!("`{text}` has too many digits")));
         }
         buf[n] = out;
         n += 1;
@@ -161,10 +131,7 @@ pub fn parse_decimal(
     }
     let d = Decimal::from_str_exact(s).map_err(|_| {
         if s.len() > 29 {
-            (
-                Rule::FieldDecimalPrecision,
-                format!("`{text}` has more than 28 significant digits"),
-            )
+            (Rule::FieldDecimalPrecision, format!("`{text}` has more than 28 significant digits"))
         } else {
             bad()
         }
@@ -174,10 +141,7 @@ pub fn parse_decimal(
         if normalized.scale() > u32::from(scale) {
             return Err((
                 Rule::FieldDecimalScale,
-                format!(
-                    "`{text}` has {} decimals; at most {scale} fit",
-                    normalized.scale()
-                ),
+                format!("`{text}` has {} decimals; at most {scale} fit", normalized.scale()),
             ));
         }
     }
@@ -192,10 +156,7 @@ pub fn parse_decimal(
     if int_digits > u32::from(precision - scale) {
         return Err((
             Rule::FieldDecimalPrecision,
-            format!(
-                "`{text}` has {int_digits} digits before the point; at most {} fit",
-                precision - scale
-            ),
+            format!("`{text}` has {int_digits} digits before the point; at most {} fit", precision - scale),
         ));
     }
     Ok(d)
@@ -207,53 +168,22 @@ mod tests {
     use std::str::FromStr;
 
     fn de() -> TextFormat {
-        TextFormat {
-            decimal_separator: b',',
-            thousands_separator: Some(b'.'),
-            ..TextFormat::default()
-        }
+        TextFormat { decimal_separator: b',', thousands_separator: Some(b'.'), ..TextFormat::default() }
     }
 
     #[test]
     fn decimals_parse_exactly_with_separators() {
         let f = TextFormat::default();
-        assert_eq!(
-            parse_decimal("1234.50", 32, 6, &f).unwrap(),
-            Decimal::from_str("1234.50").unwrap()
-        );
-        assert_eq!(
-            parse_decimal("-0.1", 32, 6, &f).unwrap(),
-            Decimal::from_str("-0.1").unwrap()
-        );
-        assert_eq!(
-            parse_decimal("1.234,56", 32, 6, &de()).unwrap(),
-            Decimal::from_str("1234.56").unwrap()
-        );
-        assert_eq!(
-            parse_decimal("1,5.0", 32, 6, &de()).unwrap_err().0,
-            Rule::FieldDecimal
-        );
-        assert_eq!(
-            parse_decimal("12a", 32, 6, &f).unwrap_err().1,
-            "`12a` is not a number"
-        );
-        assert_eq!(
-            parse_decimal("-", 32, 6, &f).unwrap_err().0,
-            Rule::FieldDecimal
-        );
-        assert_eq!(
-            parse_decimal("1.1234567", 32, 6, &f).unwrap_err().0,
-            Rule::FieldDecimalScale
-        );
+        assert_eq!(parse_decimal("1234.50", 32, 6, &f).unwrap(), Decimal::from_str("1234.50").unwrap());
+        assert_eq!(parse_decimal("-0.1", 32, 6, &f).unwrap(), Decimal::from_str("-0.1").unwrap());
+        assert_eq!(parse_decimal("1.234,56", 32, 6, &de()).unwrap(), Decimal::from_str("1234.56").unwrap());
+        assert_eq!(parse_decimal("1,5.0", 32, 6, &de()).unwrap_err().0, Rule::FieldDecimal);
+        assert_eq!(parse_decimal("12a", 32, 6, &f).unwrap_err().1, "`12a` is not a number");
+        assert_eq!(parse_decimal("-", 32, 6, &f).unwrap_err().0, Rule::FieldDecimal);
+        assert_eq!(parse_decimal("1.1234567", 32, 6, &f).unwrap_err().0, Rule::FieldDecimalScale);
         assert!(parse_decimal("1.1000000", 32, 6, &f).is_ok());
-        assert_eq!(
-            parse_decimal("123456", 9, 4, &f).unwrap_err().0,
-            Rule::FieldDecimalPrecision
-        );
-        assert_eq!(
-            parse_decimal("1e5", 32, 6, &f).unwrap_err().0,
-            Rule::FieldDecimal
-        );
+        assert_eq!(parse_decimal("123456", 9, 4, &f).unwrap_err().0, Rule::FieldDecimalPrecision);
+        assert_eq!(parse_decimal("1e5", 32, 6, &f).unwrap_err().0, Rule::FieldDecimal);
     }
 
     #[test]
@@ -262,23 +192,12 @@ mod tests {
         let e = FieldType::Enum(vec!["No".into(), "Yes".into()]);
         assert_eq!(parse("yes", &e, &f).unwrap(), Value::Enum(1));
         assert_eq!(parse("1", &e, &f).unwrap(), Value::Enum(1));
+        assert_eq!(parse("2", &e, &f).unwrap_err().1, "`2` is not one of No, Yes");
+        assert_eq!(parse("3000000000", &FieldType::Int, &f).unwrap_err().0, Rule::FieldInt);
         assert_eq!(
-            parse("2", &e, &f).unwrap_err().1,
-            "`2` is not one of No, Yes"
-        );
-        assert_eq!(
-            parse("3000000000", &FieldType::Int, &f).unwrap_err().0,
-            Rule::FieldInt
-        );
-        assert_eq!(
-            parse("abcd", &FieldType::String { max: 3 }, &f)
-                .unwrap_err()
-                .1,
+            parse("abcd", &FieldType::String { max: 3 }, &f).unwrap_err().1,
             "is 4 characters long; at most 3 fit"
         );
-        assert_eq!(
-            parse("äöü", &FieldType::String { max: 3 }, &f).unwrap(),
-            Value::Str("äöü".into())
-        );
+        assert_eq!(parse("äöü", &FieldType::String { max: 3 }, &f).unwrap(), Value::Str("äöü".into()));
     }
 }

@@ -8,19 +8,14 @@ use rust_decimal::Decimal;
 
 use crate::entity::{DocumentKind, Entity, Role};
 use crate::model::master::MasterData;
-use crate::model::{
-    round_money, Currency, Date, HeaderRef, HeaderTotals, Invoice, InvoiceHeader, InvoiceLine,
-};
+use crate::model::{round_money, Currency, Date, HeaderRef, HeaderTotals, Invoice, InvoiceHeader, InvoiceLine};
 use crate::read::Origin;
 
 use super::field::Value;
 use super::{Reject, Rule};
 
 fn take(entity: &Entity, values: &mut [Value], role: Role) -> Value {
-    entity
-        .role_index(role)
-        .map(|i| std::mem::take(&mut values[i]))
-        .unwrap_or_default()
+    entity.role_index(role).map(|i| std::mem::take(&mut values[i])).unwrap_or_default()
 }
 
 fn take_str(entity: &Entity, values: &mut [Value], role: Role) -> Option<Box<str>> {
@@ -63,18 +58,12 @@ fn extras(entity: &Entity, values: &[Value]) -> Vec<(u16, Box<str>)> {
         .collect()
 }
 
-fn currency(
-    entity: &Entity,
-    code: Option<Box<str>>,
-    origin: Origin,
-) -> Result<Option<Currency>, Reject> {
+fn currency(entity: &Entity, code: Option<Box<str>>, origin: Origin) -> Result<Option<Currency>, Reject> {
     let Some(code) = code else { return Ok(None) };
     match Currency::from_code(&code) {
         Some(c) => Ok(Some(c)),
         None => {
-            let field = entity
-                .role_index(Role::Currency)
-                .map(|i| entity.fields[i].name.as_str());
+            let field = entity.role_index(Role::Currency).map(|i| entity.fields[i].name.as_str());
             Err(Reject::new(
                 origin,
                 field,
@@ -109,14 +98,12 @@ pub fn header_from(
     let h = InvoiceHeader {
         origin,
         document: entity.document,
-        legal_entity: take_str(entity, values, Role::LegalEntity)
-            .unwrap_or_else(|| default_legal_entity.into()),
+        legal_entity: take_str(entity, values, Role::LegalEntity).unwrap_or_else(|| default_legal_entity.into()),
         number: take_str(entity, values, Role::InvoiceNumber),
         record_id: take_int(entity, values, Role::RecordId),
         // InvoiceDate, Customer and Currency are required fields of every header entity
         // (checked when definitions load), so a typed row has them.
-        date: take_date(entity, values, Role::InvoiceDate)
-            .unwrap_or(Date::from_days_since_epoch(0)),
+        date: take_date(entity, values, Role::InvoiceDate).unwrap_or(Date::from_days_since_epoch(0)),
         customer: take_str(entity, values, Role::Customer).unwrap_or_default(),
         currency: cur,
         payment_terms: take_str(entity, values, Role::PaymentTerms),
@@ -150,9 +137,7 @@ pub fn line_from(
     let extras = extras(entity, values);
     let cur = currency(entity, take_str(entity, values, Role::Currency), origin)?;
     let header = match entity.document {
-        DocumentKind::Sales => {
-            HeaderRef::Number(take_str(entity, values, Role::InvoiceNumber).unwrap_or_default())
-        }
+        DocumentKind::Sales => HeaderRef::Number(take_str(entity, values, Role::InvoiceNumber).unwrap_or_default()),
         DocumentKind::FreeText => {
             HeaderRef::RecordId(take_int(entity, values, Role::ParentRecordId).unwrap_or_default())
         }
@@ -160,18 +145,13 @@ pub fn line_from(
     let price_unit = take_dec(entity, values, Role::PriceUnit).unwrap_or(Decimal::ONE);
     Ok(InvoiceLine {
         origin,
-        legal_entity: take_str(entity, values, Role::LegalEntity)
-            .unwrap_or_else(|| default_legal_entity.into()),
+        legal_entity: take_str(entity, values, Role::LegalEntity).unwrap_or_else(|| default_legal_entity.into()),
         header,
         invoice_date: take_date(entity, values, Role::InvoiceDate),
         line_number: take_dec(entity, values, Role::LineNumber).unwrap_or_default(),
         quantity: take_dec(entity, values, Role::Quantity).unwrap_or_default(),
         unit_price: take_dec(entity, values, Role::UnitPrice).unwrap_or_default(),
-        price_unit: if price_unit.is_zero() {
-            Decimal::ONE
-        } else {
-            price_unit
-        },
+        price_unit: if price_unit.is_zero() { Decimal::ONE } else { price_unit },
         discount_per_unit: take_dec(entity, values, Role::DiscountPerUnit).unwrap_or_default(),
         discount_percent: take_dec(entity, values, Role::DiscountPercent).unwrap_or_default(),
         discount_amount: take_dec(entity, values, Role::DiscountAmount).unwrap_or_default(),
@@ -206,14 +186,7 @@ pub struct Context<'a> {
 
 impl Context<'_> {
     fn at(&self, o: Origin) -> String {
-        format!(
-            "{} line {}",
-            self.files
-                .get(o.file as usize)
-                .map(String::as_str)
-                .unwrap_or("?"),
-            o.line
-        )
+        format!("{} line {}", self.files.get(o.file as usize).map(String::as_str).unwrap_or("?"), o.line)
     }
     fn field(&self, o: Origin, role: Role) -> Option<&str> {
         let e = self.entities.get(o.file as usize)?;
@@ -263,14 +236,9 @@ pub fn raw_key(
     let entity = plan.entity;
     let text = |role: Role| -> Option<String> {
         let i = entity.role_index(role)?;
-        plan.text(i, record)
-            .ok()
-            .map(|t| t.into_owned())
-            .filter(|t| !t.is_empty())
+        plan.text(i, record).ok().map(|t| t.into_owned()).filter(|t| !t.is_empty())
     };
-    let le: Box<str> = text(Role::LegalEntity)
-        .unwrap_or_else(|| default_legal_entity.to_string())
-        .into();
+    let le: Box<str> = text(Role::LegalEntity).unwrap_or_else(|| default_legal_entity.to_string()).into();
     let href = match (entity.kind, entity.document) {
         (crate::entity::EntityKind::InvoiceHeader, DocumentKind::FreeText) => {
             HeaderRef::RecordId(text(Role::RecordId)?.parse().ok()?)
@@ -319,36 +287,16 @@ pub fn assemble(
     let mut out = Outcome::default();
     let mut hs: Vec<HSlot> = headers
         .into_iter()
-        .map(|h| HSlot {
-            key: header_key(&h),
-            origin: h.origin,
-            header: Some(h),
-            bad: None,
-        })
+        .map(|h| HSlot { key: header_key(&h), origin: h.origin, header: Some(h), bad: None })
         .collect();
     let mut ls: Vec<LSlot> = lines
         .into_iter()
-        .map(|l| LSlot {
-            key: (l.legal_entity.clone(), l.header.clone()),
-            origin: l.origin,
-            line: Some(l),
-            bad: None,
-        })
+        .map(|l| LSlot { key: (l.legal_entity.clone(), l.header.clone()), origin: l.origin, line: Some(l), bad: None })
         .collect();
     for e in early {
         match (e.key, e.is_header) {
-            (Some(key), true) => hs.push(HSlot {
-                key,
-                origin: e.reject.origin,
-                header: None,
-                bad: Some(e.reject),
-            }),
-            (Some(key), false) => ls.push(LSlot {
-                key,
-                origin: e.reject.origin,
-                line: None,
-                bad: Some(e.reject),
-            }),
+            (Some(key), true) => hs.push(HSlot { key, origin: e.reject.origin, header: None, bad: Some(e.reject) }),
+            (Some(key), false) => ls.push(LSlot { key, origin: e.reject.origin, line: None, bad: Some(e.reject) }),
             (None, _) => out.rejects.push(e.reject),
         }
     }
@@ -370,19 +318,8 @@ pub fn assemble(
                 continue;
             }
             let o = hs[i].origin;
-            let others: Vec<String> = idxs
-                .iter()
-                .filter(|&&j| j != i)
-                .map(|&j| ctx.at(hs[j].origin))
-                .collect();
-            let field = ctx.field(
-                o,
-                if is_free_text(key) {
-                    Role::RecordId
-                } else {
-                    Role::InvoiceNumber
-                },
-            );
+            let others: Vec<String> = idxs.iter().filter(|&&j| j != i).map(|&j| ctx.at(hs[j].origin)).collect();
+            let field = ctx.field(o, if is_free_text(key) { Role::RecordId } else { Role::InvoiceNumber });
             hs[i].bad = Some(Reject::new(
                 o,
                 field,
@@ -407,42 +344,23 @@ pub fn assemble(
         };
         let o = h.origin;
         let reject = |role: Role, rule: Rule, msg: String| {
-            Some(Reject::new(
-                o,
-                ctx.field(o, role),
-                rule,
-                format!("{msg} — {}", rule.fix()),
-            ))
+            Some(Reject::new(o, ctx.field(o, role), rule, format!("{msg} — {}", rule.fix())))
         };
         slot.bad = if !ctx.master.legal_entities.contains_key(&*h.legal_entity) {
             reject(
                 Role::LegalEntity,
                 Rule::RefLegalEntity,
-                format!(
-                    "legal entity `{}` is not in the LegalEntity master data",
-                    h.legal_entity
-                ),
+                format!("legal entity `{}` is not in the LegalEntity master data", h.legal_entity),
             )
         } else if let Some(c) = ctx.master.customers.get(&*h.customer).filter(|c| c.blocked) {
-            reject(
-                Role::Customer,
-                Rule::RefCustomerBlocked,
-                format!("customer {} is on hold for invoicing", c.account),
-            )
+            reject(Role::Customer, Rule::RefCustomerBlocked, format!("customer {} is on hold for invoicing", c.account))
         } else if !ctx.master.customers.contains_key(&*h.customer) {
             reject(
                 Role::Customer,
                 Rule::RefCustomer,
-                format!(
-                    "customer `{}` is not in the Customer master data",
-                    h.customer
-                ),
+                format!("customer `{}` is not in the Customer master data", h.customer),
             )
-        } else if let Some(p) = h
-            .payment_terms
-            .as_deref()
-            .filter(|p| !ctx.master.payment_terms.contains_key(*p))
-        {
+        } else if let Some(p) = h.payment_terms.as_deref().filter(|p| !ctx.master.payment_terms.contains_key(*p)) {
             reject(
                 Role::PaymentTerms,
                 Rule::RefPaymentTerms,
@@ -469,10 +387,7 @@ pub fn assemble(
     let mut by_line_key: HashMap<(&HeaderKey, Decimal), Vec<usize>> = HashMap::new();
     for (i, l) in ls.iter().enumerate() {
         if let Some(line) = &l.line {
-            by_line_key
-                .entry((&l.key, line.line_number.normalize()))
-                .or_default()
-                .push(i);
+            by_line_key.entry((&l.key, line.line_number.normalize())).or_default().push(i);
         }
     }
     let mut dup_lines: Vec<(usize, Reject)> = Vec::new();
@@ -482,11 +397,7 @@ pub fn assemble(
         }
         for &i in idxs {
             let o = ls[i].origin;
-            let others: Vec<String> = idxs
-                .iter()
-                .filter(|&&j| j != i)
-                .map(|&j| ctx.at(ls[j].origin))
-                .collect();
+            let others: Vec<String> = idxs.iter().filter(|&&j| j != i).map(|&j| ctx.at(ls[j].origin)).collect();
             dup_lines.push((
                 i,
                 Reject::new(
@@ -514,11 +425,7 @@ pub fn assemble(
             Some(idxs) => lines_of[idxs[0]].push(li),
             None => {
                 if l.bad.is_none() {
-                    let role = if is_free_text(&l.key) {
-                        Role::ParentRecordId
-                    } else {
-                        Role::InvoiceNumber
-                    };
+                    let role = if is_free_text(&l.key) { Role::ParentRecordId } else { Role::InvoiceNumber };
                     l.bad = Some(Reject::new(
                         l.origin,
                         ctx.field(l.origin, role),
@@ -547,12 +454,7 @@ pub fn assemble(
             };
             let o = l.origin;
             let reject = |role: Role, rule: Rule, msg: String| {
-                Some(Reject::new(
-                    o,
-                    ctx.field(o, role),
-                    rule,
-                    format!("{msg} — {}", rule.fix()),
-                ))
+                Some(Reject::new(o, ctx.field(o, role), rule, format!("{msg} — {}", rule.fix())))
             };
             let tax = resolve_tax(l, h, ctx.master);
             let net = l.net_amount(h.currency);
@@ -571,11 +473,7 @@ pub fn assemble(
                 reject(
                     Role::InvoiceDate,
                     Rule::RelationMismatch,
-                    format!(
-                        "line invoice date {d} differs from the header's {} ({})",
-                        h.date,
-                        ctx.at(h.origin)
-                    ),
+                    format!("line invoice date {d} differs from the header's {} ({})", h.date, ctx.at(h.origin)),
                 )
             } else if let Err((role, msg)) = &tax {
                 reject(*role, Rule::RefTaxCode, msg.clone())
@@ -585,7 +483,13 @@ pub fn assemble(
                     Rule::AmountLine,
                     format!(
                         "line amount {given} differs from {net} = {} × ({} − {}) ÷ {} − {}% − {} + {}",
-                        l.quantity, l.unit_price, l.discount_per_unit, l.price_unit, l.discount_percent, l.discount_amount, l.charge_amount
+                        l.quantity,
+                        l.unit_price,
+                        l.discount_per_unit,
+                        l.price_unit,
+                        l.discount_percent,
+                        l.discount_amount,
+                        l.charge_amount
                     ),
                 )
             } else {
@@ -607,36 +511,23 @@ pub fn assemble(
         let key = hs[hi].key.clone();
         let o = hs[hi].origin;
         if idxs.is_empty() {
-            let field = ctx
-                .field(o, Role::InvoiceNumber)
-                .or(ctx.field(o, Role::RecordId));
+            let field = ctx.field(o, Role::InvoiceNumber).or(ctx.field(o, Role::RecordId));
             hs[hi].bad = Some(Reject::new(
                 o,
                 field,
                 Rule::RelationNoLines,
-                format!(
-                    "{} has no lines in this import — {}",
-                    describe(&key.1),
-                    Rule::RelationNoLines.fix()
-                ),
+                format!("{} has no lines in this import — {}", describe(&key.1), Rule::RelationNoLines.fix()),
             ));
             continue;
         }
         if let Some(&first_bad) = idxs.iter().find(|&&li| ls[li].bad.is_some()) {
-            let cause = ls[first_bad]
-                .bad
-                .as_ref()
-                .map(|r| r.rule.id())
-                .unwrap_or("");
+            let cause = ls[first_bad].bad.as_ref().map(|r| r.rule.id()).unwrap_or("");
             let at = ctx.at(ls[first_bad].origin);
             hs[hi].bad = Some(Reject::new(
                 o,
                 None,
                 Rule::RelationLineRejected,
-                format!(
-                    "its line at {at} was rejected ({cause}) — {}",
-                    Rule::RelationLineRejected.fix()
-                ),
+                format!("its line at {at} was rejected ({cause}) — {}", Rule::RelationLineRejected.fix()),
             ));
             for &li in idxs {
                 let lo = ls[li].origin;
@@ -655,17 +546,9 @@ pub fn assemble(
             }
             continue;
         }
-        let rates: Vec<Decimal> = idxs
-            .iter()
-            .map(|&li| {
-                resolved_tax[li]
-                    .as_ref()
-                    .map(|t| t.rate)
-                    .unwrap_or_default()
-            })
-            .collect();
-        let line_refs: Vec<&InvoiceLine> =
-            idxs.iter().filter_map(|&li| ls[li].line.as_ref()).collect();
+        let rates: Vec<Decimal> =
+            idxs.iter().map(|&li| resolved_tax[li].as_ref().map(|t| t.rate).unwrap_or_default()).collect();
+        let line_refs: Vec<&InvoiceLine> = idxs.iter().filter_map(|&li| ls[li].line.as_ref()).collect();
         if let Some(h) = &hs[hi].header {
             hs[hi].bad = invoice_rules(h, &line_refs, &rates, ctx);
         }
@@ -729,50 +612,31 @@ struct ResolvedTax {
 
 /// The tax code of a line: the code it names, or the one its sales tax group (line, header or
 /// customer) and item sales tax group (line or header) share.
-fn resolve_tax(
-    l: &InvoiceLine,
-    h: &InvoiceHeader,
-    md: &MasterData,
-) -> Result<ResolvedTax, (Role, String)> {
+fn resolve_tax(l: &InvoiceLine, h: &InvoiceHeader, md: &MasterData) -> Result<ResolvedTax, (Role, String)> {
     if let Some(code) = &l.tax_code {
         return match md.tax_codes.get(&**code) {
-            Some(t) => Ok(ResolvedTax {
-                code: code.clone(),
-                rate: t.rate,
-            }),
-            None => Err((
-                Role::TaxCode,
-                format!("tax code `{code}` is not in the SalesTaxCode master data"),
-            )),
+            Some(t) => Ok(ResolvedTax { code: code.clone(), rate: t.rate }),
+            None => Err((Role::TaxCode, format!("tax code `{code}` is not in the SalesTaxCode master data"))),
         };
     }
-    let customer_group = md
-        .customers
-        .get(&*h.customer)
-        .and_then(|c| c.tax_group.as_deref());
-    let group = l
-        .tax_group
-        .as_deref()
-        .or(h.tax_group.as_deref())
-        .or(customer_group);
+    let customer_group = md.customers.get(&*h.customer).and_then(|c| c.tax_group.as_deref());
+    let group = l.tax_group.as_deref().or(h.tax_group.as_deref()).or(customer_group);
     let item_group = l.item_tax_group.as_deref().or(h.item_tax_group.as_deref());
     match (group, item_group) {
         (Some(g), Some(ig)) => md
             .resolve_tax(g, ig)
             .map(|t| ResolvedTax { code: t.code.as_str().into(), rate: t.rate })
             .map_err(|m| (Role::ItemTaxGroup, m)),
-        (None, _) => Err((Role::TaxGroup, "the line has no tax code and no sales tax group (neither on the line, the header nor the customer)".into())),
+        (None, _) => Err((
+            Role::TaxGroup,
+            "the line has no tax code and no sales tax group (neither on the line, the header nor the customer)".into(),
+        )),
         (Some(_), None) => Err((Role::ItemTaxGroup, "the line has no tax code and no item sales tax group".into())),
     }
 }
 
 /// Totals, tax and sign of a whole invoice whose lines all passed.
-fn invoice_rules(
-    h: &InvoiceHeader,
-    lines: &[&InvoiceLine],
-    rates: &[Decimal],
-    ctx: &Context<'_>,
-) -> Option<Reject> {
+fn invoice_rules(h: &InvoiceHeader, lines: &[&InvoiceLine], rates: &[Decimal], ctx: &Context<'_>) -> Option<Reject> {
     let cur = h.currency;
     let o = h.origin;
     let nets: Vec<Decimal> = lines.iter().map(|l| l.net_amount(cur)).collect();
@@ -786,22 +650,10 @@ fn invoice_rules(
         }
     }
     let hundred = Decimal::ONE_HUNDRED;
-    let tax_doc: Decimal = per_rate
-        .iter()
-        .map(|(r, b)| round_money(*b * *r / hundred, cur))
-        .sum();
-    let tax_line: Decimal = nets
-        .iter()
-        .zip(rates)
-        .map(|(n, r)| round_money(*n * *r / hundred, cur))
-        .sum();
+    let tax_doc: Decimal = per_rate.iter().map(|(r, b)| round_money(*b * *r / hundred, cur)).sum();
+    let tax_line: Decimal = nets.iter().zip(rates).map(|(n, r)| round_money(*n * *r / hundred, cur)).sum();
     let reject = |role: Role, rule: Rule, msg: String| {
-        Some(Reject::new(
-            o,
-            ctx.field(o, role),
-            rule,
-            format!("{msg} — {}", rule.fix()),
-        ))
+        Some(Reject::new(o, ctx.field(o, role), rule, format!("{msg} — {}", rule.fix())))
     };
     if h.original_invoice.is_some() && net > Decimal::ZERO {
         return reject(
@@ -825,10 +677,8 @@ fn invoice_rules(
         None => tax_doc,
     };
     if let Some(total) = h.totals.amount {
-        let expected =
-            net - h.totals.discount.unwrap_or_default() + h.totals.charge.unwrap_or_default() + tax;
-        if !net.is_zero() && !total.is_zero() && total.is_sign_negative() != net.is_sign_negative()
-        {
+        let expected = net - h.totals.discount.unwrap_or_default() + h.totals.charge.unwrap_or_default() + tax;
+        if !net.is_zero() && !total.is_zero() && total.is_sign_negative() != net.is_sign_negative() {
             return reject(
                 Role::TotalAmount,
                 Rule::AmountSign,

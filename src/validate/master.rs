@@ -22,10 +22,7 @@ struct Row<'a> {
 impl Row<'_> {
     fn get(&self, name: &str) -> &Value {
         // Field names used below are those of the compiled-in definitions (tested).
-        self.entity
-            .field_index(name)
-            .and_then(|i| self.values.get(i))
-            .unwrap_or(&Value::Empty)
+        self.entity.field_index(name).and_then(|i| self.values.get(i)).unwrap_or(&Value::Empty)
     }
     fn s(&self, name: &str) -> Option<String> {
         match self.get(name) {
@@ -68,19 +65,11 @@ impl Row<'_> {
 }
 
 fn key_of(entity: &Entity, values: &[Value]) -> Vec<String> {
-    entity
-        .key
-        .iter()
-        .map(|&k| values[k].canonical(&entity.fields[k].ty))
-        .collect()
+    entity.key.iter().map(|&k| values[k].canonical(&entity.fields[k].ty)).collect()
 }
 
 /// Adds typed rows of a master entity to `md`; returns the rows rejected.
-pub fn add_rows(
-    entity: &Entity,
-    rows: Vec<(Origin, Vec<Value>)>,
-    md: &mut MasterData,
-) -> Vec<Reject> {
+pub fn add_rows(entity: &Entity, rows: Vec<(Origin, Vec<Value>)>, md: &mut MasterData) -> Vec<Reject> {
     let mut rejects = Vec::new();
     let mut seen: HashMap<Vec<String>, Vec<Origin>> = HashMap::new();
     for (o, v) in &rows {
@@ -89,16 +78,9 @@ pub fn add_rows(
     for (origin, values) in &rows {
         let copies = &seen[&key_of(entity, values)];
         if copies.len() > 1 {
-            let others: Vec<String> = copies
-                .iter()
-                .filter(|c| *c != origin)
-                .map(|c| format!("line {}", c.line))
-                .collect();
-            let key_names: Vec<&str> = entity
-                .key
-                .iter()
-                .map(|&k| entity.fields[k].name.as_str())
-                .collect();
+            let others: Vec<String> =
+                copies.iter().filter(|c| *c != origin).map(|c| format!("line {}", c.line)).collect();
+            let key_names: Vec<&str> = entity.key.iter().map(|&k| entity.fields[k].name.as_str()).collect();
             rejects.push(Reject::new(
                 *origin,
                 Some(key_names[0]),
@@ -119,10 +101,7 @@ pub fn add_rows(
                 *origin,
                 Some(field),
                 Rule::RefCurrency,
-                format!(
-                    "{field} `{code}` is not an ISO 4217 currency — {}",
-                    Rule::RefCurrency.fix()
-                ),
+                format!("{field} `{code}` is not an ISO 4217 currency — {}", Rule::RefCurrency.fix()),
             )
         };
         match entity.name.as_str() {
@@ -186,16 +165,10 @@ pub fn add_rows(
                 md.tax_codes.insert(t.code.clone(), t);
             }
             "SalesTaxGroup" => {
-                md.tax_groups
-                    .entry(r.req("SalesTaxGroup"))
-                    .or_default()
-                    .insert(r.req("TaxCode"));
+                md.tax_groups.entry(r.req("SalesTaxGroup")).or_default().insert(r.req("TaxCode"));
             }
             "ItemSalesTaxGroup" => {
-                md.item_tax_groups
-                    .entry(r.req("ItemSalesTaxGroup"))
-                    .or_default()
-                    .insert(r.req("TaxCode"));
+                md.item_tax_groups.entry(r.req("ItemSalesTaxGroup")).or_default().insert(r.req("TaxCode"));
             }
             "PaymentTerms" => {
                 let p = PaymentTerms {
@@ -228,15 +201,8 @@ pub fn add_rows(
                     continue;
                 }
                 // StartDate is required, so it is present on an accepted row.
-                let start = r
-                    .date("StartDate")
-                    .unwrap_or(Date::from_days_since_epoch(0));
-                md.exchange_rates.push(ExchangeRate {
-                    from,
-                    to,
-                    start,
-                    rate,
-                });
+                let start = r.date("StartDate").unwrap_or(Date::from_days_since_epoch(0));
+                md.exchange_rates.push(ExchangeRate { from, to, start, rate });
             }
             "PostingSetup" => md.posting_setup.push(PostingSetup {
                 posting_type: r.enum_name("PostingType").unwrap_or_default(),
@@ -253,8 +219,7 @@ pub fn add_rows(
             _ => {}
         }
     }
-    md.exchange_rates
-        .sort_by(|a, b| (&a.from, &a.to, a.start).cmp(&(&b.from, &b.to, b.start)));
+    md.exchange_rates.sort_by(|a, b| (&a.from, &a.to, a.start).cmp(&(&b.from, &b.to, b.start)));
     rejects
 }
 
@@ -321,28 +286,10 @@ mod tests {
             ),
             ("SalesTaxGroup", &["SalesTaxGroup", "TaxCode"]),
             ("ItemSalesTaxGroup", &["ItemSalesTaxGroup", "TaxCode"]),
-            (
-                "PaymentTerms",
-                &[
-                    "Name",
-                    "Description",
-                    "Days",
-                    "FromMonthEnd",
-                    "PaymentMeansCode",
-                ],
-            ),
-            (
-                "ExchangeRate",
-                &["FromCurrency", "ToCurrency", "StartDate", "Rate"],
-            ),
-            (
-                "PostingSetup",
-                &["PostingType", "AccountCode", "Relation", "MainAccount"],
-            ),
-            (
-                "NumberSequence",
-                &["LegalEntityId", "Reference", "Format", "NextNumber"],
-            ),
+            ("PaymentTerms", &["Name", "Description", "Days", "FromMonthEnd", "PaymentMeansCode"]),
+            ("ExchangeRate", &["FromCurrency", "ToCurrency", "StartDate", "Rate"]),
+            ("PostingSetup", &["PostingType", "AccountCode", "Relation", "MainAccount"]),
+            ("NumberSequence", &["LegalEntityId", "Reference", "Format", "NextNumber"]),
         ];
         for (e, fields) in uses {
             let ent = c.get(e).unwrap();

@@ -23,11 +23,7 @@ pub fn convert(
         return Err(shape_reject(columns, record, origin));
     }
     if let Some(&first) = plan.missing_required.first() {
-        let names: Vec<String> = plan
-            .missing_required
-            .iter()
-            .map(|&i| describe_missing(plan, i))
-            .collect();
+        let names: Vec<String> = plan.missing_required.iter().map(|&i| describe_missing(plan, i)).collect();
         return Err(Reject::new(
             origin,
             Some(&entity.fields[first].name),
@@ -75,21 +71,14 @@ pub fn convert(
         return Ok(());
     }
     let (fi, rule, _) = &problems[0];
-    let parts: Vec<String> = problems
-        .iter()
-        .map(|(i, _, m)| format!("{} {m}", field_label(plan, entity, *i)))
-        .collect();
+    let parts: Vec<String> =
+        problems.iter().map(|(i, _, m)| format!("{} {m}", field_label(plan, entity, *i))).collect();
     let mut message = format!("{} — {}", parts[0], rule.fix());
     if parts.len() > 1 {
         message.push_str("; also: ");
         message.push_str(&parts[1..].join("; "));
     }
-    Err(Reject::new(
-        origin,
-        Some(&entity.fields[*fi].name),
-        *rule,
-        message,
-    ))
+    Err(Reject::new(origin, Some(&entity.fields[*fi].name), *rule, message))
 }
 
 /// `InvoiceDate` or `InvoiceDate (column Rechnungsdatum)` when a mapping renamed it.
@@ -117,10 +106,7 @@ fn describe_missing(plan: &Plan<'_>, i: usize) -> String {
 fn shape_reject(columns: &[String], record: &ByteRecord, origin: Origin) -> Reject {
     let swallowed = record.iter().position(|f| f.contains(&b'\n'));
     if let Some(fi) = swallowed {
-        let breaks: usize = record
-            .iter()
-            .map(|f| f.iter().filter(|&&b| b == b'\n').count())
-            .sum();
+        let breaks: usize = record.iter().map(|f| f.iter().filter(|&&b| b == b'\n').count()).sum();
         let col = columns.get(fi).map(String::as_str).unwrap_or("?");
         return Reject::new(
             origin,

@@ -90,18 +90,8 @@ pub struct Reject {
 
 impl Reject {
     /// A reject of a row.
-    pub fn new(
-        origin: Origin,
-        field: Option<&str>,
-        rule: Rule,
-        message: impl Into<String>,
-    ) -> Reject {
-        Reject {
-            origin,
-            field: field.map(str::to_string),
-            rule,
-            message: message.into(),
-        }
+    pub fn new(origin: Origin, field: Option<&str>, rule: Rule, message: impl Into<String>) -> Reject {
+        Reject { origin, field: field.map(str::to_string), rule, message: message.into() }
     }
 }
 

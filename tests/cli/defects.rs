@@ -67,33 +67,17 @@ fn check(c: Case) {
             && r.line == c.line
             && r.rule == c.rule
     });
-    let hit = hit.unwrap_or_else(|| {
-        panic!(
-            "no {} reject at line {} of {defect_name}; rejects:\n{rejects:#?}",
-            c.rule, c.line
-        )
-    });
+    let hit = hit
+        .unwrap_or_else(|| panic!("no {} reject at line {} of {defect_name}; rejects:\n{rejects:#?}", c.rule, c.line));
     assert_eq!(hit.field, c.field, "field of {hit:?}");
-    assert!(
-        hit.message.contains(" — "),
-        "a message says what fixes the row: {}",
-        hit.message
-    );
+    assert!(hit.message.contains(" — "), "a message says what fixes the row: {}", hit.message);
     assert_eq!(
-        run.import_of(if matches!(c.slot, Slot::Headers) {
-            c.fixture
-        } else {
-            "headers.csv"
-        })["rejected"],
+        run.import_of(if matches!(c.slot, Slot::Headers) { c.fixture } else { "headers.csv" })["rejected"],
         c.headers_rejected,
         "headers rejected"
     );
     assert_eq!(
-        run.import_of(if matches!(c.slot, Slot::Lines) {
-            c.fixture
-        } else {
-            "lines.csv"
-        })["rejected"],
+        run.import_of(if matches!(c.slot, Slot::Lines) { c.fixture } else { "lines.csv" })["rejected"],
         c.lines_rejected,
         "lines rejected"
     );
@@ -163,50 +147,29 @@ defect!(master_customer_hold_not_enum, "m_customer_hold_not_enum.csv", Customer,
 fn a_line_defect_rejects_its_header_and_siblings_each_saying_why() {
     let run = import(
         &[
-            format!(
-                "SalesInvoiceJournalHeader={}",
-                fixture("base/headers.csv").display()
-            ),
-            format!(
-                "BusinessDocumentSalesInvoiceLineItem={}",
-                fixture("defects/l_qty_not_a_number.csv").display()
-            ),
+            format!("SalesInvoiceJournalHeader={}", fixture("base/headers.csv").display()),
+            format!("BusinessDocumentSalesInvoiceLineItem={}", fixture("defects/l_qty_not_a_number.csv").display()),
         ],
         &root().join("samples/master"),
     );
     let rejects = run.rejects();
-    let rows: Vec<(String, u64, &str)> = rejects
-        .iter()
-        .map(|r| {
-            (
-                r.file.rsplit('/').next().unwrap().to_string(),
-                r.line,
-                r.rule.as_str(),
-            )
-        })
-        .collect();
+    let rows: Vec<(String, u64, &str)> =
+        rejects.iter().map(|r| (r.file.rsplit('/').next().unwrap().to_string(), r.line, r.rule.as_str())).collect();
     assert_eq!(
         rows,
         vec![
             ("headers.csv".to_string(), 3, "relation.line_rejected"),
             ("l_qty_not_a_number.csv".to_string(), 3, "field.decimal"),
-            (
-                "l_qty_not_a_number.csv".to_string(),
-                4,
-                "relation.line_rejected"
-            ),
+            ("l_qty_not_a_number.csv".to_string(), 4, "relation.line_rejected"),
         ]
     );
-    assert_eq!(rejects[1].message, "Qty `zwei` is not a number — Write a plain number such as 1234.50 (or set decimal_separator in the mapping).");
-    assert!(
-        rejects[0].message.starts_with("its line at "),
-        "{}",
-        rejects[0].message
+    assert_eq!(
+        rejects[1].message,
+        "Qty `zwei` is not a number — Write a plain number such as 1234.50 (or set decimal_separator in the mapping)."
     );
+    assert!(rejects[0].message.starts_with("its line at "), "{}", rejects[0].message);
     assert!(
-        rejects[0]
-            .message
-            .contains("l_qty_not_a_number.csv line 3 was rejected (field.decimal)"),
+        rejects[0].message.contains("l_qty_not_a_number.csv line 3 was rejected (field.decimal)"),
         "{}",
         rejects[0].message
     );
@@ -216,21 +179,12 @@ fn a_line_defect_rejects_its_header_and_siblings_each_saying_why() {
 fn the_per_file_rejects_file_keeps_the_original_columns() {
     let run = import(
         &[
-            format!(
-                "SalesInvoiceJournalHeader={}",
-                fixture("defects/h_customer_unknown.csv").display()
-            ),
-            format!(
-                "BusinessDocumentSalesInvoiceLineItem={}",
-                fixture("base/lines.csv").display()
-            ),
+            format!("SalesInvoiceJournalHeader={}", fixture("defects/h_customer_unknown.csv").display()),
+            format!("BusinessDocumentSalesInvoiceLineItem={}", fixture("base/lines.csv").display()),
         ],
         &root().join("samples/master"),
     );
-    let path = run
-        .dir
-        .path()
-        .join("rejects/h_customer_unknown.csv.rejects.csv");
+    let path = run.dir.path().join("rejects/h_customer_unknown.csv.rejects.csv");
     let mut r = csv::Reader::from_path(&path).unwrap();
     let headers: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
     assert_eq!(headers.len(), 11 + 5);
@@ -256,37 +210,22 @@ fn an_empty_file_is_an_operational_error_and_writes_nothing() {
     let empty = dir.path().join("SalesInvoiceJournalHeader.csv");
     fs::write(&empty, b"").unwrap();
     let run = import(
-        &[
-            empty.display().to_string(),
-            fixture("base/lines.csv").display().to_string(),
-        ],
+        &[empty.display().to_string(), fixture("base/lines.csv").display().to_string()],
         &root().join("samples/master"),
     );
     // The lines file's name does not say its entity: a usage error before anything is read.
     assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("cannot tell which entity"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("cannot tell which entity"), "{}", run.stderr);
     let run = import(
         &[
             empty.display().to_string(),
-            format!(
-                "BusinessDocumentSalesInvoiceLineItem={}",
-                fixture("base/lines.csv").display()
-            ),
+            format!("BusinessDocumentSalesInvoiceLineItem={}", fixture("base/lines.csv").display()),
         ],
         &root().join("samples/master"),
     );
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert_eq!(run.json()["status"], "failed");
-    assert!(
-        run.stderr
-            .contains("the file is empty; an entity file starts with a header row"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("the file is empty; an entity file starts with a header row"), "{}", run.stderr);
     assert!(!run.dir.path().join("rejects/rejects.csv").exists());
 }
 
@@ -306,7 +245,9 @@ fn a_broken_mapping_stops_before_reading_with_the_key_at_fault() {
     ]);
     assert_eq!(run.code, 1);
     assert!(
-        run.stderr.contains("entity.SalesInvoiceJournalHeader.columns.InvoiceNumber: give exactly one of `column` and `constant`"),
+        run.stderr.contains(
+            "entity.SalesInvoiceJournalHeader.columns.InvoiceNumber: give exactly one of `column` and `constant`"
+        ),
         "{}",
         run.stderr
     );

@@ -13,10 +13,7 @@ fn headers_with_base_lines(headers: &str) -> crate::Run {
     import(
         &[
             format!("SalesInvoiceJournalHeader={headers}"),
-            format!(
-                "BusinessDocumentSalesInvoiceLineItem={}",
-                fixture("base/lines.csv").display()
-            ),
+            format!("BusinessDocumentSalesInvoiceLineItem={}", fixture("base/lines.csv").display()),
         ],
         &root().join("samples/master"),
     )
@@ -34,11 +31,7 @@ fn every_delimiter_encoding_and_line_end_reads_the_same_three_invoices() {
         let run = headers_with_base_lines(&fixture(file).display().to_string());
         assert_eq!(run.code, 0, "{file}: {}", run.stderr);
         let h = run.import_of(file.rsplit('/').next().unwrap());
-        assert_eq!(
-            (h["read"].as_u64(), h["accepted"].as_u64()),
-            (Some(3), Some(3)),
-            "{file}"
-        );
+        assert_eq!((h["read"].as_u64(), h["accepted"].as_u64()), (Some(3), Some(3)), "{file}");
         assert_eq!(h["encoding"], encoding, "{file}");
         assert_eq!(run.json()["validated"]["lines"], 4, "{file}");
     }
@@ -48,44 +41,27 @@ fn every_delimiter_encoding_and_line_end_reads_the_same_three_invoices() {
 fn quoted_fields_keep_delimiters_quotes_and_newlines_and_lines_stay_exact() {
     let run = import(
         &[
-            format!(
-                "SalesInvoiceJournalHeader={}",
-                fixture("base/headers.csv").display()
-            ),
-            format!(
-                "BusinessDocumentSalesInvoiceLineItem={}",
-                fixture("formats/lines_quoted.csv").display()
-            ),
+            format!("SalesInvoiceJournalHeader={}", fixture("base/headers.csv").display()),
+            format!("BusinessDocumentSalesInvoiceLineItem={}", fixture("formats/lines_quoted.csv").display()),
         ],
         &root().join("samples/master"),
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     // Now break the record after the two-line one: its line number is 4, not 3.
     let text = std::fs::read_to_string(fixture("formats/lines_quoted.csv")).unwrap();
-    let broken = text.replacen(
-        "DEMF,T-002,1,AC-0101,Lock,1,",
-        "DEMF,T-002,1,AC-0101,Lock,one,",
-        1,
-    );
+    let broken = text.replacen("DEMF,T-002,1,AC-0101,Lock,1,", "DEMF,T-002,1,AC-0101,Lock,one,", 1);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("lines.csv");
     std::fs::write(&path, broken).unwrap();
     let run = import(
         &[
-            format!(
-                "SalesInvoiceJournalHeader={}",
-                fixture("base/headers.csv").display()
-            ),
+            format!("SalesInvoiceJournalHeader={}", fixture("base/headers.csv").display()),
             format!("BusinessDocumentSalesInvoiceLineItem={}", path.display()),
         ],
         &root().join("samples/master"),
     );
     assert_eq!(run.code, 3);
-    let r = run
-        .rejects()
-        .into_iter()
-        .find(|r| r.rule == "field.decimal")
-        .unwrap();
+    let r = run.rejects().into_iter().find(|r| r.rule == "field.decimal").unwrap();
     assert_eq!((r.line, r.field.as_str()), (4, "Qty"));
 }
 
@@ -96,46 +72,24 @@ fn unknown_columns_are_reported_once_per_file() {
     let mut out = String::new();
     for (i, l) in text.lines().enumerate() {
         out.push_str(l);
-        out.push_str(if i == 0 {
-            ",LEGACYFLAG,Remark\n"
-        } else {
-            ",x,y\n"
-        });
+        out.push_str(if i == 0 { ",LEGACYFLAG,Remark\n" } else { ",x,y\n" });
     }
     let path = dir.path().join("h.csv");
     std::fs::write(&path, out).unwrap();
     let run = headers_with_base_lines(&path.display().to_string());
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(
-        run.import_of("h.csv")["unknown_columns"],
-        serde_json::json!(["LEGACYFLAG", "Remark"])
-    );
-    assert_eq!(
-        run.stderr
-            .matches("unknown columns (ignored): LEGACYFLAG, Remark")
-            .count(),
-        1,
-        "{}",
-        run.stderr
-    );
+    assert_eq!(run.import_of("h.csv")["unknown_columns"], serde_json::json!(["LEGACYFLAG", "Remark"]));
+    assert_eq!(run.stderr.matches("unknown columns (ignored): LEGACYFLAG, Remark").count(), 1, "{}", run.stderr);
 }
 
 fn write_parquet(path: &std::path::Path, customers: [&str; 3]) {
     let s = |v: [&str; 3]| Arc::new(StringArray::from(v.to_vec())) as ArrayRef;
-    let dec = |v: [i128; 3]| {
-        Arc::new(
-            Decimal128Array::from(v.to_vec())
-                .with_precision_and_scale(32, 2)
-                .unwrap(),
-        ) as ArrayRef
-    };
+    let dec =
+        |v: [i128; 3]| Arc::new(Decimal128Array::from(v.to_vec()).with_precision_and_scale(32, 2).unwrap()) as ArrayRef;
     let batch = RecordBatch::try_from_iter([
         ("DATAAREAID", s(["DEMF", "DEMF", "DEMF"])),
         ("INVOICENUMBER", s(["T-001", "T-002", "T-003"])),
-        (
-            "INVOICEDATE",
-            Arc::new(Date32Array::from(vec![19783, 19784, 19785])) as ArrayRef,
-        ),
+        ("INVOICEDATE", Arc::new(Date32Array::from(vec![19783, 19784, 19785])) as ArrayRef),
         ("INVOICECUSTOMERACCOUNTNUMBER", s(customers)),
         ("CURRENCYCODE", s(["EUR", "EUR", "EUR"])),
         ("TOTALTAXAMOUNT", dec([1900, 260, 1900])),
@@ -160,14 +114,7 @@ fn parquet_headers_read_with_exact_decimals_and_dates_and_row_positions() {
     write_parquet(&bad, ["DE-001", "DE-777", "DE-001"]);
     let run = headers_with_base_lines(&bad.display().to_string());
     assert_eq!(run.code, 3);
-    let r = run
-        .rejects()
-        .into_iter()
-        .find(|r| r.rule == "ref.customer")
-        .unwrap();
+    let r = run.rejects().into_iter().find(|r| r.rule == "ref.customer").unwrap();
     // The second data row is reported as line 3, as it would be in the CSV export.
-    assert_eq!(
-        (r.line, r.field.as_str()),
-        (3, "InvoiceCustomerAccountNumber")
-    );
+    assert_eq!((r.line, r.field.as_str()), (3, "InvoiceCustomerAccountNumber"));
 }

@@ -17,27 +17,14 @@ fn run_on(bytes: &[u8], name: &str, entity: &str) {
     let path = dir.path().join(name);
     std::fs::write(&path, bytes).unwrap();
     let other = if entity == "SalesInvoiceJournalHeader" {
-        (
-            "BusinessDocumentSalesInvoiceLineItem",
-            fixture("base/lines.csv"),
-        )
+        ("BusinessDocumentSalesInvoiceLineItem", fixture("base/lines.csv"))
     } else {
         ("SalesInvoiceJournalHeader", fixture("base/headers.csv"))
     };
     let req = ImportRequest {
         files: vec![
-            InputFile {
-                entity: entity.into(),
-                path: path.clone(),
-                mapping: None,
-                push: Push::Full,
-            },
-            InputFile {
-                entity: other.0.into(),
-                path: other.1,
-                mapping: None,
-                push: Push::Full,
-            },
+            InputFile { entity: entity.into(), path: path.clone(), mapping: None, push: Push::Full },
+            InputFile { entity: other.0.into(), path: other.1, mapping: None, push: Push::Full },
         ],
         master_dir: root().join("samples/master"),
         legal_entity: "DEMF".into(),
@@ -100,11 +87,6 @@ fn a_parquet_file_that_is_not_parquet_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("x.parquet");
     std::fs::write(&p, b"DATAAREAID,INVOICENUMBER\n").unwrap();
-    let err = invoiceflow::read::parquet::ParquetSource::open(Path::new(&p))
-        .err()
-        .unwrap();
-    assert!(
-        err.to_string().contains("not a readable Parquet file"),
-        "{err}"
-    );
+    let err = invoiceflow::read::parquet::ParquetSource::open(Path::new(&p)).err().unwrap();
+    assert!(err.to_string().contains("not a readable Parquet file"), "{err}");
 }

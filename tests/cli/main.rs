@@ -31,19 +31,14 @@ pub struct Run {
 impl Run {
     /// The JSON summary printed on stdout.
     pub fn json(&self) -> Value {
-        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
-                self.stdout, self.stderr
-            )
-        })
+        serde_json::from_str(self.stdout.trim())
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
     }
 
     /// The rows of the run's rejects index.
     pub fn rejects(&self) -> Vec<RejectRow> {
         let path = self.dir.path().join("rejects/rejects.csv");
-        let mut r =
-            csv::Reader::from_path(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mut r = csv::Reader::from_path(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         r.deserialize().map(|row| row.unwrap()).collect()
     }
 
@@ -55,12 +50,7 @@ impl Run {
             .unwrap()
             .iter()
             .chain(json["master"].as_array().unwrap().iter())
-            .find(|i| {
-                Path::new(i["file"].as_str().unwrap())
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    == Some(name)
-            })
+            .find(|i| Path::new(i["file"].as_str().unwrap()).file_name().and_then(|n| n.to_str()) == Some(name))
             .unwrap_or_else(|| panic!("no import of {name} in {json}"))
             .clone()
     }
@@ -100,18 +90,8 @@ pub fn invoiceflow_in(dir: tempfile::TempDir, args: &[&str]) -> Run {
 
 /// `import --dry-run --json --quiet --rejects <tmp>/rejects --master <master>` over `files`.
 pub fn import(files: &[String], master: &Path) -> Run {
-    let mut args: Vec<String> = vec![
-        "import".into(),
-        "--dry-run".into(),
-        "--json".into(),
-        "--quiet".into(),
-    ];
-    args.extend([
-        "--rejects".into(),
-        "rejects".into(),
-        "--master".into(),
-        master.display().to_string(),
-    ]);
+    let mut args: Vec<String> = vec!["import".into(), "--dry-run".into(), "--json".into(), "--quiet".into()];
+    args.extend(["--rejects".into(), "rejects".into(), "--master".into(), master.display().to_string()]);
     args.extend(files.iter().cloned());
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     invoiceflow(&refs)
@@ -119,17 +99,8 @@ pub fn import(files: &[String], master: &Path) -> Run {
 
 /// Asserts read = accepted + rejected (+ unchanged) for every file of a summary.
 pub fn assert_nothing_lost(json: &Value) {
-    for i in json["imports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .chain(json["master"].as_array().unwrap())
-    {
+    for i in json["imports"].as_array().unwrap().iter().chain(json["master"].as_array().unwrap()) {
         let n = |k: &str| i[k].as_u64().unwrap();
-        assert_eq!(
-            n("read"),
-            n("accepted") + n("rejected") + n("unchanged"),
-            "{i}"
-        );
+        assert_eq!(n("read"), n("accepted") + n("rejected") + n("unchanged"), "{i}");
     }
 }

@@ -15,37 +15,18 @@ fn the_sample_job_validates_every_sample_invoice() {
     assert_eq!(json["validated"]["invoices"], 13);
     assert_eq!(json["validated"]["credit_notes"], 1);
     assert_eq!(json["validated"]["lines"], 29);
-    for key in [
-        "status",
-        "imports",
-        "rejects_file",
-        "posting",
-        "exports",
-        "einvoices",
-        "duration_ms",
-    ] {
+    for key in ["status", "imports", "rejects_file", "posting", "exports", "einvoices", "duration_ms"] {
         assert!(json.get(key).is_some(), "summary key {key}");
     }
     let lines = run.import_of("Customer invoice lines.csv");
     assert_eq!(lines["encoding"], "UTF-16LE");
     assert_eq!(lines["read"], 15);
-    assert_eq!(
-        run.import_of("Rechnungspositionen.csv")["encoding"],
-        "Windows-1252"
-    );
+    assert_eq!(run.import_of("Rechnungspositionen.csv")["encoding"], "Windows-1252");
 }
 
 fn import_layout(mapping: Option<&str>, files: &[&str]) -> crate::Run {
-    let mut args = vec![
-        "import".to_string(),
-        "--dry-run".into(),
-        "--json".into(),
-        "--quiet".into(),
-    ];
-    args.extend([
-        "--master".into(),
-        root().join("samples/master").display().to_string(),
-    ]);
+    let mut args = vec!["import".to_string(), "--dry-run".into(), "--json".into(), "--quiet".into()];
+    args.extend(["--master".into(), root().join("samples/master").display().to_string()]);
     if let Some(m) = mapping {
         args.extend(["--mapping".into(), root().join(m).display().to_string()]);
     }
@@ -59,37 +40,20 @@ fn import_dry_run_over_each_sample_layout_accepts_everything() {
     for (mapping, files, le, rows) in [
         (
             None,
-            vec![
-                "samples/d365/SalesInvoiceHeaderV2.csv",
-                "samples/d365/Customer invoice lines.csv",
-            ],
+            vec!["samples/d365/SalesInvoiceHeaderV2.csv", "samples/d365/Customer invoice lines.csv"],
             "DEMF",
             (6, 15),
         ),
-        (
-            None,
-            vec![
-                "samples/d365/FreeTextInvoiceHeader.csv",
-                "samples/d365/FreeTextInvoiceLine.csv",
-            ],
-            "DEMF",
-            (2, 3),
-        ),
+        (None, vec!["samples/d365/FreeTextInvoiceHeader.csv", "samples/d365/FreeTextInvoiceLine.csv"], "DEMF", (2, 3)),
         (
             Some("mappings/legacy-de.toml"),
-            vec![
-                "samples/legacy-de/Rechnungskopf.csv",
-                "samples/legacy-de/Rechnungspositionen.csv",
-            ],
+            vec!["samples/legacy-de/Rechnungskopf.csv", "samples/legacy-de/Rechnungspositionen.csv"],
             "DEMF",
             (3, 5),
         ),
         (
             Some("mappings/legacy-us.toml"),
-            vec![
-                "samples/legacy-us/invoices.csv",
-                "samples/legacy-us/invoice_lines.csv",
-            ],
+            vec!["samples/legacy-us/invoices.csv", "samples/legacy-us/invoice_lines.csv"],
             "USMF",
             (3, 6),
         ),
@@ -127,20 +91,14 @@ fn entities_lists_and_describes() {
     let run = invoiceflow(&["entities", "Customer invoice lines"]);
     assert_eq!(run.code, 0);
     assert!(
-        run.stdout
-            .starts_with("BusinessDocumentSalesInvoiceLineItem — Customer invoice lines\n"),
+        run.stdout.starts_with("BusinessDocumentSalesInvoiceLineItem — Customer invoice lines\n"),
         "{}",
         run.stdout
     );
-    assert!(run
-        .stdout
-        .contains("import key: dataAreaId, InvoiceId, LineCreationSequenceNumber"));
+    assert!(run.stdout.contains("import key: dataAreaId, InvoiceId, LineCreationSequenceNumber"));
     let run = invoiceflow(&["entities", "Nope"]);
     assert_eq!(run.code, 2);
-    assert_eq!(
-        run.stderr.trim(),
-        "error: unknown entity `Nope`; `invoiceflow entities` lists them"
-    );
+    assert_eq!(run.stderr.trim(), "error: unknown entity `Nope`; `invoiceflow entities` lists them");
 }
 
 #[test]
@@ -148,4 +106,34 @@ fn usage_errors_exit_2() {
     assert_eq!(invoiceflow(&["import"]).code, 2);
     assert_eq!(invoiceflow(&["frobnicate"]).code, 2);
     assert_eq!(invoiceflow(&["--help"]).code, 0);
+}
+
+#[test]
+fn one_import_takes_every_sample_layout_with_its_mapping() {
+    let mut args: Vec<String> = ["import", "--dry-run", "--json", "--quiet", "--master"].map(String::from).to_vec();
+    args.push(root().join("samples/master").display().to_string());
+    for m in ["mappings/legacy-de.toml", "mappings/legacy-us.toml"] {
+        args.extend(["--mapping".to_string(), root().join(m).display().to_string()]);
+    }
+    for dir in ["samples/legacy-de", "samples/legacy-us", "samples/d365"] {
+        for e in std::fs::read_dir(root().join(dir)).unwrap() {
+            args.push(e.unwrap().path().display().to_string());
+        }
+    }
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = invoiceflow(&refs);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json = run.json();
+    assert_nothing_lost(&json);
+    assert_eq!(json["imports"].as_array().unwrap().len(), 8);
+    assert_eq!(json["validated"]["invoices"], 13);
+    assert_eq!(run.import_of("Rechnungskopf.csv")["unknown_columns"], serde_json::json!(["Nettobetrag"]));
+}
+
+#[test]
+fn the_readme_documents_every_rule() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for r in invoiceflow::validate::Rule::ALL {
+        assert!(readme.contains(&format!("| `{}` |", r.id())), "README lacks rule {}", r.id());
+    }
 }
