@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::entity::{Catalog, Entity, EntityKind};
 use crate::map::{Mapping, MappingError, Plan};
 use crate::model::master::MasterData;
+use crate::model::totals::RoundingPolicy;
 use crate::model::{Date, Invoice, InvoiceHeader, InvoiceLine};
 use crate::read::{self, csv::CsvOptions, Origin, RawBatch, ReadError};
 use crate::rejects::{self, RejectSource, RejectsError};
@@ -346,7 +347,13 @@ pub fn import(req: &ImportRequest, catalog: &Catalog) -> Result<ImportOutcome, J
         reports.push(FileEntry { run, entity, push: Some(f.push), path: f.path.clone(), csv, is_master: false });
     }
 
-    let ctx = Context { master: &md, run_date: req.run_date, files: &labels, entities: &entities_of };
+    let ctx = Context {
+        master: &md,
+        run_date: req.run_date,
+        files: &labels,
+        entities: &entities_of,
+        rounding: RoundingPolicy::Document,
+    };
     let outcome = invoice::assemble(headers, lines, early, &ctx);
     all_rejects.extend(outcome.rejects);
     all_rejects.sort_by_key(|r| r.origin);

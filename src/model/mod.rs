@@ -4,6 +4,7 @@
 mod currency;
 mod date;
 pub mod master;
+pub mod totals;
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
@@ -157,24 +158,32 @@ impl InvoiceLine {
     }
 }
 
-/// A validated invoice: its header and lines, in input order.
+/// A validated invoice: its header and lines, with each line's tax and the VAT rounding that
+/// reproduces the source's totals.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Invoice {
     /// The header.
     pub header: InvoiceHeader,
     /// The lines, in line-number order.
     pub lines: Vec<InvoiceLine>,
+    /// The tax of every line (same order as `lines`).
+    pub taxes: Vec<totals::LineTax>,
+    /// How VAT is rounded for this document.
+    pub rounding: totals::RoundingPolicy,
 }
 
 impl Invoice {
-    /// Sum of the lines' net amounts.
-    pub fn lines_net(&self) -> Decimal {
-        self.lines.iter().map(|l| l.net_amount(self.header.currency)).sum()
+    /// The document's totals.
+    pub fn totals(&self) -> totals::Totals {
+        totals::compute(&self.header, &self.lines, &self.taxes, self.rounding)
     }
 
-    /// Whether this is a credit note: its lines sum to less than zero.
+    /// Whether this is a credit note: its total without VAT is below zero.
     pub fn is_credit_note(&self) -> bool {
-        self.lines_net().is_sign_negative() && !self.lines_net().is_zero()
+        let net: Decimal = self.lines.iter().map(|l| l.net_amount(self.header.currency)).sum::<Decimal>()
+            - self.header.totals.discount.unwrap_or_default()
+            + self.header.totals.charge.unwrap_or_default();
+        net < Decimal::ZERO
     }
 }
 

@@ -8,7 +8,8 @@ use rust_decimal::Decimal;
 
 use crate::entity::{DocumentKind, Entity, Role};
 use crate::model::master::MasterData;
-use crate::model::{round_money, Currency, Date, HeaderRef, HeaderTotals, Invoice, InvoiceHeader, InvoiceLine};
+use crate::model::totals::{self, LineTax, RoundingPolicy};
+use crate::model::{Currency, Date, HeaderRef, HeaderTotals, Invoice, InvoiceHeader, InvoiceLine};
 use crate::read::Origin;
 
 use super::field::Value;
@@ -182,6 +183,8 @@ pub struct Context<'a> {
     pub files: &'a [String],
     /// Field names used in messages: (entity of the file) per file index.
     pub entities: &'a [&'a Entity],
+    /// VAT rounding for documents whose source gives no tax total.
+    pub rounding: RoundingPolicy,
 }
 
 impl Context<'_> {
@@ -443,7 +446,8 @@ pub fn assemble(
     }
 
     // Line rules, for lines whose header passed.
-    let mut resolved_tax: Vec<Option<ResolvedTax>> = vec![None; ls.len()];
+    let mut resolved_tax: Vec<Option<LineTax>> = vec![None; ls.len()];
+    let mut rounding: Vec<RoundingPolicy> = vec![ctx.rounding; hs.len()];
     for (hi, idxs) in lines_of.iter().enumerate() {
         let (Some(h), None) = (&hs[hi].header, &hs[hi].bad) else {
             continue;
@@ -546,11 +550,14 @@ pub fn assemble(
             }
             continue;
         }
-        let rates: Vec<Decimal> =
-            idxs.iter().map(|&li| resolved_tax[li].as_ref().map(|t| t.rate).unwrap_or_default()).collect();
+        // Every line here passed its rules, so it has a line and a resolved tax.
+        let taxes: Vec<LineTax> = idxs.iter().filter_map(|&li| resolved_tax[li].clone()).collect();
         let line_refs: Vec<&InvoiceLine> = idxs.iter().filter_map(|&li| ls[li].line.as_ref()).collect();
         if let Some(h) = &hs[hi].header {
-            hs[hi].bad = invoice_rules(h, &line_refs, &rates, ctx);
+            match invoice_rules(h, &line_refs, &taxes, ctx) {
+                Ok(p) => rounding[hi] = p,
+                Err(r) => hs[hi].bad = Some(r),
+            }
         }
     }
 
@@ -585,37 +592,30 @@ pub fn assemble(
         let Some(header) = slot.header.take() else {
             continue;
         };
-        let mut lines: Vec<InvoiceLine> = lines_of[hi]
+        let mut pairs: Vec<(InvoiceLine, LineTax)> = lines_of[hi]
             .iter()
             .filter_map(|&li| {
                 let mut l = ls[li].line.take()?;
-                if let Some(t) = resolved_tax[li].take() {
-                    l.tax_code = Some(t.code);
-                }
-                Some(l)
+                let t = resolved_tax[li].take()?;
+                l.tax_code = Some(t.code.clone());
+                Some((l, t))
             })
             .collect();
-        lines.sort_by_key(|l| l.line_number);
-        out.invoices.push(Invoice { header, lines });
+        pairs.sort_by_key(|(l, _)| l.line_number);
+        let (lines, taxes) = pairs.into_iter().unzip();
+        out.invoices.push(Invoice { header, lines, taxes, rounding: rounding[hi] });
     }
     out.rejects.extend(ls.into_iter().filter_map(|l| l.bad));
     out.rejects.sort_by_key(|r| r.origin);
     out
 }
 
-/// A line's tax code and its rate.
-#[derive(Debug, Clone)]
-struct ResolvedTax {
-    code: Box<str>,
-    rate: Decimal,
-}
-
 /// The tax code of a line: the code it names, or the one its sales tax group (line, header or
 /// customer) and item sales tax group (line or header) share.
-fn resolve_tax(l: &InvoiceLine, h: &InvoiceHeader, md: &MasterData) -> Result<ResolvedTax, (Role, String)> {
+fn resolve_tax(l: &InvoiceLine, h: &InvoiceHeader, md: &MasterData) -> Result<LineTax, (Role, String)> {
     if let Some(code) = &l.tax_code {
         return match md.tax_codes.get(&**code) {
-            Some(t) => Ok(ResolvedTax { code: code.clone(), rate: t.rate }),
+            Some(t) => Ok(LineTax { code: code.clone(), category: t.category.as_str().into(), rate: t.rate }),
             None => Err((Role::TaxCode, format!("tax code `{code}` is not in the SalesTaxCode master data"))),
         };
     }
@@ -625,7 +625,7 @@ fn resolve_tax(l: &InvoiceLine, h: &InvoiceHeader, md: &MasterData) -> Result<Re
     match (group, item_group) {
         (Some(g), Some(ig)) => md
             .resolve_tax(g, ig)
-            .map(|t| ResolvedTax { code: t.code.as_str().into(), rate: t.rate })
+            .map(|t| LineTax { code: t.code.as_str().into(), category: t.category.as_str().into(), rate: t.rate })
             .map_err(|m| (Role::ItemTaxGroup, m)),
         (None, _) => Err((
             Role::TaxGroup,
@@ -635,49 +635,49 @@ fn resolve_tax(l: &InvoiceLine, h: &InvoiceHeader, md: &MasterData) -> Result<Re
     }
 }
 
-/// Totals, tax and sign of a whole invoice whose lines all passed.
-fn invoice_rules(h: &InvoiceHeader, lines: &[&InvoiceLine], rates: &[Decimal], ctx: &Context<'_>) -> Option<Reject> {
-    let cur = h.currency;
+/// Totals, tax and sign of a whole invoice whose lines all passed. Returns the VAT rounding
+/// that reproduces the source's tax total (the default when it gives none).
+fn invoice_rules(
+    h: &InvoiceHeader,
+    lines: &[&InvoiceLine],
+    taxes: &[LineTax],
+    ctx: &Context<'_>,
+) -> Result<RoundingPolicy, Reject> {
     let o = h.origin;
-    let nets: Vec<Decimal> = lines.iter().map(|l| l.net_amount(cur)).collect();
-    let net: Decimal = nets.iter().sum();
-    // VAT per rate on the sum of the nets (EN 16931), and per line (legacy systems).
-    let mut per_rate: Vec<(Decimal, Decimal)> = Vec::new();
-    for (n, r) in nets.iter().zip(rates) {
-        match per_rate.iter_mut().find(|(rate, _)| rate == r) {
-            Some((_, base)) => *base += *n,
-            None => per_rate.push((*r, *n)),
-        }
-    }
-    let hundred = Decimal::ONE_HUNDRED;
-    let tax_doc: Decimal = per_rate.iter().map(|(r, b)| round_money(*b * *r / hundred, cur)).sum();
-    let tax_line: Decimal = nets.iter().zip(rates).map(|(n, r)| round_money(*n * *r / hundred, cur)).sum();
     let reject = |role: Role, rule: Rule, msg: String| {
-        Some(Reject::new(o, ctx.field(o, role), rule, format!("{msg} — {}", rule.fix())))
+        Err(Reject::new(o, ctx.field(o, role), rule, format!("{msg} — {}", rule.fix())))
     };
+    let doc = totals::compute(h, lines.iter().copied(), taxes, RoundingPolicy::Document);
+    let net = doc.tax_exclusive;
     if h.original_invoice.is_some() && net > Decimal::ZERO {
         return reject(
             Role::OriginalInvoice,
             Rule::AmountSign,
             format!(
-                "names original invoice {} (a credit note) but its lines sum to +{net}",
+                "names original invoice {} (a credit note) but its total without VAT is +{net}",
                 h.original_invoice.as_deref().unwrap_or("")
             ),
         );
     }
-    let tax = match h.totals.tax {
-        Some(t) if t != tax_doc && t != tax_line => {
-            return reject(
-                Role::TotalTax,
-                Rule::AmountTax,
-                format!("total tax {t} differs from the {tax_doc} computed from the lines"),
-            );
+    let chosen = match h.totals.tax {
+        None => totals::compute(h, lines.iter().copied(), taxes, ctx.rounding),
+        Some(t) if t == doc.vat_total => doc,
+        Some(t) => {
+            let per_line = totals::compute(h, lines.iter().copied(), taxes, RoundingPolicy::Line);
+            if t != per_line.vat_total {
+                return reject(
+                    Role::TotalTax,
+                    Rule::AmountTax,
+                    format!(
+                        "total tax {t} differs from the {} computed from the lines (VAT per rate; {} when rounded per line)",
+                        doc.vat_total, per_line.vat_total
+                    ),
+                );
+            }
+            per_line
         }
-        Some(t) => t,
-        None => tax_doc,
     };
     if let Some(total) = h.totals.amount {
-        let expected = net - h.totals.discount.unwrap_or_default() + h.totals.charge.unwrap_or_default() + tax;
         if !net.is_zero() && !total.is_zero() && total.is_sign_negative() != net.is_sign_negative() {
             return reject(
                 Role::TotalAmount,
@@ -685,17 +685,20 @@ fn invoice_rules(h: &InvoiceHeader, lines: &[&InvoiceLine], rates: &[Decimal], c
                 format!("total {total} has the opposite sign of its lines ({net})"),
             );
         }
-        if total != expected {
+        if total != chosen.tax_inclusive {
             return reject(
                 Role::TotalAmount,
                 Rule::AmountTotal,
                 format!(
-                    "total {total} differs from {expected} = lines {net} − discount {} + charges {} + tax {tax}",
-                    h.totals.discount.unwrap_or_default(),
-                    h.totals.charge.unwrap_or_default()
+                    "total {total} differs from {} = lines {} − discount {} + charges {} + tax {}",
+                    chosen.tax_inclusive,
+                    chosen.line_total,
+                    chosen.allowance_total,
+                    chosen.charge_total,
+                    chosen.vat_total
                 ),
             );
         }
     }
-    None
+    Ok(chosen.policy)
 }

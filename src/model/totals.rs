@@ -1,0 +1,202 @@
+//! Document totals per EN 16931: line net amounts, VAT per (category, rate), document
+//! allowances and charges, and the sums BT-106 … BT-115. Validation checks a source's totals
+//! with these functions and posting stores what they return, so the numbers in the ledger,
+//! the exports and the e-invoices are the same numbers.
+
+use rust_decimal::Decimal;
+
+use super::{round_money, Currency, InvoiceHeader, InvoiceLine};
+
+/// Where VAT is rounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RoundingPolicy {
+    /// VAT per (category, rate) on the sum of the line nets, rounded once (EN 16931).
+    #[default]
+    Document,
+    /// VAT rounded on every line and summed per (category, rate), as many legacy systems did.
+    Line,
+}
+
+impl RoundingPolicy {
+    /// The policy's name as stored and printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoundingPolicy::Document => "document",
+            RoundingPolicy::Line => "line",
+        }
+    }
+}
+
+/// The tax of one line: its tax code with category and rate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineTax {
+    /// Sales tax code.
+    pub code: Box<str>,
+    /// EN 16931 VAT category (S, Z, E, AE, K, G, O, L, M).
+    pub category: Box<str>,
+    /// Percent.
+    pub rate: Decimal,
+}
+
+/// One row of the VAT breakdown (BG-23).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VatGroup {
+    /// VAT category (BT-118).
+    pub category: Box<str>,
+    /// Rate in percent (BT-119).
+    pub rate: Decimal,
+    /// The tax code of the group's first line (its ledger account is used).
+    pub tax_code: Box<str>,
+    /// Sum of the group's line nets.
+    pub lines: Decimal,
+    /// The group's share of the document allowance.
+    pub allowance: Decimal,
+    /// The group's share of the document charge.
+    pub charge: Decimal,
+    /// Taxable amount (BT-116) = lines − allowance + charge.
+    pub base: Decimal,
+    /// Tax amount (BT-117).
+    pub amount: Decimal,
+}
+
+/// The totals of a document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Totals {
+    /// Line net amounts (BT-131), in line order.
+    pub line_nets: Vec<Decimal>,
+    /// Index into `groups` for every line.
+    pub line_groups: Vec<usize>,
+    /// Sum of line nets (BT-106).
+    pub line_total: Decimal,
+    /// Document allowances (BT-107).
+    pub allowance_total: Decimal,
+    /// Document charges (BT-108).
+    pub charge_total: Decimal,
+    /// Total without VAT (BT-109).
+    pub tax_exclusive: Decimal,
+    /// VAT total (BT-110).
+    pub vat_total: Decimal,
+    /// Total with VAT (BT-112).
+    pub tax_inclusive: Decimal,
+    /// Paid amount (BT-113).
+    pub prepaid: Decimal,
+    /// Amount due (BT-115).
+    pub payable: Decimal,
+    /// VAT breakdown, in order of first appearance.
+    pub groups: Vec<VatGroup>,
+    /// How VAT was rounded.
+    pub policy: RoundingPolicy,
+}
+
+/// Splits `amount` over `weights` in proportion, rounding every share but the last, which
+/// takes the remainder (so the shares always add up to `amount`).
+pub fn split(amount: Decimal, weights: &[Decimal], currency: Currency) -> Vec<Decimal> {
+    let total: Decimal = weights.iter().sum();
+    let mut out = Vec::with_capacity(weights.len());
+    let mut given = Decimal::ZERO;
+    for (i, w) in weights.iter().enumerate() {
+        let share = if i + 1 == weights.len() {
+            amount - given
+        } else if total.is_zero() {
+            if i == 0 {
+                amount
+            } else {
+                Decimal::ZERO
+            }
+        } else {
+            round_money(amount * *w / total, currency)
+        };
+        given += share;
+        out.push(share);
+    }
+    out
+}
+
+/// Computes the totals of a document from its header (currency, document allowance and charge)
+/// and its lines with their taxes (one per line).
+pub fn compute<'a>(
+    header: &InvoiceHeader,
+    lines: impl IntoIterator<Item = &'a InvoiceLine>,
+    taxes: &[LineTax],
+    policy: RoundingPolicy,
+) -> Totals {
+    let cur = header.currency;
+    let hundred = Decimal::ONE_HUNDRED;
+    let line_nets: Vec<Decimal> = lines.into_iter().map(|l| l.net_amount(cur)).collect();
+    let mut groups: Vec<VatGroup> = Vec::new();
+    let mut line_groups = Vec::with_capacity(line_nets.len());
+    let mut line_vat: Vec<Decimal> = Vec::new();
+    for (net, tax) in line_nets.iter().zip(taxes) {
+        let gi = match groups.iter().position(|g| *g.category == *tax.category && g.rate == tax.rate) {
+            Some(i) => i,
+            None => {
+                groups.push(VatGroup {
+                    category: tax.category.clone(),
+                    rate: tax.rate,
+                    tax_code: tax.code.clone(),
+                    lines: Decimal::ZERO,
+                    allowance: Decimal::ZERO,
+                    charge: Decimal::ZERO,
+                    base: Decimal::ZERO,
+                    amount: Decimal::ZERO,
+                });
+                line_vat.push(Decimal::ZERO);
+                groups.len() - 1
+            }
+        };
+        groups[gi].lines += *net;
+        line_vat[gi] += round_money(*net * tax.rate / hundred, cur);
+        line_groups.push(gi);
+    }
+    let allowance_total = header.totals.discount.unwrap_or_default();
+    let charge_total = header.totals.charge.unwrap_or_default();
+    let weights: Vec<Decimal> = groups.iter().map(|g| g.lines).collect();
+    let allowances = split(allowance_total, &weights, cur);
+    let charges = split(charge_total, &weights, cur);
+    for (i, g) in groups.iter_mut().enumerate() {
+        g.allowance = allowances[i];
+        g.charge = charges[i];
+        g.base = g.lines - g.allowance + g.charge;
+        g.amount = match policy {
+            RoundingPolicy::Document => round_money(g.base * g.rate / hundred, cur),
+            RoundingPolicy::Line => line_vat[i] + round_money((g.charge - g.allowance) * g.rate / hundred, cur),
+        };
+    }
+    let line_total: Decimal = line_nets.iter().sum();
+    let tax_exclusive = line_total - allowance_total + charge_total;
+    let vat_total: Decimal = groups.iter().map(|g| g.amount).sum();
+    let tax_inclusive = tax_exclusive + vat_total;
+    Totals {
+        line_nets,
+        line_groups,
+        line_total,
+        allowance_total,
+        charge_total,
+        tax_exclusive,
+        vat_total,
+        tax_inclusive,
+        prepaid: Decimal::ZERO,
+        payable: tax_inclusive,
+        groups,
+        policy,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn split_adds_up_exactly() {
+        let eur = Currency::from_code("EUR").unwrap();
+        let s = split(d("10.00"), &[d("1"), d("1"), d("1")], eur);
+        assert_eq!(s, vec![d("3.33"), d("3.33"), d("3.34")]);
+        assert_eq!(split(d("5"), &[d("0"), d("0")], eur), vec![d("5"), d("0")]);
+    }
+}
