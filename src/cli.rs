@@ -53,6 +53,12 @@ pub struct RunArgs {
     /// The job file.
     #[arg(value_name = "JOB.toml")]
     pub job: PathBuf,
+    /// Use this store instead of the job's.
+    #[arg(long, value_name = "DB")]
+    pub store: Option<PathBuf>,
+    /// Write rejects here instead of the job's folder.
+    #[arg(long, value_name = "DIR")]
+    pub rejects: Option<PathBuf>,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -84,7 +90,8 @@ pub struct ImportArgs {
     /// Folder for rejects files (default: no rejects files).
     #[arg(long, value_name = "DIR")]
     pub rejects: Option<PathBuf>,
-    /// Ledger store to post into (SQLite). Posting is not built yet: use --dry-run.
+    /// Ledger store to post into (SQLite, created when missing). Without it, import validates
+    /// only.
     #[arg(long, value_name = "DB")]
     pub store: Option<PathBuf>,
     /// Validate only; commit nothing.
@@ -93,11 +100,41 @@ pub struct ImportArgs {
     /// Store validated invoices as drafts without posting them (needs --store).
     #[arg(long)]
     pub no_post: bool,
+    /// Compute the posting and report it; write nothing to the store.
+    #[arg(long)]
+    pub pro_forma: bool,
+    /// VAT rounding for documents whose source gives no tax total.
+    #[arg(long, value_enum, default_value_t = RoundingArg::Document)]
+    pub rounding: RoundingArg,
+    /// Credit limit check when posting.
+    #[arg(long, value_enum, default_value_t = crate::post::CreditLimitCheck::None)]
+    pub credit_limit: crate::post::CreditLimitCheck,
+    /// Credit correction (storno): credit notes keep the original side with negative amounts.
+    #[arg(long)]
+    pub credit_correction: bool,
+    /// Renumber invoice lines 1, 2, 3 … when posting.
+    #[arg(long)]
+    pub sequential_line_numbers: bool,
+    /// Do not post zero-priced lines to revenue.
+    #[arg(long)]
+    pub no_zero_price_revenue: bool,
+    /// Invoices per store transaction.
+    #[arg(long, value_name = "N", default_value_t = crate::job::DEFAULT_INVOICES_PER_BATCH)]
+    pub invoices_per_batch: usize,
     /// Records per batch.
     #[arg(long, value_name = "N", default_value_t = crate::job::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+/// VAT rounding policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RoundingArg {
+    /// VAT per rate on the sum of the lines (EN 16931).
+    Document,
+    /// VAT per line, summed (legacy systems).
+    Line,
 }
 
 /// `invoiceflow entities`.

@@ -8,7 +8,8 @@ use serde::Deserialize;
 
 use crate::entity::Catalog;
 use crate::map::Mapping;
-use crate::pipeline::{InputFile, JobError, Push};
+use crate::pipeline::{InputFile, JobError, PostRequest, Push};
+use crate::post::PostingOptions;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,9 +24,27 @@ struct JobFile {
     rejects: Option<PathBuf>,
     /// Records per batch (default 8192).
     batch_size: Option<usize>,
+    /// The ledger store (SQLite); when absent the job validates only.
+    store: Option<PathBuf>,
+    /// Posting options.
+    #[serde(default)]
+    posting: PostingSection,
     /// Entity files to import, in order.
     #[serde(default)]
     import: Vec<ImportSection>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PostingSection {
+    /// Store invoices as drafts, post nothing.
+    #[serde(default)]
+    drafts: bool,
+    /// Invoices per store transaction (default 2000).
+    invoices_per_batch: Option<usize>,
+    /// The posting options proper.
+    #[serde(flatten)]
+    options: PostingOptions,
 }
 
 #[derive(Debug, Deserialize)]
@@ -57,10 +76,15 @@ pub struct Job {
     pub batch_size: usize,
     /// Entity files.
     pub imports: Vec<InputFile>,
+    /// Posting, when the job names a store.
+    pub post: Option<PostRequest>,
 }
 
 /// Default records per batch.
 pub const DEFAULT_BATCH_SIZE: usize = 8192;
+
+/// Default invoices per store transaction.
+pub const DEFAULT_INVOICES_PER_BATCH: usize = 2000;
 
 impl Job {
     /// Reads and checks a job file.
@@ -90,6 +114,12 @@ impl Job {
             rejects: file.rejects.map(|r| base.join(r)),
             batch_size: file.batch_size.unwrap_or(DEFAULT_BATCH_SIZE).max(1),
             imports,
+            post: file.store.map(|store| PostRequest {
+                store: base.join(store),
+                options: file.posting.options,
+                draft: file.posting.drafts,
+                invoices_per_batch: file.posting.invoices_per_batch.unwrap_or(DEFAULT_INVOICES_PER_BATCH).max(1),
+            }),
         })
     }
 }

@@ -5,7 +5,9 @@
 //! - [`read`]: CSV and Parquet files → raw records with positions;
 //! - [`map`]: mapping files → which column feeds which field, with text transforms;
 //! - [`validate`]: typed rows, cross-row rules → accepted invoices and rejects;
+//! - [`post`]: posting: totals, ledger vouchers, open items (pure);
 //! - [`model`]: domain types (invoices, lines, money, dates, master data);
+//! - [`store`]: the SQLite ledger store, change versions;
 //! - [`rejects`]: rejects files (original columns + file, line, field, rule, message);
 //! - [`pipeline`]: the job that wires the stages, with progress and the run summary;
 //! - [`job`]: job files; [`cli`]: the command line.
@@ -16,6 +18,8 @@ pub mod job;
 pub mod map;
 pub mod model;
 pub mod pipeline;
+pub mod post;
 pub mod read;
 pub mod rejects;
+pub mod store;
 pub mod validate;

@@ -9,11 +9,13 @@ use std::time::Instant;
 use anyhow::Context as _;
 use clap::Parser;
 
-use invoiceflow::cli::{Cli, Command, CommonArgs, ImportArgs};
+use invoiceflow::cli::{Cli, Command, CommonArgs, ImportArgs, RoundingArg};
 use invoiceflow::entity::{Catalog, EntityKind};
 use invoiceflow::job::{self, Job};
 use invoiceflow::map::Mapping;
-use invoiceflow::pipeline::{self, ImportRequest, InputFile, Summary};
+use invoiceflow::model::totals::RoundingPolicy;
+use invoiceflow::pipeline::{self, ImportRequest, InputFile, PostRequest, Summary};
+use invoiceflow::post::PostingOptions;
 use invoiceflow::validate::Rule;
 
 const EXIT_OK: u8 = 0;
@@ -42,7 +44,20 @@ fn main() -> ExitCode {
             let started = Instant::now();
             let catalog = Catalog::builtin();
             match Job::load(&a.job, catalog) {
-                Ok(job) => {
+                Ok(mut job) => {
+                    if let Some(store) = &a.store {
+                        let mut post = job.post.take().unwrap_or_else(|| PostRequest {
+                            store: store.clone(),
+                            options: PostingOptions::default(),
+                            draft: false,
+                            invoices_per_batch: job::DEFAULT_INVOICES_PER_BATCH,
+                        });
+                        post.store = store.clone();
+                        job.post = Some(post);
+                    }
+                    if a.rejects.is_some() {
+                        job.rejects = a.rejects.clone();
+                    }
                     let req = ImportRequest {
                         files: job.imports,
                         master_dir: job.master,
@@ -51,8 +66,10 @@ fn main() -> ExitCode {
                         batch_size: job.batch_size,
                         run_date: pipeline::today(),
                         progress: !a.common.quiet,
+                        post: job.post,
                     };
-                    run_import(&req, &a.common, true, started)
+                    let dry_run = req.post.is_none();
+                    run_import(&req, &a.common, dry_run, started)
                 }
                 Err(e) => fail(&a.common, anyhow::Error::new(e).context("the job file is not usable"), started),
             }
@@ -63,10 +80,6 @@ fn main() -> ExitCode {
 
 fn import(a: ImportArgs) -> u8 {
     let started = Instant::now();
-    if a.store.is_some() && !a.dry_run {
-        eprintln!("error: posting into a ledger store is not built yet; validate with --dry-run (the store arrives with the posting engine)");
-        return EXIT_USAGE;
-    }
     if a.no_post && a.store.is_none() {
         eprintln!("error: --no-post stores drafts and needs --store");
         return EXIT_USAGE;
@@ -102,8 +115,39 @@ fn import(a: ImportArgs) -> u8 {
         batch_size: a.batch_size.max(1),
         run_date: pipeline::today(),
         progress: !a.common.quiet,
+        post: post_request(&a),
     };
-    run_import(&req, &a.common, a.dry_run, started)
+    let dry_run = req.post.is_none();
+    run_import(&req, &a.common, dry_run, started)
+}
+
+fn post_request(a: &ImportArgs) -> Option<PostRequest> {
+    let options = PostingOptions {
+        rounding: match a.rounding {
+            RoundingArg::Document => RoundingPolicy::Document,
+            RoundingArg::Line => RoundingPolicy::Line,
+        },
+        zero_price_to_revenue: !a.no_zero_price_revenue,
+        sequential_line_numbers: a.sequential_line_numbers,
+        credit_limit: a.credit_limit,
+        credit_correction: a.credit_correction,
+        pro_forma: a.pro_forma,
+    };
+    match (&a.store, a.dry_run) {
+        (Some(store), false) => Some(PostRequest {
+            store: store.clone(),
+            options,
+            draft: a.no_post,
+            invoices_per_batch: a.invoices_per_batch.max(1),
+        }),
+        (None, false) if a.pro_forma => Some(PostRequest {
+            store: PathBuf::new(),
+            options,
+            draft: false,
+            invoices_per_batch: a.invoices_per_batch.max(1),
+        }),
+        _ => None,
+    }
 }
 
 fn run_import(req: &ImportRequest, common: &CommonArgs, dry_run: bool, started: Instant) -> u8 {

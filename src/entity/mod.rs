@@ -117,6 +117,7 @@ pub enum Role {
     Description,
     Unit,
     MainAccount,
+    Distribution,
 }
 
 #[derive(Debug, Deserialize)]

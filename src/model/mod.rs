@@ -16,8 +16,14 @@ use crate::read::Origin;
 
 /// The one rounding rule for money: to the currency's minor unit, half away from zero
 /// (commercial rounding, what EN 16931 examples and D365 use).
+/// The result always has exactly the currency's decimals (`0.00`, never `0` or `-0`).
 pub fn round_money(amount: Decimal, currency: Currency) -> Decimal {
-    amount.round_dp_with_strategy(currency.minor_units(), RoundingStrategy::MidpointAwayFromZero)
+    let mut r = amount.round_dp_with_strategy(currency.minor_units(), RoundingStrategy::MidpointAwayFromZero);
+    r.rescale(currency.minor_units());
+    if r.is_zero() {
+        r.set_sign_positive(true);
+    }
+    r
 }
 
 /// Fields of a row that carry no role in the domain model, kept as canonical text so that
@@ -29,6 +35,8 @@ pub type Extras = Vec<(u16, Box<str>)>;
 pub struct InvoiceHeader {
     /// Where the row came from.
     pub origin: Origin,
+    /// The entity it was read as.
+    pub entity: Box<str>,
     /// Sales or free-text invoice.
     pub document: DocumentKind,
     /// Company (dataAreaId).
@@ -96,6 +104,8 @@ pub enum HeaderRef {
 pub struct InvoiceLine {
     /// Where the row came from.
     pub origin: Origin,
+    /// The entity it was read as.
+    pub entity: Box<str>,
     /// Company (dataAreaId).
     pub legal_entity: Box<str>,
     /// Its header.
@@ -140,6 +150,8 @@ pub struct InvoiceLine {
     pub unit: Option<Box<str>>,
     /// Main account (free-text lines).
     pub main_account: Option<Box<str>>,
+    /// Distribution of the line amount over main accounts by percent (free-text lines).
+    pub distribution: Option<Box<str>>,
     /// Currency repeated on the line (checked against the header).
     pub currency: Option<Currency>,
     /// Fields without a role.
@@ -156,6 +168,26 @@ impl InvoiceLine {
         let percent = gross * self.discount_percent / Decimal::ONE_HUNDRED;
         round_money(gross - percent - self.discount_amount + self.charge_amount, currency)
     }
+}
+
+/// Parses an account distribution `401100=60;401200=40` into (account, percent) pairs whose
+/// percents are positive and add up to 100.
+pub fn parse_distribution(text: &str) -> Result<Vec<(Box<str>, Decimal)>, String> {
+    let mut out = Vec::new();
+    for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let (acc, pct) = part.split_once('=').ok_or_else(|| format!("`{part}` is not ACCOUNT=PERCENT"))?;
+        let pct: Decimal =
+            pct.trim().trim_end_matches('%').parse().map_err(|_| format!("`{pct}` in `{part}` is not a percent"))?;
+        if pct <= Decimal::ZERO || acc.trim().is_empty() {
+            return Err(format!("`{part}` needs an account and a percent above 0"));
+        }
+        out.push((acc.trim().into(), pct));
+    }
+    let sum: Decimal = out.iter().map(|(_, p)| *p).sum();
+    if sum != Decimal::ONE_HUNDRED {
+        return Err(format!("the percents add up to {sum}, not 100"));
+    }
+    Ok(out)
 }
 
 /// A validated invoice: its header and lines, with each line's tax and the VAT rounding that
@@ -199,6 +231,7 @@ mod tests {
     fn line(q: &str, p: &str) -> InvoiceLine {
         InvoiceLine {
             origin: Origin { file: 0, line: 2, record: 1 },
+            entity: "BusinessDocumentSalesInvoiceLineItem".into(),
             legal_entity: "DEMF".into(),
             header: HeaderRef::Number("1".into()),
             invoice_date: None,
@@ -221,6 +254,7 @@ mod tests {
             description: None,
             unit: None,
             main_account: None,
+            distribution: None,
             currency: None,
             extras: Vec::new(),
         }

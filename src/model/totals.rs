@@ -149,23 +149,24 @@ pub fn compute<'a>(
         line_vat[gi] += round_money(*net * tax.rate / hundred, cur);
         line_groups.push(gi);
     }
-    let allowance_total = header.totals.discount.unwrap_or_default();
-    let charge_total = header.totals.charge.unwrap_or_default();
+    let allowance_total = round_money(header.totals.discount.unwrap_or_default(), cur);
+    let charge_total = round_money(header.totals.charge.unwrap_or_default(), cur);
     let weights: Vec<Decimal> = groups.iter().map(|g| g.lines).collect();
     let allowances = split(allowance_total, &weights, cur);
     let charges = split(charge_total, &weights, cur);
     for (i, g) in groups.iter_mut().enumerate() {
         g.allowance = allowances[i];
         g.charge = charges[i];
-        g.base = g.lines - g.allowance + g.charge;
+        g.lines = round_money(g.lines, cur);
+        g.base = round_money(g.lines - g.allowance + g.charge, cur);
         g.amount = match policy {
             RoundingPolicy::Document => round_money(g.base * g.rate / hundred, cur),
             RoundingPolicy::Line => line_vat[i] + round_money((g.charge - g.allowance) * g.rate / hundred, cur),
         };
     }
-    let line_total: Decimal = line_nets.iter().sum();
+    let line_total: Decimal = round_money(line_nets.iter().sum(), cur);
     let tax_exclusive = line_total - allowance_total + charge_total;
-    let vat_total: Decimal = groups.iter().map(|g| g.amount).sum();
+    let vat_total: Decimal = round_money(groups.iter().map(|g| g.amount).sum(), cur);
     let tax_inclusive = tax_exclusive + vat_total;
     Totals {
         line_nets,

@@ -98,6 +98,7 @@ pub fn header_from(
     };
     let h = InvoiceHeader {
         origin,
+        entity: entity.name.as_str().into(),
         document: entity.document,
         legal_entity: take_str(entity, values, Role::LegalEntity).unwrap_or_else(|| default_legal_entity.into()),
         number: take_str(entity, values, Role::InvoiceNumber),
@@ -146,6 +147,7 @@ pub fn line_from(
     let price_unit = take_dec(entity, values, Role::PriceUnit).unwrap_or(Decimal::ONE);
     Ok(InvoiceLine {
         origin,
+        entity: entity.name.as_str().into(),
         legal_entity: take_str(entity, values, Role::LegalEntity).unwrap_or_else(|| default_legal_entity.into()),
         header,
         invoice_date: take_date(entity, values, Role::InvoiceDate),
@@ -168,6 +170,7 @@ pub fn line_from(
         description: take_str(entity, values, Role::Description),
         unit: take_str(entity, values, Role::Unit),
         main_account: take_str(entity, values, Role::MainAccount),
+        distribution: take_str(entity, values, Role::Distribution),
         currency: cur,
         extras,
     })
@@ -481,6 +484,8 @@ pub fn assemble(
                 )
             } else if let Err((role, msg)) = &tax {
                 reject(*role, Rule::RefTaxCode, msg.clone())
+            } else if let Some(Err(msg)) = l.distribution.as_deref().map(crate::model::parse_distribution) {
+                reject(Role::Distribution, Rule::DistributionInvalid, format!("account distribution: {msg}"))
             } else if let Some(given) = l.line_amount.filter(|a| *a != net) {
                 reject(
                     Role::LineAmount,

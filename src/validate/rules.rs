@@ -60,6 +60,12 @@ rules! {
     RefCurrency = "ref.currency", "The currency is an ISO 4217 code.", "Use the three-letter ISO code (EUR, USD, …), or map the legacy value in the mapping.";
     RefTaxCode = "ref.tax_code", "The line's sales tax resolves to exactly one known tax code.", "Give a known TaxName, or a SalesTaxGroup and ItemSalesTaxGroup that share exactly one tax code.";
     RefPaymentTerms = "ref.payment_terms", "The terms of payment exist in the master data.", "Use terms from PaymentTerms, or add them there.";
+    DistributionInvalid = "distribution.invalid", "An account distribution reads ACCOUNT=PERCENT;… with percents that add up to 100.", "Write e.g. 401100=60;401200=40.";
+    RefExchangeRate = "ref.exchange_rate", "A foreign-currency invoice has an exchange rate to the accounting currency valid on its date.", "Add the rate to ExchangeRate (FromCurrency = invoice currency, ToCurrency = accounting currency).";
+    RefPostingAccount = "ref.posting_account", "Posting finds a main account for every ledger line (PostingSetup, the tax code, or the line).", "Add a PostingSetup row (an All row covers everything).";
+    RefNumberSequence = "ref.number_sequence", "An invoice without a number, and every voucher, draws from a number sequence of its legal entity.", "Add the sequence to NumberSequence, or give the number in the file.";
+    PostCreditLimit = "post.credit_limit", "With the credit limit check on, the customer's open balance plus the invoice stays within the credit limit.", "Raise the customer's CreditLimit, or post after payments arrive.";
+    StorePostedChanged = "store.posted_changed", "A posted invoice is immutable: a re-import with other content is refused.", "Issue a credit note for the posted invoice and a new invoice, or re-import it unchanged.";
     AmountLine = "amount.line", "A line amount given by the source equals quantity × price ÷ price unit − discounts + charges, rounded to the currency.", "Correct the line amount or the quantity, price and discounts.";
     AmountTax = "amount.tax", "A header's total tax equals the tax computed from its lines.", "Correct TotalTaxAmount, or the lines' tax codes.";
     AmountTotal = "amount.total", "A header's invoice total equals its lines less discount plus charges plus tax.", "Correct TotalInvoiceAmount, or the lines.";

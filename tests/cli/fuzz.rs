@@ -32,6 +32,7 @@ fn run_on(bytes: &[u8], name: &str, entity: &str) {
         batch_size: 7,
         run_date: Date::from_ymd(2024, 6, 1).unwrap(),
         progress: false,
+        post: None,
     };
     if let Ok(out) = pipeline::import(&req, Catalog::builtin()) {
         for f in out.imports.iter().chain(&out.master) {

@@ -3,11 +3,30 @@
 use crate::{assert_nothing_lost, invoiceflow, root};
 
 #[test]
-fn the_sample_job_validates_every_sample_invoice() {
-    let job = root().join("samples/job.toml");
-    let run = invoiceflow(&["run", &job.display().to_string(), "--json", "--quiet"]);
+fn the_sample_job_posts_every_sample_invoice_and_a_rerun_changes_nothing() {
+    let job = root().join("samples/job.toml").display().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.db").display().to_string();
+    let rejects = dir.path().join("rejects").display().to_string();
+    let run = invoiceflow(&["run", &job, "--store", &store, "--rejects", &rejects, "--json", "--quiet"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let json = run.json();
+    let posting = &json["posting"];
+    assert_eq!((posting["invoices"].as_u64(), posting["credit_notes"].as_u64()), (Some(13), Some(1)));
+    assert_eq!(posting["lines"], 29);
+    assert_eq!(posting["vouchers"], 14);
+    assert_eq!(posting["ledger_entries"], 60);
+    assert_eq!(posting["change_version"], 14);
+    let again = invoiceflow(&["run", &job, "--store", &store, "--rejects", &rejects, "--json", "--quiet"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let again = again.json();
+    assert_eq!(again["posting"]["unchanged"], 14);
+    assert_eq!(again["posting"]["invoices"], 0);
+    assert_eq!(again["posting"]["change_version"], 14);
+    assert_nothing_lost(&again);
+    for i in again["imports"].as_array().unwrap() {
+        assert_eq!(i["unchanged"], i["read"], "{i}");
+    }
     assert_eq!(json["status"], "ok");
     assert_nothing_lost(&json);
     assert_eq!(json["imports"].as_array().unwrap().len(), 8);

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
@@ -14,12 +13,18 @@ use crate::entity::{Catalog, Entity, EntityKind};
 use crate::map::{Mapping, MappingError, Plan};
 use crate::model::master::MasterData;
 use crate::model::totals::RoundingPolicy;
-use crate::model::{Date, Invoice, InvoiceHeader, InvoiceLine};
+use crate::model::{Date, InvoiceHeader, InvoiceLine};
 use crate::read::{self, csv::CsvOptions, Origin, RawBatch, ReadError};
 use crate::rejects::{self, RejectSource, RejectsError};
 use crate::validate::field::Value;
 use crate::validate::invoice::{self, Context, EarlyReject};
 use crate::validate::{self, Reject};
+
+mod posting;
+mod summary;
+
+pub use posting::{PostReport, PostRequest};
+pub use summary::{Summary, Validated};
 
 /// An operational failure: the run stops, nothing of the failing stage is kept.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +39,9 @@ pub enum JobError {
     /// Rejects cannot be written.
     #[error(transparent)]
     Rejects(#[from] RejectsError),
+    /// The store failed; the failing batch was rolled back.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     /// The job file is broken.
     #[error("{path}: {message}")]
     JobFile {
@@ -88,6 +96,9 @@ pub struct ImportRequest {
     pub run_date: Date,
     /// Show progress bars on stderr (when it is a terminal).
     pub progress: bool,
+    /// Post the accepted invoices into a store (or compute them pro forma); validate only
+    /// when `None`.
+    pub post: Option<PostRequest>,
 }
 
 /// Counts of one file.
@@ -131,8 +142,10 @@ pub struct ImportOutcome {
     pub imports: Vec<FileReport>,
     /// Master data files.
     pub master: Vec<FileReport>,
-    /// The accepted invoices.
-    pub invoices: Vec<Invoice>,
+    /// Counts of the accepted invoices.
+    pub validated: Validated,
+    /// What posting did, when it ran.
+    pub posting: Option<PostReport>,
     /// All rejects, by file and line.
     pub rejects: Vec<Reject>,
     /// The run's rejects index, when written.
@@ -352,10 +365,25 @@ pub fn import(req: &ImportRequest, catalog: &Catalog) -> Result<ImportOutcome, J
         run_date: req.run_date,
         files: &labels,
         entities: &entities_of,
-        rounding: RoundingPolicy::Document,
+        rounding: req.post.as_ref().map(|p| p.options.rounding).unwrap_or(RoundingPolicy::Document),
     };
     let outcome = invoice::assemble(headers, lines, early, &ctx);
     all_rejects.extend(outcome.rejects);
+    let validated = Validated::of(&outcome.invoices);
+
+    // Posting: rejects of its own, and rows identical to what the store holds.
+    let mut unchanged: BTreeMap<u32, u64> = BTreeMap::new();
+    let posting = match &req.post {
+        Some(pr) => {
+            let (report, post_rejects, same) = posting::run(outcome.invoices, &md, pr, &labels)?;
+            all_rejects.extend(post_rejects);
+            for o in same {
+                *unchanged.entry(o.file).or_default() += 1;
+            }
+            Some(report)
+        }
+        None => None,
+    };
     all_rejects.sort_by_key(|r| r.origin);
 
     // Counts and rejects files.
@@ -379,9 +407,9 @@ pub fn import(req: &ImportRequest, catalog: &Catalog) -> Result<ImportOutcome, J
             entity: entity.name.clone(),
             file: run.label.clone(),
             read: run.read,
-            accepted: run.read - rejected,
+            accepted: run.read - rejected - unchanged.get(&(i as u32)).copied().unwrap_or(0),
             rejected,
-            unchanged: 0,
+            unchanged: unchanged.get(&(i as u32)).copied().unwrap_or(0),
             encoding: run.encoding.to_string(),
             unknown_columns: run.unknown_columns.clone(),
             push: *push,
@@ -405,131 +433,11 @@ pub fn import(req: &ImportRequest, catalog: &Catalog) -> Result<ImportOutcome, J
         *counts.entry(r.rule.id()).or_default() += 1;
     }
     let by_rule = counts.into_iter().map(|(rule, rows)| RuleCount { rule: rule.to_string(), rows }).collect();
-    Ok(ImportOutcome { imports, master, invoices: outcome.invoices, rejects: all_rejects, rejects_file, by_rule })
+    Ok(ImportOutcome { imports, master, validated, posting, rejects: all_rejects, rejects_file, by_rule })
 }
 
 /// Today's date (UTC), the default run date.
 pub fn today() -> Date {
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     Date::from_days_since_epoch((secs / 86_400) as i32)
-}
-
-/// The run summary printed as JSON with `--json` (DESIGN §9).
-#[derive(Debug, Serialize)]
-pub struct Summary {
-    /// "ok", "partial" or "failed".
-    pub status: &'static str,
-    /// Whether nothing was committed on purpose.
-    pub dry_run: bool,
-    /// Entity files.
-    pub imports: Vec<FileReport>,
-    /// Master data files.
-    pub master: Vec<FileReport>,
-    /// The rejects index of the run.
-    pub rejects_file: Option<String>,
-    /// Rejects per rule.
-    pub rejects_by_rule: Vec<RuleCount>,
-    /// Accepted invoices and credit notes (validated; posting comes with the store).
-    pub validated: Validated,
-    /// Posting counts (nothing is posted before the store exists).
-    pub posting: Option<serde_json::Value>,
-    /// Exports written.
-    pub exports: Vec<serde_json::Value>,
-    /// E-invoices written.
-    pub einvoices: Vec<serde_json::Value>,
-    /// Wall time.
-    pub duration_ms: u128,
-    /// Error message when the run failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// Counts of accepted documents.
-#[derive(Debug, Serialize, Default)]
-pub struct Validated {
-    /// Invoices.
-    pub invoices: u64,
-    /// Credit notes.
-    pub credit_notes: u64,
-    /// Lines.
-    pub lines: u64,
-}
-
-impl Summary {
-    /// The summary of an import outcome.
-    pub fn from_import(o: &ImportOutcome, dry_run: bool, started: Instant) -> Summary {
-        let mut v = Validated::default();
-        for inv in &o.invoices {
-            if inv.is_credit_note() {
-                v.credit_notes += 1;
-            } else {
-                v.invoices += 1;
-            }
-            v.lines += inv.lines.len() as u64;
-        }
-        Summary {
-            status: if o.has_rejects() { "partial" } else { "ok" },
-            dry_run,
-            imports: o.imports.clone(),
-            master: o.master.clone(),
-            rejects_file: o.rejects_file.as_ref().map(|p| p.display().to_string()),
-            rejects_by_rule: o.by_rule.clone(),
-            validated: v,
-            posting: None,
-            exports: Vec::new(),
-            einvoices: Vec::new(),
-            duration_ms: started.elapsed().as_millis(),
-            error: None,
-        }
-    }
-
-    /// A failed run's summary.
-    pub fn failed(message: String, started: Instant) -> Summary {
-        Summary {
-            status: "failed",
-            dry_run: false,
-            imports: Vec::new(),
-            master: Vec::new(),
-            rejects_file: None,
-            rejects_by_rule: Vec::new(),
-            validated: Validated::default(),
-            posting: None,
-            exports: Vec::new(),
-            einvoices: Vec::new(),
-            duration_ms: started.elapsed().as_millis(),
-            error: Some(message),
-        }
-    }
-
-    /// The human-readable summary for stderr.
-    pub fn to_text(&self) -> String {
-        use std::fmt::Write as _;
-        let mut s = String::new();
-        let width = self.imports.iter().chain(&self.master).map(|r| r.file.len()).max().unwrap_or(4).min(60);
-        let _ = writeln!(s, "{:<width$}  {:<38} {:>9} {:>9} {:>9}", "file", "entity", "read", "accepted", "rejected");
-        for r in self.master.iter().chain(&self.imports) {
-            let _ =
-                writeln!(s, "{:<width$}  {:<38} {:>9} {:>9} {:>9}", r.file, r.entity, r.read, r.accepted, r.rejected);
-            if !r.unknown_columns.is_empty() {
-                let _ = writeln!(s, "    unknown columns (ignored): {}", r.unknown_columns.join(", "));
-            }
-        }
-        let _ = writeln!(
-            s,
-            "validated: {} invoices, {} credit notes, {} lines{}",
-            self.validated.invoices,
-            self.validated.credit_notes,
-            self.validated.lines,
-            if self.dry_run { " (dry run: nothing committed)" } else { "" }
-        );
-        if !self.rejects_by_rule.is_empty() {
-            let parts: Vec<String> = self.rejects_by_rule.iter().map(|c| format!("{} {}", c.rule, c.rows)).collect();
-            let _ = writeln!(s, "rejects by rule: {}", parts.join(", "));
-        }
-        if let Some(f) = &self.rejects_file {
-            let _ = writeln!(s, "rejects: {f}");
-        }
-        let _ = writeln!(s, "status: {} in {} ms", self.status, self.duration_ms);
-        s
-    }
 }

@@ -1,0 +1,226 @@
+//! The posting stage: validated invoices → posted in batches. Batches are computed in
+//! parallel (rayon) on one thread while the writer commits the previous batch, in input order,
+//! so numbers and change versions never depend on thread count or batch size.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::mpsc;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::model::master::MasterData;
+use crate::model::Invoice;
+use crate::post::{self, PostError, Posted, PostingOptions};
+use crate::read::Origin;
+use crate::store::{Committed, Store};
+use crate::validate::{Reject, Rule};
+
+use super::JobError;
+
+/// Where and how to post.
+#[derive(Debug, Clone)]
+pub struct PostRequest {
+    /// The store (created when missing).
+    pub store: PathBuf,
+    /// Posting options.
+    pub options: PostingOptions,
+    /// Store as drafts instead of posting.
+    pub draft: bool,
+    /// Invoices per batch (one transaction each).
+    pub invoices_per_batch: usize,
+}
+
+/// What posting did.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct PostReport {
+    /// The store.
+    pub store: String,
+    /// Computed only, nothing written.
+    pub pro_forma: bool,
+    /// Invoices posted (or computed, pro forma).
+    pub invoices: u64,
+    /// Credit notes posted.
+    pub credit_notes: u64,
+    /// Lines posted.
+    pub lines: u64,
+    /// Vouchers written.
+    pub vouchers: u64,
+    /// Ledger entries written.
+    pub ledger_entries: u64,
+    /// Customer transactions (open items) written.
+    pub customer_transactions: u64,
+    /// Invoices stored as drafts.
+    pub drafts: u64,
+    /// Invoices identical to the store's: nothing written.
+    pub unchanged: u64,
+    /// Invoices refused by posting.
+    pub rejected: u64,
+    /// The store's change version after the run.
+    pub change_version: i64,
+    /// Batches committed.
+    pub batches: u64,
+}
+
+fn reject_with_lines(inv: &Invoice, r: Reject, files: &[String], out: &mut Vec<Reject>) {
+    let at = r.origin;
+    let file = files.get(at.file as usize).map(String::as_str).unwrap_or("?");
+    for l in &inv.lines {
+        out.push(Reject::new(
+            l.origin,
+            None,
+            Rule::RelationHeaderRejected,
+            format!(
+                "its header at {file} line {} was rejected when posting ({}: {}) — {}",
+                at.line,
+                r.rule.id(),
+                r.message,
+                Rule::RelationHeaderRejected.fix()
+            ),
+        ));
+    }
+    out.push(r);
+}
+
+/// Posts `invoices` (in input order). Returns the report, the rejects of posting (each with
+/// its lines), and the origins of rows that are unchanged in the store.
+pub fn run(
+    invoices: Vec<Invoice>,
+    md: &MasterData,
+    req: &PostRequest,
+    files: &[String],
+) -> Result<(PostReport, Vec<Reject>, Vec<Origin>), JobError> {
+    let mut report =
+        PostReport { store: req.store.display().to_string(), pro_forma: req.options.pro_forma, ..Default::default() };
+    let mut rejects = Vec::new();
+    let mut unchanged = Vec::new();
+    let opts = &req.options;
+
+    if opts.pro_forma {
+        let results: Vec<Result<Posted, PostError>> =
+            invoices.into_par_iter().map(|inv| post::post(inv, md, opts)).collect();
+        for r in results {
+            match r {
+                Ok(p) => {
+                    count(&mut report, &p);
+                    report.vouchers += 1;
+                }
+                Err(e) => {
+                    let (inv, r) = *e;
+                    report.rejected += 1;
+                    reject_with_lines(&inv, r, files, &mut rejects);
+                }
+            }
+        }
+        // Pro forma writes no ledger, so there are no vouchers or entries to report.
+        report.vouchers = 0;
+        report.ledger_entries = 0;
+        report.customer_transactions = 0;
+        return Ok((report, rejects, unchanged));
+    }
+
+    let mut store = Store::open(&req.store)?;
+    store.seed_sequences(md)?;
+    let mut sequences: HashSet<(String, String)> = HashSet::new();
+    for le in md.legal_entities.keys() {
+        for r in ["Invoice", "FreeTextInvoice", "CreditNote", "Voucher"] {
+            if store.has_sequence(le, r)? {
+                sequences.insert((le.clone(), r.to_string()));
+            }
+        }
+    }
+    let per_batch = req.invoices_per_batch.max(1);
+    let mut batches: Vec<Vec<Invoice>> = Vec::new();
+    let mut it = invoices.into_iter().peekable();
+    while it.peek().is_some() {
+        batches.push(it.by_ref().take(per_batch).collect());
+    }
+    let draft = req.draft;
+    std::thread::scope(|scope| -> Result<(), JobError> {
+        let (tx, rx) = mpsc::sync_channel::<Vec<Result<Posted, PostError>>>(1);
+        let sequences = &sequences;
+        scope.spawn(move || {
+            for batch in batches {
+                let computed: Vec<Result<Posted, PostError>> = batch
+                    .into_par_iter()
+                    .map(|inv| {
+                        let p = post::post(inv, md, opts)?;
+                        if draft {
+                            return Ok(p);
+                        }
+                        let le = p.invoice.header.legal_entity.to_string();
+                        let needs = [
+                            (p.invoice.header.number.is_none(), p.sequence),
+                            (p.invoice.header.voucher.is_none(), "Voucher"),
+                        ];
+                        for (needed, reference) in needs {
+                            if needed && !sequences.contains(&(le.clone(), reference.to_string())) {
+                                let r = Reject::new(
+                                    p.invoice.header.origin,
+                                    None,
+                                    Rule::RefNumberSequence,
+                                    format!(
+                                        "legal entity {le} has no {reference} number sequence — {}",
+                                        Rule::RefNumberSequence.fix()
+                                    ),
+                                );
+                                return Err(Box::new((p.invoice, r)));
+                            }
+                        }
+                        Ok(p)
+                    })
+                    .collect();
+                if tx.send(computed).is_err() {
+                    break;
+                }
+            }
+        });
+        for computed in rx {
+            let mut ok = Vec::with_capacity(computed.len());
+            for r in computed {
+                match r {
+                    Ok(p) => ok.push(p),
+                    Err(e) => {
+                        let (inv, r) = *e;
+                        report.rejected += 1;
+                        reject_with_lines(&inv, r, files, &mut rejects);
+                    }
+                }
+            }
+            let results = store.commit(&ok, draft, opts.credit_limit, md)?;
+            report.batches += 1;
+            for (p, c) in ok.iter().zip(results) {
+                match c {
+                    Committed::Posted { .. } => {
+                        count(&mut report, p);
+                        report.vouchers += 1;
+                    }
+                    Committed::Draft { .. } => report.drafts += 1,
+                    Committed::Unchanged => {
+                        report.unchanged += 1;
+                        unchanged.push(p.invoice.header.origin);
+                        unchanged.extend(p.invoice.lines.iter().map(|l| l.origin));
+                    }
+                    Committed::Rejected(r) => {
+                        report.rejected += 1;
+                        reject_with_lines(&p.invoice, r, files, &mut rejects);
+                    }
+                }
+            }
+        }
+        Ok(())
+    })?;
+    report.change_version = store.change_version()?;
+    Ok((report, rejects, unchanged))
+}
+
+fn count(report: &mut PostReport, p: &Posted) {
+    if p.credit_note {
+        report.credit_notes += 1;
+    } else {
+        report.invoices += 1;
+    }
+    report.lines += p.invoice.lines.len() as u64;
+    report.ledger_entries += p.ledger.len() as u64;
+    report.customer_transactions += 1;
+}

@@ -1,0 +1,152 @@
+//! The run summary: human text on stderr, one JSON object on stdout with `--json`.
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::{FileReport, ImportOutcome, PostReport, RuleCount};
+use crate::model::Invoice;
+
+/// The run summary printed as JSON with `--json` (DESIGN §9).
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    /// "ok", "partial" or "failed".
+    pub status: &'static str,
+    /// Whether nothing was committed on purpose.
+    pub dry_run: bool,
+    /// Entity files.
+    pub imports: Vec<FileReport>,
+    /// Master data files.
+    pub master: Vec<FileReport>,
+    /// The rejects index of the run.
+    pub rejects_file: Option<String>,
+    /// Rejects per rule.
+    pub rejects_by_rule: Vec<RuleCount>,
+    /// Accepted invoices and credit notes.
+    pub validated: Validated,
+    /// What posting did (absent when only validating).
+    pub posting: Option<PostReport>,
+    /// Exports written.
+    pub exports: Vec<serde_json::Value>,
+    /// E-invoices written.
+    pub einvoices: Vec<serde_json::Value>,
+    /// Wall time.
+    pub duration_ms: u128,
+    /// Error message when the run failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Counts of accepted documents.
+#[derive(Debug, Serialize, Default, Clone)]
+pub struct Validated {
+    /// Invoices.
+    pub invoices: u64,
+    /// Credit notes.
+    pub credit_notes: u64,
+    /// Lines.
+    pub lines: u64,
+}
+
+impl Validated {
+    /// Counts of validated invoices.
+    pub fn of(invoices: &[Invoice]) -> Validated {
+        let mut v = Validated::default();
+        for inv in invoices {
+            if inv.is_credit_note() {
+                v.credit_notes += 1;
+            } else {
+                v.invoices += 1;
+            }
+            v.lines += inv.lines.len() as u64;
+        }
+        v
+    }
+}
+
+impl Summary {
+    /// The summary of an import outcome.
+    pub fn from_import(o: &ImportOutcome, dry_run: bool, started: Instant) -> Summary {
+        Summary {
+            status: if o.has_rejects() { "partial" } else { "ok" },
+            dry_run,
+            imports: o.imports.clone(),
+            master: o.master.clone(),
+            rejects_file: o.rejects_file.as_ref().map(|p| p.display().to_string()),
+            rejects_by_rule: o.by_rule.clone(),
+            validated: o.validated.clone(),
+            posting: o.posting.clone(),
+            exports: Vec::new(),
+            einvoices: Vec::new(),
+            duration_ms: started.elapsed().as_millis(),
+            error: None,
+        }
+    }
+
+    /// A failed run's summary.
+    pub fn failed(message: String, started: Instant) -> Summary {
+        Summary {
+            status: "failed",
+            dry_run: false,
+            imports: Vec::new(),
+            master: Vec::new(),
+            rejects_file: None,
+            rejects_by_rule: Vec::new(),
+            validated: Validated::default(),
+            posting: None,
+            exports: Vec::new(),
+            einvoices: Vec::new(),
+            duration_ms: started.elapsed().as_millis(),
+            error: Some(message),
+        }
+    }
+
+    /// The human-readable summary for stderr.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::new();
+        let width = self.imports.iter().chain(&self.master).map(|r| r.file.len()).max().unwrap_or(4).min(60);
+        let _ = writeln!(s, "{:<width$}  {:<38} {:>9} {:>9} {:>9}", "file", "entity", "read", "accepted", "rejected");
+        for r in self.master.iter().chain(&self.imports) {
+            let _ =
+                writeln!(s, "{:<width$}  {:<38} {:>9} {:>9} {:>9}", r.file, r.entity, r.read, r.accepted, r.rejected);
+            if !r.unknown_columns.is_empty() {
+                let _ = writeln!(s, "    unknown columns (ignored): {}", r.unknown_columns.join(", "));
+            }
+        }
+        let _ = writeln!(
+            s,
+            "validated: {} invoices, {} credit notes, {} lines{}",
+            self.validated.invoices,
+            self.validated.credit_notes,
+            self.validated.lines,
+            if self.dry_run { " (dry run: nothing committed)" } else { "" }
+        );
+        if let Some(p) = &self.posting {
+            if p.pro_forma {
+                let _ = writeln!(
+                    s,
+                    "pro forma: {} invoices, {} credit notes computed; nothing posted",
+                    p.invoices, p.credit_notes
+                );
+            } else if p.drafts > 0 {
+                let _ = writeln!(s, "drafts stored: {} (unchanged {}) in {}", p.drafts, p.unchanged, p.store);
+            } else {
+                let _ = writeln!(
+                    s,
+                    "posted: {} invoices, {} credit notes, {} lines, {} vouchers, {} ledger entries; {} unchanged; store {} (change version {})",
+                    p.invoices, p.credit_notes, p.lines, p.vouchers, p.ledger_entries, p.unchanged, p.store, p.change_version
+                );
+            }
+        }
+        if !self.rejects_by_rule.is_empty() {
+            let parts: Vec<String> = self.rejects_by_rule.iter().map(|c| format!("{} {}", c.rule, c.rows)).collect();
+            let _ = writeln!(s, "rejects by rule: {}", parts.join(", "));
+        }
+        if let Some(f) = &self.rejects_file {
+            let _ = writeln!(s, "rejects: {f}");
+        }
+        let _ = writeln!(s, "status: {} in {} ms", self.status, self.duration_ms);
+        s
+    }
+}

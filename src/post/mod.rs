@@ -1,0 +1,412 @@
+//! Posting: a validated invoice → its totals, the ledger voucher (balanced in transaction and
+//! accounting currency) and the customer's open item. Pure computation, no I/O: numbers
+//! (invoice and voucher) are drawn by the store when it commits, in input order.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::model::master::MasterData;
+use crate::model::totals::Totals;
+use crate::model::{parse_distribution, round_money, Currency, Date, Invoice};
+use crate::validate::{Reject, Rule};
+
+/// Whether to check credit limits when posting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum CreditLimitCheck {
+    /// No check.
+    #[default]
+    None,
+    /// The customer's open balance plus the invoice must stay within the credit limit.
+    Balance,
+}
+
+/// Posting options (the AR parameters of D365 that matter here).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PostingOptions {
+    /// VAT rounding for documents whose source gives no tax total (`document` or `line`).
+    pub rounding: crate::model::totals::RoundingPolicy,
+    /// Post zero-priced lines to revenue with 0.00 (D365 "Post to Revenue account for zero
+    /// priced … lines"); otherwise they get no ledger line.
+    pub zero_price_to_revenue: bool,
+    /// Renumber lines 1, 2, 3 … when posting (D365 "Assign sequential line numbers").
+    pub sequential_line_numbers: bool,
+    /// Credit limit check.
+    pub credit_limit: CreditLimitCheck,
+    /// Credit correction (storno): credit notes keep the original side with negative amounts.
+    pub credit_correction: bool,
+    /// Compute and report, post nothing, change no state.
+    pub pro_forma: bool,
+}
+
+impl Default for PostingOptions {
+    fn default() -> Self {
+        PostingOptions {
+            rounding: Default::default(),
+            zero_price_to_revenue: true,
+            sequential_line_numbers: false,
+            credit_limit: CreditLimitCheck::None,
+            credit_correction: false,
+            pro_forma: false,
+        }
+    }
+}
+
+/// What a ledger line posts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PostingType {
+    /// The customer's summary account (accounts receivable).
+    CustomerBalance,
+    /// Revenue per line.
+    Revenue,
+    /// Sales tax payable per tax code.
+    SalesTax,
+    /// Document charges.
+    Charges,
+    /// Document discounts.
+    Discount,
+    /// Rounding difference from currency conversion.
+    PennyDifference,
+}
+
+impl PostingType {
+    /// The name as in PostingSetup and exports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostingType::CustomerBalance => "CustomerBalance",
+            PostingType::Revenue => "Revenue",
+            PostingType::SalesTax => "SalesTax",
+            PostingType::Charges => "Charges",
+            PostingType::Discount => "Discount",
+            PostingType::PennyDifference => "PennyDifference",
+        }
+    }
+}
+
+/// One ledger line of a voucher. Amounts are signed: debit positive, credit negative.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerLine {
+    /// What it posts.
+    pub posting_type: PostingType,
+    /// Main account.
+    pub account: Box<str>,
+    /// Amount in the invoice currency.
+    pub amount: Decimal,
+    /// Amount in the accounting currency.
+    pub amount_acc: Decimal,
+    /// Credit side (a storno keeps the original side with the opposite sign).
+    pub is_credit: bool,
+    /// Tax code of a sales tax line.
+    pub tax_code: Option<Box<str>>,
+    /// Invoice line of a revenue line.
+    pub line_number: Option<Decimal>,
+}
+
+/// A posted invoice: everything the store writes, but its numbers.
+#[derive(Debug, Clone)]
+pub struct Posted {
+    /// The invoice (lines renumbered when sequential line numbers are on).
+    pub invoice: Invoice,
+    /// Its totals.
+    pub totals: Totals,
+    /// Credit note (total below zero).
+    pub credit_note: bool,
+    /// The legal entity's accounting currency.
+    pub accounting_currency: Currency,
+    /// Invoice currency → accounting currency rate used.
+    pub rate: Decimal,
+    /// Due date of the open item.
+    pub due_date: Date,
+    /// Voucher lines; they add up to zero in both currencies.
+    pub ledger: Vec<LedgerLine>,
+    /// Which number sequence the invoice draws from when it has no number.
+    pub sequence: &'static str,
+    /// Hash of the source content, to recognise an unchanged re-import.
+    pub content_hash: String,
+}
+
+impl Posted {
+    /// The customer balance line's amounts: the open item (transaction, accounting currency).
+    pub fn open_item(&self) -> (Decimal, Decimal) {
+        self.ledger
+            .iter()
+            .find(|l| l.posting_type == PostingType::CustomerBalance)
+            .map(|l| (l.amount, l.amount_acc))
+            .unwrap_or_default()
+    }
+}
+
+/// Posting failed for an invoice: the invoice back and why.
+pub type PostError = Box<(Invoice, Reject)>;
+
+fn reject(inv: Invoice, field: Option<&str>, rule: Rule, msg: String) -> PostError {
+    let r = Reject::new(inv.header.origin, field, rule, format!("{msg} — {}", rule.fix()));
+    Box::new((inv, r))
+}
+
+/// The main account for a posting type: the row for the specific record (Table) first, then
+/// its group (Group), then All — the lookup order of D365 posting profiles.
+pub fn account<'m>(md: &'m MasterData, ty: PostingType, table: Option<&str>, group: Option<&str>) -> Option<&'m str> {
+    let rows = || md.posting_setup.iter().filter(move |r| r.posting_type == ty.as_str());
+    let by = |code: &str, rel: Option<&str>| {
+        rel.and_then(|rel| rows().find(|r| r.account_code == code && r.relation.as_deref() == Some(rel)))
+    };
+    by("Table", table)
+        .or_else(|| by("Group", group))
+        .or_else(|| rows().find(|r| r.account_code == "All"))
+        .map(|r| r.main_account.as_str())
+}
+
+/// The rate from `from` to `to` valid on `date`: the latest rate starting on or before it, or
+/// the inverse of the opposite rate.
+pub fn exchange_rate(md: &MasterData, from: Currency, to: Currency, date: Date) -> Option<Decimal> {
+    if from == to {
+        return Some(Decimal::ONE);
+    }
+    let find = |a: &str, b: &str| {
+        md.exchange_rates
+            .iter()
+            .filter(|r| r.from == a && r.to == b && r.start <= date)
+            .max_by_key(|r| r.start)
+            .map(|r| r.rate)
+    };
+    find(from.code(), to.code()).or_else(|| find(to.code(), from.code()).map(|r| Decimal::ONE / r))
+}
+
+/// The due date: from the invoice date (or the end of its month) plus the terms' days.
+pub fn due_date(inv: &Invoice, md: &MasterData) -> Date {
+    if let Some(d) = inv.header.due_date {
+        return d;
+    }
+    let terms = inv
+        .header
+        .payment_terms
+        .as_deref()
+        .or_else(|| md.customers.get(&*inv.header.customer).and_then(|c| c.payment_terms.as_deref()))
+        .and_then(|t| md.payment_terms.get(t));
+    match terms {
+        None => inv.header.date,
+        Some(t) => {
+            let base = if t.from_month_end {
+                let (y, m, _) = inv.header.date.ymd();
+                let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+                Date::from_ymd(ny, nm, 1).map(|d| d.add_days(-1)).unwrap_or(inv.header.date)
+            } else {
+                inv.header.date
+            };
+            base.add_days(t.days)
+        }
+    }
+}
+
+/// A stable hash of an invoice's source content (not its position in the file), to recognise
+/// an identical re-import. FNV-1a over a canonical rendering of every field.
+pub fn content_hash(inv: &Invoice) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |s: &str| {
+        for b in s.bytes().chain(std::iter::once(0x1f)) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    let o = |v: &Option<Box<str>>| v.as_deref().unwrap_or("\u{0}").to_string();
+    let od = |v: &Option<Decimal>| v.map(|d| d.normalize().to_string()).unwrap_or_else(|| "\u{0}".into());
+    let hd = &inv.header;
+    for s in [
+        hd.legal_entity.to_string(),
+        o(&hd.number),
+        hd.record_id.map(|r| r.to_string()).unwrap_or_default(),
+        hd.date.to_string(),
+        hd.customer.to_string(),
+        hd.currency.code().to_string(),
+        o(&hd.payment_terms),
+        hd.due_date.map(|d| d.to_string()).unwrap_or_default(),
+        o(&hd.order_reference),
+        o(&hd.buyer_reference),
+        o(&hd.sales_order),
+        o(&hd.original_invoice),
+        o(&hd.voucher),
+        od(&hd.exchange_rate),
+        od(&hd.totals.amount),
+        od(&hd.totals.tax),
+        od(&hd.totals.charge),
+        od(&hd.totals.discount),
+        o(&hd.tax_group),
+        o(&hd.item_tax_group),
+        inv.rounding.as_str().to_string(),
+    ] {
+        feed(&s);
+    }
+    for (i, v) in &hd.extras {
+        feed(&format!("{i}={v}"));
+    }
+    for (l, t) in inv.lines.iter().zip(&inv.taxes) {
+        feed("\u{1e}");
+        for s in [
+            l.line_number.normalize().to_string(),
+            l.quantity.normalize().to_string(),
+            l.unit_price.normalize().to_string(),
+            l.price_unit.normalize().to_string(),
+            l.discount_per_unit.normalize().to_string(),
+            l.discount_percent.normalize().to_string(),
+            l.discount_amount.normalize().to_string(),
+            l.charge_amount.normalize().to_string(),
+            od(&l.line_amount),
+            od(&l.line_tax),
+            od(&l.tax_rate),
+            t.code.to_string(),
+            t.category.to_string(),
+            t.rate.normalize().to_string(),
+            o(&l.item_id),
+            o(&l.item_name),
+            o(&l.description),
+            o(&l.unit),
+            o(&l.main_account),
+            o(&l.distribution),
+            l.invoice_date.map(|d| d.to_string()).unwrap_or_default(),
+        ] {
+            feed(&s);
+        }
+        for (i, v) in &l.extras {
+            feed(&format!("{i}={v}"));
+        }
+    }
+    format!("{h:016x}")
+}
+
+/// Posts one invoice: totals, voucher lines in both currencies (balanced; a conversion
+/// difference goes to the penny-difference account), due date.
+pub fn post(mut inv: Invoice, md: &MasterData, opts: &PostingOptions) -> Result<Posted, PostError> {
+    let content_hash = content_hash(&inv);
+    if opts.sequential_line_numbers {
+        for (i, l) in inv.lines.iter_mut().enumerate() {
+            l.line_number = Decimal::from(i as u64 + 1);
+        }
+    }
+    let Some(le) = md.legal_entities.get(&*inv.header.legal_entity) else {
+        let msg = format!("legal entity `{}` is not in the master data", inv.header.legal_entity);
+        return Err(reject(inv, None, Rule::RefLegalEntity, msg));
+    };
+    let acc = le.accounting_currency;
+    let cur = inv.header.currency;
+    let Some(rate) = exchange_rate(md, cur, acc, inv.header.date) else {
+        let msg = format!("no exchange rate {} → {} valid on {}", cur.code(), acc.code(), inv.header.date);
+        return Err(reject(inv, Some("CurrencyCode"), Rule::RefExchangeRate, msg));
+    };
+    let totals = inv.totals();
+    let credit_note = inv.is_credit_note();
+    let customer = md.customers.get(&*inv.header.customer);
+    let mut ledger: Vec<LedgerLine> = Vec::new();
+    let mut push = |ty: PostingType, account: &str, amount: Decimal, tax: Option<&str>, line: Option<Decimal>| {
+        ledger.push(LedgerLine {
+            posting_type: ty,
+            account: account.into(),
+            amount: round_money(amount, cur),
+            amount_acc: round_money(amount * rate, acc),
+            is_credit: false,
+            tax_code: tax.map(Into::into),
+            line_number: line,
+        });
+    };
+    let Some(ar) = account(
+        md,
+        PostingType::CustomerBalance,
+        Some(&inv.header.customer),
+        customer.and_then(|c| c.group.as_deref()),
+    ) else {
+        return Err(reject(inv, None, Rule::RefPostingAccount, "no CustomerBalance account in PostingSetup".into()));
+    };
+    push(PostingType::CustomerBalance, ar, totals.payable, None, None);
+    for (i, l) in inv.lines.iter().enumerate() {
+        let net = totals.line_nets[i];
+        if net.is_zero() && l.unit_price.is_zero() && !opts.zero_price_to_revenue {
+            continue;
+        }
+        if let Some(dist) = l.distribution.as_deref() {
+            // Validated by the distribution rule; a parse failure here cannot happen.
+            let parts = parse_distribution(dist).unwrap_or_default();
+            let weights: Vec<Decimal> = parts.iter().map(|(_, p)| *p).collect();
+            for ((account, _), share) in parts.iter().zip(crate::model::totals::split(net, &weights, cur)) {
+                push(PostingType::Revenue, account, -share, None, Some(l.line_number));
+            }
+            continue;
+        }
+        let group = l.item_tax_group.as_deref().or(inv.header.item_tax_group.as_deref());
+        let revenue =
+            l.main_account.as_deref().or_else(|| account(md, PostingType::Revenue, l.item_id.as_deref(), group));
+        let Some(revenue) = revenue else {
+            let msg = format!("no Revenue account for line {} in PostingSetup", l.line_number);
+            return Err(reject(inv, None, Rule::RefPostingAccount, msg));
+        };
+        push(PostingType::Revenue, revenue, -net, None, Some(l.line_number));
+    }
+    for g in &totals.groups {
+        let Some(tax) = md.tax_codes.get(&*g.tax_code) else {
+            let msg = format!("tax code {} is not in SalesTaxCode", g.tax_code);
+            return Err(reject(inv, None, Rule::RefTaxCode, msg));
+        };
+        push(PostingType::SalesTax, &tax.payable_account, -g.amount, Some(&g.tax_code), None);
+    }
+    for (ty, amount) in [(PostingType::Discount, totals.allowance_total), (PostingType::Charges, -totals.charge_total)]
+    {
+        if amount.is_zero() {
+            continue;
+        }
+        let Some(a) = account(md, ty, None, None) else {
+            let msg = format!("no {} account in PostingSetup", ty.as_str());
+            return Err(reject(inv, None, Rule::RefPostingAccount, msg));
+        };
+        push(ty, a, amount, None, None);
+    }
+    let diff: Decimal = ledger.iter().map(|l| l.amount_acc).sum();
+    if !diff.is_zero() {
+        let Some(a) = account(md, PostingType::PennyDifference, None, None) else {
+            let msg = format!("a conversion difference of {diff} {} needs a PennyDifference account", acc.code());
+            return Err(reject(inv, None, Rule::RefPostingAccount, msg));
+        };
+        ledger.push(LedgerLine {
+            posting_type: PostingType::PennyDifference,
+            account: a.into(),
+            amount: round_money(Decimal::ZERO, cur),
+            amount_acc: round_money(-diff, acc),
+            is_credit: false,
+            tax_code: None,
+            line_number: None,
+        });
+    }
+    for l in &mut ledger {
+        // The natural side: debit for positive amounts. A storno credit note keeps the side
+        // the invoice would have used, with the opposite sign.
+        let natural_credit = match l.posting_type {
+            PostingType::CustomerBalance | PostingType::Discount => false,
+            PostingType::PennyDifference => l.amount_acc < Decimal::ZERO,
+            _ => true,
+        };
+        let storno = credit_note && opts.credit_correction;
+        l.is_credit = if storno || (l.amount.is_zero() && l.amount_acc.is_zero()) {
+            natural_credit
+        } else if l.amount.is_zero() {
+            l.amount_acc < Decimal::ZERO
+        } else {
+            l.amount < Decimal::ZERO
+        };
+    }
+    let sequence = match (inv.header.document, credit_note) {
+        (crate::entity::DocumentKind::FreeText, _) => "FreeTextInvoice",
+        (_, true) => "CreditNote",
+        _ => "Invoice",
+    };
+    let due_date = due_date(&inv, md);
+    Ok(Posted {
+        invoice: inv,
+        totals,
+        credit_note,
+        accounting_currency: acc,
+        rate,
+        due_date,
+        ledger,
+        sequence,
+        content_hash,
+    })
+}

@@ -1,0 +1,606 @@
+//! The ledger store: one SQLite file (WAL), versioned schema migrations, one transaction per
+//! batch, a store-wide change version per committed invoice. The only module that knows SQL.
+//!
+//! Decimals are stored as exact text; sums are done in Rust, never in SQL.
+
+mod schema;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rust_decimal::Decimal;
+
+use crate::entity::Catalog;
+use crate::model::master::MasterData;
+use crate::model::Extras;
+use crate::post::{CreditLimitCheck, Posted};
+use crate::validate::{Reject, Rule};
+
+/// A store failure: operational, the run stops and the failing batch is rolled back.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// SQLite said no.
+    #[error("{path}: store error: {source}")]
+    Sqlite {
+        /// The store.
+        path: PathBuf,
+        /// The cause.
+        source: rusqlite::Error,
+    },
+    /// Another process holds the store.
+    #[error("{path}: the store is in use by another invoiceflow process (lock file {lock}); wait for it to finish and run again")]
+    Locked {
+        /// The store.
+        path: PathBuf,
+        /// The lock file.
+        lock: String,
+    },
+    /// The lock file cannot be created.
+    #[error("{path}: cannot create the lock file: {source}")]
+    Io {
+        /// The store.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The store was written by a newer invoiceflow.
+    #[error(
+        "{path}: the store has schema version {found}; this invoiceflow knows up to {known}: use a newer invoiceflow"
+    )]
+    TooNew {
+        /// The store.
+        path: PathBuf,
+        /// Its version.
+        found: i64,
+        /// Ours.
+        known: i64,
+    },
+    /// A number sequence is missing (checked before posting, so this is a defect guard).
+    #[error("{path}: no number sequence {reference} for legal entity {legal_entity}")]
+    NoSequence {
+        /// The store.
+        path: PathBuf,
+        /// Legal entity.
+        legal_entity: String,
+        /// Sequence reference.
+        reference: String,
+    },
+}
+
+/// An open store, locked for this process.
+pub struct Store {
+    path: PathBuf,
+    conn: Connection,
+    _lock: File,
+    balances: HashMap<(String, String), Decimal>,
+}
+
+/// What happened to one invoice of a batch.
+#[derive(Debug)]
+pub enum Committed {
+    /// Written, with its number, voucher and change version.
+    Posted {
+        /// Invoice number.
+        number: String,
+        /// Ledger voucher.
+        voucher: String,
+        /// Change version.
+        version: i64,
+    },
+    /// Stored as a draft (not posted).
+    Draft {
+        /// Change version.
+        version: i64,
+    },
+    /// Identical to what the store holds: nothing written.
+    Unchanged,
+    /// Refused (a changed posted invoice, a credit limit).
+    Rejected(Reject),
+}
+
+fn fmt_number(format: &str, n: i64) -> String {
+    let width = format.chars().filter(|c| *c == '#').count();
+    if width == 0 {
+        return format!("{format}{n}");
+    }
+    let start = format.find('#').unwrap_or(0);
+    let digits = format!("{n:0width$}");
+    let end = start + format[start..].chars().take_while(|c| *c == '#').count();
+    format!("{}{}{}", &format[..start], digits, &format[end..])
+}
+
+fn extras_json(entity: &str, extras: &Extras) -> String {
+    let e = Catalog::builtin().get(entity);
+    let mut map = serde_json::Map::new();
+    for (i, v) in extras {
+        let name =
+            e.and_then(|e| e.fields.get(usize::from(*i))).map(|f| f.name.clone()).unwrap_or_else(|| i.to_string());
+        map.insert(name, serde_json::Value::String(v.to_string()));
+    }
+    serde_json::Value::Object(map).to_string()
+}
+
+impl Store {
+    /// Opens (creating and migrating when needed) the store at `path` and locks it for this
+    /// process; a second process gets [`StoreError::Locked`] at once.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let lock_path = PathBuf::from(format!("{}.lock", path.display()));
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: path.to_path_buf(), source })?;
+        }
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|source| StoreError::Io { path: path.to_path_buf(), source })?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::Locked { path: path.to_path_buf(), lock: lock_path.display().to_string() })
+            }
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(StoreError::Io { path: path.to_path_buf(), source })
+            }
+        }
+        let sql = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
+        let conn = Connection::open(path).map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
+        let mut store = Store { path: path.to_path_buf(), conn, _lock: lock, balances: HashMap::new() };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        move |source| StoreError::Sqlite { path: self.path.clone(), source }
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sqlite { path: path.clone(), source };
+        let current: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(sql)?;
+        let known = schema::MIGRATIONS.len() as i64;
+        if current > known {
+            return Err(StoreError::TooNew { path: self.path.clone(), found: current, known });
+        }
+        for (i, m) in schema::MIGRATIONS.iter().enumerate().skip(current as usize) {
+            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+            tx.execute_batch(m).map_err(sql)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1).map_err(sql)?;
+            tx.commit().map_err(sql)?;
+        }
+        Ok(())
+    }
+
+    /// The store's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The latest change version (0 for an empty store).
+    pub fn change_version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = 'change_version'", [], |r| r.get::<_, String>(0))
+            .optional()
+            .map_err(self.err())
+            .map(|v| v.and_then(|v| v.parse().ok()).unwrap_or(0))
+    }
+
+    /// Adds the number sequences of the master data that the store does not have yet (the
+    /// store's own counters win: they have moved on).
+    pub fn seed_sequences(&mut self, md: &MasterData) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        for s in &md.number_sequences {
+            tx.execute(
+                "INSERT OR IGNORE INTO number_sequence (legal_entity, reference, format, next) VALUES (?1, ?2, ?3, ?4)",
+                params![s.legal_entity, s.reference, s.format, s.next],
+            )
+            .map_err(sql)?;
+        }
+        tx.commit().map_err(sql)
+    }
+
+    /// Whether the store has a number sequence (legal entity, reference).
+    pub fn has_sequence(&self, legal_entity: &str, reference: &str) -> Result<bool, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM number_sequence WHERE legal_entity = ?1 AND reference = ?2",
+                params![legal_entity, reference],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|o| o.is_some())
+            .map_err(self.err())
+    }
+
+    /// Commits a batch of posted invoices in one transaction, in order: unchanged ones are
+    /// skipped, changed posted ones refused, the rest numbered and written with the next
+    /// change versions. `draft` stores them unposted (no numbers drawn, no ledger).
+    pub fn commit(
+        &mut self,
+        batch: &[Posted],
+        draft: bool,
+        credit_limit: CreditLimitCheck,
+        md: &MasterData,
+    ) -> Result<Vec<Committed>, StoreError> {
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sqlite { path: path.clone(), source };
+        let mut version = self.change_version()?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        let mut out = Vec::with_capacity(batch.len());
+        let mut balances = self.balances.clone();
+        for p in batch {
+            let h = &p.invoice.header;
+            let source_key = match (h.document, &h.number, h.record_id) {
+                (crate::entity::DocumentKind::FreeText, _, Some(id)) => format!("FT:{id}"),
+                (_, Some(n), _) => n.to_string(),
+                (_, None, id) => format!("FT:{}", id.unwrap_or_default()),
+            };
+            let existing: Option<(i64, String, String)> = tx
+                .query_row(
+                    "SELECT id, content_hash, status FROM invoice WHERE legal_entity = ?1 AND source_key = ?2",
+                    params![&*h.legal_entity, source_key],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()
+                .map_err(sql)?;
+            let target = if draft { "draft" } else { "posted" };
+            if let Some((id, hash, status)) = &existing {
+                if *hash == p.content_hash && (status == target || status == "posted") {
+                    out.push(Committed::Unchanged);
+                    continue;
+                }
+                if status == "posted" {
+                    out.push(Committed::Rejected(Reject::new(
+                        h.origin,
+                        None,
+                        Rule::StorePostedChanged,
+                        format!(
+                            "invoice {source_key} of legal entity {} is posted and differs from this row — {}",
+                            h.legal_entity,
+                            Rule::StorePostedChanged.fix()
+                        ),
+                    )));
+                    continue;
+                }
+                for t in ["invoice_line", "invoice_tax"] {
+                    tx.execute(&format!("DELETE FROM {t} WHERE invoice_id = ?1"), [id]).map_err(sql)?;
+                }
+                tx.execute("DELETE FROM invoice WHERE id = ?1", [id]).map_err(sql)?;
+            }
+            let (open, open_acc) = p.open_item();
+            if !draft && credit_limit == CreditLimitCheck::Balance {
+                let limit = md.customers.get(&*h.customer).and_then(|c| c.credit_limit).unwrap_or_default();
+                if limit > Decimal::ZERO {
+                    let key = (h.legal_entity.to_string(), h.customer.to_string());
+                    let balance = match balances.get(&key) {
+                        Some(b) => *b,
+                        None => {
+                            let mut stmt = tx
+                                .prepare_cached(
+                                    "SELECT amount_acc FROM customer_trans WHERE legal_entity = ?1 AND customer = ?2",
+                                )
+                                .map_err(sql)?;
+                            let rows = stmt.query_map(params![key.0, key.1], |r| r.get::<_, String>(0)).map_err(sql)?;
+                            let mut sum = Decimal::ZERO;
+                            for v in rows {
+                                sum += v.map_err(sql)?.parse::<Decimal>().unwrap_or_default();
+                            }
+                            sum
+                        }
+                    };
+                    if balance + open_acc > limit {
+                        out.push(Committed::Rejected(Reject::new(
+                            h.origin,
+                            None,
+                            Rule::PostCreditLimit,
+                            format!(
+                                "customer {} has an open balance of {balance} and this invoice adds {open_acc}: above the credit limit {limit} — {}",
+                                h.customer,
+                                Rule::PostCreditLimit.fix()
+                            ),
+                        )));
+                        continue;
+                    }
+                    balances.insert(key, balance + open_acc);
+                }
+            }
+            version += 1;
+            let (number, voucher) = if draft {
+                (h.number.as_deref().map(str::to_string), None)
+            } else {
+                let number = match &h.number {
+                    Some(n) => n.to_string(),
+                    None => next_number(&tx, &path, &h.legal_entity, p.sequence)?,
+                };
+                let voucher = match &h.voucher {
+                    Some(v) => v.to_string(),
+                    None => next_number(&tx, &path, &h.legal_entity, "Voucher")?,
+                };
+                (Some(number), Some(voucher))
+            };
+            let t = &p.totals;
+            let line_entity = p.invoice.lines.first().map(|l| l.entity.to_string()).unwrap_or_default();
+            tx.execute(
+                "INSERT INTO invoice (legal_entity, source_key, number, status, document, kind, header_entity, line_entity,
+                    invoice_date, due_date, customer, currency, accounting_currency, exchange_rate, payment_terms,
+                    order_reference, buyer_reference, sales_order, original_invoice, voucher, record_id,
+                    line_total, allowance_total, charge_total, tax_exclusive, vat_total, tax_inclusive, prepaid, payable,
+                    rounding, content_hash, extras, version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
+                    ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33)",
+                params![
+                    &*h.legal_entity,
+                    source_key,
+                    number,
+                    target,
+                    match h.document {
+                        crate::entity::DocumentKind::Sales => "sales",
+                        crate::entity::DocumentKind::FreeText => "free_text",
+                    },
+                    if p.credit_note { "credit_note" } else { "invoice" },
+                    &*h.entity,
+                    line_entity,
+                    h.date.to_string(),
+                    p.due_date.to_string(),
+                    &*h.customer,
+                    h.currency.code(),
+                    p.accounting_currency.code(),
+                    p.rate.normalize().to_string(),
+                    h.payment_terms.as_deref(),
+                    h.order_reference.as_deref(),
+                    h.buyer_reference.as_deref(),
+                    h.sales_order.as_deref(),
+                    h.original_invoice.as_deref(),
+                    voucher,
+                    h.record_id,
+                    t.line_total.to_string(),
+                    t.allowance_total.to_string(),
+                    t.charge_total.to_string(),
+                    t.tax_exclusive.to_string(),
+                    t.vat_total.to_string(),
+                    t.tax_inclusive.to_string(),
+                    t.prepaid.to_string(),
+                    t.payable.to_string(),
+                    t.policy.as_str(),
+                    p.content_hash,
+                    extras_json(&h.entity, &h.extras),
+                    version,
+                ],
+            )
+            .map_err(sql)?;
+            let id = tx.last_insert_rowid();
+            {
+                let mut stmt = tx
+                    .prepare_cached(
+                        "INSERT INTO invoice_line (invoice_id, position, line_number, quantity, unit_price, price_unit,
+                            discount_per_unit, discount_percent, discount_amount, charge_amount, net_amount, tax_code,
+                            tax_category, tax_rate, item_id, item_name, description, unit, main_account, distribution,
+                            extras, version)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
+                    )
+                    .map_err(sql)?;
+                for (i, (l, tax)) in p.invoice.lines.iter().zip(&p.invoice.taxes).enumerate() {
+                    stmt.execute(params![
+                        id,
+                        i as i64,
+                        l.line_number.normalize().to_string(),
+                        l.quantity.to_string(),
+                        l.unit_price.to_string(),
+                        l.price_unit.to_string(),
+                        l.discount_per_unit.to_string(),
+                        l.discount_percent.to_string(),
+                        l.discount_amount.to_string(),
+                        l.charge_amount.to_string(),
+                        t.line_nets[i].to_string(),
+                        &*tax.code,
+                        &*tax.category,
+                        tax.rate.normalize().to_string(),
+                        l.item_id.as_deref(),
+                        l.item_name.as_deref(),
+                        l.description.as_deref(),
+                        l.unit.as_deref(),
+                        l.main_account.as_deref(),
+                        l.distribution.as_deref(),
+                        extras_json(&l.entity, &l.extras),
+                        version,
+                    ])
+                    .map_err(sql)?;
+                }
+                let mut stmt = tx
+                    .prepare_cached(
+                        "INSERT INTO invoice_tax (invoice_id, position, category, rate, tax_code, lines, allowance, charge,
+                            base, amount, version)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    )
+                    .map_err(sql)?;
+                for (i, g) in t.groups.iter().enumerate() {
+                    stmt.execute(params![
+                        id,
+                        i as i64,
+                        &*g.category,
+                        g.rate.normalize().to_string(),
+                        &*g.tax_code,
+                        g.lines.to_string(),
+                        g.allowance.to_string(),
+                        g.charge.to_string(),
+                        g.base.to_string(),
+                        g.amount.to_string(),
+                        version
+                    ])
+                    .map_err(sql)?;
+                }
+            }
+            match (number, voucher) {
+                (Some(number), Some(voucher)) => {
+                    let mut stmt = tx
+                        .prepare_cached(
+                            "INSERT INTO ledger_entry (voucher, legal_entity, invoice_id, position, entry_date, account,
+                                posting_type, amount, currency, amount_acc, accounting_currency, is_credit, tax_code,
+                                line_number, version)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                        )
+                        .map_err(sql)?;
+                    for (i, e) in p.ledger.iter().enumerate() {
+                        stmt.execute(params![
+                            voucher,
+                            &*h.legal_entity,
+                            id,
+                            i as i64,
+                            h.date.to_string(),
+                            &*e.account,
+                            e.posting_type.as_str(),
+                            e.amount.to_string(),
+                            h.currency.code(),
+                            e.amount_acc.to_string(),
+                            p.accounting_currency.code(),
+                            e.is_credit,
+                            e.tax_code.as_deref(),
+                            e.line_number.map(|n| n.normalize().to_string()),
+                            version,
+                        ])
+                        .map_err(sql)?;
+                    }
+                    tx.execute(
+                        "INSERT INTO customer_trans (legal_entity, customer, invoice_id, invoice_number, voucher, trans_date,
+                            due_date, amount, currency, amount_acc, accounting_currency, version)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                        params![
+                            &*h.legal_entity,
+                            &*h.customer,
+                            id,
+                            number,
+                            voucher,
+                            h.date.to_string(),
+                            p.due_date.to_string(),
+                            open.to_string(),
+                            h.currency.code(),
+                            open_acc.to_string(),
+                            p.accounting_currency.code(),
+                            version,
+                        ],
+                    )
+                    .map_err(sql)?;
+                    out.push(Committed::Posted { number, voucher, version });
+                }
+                _ => out.push(Committed::Draft { version }),
+            }
+        }
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('change_version', ?1)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [version.to_string()],
+        )
+        .map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        self.balances = balances;
+        Ok(out)
+    }
+
+    /// A canonical text dump of the business content (invoices, lines, taxes, ledger, open
+    /// items, number sequences, change version), for comparing stores in tests and audits.
+    pub fn dump(&self) -> Result<String, StoreError> {
+        let mut out = String::new();
+        for (table, order) in [
+            ("meta", "key"),
+            ("number_sequence", "legal_entity, reference"),
+            ("invoice", "id"),
+            ("invoice_line", "invoice_id, position"),
+            ("invoice_tax", "invoice_id, position"),
+            ("ledger_entry", "id"),
+            ("customer_trans", "id"),
+        ] {
+            let mut stmt = self.conn.prepare(&format!("SELECT * FROM {table} ORDER BY {order}")).map_err(self.err())?;
+            let n = stmt.column_count();
+            let names: Vec<String> = stmt.column_names().map(|s| s.to_string()).collect();
+            out.push_str(&format!("## {table}: {}\n", names.join(",")));
+            let mut rows = stmt.query([]).map_err(self.err())?;
+            while let Some(r) = rows.next().map_err(self.err())? {
+                let vals: Vec<String> = (0..n)
+                    .map(|i| match r.get_ref(i) {
+                        Ok(rusqlite::types::ValueRef::Null) => "∅".to_string(),
+                        Ok(rusqlite::types::ValueRef::Integer(v)) => v.to_string(),
+                        Ok(rusqlite::types::ValueRef::Real(v)) => v.to_string(),
+                        Ok(rusqlite::types::ValueRef::Text(t)) => String::from_utf8_lossy(t).into_owned(),
+                        Ok(rusqlite::types::ValueRef::Blob(b)) => format!("{b:?}"),
+                        Err(e) => format!("error {e}"),
+                    })
+                    .collect();
+                out.push_str(&vals.join("|"));
+                out.push('\n');
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs a query returning rows of text (NULL as None), for exports and checks.
+    pub fn query_text(&self, sql: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<Vec<Option<String>>>, StoreError> {
+        let mut stmt = self.conn.prepare(sql).map_err(self.err())?;
+        let n = stmt.column_count();
+        let mut rows = stmt.query(args).map_err(self.err())?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(self.err())? {
+            let mut row = Vec::with_capacity(n);
+            for i in 0..n {
+                row.push(match r.get_ref(i).map_err(self.err())? {
+                    rusqlite::types::ValueRef::Null => None,
+                    rusqlite::types::ValueRef::Integer(v) => Some(v.to_string()),
+                    rusqlite::types::ValueRef::Real(v) => Some(v.to_string()),
+                    rusqlite::types::ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
+                    rusqlite::types::ValueRef::Blob(_) => None,
+                });
+            }
+            out.push(row);
+        }
+        Ok(out)
+    }
+}
+
+fn next_number(
+    tx: &rusqlite::Transaction<'_>,
+    path: &Path,
+    legal_entity: &str,
+    reference: &str,
+) -> Result<String, StoreError> {
+    let sql = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
+    let row: Option<(String, i64)> = tx
+        .query_row(
+            "SELECT format, next FROM number_sequence WHERE legal_entity = ?1 AND reference = ?2",
+            params![legal_entity, reference],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(sql)?;
+    let Some((format, next)) = row else {
+        return Err(StoreError::NoSequence {
+            path: path.to_path_buf(),
+            legal_entity: legal_entity.to_string(),
+            reference: reference.to_string(),
+        });
+    };
+    tx.execute(
+        "UPDATE number_sequence SET next = next + 1 WHERE legal_entity = ?1 AND reference = ?2",
+        params![legal_entity, reference],
+    )
+    .map_err(sql)?;
+    Ok(fmt_number(&format, next))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_formats() {
+        assert_eq!(fmt_number("DE-FTI-######", 42), "DE-FTI-000042");
+        assert_eq!(fmt_number("V##-X", 123), "V123-X");
+        assert_eq!(fmt_number("INV", 7), "INV7");
+    }
+}
