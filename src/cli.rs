@@ -31,6 +31,9 @@ pub enum Command {
     Entities(EntitiesArgs),
     /// List the validation rules with their ids and what fixes a row that breaks them.
     Rules,
+    /// Write a seeded D365-shaped data set (master data, headers, lines) for tests and
+    /// benchmarks.
+    Generate(GenerateArgs),
 }
 
 /// Options shared by commands that do work.
@@ -126,6 +129,26 @@ pub struct ImportArgs {
     pub batch_size: usize,
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+/// `invoiceflow generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Number of invoices (about 3 % of them credit notes; ~10.8 lines each on average).
+    #[arg(long, value_name = "N")]
+    pub invoices: u64,
+    /// Random seed: the same seed writes the same bytes.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
+    /// Output folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Share of invoices given one defect (0 to 1), for the reject paths.
+    #[arg(long, value_name = "R", default_value_t = 0.0)]
+    pub defect_rate: f64,
+    /// Number of customers.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub customers: u64,
 }
 
 /// VAT rounding policy.

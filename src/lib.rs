@@ -10,10 +10,12 @@
 //! - [`store`]: the SQLite ledger store, change versions;
 //! - [`rejects`]: rejects files (original columns + file, line, field, rule, message);
 //! - [`pipeline`]: the job that wires the stages, with progress and the run summary;
+//! - [`generate`]: seeded test data for tests and benchmarks;
 //! - [`job`]: job files; [`cli`]: the command line.
 
 pub mod cli;
 pub mod entity;
+pub mod generate;
 pub mod job;
 pub mod map;
 pub mod model;

@@ -75,6 +75,34 @@ fn main() -> ExitCode {
             }
         }
         Command::Import(a) => import(a),
+        Command::Generate(a) => {
+            let req = invoiceflow::generate::GenerateRequest {
+                invoices: a.invoices,
+                seed: a.seed,
+                out: a.out,
+                defect_rate: a.defect_rate.clamp(0.0, 1.0),
+                customers: a.customers,
+            };
+            match invoiceflow::generate::generate(&req) {
+                Ok(g) => {
+                    eprintln!(
+                        "wrote {} invoices ({} credit notes, {} defective) with {} lines to {} and {}; master data in {}",
+                        g.invoices,
+                        g.credit_notes,
+                        g.defective,
+                        g.lines,
+                        g.headers.display(),
+                        g.lines_file.display(),
+                        g.master.display()
+                    );
+                    EXIT_OK
+                }
+                Err(e) => {
+                    eprintln!("error: cannot write the data set: {e}");
+                    EXIT_FATAL
+                }
+            }
+        }
     })
 }
 

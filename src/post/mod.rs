@@ -410,3 +410,6 @@ pub fn post(mut inv: Invoice, md: &MasterData, opts: &PostingOptions) -> Result<
         content_hash,
     })
 }
+
+#[cfg(test)]
+mod tests;

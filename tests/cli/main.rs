@@ -3,6 +3,7 @@
 mod defects;
 mod formats;
 mod fuzz;
+mod posting;
 mod samples;
 
 use std::path::{Path, PathBuf};

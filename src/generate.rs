@@ -1,0 +1,270 @@
+//! A seeded generator of D365-shaped test data: master data, sales invoice headers
+//! (SalesInvoiceHeaderV2) and lines (BusinessDocumentSalesInvoiceLineItem), with a skewed
+//! number of lines per invoice, several currencies and VAT categories, ~3 % credit notes and
+//! an optional rate of defective invoices. The same seed gives the same bytes.
+
+use std::fmt::Write as _;
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use rust_decimal::Decimal;
+
+use crate::model::{round_money, Currency, Date};
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct GenerateRequest {
+    /// Number of invoices (credit notes included).
+    pub invoices: u64,
+    /// Seed.
+    pub seed: u64,
+    /// Output folder (files are written into it, `master/` below it).
+    pub out: PathBuf,
+    /// Share of invoices with one defect, 0.0–1.0.
+    pub defect_rate: f64,
+    /// Number of customers.
+    pub customers: u64,
+}
+
+/// What was generated.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Generated {
+    /// Invoices written (credit notes included).
+    pub invoices: u64,
+    /// Credit notes among them.
+    pub credit_notes: u64,
+    /// Lines written.
+    pub lines: u64,
+    /// Invoices given a defect.
+    pub defective: u64,
+    /// Header file.
+    pub headers: PathBuf,
+    /// Line file.
+    pub lines_file: PathBuf,
+    /// Master data folder.
+    pub master: PathBuf,
+}
+
+/// SplitMix64: small, fast, and the same on every platform.
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator with a seed.
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
+    }
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+    /// A float in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+const CURRENCIES: &[(&str, &str)] =
+    &[("EUR", "1"), ("USD", "0.9245"), ("GBP", "1.1650"), ("CHF", "1.0412"), ("JPY", "0.0062")];
+const ITEMS: &[(&str, &str, &str)] = &[
+    ("BK-1001", "City bike 28\"", "FULL"),
+    ("BK-2040", "Trekking bike Alpina", "FULL"),
+    ("AC-0101", "Bike lock, steel", "FULL"),
+    ("AC-0330", "Helmet, size M", "FULL"),
+    ("BO-0007", "Cycling guide book", "REDUCED"),
+    ("SV-0100", "Workshop hour", "FULL"),
+    ("TI-0028", "Inner tube 28\", box of 10", "FULL"),
+    ("FD-0001", "Energy bar, box", "REDUCED"),
+];
+/// Customer tax groups with their share of customers: domestic, EU (reverse charge), export.
+const GROUPS: &[(&str, u64)] = &[("DOM", 80), ("EU", 12), ("EXP", 8)];
+
+fn io_err(path: &Path) -> impl Fn(io::Error) -> io::Error + '_ {
+    move |e| io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+fn write_file(path: &Path, text: &str) -> io::Result<()> {
+    fs::write(path, text).map_err(io_err(path))
+}
+
+fn quote(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn master(dir: &Path, customers: u64, rng: &mut Rng) -> io::Result<Vec<(String, &'static str, &'static str)>> {
+    fs::create_dir_all(dir).map_err(io_err(dir))?;
+    write_file(
+        &dir.join("LegalEntity.csv"),
+        "LegalEntityId,Name,AccountingCurrency,VatNumber,LegalRegistrationId,AddressStreet,AddressCity,AddressZipCode,AddressCountryRegionISOCode,ElectronicAddress,ElectronicAddressScheme,Iban,Bic\n\
+         DEMF,Nordwind Handels GmbH,EUR,DE123456789,HRB 12345,Hafenstraße 12,Hamburg,20457,DE,DE123456789,9930,DE89370400440532013000,COBADEFFXXX\n",
+    )?;
+    write_file(
+        &dir.join("SalesTaxCode.csv"),
+        "TaxCode,Name,Rate,VatCategory,ExemptionReasonCode,ExemptionReason,SalesTaxPayableAccount\n\
+         VAT19,VAT 19 %,19,S,,,260100\nVAT7,VAT 7 %,7,S,,,260110\n\
+         VAT0EU,Intra-Community supply,0,K,VATEX-EU-IC,Intra-Community supply,260120\n\
+         EXPORT,Export,0,G,VATEX-EU-G,Export outside the EU,260130\n",
+    )?;
+    write_file(&dir.join("SalesTaxGroup.csv"), "SalesTaxGroup,TaxCode\nDOM,VAT19\nDOM,VAT7\nEU,VAT0EU\nEXP,EXPORT\n")?;
+    write_file(
+        &dir.join("ItemSalesTaxGroup.csv"),
+        "ItemSalesTaxGroup,TaxCode\nFULL,VAT19\nFULL,VAT0EU\nFULL,EXPORT\nREDUCED,VAT7\nREDUCED,VAT0EU\nREDUCED,EXPORT\n",
+    )?;
+    write_file(
+        &dir.join("PaymentTerms.csv"),
+        "Name,Description,Days,FromMonthEnd,PaymentMeansCode\nNet14,14 days net,14,No,58\nNet30,30 days net,30,No,58\nCM30,Current month + 30,30,Yes,58\n",
+    )?;
+    let mut rates = String::from("FromCurrency,ToCurrency,StartDate,Rate\n");
+    for (c, r) in CURRENCIES.iter().skip(1) {
+        let _ = writeln!(rates, "{c},EUR,2020-01-01,{r}");
+    }
+    write_file(&dir.join("ExchangeRate.csv"), &rates)?;
+    write_file(
+        &dir.join("PostingSetup.csv"),
+        "PostingType,AccountCode,Relation,MainAccount\nCustomerBalance,All,,130100\nCustomerBalance,Group,EU,130110\n\
+         Revenue,All,,401100\nRevenue,Group,REDUCED,401200\nCharges,All,,403100\nDiscount,All,,403200\nPennyDifference,All,,850100\n",
+    )?;
+    write_file(
+        &dir.join("NumberSequence.csv"),
+        "LegalEntityId,Reference,Format,NextNumber\nDEMF,Invoice,GEN-INV-########,1\nDEMF,CreditNote,GEN-CRN-########,1\nDEMF,Voucher,GV-##########,1\n",
+    )?;
+    let path = dir.join("Customer.csv");
+    let mut w = BufWriter::new(File::create(&path).map_err(io_err(&path))?);
+    writeln!(w, "CustomerAccount,OrganizationName,CustomerGroupId,SalesCurrencyCode,PaymentTerms,SalesTaxGroup,AddressStreet,AddressCity,AddressZipCode,AddressCountryRegionISOCode,TaxExemptNumber,ElectronicAddress,ElectronicAddressScheme")?;
+    let mut out = Vec::with_capacity(customers as usize);
+    for i in 0..customers {
+        let roll = rng.below(100);
+        let mut acc = 0;
+        let group = GROUPS.iter().find(|(_, share)| {
+            acc += share;
+            roll < acc
+        });
+        let group = group.map(|g| g.0).unwrap_or("DOM");
+        let (country, scheme) = match group {
+            "DOM" => ("DE", "9930"),
+            "EU" => ("FR", "9957"),
+            _ => ("CH", "0088"),
+        };
+        let terms = ["Net14", "Net30", "CM30"][rng.below(3) as usize];
+        let account = format!("C{i:06}");
+        let vat = format!("{country}{:09}", 100_000_000 + i);
+        writeln!(
+            w,
+            "{account},Customer {i} GmbH,{group},EUR,{terms},{group},Street {} ,City {},{:05},{country},{vat},{vat},{scheme}",
+            i % 200 + 1,
+            i % 97,
+            10_000 + i % 89_999
+        )?;
+        out.push((account, group, terms));
+    }
+    w.flush()?;
+    Ok(out)
+}
+
+/// Writes the data set. Returns what was written.
+pub fn generate(req: &GenerateRequest) -> io::Result<Generated> {
+    let mut rng = Rng::new(req.seed);
+    fs::create_dir_all(&req.out).map_err(io_err(&req.out))?;
+    let master_dir = req.out.join("master");
+    let customers = master(&master_dir, req.customers.max(1), &mut rng)?;
+    let headers_path = req.out.join("SalesInvoiceHeaderV2.csv");
+    let lines_path = req.out.join("BusinessDocumentSalesInvoiceLineItem.csv");
+    let mut hw = BufWriter::with_capacity(1 << 20, File::create(&headers_path).map_err(io_err(&headers_path))?);
+    let mut lw = BufWriter::with_capacity(1 << 20, File::create(&lines_path).map_err(io_err(&lines_path))?);
+    writeln!(hw, "DATAAREAID,INVOICENUMBER,INVOICEDATE,LEDGERVOUCHER,CUSTOMERSORDERREFERENCE,PAYMENTTERMSNAME,TOTALINVOICEAMOUNT,CURRENCYCODE,INVOICEHEADERTAXAMOUNT,TOTALTAXAMOUNT,TOTALCHARGEAMOUNT,TOTALDISCOUNTCUSTOMERGROUPCODE,INVOICECUSTOMERACCOUNTNUMBER,SALESORDERNUMBER,TOTALDISCOUNTAMOUNT,ORIGINALINVOICENUMBER")?;
+    writeln!(lw, "DATAAREAID,INVOICEID,INVOICEDATE,LINECREATIONSEQUENCENUMBER,ITEMID,ITEMNAME,QTY,SALESUNIT,SALESPRICE,PRICEUNIT,DISCPERCENT,LINEAMOUNT,ITEMSALESTAXGROUP")?;
+    let start = Date::from_ymd(2023, 1, 2).unwrap_or(Date::from_days_since_epoch(19359));
+    let mut g = Generated {
+        headers: headers_path.clone(),
+        lines_file: lines_path.clone(),
+        master: master_dir,
+        ..Default::default()
+    };
+    let mut line = String::with_capacity(256);
+    let hundred = Decimal::ONE_HUNDRED;
+    for n in 0..req.invoices {
+        let credit = n > 10 && rng.below(100) < 3;
+        let (customer, group, terms) = &customers[rng.below(customers.len() as u64) as usize];
+        let roll = rng.below(100);
+        let (cur_code, _) = CURRENCIES[if roll < 85 { 0 } else { 1 + (roll % 4) as usize }];
+        let cur = Currency::from_code(cur_code).unwrap_or_else(|| unreachable!("generator currencies are ISO codes"));
+        let date = start.add_days((n * 600 / req.invoices.max(1)) as i32);
+        let number = format!("{}-{:08}", if credit { "CRN" } else { "INV" }, n + 1);
+        let original = if credit { format!("INV-{:08}", rng.below(n) + 1) } else { String::new() };
+        let nlines = 1 + (49.0 * rng.unit().powi(4)) as u64;
+        let defect = req.defect_rate > 0.0 && rng.unit() < req.defect_rate;
+        let defect_kind = if defect { rng.below(5) } else { 99 };
+        let defect_line = rng.below(nlines);
+        // (net, rate) per line, for the header's totals.
+        let mut per_rate: Vec<(Decimal, Decimal)> = Vec::new();
+        let mut net_total = Decimal::ZERO;
+        for li in 0..nlines {
+            let (item, name, item_group) = ITEMS[rng.below(ITEMS.len() as u64) as usize];
+            let mut qty = Decimal::from(1 + rng.below(20));
+            if item == "SV-0100" && rng.below(2) == 0 {
+                qty += Decimal::new(5, 1);
+            }
+            if credit {
+                qty = -qty;
+            }
+            let price = Decimal::new(50 + rng.below(200_000) as i64, 2);
+            let pct = if rng.below(10) == 0 { Decimal::from(5 * (1 + rng.below(4))) } else { Decimal::ZERO };
+            let gross = qty * price;
+            let net = round_money(gross - gross * pct / hundred, cur);
+            let rate = match (*group, item_group) {
+                ("DOM", "FULL") => Decimal::from(19),
+                ("DOM", _) => Decimal::from(7),
+                _ => Decimal::ZERO,
+            };
+            match per_rate.iter_mut().find(|(r, _)| *r == rate) {
+                Some((_, b)) => *b += net,
+                None => per_rate.push((rate, net)),
+            }
+            net_total += net;
+            line.clear();
+            let qty_text = if defect_kind == 3 && li == defect_line { "two".to_string() } else { qty.to_string() };
+            let amount = if defect_kind == 4 && li == defect_line { net + Decimal::ONE } else { net };
+            let _ = writeln!(
+                line,
+                "DEMF,{number},{date},{},{item},{},{qty_text},ea,{price},1,{pct},{amount},{item_group}",
+                (li + 1) * 10,
+                quote(name)
+            );
+            lw.write_all(line.as_bytes())?;
+            g.lines += 1;
+        }
+        let vat: Decimal = per_rate.iter().map(|(r, b)| round_money(*b * *r / hundred, cur)).sum();
+        let total = net_total + vat;
+        let customer = if defect_kind == 0 { "NOSUCHCUST" } else { customer.as_str() };
+        let date_text = if defect_kind == 1 { "2023-02-30".to_string() } else { date.to_string() };
+        let total_text = if defect_kind == 2 { (total + Decimal::ONE).to_string() } else { total.to_string() };
+        line.clear();
+        let _ = writeln!(
+            line,
+            "DEMF,{number},{date_text},,PO-{n},{terms},{total_text},{cur_code},{vat},{vat},0,0,{customer},SO-{n},0,{original}"
+        );
+        hw.write_all(line.as_bytes())?;
+        g.invoices += 1;
+        if credit {
+            g.credit_notes += 1;
+        }
+        if defect {
+            g.defective += 1;
+        }
+    }
+    hw.flush()?;
+    lw.flush()?;
+    Ok(g)
+}

@@ -1,0 +1,316 @@
+//! Posting into the store: invariants over generated data, determinism across threads and
+//! batch sizes, idempotent re-imports, kills at any point, the lock, immutability of posted
+//! invoices, drafts and the credit limit.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use rust_decimal::Decimal;
+
+use invoiceflow::generate::{generate, GenerateRequest};
+use invoiceflow::store::Store;
+
+use crate::{fixture, invoiceflow, root};
+
+fn data(dir: &Path, invoices: u64, defect_rate: f64) {
+    generate(&GenerateRequest { invoices, seed: 42, out: dir.to_path_buf(), defect_rate, customers: 300 }).unwrap();
+}
+
+fn import_args(dir: &Path, store: &Path, extra: &[&str]) -> Vec<String> {
+    let mut a: Vec<String> = ["import", "--quiet", "--json", "--master"].map(String::from).to_vec();
+    a.push(dir.join("master").display().to_string());
+    a.extend(["--store".into(), store.display().to_string()]);
+    a.push(dir.join("SalesInvoiceHeaderV2.csv").display().to_string());
+    a.push(dir.join("BusinessDocumentSalesInvoiceLineItem.csv").display().to_string());
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
+}
+
+fn import_into(dir: &Path, store: &Path, extra: &[&str]) -> crate::Run {
+    let a = import_args(dir, store, extra);
+    let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+    invoiceflow(&refs)
+}
+
+fn dec(s: &Option<String>) -> Decimal {
+    Decimal::from_str(s.as_deref().unwrap_or("0")).unwrap()
+}
+
+fn dump(store: &Path) -> String {
+    Store::open(store).unwrap().dump().unwrap()
+}
+
+/// The ledger invariants; returns the number of invoices checked.
+fn check_invariants(store: &Path) -> usize {
+    let s = Store::open(store).unwrap();
+    // Every voucher balances in both currencies.
+    let mut vouchers: BTreeMap<String, (Decimal, Decimal)> = BTreeMap::new();
+    for r in s.query_text("SELECT voucher, amount, amount_acc FROM ledger_entry", &[]).unwrap() {
+        let e = vouchers.entry(r[0].clone().unwrap()).or_default();
+        e.0 += dec(&r[1]);
+        e.1 += dec(&r[2]);
+    }
+    for (v, (a, b)) in &vouchers {
+        assert!(a.is_zero() && b.is_zero(), "voucher {v} does not balance: {a} / {b}");
+    }
+    // Each customer's balance (customer balance ledger lines) equals the sum of its open items.
+    let mut ledger: BTreeMap<String, Decimal> = BTreeMap::new();
+    for r in s
+        .query_text(
+            "SELECT i.customer, e.amount_acc FROM ledger_entry e JOIN invoice i ON i.id = e.invoice_id WHERE e.posting_type = 'CustomerBalance'",
+            &[],
+        )
+        .unwrap()
+    {
+        *ledger.entry(r[0].clone().unwrap()).or_default() += dec(&r[1]);
+    }
+    let mut items: BTreeMap<String, Decimal> = BTreeMap::new();
+    for r in s.query_text("SELECT customer, amount_acc FROM customer_trans", &[]).unwrap() {
+        *items.entry(r[0].clone().unwrap()).or_default() += dec(&r[1]);
+    }
+    assert_eq!(ledger, items);
+    // Every header total equals its lines plus VAT.
+    let invoices = s
+        .query_text("SELECT id, line_total, allowance_total, charge_total, vat_total, tax_inclusive FROM invoice", &[])
+        .unwrap();
+    for r in &invoices {
+        let lines: Decimal = s
+            .query_text("SELECT net_amount FROM invoice_line WHERE invoice_id = ?1", &[&r[0].clone().unwrap()])
+            .unwrap()
+            .iter()
+            .map(|l| dec(&l[0]))
+            .sum();
+        let vat: Decimal = s
+            .query_text("SELECT amount FROM invoice_tax WHERE invoice_id = ?1", &[&r[0].clone().unwrap()])
+            .unwrap()
+            .iter()
+            .map(|l| dec(&l[0]))
+            .sum();
+        assert_eq!(lines, dec(&r[1]), "invoice {:?}", r[0]);
+        assert_eq!(vat, dec(&r[4]));
+        assert_eq!(dec(&r[5]), lines - dec(&r[2]) + dec(&r[3]) + vat, "invoice {:?}", r[0]);
+    }
+    // Numbers are gap-free per sequence.
+    let mut seqs: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for r in s
+        .query_text(
+            "SELECT voucher FROM invoice UNION ALL SELECT number FROM invoice WHERE source_key LIKE 'FT:%'",
+            &[],
+        )
+        .unwrap()
+    {
+        let v = r[0].clone().unwrap();
+        let cut = v.rfind('-').unwrap();
+        seqs.entry(v[..cut].to_string()).or_default().push(v[cut + 1..].parse().unwrap());
+    }
+    for (prefix, mut n) in seqs {
+        n.sort_unstable();
+        assert_eq!(n, (1..=n.len() as u64).collect::<Vec<_>>(), "sequence {prefix} has gaps");
+    }
+    invoices.len()
+}
+
+#[test]
+fn generated_data_posts_with_every_invariant_holding() {
+    let dir = tempfile::tempdir().unwrap();
+    data(dir.path(), 1500, 0.02);
+    let store = dir.path().join("s.db");
+    let run = import_into(dir.path(), &store, &[]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let json = run.json();
+    crate::assert_nothing_lost(&json);
+    let posted = json["posting"]["invoices"].as_u64().unwrap() + json["posting"]["credit_notes"].as_u64().unwrap();
+    assert!(posted > 1400, "{posted}");
+    assert_eq!(check_invariants(&store), posted as usize);
+}
+
+#[test]
+fn thread_count_and_batch_size_do_not_change_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    data(dir.path(), 800, 0.01);
+    let mut dumps = Vec::new();
+    for (threads, batch) in [("1", "1000"), ("4", "1000"), ("4", "7"), ("2", "64")] {
+        let store = dir.path().join(format!("s-{threads}-{batch}.db"));
+        let run = import_into(
+            dir.path(),
+            &store,
+            &["--threads", threads, "--invoices-per-batch", batch, "--batch-size", batch],
+        );
+        assert_eq!(run.code, 3, "{}", run.stderr);
+        dumps.push(dump(&store));
+    }
+    assert!(dumps[0].lines().count() > 8000);
+    for d in &dumps[1..] {
+        assert!(d == &dumps[0], "stores differ");
+    }
+}
+
+#[test]
+fn importing_the_same_files_twice_changes_nothing_the_second_time() {
+    let dir = tempfile::tempdir().unwrap();
+    data(dir.path(), 300, 0.0);
+    let store = dir.path().join("s.db");
+    let first = import_into(dir.path(), &store, &[]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let before = dump(&store);
+    let second = import_into(dir.path(), &store, &[]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    let json = second.json();
+    assert_eq!(json["posting"]["unchanged"], 300);
+    assert_eq!(json["posting"]["change_version"], first.json()["posting"]["change_version"]);
+    for i in json["imports"].as_array().unwrap() {
+        assert_eq!((i["accepted"].as_u64(), i["unchanged"].as_u64()), (Some(0), i["read"].as_u64()));
+    }
+    assert_eq!(dump(&store), before);
+}
+
+fn version_of(store: &Path) -> i64 {
+    let Ok(c) = rusqlite::Connection::open_with_flags(store, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) else {
+        return 0;
+    };
+    c.query_row("SELECT value FROM meta WHERE key = 'change_version'", [], |r| r.get::<_, String>(0))
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_kill_at_any_point_then_a_rerun_gives_the_store_of_a_clean_run() {
+    let dir = tempfile::tempdir().unwrap();
+    data(dir.path(), 4000, 0.01);
+    let clean = dir.path().join("clean.db");
+    let run = import_into(dir.path(), &clean, &["--invoices-per-batch", "25"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let total = version_of(&clean);
+    assert!(total > 3800);
+
+    let store = dir.path().join("crash.db");
+    let args = import_args(dir.path(), &store, &["--invoices-per-batch", "25"]);
+    let mut mid_run_kills = 0;
+    // Kill while reading (no commit yet), after the first commit, and half way.
+    for target in [0, 1, total / 2, total - 200] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_invoiceflow")).args(&args).spawn().unwrap();
+        let started = Instant::now();
+        if target == 0 {
+            std::thread::sleep(Duration::from_millis(150));
+        } else {
+            while version_of(&store) < target && started.elapsed() < Duration::from_secs(120) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let at = version_of(&store);
+        if at > 0 && at < total {
+            mid_run_kills += 1;
+        }
+        // Whatever was committed is whole.
+        check_invariants(&store);
+    }
+    assert!(mid_run_kills >= 2, "only {mid_run_kills} kills landed while posting");
+    let rerun = import_into(dir.path(), &store, &["--invoices-per-batch", "25"]);
+    assert_eq!(rerun.code, 3, "{}", rerun.stderr);
+    assert_eq!(dump(&store), dump(&clean));
+}
+
+#[test]
+fn a_second_process_on_the_same_store_fails_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.db");
+    let held = Store::open(&store).unwrap();
+    let run = invoiceflow(&[
+        "import",
+        "--quiet",
+        "--master",
+        &root().join("samples/master").display().to_string(),
+        "--store",
+        &store.display().to_string(),
+        &format!("SalesInvoiceJournalHeader={}", fixture("base/headers.csv").display()),
+        &format!("BusinessDocumentSalesInvoiceLineItem={}", fixture("base/lines.csv").display()),
+    ]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("the store is in use by another invoiceflow process"), "{}", run.stderr);
+    drop(held);
+}
+
+fn base_import(store: &Path, headers: &Path, extra: &[&str], master: &Path) -> crate::Run {
+    let mut a: Vec<String> =
+        ["import", "--quiet", "--json", "--rejects", "rejects", "--master"].map(String::from).to_vec();
+    a.push(master.display().to_string());
+    a.extend(["--store".into(), store.display().to_string()]);
+    a.push(format!("SalesInvoiceJournalHeader={}", headers.display()));
+    a.push(format!("BusinessDocumentSalesInvoiceLineItem={}", fixture("base/lines.csv").display()));
+    a.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+    invoiceflow(&refs)
+}
+
+#[test]
+fn a_posted_invoice_is_immutable_and_a_draft_is_upserted() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = root().join("samples/master");
+    let changed = dir.path().join("headers.csv");
+    let text = std::fs::read_to_string(fixture("base/headers.csv")).unwrap().replace("PO 1", "PO 1 changed");
+    std::fs::write(&changed, text).unwrap();
+
+    let posted = dir.path().join("posted.db");
+    assert_eq!(base_import(&posted, &fixture("base/headers.csv"), &[], &master).code, 0);
+    let run = base_import(&posted, &changed, &[], &master);
+    assert_eq!(run.code, 3);
+    let json = run.json();
+    assert_eq!(json["posting"]["rejected"], 1);
+    assert_eq!(json["posting"]["unchanged"], 2);
+    assert_eq!(json["rejects_by_rule"][0]["rule"], "relation.header_rejected");
+    assert_eq!(json["rejects_by_rule"][1]["rule"], "store.posted_changed");
+
+    let drafts = dir.path().join("drafts.db");
+    assert_eq!(base_import(&drafts, &fixture("base/headers.csv"), &["--no-post"], &master).code, 0);
+    let run = base_import(&drafts, &changed, &["--no-post"], &master);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json = run.json();
+    assert_eq!((json["posting"]["drafts"].as_u64(), json["posting"]["unchanged"].as_u64()), (Some(1), Some(2)));
+    let s = Store::open(&drafts).unwrap();
+    let rows = s.query_text("SELECT order_reference, status, version FROM invoice ORDER BY source_key", &[]).unwrap();
+    assert_eq!(rows[0], vec![Some("PO 1 changed".into()), Some("draft".into()), Some("4".into())]);
+    assert_eq!(s.query_text("SELECT count(*) FROM ledger_entry", &[]).unwrap()[0][0].as_deref(), Some("0"));
+}
+
+#[test]
+fn the_credit_limit_check_refuses_what_would_exceed_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = dir.path().join("master");
+    std::fs::create_dir(&master).unwrap();
+    for e in std::fs::read_dir(root().join("samples/master")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), master.join(e.file_name())).unwrap();
+    }
+    let customers = std::fs::read_to_string(master.join("Customer.csv")).unwrap();
+    let mut out = String::new();
+    for (i, l) in customers.lines().enumerate() {
+        out.push_str(l);
+        out.push_str(match i {
+            0 => ",CreditLimit\n",
+            1 => ",200\n",
+            _ => ",\n",
+        });
+    }
+    std::fs::write(master.join("Customer.csv"), out).unwrap();
+    let store = dir.path().join("s.db");
+    let run = base_import(&store, &fixture("base/headers.csv"), &["--credit-limit", "balance"], &master);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let json = run.json();
+    assert_eq!(json["posting"]["rejected"], 1);
+    assert_eq!(json["posting"]["invoices"], 2);
+    let r = run.rejects().into_iter().find(|r| r.rule == "post.credit_limit").unwrap();
+    assert_eq!(r.line, 4);
+    assert!(
+        r.message.starts_with(
+            "customer DE-001 has an open balance of 119.00 and this invoice adds 118.99: above the credit limit 200"
+        ),
+        "{}",
+        r.message
+    );
+}
