@@ -27,6 +27,8 @@ pub enum Command {
     Run(RunArgs),
     /// Import entity files: read, map, validate; write rejects.
     Import(ImportArgs),
+    /// Export entities from the store as CSV or Parquet: full, or incremental for a named job.
+    Export(ExportArgs),
     /// List the entity definitions, or describe one with its fields, types and keys.
     Entities(EntitiesArgs),
     /// List the validation rules with their ids and what fixes a row that breaks them.
@@ -131,6 +133,37 @@ pub struct ImportArgs {
     pub common: CommonArgs,
 }
 
+/// `invoiceflow export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The ledger store.
+    #[arg(long, value_name = "DB")]
+    pub store: PathBuf,
+    /// Entity to export (repeat for several): SalesInvoiceJournalHeader, SalesInvoiceHeaderV2,
+    /// BusinessDocumentSalesInvoiceLineItem, SalesInvoiceLineV3, FreeTextInvoiceHeader,
+    /// FreeTextInvoiceLine, GeneralJournalAccountEntry, CustomerTransaction.
+    #[arg(long, value_name = "E", required = true)]
+    pub entity: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum)]
+    pub format: crate::export::Format,
+    /// Output folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Change-tracking job: export what changed since this job's last run (all on its first).
+    /// Without it, a full export.
+    #[arg(long, value_name = "NAME")]
+    pub job: Option<String>,
+    /// Forget the job's watermarks first (the next run exports everything).
+    #[arg(long, requires = "job")]
+    pub reset: bool,
+    /// CSV as D365's CSV-Unicode (UTF-16 LE with BOM, CRLF), for files going back into D365.
+    #[arg(long)]
+    pub dmf_unicode: bool,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
 /// `invoiceflow generate`.
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
@@ -149,6 +182,9 @@ pub struct GenerateArgs {
     /// Number of customers.
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     pub customers: u64,
+    /// Number of the first invoice, to write a later batch of the same data set.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub first: u64,
 }
 
 /// VAT rounding policy.

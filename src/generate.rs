@@ -25,6 +25,8 @@ pub struct GenerateRequest {
     pub defect_rate: f64,
     /// Number of customers.
     pub customers: u64,
+    /// Number of the first invoice (to generate a later batch of the same data set).
+    pub first: u64,
 }
 
 /// What was generated.
@@ -201,8 +203,8 @@ pub fn generate(req: &GenerateRequest) -> io::Result<Generated> {
         let (cur_code, _) = CURRENCIES[if roll < 85 { 0 } else { 1 + (roll % 4) as usize }];
         let cur = Currency::from_code(cur_code).unwrap_or_else(|| unreachable!("generator currencies are ISO codes"));
         let date = start.add_days((n * 600 / req.invoices.max(1)) as i32);
-        let number = format!("{}-{:08}", if credit { "CRN" } else { "INV" }, n + 1);
-        let original = if credit { format!("INV-{:08}", rng.below(n) + 1) } else { String::new() };
+        let number = format!("{}-{:08}", if credit { "CRN" } else { "INV" }, req.first + n);
+        let original = if credit { format!("INV-{:08}", req.first + rng.below(n)) } else { String::new() };
         let nlines = 1 + (49.0 * rng.unit().powi(4)) as u64;
         let defect = req.defect_rate > 0.0 && rng.unit() < req.defect_rate;
         let defect_kind = if defect { rng.below(5) } else { 99 };

@@ -32,6 +32,25 @@ struct JobFile {
     /// Entity files to import, in order.
     #[serde(default)]
     import: Vec<ImportSection>,
+    /// Exports to write after posting, in order.
+    #[serde(default)]
+    export: Vec<ExportSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExportSection {
+    /// Entity to export.
+    entity: String,
+    /// `csv` or `parquet`.
+    format: crate::export::Format,
+    /// Output folder.
+    out: PathBuf,
+    /// Change-tracking job name; a full export without it.
+    job: Option<String>,
+    /// CSV-Unicode for D365.
+    #[serde(default)]
+    dmf_unicode: bool,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -78,6 +97,8 @@ pub struct Job {
     pub imports: Vec<InputFile>,
     /// Posting, when the job names a store.
     pub post: Option<PostRequest>,
+    /// Exports (they need the store).
+    pub exports: Vec<crate::export::ExportRequest>,
 }
 
 /// Default records per batch.
@@ -96,13 +117,29 @@ impl Job {
             return Err(err(format!("version = {} is not supported; write version = 1", file.version)));
         }
         let base = path.parent().unwrap_or(Path::new("."));
+        let mut exports = Vec::new();
+        for (i, e) in file.export.iter().enumerate() {
+            let entity = catalog.get(&e.entity).ok_or_else(|| {
+                err(format!("export[{i}]: unknown entity `{}`; `invoiceflow entities` lists them", e.entity))
+            })?;
+            exports.push(crate::export::ExportRequest {
+                entity: entity.name.clone(),
+                format: e.format,
+                out: join(base, &e.out),
+                job: e.job.clone(),
+                dmf_unicode: e.dmf_unicode,
+            });
+        }
+        if !exports.is_empty() && file.store.is_none() {
+            return Err(err("[[export]] needs a store: add store = \"…\"".into()));
+        }
         let mut imports = Vec::new();
         for (i, s) in file.import.into_iter().enumerate() {
             let mapping = match &s.mapping {
-                Some(m) => Some(Arc::new(Mapping::load(&base.join(m), catalog)?)),
+                Some(m) => Some(Arc::new(Mapping::load(&join(base, m), catalog)?)),
                 None => None,
             };
-            let file_path = base.join(&s.file);
+            let file_path = join(base, &s.file);
             let entity = resolve_entity(s.entity.as_deref(), &file_path, mapping.as_deref(), catalog)
                 .map_err(|m| err(format!("import[{i}]: {m}")))?;
             imports.push(InputFile { entity, path: file_path, mapping, push: s.push });
@@ -110,18 +147,39 @@ impl Job {
         Ok(Job {
             path: path.to_path_buf(),
             legal_entity: file.legal_entity,
-            master: base.join(file.master),
-            rejects: file.rejects.map(|r| base.join(r)),
+            master: join(base, &file.master),
+            rejects: file.rejects.map(|r| join(base, &r)),
             batch_size: file.batch_size.unwrap_or(DEFAULT_BATCH_SIZE).max(1),
             imports,
+            exports,
             post: file.store.map(|store| PostRequest {
-                store: base.join(store),
+                store: join(base, &store),
                 options: file.posting.options,
                 draft: file.posting.drafts,
                 invoices_per_batch: file.posting.invoices_per_batch.unwrap_or(DEFAULT_INVOICES_PER_BATCH).max(1),
             }),
         })
     }
+}
+
+/// `base/rel` with `.` and `..` resolved lexically (for readable paths in messages).
+fn join(base: &Path, rel: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in base.join(rel).components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir
+                if matches!(out.components().next_back(), Some(std::path::Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
 }
 
 /// Which entity a file holds: the one named, else the mapping's file patterns, else the file

@@ -8,6 +8,7 @@
 //! - [`post`]: posting: totals, ledger vouchers, open items (pure);
 //! - [`model`]: domain types (invoices, lines, money, dates, master data);
 //! - [`store`]: the SQLite ledger store, change versions;
+//! - [`export`]: CSV and Parquet entity exports with change tracking;
 //! - [`rejects`]: rejects files (original columns + file, line, field, rule, message);
 //! - [`pipeline`]: the job that wires the stages, with progress and the run summary;
 //! - [`generate`]: seeded test data for tests and benchmarks;
@@ -15,6 +16,7 @@
 
 pub mod cli;
 pub mod entity;
+pub mod export;
 pub mod generate;
 pub mod job;
 pub mod map;

@@ -9,13 +9,15 @@ use std::time::Instant;
 use anyhow::Context as _;
 use clap::Parser;
 
-use invoiceflow::cli::{Cli, Command, CommonArgs, ImportArgs, RoundingArg};
+use invoiceflow::cli::{Cli, Command, CommonArgs, ExportArgs, ImportArgs, RoundingArg};
 use invoiceflow::entity::{Catalog, EntityKind};
+use invoiceflow::export::{self, ExportReport, ExportRequest};
 use invoiceflow::job::{self, Job};
 use invoiceflow::map::Mapping;
 use invoiceflow::model::totals::RoundingPolicy;
 use invoiceflow::pipeline::{self, ImportRequest, InputFile, PostRequest, Summary};
 use invoiceflow::post::PostingOptions;
+use invoiceflow::store::Store;
 use invoiceflow::validate::Rule;
 
 const EXIT_OK: u8 = 0;
@@ -69,12 +71,13 @@ fn main() -> ExitCode {
                         post: job.post,
                     };
                     let dry_run = req.post.is_none();
-                    run_import(&req, &a.common, dry_run, started)
+                    run_import(&req, &a.common, dry_run, started, &job.exports)
                 }
                 Err(e) => fail(&a.common, anyhow::Error::new(e).context("the job file is not usable"), started),
             }
         }
         Command::Import(a) => import(a),
+        Command::Export(a) => export_command(a),
         Command::Generate(a) => {
             let req = invoiceflow::generate::GenerateRequest {
                 invoices: a.invoices,
@@ -82,6 +85,7 @@ fn main() -> ExitCode {
                 out: a.out,
                 defect_rate: a.defect_rate.clamp(0.0, 1.0),
                 customers: a.customers,
+                first: a.first.max(1),
             };
             match invoiceflow::generate::generate(&req) {
                 Ok(g) => {
@@ -146,7 +150,7 @@ fn import(a: ImportArgs) -> u8 {
         post: post_request(&a),
     };
     let dry_run = req.post.is_none();
-    run_import(&req, &a.common, dry_run, started)
+    run_import(&req, &a.common, dry_run, started, &[])
 }
 
 fn post_request(a: &ImportArgs) -> Option<PostRequest> {
@@ -178,7 +182,13 @@ fn post_request(a: &ImportArgs) -> Option<PostRequest> {
     }
 }
 
-fn run_import(req: &ImportRequest, common: &CommonArgs, dry_run: bool, started: Instant) -> u8 {
+fn run_import(
+    req: &ImportRequest,
+    common: &CommonArgs,
+    dry_run: bool,
+    started: Instant,
+    exports: &[ExportRequest],
+) -> u8 {
     if let Some(n) = common.threads {
         if let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global() {
             eprintln!("warning: --threads {n} not applied: {e}");
@@ -186,7 +196,18 @@ fn run_import(req: &ImportRequest, common: &CommonArgs, dry_run: bool, started: 
     }
     match pipeline::import(req, Catalog::builtin()).context("import failed") {
         Ok(outcome) => {
-            let summary = Summary::from_import(&outcome, dry_run, started);
+            let mut summary = Summary::from_import(&outcome, dry_run, started);
+            if let (Some(post), false) = (&req.post, exports.is_empty()) {
+                if post.options.pro_forma {
+                    eprintln!("note: pro forma run: exports skipped");
+                } else {
+                    match run_exports(&post.store, exports) {
+                        Ok(reports) => summary.exports = reports,
+                        Err(e) => return fail(common, e, started),
+                    }
+                }
+            }
+            summary.duration_ms = started.elapsed().as_millis();
             eprint!("{}", summary.to_text());
             if common.json {
                 print_json(&summary);
@@ -198,6 +219,68 @@ fn run_import(req: &ImportRequest, common: &CommonArgs, dry_run: bool, started: 
             }
         }
         Err(e) => fail(common, e, started),
+    }
+}
+
+fn run_exports(store: &std::path::Path, exports: &[ExportRequest]) -> anyhow::Result<Vec<ExportReport>> {
+    let mut store = Store::open(store).context("cannot open the store for export")?;
+    let mut out = Vec::new();
+    for e in exports {
+        out.push(
+            export::export(&mut store, e, Catalog::builtin())
+                .with_context(|| format!("export of {} failed", e.entity))?,
+        );
+    }
+    Ok(out)
+}
+
+fn export_command(a: ExportArgs) -> u8 {
+    let started = Instant::now();
+    let run = || -> anyhow::Result<Vec<ExportReport>> {
+        if !a.store.exists() {
+            anyhow::bail!("{}: no such store; import into it first", a.store.display());
+        }
+        let mut store = Store::open(&a.store).context("cannot open the store")?;
+        if let (true, Some(job)) = (a.reset, &a.job) {
+            let n = store.reset_export(job)?;
+            eprintln!("job {job}: {n} watermarks forgotten");
+        }
+        let mut out = Vec::new();
+        for entity in &a.entity {
+            let req = ExportRequest {
+                entity: entity.clone(),
+                format: a.format,
+                out: a.out.clone(),
+                job: a.job.clone(),
+                dmf_unicode: a.dmf_unicode,
+            };
+            out.push(
+                export::export(&mut store, &req, Catalog::builtin())
+                    .with_context(|| format!("export of {entity} failed"))?,
+            );
+        }
+        Ok(out)
+    };
+    match run() {
+        Ok(reports) => {
+            for r in &reports {
+                eprintln!(
+                    "{} → {}: {}",
+                    r.entity,
+                    if r.files.is_empty() { "-".to_string() } else { r.files.join(", ") },
+                    r.note
+                );
+            }
+            if a.common.json {
+                let mut summary = Summary::failed(String::new(), started);
+                summary.status = "ok";
+                summary.error = None;
+                summary.exports = reports;
+                print_json(&summary);
+            }
+            EXIT_OK
+        }
+        Err(e) => fail(&a.common, e, started),
     }
 }
 
@@ -226,6 +309,7 @@ fn entities(name: Option<&str>) -> u8 {
                     EntityKind::InvoiceHeader => "header",
                     EntityKind::InvoiceLine => "line",
                     EntityKind::Master => "master",
+                    EntityKind::Ledger => "ledger (export)",
                 };
                 println!("{:<38} {:<14} {:>6}  {}", e.name, kind, e.fields.len(), e.label);
             }

@@ -35,6 +35,8 @@ const SOURCES: &[(&str, &str)] = &[
     ("PaymentTerms.toml", include_str!("../../entities/PaymentTerms.toml")),
     ("PostingSetup.toml", include_str!("../../entities/PostingSetup.toml")),
     ("NumberSequence.toml", include_str!("../../entities/NumberSequence.toml")),
+    ("GeneralJournalAccountEntry.toml", include_str!("../../entities/GeneralJournalAccountEntry.toml")),
+    ("CustomerTransaction.toml", include_str!("../../entities/CustomerTransaction.toml")),
 ];
 
 /// What went wrong loading an entity definition.
@@ -59,6 +61,8 @@ pub enum EntityKind {
     InvoiceLine,
     /// Reference data: customers, tax codes, …
     Master,
+    /// Records that posting creates (ledger entries, customer transactions): exported only.
+    Ledger,
 }
 
 /// Which kind of invoice document an invoice entity carries.
@@ -174,6 +178,8 @@ struct FieldFile {
     extension: bool,
     /// Documentation.
     doc: Option<String>,
+    /// The store column an export reads (ledger entities).
+    store: Option<String>,
 }
 
 /// One field of an entity.
@@ -195,6 +201,8 @@ pub struct Field {
     pub d365_type: Option<String>,
     /// Documentation.
     pub doc: Option<String>,
+    /// The store column an export reads (ledger entities).
+    pub store: Option<String>,
 }
 
 /// An entity definition.
@@ -239,7 +247,7 @@ impl Entity {
 
     /// Whether this entity carries invoice headers or lines.
     pub fn is_invoice(&self) -> bool {
-        self.kind != EntityKind::Master
+        matches!(self.kind, EntityKind::InvoiceHeader | EntityKind::InvoiceLine)
     }
 
     fn from_file(file: &str, text: &str) -> Result<Entity, EntityError> {
@@ -276,6 +284,7 @@ impl Entity {
                 extension: f.extension,
                 d365_type: f.d365_type,
                 doc: f.doc,
+                store: f.store,
             });
         }
         let key = parsed
@@ -324,7 +333,7 @@ impl Entity {
             (EntityKind::InvoiceLine, DocumentKind::FreeText) => {
                 &[Role::ParentRecordId, Role::LineNumber, Role::Quantity, Role::UnitPrice, Role::MainAccount]
             }
-            (EntityKind::Master, _) => &[],
+            (EntityKind::Master | EntityKind::Ledger, _) => &[],
         };
         for role in needs {
             if entity.role_index(*role).is_none() {

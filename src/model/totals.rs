@@ -67,6 +67,9 @@ pub struct Totals {
     pub line_nets: Vec<Decimal>,
     /// Index into `groups` for every line.
     pub line_groups: Vec<usize>,
+    /// Each line's own VAT (net × rate, rounded), for line exports; the document's VAT is
+    /// the breakdown's.
+    pub line_taxes: Vec<Decimal>,
     /// Sum of line nets (BT-106).
     pub line_total: Decimal,
     /// Document allowances (BT-107).
@@ -127,6 +130,7 @@ pub fn compute<'a>(
     let mut groups: Vec<VatGroup> = Vec::new();
     let mut line_groups = Vec::with_capacity(line_nets.len());
     let mut line_vat: Vec<Decimal> = Vec::new();
+    let mut line_taxes = Vec::with_capacity(line_nets.len());
     for (net, tax) in line_nets.iter().zip(taxes) {
         let gi = match groups.iter().position(|g| *g.category == *tax.category && g.rate == tax.rate) {
             Some(i) => i,
@@ -146,7 +150,9 @@ pub fn compute<'a>(
             }
         };
         groups[gi].lines += *net;
-        line_vat[gi] += round_money(*net * tax.rate / hundred, cur);
+        let own = round_money(*net * tax.rate / hundred, cur);
+        line_vat[gi] += own;
+        line_taxes.push(own);
         line_groups.push(gi);
     }
     let allowance_total = round_money(header.totals.discount.unwrap_or_default(), cur);
@@ -171,6 +177,7 @@ pub fn compute<'a>(
     Totals {
         line_nets,
         line_groups,
+        line_taxes,
         line_total,
         allowance_total,
         charge_total,

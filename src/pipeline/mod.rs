@@ -229,11 +229,11 @@ fn read_file(
                     EntityKind::InvoiceLine => {
                         invoice::line_from(entity, values, origin, &req.legal_entity).map(Parsed::Line)
                     }
-                    EntityKind::Master => Ok(Parsed::Master(origin, std::mem::take(values))),
+                    EntityKind::Master | EntityKind::Ledger => Ok(Parsed::Master(origin, std::mem::take(values))),
                 });
                 parsed.unwrap_or_else(|reject| {
                     let key = match entity.kind {
-                        EntityKind::Master => None,
+                        EntityKind::Master | EntityKind::Ledger => None,
                         _ => invoice::raw_key(&plan, columns.len(), rec, &req.legal_entity),
                     };
                     let is_header = entity.kind == EntityKind::InvoiceHeader;
@@ -289,6 +289,13 @@ pub fn import(req: &ImportRequest, catalog: &Catalog) -> Result<ImportOutcome, J
                 f.entity
             ))
         })?;
+        if entity.kind == EntityKind::Ledger {
+            return Err(JobError::Input(format!(
+                "{}: {} is written by posting and can only be exported",
+                f.path.display(),
+                entity.name
+            )));
+        }
         if !entity.is_invoice() {
             return Err(JobError::Input(format!(
                 "{}: {} is master data; put it in the master data folder ({})",

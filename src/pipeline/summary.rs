@@ -27,7 +27,7 @@ pub struct Summary {
     /// What posting did (absent when only validating).
     pub posting: Option<PostReport>,
     /// Exports written.
-    pub exports: Vec<serde_json::Value>,
+    pub exports: Vec<crate::export::ExportReport>,
     /// E-invoices written.
     pub einvoices: Vec<serde_json::Value>,
     /// Wall time.
@@ -142,6 +142,10 @@ impl Summary {
         if !self.rejects_by_rule.is_empty() {
             let parts: Vec<String> = self.rejects_by_rule.iter().map(|c| format!("{} {}", c.rule, c.rows)).collect();
             let _ = writeln!(s, "rejects by rule: {}", parts.join(", "));
+        }
+        for e in &self.exports {
+            let files = if e.files.is_empty() { "-".to_string() } else { e.files.join(", ") };
+            let _ = writeln!(s, "export {} ({:?}): {} → {files}", e.entity, e.format, e.note);
         }
         if let Some(f) = &self.rejects_file {
             let _ = writeln!(s, "rejects: {f}");

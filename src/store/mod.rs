@@ -382,9 +382,10 @@ impl Store {
                     .prepare_cached(
                         "INSERT INTO invoice_line (invoice_id, position, line_number, quantity, unit_price, price_unit,
                             discount_per_unit, discount_percent, discount_amount, charge_amount, net_amount, tax_code,
-                            tax_category, tax_rate, item_id, item_name, description, unit, main_account, distribution,
-                            extras, version)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
+                            tax_category, tax_rate, tax_amount, tax_group, item_tax_group, item_id, item_name,
+                            description, unit, main_account, distribution, extras, version)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+                            ?20, ?21, ?22, ?23, ?24, ?25)",
                     )
                     .map_err(sql)?;
                 for (i, (l, tax)) in p.invoice.lines.iter().zip(&p.invoice.taxes).enumerate() {
@@ -403,6 +404,9 @@ impl Store {
                         &*tax.code,
                         &*tax.category,
                         tax.rate.normalize().to_string(),
+                        t.line_taxes[i].to_string(),
+                        l.tax_group.as_deref().or(h.tax_group.as_deref()),
+                        l.item_tax_group.as_deref().or(h.item_tax_group.as_deref()),
                         l.item_id.as_deref(),
                         l.item_name.as_deref(),
                         l.description.as_deref(),
@@ -560,6 +564,151 @@ impl Store {
             out.push(row);
         }
         Ok(out)
+    }
+}
+
+/// What an export reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportTable {
+    /// Posted invoices (headers).
+    Invoices,
+    /// Their lines, with the invoice's columns.
+    Lines,
+    /// Ledger entries, with the invoice number.
+    Ledger,
+    /// Customer transactions.
+    CustomerTrans,
+}
+
+impl ExportTable {
+    fn sql(self, free_text_only: bool) -> String {
+        let doc = if free_text_only { " AND i.document = 'free_text'" } else { "" };
+        match self {
+            ExportTable::Invoices => format!(
+                "SELECT i.* FROM invoice i WHERE i.status = 'posted' AND i.version > ?1 AND i.version <= ?2{doc}
+                 ORDER BY i.version"
+            ),
+            ExportTable::Lines => format!(
+                "SELECT l.*, i.legal_entity, i.number, i.invoice_date, i.voucher, i.currency, i.customer, i.record_id
+                 FROM invoice_line l JOIN invoice i ON i.id = l.invoice_id
+                 WHERE i.status = 'posted' AND l.version > ?1 AND l.version <= ?2{doc}
+                 ORDER BY l.version, l.position"
+            ),
+            ExportTable::Ledger => "SELECT e.*, i.number FROM ledger_entry e JOIN invoice i ON i.id = e.invoice_id
+                 WHERE e.version > ?1 AND e.version <= ?2 ORDER BY e.id"
+                .to_string(),
+            ExportTable::CustomerTrans => {
+                "SELECT t.* FROM customer_trans t WHERE t.version > ?1 AND t.version <= ?2 ORDER BY t.id".to_string()
+            }
+        }
+    }
+}
+
+/// One row of an export scan: text by column index (NULL as `None`).
+pub struct ScanRow<'a, 'b>(&'a rusqlite::Row<'b>);
+
+impl ScanRow<'_, '_> {
+    /// The text of column `i`.
+    pub fn get(&self, i: usize) -> Option<&str> {
+        match self.0.get_ref(i) {
+            Ok(rusqlite::types::ValueRef::Text(t)) => std::str::from_utf8(t).ok(),
+            _ => None,
+        }
+    }
+    /// The integer of column `i`.
+    pub fn int(&self, i: usize) -> Option<i64> {
+        match self.0.get_ref(i) {
+            Ok(rusqlite::types::ValueRef::Integer(v)) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// A job's export range for an entity: rows with `from < version <= to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExportRange {
+    /// Exclusive lower bound (the watermark).
+    pub from: i64,
+    /// Inclusive upper bound.
+    pub to: i64,
+    /// Whether this range was left pending by a run that did not finish (it is redone).
+    pub resumed: bool,
+}
+
+impl Store {
+    /// The column names of an export scan.
+    pub fn scan_columns(&self, table: ExportTable, free_text_only: bool) -> Result<Vec<String>, StoreError> {
+        let stmt = self.conn.prepare(&table.sql(free_text_only)).map_err(self.err())?;
+        Ok(stmt.column_names().map(str::to_string).collect())
+    }
+
+    /// Calls `f` for every row of `table` with `from < version <= to`, in version order, inside
+    /// one read transaction (a consistent snapshot).
+    pub fn scan(
+        &self,
+        table: ExportTable,
+        free_text_only: bool,
+        range: ExportRange,
+        mut f: impl FnMut(&ScanRow<'_, '_>) -> Result<(), String>,
+    ) -> Result<Result<(), String>, StoreError> {
+        let mut stmt = self.conn.prepare(&table.sql(free_text_only)).map_err(self.err())?;
+        let mut rows = stmt.query(params![range.from, range.to]).map_err(self.err())?;
+        while let Some(r) = rows.next().map_err(self.err())? {
+            if let Err(e) = f(&ScanRow(r)) {
+                return Ok(Err(e));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// The range a job exports next for an entity. A range left pending by an interrupted run
+    /// is returned again (so its file is rewritten, not duplicated); otherwise the range up to
+    /// the current change version is recorded as pending with its file name.
+    pub fn begin_export(&mut self, job: &str, entity: &str) -> Result<ExportRange, StoreError> {
+        let current = self.change_version()?;
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        let row: Option<(i64, Option<i64>)> = tx
+            .query_row(
+                "SELECT version, pending_to FROM export_watermark WHERE job = ?1 AND entity = ?2",
+                params![job, entity],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(sql)?;
+        let range = match row {
+            Some((from, Some(to))) => ExportRange { from, to, resumed: true },
+            Some((from, None)) => ExportRange { from, to: current.max(from), resumed: false },
+            None => ExportRange { from: 0, to: current, resumed: false },
+        };
+        if !range.resumed && range.to > range.from {
+            tx.execute(
+                "INSERT INTO export_watermark (job, entity, version, pending_to) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(job, entity) DO UPDATE SET pending_to = excluded.pending_to",
+                params![job, entity, range.from, range.to],
+            )
+            .map_err(sql)?;
+        }
+        tx.commit().map_err(sql)?;
+        Ok(range)
+    }
+
+    /// Advances a job's watermark after its file is durably published.
+    pub fn finish_export(&mut self, job: &str, entity: &str, to: i64) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO export_watermark (job, entity, version, pending_to) VALUES (?1, ?2, ?3, NULL)
+                 ON CONFLICT(job, entity) DO UPDATE SET version = excluded.version, pending_to = NULL",
+                params![job, entity, to],
+            )
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    /// Forgets a job's watermarks (every entity); returns how many were removed.
+    pub fn reset_export(&mut self, job: &str) -> Result<usize, StoreError> {
+        self.conn.execute("DELETE FROM export_watermark WHERE job = ?1", [job]).map_err(self.err())
     }
 }
 

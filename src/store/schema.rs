@@ -27,6 +27,7 @@ pub const MIGRATIONS: &[&str] = &[
         quantity TEXT NOT NULL, unit_price TEXT NOT NULL, price_unit TEXT NOT NULL, discount_per_unit TEXT NOT NULL,
         discount_percent TEXT NOT NULL, discount_amount TEXT NOT NULL, charge_amount TEXT NOT NULL,
         net_amount TEXT NOT NULL, tax_code TEXT NOT NULL, tax_category TEXT NOT NULL, tax_rate TEXT NOT NULL,
+        tax_amount TEXT NOT NULL, tax_group TEXT, item_tax_group TEXT,
         item_id TEXT, item_name TEXT, description TEXT, unit TEXT, main_account TEXT, distribution TEXT,
         extras TEXT NOT NULL, version INTEGER NOT NULL,
         PRIMARY KEY (invoice_id, position));
@@ -49,6 +50,6 @@ pub const MIGRATIONS: &[&str] = &[
         version INTEGER NOT NULL);
     CREATE INDEX customer_trans_customer ON customer_trans (legal_entity, customer);
     CREATE TABLE export_watermark (job TEXT NOT NULL, entity TEXT NOT NULL, version INTEGER NOT NULL,
-        PRIMARY KEY (job, entity));
+        pending_to INTEGER, PRIMARY KEY (job, entity));
     ",
 ];

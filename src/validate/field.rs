@@ -29,12 +29,13 @@ pub enum Value {
 }
 
 impl Value {
-    /// The value as text in canonical form (decimals plain, dates ISO, enums by name).
+    /// The value as text in canonical form (decimals plain with the scale they were written
+    /// with, dates ISO, enums by name).
     pub fn canonical(&self, ty: &FieldType) -> String {
         match (self, ty) {
             (Value::Empty, _) => String::new(),
             (Value::Str(s), _) => s.to_string(),
-            (Value::Dec(d), _) => d.normalize().to_string(),
+            (Value::Dec(d), _) => d.to_string(),
             (Value::Int(i), _) => i.to_string(),
             (Value::Date(d), _) => d.to_string(),
             (Value::Enum(i), FieldType::Enum(names)) => names.get(usize::from(*i)).cloned().unwrap_or_default(),

@@ -106,7 +106,7 @@ fn every_mapping_and_job_file_in_the_repository_loads() {
 fn entities_lists_and_describes() {
     let run = invoiceflow(&["entities"]);
     assert_eq!(run.code, 0);
-    assert_eq!(run.stdout.lines().count(), 16, "{}", run.stdout);
+    assert_eq!(run.stdout.lines().count(), 18, "{}", run.stdout);
     let run = invoiceflow(&["entities", "Customer invoice lines"]);
     assert_eq!(run.code, 0);
     assert!(

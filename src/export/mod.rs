@@ -1,0 +1,322 @@
+//! Entity exports from the store: CSV (DMF column names) and Parquet (exact decimals), full or
+//! incremental per named job. A file is written to a temp name, synced and renamed; a job's
+//! watermark moves only after that, and an interrupted range is redone into the same file
+//! name, so a consumer gets every row exactly once. Exports print what posting computed; they
+//! compute no money.
+
+mod csv;
+mod parquet;
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::entity::{Catalog, DocumentKind, Entity, EntityKind, FieldType, Role};
+use crate::store::{ExportRange, ExportTable, ScanRow, Store, StoreError};
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// CSV with DMF upper-case headers.
+    Csv,
+    /// Apache Parquet with Decimal128 and Date32.
+    Parquet,
+}
+
+impl Format {
+    fn ext(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Parquet => "parquet",
+        }
+    }
+}
+
+/// What to export.
+#[derive(Debug, Clone)]
+pub struct ExportRequest {
+    /// Entity name.
+    pub entity: String,
+    /// Format.
+    pub format: Format,
+    /// Output folder.
+    pub out: PathBuf,
+    /// Change-tracking job; a full export without it.
+    pub job: Option<String>,
+    /// CSV as D365's CSV-Unicode (UTF-16 LE with BOM, CRLF).
+    pub dmf_unicode: bool,
+}
+
+/// What an export did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportReport {
+    /// Entity.
+    pub entity: String,
+    /// Format.
+    pub format: Format,
+    /// Job, when incremental.
+    pub job: Option<String>,
+    /// Rows written.
+    pub rows: u64,
+    /// Files written.
+    pub files: Vec<String>,
+    /// Versions covered: above `from_version`, up to `to_version`.
+    pub from_version: i64,
+    /// See `from_version`.
+    pub to_version: i64,
+    /// Whether an interrupted range was redone.
+    pub resumed: bool,
+    /// What happened, in a sentence.
+    pub note: String,
+}
+
+/// An export failure: nothing is published and no watermark moves.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExportError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The entity cannot be exported.
+    #[error("{0}")]
+    Entity(String),
+    /// Writing failed.
+    #[error("{path}: cannot write the export: {message}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        message: String,
+    },
+}
+
+/// Where an exported field's value comes from.
+#[derive(Debug, Clone)]
+enum Source {
+    Column(usize),
+    Extra(String),
+    Empty,
+}
+
+fn header_column(role: Role) -> Option<&'static str> {
+    Some(match role {
+        Role::LegalEntity => "legal_entity",
+        Role::InvoiceNumber => "number",
+        Role::InvoiceDate => "invoice_date",
+        Role::Voucher => "voucher",
+        Role::Customer => "customer",
+        Role::Currency => "currency",
+        Role::PaymentTerms => "payment_terms",
+        Role::DueDate => "due_date",
+        Role::OrderReference => "order_reference",
+        Role::BuyerReference => "buyer_reference",
+        Role::SalesOrder => "sales_order",
+        Role::OriginalInvoice => "original_invoice",
+        Role::ExchangeRate => "exchange_rate",
+        Role::RecordId => "record_id",
+        Role::TotalAmount => "tax_inclusive",
+        Role::TotalTax => "vat_total",
+        Role::TotalCharge => "charge_total",
+        Role::TotalDiscount => "allowance_total",
+        _ => return None,
+    })
+}
+
+fn line_column(role: Role) -> Option<&'static str> {
+    Some(match role {
+        Role::LegalEntity => "legal_entity",
+        Role::InvoiceNumber => "number",
+        Role::InvoiceDate => "invoice_date",
+        Role::Voucher => "voucher",
+        Role::Currency => "currency",
+        Role::Customer => "customer",
+        Role::ParentRecordId => "record_id",
+        Role::LineNumber => "line_number",
+        Role::Quantity => "quantity",
+        Role::UnitPrice => "unit_price",
+        Role::PriceUnit => "price_unit",
+        Role::DiscountPerUnit => "discount_per_unit",
+        Role::DiscountPercent => "discount_percent",
+        Role::DiscountAmount => "discount_amount",
+        Role::ChargeAmount => "charge_amount",
+        Role::LineAmount => "net_amount",
+        Role::LineTax => "tax_amount",
+        Role::TaxRate => "tax_rate",
+        Role::TaxCode => "tax_code",
+        Role::TaxGroup => "tax_group",
+        Role::ItemTaxGroup => "item_tax_group",
+        Role::ItemId => "item_id",
+        Role::ItemName => "item_name",
+        Role::Description => "description",
+        Role::Unit => "unit",
+        Role::MainAccount => "main_account",
+        Role::Distribution => "distribution",
+        _ => return None,
+    })
+}
+
+/// Receives rows of field texts and writes them.
+trait Sink {
+    fn push(&mut self, values: &[Option<Cow<'_, str>>]) -> Result<(), String>;
+    fn finish(self: Box<Self>) -> Result<File, String>;
+}
+
+/// The file name of an export: entity, job range or full snapshot, extension.
+pub fn file_name(entity: &str, range: ExportRange, incremental: bool, format: Format) -> String {
+    if incremental {
+        format!("{entity}_v{:08}-v{:08}.{}", range.from + 1, range.to, format.ext())
+    } else {
+        format!("{entity}_full_v{:08}.{}", range.to, format.ext())
+    }
+}
+
+/// Runs one export.
+pub fn export(store: &mut Store, req: &ExportRequest, catalog: &Catalog) -> Result<ExportReport, ExportError> {
+    let entity = catalog.get(&req.entity).ok_or_else(|| {
+        ExportError::Entity(format!("unknown entity `{}`; `invoiceflow entities` lists them", req.entity))
+    })?;
+    let (table, free_text_only) = match (entity.kind, entity.document, entity.name.as_str()) {
+        (EntityKind::InvoiceHeader, DocumentKind::FreeText, _) => (ExportTable::Invoices, true),
+        (EntityKind::InvoiceHeader, _, _) => (ExportTable::Invoices, false),
+        (EntityKind::InvoiceLine, DocumentKind::FreeText, _) => (ExportTable::Lines, true),
+        (EntityKind::InvoiceLine, _, _) => (ExportTable::Lines, false),
+        (EntityKind::Ledger, _, "GeneralJournalAccountEntry") => (ExportTable::Ledger, false),
+        (EntityKind::Ledger, _, _) => (ExportTable::CustomerTrans, false),
+        (EntityKind::Master, _, _) => {
+            return Err(ExportError::Entity(format!(
+                "{} is master data; invoiceflow exports what it posts",
+                entity.name
+            )))
+        }
+    };
+    std::fs::create_dir_all(&req.out)
+        .map_err(|e| ExportError::Write { path: req.out.clone(), message: e.to_string() })?;
+    let range = match &req.job {
+        Some(job) => store.begin_export(job, &entity.name)?,
+        None => ExportRange { from: 0, to: store.change_version()?, resumed: false },
+    };
+    let mut report = ExportReport {
+        entity: entity.name.clone(),
+        format: req.format,
+        job: req.job.clone(),
+        rows: 0,
+        files: Vec::new(),
+        from_version: range.from,
+        to_version: range.to,
+        resumed: range.resumed,
+        note: String::new(),
+    };
+    if req.job.is_some() && range.to <= range.from {
+        report.note = format!("nothing new since change version {}: no file written", range.from);
+        return Ok(report);
+    }
+    let columns = store.scan_columns(table, free_text_only)?;
+    let sources = sources(entity, table, &columns);
+    let extras_col = columns.iter().position(|c| c == "extras");
+    let name = file_name(&entity.name, range, req.job.is_some(), req.format);
+    let path = req.out.join(&name);
+    let tmp = req.out.join(format!(".{name}.tmp"));
+    let werr = |p: &Path, m: String| ExportError::Write { path: p.to_path_buf(), message: m };
+    let file = File::create(&tmp).map_err(|e| werr(&tmp, e.to_string()))?;
+    let mut sink: Box<dyn Sink> = match req.format {
+        Format::Csv => Box::new(csv::CsvSink::new(file, entity, req.dmf_unicode)),
+        Format::Parquet => Box::new(parquet::ParquetSink::new(file, entity).map_err(|m| werr(&tmp, m))?),
+    };
+    let mut rows = 0u64;
+    let scanned = store.scan(table, free_text_only, range, |row| {
+        let extras: Option<serde_json::Map<String, serde_json::Value>> =
+            extras_col.and_then(|c| row.get(c)).filter(|t| *t != "{}").and_then(|t| serde_json::from_str(t).ok());
+        let values: Vec<Option<Cow<'_, str>>> =
+            entity.fields.iter().zip(&sources).map(|(f, s)| value(row, &f.ty, s, extras.as_ref())).collect();
+        rows += 1;
+        sink.push(&values)
+    })?;
+    let finished = scanned.and_then(|()| sink.finish());
+    let file = match finished {
+        Ok(f) => f,
+        Err(m) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(werr(&tmp, m));
+        }
+    };
+    if rows == 0 && req.job.is_some() {
+        drop(file);
+        let _ = std::fs::remove_file(&tmp);
+        if let Some(job) = &req.job {
+            store.finish_export(job, &entity.name, range.to)?;
+        }
+        report.note =
+            format!("no {} rows changed in versions {}–{}: no file written", entity.name, range.from + 1, range.to);
+        return Ok(report);
+    }
+    file.sync_all().map_err(|e| werr(&tmp, e.to_string()))?;
+    drop(file);
+    std::fs::rename(&tmp, &path).map_err(|e| werr(&path, e.to_string()))?;
+    if let Ok(dir) = File::open(&req.out) {
+        let _ = dir.sync_all();
+    }
+    if std::env::var_os("INVOICEFLOW_TEST_CRASH_AFTER_PUBLISH").is_some() {
+        // Test hook: die between publishing the file and moving the watermark.
+        std::process::abort();
+    }
+    if let Some(job) = &req.job {
+        store.finish_export(job, &entity.name, range.to)?;
+    }
+    report.rows = rows;
+    report.files.push(path.display().to_string());
+    report.note = match &req.job {
+        Some(_) => format!(
+            "{rows} rows of versions {}–{}{}",
+            range.from + 1,
+            range.to,
+            if range.resumed { " (an interrupted export, redone)" } else { "" }
+        ),
+        None => format!("{rows} rows, full export at version {}", range.to),
+    };
+    Ok(report)
+}
+
+fn sources(entity: &Entity, table: ExportTable, columns: &[String]) -> Vec<Source> {
+    let col = |name: &str| columns.iter().position(|c| c == name);
+    entity
+        .fields
+        .iter()
+        .map(|f| {
+            let by_store = f.store.as_deref().and_then(col);
+            let by_role = f.role.and_then(|r| match table {
+                ExportTable::Invoices => header_column(r),
+                ExportTable::Lines => line_column(r),
+                _ => None,
+            });
+            match (by_store, by_role.and_then(col)) {
+                (Some(c), _) | (None, Some(c)) => Source::Column(c),
+                _ if matches!(table, ExportTable::Invoices | ExportTable::Lines) => Source::Extra(f.name.clone()),
+                _ => Source::Empty,
+            }
+        })
+        .collect()
+}
+
+fn value<'r>(
+    row: &'r ScanRow<'_, '_>,
+    ty: &FieldType,
+    s: &Source,
+    extras: Option<&serde_json::Map<String, serde_json::Value>>,
+) -> Option<Cow<'r, str>> {
+    match s {
+        Source::Column(c) => match row.get(*c) {
+            Some(t) => Some(Cow::Borrowed(t)),
+            None => row.int(*c).map(|i| match ty {
+                FieldType::Enum(names) => Cow::Owned(names.get(i as usize).cloned().unwrap_or_else(|| i.to_string())),
+                _ => Cow::Owned(i.to_string()),
+            }),
+        },
+        Source::Extra(name) => {
+            extras.and_then(|m| m.get(name)).and_then(|v| v.as_str()).map(|v| Cow::Owned(v.to_string()))
+        }
+        Source::Empty => None,
+    }
+}
