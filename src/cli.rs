@@ -29,6 +29,11 @@ pub enum Command {
     Import(ImportArgs),
     /// Export entities from the store as CSV or Parquet: full, or incremental for a named job.
     Export(ExportArgs),
+    /// Write e-invoices (PEPPOL BIS 3 UBL or CII) for posted invoices; each is checked first.
+    Einvoice(EinvoiceArgs),
+    /// Check UBL or CII e-invoice files (ours or a partner's) against the built-in EN 16931
+    /// and PEPPOL rules.
+    Check(CheckArgs),
     /// List the entity definitions, or describe one with its fields, types and keys.
     Entities(EntitiesArgs),
     /// List the validation rules with their ids and what fixes a row that breaks them.
@@ -162,6 +167,36 @@ pub struct ExportArgs {
     pub dmf_unicode: bool,
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+/// `invoiceflow einvoice`.
+#[derive(Debug, Args)]
+pub struct EinvoiceArgs {
+    /// The ledger store.
+    #[arg(long, value_name = "DB")]
+    pub store: PathBuf,
+    /// UBL (PEPPOL BIS Billing 3.0) or CII (D16B, EN 16931).
+    #[arg(long, value_enum)]
+    pub syntax: crate::einvoice::Syntax,
+    /// Output folder (one file per document, named after its number).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Change-tracking job: documents posted since this job's last run. Without it, all.
+    #[arg(long, value_name = "NAME")]
+    pub job: Option<String>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// `invoiceflow check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// UBL Invoice/CreditNote or CII files, or folders of them.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Print the findings as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `invoiceflow generate`.

@@ -109,8 +109,8 @@ fn master(dir: &Path, customers: u64, rng: &mut Rng) -> io::Result<Vec<(String, 
     fs::create_dir_all(dir).map_err(io_err(dir))?;
     write_file(
         &dir.join("LegalEntity.csv"),
-        "LegalEntityId,Name,AccountingCurrency,VatNumber,LegalRegistrationId,AddressStreet,AddressCity,AddressZipCode,AddressCountryRegionISOCode,ElectronicAddress,ElectronicAddressScheme,Iban,Bic\n\
-         DEMF,Nordwind Handels GmbH,EUR,DE123456789,HRB 12345,Hafenstraße 12,Hamburg,20457,DE,DE123456789,9930,DE89370400440532013000,COBADEFFXXX\n",
+        "LegalEntityId,Name,AccountingCurrency,VatNumber,LegalRegistrationId,AddressStreet,AddressCity,AddressZipCode,AddressCountryRegionISOCode,ElectronicAddress,ElectronicAddressScheme,Iban,Bic,ContactName,ContactPhone,ContactEmail\n\
+         DEMF,Nordwind Handels GmbH,EUR,DE123456789,HRB 12345,Hafenstraße 12,Hamburg,20457,DE,DE123456789,9930,DE89370400440532013000,COBADEFFXXX,Accounts Receivable,+49 40 123456-0,ar@nordwind.example\n",
     )?;
     write_file(
         &dir.join("SalesTaxCode.csv"),
@@ -157,14 +157,15 @@ fn master(dir: &Path, customers: u64, rng: &mut Rng) -> io::Result<Vec<(String, 
         let (country, scheme) = match group {
             "DOM" => ("DE", "9930"),
             "EU" => ("FR", "9957"),
-            _ => ("CH", "0088"),
+            _ => ("CH", "0060"),
         };
         let terms = ["Net14", "Net30", "CM30"][rng.below(3) as usize];
         let account = format!("C{i:06}");
         let vat = format!("{country}{:09}", 100_000_000 + i);
+        let endpoint = if scheme == "0060" { format!("{:09}", 100_000_000 + i) } else { vat.clone() };
         writeln!(
             w,
-            "{account},Customer {i} GmbH,{group},EUR,{terms},{group},Street {} ,City {},{:05},{country},{vat},{vat},{scheme}",
+            "{account},Customer {i} GmbH,{group},EUR,{terms},{group},Street {},City {},{:05},{country},{vat},{endpoint},{scheme}",
             i % 200 + 1,
             i % 97,
             10_000 + i % 89_999

@@ -9,12 +9,14 @@
 //! - [`model`]: domain types (invoices, lines, money, dates, master data);
 //! - [`store`]: the SQLite ledger store, change versions;
 //! - [`export`]: CSV and Parquet entity exports with change tracking;
+//! - [`einvoice`]: UBL and CII e-invoices out, partner files in, EN 16931 checks;
 //! - [`rejects`]: rejects files (original columns + file, line, field, rule, message);
 //! - [`pipeline`]: the job that wires the stages, with progress and the run summary;
 //! - [`generate`]: seeded test data for tests and benchmarks;
 //! - [`job`]: job files; [`cli`]: the command line.
 
 pub mod cli;
+pub mod einvoice;
 pub mod entity;
 pub mod export;
 pub mod generate;

@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use clap::Parser;
 
-use invoiceflow::cli::{Cli, Command, CommonArgs, ExportArgs, ImportArgs, RoundingArg};
+use invoiceflow::cli::{CheckArgs, Cli, Command, CommonArgs, EinvoiceArgs, ExportArgs, ImportArgs, RoundingArg};
 use invoiceflow::entity::{Catalog, EntityKind};
 use invoiceflow::export::{self, ExportReport, ExportRequest};
 use invoiceflow::job::{self, Job};
@@ -78,6 +78,8 @@ fn main() -> ExitCode {
         }
         Command::Import(a) => import(a),
         Command::Export(a) => export_command(a),
+        Command::Check(a) => check_command(a),
+        Command::Einvoice(a) => einvoice_command(a),
         Command::Generate(a) => {
             let req = invoiceflow::generate::GenerateRequest {
                 invoices: a.invoices,
@@ -281,6 +283,108 @@ fn export_command(a: ExportArgs) -> u8 {
             EXIT_OK
         }
         Err(e) => fail(&a.common, e, started),
+    }
+}
+
+fn einvoice_command(a: EinvoiceArgs) -> u8 {
+    let started = Instant::now();
+    let run = || -> anyhow::Result<invoiceflow::einvoice::EinvoiceReport> {
+        if !a.store.exists() {
+            anyhow::bail!("{}: no such store; import into it first", a.store.display());
+        }
+        let mut store = Store::open(&a.store).context("cannot open the store")?;
+        let req = invoiceflow::einvoice::EinvoiceRequest { syntax: a.syntax, out: a.out.clone(), job: a.job.clone() };
+        Ok(invoiceflow::einvoice::run(&mut store, &req)?)
+    };
+    match run() {
+        Ok(r) => {
+            eprintln!(
+                "{} documents written ({} credit notes) to {} for versions {}–{}; {} refused",
+                r.documents,
+                r.credit_notes,
+                r.dir,
+                r.from_version + 1,
+                r.to_version,
+                r.refused.len()
+            );
+            for f in &r.refused {
+                for (rule, msg) in &f.findings {
+                    eprintln!("    {}: {rule}: {msg}", f.number);
+                }
+            }
+            let refused = !r.refused.is_empty();
+            if a.common.json {
+                let mut summary = Summary::failed(String::new(), started);
+                summary.status = if refused { "partial" } else { "ok" };
+                summary.error = None;
+                summary.einvoices = vec![r];
+                print_json(&summary);
+            }
+            if refused {
+                EXIT_REJECTS
+            } else {
+                EXIT_OK
+            }
+        }
+        Err(e) => fail(&a.common, e, started),
+    }
+}
+
+fn check_command(a: CheckArgs) -> u8 {
+    let mut files = Vec::new();
+    for p in &a.files {
+        if p.is_dir() {
+            match std::fs::read_dir(p) {
+                Ok(rd) => {
+                    let mut v: Vec<_> = rd
+                        .flatten()
+                        .map(|e| e.path())
+                        .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("xml")))
+                        .collect();
+                    v.sort();
+                    files.extend(v);
+                }
+                Err(e) => {
+                    eprintln!("error: {}: {e}", p.display());
+                    return EXIT_FATAL;
+                }
+            }
+        } else {
+            files.push(p.clone());
+        }
+    }
+    let mut results = Vec::new();
+    for f in &files {
+        match std::fs::read(f) {
+            Ok(bytes) => results.push(invoiceflow::einvoice::check_bytes(&f.display().to_string(), &bytes)),
+            Err(e) => {
+                eprintln!("error: {}: cannot read: {e}", f.display());
+                return EXIT_FATAL;
+            }
+        }
+    }
+    let failed = results.iter().filter(|r| !r.ok).count();
+    for r in &results {
+        if r.ok {
+            eprintln!("OK   {}", r.file);
+        } else {
+            eprintln!("FAIL {} ({} findings)", r.file, r.findings.len());
+            for (rule, msg) in &r.findings {
+                eprintln!("    {rule}: {msg}");
+            }
+        }
+    }
+    eprintln!("{} passed, {} failed", results.len() - failed, failed);
+    if a.json {
+        match serde_json::to_string(&results) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("error: {e}"),
+        }
+    }
+    if failed > 0 {
+        EXIT_REJECTS
+    } else {
+        EXIT_OK
     }
 }
 

@@ -15,6 +15,8 @@ pub struct LegalEntity {
     pub name: String,
     pub accounting_currency: Currency,
     pub vat_number: Option<String>,
+    /// Tax registration identifier other than a VAT number (BT-32).
+    pub tax_registration_id: Option<String>,
     pub legal_registration_id: Option<String>,
     pub street: Option<String>,
     pub city: Option<String>,
@@ -24,6 +26,9 @@ pub struct LegalEntity {
     pub electronic_address_scheme: Option<String>,
     pub iban: Option<String>,
     pub bic: Option<String>,
+    pub contact_name: Option<String>,
+    pub contact_phone: Option<String>,
+    pub contact_email: Option<String>,
 }
 
 /// A customer: the buyer.
@@ -49,6 +54,8 @@ pub struct Customer {
     pub electronic_address: Option<String>,
     pub electronic_address_scheme: Option<String>,
     pub legal_registration_id: Option<String>,
+    /// Buyer reference for e-invoices (BT-10), e.g. a Leitweg-ID.
+    pub buyer_reference: Option<String>,
 }
 
 /// A sales tax code.

@@ -29,7 +29,7 @@ pub struct Summary {
     /// Exports written.
     pub exports: Vec<crate::export::ExportReport>,
     /// E-invoices written.
-    pub einvoices: Vec<serde_json::Value>,
+    pub einvoices: Vec<crate::einvoice::EinvoiceReport>,
     /// Wall time.
     pub duration_ms: u128,
     /// Error message when the run failed.

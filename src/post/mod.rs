@@ -84,6 +84,48 @@ impl PostingType {
     }
 }
 
+/// A party of an e-invoice as it was when the invoice was posted (posted documents keep the
+/// addresses they were issued with).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct Party {
+    pub name: String,
+    pub vat_id: Option<String>,
+    pub tax_registration_id: Option<String>,
+    pub legal_id: Option<String>,
+    pub endpoint: Option<String>,
+    pub endpoint_scheme: Option<String>,
+    pub street: Option<String>,
+    pub city: Option<String>,
+    pub zip: Option<String>,
+    pub country: Option<String>,
+    #[serde(default)]
+    pub contact_name: Option<String>,
+    #[serde(default)]
+    pub contact_phone: Option<String>,
+    #[serde(default)]
+    pub contact_email: Option<String>,
+}
+
+/// Seller, buyer and payment details of a posted invoice.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct Parties {
+    pub seller: Party,
+    pub buyer: Party,
+    /// Buyer account.
+    pub customer: String,
+    /// The buyer's reference from the customer master (e.g. a Leitweg-ID).
+    #[serde(default)]
+    pub buyer_reference: Option<String>,
+    /// UNCL4461 payment means code.
+    pub payment_means: Option<String>,
+    pub iban: Option<String>,
+    pub bic: Option<String>,
+    /// Payment terms text (BT-20).
+    pub terms: Option<String>,
+}
+
 /// One ledger line of a voucher. Amounts are signed: debit positive, credit negative.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LedgerLine {
@@ -124,6 +166,12 @@ pub struct Posted {
     pub sequence: &'static str,
     /// Hash of the source content, to recognise an unchanged re-import.
     pub content_hash: String,
+    /// Seller, buyer, payment.
+    pub parties: Parties,
+    /// Exemption reason (code, text) of every VAT group, in the order of `totals.groups`.
+    pub exemptions: Vec<(Option<String>, Option<String>)>,
+    /// VAT total in the accounting currency (what the ledger's tax lines hold).
+    pub vat_total_acc: Decimal,
 }
 
 impl Posted {
@@ -398,6 +446,64 @@ pub fn post(mut inv: Invoice, md: &MasterData, opts: &PostingOptions) -> Result<
         _ => "Invoice",
     };
     let due_date = due_date(&inv, md);
+    let terms = inv
+        .header
+        .payment_terms
+        .as_deref()
+        .or_else(|| customer.and_then(|c| c.payment_terms.as_deref()))
+        .and_then(|t| md.payment_terms.get(t));
+    let parties = Parties {
+        seller: Party {
+            name: le.name.clone(),
+            vat_id: le.vat_number.clone(),
+            tax_registration_id: le.tax_registration_id.clone(),
+            legal_id: le.legal_registration_id.clone(),
+            endpoint: le.electronic_address.clone(),
+            endpoint_scheme: le.electronic_address_scheme.clone(),
+            street: le.street.clone(),
+            city: le.city.clone(),
+            zip: le.zip.clone(),
+            country: Some(le.country.clone()),
+            contact_name: le.contact_name.clone(),
+            contact_phone: le.contact_phone.clone(),
+            contact_email: le.contact_email.clone(),
+        },
+        buyer: customer
+            .map(|c| Party {
+                name: c.name.clone(),
+                vat_id: c.vat_id.clone(),
+                tax_registration_id: None,
+                legal_id: c.legal_registration_id.clone(),
+                endpoint: c.electronic_address.clone(),
+                endpoint_scheme: c.electronic_address_scheme.clone(),
+                street: c.street.clone(),
+                city: c.city.clone(),
+                zip: c.zip.clone(),
+                country: c.country.clone(),
+                contact_name: None,
+                contact_phone: None,
+                contact_email: c.email.clone(),
+            })
+            .unwrap_or_default(),
+        customer: inv.header.customer.to_string(),
+        buyer_reference: customer.and_then(|c| c.buyer_reference.clone()),
+        payment_means: terms.and_then(|t| t.means_code.clone()),
+        iban: le.iban.clone(),
+        bic: le.bic.clone(),
+        terms: terms.map(|t| t.description.clone().unwrap_or_else(|| t.name.clone())),
+    };
+    let exemptions = totals
+        .groups
+        .iter()
+        .map(|g| {
+            let t = md.tax_codes.get(&*g.tax_code);
+            (t.and_then(|t| t.exemption_reason_code.clone()), t.and_then(|t| t.exemption_reason.clone()))
+        })
+        .collect();
+    let vat_total_acc = round_money(
+        -ledger.iter().filter(|l| l.posting_type == PostingType::SalesTax).map(|l| l.amount_acc).sum::<Decimal>(),
+        acc,
+    );
     Ok(Posted {
         invoice: inv,
         totals,
@@ -408,6 +514,9 @@ pub fn post(mut inv: Invoice, md: &MasterData, opts: &PostingOptions) -> Result<
         ledger,
         sequence,
         content_hash,
+        parties,
+        exemptions,
+        vat_total_acc,
     })
 }
 

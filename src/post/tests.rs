@@ -24,6 +24,7 @@ fn master() -> MasterData {
             name: "Nordwind".into(),
             accounting_currency: Currency::from_code("EUR").unwrap(),
             vat_number: None,
+            tax_registration_id: None,
             legal_registration_id: None,
             street: None,
             city: None,
@@ -33,6 +34,9 @@ fn master() -> MasterData {
             electronic_address_scheme: None,
             iban: None,
             bic: None,
+            contact_name: None,
+            contact_phone: None,
+            contact_email: None,
         },
     );
     md.customers.insert(
@@ -56,6 +60,7 @@ fn master() -> MasterData {
             electronic_address: None,
             electronic_address_scheme: None,
             legal_registration_id: None,
+            buyer_reference: None,
         },
     );
     for (code, rate, account) in [("VAT19", "19", "260100"), ("VAT7", "7", "260110")] {

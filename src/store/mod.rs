@@ -333,9 +333,9 @@ impl Store {
                     invoice_date, due_date, customer, currency, accounting_currency, exchange_rate, payment_terms,
                     order_reference, buyer_reference, sales_order, original_invoice, voucher, record_id,
                     line_total, allowance_total, charge_total, tax_exclusive, vat_total, tax_inclusive, prepaid, payable,
-                    rounding, content_hash, extras, version)
+                    vat_total_acc, rounding, content_hash, extras, parties, version)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
-                    ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33)",
+                    ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35)",
                 params![
                     &*h.legal_entity,
                     source_key,
@@ -369,9 +369,11 @@ impl Store {
                     t.tax_inclusive.to_string(),
                     t.prepaid.to_string(),
                     t.payable.to_string(),
+                    p.vat_total_acc.to_string(),
                     t.policy.as_str(),
                     p.content_hash,
                     extras_json(&h.entity, &h.extras),
+                    serde_json::to_string(&p.parties).unwrap_or_else(|_| "{}".into()),
                     version,
                 ],
             )
@@ -421,8 +423,8 @@ impl Store {
                 let mut stmt = tx
                     .prepare_cached(
                         "INSERT INTO invoice_tax (invoice_id, position, category, rate, tax_code, lines, allowance, charge,
-                            base, amount, version)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                            base, amount, exemption_code, exemption_reason, version)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                     )
                     .map_err(sql)?;
                 for (i, g) in t.groups.iter().enumerate() {
@@ -437,6 +439,8 @@ impl Store {
                         g.charge.to_string(),
                         g.base.to_string(),
                         g.amount.to_string(),
+                        p.exemptions.get(i).and_then(|e| e.0.as_deref()),
+                        p.exemptions.get(i).and_then(|e| e.1.as_deref()),
                         version
                     ])
                     .map_err(sql)?;
@@ -709,6 +713,89 @@ impl Store {
     /// Forgets a job's watermarks (every entity); returns how many were removed.
     pub fn reset_export(&mut self, job: &str) -> Result<usize, StoreError> {
         self.conn.execute("DELETE FROM export_watermark WHERE job = ?1", [job]).map_err(self.err())
+    }
+}
+
+/// A posted invoice as stored, for writing its e-invoice: text columns by name.
+#[derive(Debug, Clone, Default)]
+pub struct StoredDoc {
+    /// Invoice columns (name → text).
+    pub invoice: std::collections::HashMap<String, String>,
+    /// Line rows, in position order.
+    pub lines: Vec<std::collections::HashMap<String, String>>,
+    /// VAT breakdown rows, in position order.
+    pub taxes: Vec<std::collections::HashMap<String, String>>,
+}
+
+fn row_map(r: &rusqlite::Row<'_>, names: &[String]) -> std::collections::HashMap<String, String> {
+    let mut m = std::collections::HashMap::with_capacity(names.len());
+    for (i, n) in names.iter().enumerate() {
+        let v = match r.get_ref(i) {
+            Ok(rusqlite::types::ValueRef::Text(t)) => String::from_utf8_lossy(t).into_owned(),
+            Ok(rusqlite::types::ValueRef::Integer(v)) => v.to_string(),
+            _ => continue,
+        };
+        m.insert(n.clone(), v);
+    }
+    m
+}
+
+impl Store {
+    /// Calls `f` with every posted invoice with `from < version <= to`, its lines and VAT
+    /// breakdown (three ordered scans merged, one read transaction).
+    pub fn documents(&self, range: ExportRange, mut f: impl FnMut(StoredDoc)) -> Result<(), StoreError> {
+        let filter = "i.status = 'posted' AND i.version > ?1 AND i.version <= ?2";
+        let tx = self.conn.unchecked_transaction().map_err(self.err())?;
+        let mut inv =
+            tx.prepare(&format!("SELECT i.* FROM invoice i WHERE {filter} ORDER BY i.id")).map_err(self.err())?;
+        let mut lines = tx
+            .prepare(&format!("SELECT l.* FROM invoice_line l JOIN invoice i ON i.id = l.invoice_id WHERE {filter} ORDER BY l.invoice_id, l.position"))
+            .map_err(self.err())?;
+        let mut taxes = tx
+            .prepare(&format!("SELECT t.* FROM invoice_tax t JOIN invoice i ON i.id = t.invoice_id WHERE {filter} ORDER BY t.invoice_id, t.position"))
+            .map_err(self.err())?;
+        let names = |s: &rusqlite::Statement<'_>| s.column_names().map(str::to_string).collect::<Vec<_>>();
+        let (in_names, l_names, t_names) = (names(&inv), names(&lines), names(&taxes));
+        let mut lrows = lines.query(params![range.from, range.to]).map_err(self.err())?;
+        let mut trows = taxes.query(params![range.from, range.to]).map_err(self.err())?;
+        let mut irows = inv.query(params![range.from, range.to]).map_err(self.err())?;
+        let mut pending_line: Option<std::collections::HashMap<String, String>> = None;
+        let mut pending_tax: Option<std::collections::HashMap<String, String>> = None;
+        while let Some(r) = irows.next().map_err(self.err())? {
+            let invoice = row_map(r, &in_names);
+            let id = invoice.get("id").cloned().unwrap_or_default();
+            let mut doc = StoredDoc { invoice, ..StoredDoc::default() };
+            loop {
+                let row = match pending_line.take() {
+                    Some(p) => Some(p),
+                    None => lrows.next().map_err(self.err())?.map(|r| row_map(r, &l_names)),
+                };
+                match row {
+                    Some(l) if l.get("invoice_id") == Some(&id) => doc.lines.push(l),
+                    Some(l) => {
+                        pending_line = Some(l);
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            loop {
+                let row = match pending_tax.take() {
+                    Some(p) => Some(p),
+                    None => trows.next().map_err(self.err())?.map(|r| row_map(r, &t_names)),
+                };
+                match row {
+                    Some(t) if t.get("invoice_id") == Some(&id) => doc.taxes.push(t),
+                    Some(t) => {
+                        pending_tax = Some(t);
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            f(doc);
+        }
+        Ok(())
     }
 }
 

@@ -18,7 +18,8 @@ pub const MIGRATIONS: &[&str] = &[
         buyer_reference TEXT, sales_order TEXT, original_invoice TEXT, voucher TEXT, record_id INTEGER,
         line_total TEXT NOT NULL, allowance_total TEXT NOT NULL, charge_total TEXT NOT NULL,
         tax_exclusive TEXT NOT NULL, vat_total TEXT NOT NULL, tax_inclusive TEXT NOT NULL, prepaid TEXT NOT NULL,
-        payable TEXT NOT NULL, rounding TEXT NOT NULL, content_hash TEXT NOT NULL, extras TEXT NOT NULL,
+        payable TEXT NOT NULL, vat_total_acc TEXT NOT NULL, rounding TEXT NOT NULL, content_hash TEXT NOT NULL,
+        extras TEXT NOT NULL, parties TEXT NOT NULL,
         version INTEGER NOT NULL,
         UNIQUE (legal_entity, source_key));
     CREATE INDEX invoice_version ON invoice (version);
@@ -35,7 +36,8 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TABLE invoice_tax (
         invoice_id INTEGER NOT NULL, position INTEGER NOT NULL, category TEXT NOT NULL, rate TEXT NOT NULL,
         tax_code TEXT NOT NULL, lines TEXT NOT NULL, allowance TEXT NOT NULL, charge TEXT NOT NULL,
-        base TEXT NOT NULL, amount TEXT NOT NULL, version INTEGER NOT NULL,
+        base TEXT NOT NULL, amount TEXT NOT NULL, exemption_code TEXT, exemption_reason TEXT,
+        version INTEGER NOT NULL,
         PRIMARY KEY (invoice_id, position));
     CREATE TABLE ledger_entry (
         id INTEGER PRIMARY KEY, voucher TEXT NOT NULL, legal_entity TEXT NOT NULL, invoice_id INTEGER NOT NULL,

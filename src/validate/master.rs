@@ -116,6 +116,7 @@ pub fn add_rows(entity: &Entity, rows: Vec<(Origin, Vec<Value>)>, md: &mut Maste
                     name: r.req("Name"),
                     accounting_currency: cur,
                     vat_number: r.s("VatNumber"),
+                    tax_registration_id: r.s("TaxRegistrationId"),
                     legal_registration_id: r.s("LegalRegistrationId"),
                     street: r.s("AddressStreet"),
                     city: r.s("AddressCity"),
@@ -125,6 +126,9 @@ pub fn add_rows(entity: &Entity, rows: Vec<(Origin, Vec<Value>)>, md: &mut Maste
                     electronic_address_scheme: r.s("ElectronicAddressScheme"),
                     iban: r.s("Iban"),
                     bic: r.s("Bic"),
+                    contact_name: r.s("ContactName"),
+                    contact_phone: r.s("ContactPhone"),
+                    contact_email: r.s("ContactEmail"),
                 };
                 md.legal_entities.insert(le.id.clone(), le);
             }
@@ -149,6 +153,7 @@ pub fn add_rows(entity: &Entity, rows: Vec<(Origin, Vec<Value>)>, md: &mut Maste
                     electronic_address: r.s("ElectronicAddress"),
                     electronic_address_scheme: r.s("ElectronicAddressScheme"),
                     legal_registration_id: r.s("LegalRegistrationId"),
+                    buyer_reference: r.s("BuyerReference"),
                 };
                 md.customers.insert(c.account.clone(), c);
             }
@@ -247,6 +252,10 @@ mod tests {
                     "ElectronicAddressScheme",
                     "Iban",
                     "Bic",
+                    "ContactName",
+                    "ContactPhone",
+                    "ContactEmail",
+                    "TaxRegistrationId",
                 ],
             ),
             (
@@ -270,6 +279,7 @@ mod tests {
                     "ElectronicAddress",
                     "ElectronicAddressScheme",
                     "LegalRegistrationId",
+                    "BuyerReference",
                 ],
             ),
             (

@@ -1,0 +1,298 @@
+//! UBL 2.1 Invoice and CreditNote, PEPPOL BIS Billing 3.0: elements in schema order, escaped
+//! text, amounts with their currency.
+
+use rust_decimal::Decimal;
+
+use super::{AllowanceCharge, Doc, Kind, Party};
+
+/// A small XML writer: elements in the order they are written, text escaped.
+pub struct Xml {
+    s: String,
+}
+
+impl Xml {
+    /// A document with the XML declaration.
+    pub fn new() -> Xml {
+        Xml { s: String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n") }
+    }
+    /// `<tag attrs>`.
+    pub fn open(&mut self, tag: &str) -> &mut Self {
+        self.s.push('<');
+        self.s.push_str(tag);
+        self.s.push('>');
+        self
+    }
+    /// `<tag a="v" …>`.
+    pub fn open_attrs(&mut self, tag: &str, attrs: &[(&str, &str)]) -> &mut Self {
+        self.s.push('<');
+        self.s.push_str(tag);
+        for (k, v) in attrs {
+            self.s.push(' ');
+            self.s.push_str(k);
+            self.s.push_str("=\"");
+            escape_into(&mut self.s, v);
+            self.s.push('"');
+        }
+        self.s.push('>');
+        self
+    }
+    /// `</tag>`.
+    pub fn close(&mut self, tag: &str) -> &mut Self {
+        self.s.push_str("</");
+        self.s.push_str(tag);
+        self.s.push('>');
+        self
+    }
+    /// `<tag>text</tag>`.
+    pub fn leaf(&mut self, tag: &str, text: &str) -> &mut Self {
+        self.open(tag);
+        escape_into(&mut self.s, text);
+        self.close(tag)
+    }
+    /// `<tag>text</tag>` when there is a non-empty text.
+    pub fn opt(&mut self, tag: &str, text: Option<&str>) -> &mut Self {
+        if let Some(t) = text.filter(|t| !t.trim().is_empty()) {
+            self.leaf(tag, t);
+        }
+        self
+    }
+    /// `<tag a="v">text</tag>`.
+    pub fn leaf_attr(&mut self, tag: &str, attr: &str, value: &str, text: &str) -> &mut Self {
+        self.open_attrs(tag, &[(attr, value)]);
+        escape_into(&mut self.s, text);
+        self.close(tag)
+    }
+    /// The text.
+    pub fn finish(mut self) -> String {
+        self.s.push('\n');
+        self.s
+    }
+}
+
+impl Default for Xml {
+    fn default() -> Self {
+        Xml::new()
+    }
+}
+
+/// Escapes XML text and attribute values.
+pub fn escape_into(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push(' '),
+            c => out.push(c),
+        }
+    }
+}
+
+/// A decimal as XML text (as stored: exact, no exponent).
+pub fn num(d: Decimal) -> String {
+    d.to_string()
+}
+
+fn amount(x: &mut Xml, tag: &str, cur: &str, d: Decimal) {
+    x.leaf_attr(tag, "currencyID", cur, &num(d));
+}
+
+fn party(x: &mut Xml, p: &Party) {
+    x.open("cac:Party");
+    if let Some((id, scheme)) = &p.endpoint {
+        x.leaf_attr("cbc:EndpointID", "schemeID", scheme, id);
+    }
+    x.open("cac:PostalAddress");
+    x.opt("cbc:StreetName", p.street.as_deref())
+        .opt("cbc:CityName", p.city.as_deref())
+        .opt("cbc:PostalZone", p.zip.as_deref());
+    x.open("cac:Country").opt("cbc:IdentificationCode", p.country.as_deref()).close("cac:Country");
+    x.close("cac:PostalAddress");
+    if let Some(v) = p.vat_id.as_deref().filter(|v| !v.is_empty()) {
+        x.open("cac:PartyTaxScheme").leaf("cbc:CompanyID", v);
+        x.open("cac:TaxScheme").leaf("cbc:ID", "VAT").close("cac:TaxScheme").close("cac:PartyTaxScheme");
+    }
+    if let Some(v) = p.tax_registration_id.as_deref().filter(|v| !v.is_empty()) {
+        x.open("cac:PartyTaxScheme").leaf("cbc:CompanyID", v);
+        x.open("cac:TaxScheme").leaf("cbc:ID", "TAX").close("cac:TaxScheme").close("cac:PartyTaxScheme");
+    }
+    x.open("cac:PartyLegalEntity")
+        .opt("cbc:RegistrationName", p.name.as_deref())
+        .opt("cbc:CompanyID", p.legal_id.as_deref());
+    x.close("cac:PartyLegalEntity");
+    if let Some((name, phone, mail)) = &p.contact {
+        x.open("cac:Contact").opt("cbc:Name", name.as_deref()).opt("cbc:Telephone", phone.as_deref());
+        x.opt("cbc:ElectronicMail", mail.as_deref()).close("cac:Contact");
+    }
+    x.close("cac:Party");
+}
+
+fn tax_category(x: &mut Xml, tag: &str, category: &str, rate: Option<Decimal>, exemption: Option<(&str, &str)>) {
+    x.open(tag).leaf("cbc:ID", category);
+    if category != "O" {
+        x.leaf("cbc:Percent", &num(rate.unwrap_or_default()));
+    }
+    if let Some((code, reason)) = exemption {
+        x.opt("cbc:TaxExemptionReasonCode", Some(code));
+        x.opt("cbc:TaxExemptionReason", Some(reason));
+    }
+    x.open("cac:TaxScheme").leaf("cbc:ID", "VAT").close("cac:TaxScheme").close(tag);
+}
+
+fn allowance(x: &mut Xml, cur: &str, a: &AllowanceCharge) {
+    x.open("cac:AllowanceCharge").leaf("cbc:ChargeIndicator", if a.charge { "true" } else { "false" });
+    x.opt("cbc:AllowanceChargeReason", a.reason.as_deref());
+    amount(x, "cbc:Amount", cur, a.amount);
+    if let Some(c) = &a.category {
+        tax_category(x, "cac:TaxCategory", c, a.rate, None);
+    }
+    x.close("cac:AllowanceCharge");
+}
+
+/// Writes a document as PEPPOL BIS 3 UBL (Invoice or CreditNote).
+pub fn write(d: &Doc) -> String {
+    let mut x = Xml::new();
+    let (root, ns, line_tag, qty_tag) = match d.kind {
+        Kind::Invoice => (
+            "Invoice",
+            "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2",
+            "cac:InvoiceLine",
+            "cbc:InvoicedQuantity",
+        ),
+        Kind::CreditNote => (
+            "CreditNote",
+            "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2",
+            "cac:CreditNoteLine",
+            "cbc:CreditedQuantity",
+        ),
+    };
+    let cur = d.currency.as_deref().unwrap_or("");
+    x.open_attrs(
+        root,
+        &[
+            ("xmlns", ns),
+            ("xmlns:cac", "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"),
+            ("xmlns:cbc", "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"),
+        ],
+    );
+    x.opt("cbc:CustomizationID", d.customization.as_deref()).opt("cbc:ProfileID", d.profile.as_deref());
+    x.opt("cbc:ID", d.number.as_deref()).opt("cbc:IssueDate", d.issue_date.as_deref());
+    match d.kind {
+        Kind::Invoice => {
+            x.opt("cbc:DueDate", d.due_date.as_deref()).leaf("cbc:InvoiceTypeCode", d.kind.code());
+        }
+        Kind::CreditNote => {
+            x.leaf("cbc:CreditNoteTypeCode", d.kind.code());
+        }
+    }
+    x.opt("cbc:DocumentCurrencyCode", d.currency.as_deref()).opt("cbc:TaxCurrencyCode", d.tax_currency.as_deref());
+    x.opt("cbc:BuyerReference", d.buyer_reference.as_deref());
+    if let Some(o) = &d.order_reference {
+        x.open("cac:OrderReference").leaf("cbc:ID", o).close("cac:OrderReference");
+    }
+    if let Some(p) = &d.preceding_invoice {
+        x.open("cac:BillingReference").open("cac:InvoiceDocumentReference").leaf("cbc:ID", p);
+        x.close("cac:InvoiceDocumentReference").close("cac:BillingReference");
+    }
+    x.open("cac:AccountingSupplierParty");
+    party(&mut x, &d.seller);
+    x.close("cac:AccountingSupplierParty");
+    x.open("cac:AccountingCustomerParty");
+    party(&mut x, &d.buyer);
+    x.close("cac:AccountingCustomerParty");
+    if d.delivery_date.is_some() || d.delivery_country.is_some() {
+        x.open("cac:Delivery").opt("cbc:ActualDeliveryDate", d.delivery_date.as_deref());
+        if let Some(c) = &d.delivery_country {
+            x.open("cac:DeliveryLocation").open("cac:Address").open("cac:Country").leaf("cbc:IdentificationCode", c);
+            x.close("cac:Country").close("cac:Address").close("cac:DeliveryLocation");
+        }
+        x.close("cac:Delivery");
+    }
+    if let Some(code) = &d.payment_means {
+        x.open("cac:PaymentMeans").leaf("cbc:PaymentMeansCode", code);
+        if d.kind == Kind::CreditNote {
+            x.opt("cbc:PaymentDueDate", d.due_date.as_deref());
+        }
+        if let Some(iban) = &d.iban {
+            x.open("cac:PayeeFinancialAccount").leaf("cbc:ID", iban);
+            if let Some(bic) = &d.bic {
+                x.open("cac:FinancialInstitutionBranch").leaf("cbc:ID", bic).close("cac:FinancialInstitutionBranch");
+            }
+            x.close("cac:PayeeFinancialAccount");
+        }
+        x.close("cac:PaymentMeans");
+    }
+    if let Some(t) = &d.payment_terms {
+        x.open("cac:PaymentTerms").leaf("cbc:Note", t).close("cac:PaymentTerms");
+    }
+    for a in &d.allowances {
+        allowance(&mut x, cur, a);
+    }
+    x.open("cac:TaxTotal");
+    amount(&mut x, "cbc:TaxAmount", cur, d.totals.vat_total.unwrap_or_default());
+    for v in &d.vat {
+        x.open("cac:TaxSubtotal");
+        amount(&mut x, "cbc:TaxableAmount", cur, v.base);
+        amount(&mut x, "cbc:TaxAmount", cur, v.amount);
+        let ex = match (&v.exemption_code, &v.exemption_reason) {
+            (Some(c), Some(r)) => Some((c.as_str(), r.as_str())),
+            (Some(c), None) => Some((c.as_str(), "")),
+            (None, Some(r)) => Some(("", r.as_str())),
+            _ => None,
+        };
+        tax_category(&mut x, "cac:TaxCategory", &v.category, v.rate, ex);
+        x.close("cac:TaxSubtotal");
+    }
+    x.close("cac:TaxTotal");
+    if let (Some(tc), Some(acc)) = (&d.tax_currency, d.totals.vat_total_accounting) {
+        x.open("cac:TaxTotal");
+        amount(&mut x, "cbc:TaxAmount", tc, acc);
+        x.close("cac:TaxTotal");
+    }
+    let t = &d.totals;
+    x.open("cac:LegalMonetaryTotal");
+    amount(&mut x, "cbc:LineExtensionAmount", cur, t.line_total.unwrap_or_default());
+    amount(&mut x, "cbc:TaxExclusiveAmount", cur, t.tax_exclusive.unwrap_or_default());
+    amount(&mut x, "cbc:TaxInclusiveAmount", cur, t.tax_inclusive.unwrap_or_default());
+    if let Some(a) = t.allowance_total {
+        amount(&mut x, "cbc:AllowanceTotalAmount", cur, a);
+    }
+    if let Some(c) = t.charge_total {
+        amount(&mut x, "cbc:ChargeTotalAmount", cur, c);
+    }
+    if let Some(p) = t.prepaid {
+        amount(&mut x, "cbc:PrepaidAmount", cur, p);
+    }
+    amount(&mut x, "cbc:PayableAmount", cur, t.payable.unwrap_or_default());
+    x.close("cac:LegalMonetaryTotal");
+    for l in &d.lines {
+        x.open(line_tag).leaf("cbc:ID", &l.id);
+        x.leaf_attr(qty_tag, "unitCode", l.unit.as_deref().unwrap_or("C62"), &num(l.quantity.unwrap_or_default()));
+        amount(&mut x, "cbc:LineExtensionAmount", cur, l.net_amount.unwrap_or_default());
+        for (charge, a) in &l.allowances {
+            x.open("cac:AllowanceCharge").leaf("cbc:ChargeIndicator", if *charge { "true" } else { "false" });
+            x.leaf("cbc:AllowanceChargeReason", if *charge { "Charge" } else { "Discount" });
+            amount(&mut x, "cbc:Amount", cur, *a);
+            x.close("cac:AllowanceCharge");
+        }
+        x.open("cac:Item").opt("cbc:Name", l.item_name.as_deref());
+        if let Some(id) = &l.item_id {
+            x.open("cac:SellersItemIdentification").leaf("cbc:ID", id).close("cac:SellersItemIdentification");
+        }
+        if let Some(c) = &l.category {
+            tax_category(&mut x, "cac:ClassifiedTaxCategory", c, l.rate, None);
+        }
+        x.close("cac:Item");
+        x.open("cac:Price");
+        amount(&mut x, "cbc:PriceAmount", cur, l.price.unwrap_or_default());
+        if let Some(b) = l.base_quantity {
+            x.leaf_attr("cbc:BaseQuantity", "unitCode", l.unit.as_deref().unwrap_or("C62"), &num(b));
+        }
+        x.close("cac:Price");
+        x.close(line_tag);
+    }
+    x.close(root);
+    x.finish()
+}
