@@ -10,7 +10,7 @@ use super::{
     unit_code, AllowanceCharge, Doc, Kind, Line, Party, Syntax, Totals, VatRow, EN16931, PEPPOL_CUSTOMIZATION,
     PEPPOL_PROFILE,
 };
-use crate::model::{round_money, Currency};
+
 use crate::post::Parties;
 use crate::store::StoredDoc;
 
@@ -51,7 +51,6 @@ pub fn build(s: &StoredDoc, syntax: Syntax) -> Doc {
     let credit = get(inv, "kind") == Some("credit_note");
     let sign = if credit { -Decimal::ONE } else { Decimal::ONE };
     let currency = get(inv, "currency").unwrap_or("").to_string();
-    let cur = Currency::from_code(&currency);
     let acc = get(inv, "accounting_currency").map(str::to_string);
     let tax_currency = acc.filter(|a| *a != currency);
     let parties: Parties = get(inv, "parties").and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default();
@@ -92,18 +91,28 @@ pub fn build(s: &StoredDoc, syntax: Syntax) -> Doc {
             let base = if base.is_zero() { Decimal::ONE } else { base };
             let net = dec(l, "net_amount");
             let charge = dec(l, "charge_amount");
-            let gross = match cur {
-                Some(c) => round_money(qty * price / base, c),
-                None => qty * price / base,
-            };
-            // The discounts that take the rounded gross amount to the posted net amount.
+            // EN 16931 amounts carry two decimals: the gross line amount at two decimals, and
+            // whatever takes it to the posted net amount (discounts, the currency's rounding)
+            // as a line allowance, or as a charge when it goes the other way.
+            let gross =
+                (qty * price / base).round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+            let discounted = !(dec(l, "discount_per_unit").is_zero()
+                && dec(l, "discount_percent").is_zero()
+                && dec(l, "discount_amount").is_zero());
             let allowance = gross + charge - net;
             let mut adj = Vec::new();
-            if !allowance.is_zero() {
-                adj.push((allowance < Decimal::ZERO, (allowance * sign).abs()));
-            }
             if !charge.is_zero() {
-                adj.push((true, charge * sign));
+                adj.push((true, charge * sign, "Charge"));
+            }
+            if !allowance.is_zero() {
+                let reason = if discounted { "Discount" } else { "Rounding" };
+                // A negative allowance is a charge; on a credit note every amount turns sign.
+                let (is_charge, amount) = if (allowance * sign) < Decimal::ZERO {
+                    (true, -(allowance * sign))
+                } else {
+                    (false, allowance * sign)
+                };
+                adj.push((is_charge, amount, reason));
             }
             let category = get(l, "tax_category").map(str::to_string);
             Line {

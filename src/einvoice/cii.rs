@@ -120,8 +120,8 @@ pub fn write(d: &Doc) -> String {
             }
             x.close("ram:ApplicableTradeTax");
         }
-        for (charge, a) in &l.allowances {
-            allowance(&mut x, *charge, *a, Some(if *charge { "Charge" } else { "Discount" }), None);
+        for (charge, a, reason) in &l.allowances {
+            allowance(&mut x, *charge, *a, Some(reason), None);
         }
         x.open("ram:SpecifiedTradeSettlementLineMonetarySummation");
         x.leaf("ram:LineTotalAmount", &num(l.net_amount.unwrap_or_default()));

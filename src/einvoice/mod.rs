@@ -251,8 +251,8 @@ pub struct Line {
     pub item_id: Option<String>,
     pub category: Option<String>,
     pub rate: Option<Decimal>,
-    /// Line allowances and charges (charge, amount).
-    pub allowances: Vec<(bool, Decimal)>,
+    /// Line allowances and charges (charge, amount, reason).
+    pub allowances: Vec<(bool, Decimal, &'static str)>,
 }
 
 /// Document totals (BG-22).

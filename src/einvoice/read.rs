@@ -310,6 +310,7 @@ fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
                     (
                         a.text_at(&["ChargeIndicator"]).as_deref() == Some("true"),
                         dec(a.child("Amount"), "InvoiceLine/AllowanceCharge/Amount", issues).unwrap_or_default(),
+                        "",
                     )
                 })
                 .collect(),
@@ -478,7 +479,7 @@ fn cii(root: &Node, issues: &mut SyntaxIssues) -> Doc {
                 .flat_map(|s| s.all("SpecifiedTradeAllowanceCharge"))
                 .map(|a| {
                     let a = cii_allowance(a, issues);
-                    (a.charge, a.amount)
+                    (a.charge, a.amount, "")
                 })
                 .collect(),
         });

@@ -100,7 +100,7 @@ pub fn check(d: &Doc) -> Vec<Finding> {
         }
         if let (true, Some(q), Some(p), Some(n)) = (peppol, l.quantity, l.price, l.net_amount) {
             let base = l.base_quantity.filter(|b| !b.is_zero()).unwrap_or(Decimal::ONE);
-            let adj: Decimal = l.allowances.iter().map(|(c, a)| if *c { *a } else { -*a }).sum();
+            let adj: Decimal = l.allowances.iter().map(|(c, a, _)| if *c { *a } else { -*a }).sum();
             let expected = r2(q * p / base + adj);
             if n != expected {
                 fail("PEPPOL-EN16931-R120", format!("{at}: line net amount {n} differs from quantity {q} × price {p} ÷ {base} ± allowances and charges = {expected}"));

@@ -5,25 +5,36 @@ use rust_decimal::Decimal;
 
 use super::{AllowanceCharge, Doc, Kind, Party};
 
-/// A small XML writer: elements in the order they are written, text escaped.
+/// A small XML writer: elements in the order they are written, text escaped, indented two
+/// spaces per level (readable diffs; the whitespace is insignificant to both syntaxes).
 pub struct Xml {
     s: String,
+    depth: usize,
 }
 
 impl Xml {
     /// A document with the XML declaration.
     pub fn new() -> Xml {
-        Xml { s: String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n") }
+        Xml { s: String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"), depth: 0 }
     }
-    /// `<tag attrs>`.
+    fn indent(&mut self) {
+        self.s.push('\n');
+        for _ in 0..self.depth {
+            self.s.push_str("  ");
+        }
+    }
+    /// `<tag>`.
     pub fn open(&mut self, tag: &str) -> &mut Self {
-        self.s.push('<');
-        self.s.push_str(tag);
-        self.s.push('>');
-        self
+        self.open_attrs(tag, &[])
     }
     /// `<tag a="v" …>`.
     pub fn open_attrs(&mut self, tag: &str, attrs: &[(&str, &str)]) -> &mut Self {
+        self.indent();
+        self.start(tag, attrs);
+        self.depth += 1;
+        self
+    }
+    fn start(&mut self, tag: &str, attrs: &[(&str, &str)]) {
         self.s.push('<');
         self.s.push_str(tag);
         for (k, v) in attrs {
@@ -34,10 +45,11 @@ impl Xml {
             self.s.push('"');
         }
         self.s.push('>');
-        self
     }
     /// `</tag>`.
     pub fn close(&mut self, tag: &str) -> &mut Self {
+        self.depth = self.depth.saturating_sub(1);
+        self.indent();
         self.s.push_str("</");
         self.s.push_str(tag);
         self.s.push('>');
@@ -45,9 +57,7 @@ impl Xml {
     }
     /// `<tag>text</tag>`.
     pub fn leaf(&mut self, tag: &str, text: &str) -> &mut Self {
-        self.open(tag);
-        escape_into(&mut self.s, text);
-        self.close(tag)
+        self.leaf_attrs(tag, &[], text)
     }
     /// `<tag>text</tag>` when there is a non-empty text.
     pub fn opt(&mut self, tag: &str, text: Option<&str>) -> &mut Self {
@@ -58,9 +68,16 @@ impl Xml {
     }
     /// `<tag a="v">text</tag>`.
     pub fn leaf_attr(&mut self, tag: &str, attr: &str, value: &str, text: &str) -> &mut Self {
-        self.open_attrs(tag, &[(attr, value)]);
+        self.leaf_attrs(tag, &[(attr, value)], text)
+    }
+    fn leaf_attrs(&mut self, tag: &str, attrs: &[(&str, &str)], text: &str) -> &mut Self {
+        self.indent();
+        self.start(tag, attrs);
         escape_into(&mut self.s, text);
-        self.close(tag)
+        self.s.push_str("</");
+        self.s.push_str(tag);
+        self.s.push('>');
+        self
     }
     /// The text.
     pub fn finish(mut self) -> String {
@@ -271,9 +288,9 @@ pub fn write(d: &Doc) -> String {
         x.open(line_tag).leaf("cbc:ID", &l.id);
         x.leaf_attr(qty_tag, "unitCode", l.unit.as_deref().unwrap_or("C62"), &num(l.quantity.unwrap_or_default()));
         amount(&mut x, "cbc:LineExtensionAmount", cur, l.net_amount.unwrap_or_default());
-        for (charge, a) in &l.allowances {
+        for (charge, a, reason) in &l.allowances {
             x.open("cac:AllowanceCharge").leaf("cbc:ChargeIndicator", if *charge { "true" } else { "false" });
-            x.leaf("cbc:AllowanceChargeReason", if *charge { "Charge" } else { "Discount" });
+            x.leaf("cbc:AllowanceChargeReason", reason);
             amount(&mut x, "cbc:Amount", cur, *a);
             x.close("cac:AllowanceCharge");
         }

@@ -1,6 +1,7 @@
 //! Integration tests: each runs the real `invoiceflow` binary in its own temp directory.
 
 mod defects;
+mod einvoice;
 mod exports;
 mod formats;
 mod fuzz;

@@ -1,0 +1,154 @@
+//! E-invoices: the checker on the official examples and on broken copies, documents from the
+//! samples (snapshots), incremental runs.
+
+use std::path::{Path, PathBuf};
+
+use crate::{invoiceflow, root};
+
+fn examples() -> PathBuf {
+    let dir = root().join("../shared/reference/einvoice-examples");
+    assert!(
+        dir.is_dir(),
+        "{} is missing: the official examples live in shared/reference beside the repository",
+        dir.display()
+    );
+    dir
+}
+
+#[test]
+fn check_accepts_every_official_example() {
+    let run = invoiceflow(&["check", &examples().display().to_string()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("16 passed, 0 failed"), "{}", run.stderr);
+}
+
+fn broken(name: &str, from: &str, to: &str, dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(examples().join(name)).unwrap();
+    assert!(text.contains(from), "{name} lacks {from}");
+    let path = dir.join(format!("broken-{}", name));
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    path
+}
+
+fn rules_of(path: &Path) -> Vec<String> {
+    let run = invoiceflow(&["check", "--json", &path.display().to_string()]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let json: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    json[0]["findings"].as_array().unwrap().iter().map(|f| f[0].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn check_rejects_broken_copies_with_the_right_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cases = [
+        ("peppol-base-example.xml", "<cbc:RegistrationName>Buyer Official Name</cbc:RegistrationName>", "", "BR-07"),
+        ("peppol-base-example.xml", "<cbc:PriceAmount currencyID=\"EUR\">400</cbc:PriceAmount>", "<cbc:PriceAmount currencyID=\"EUR\">399</cbc:PriceAmount>", "PEPPOL-EN16931-R120"),
+        ("peppol-base-example.xml", "<cbc:LineExtensionAmount currencyID=\"EUR\">1300</cbc:LineExtensionAmount>", "<cbc:LineExtensionAmount currencyID=\"EUR\">1400</cbc:LineExtensionAmount>", "BR-CO-10"),
+        ("peppol-base-example.xml", "<cbc:DocumentCurrencyCode>EUR</cbc:DocumentCurrencyCode>", "<cbc:DocumentCurrencyCode>EUX</cbc:DocumentCurrencyCode>", "BR-CL-04"),
+        (
+            "peppol-base-example.xml",
+            "<cac:ClassifiedTaxCategory>\n                <cbc:ID>S</cbc:ID>\n                <cbc:Percent>25.0</cbc:Percent>",
+            "<cac:ClassifiedTaxCategory>\n                <cbc:ID>S</cbc:ID>\n                <cbc:Percent>0</cbc:Percent>",
+            "BR-S-05",
+        ),
+        ("peppol-base-example.xml", "<cbc:PayableAmount currencyID=\"EUR\">", "<cbc:PayableAmount currencyID=\"EUR\">1", "BR-CO-16"),
+        ("cen-cii-example4.xml", "<ram:CountryID>DK</ram:CountryID>", "", "BR-09"),
+    ];
+    for (file, from, to, rule) in cases {
+        let path = broken(file, from, to, d);
+        let rules = rules_of(&path);
+        assert!(rules.contains(&rule.to_string()), "{file} with `{to}`: expected {rule}, got {rules:?}");
+    }
+}
+
+#[test]
+fn a_doctype_is_refused_and_no_entity_is_resolved() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(examples().join("peppol-base-example.xml")).unwrap();
+    let evil = text.replacen("<Invoice", "<!DOCTYPE Invoice [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>\n<Invoice", 1);
+    let path = dir.path().join("evil.xml");
+    std::fs::write(&path, evil).unwrap();
+    let run = invoiceflow(&["check", &path.display().to_string()]);
+    assert_eq!(run.code, 3);
+    assert!(run.stderr.contains("XML: documents with a DOCTYPE are refused (no entity is resolved)"), "{}", run.stderr);
+}
+
+fn sample_store(dir: &Path) -> PathBuf {
+    let store = dir.join("s.db");
+    let run = invoiceflow(&[
+        "run",
+        &root().join("samples/job.toml").display().to_string(),
+        "--store",
+        &store.display().to_string(),
+        "--rejects",
+        &dir.join("rejects").display().to_string(),
+        "--quiet",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    store
+}
+
+fn einvoice(store: &Path, syntax: &str, out: &Path, job: Option<&str>) -> serde_json::Value {
+    let mut args = vec!["einvoice", "--json", "--syntax", syntax];
+    let (s, o) = (store.display().to_string(), out.display().to_string());
+    args.extend(["--store", s.as_str(), "--out", o.as_str()]);
+    if let Some(j) = job {
+        args.extend(["--job", j]);
+    }
+    let run = invoiceflow(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.json()["einvoices"][0].clone()
+}
+
+#[test]
+fn sample_documents_snapshot_and_pass_the_checker() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sample_store(dir.path());
+    let ubl = einvoice(&store, "ubl", &dir.path().join("ubl"), None);
+    assert_eq!((ubl["documents"].as_u64(), ubl["credit_notes"].as_u64()), (Some(14), Some(1)));
+    assert_eq!(ubl["refused"].as_array().unwrap().len(), 0);
+    let cii = einvoice(&store, "cii", &dir.path().join("cii"), None);
+    assert_eq!(cii["documents"], 14);
+    let read = |p: PathBuf| std::fs::read_to_string(p).unwrap();
+    insta::assert_snapshot!("ubl_invoice_multi_rate", read(dir.path().join("ubl/DEMF-INV-000101.xml")));
+    insta::assert_snapshot!("ubl_credit_note", read(dir.path().join("ubl/DEMF-CRN-000105.xml")));
+    insta::assert_snapshot!("cii_invoice_foreign_currency", read(dir.path().join("cii/DEMF-INV-000104.xml")));
+    let all = invoiceflow(&[
+        "check",
+        &dir.path().join("ubl").display().to_string(),
+        &dir.path().join("cii").display().to_string(),
+    ]);
+    assert_eq!(all.code, 0, "{}", all.stderr);
+    assert!(all.stderr.contains("28 passed, 0 failed"));
+}
+
+#[test]
+fn amounts_in_the_xml_equal_the_posted_amounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sample_store(dir.path());
+    einvoice(&store, "ubl", &dir.path().join("ubl"), None);
+    let s = invoiceflow::store::Store::open(&store).unwrap();
+    let rows = s.query_text("SELECT number, tax_inclusive, vat_total FROM invoice", &[]).unwrap();
+    assert_eq!(rows.len(), 14);
+    for r in rows {
+        let number = r[0].clone().unwrap();
+        let xml = std::fs::read(dir.path().join(format!("ubl/{number}.xml"))).unwrap();
+        let (doc, _) = invoiceflow::einvoice::read::read(&xml).unwrap();
+        let total: rust_decimal::Decimal = r[1].as_deref().unwrap().parse().unwrap();
+        let vat: rust_decimal::Decimal = r[2].as_deref().unwrap().parse().unwrap();
+        assert_eq!(doc.totals.tax_inclusive, Some(total.abs()), "{number}");
+        assert_eq!(doc.totals.vat_total, Some(vat.abs()), "{number}");
+    }
+}
+
+#[test]
+fn incremental_einvoices_write_each_document_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sample_store(dir.path());
+    let first = einvoice(&store, "cii", &dir.path().join("out"), Some("edi"));
+    assert_eq!(first["documents"], 14);
+    let second = einvoice(&store, "cii", &dir.path().join("out"), Some("edi"));
+    assert_eq!(second["documents"], 0);
+    assert_eq!(std::fs::read_dir(dir.path().join("out")).unwrap().count(), 14);
+}
