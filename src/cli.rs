@@ -69,6 +69,9 @@ pub struct RunArgs {
     /// Write rejects here instead of the job's folder.
     #[arg(long, value_name = "DIR")]
     pub rejects: Option<PathBuf>,
+    /// Write the job's exports into this folder instead of their own.
+    #[arg(long, value_name = "DIR")]
+    pub exports: Option<PathBuf>,
     #[command(flatten)]
     pub common: CommonArgs,
 }

@@ -60,6 +60,11 @@ fn main() -> ExitCode {
                     if a.rejects.is_some() {
                         job.rejects = a.rejects.clone();
                     }
+                    if let Some(dir) = &a.exports {
+                        for e in &mut job.exports {
+                            e.out = dir.clone();
+                        }
+                    }
                     let req = ImportRequest {
                         files: job.imports,
                         master_dir: job.master,

@@ -83,6 +83,8 @@ fn sample_store(dir: &Path) -> PathBuf {
         &store.display().to_string(),
         "--rejects",
         &dir.join("rejects").display().to_string(),
+        "--exports",
+        &dir.join("dw").display().to_string(),
         "--quiet",
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);

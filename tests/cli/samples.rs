@@ -8,7 +8,9 @@ fn the_sample_job_posts_every_sample_invoice_and_a_rerun_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store.db").display().to_string();
     let rejects = dir.path().join("rejects").display().to_string();
-    let run = invoiceflow(&["run", &job, "--store", &store, "--rejects", &rejects, "--json", "--quiet"]);
+    let dw = dir.path().join("dw").display().to_string();
+    let run =
+        invoiceflow(&["run", &job, "--store", &store, "--rejects", &rejects, "--exports", &dw, "--json", "--quiet"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let json = run.json();
     let posting = &json["posting"];
@@ -17,12 +19,23 @@ fn the_sample_job_posts_every_sample_invoice_and_a_rerun_changes_nothing() {
     assert_eq!(posting["vouchers"], 14);
     assert_eq!(posting["ledger_entries"], 60);
     assert_eq!(posting["change_version"], 14);
-    let again = invoiceflow(&["run", &job, "--store", &store, "--rejects", &rejects, "--json", "--quiet"]);
+    let exports = json["exports"].as_array().unwrap();
+    assert_eq!(exports.len(), 4);
+    assert_eq!(exports[1]["entity"], "BusinessDocumentSalesInvoiceLineItem");
+    assert_eq!(exports[1]["rows"], 29);
+    assert_eq!(exports[2]["rows"], 60);
+    let again =
+        invoiceflow(&["run", &job, "--store", &store, "--rejects", &rejects, "--exports", &dw, "--json", "--quiet"]);
     assert_eq!(again.code, 0, "{}", again.stderr);
     let again = again.json();
     assert_eq!(again["posting"]["unchanged"], 14);
     assert_eq!(again["posting"]["invoices"], 0);
     assert_eq!(again["posting"]["change_version"], 14);
+    assert!(again["exports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["rows"] == 0 && e["files"].as_array().unwrap().is_empty()));
     assert_nothing_lost(&again);
     for i in again["imports"].as_array().unwrap() {
         assert_eq!(i["unchanged"], i["read"], "{i}");
