@@ -35,6 +35,20 @@ struct JobFile {
     /// Exports to write after posting, in order.
     #[serde(default)]
     export: Vec<ExportSection>,
+    /// E-invoices to write after the exports.
+    #[serde(default)]
+    einvoice: Vec<EinvoiceSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EinvoiceSection {
+    /// `ubl` (PEPPOL BIS 3) or `cii`.
+    syntax: crate::einvoice::Syntax,
+    /// Output folder.
+    out: PathBuf,
+    /// Change-tracking job name; all posted invoices without it.
+    job: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -99,6 +113,8 @@ pub struct Job {
     pub post: Option<PostRequest>,
     /// Exports (they need the store).
     pub exports: Vec<crate::export::ExportRequest>,
+    /// E-invoice outputs (they need the store).
+    pub einvoices: Vec<crate::einvoice::EinvoiceRequest>,
 }
 
 /// Default records per batch.
@@ -133,6 +149,14 @@ impl Job {
         if !exports.is_empty() && file.store.is_none() {
             return Err(err("[[export]] needs a store: add store = \"…\"".into()));
         }
+        if !file.einvoice.is_empty() && file.store.is_none() {
+            return Err(err("[[einvoice]] needs a store: add store = \"…\"".into()));
+        }
+        let einvoices = file
+            .einvoice
+            .iter()
+            .map(|e| crate::einvoice::EinvoiceRequest { syntax: e.syntax, out: join(base, &e.out), job: e.job.clone() })
+            .collect();
         let mut imports = Vec::new();
         for (i, s) in file.import.into_iter().enumerate() {
             let mapping = match &s.mapping {
@@ -152,6 +176,7 @@ impl Job {
             batch_size: file.batch_size.unwrap_or(DEFAULT_BATCH_SIZE).max(1),
             imports,
             exports,
+            einvoices,
             post: file.store.map(|store| PostRequest {
                 store: join(base, &store),
                 options: file.posting.options,

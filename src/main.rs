@@ -64,6 +64,12 @@ fn main() -> ExitCode {
                         for e in &mut job.exports {
                             e.out = dir.clone();
                         }
+                        for e in &mut job.einvoices {
+                            e.out = dir.join(match e.syntax {
+                                invoiceflow::einvoice::Syntax::Ubl => "ubl",
+                                invoiceflow::einvoice::Syntax::Cii => "cii",
+                            });
+                        }
                     }
                     let req = ImportRequest {
                         files: job.imports,
@@ -76,7 +82,7 @@ fn main() -> ExitCode {
                         post: job.post,
                     };
                     let dry_run = req.post.is_none();
-                    run_import(&req, &a.common, dry_run, started, &job.exports)
+                    run_import(&req, &a.common, dry_run, started, &job.exports, &job.einvoices)
                 }
                 Err(e) => fail(&a.common, anyhow::Error::new(e).context("the job file is not usable"), started),
             }
@@ -157,7 +163,7 @@ fn import(a: ImportArgs) -> u8 {
         post: post_request(&a),
     };
     let dry_run = req.post.is_none();
-    run_import(&req, &a.common, dry_run, started, &[])
+    run_import(&req, &a.common, dry_run, started, &[], &[])
 }
 
 fn post_request(a: &ImportArgs) -> Option<PostRequest> {
@@ -195,6 +201,7 @@ fn run_import(
     dry_run: bool,
     started: Instant,
     exports: &[ExportRequest],
+    einvoices: &[invoiceflow::einvoice::EinvoiceRequest],
 ) -> u8 {
     if let Some(n) = common.threads {
         if let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global() {
@@ -204,12 +211,15 @@ fn run_import(
     match pipeline::import(req, Catalog::builtin()).context("import failed") {
         Ok(outcome) => {
             let mut summary = Summary::from_import(&outcome, dry_run, started);
-            if let (Some(post), false) = (&req.post, exports.is_empty()) {
+            if let (Some(post), false) = (&req.post, exports.is_empty() && einvoices.is_empty()) {
                 if post.options.pro_forma {
-                    eprintln!("note: pro forma run: exports skipped");
+                    eprintln!("note: pro forma run: exports and e-invoices skipped");
                 } else {
-                    match run_exports(&post.store, exports) {
-                        Ok(reports) => summary.exports = reports,
+                    match run_exports(&post.store, exports, einvoices) {
+                        Ok((reports, docs)) => {
+                            summary.exports = reports;
+                            summary.einvoices = docs;
+                        }
                         Err(e) => return fail(common, e, started),
                     }
                 }
@@ -229,7 +239,13 @@ fn run_import(
     }
 }
 
-fn run_exports(store: &std::path::Path, exports: &[ExportRequest]) -> anyhow::Result<Vec<ExportReport>> {
+type OutputReports = (Vec<ExportReport>, Vec<invoiceflow::einvoice::EinvoiceReport>);
+
+fn run_exports(
+    store: &std::path::Path,
+    exports: &[ExportRequest],
+    einvoices: &[invoiceflow::einvoice::EinvoiceRequest],
+) -> anyhow::Result<OutputReports> {
     let mut store = Store::open(store).context("cannot open the store for export")?;
     let mut out = Vec::new();
     for e in exports {
@@ -238,7 +254,11 @@ fn run_exports(store: &std::path::Path, exports: &[ExportRequest]) -> anyhow::Re
                 .with_context(|| format!("export of {} failed", e.entity))?,
         );
     }
-    Ok(out)
+    let mut docs = Vec::new();
+    for e in einvoices {
+        docs.push(invoiceflow::einvoice::run(&mut store, e).context("e-invoices failed")?);
+    }
+    Ok((out, docs))
 }
 
 fn export_command(a: ExportArgs) -> u8 {

@@ -143,6 +143,17 @@ impl Summary {
             let parts: Vec<String> = self.rejects_by_rule.iter().map(|c| format!("{} {}", c.rule, c.rows)).collect();
             let _ = writeln!(s, "rejects by rule: {}", parts.join(", "));
         }
+        for e in &self.einvoices {
+            let _ = writeln!(
+                s,
+                "e-invoices {:?}: {} documents ({} credit notes) → {}; {} refused",
+                e.syntax,
+                e.documents,
+                e.credit_notes,
+                e.dir,
+                e.refused.len()
+            );
+        }
         for e in &self.exports {
             let files = if e.files.is_empty() { "-".to_string() } else { e.files.join(", ") };
             let _ = writeln!(s, "export {} ({:?}): {} → {files}", e.entity, e.format, e.note);
