@@ -124,6 +124,9 @@ pub enum Role {
     Distribution,
 }
 
+/// Number of roles (the last variant + 1).
+const ROLE_COUNT: usize = Role::Distribution as usize + 1;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EntityFile {
@@ -231,7 +234,10 @@ pub struct Entity {
     /// Fields in export order.
     pub fields: Vec<Field>,
     by_name: HashMap<String, usize>,
-    by_role: HashMap<Role, usize>,
+    /// Field index per role, indexed by `Role as usize` (a lookup per field of every row).
+    by_role: Vec<Option<usize>>,
+    /// The name, shared by every row read as this entity.
+    pub shared_name: std::sync::Arc<str>,
 }
 
 impl Entity {
@@ -242,7 +248,7 @@ impl Entity {
 
     /// The field with a role.
     pub fn role_index(&self, role: Role) -> Option<usize> {
-        self.by_role.get(&role).copied()
+        self.by_role.get(role as usize).copied().flatten()
     }
 
     /// Whether this entity carries invoice headers or lines.
@@ -259,7 +265,7 @@ impl Entity {
         }
         let mut fields = Vec::with_capacity(parsed.field.len());
         let mut by_name = HashMap::new();
-        let mut by_role = HashMap::new();
+        let mut by_role: Vec<Option<usize>> = vec![None; ROLE_COUNT];
         for (i, f) in parsed.field.into_iter().enumerate() {
             let ty = FieldType::parse(&f.ty).map_err(|m| invalid(format!("field {}: {m}", f.name)))?;
             let staging = f.staging.unwrap_or_else(|| f.name.to_ascii_uppercase());
@@ -271,7 +277,7 @@ impl Entity {
                 }
             }
             if let Some(role) = f.role {
-                if by_role.insert(role, i).is_some() {
+                if by_role[role as usize].replace(i).is_some() {
                     return Err(invalid(format!("role {role:?} is given to two fields")));
                 }
             }
@@ -303,6 +309,7 @@ impl Entity {
             }
         }
         let entity = Entity {
+            shared_name: parsed.name.as_str().into(),
             name: parsed.name,
             d365_entity: parsed.d365_entity,
             odata_collection: parsed.odata_collection,

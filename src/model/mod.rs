@@ -35,8 +35,8 @@ pub type Extras = Vec<(u16, Box<str>)>;
 pub struct InvoiceHeader {
     /// Where the row came from.
     pub origin: Origin,
-    /// The entity it was read as.
-    pub entity: Box<str>,
+    /// The entity it was read as (shared by every row of the entity).
+    pub entity: std::sync::Arc<str>,
     /// Sales or free-text invoice.
     pub document: DocumentKind,
     /// Company (dataAreaId).
@@ -104,8 +104,8 @@ pub enum HeaderRef {
 pub struct InvoiceLine {
     /// Where the row came from.
     pub origin: Origin,
-    /// The entity it was read as.
-    pub entity: Box<str>,
+    /// The entity it was read as (shared by every row of the entity).
+    pub entity: std::sync::Arc<str>,
     /// Company (dataAreaId).
     pub legal_entity: Box<str>,
     /// Its header.

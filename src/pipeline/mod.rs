@@ -13,7 +13,7 @@ use crate::entity::{Catalog, Entity, EntityKind};
 use crate::map::{Mapping, MappingError, Plan};
 use crate::model::master::MasterData;
 use crate::model::totals::RoundingPolicy;
-use crate::model::{Date, InvoiceHeader, InvoiceLine};
+use crate::model::{Date, Invoice, InvoiceHeader, InvoiceLine};
 use crate::read::{self, csv::CsvOptions, Origin, RawBatch, ReadError};
 use crate::rejects::{self, RejectSource, RejectsError};
 use crate::validate::field::Value;
@@ -274,6 +274,24 @@ fn find_master_file(dir: &Path, entity: &Entity) -> Result<Option<PathBuf>, JobE
 
 /// Runs the import stages: master data, entity files, validation, rejects.
 pub fn import(req: &ImportRequest, catalog: &Catalog) -> Result<ImportOutcome, JobError> {
+    let v = validate(req, catalog)?;
+    finish(req, v)
+}
+
+/// The result of the read and validate stages: accepted invoices, master data, rejects so far.
+pub struct Validation<'c> {
+    /// Accepted invoices, in input order.
+    pub invoices: Vec<Invoice>,
+    /// The master data read.
+    pub master: MasterData,
+    /// Rejects of reading and validation.
+    pub rejects: Vec<Reject>,
+    labels: Vec<String>,
+    reports: Vec<FileEntry<'c>>,
+}
+
+/// Reads master data and entity files and validates them (no store, no output).
+pub fn validate<'c>(req: &ImportRequest, catalog: &'c Catalog) -> Result<Validation<'c>, JobError> {
     let mut labels: Vec<String> = Vec::new();
     let mut entities_of: Vec<&Entity> = Vec::new();
     let mut all_rejects: Vec<Reject> = Vec::new();
@@ -376,13 +394,18 @@ pub fn import(req: &ImportRequest, catalog: &Catalog) -> Result<ImportOutcome, J
     };
     let outcome = invoice::assemble(headers, lines, early, &ctx);
     all_rejects.extend(outcome.rejects);
-    let validated = Validated::of(&outcome.invoices);
+    Ok(Validation { invoices: outcome.invoices, master: md, rejects: all_rejects, labels, reports })
+}
+
+fn finish(req: &ImportRequest, v: Validation<'_>) -> Result<ImportOutcome, JobError> {
+    let Validation { invoices, master: md, rejects: mut all_rejects, labels, reports } = v;
+    let validated = Validated::of(&invoices);
 
     // Posting: rejects of its own, and rows identical to what the store holds.
     let mut unchanged: BTreeMap<u32, u64> = BTreeMap::new();
     let posting = match &req.post {
         Some(pr) => {
-            let (report, post_rejects, same) = posting::run(outcome.invoices, &md, pr, &labels)?;
+            let (report, post_rejects, same) = posting::run(invoices, &md, pr, &labels)?;
             all_rejects.extend(post_rejects);
             for o in same {
                 *unchanged.entry(o.file).or_default() += 1;

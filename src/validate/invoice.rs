@@ -2,7 +2,7 @@
 //! rows: duplicate keys, lines without headers and headers without lines, references to master
 //! data, totals, signs and dates. An invoice is accepted whole or rejected whole.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use rust_decimal::Decimal;
 
@@ -98,7 +98,7 @@ pub fn header_from(
     };
     let h = InvoiceHeader {
         origin,
-        entity: entity.name.as_str().into(),
+        entity: std::sync::Arc::clone(&entity.shared_name),
         document: entity.document,
         legal_entity: take_str(entity, values, Role::LegalEntity).unwrap_or_else(|| default_legal_entity.into()),
         number: take_str(entity, values, Role::InvoiceNumber),
@@ -147,7 +147,7 @@ pub fn line_from(
     let price_unit = take_dec(entity, values, Role::PriceUnit).unwrap_or(Decimal::ONE);
     Ok(InvoiceLine {
         origin,
-        entity: entity.name.as_str().into(),
+        entity: std::sync::Arc::clone(&entity.shared_name),
         legal_entity: take_str(entity, values, Role::LegalEntity).unwrap_or_else(|| default_legal_entity.into()),
         header,
         invoice_date: take_date(entity, values, Role::InvoiceDate),
@@ -311,7 +311,7 @@ pub fn assemble(
     let is_free_text = |k: &HeaderKey| matches!(k.1, HeaderRef::RecordId(_));
 
     // Duplicate header keys, inside a file or across files: every copy is rejected.
-    let mut by_key: HashMap<HeaderKey, Vec<usize>> = HashMap::new();
+    let mut by_key: HashMap<HeaderKey, Vec<usize>> = HashMap::default();
     for (i, h) in hs.iter().enumerate() {
         by_key.entry(h.key.clone()).or_default().push(i);
     }
@@ -390,7 +390,7 @@ pub fn assemble(
     }
 
     // Duplicate line keys (among lines that have a line number).
-    let mut by_line_key: HashMap<(&HeaderKey, Decimal), Vec<usize>> = HashMap::new();
+    let mut by_line_key: HashMap<(&HeaderKey, Decimal), Vec<usize>> = HashMap::default();
     for (i, l) in ls.iter().enumerate() {
         if let Some(line) = &l.line {
             by_line_key.entry((&l.key, line.line_number.normalize())).or_default().push(i);
