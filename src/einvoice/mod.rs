@@ -99,7 +99,6 @@ pub fn run(
     store: &mut crate::store::Store,
     req: &EinvoiceRequest,
 ) -> Result<EinvoiceReport, crate::export::ExportError> {
-    use rayon::prelude::*;
     let werr = |p: &std::path::Path, m: String| crate::export::ExportError::Write { path: p.to_path_buf(), message: m };
     std::fs::create_dir_all(&req.out).map_err(|e| werr(&req.out, e.to_string()))?;
     let watermark_name = match req.syntax {
@@ -123,8 +122,40 @@ pub fn run(
     if range.to <= range.from && req.job.is_some() {
         return Ok(report);
     }
-    let mut docs = Vec::new();
-    store.documents(range, |d| docs.push(d))?;
+    // Stream the documents in chunks: memory holds one chunk, whatever the store's size.
+    let mut chunk: Vec<crate::store::StoredDoc> = Vec::with_capacity(CHUNK);
+    let mut failure: Option<crate::export::ExportError> = None;
+    store.documents(range, |d| {
+        chunk.push(d);
+        if chunk.len() == CHUNK && failure.is_none() {
+            if let Err(e) = write_chunk(&chunk, req, &mut report) {
+                failure = Some(e);
+            }
+            chunk.clear();
+        }
+    })?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    write_chunk(&chunk, req, &mut report)?;
+    if let Some(job) = &req.job {
+        store.finish_export(job, watermark_name, range.to)?;
+    }
+    Ok(report)
+}
+
+/// Documents per chunk.
+const CHUNK: usize = 4096;
+
+/// Builds, writes, checks and publishes one chunk of documents: the files of the chunk are
+/// written to temp names, flushed to disk together, then renamed into place.
+fn write_chunk(
+    docs: &[crate::store::StoredDoc],
+    req: &EinvoiceRequest,
+    report: &mut EinvoiceReport,
+) -> Result<(), crate::export::ExportError> {
+    use rayon::prelude::*;
+    let werr = |p: &std::path::Path, m: String| crate::export::ExportError::Write { path: p.to_path_buf(), message: m };
     let syntax = req.syntax;
     let results: Vec<(String, Kind, Result<String, Findings>)> = docs
         .par_iter()
@@ -139,25 +170,26 @@ pub fn run(
             (number, doc.kind, if checked.ok { Ok(xml) } else { Err(checked.findings) })
         })
         .collect();
-    drop(docs);
-    let written: Vec<Result<std::path::PathBuf, crate::export::ExportError>> = results
+    let written: Vec<Result<(std::path::PathBuf, std::path::PathBuf), crate::export::ExportError>> = results
         .par_iter()
         .filter_map(|(number, _, r)| r.as_ref().ok().map(|xml| (number, xml)))
         .map(|(number, xml)| {
             let name = safe_file_name(number, "xml");
-            let path = req.out.join(&name);
             let tmp = req.out.join(format!(".{name}.tmp"));
             std::fs::write(&tmp, xml).map_err(|e| werr(&tmp, e.to_string()))?;
-            std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| werr(&tmp, e.to_string()))?;
-            std::fs::rename(&tmp, &path).map_err(|e| werr(&path, e.to_string()))?;
-            Ok(path)
+            Ok((tmp, req.out.join(&name)))
         })
         .collect();
+    let mut renames = Vec::with_capacity(written.len());
     for w in written {
-        w?;
+        renames.push(w?);
+    }
+    sync_files(&req.out, renames.iter().map(|(tmp, _)| tmp.as_path())).map_err(|e| werr(&req.out, e.to_string()))?;
+    for (tmp, path) in &renames {
+        std::fs::rename(tmp, path).map_err(|e| werr(path, e.to_string()))?;
     }
     if let Ok(dir) = std::fs::File::open(&req.out) {
-        let _ = dir.sync_all();
+        dir.sync_all().map_err(|e| werr(&req.out, e.to_string()))?;
     }
     for (number, kind, r) in results {
         match r {
@@ -170,10 +202,31 @@ pub fn run(
             Err(findings) => report.refused.push(Refused { number, findings }),
         }
     }
-    if let Some(job) = &req.job {
-        store.finish_export(job, watermark_name, range.to)?;
+    Ok(())
+}
+
+/// Makes the written files durable. On Linux one `syncfs` flushes the whole file system the
+/// folder is on (one call for thousands of files); elsewhere each file is synced.
+fn sync_files<'a>(dir: &std::path::Path, files: impl Iterator<Item = &'a std::path::Path>) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let _ = files;
+        let d = std::fs::File::open(dir)?;
+        // SAFETY: syncfs only reads the descriptor, which `d` keeps open for the call.
+        if unsafe { libc::syncfs(d.as_raw_fd()) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
     }
-    Ok(report)
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = dir;
+        for f in files {
+            std::fs::File::open(f)?.sync_all()?;
+        }
+        Ok(())
+    }
 }
 
 /// Document kind.

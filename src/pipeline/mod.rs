@@ -168,6 +168,16 @@ enum Parsed {
     Rejected(EarlyReject),
 }
 
+/// The rows read so far, by kind (a batch's results are sorted into these as it finishes, so
+/// no whole-file list of mixed results ever exists).
+#[derive(Default)]
+struct Rows {
+    headers: Vec<InvoiceHeader>,
+    lines: Vec<InvoiceLine>,
+    master: Vec<(Origin, Vec<Value>)>,
+    early: Vec<EarlyReject>,
+}
+
 struct FileEntry<'e> {
     run: FileRun,
     entity: &'e Entity,
@@ -207,7 +217,7 @@ fn read_file(
     mapping: Option<&Mapping>,
     csv: &CsvOptions,
     req: &ImportRequest,
-    out: &mut Vec<Parsed>,
+    out: &mut Rows,
 ) -> Result<FileRun, JobError> {
     let mut source = read::open(path, csv)?;
     let columns = source.columns().to_vec();
@@ -241,7 +251,14 @@ fn read_file(
                 })
             })
             .collect();
-        out.extend(results);
+        for p in results {
+            match p {
+                Parsed::Header(h) => out.headers.push(h),
+                Parsed::Line(l) => out.lines.push(l),
+                Parsed::Master(o, v) => out.master.push((o, v)),
+                Parsed::Rejected(e) => out.early.push(e),
+            }
+        }
         pb.set_position(source.bytes_read());
     }
     pb.finish_and_clear();
@@ -348,40 +365,22 @@ pub fn validate<'c>(req: &ImportRequest, catalog: &'c Catalog) -> Result<Validat
         let label = path.display().to_string();
         labels.push(label.clone());
         entities_of.push(entity);
-        let mut parsed = Vec::new();
-        let run = read_file(idx, &path, &label, entity, None, &default_csv, req, &mut parsed)?;
-        let mut rows = Vec::new();
-        for p in parsed {
-            match p {
-                Parsed::Master(o, v) => rows.push((o, v)),
-                Parsed::Rejected(e) => all_rejects.push(e.reject),
-                Parsed::Header(_) | Parsed::Line(_) => {}
-            }
-        }
-        all_rejects.extend(validate::master::add_rows(entity, rows, &mut md));
+        let mut rows = Rows::default();
+        let run = read_file(idx, &path, &label, entity, None, &default_csv, req, &mut rows)?;
+        all_rejects.extend(rows.early.into_iter().map(|e| e.reject));
+        all_rejects.extend(validate::master::add_rows(entity, rows.master, &mut md));
         reports.push(FileEntry { run, entity, push: None, path, csv: default_csv.clone(), is_master: true });
     }
 
     // Entity files.
-    let mut headers = Vec::new();
-    let mut lines = Vec::new();
-    let mut early: Vec<EarlyReject> = Vec::new();
+    let mut rows = Rows::default();
     for (f, entity) in plans {
         let idx = labels.len() as u32;
         let label = f.path.display().to_string();
         labels.push(label.clone());
         entities_of.push(entity);
         let csv = f.mapping.as_ref().map(|m| m.csv.clone()).unwrap_or_default();
-        let mut parsed = Vec::new();
-        let run = read_file(idx, &f.path, &label, entity, f.mapping.as_deref(), &csv, req, &mut parsed)?;
-        for p in parsed {
-            match p {
-                Parsed::Header(h) => headers.push(h),
-                Parsed::Line(l) => lines.push(l),
-                Parsed::Rejected(e) => early.push(e),
-                Parsed::Master(..) => {}
-            }
-        }
+        let run = read_file(idx, &f.path, &label, entity, f.mapping.as_deref(), &csv, req, &mut rows)?;
         reports.push(FileEntry { run, entity, push: Some(f.push), path: f.path.clone(), csv, is_master: false });
     }
 
@@ -392,7 +391,7 @@ pub fn validate<'c>(req: &ImportRequest, catalog: &'c Catalog) -> Result<Validat
         entities: &entities_of,
         rounding: req.post.as_ref().map(|p| p.options.rounding).unwrap_or(RoundingPolicy::Document),
     };
-    let outcome = invoice::assemble(headers, lines, early, &ctx);
+    let outcome = invoice::assemble(rows.headers, rows.lines, rows.early, &ctx);
     all_rejects.extend(outcome.rejects);
     Ok(Validation { invoices: outcome.invoices, master: md, rejects: all_rejects, labels, reports })
 }
