@@ -214,11 +214,7 @@ impl RecordSource for CsvSource {
     }
 
     fn next_batch(&mut self, batch: &mut RawBatch, max: usize) -> Result<bool, ReadError> {
-        batch.len = 0;
-        if batch.records.len() < max {
-            batch.records.resize_with(max, ByteRecord::new);
-            batch.positions.resize(max, (0, 0));
-        }
+        batch.reset(max);
         while batch.len < max {
             let rec = &mut batch.records[batch.len];
             let more = self.reader.read_byte_record(rec).map_err(|e| csv_error(&self.path, &e))?;

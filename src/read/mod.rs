@@ -71,6 +71,15 @@ pub struct RawBatch {
 }
 
 impl RawBatch {
+    /// Empties the batch and makes room for `max` records, reusing their buffers.
+    pub fn reset(&mut self, max: usize) {
+        self.len = 0;
+        if self.records.len() < max {
+            self.records.resize_with(max, ByteRecord::new);
+            self.positions.resize(max, (0, 0));
+        }
+    }
+
     /// The valid records with their positions.
     pub fn iter(&self) -> impl Iterator<Item = (&ByteRecord, (u64, u64))> {
         self.records[..self.len].iter().zip(self.positions[..self.len].iter().copied())

@@ -53,11 +53,7 @@ impl RecordSource for ParquetSource {
     }
 
     fn next_batch(&mut self, batch: &mut RawBatch, max: usize) -> Result<bool, ReadError> {
-        batch.len = 0;
-        if batch.records.len() < max {
-            batch.records.resize_with(max, ByteRecord::new);
-            batch.positions.resize(max, (0, 0));
-        }
+        batch.reset(max);
         let options = FormatOptions::default();
         while batch.len < max {
             let (rb, offset) = match self.pending.take() {

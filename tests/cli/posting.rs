@@ -133,6 +133,7 @@ fn thread_count_and_batch_size_do_not_change_the_store() {
     let dir = tempfile::tempdir().unwrap();
     data(dir.path(), 800, 0.01);
     let mut dumps = Vec::new();
+    let mut exports = Vec::new();
     for (threads, batch) in [("1", "1000"), ("4", "1000"), ("4", "7"), ("2", "64")] {
         let store = dir.path().join(format!("s-{threads}-{batch}.db"));
         let run = import_into(
@@ -142,10 +143,32 @@ fn thread_count_and_batch_size_do_not_change_the_store() {
         );
         assert_eq!(run.code, 3, "{}", run.stderr);
         dumps.push(dump(&store));
+        let out = dir.path().join(format!("x-{threads}-{batch}"));
+        let run = invoiceflow(&[
+            "export",
+            "--store",
+            &store.display().to_string(),
+            "--entity",
+            "BusinessDocumentSalesInvoiceLineItem",
+            "--entity",
+            "GeneralJournalAccountEntry",
+            "--format",
+            "parquet",
+            "--out",
+            &out.display().to_string(),
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let mut files: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        exports.push(files.iter().map(|f| std::fs::read(f).unwrap()).collect::<Vec<_>>());
     }
     assert!(dumps[0].lines().count() > 8000);
     for d in &dumps[1..] {
         assert!(d == &dumps[0], "stores differ");
+    }
+    assert_eq!(exports[0].len(), 2);
+    for e in &exports[1..] {
+        assert!(e == &exports[0], "exports differ");
     }
 }
 
