@@ -10,7 +10,7 @@ use arrow_array::RecordBatch;
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
-use super::{ByteRecord, PositionUnit, RawBatch, ReadError, RecordSource};
+use super::{PositionUnit, RawBatch, ReadError, RecordSource};
 
 /// A Parquet file opened for reading.
 pub struct ParquetSource {
