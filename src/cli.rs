@@ -27,6 +27,8 @@ pub enum Command {
     Run(RunArgs),
     /// Import entity files: read, map, validate; write rejects.
     Import(ImportArgs),
+    /// Post the drafts stored with `import --no-post`, with the current master data.
+    Post(PostArgs),
     /// Export entities from the store as CSV or Parquet: full, or incremental for a named job.
     Export(ExportArgs),
     /// Write e-invoices (PEPPOL BIS 3 UBL or CII) for posted invoices; each is checked first.
@@ -137,6 +139,34 @@ pub struct ImportArgs {
     /// Records per batch.
     #[arg(long, value_name = "N", default_value_t = crate::job::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// `invoiceflow post`.
+#[derive(Debug, Args)]
+pub struct PostArgs {
+    /// The ledger store holding the drafts.
+    #[arg(long, value_name = "DB")]
+    pub store: PathBuf,
+    /// Folder with the master data files (as for import).
+    #[arg(long, value_name = "DIR")]
+    pub master: PathBuf,
+    /// Credit limit check when posting.
+    #[arg(long, value_enum, default_value_t = crate::post::CreditLimitCheck::None)]
+    pub credit_limit: crate::post::CreditLimitCheck,
+    /// Credit correction (storno) for credit notes.
+    #[arg(long)]
+    pub credit_correction: bool,
+    /// Renumber invoice lines 1, 2, 3 … when posting.
+    #[arg(long)]
+    pub sequential_line_numbers: bool,
+    /// Do not post zero-priced lines to revenue.
+    #[arg(long)]
+    pub no_zero_price_revenue: bool,
+    /// Invoices per store transaction.
+    #[arg(long, value_name = "N", default_value_t = crate::job::DEFAULT_INVOICES_PER_BATCH)]
+    pub invoices_per_batch: usize,
     #[command(flatten)]
     pub common: CommonArgs,
 }

@@ -9,7 +9,9 @@ use std::time::Instant;
 use anyhow::Context as _;
 use clap::Parser;
 
-use invoiceflow::cli::{CheckArgs, Cli, Command, CommonArgs, EinvoiceArgs, ExportArgs, ImportArgs, RoundingArg};
+use invoiceflow::cli::{
+    CheckArgs, Cli, Command, CommonArgs, EinvoiceArgs, ExportArgs, ImportArgs, PostArgs, RoundingArg,
+};
 use invoiceflow::entity::{Catalog, EntityKind};
 use invoiceflow::export::{self, ExportReport, ExportRequest};
 use invoiceflow::job::{self, Job};
@@ -89,6 +91,7 @@ fn main() -> ExitCode {
         }
         Command::Import(a) => import(a),
         Command::Export(a) => export_command(a),
+        Command::Post(a) => post_command(a),
         Command::Check(a) => check_command(a),
         Command::Einvoice(a) => einvoice_command(a),
         Command::Generate(a) => {
@@ -346,6 +349,45 @@ fn einvoice_command(a: EinvoiceArgs) -> u8 {
                 print_json(&summary);
             }
             if refused {
+                EXIT_REJECTS
+            } else {
+                EXIT_OK
+            }
+        }
+        Err(e) => fail(&a.common, e, started),
+    }
+}
+
+fn post_command(a: PostArgs) -> u8 {
+    let started = Instant::now();
+    if !a.store.exists() {
+        eprintln!("error: {}: no such store; import with --no-post first", a.store.display());
+        return EXIT_USAGE;
+    }
+    let req = PostRequest {
+        store: a.store.clone(),
+        options: PostingOptions {
+            rounding: RoundingPolicy::Document,
+            zero_price_to_revenue: !a.no_zero_price_revenue,
+            sequential_line_numbers: a.sequential_line_numbers,
+            credit_limit: a.credit_limit,
+            credit_correction: a.credit_correction,
+            pro_forma: false,
+        },
+        draft: false,
+        invoices_per_batch: a.invoices_per_batch.max(1),
+    };
+    match pipeline::drafts::post_drafts(&req, &a.master, Catalog::builtin()).context("posting the drafts failed") {
+        Ok(outcome) => {
+            let summary = Summary::from_import(&outcome, false, started);
+            eprint!("{}", summary.to_text());
+            for r in &outcome.rejects {
+                eprintln!("    {}: {}", r.rule.id(), r.message);
+            }
+            if a.common.json {
+                print_json(&summary);
+            }
+            if outcome.has_rejects() {
                 EXIT_REJECTS
             } else {
                 EXIT_OK

@@ -20,6 +20,7 @@ use crate::validate::field::Value;
 use crate::validate::invoice::{self, Context, EarlyReject};
 use crate::validate::{self, Reject};
 
+pub mod drafts;
 mod posting;
 mod summary;
 

@@ -89,7 +89,22 @@ pub fn run(
     md: &MasterData,
     req: &PostRequest,
     files: &[String],
-) -> Result<(PostReport, Vec<Reject>, Vec<Origin>), JobError> {
+) -> Result<PostOutcome, JobError> {
+    run_keeping(invoices.into_iter().map(|i| (i, None)).collect(), md, req, files)
+}
+
+/// The report, the rejects of posting (each with its lines), and the origins of rows that are
+/// unchanged in the store.
+pub type PostOutcome = (PostReport, Vec<Reject>, Vec<Origin>);
+
+/// Like [`run`], for invoices that keep the content hash they were first imported with (drafts
+/// read back from the store).
+pub fn run_keeping(
+    invoices: Vec<(Invoice, Option<String>)>,
+    md: &MasterData,
+    req: &PostRequest,
+    files: &[String],
+) -> Result<PostOutcome, JobError> {
     let mut report =
         PostReport { store: req.store.display().to_string(), pro_forma: req.options.pro_forma, ..Default::default() };
     let mut rejects = Vec::new();
@@ -98,7 +113,7 @@ pub fn run(
 
     if opts.pro_forma {
         let results: Vec<Result<Posted, PostError>> =
-            invoices.into_par_iter().map(|inv| post::post(inv, md, opts)).collect();
+            invoices.into_par_iter().map(|(inv, _)| post::post(inv, md, opts)).collect();
         for r in results {
             match r {
                 Ok(p) => {
@@ -130,7 +145,7 @@ pub fn run(
         }
     }
     let per_batch = req.invoices_per_batch.max(1);
-    let mut batches: Vec<Vec<Invoice>> = Vec::new();
+    let mut batches: Vec<Vec<(Invoice, Option<String>)>> = Vec::new();
     let mut it = invoices.into_iter().peekable();
     while it.peek().is_some() {
         batches.push(it.by_ref().take(per_batch).collect());
@@ -143,8 +158,11 @@ pub fn run(
             for batch in batches {
                 let computed: Vec<Result<Posted, PostError>> = batch
                     .into_par_iter()
-                    .map(|inv| {
-                        let p = post::post(inv, md, opts)?;
+                    .map(|(inv, keep)| {
+                        let mut p = post::post(inv, md, opts)?;
+                        if let Some(h) = keep {
+                            p.content_hash = h;
+                        }
                         if draft {
                             return Ok(p);
                         }

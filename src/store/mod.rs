@@ -314,7 +314,7 @@ impl Store {
             }
             version += 1;
             let (number, voucher) = if draft {
-                (h.number.as_deref().map(str::to_string), None)
+                (h.number.as_deref().map(str::to_string), h.voucher.as_deref().map(str::to_string))
             } else {
                 let number = match &h.number {
                     Some(n) => n.to_string(),
@@ -447,7 +447,7 @@ impl Store {
                 }
             }
             match (number, voucher) {
-                (Some(number), Some(voucher)) => {
+                (Some(number), Some(voucher)) if !draft => {
                     let mut stmt = tx
                         .prepare_cached(
                             "INSERT INTO ledger_entry (voucher, legal_entity, invoice_id, position, entry_date, account,
@@ -743,8 +743,23 @@ fn row_map(r: &rusqlite::Row<'_>, names: &[String]) -> std::collections::HashMap
 impl Store {
     /// Calls `f` with every posted invoice with `from < version <= to`, its lines and VAT
     /// breakdown (three ordered scans merged, one read transaction).
-    pub fn documents(&self, range: ExportRange, mut f: impl FnMut(StoredDoc)) -> Result<(), StoreError> {
-        let filter = "i.status = 'posted' AND i.version > ?1 AND i.version <= ?2";
+    pub fn documents(&self, range: ExportRange, f: impl FnMut(StoredDoc)) -> Result<(), StoreError> {
+        self.documents_with_status("posted", range, f)
+    }
+
+    /// Calls `f` with every draft (unposted) invoice, in the order it was stored.
+    pub fn drafts(&self, f: impl FnMut(StoredDoc)) -> Result<(), StoreError> {
+        self.documents_with_status("draft", ExportRange { from: i64::MIN, to: i64::MAX, resumed: false }, f)
+    }
+
+    fn documents_with_status(
+        &self,
+        status: &str,
+        range: ExportRange,
+        mut f: impl FnMut(StoredDoc),
+    ) -> Result<(), StoreError> {
+        let status = if status == "draft" { "draft" } else { "posted" };
+        let filter = format!("i.status = '{status}' AND i.version > ?1 AND i.version <= ?2");
         let tx = self.conn.unchecked_transaction().map_err(self.err())?;
         let mut inv =
             tx.prepare(&format!("SELECT i.* FROM invoice i WHERE {filter} ORDER BY i.id")).map_err(self.err())?;

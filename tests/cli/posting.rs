@@ -338,3 +338,61 @@ fn the_credit_limit_check_refuses_what_would_exceed_the_limit() {
         r.message
     );
 }
+
+#[test]
+fn drafts_posted_later_give_the_ledger_of_a_direct_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = root().join("samples/master").display().to_string();
+    let files = [
+        "d365/SalesInvoiceHeaderV2.csv",
+        "d365/Customer invoice lines.csv",
+        "d365/FreeTextInvoiceHeader.csv",
+        "d365/FreeTextInvoiceLine.csv",
+    ]
+    .map(|f| root().join("samples").join(f).display().to_string());
+    let import = |store: &Path, extra: &[&str]| {
+        let mut a: Vec<String> =
+            ["import", "--quiet", "--json", "--master", master.as_str(), "--store"].map(String::from).to_vec();
+        a.push(store.display().to_string());
+        a.extend(files.iter().cloned());
+        a.extend(extra.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        invoiceflow(&refs)
+    };
+    let direct = dir.path().join("direct.db");
+    assert_eq!(import(&direct, &[]).code, 0);
+    let later = dir.path().join("later.db");
+    let drafts = import(&later, &["--no-post"]);
+    assert_eq!(drafts.json()["posting"]["drafts"], 8);
+    let run = invoiceflow(&["post", "--json", "--store", &later.display().to_string(), "--master", &master]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["posting"]["invoices"], 7);
+    assert_eq!(run.json()["posting"]["credit_notes"], 1);
+    let content = |p: &Path| {
+        let s = Store::open(p).unwrap();
+        let mut out = s
+            .query_text(
+                "SELECT number, voucher, tax_inclusive, vat_total, content_hash FROM invoice ORDER BY number",
+                &[],
+            )
+            .unwrap();
+        out.extend(
+            s.query_text("SELECT voucher, account, posting_type, amount, amount_acc, is_credit FROM ledger_entry ORDER BY voucher, position", &[])
+                .unwrap(),
+        );
+        out.extend(
+            s.query_text(
+                "SELECT customer, invoice_number, amount, due_date FROM customer_trans ORDER BY invoice_number",
+                &[],
+            )
+            .unwrap(),
+        );
+        out
+    };
+    assert_eq!(content(&later), content(&direct));
+    // The original files are unchanged against the posted drafts.
+    let again = import(&later, &[]);
+    assert_eq!(again.json()["posting"]["unchanged"], 8);
+    let nothing = invoiceflow(&["post", "--json", "--store", &later.display().to_string(), "--master", &master]);
+    assert_eq!(nothing.json()["posting"]["invoices"], 0);
+}

@@ -1,0 +1,174 @@
+//! Posting drafts: invoices stored with `--no-post` are read back from the store, posted with
+//! the current master data and committed like any import (numbers and versions in order).
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+
+use crate::entity::{Catalog, DocumentKind};
+use crate::model::totals::{LineTax, RoundingPolicy};
+use crate::model::{Currency, Date, Extras, HeaderRef, HeaderTotals, Invoice, InvoiceHeader, InvoiceLine};
+use crate::read::Origin;
+use crate::store::StoredDoc;
+
+fn get(m: &HashMap<String, String>, k: &str) -> Option<Box<str>> {
+    m.get(k).filter(|v| !v.is_empty()).map(|v| v.as_str().into())
+}
+
+fn dec(m: &HashMap<String, String>, k: &str) -> Decimal {
+    m.get(k).and_then(|v| Decimal::from_str(v).ok()).unwrap_or_default()
+}
+
+fn extras(entity: &str, json: Option<&String>) -> Extras {
+    let Some(e) = Catalog::builtin().get(entity) else { return Vec::new() };
+    let map: serde_json::Map<String, serde_json::Value> =
+        json.and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
+    let mut out: Extras =
+        map.iter().filter_map(|(k, v)| Some((e.field_index(k)? as u16, v.as_str()?.into()))).collect();
+    out.sort();
+    out
+}
+
+/// A stored draft as an invoice ready to post, and the content hash it was imported with (kept,
+/// so that re-importing the original file later is recognised as unchanged).
+pub fn invoice_of(d: &StoredDoc) -> Option<(Invoice, String)> {
+    let i = &d.invoice;
+    let currency = Currency::from_code(i.get("currency")?)?;
+    let document = if i.get("document").map(String::as_str) == Some("free_text") {
+        DocumentKind::FreeText
+    } else {
+        DocumentKind::Sales
+    };
+    let record_id = i.get("record_id").and_then(|r| r.parse().ok());
+    let number = get(i, "number");
+    let header_ref = match (document, record_id, &number) {
+        (DocumentKind::FreeText, Some(id), _) => HeaderRef::RecordId(id),
+        (_, _, Some(n)) => HeaderRef::Number(n.clone()),
+        _ => HeaderRef::Number("".into()),
+    };
+    let legal_entity = get(i, "legal_entity")?;
+    let origin = Origin { file: 0, line: 0, record: 0 };
+    let header_entity: Arc<str> = i.get("header_entity").map(String::as_str).unwrap_or("").into();
+    let line_entity: Arc<str> = i.get("line_entity").map(String::as_str).unwrap_or("").into();
+    let header = InvoiceHeader {
+        origin,
+        entity: Arc::clone(&header_entity),
+        document,
+        legal_entity: legal_entity.clone(),
+        number,
+        record_id,
+        date: Date::parse_iso(i.get("invoice_date")?)?,
+        customer: get(i, "customer")?,
+        currency,
+        payment_terms: get(i, "payment_terms"),
+        due_date: i.get("due_date").and_then(|d| Date::parse_iso(d)),
+        order_reference: get(i, "order_reference"),
+        buyer_reference: get(i, "buyer_reference"),
+        sales_order: get(i, "sales_order"),
+        original_invoice: get(i, "original_invoice"),
+        voucher: get(i, "voucher"),
+        exchange_rate: None,
+        totals: HeaderTotals {
+            amount: None,
+            tax: None,
+            charge: Some(dec(i, "charge_total")),
+            discount: Some(dec(i, "allowance_total")),
+        },
+        tax_group: None,
+        item_tax_group: None,
+        extras: extras(&header_entity, i.get("extras")),
+    };
+    let mut lines = Vec::with_capacity(d.lines.len());
+    let mut taxes = Vec::with_capacity(d.lines.len());
+    for l in &d.lines {
+        lines.push(InvoiceLine {
+            origin,
+            entity: Arc::clone(&line_entity),
+            legal_entity: legal_entity.clone(),
+            header: header_ref.clone(),
+            invoice_date: None,
+            line_number: dec(l, "line_number"),
+            quantity: dec(l, "quantity"),
+            unit_price: dec(l, "unit_price"),
+            price_unit: dec(l, "price_unit"),
+            discount_per_unit: dec(l, "discount_per_unit"),
+            discount_percent: dec(l, "discount_percent"),
+            discount_amount: dec(l, "discount_amount"),
+            charge_amount: dec(l, "charge_amount"),
+            line_amount: None,
+            line_tax: None,
+            tax_rate: None,
+            tax_code: get(l, "tax_code"),
+            tax_group: get(l, "tax_group"),
+            item_tax_group: get(l, "item_tax_group"),
+            item_id: get(l, "item_id"),
+            item_name: get(l, "item_name"),
+            description: get(l, "description"),
+            unit: get(l, "unit"),
+            main_account: get(l, "main_account"),
+            distribution: get(l, "distribution"),
+            currency: None,
+            extras: extras(&line_entity, l.get("extras")),
+        });
+        taxes.push(LineTax { code: get(l, "tax_code")?, category: get(l, "tax_category")?, rate: dec(l, "tax_rate") });
+    }
+    let rounding = if i.get("rounding").map(String::as_str) == Some("line") {
+        RoundingPolicy::Line
+    } else {
+        RoundingPolicy::Document
+    };
+    Some((Invoice { header, lines, taxes, rounding }, i.get("content_hash").cloned().unwrap_or_default()))
+}
+
+/// Posts every draft of the store with the master data of `master_dir`.
+pub fn post_drafts(
+    req: &super::PostRequest,
+    master_dir: &std::path::Path,
+    catalog: &Catalog,
+) -> Result<super::ImportOutcome, super::JobError> {
+    let master_req = super::ImportRequest {
+        files: Vec::new(),
+        master_dir: master_dir.to_path_buf(),
+        legal_entity: String::new(),
+        rejects_dir: None,
+        batch_size: crate::job::DEFAULT_BATCH_SIZE,
+        run_date: super::today(),
+        progress: false,
+        post: None,
+    };
+    let v = super::validate(&master_req, catalog)?;
+    let mut docs = Vec::new();
+    {
+        let store = crate::store::Store::open(&req.store)?;
+        store.drafts(|d| docs.push(d))?;
+    }
+    let mut invoices = Vec::with_capacity(docs.len());
+    for d in &docs {
+        let (inv, hash) = invoice_of(d).ok_or_else(|| {
+            super::JobError::Input(format!(
+                "{}: draft {} cannot be read back; the store is damaged",
+                req.store.display(),
+                d.invoice.get("source_key").map(String::as_str).unwrap_or("?")
+            ))
+        })?;
+        invoices.push((inv, Some(hash)));
+    }
+    let validated = super::Validated::of(&invoices.iter().map(|(i, _)| i.clone()).collect::<Vec<_>>());
+    let labels = vec![format!("{} (drafts)", req.store.display())];
+    let (report, rejects, _) = super::posting::run_keeping(invoices, &v.master, req, &labels)?;
+    let mut counts: std::collections::BTreeMap<&'static str, u64> = std::collections::BTreeMap::new();
+    for r in &rejects {
+        *counts.entry(r.rule.id()).or_default() += 1;
+    }
+    Ok(super::ImportOutcome {
+        imports: Vec::new(),
+        master: Vec::new(),
+        validated,
+        posting: Some(report),
+        rejects: rejects.into_iter().chain(v.rejects).collect(),
+        rejects_file: None,
+        by_rule: counts.into_iter().map(|(rule, rows)| super::RuleCount { rule: rule.to_string(), rows }).collect(),
+    })
+}
