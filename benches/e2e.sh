@@ -13,7 +13,7 @@ cargo build --release --quiet
 cargo build --release --quiet --example csv_floor
 rm -rf "$dir" && mkdir -p "$dir"
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(uname -sr)"
-$bin generate --invoices "$n" --seed 1 --out "$dir/data" 2>&1 | sed 's/^/  /'
+$bin generate --invoices "$n" --seed 1 --parquet --out "$dir/data" 2>&1 | sed 's/^/  /'
 h="$dir/data/SalesInvoiceHeaderV2.csv"; l="$dir/data/BusinessDocumentSalesInvoiceLineItem.csv"; m="$dir/data/master"
 lines=$(($(wc -l < "$l") - 1))
 echo "input: $n invoices, $lines lines, $(du -m "$h" | cut -f1) + $(du -m "$l" | cut -f1) MB"
@@ -33,6 +33,8 @@ row "floor: bare csv ByteRecord loop" "$floor" "$(rate "$lines" "$floor") lines"
 read -r s mb < <(measure $bin import --quiet --json --dry-run --master "$m" "$h" "$l"); echo
 row "import + validate (dry run)" "$s" "$(rate "$lines" "$s") lines" "$mb"
 validate=$s
+read -r s mb < <(measure $bin import --quiet --json --dry-run --master "$m" "${h%.csv}.parquet" "${l%.csv}.parquet"); echo
+row "import + validate (dry run), Parquet input" "$s" "$(rate "$lines" "$s") lines" "$mb"
 read -r s mb < <(measure $bin import --quiet --json --pro-forma --master "$m" "$h" "$l"); echo
 row "import + validate + post (compute only)" "$s" "$(rate "$lines" "$s") lines" "$mb"
 post=$s

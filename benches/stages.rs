@@ -47,6 +47,7 @@ fn stages(c: &mut Criterion) {
         defect_rate: 0.0,
         customers: 500,
         first: 1,
+        parquet: false,
     })
     .unwrap();
     let catalog = Catalog::builtin();

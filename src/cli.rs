@@ -253,6 +253,9 @@ pub struct GenerateArgs {
     /// Number of the first invoice, to write a later batch of the same data set.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub first: u64,
+    /// Also write the header and line files as Parquet.
+    #[arg(long)]
+    pub parquet: bool,
 }
 
 /// VAT rounding policy.

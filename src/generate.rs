@@ -27,6 +27,8 @@ pub struct GenerateRequest {
     pub customers: u64,
     /// Number of the first invoice (to generate a later batch of the same data set).
     pub first: u64,
+    /// Also write the header and line files as Parquet (same rows, typed columns).
+    pub parquet: bool,
 }
 
 /// What was generated.
@@ -269,5 +271,15 @@ pub fn generate(req: &GenerateRequest) -> io::Result<Generated> {
     }
     hw.flush()?;
     lw.flush()?;
+    drop((hw, lw));
+    if req.parquet {
+        let catalog = crate::entity::Catalog::builtin();
+        for (entity, csv) in
+            [("SalesInvoiceHeaderV2", &headers_path), ("BusinessDocumentSalesInvoiceLineItem", &lines_path)]
+        {
+            let e = catalog.get(entity).ok_or_else(|| io::Error::other(format!("no entity {entity}")))?;
+            crate::export::csv_to_parquet(e, csv, &csv.with_extension("parquet")).map_err(io::Error::other)?;
+        }
+    }
     Ok(g)
 }

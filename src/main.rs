@@ -102,6 +102,7 @@ fn main() -> ExitCode {
                 defect_rate: a.defect_rate.clamp(0.0, 1.0),
                 customers: a.customers,
                 first: a.first.max(1),
+                parquet: a.parquet,
             };
             match invoiceflow::generate::generate(&req) {
                 Ok(g) => {

@@ -320,3 +320,27 @@ fn value<'r>(
         Source::Empty => None,
     }
 }
+
+/// Writes a CSV file of `entity` (columns by OData or staging name) as Parquet with the
+/// entity's schema (every field; absent ones null). For generated test data.
+pub fn csv_to_parquet(entity: &Entity, csv_path: &Path, out: &Path) -> Result<u64, String> {
+    let mut reader = ::csv::Reader::from_path(csv_path).map_err(|e| format!("{}: {e}", csv_path.display()))?;
+    let columns: Vec<Option<usize>> =
+        reader.headers().map_err(|e| e.to_string())?.iter().map(|c| entity.field_index(c)).collect();
+    let file = File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let mut sink = parquet::ParquetSink::new(file, entity)?;
+    let mut rec = ::csv::StringRecord::new();
+    let mut rows = 0u64;
+    while reader.read_record(&mut rec).map_err(|e| e.to_string())? {
+        let mut values: Vec<Option<Cow<'_, str>>> = vec![None; entity.fields.len()];
+        for (v, c) in rec.iter().zip(&columns) {
+            if let Some(i) = c {
+                values[*i] = Some(Cow::Borrowed(v));
+            }
+        }
+        sink.push(&values)?;
+        rows += 1;
+    }
+    Box::new(sink).finish()?.sync_all().map_err(|e| e.to_string())?;
+    Ok(rows)
+}

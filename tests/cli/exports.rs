@@ -9,8 +9,16 @@ use invoiceflow::generate::{generate, GenerateRequest};
 use crate::invoiceflow;
 
 fn batch(dir: &Path, invoices: u64, first: u64) -> invoiceflow::generate::Generated {
-    generate(&GenerateRequest { invoices, seed: 9, out: dir.to_path_buf(), defect_rate: 0.0, customers: 200, first })
-        .unwrap()
+    generate(&GenerateRequest {
+        invoices,
+        seed: 9,
+        out: dir.to_path_buf(),
+        defect_rate: 0.0,
+        customers: 200,
+        first,
+        parquet: false,
+    })
+    .unwrap()
 }
 
 fn import(data: &Path, master: &Path, store: &Path) {

@@ -118,3 +118,29 @@ fn parquet_headers_read_with_exact_decimals_and_dates_and_row_positions() {
     // The second data row is reported as line 3, as it would be in the CSV export.
     assert_eq!((r.line, r.field.as_str()), (3, "InvoiceCustomerAccountNumber"));
 }
+
+#[test]
+fn generated_parquet_files_import_like_their_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = invoiceflow::generate::generate(&invoiceflow::generate::GenerateRequest {
+        invoices: 150,
+        seed: 4,
+        out: dir.path().to_path_buf(),
+        defect_rate: 0.0,
+        customers: 50,
+        first: 1,
+        parquet: true,
+    })
+    .unwrap();
+    let run = import(
+        &[
+            dir.path().join("SalesInvoiceHeaderV2.parquet").display().to_string(),
+            dir.path().join("BusinessDocumentSalesInvoiceLineItem.parquet").display().to_string(),
+        ],
+        &dir.path().join("master"),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json = run.json();
+    assert_eq!(json["validated"]["lines"].as_u64(), Some(g.lines));
+    assert_eq!(run.import_of("SalesInvoiceHeaderV2.parquet")["accepted"].as_u64(), Some(g.invoices));
+}

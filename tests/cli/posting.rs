@@ -16,8 +16,16 @@ use invoiceflow::store::Store;
 use crate::{fixture, invoiceflow, root};
 
 fn data(dir: &Path, invoices: u64, defect_rate: f64) {
-    generate(&GenerateRequest { invoices, seed: 42, out: dir.to_path_buf(), defect_rate, customers: 300, first: 1 })
-        .unwrap();
+    generate(&GenerateRequest {
+        invoices,
+        seed: 42,
+        out: dir.to_path_buf(),
+        defect_rate,
+        customers: 300,
+        first: 1,
+        parquet: false,
+    })
+    .unwrap();
 }
 
 fn import_args(dir: &Path, store: &Path, extra: &[&str]) -> Vec<String> {
