@@ -244,11 +244,11 @@ impl Store {
                 (_, None, id) => format!("FT:{}", id.unwrap_or_default()),
             };
             let existing: Option<(i64, String, String)> = tx
-                .query_row(
+                .prepare_cached(
                     "SELECT id, content_hash, status FROM invoice WHERE legal_entity = ?1 AND source_key = ?2",
-                    params![&*h.legal_entity, source_key],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
+                .map_err(sql)?
+                .query_row(params![&*h.legal_entity, source_key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .optional()
                 .map_err(sql)?;
             let target = if draft { "draft" } else { "posted" };
@@ -328,7 +328,7 @@ impl Store {
             };
             let t = &p.totals;
             let line_entity = p.invoice.lines.first().map(|l| l.entity.to_string()).unwrap_or_default();
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO invoice (legal_entity, source_key, number, status, document, kind, header_entity, line_entity,
                     invoice_date, due_date, customer, currency, accounting_currency, exchange_rate, payment_terms,
                     order_reference, buyer_reference, sales_order, original_invoice, voucher, record_id,
@@ -336,7 +336,9 @@ impl Store {
                     vat_total_acc, rounding, content_hash, extras, parties, version)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
                     ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35)",
-                params![
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![
                     &*h.legal_entity,
                     source_key,
                     number,
@@ -375,8 +377,8 @@ impl Store {
                     extras_json(&h.entity, &h.extras),
                     serde_json::to_string(&p.parties).unwrap_or_else(|_| "{}".into()),
                     version,
-                ],
-            )
+                ])
+            })
             .map_err(sql)?;
             let id = tx.last_insert_rowid();
             {
@@ -476,11 +478,13 @@ impl Store {
                         ])
                         .map_err(sql)?;
                     }
-                    tx.execute(
+                    tx.prepare_cached(
                         "INSERT INTO customer_trans (legal_entity, customer, invoice_id, invoice_number, voucher, trans_date,
                             due_date, amount, currency, amount_acc, accounting_currency, version)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                        params![
+                    )
+                    .and_then(|mut stmt| {
+                        stmt.execute(params![
                             &*h.legal_entity,
                             &*h.customer,
                             id,
@@ -493,8 +497,8 @@ impl Store {
                             open_acc.to_string(),
                             p.accounting_currency.code(),
                             version,
-                        ],
-                    )
+                        ])
+                    })
                     .map_err(sql)?;
                     out.push(Committed::Posted { number, voucher, version });
                 }
