@@ -8,10 +8,11 @@ use crate::pipeline::Push;
 
 /// invoiceflow moves customer invoices between systems: it reads D365-shaped header and line
 /// entity files (or legacy exports through mapping files), validates them row by row and
-/// reports every rejected row with file, line, field and rule.
+/// reports every rejected row with file, line, field and rule, posts the accepted invoices into
+/// a ledger store, and writes CSV/Parquet exports and UBL/CII e-invoices with change tracking.
 ///
-/// Exit codes: 0 everything accepted; 3 finished with rejected rows (rejects written);
-/// 1 fatal (nothing of the failing stage kept); 2 usage error.
+/// Exit codes: 0 everything accepted; 3 finished with rejected rows (rejects written, the rest
+/// committed) or refused e-invoices; 1 fatal (nothing of the failing stage kept); 2 usage error.
 #[derive(Debug, Parser)]
 #[command(name = "invoiceflow", version, about, long_about)]
 pub struct Cli {
@@ -23,9 +24,11 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a job file: master data, imports, validation, rejects (see samples/job.toml).
+    /// Run a job file: master data, imports, validation, posting, exports, e-invoices (see
+    /// samples/job.toml).
     Run(RunArgs),
-    /// Import entity files: read, map, validate; write rejects.
+    /// Import entity files: read, map, validate, and post into the store (with --store); write
+    /// rejects.
     Import(ImportArgs),
     /// Post the drafts stored with `import --no-post`, with the current master data.
     Post(PostArgs),

@@ -146,8 +146,11 @@ impl Summary {
         for e in &self.einvoices {
             let _ = writeln!(
                 s,
-                "e-invoices {:?}: {} documents ({} credit notes) → {}; {} refused",
-                e.syntax,
+                "e-invoices {}: {} documents ({} credit notes) → {}; {} refused",
+                match e.syntax {
+                    crate::einvoice::Syntax::Ubl => "UBL",
+                    crate::einvoice::Syntax::Cii => "CII",
+                },
                 e.documents,
                 e.credit_notes,
                 e.dir,
