@@ -116,10 +116,7 @@ pub fn run_keeping(
             invoices.into_par_iter().map(|(inv, _)| post::post(inv, md, opts)).collect();
         for r in results {
             match r {
-                Ok(p) => {
-                    count(&mut report, &p);
-                    report.vouchers += 1;
-                }
+                Ok(p) => count(&mut report, &p),
                 Err(e) => {
                     let (inv, r) = *e;
                     report.rejected += 1;
@@ -127,8 +124,7 @@ pub fn run_keeping(
                 }
             }
         }
-        // Pro forma writes no ledger, so there are no vouchers or entries to report.
-        report.vouchers = 0;
+        // Pro forma writes no ledger, so there are no entries or open items to report.
         report.ledger_entries = 0;
         report.customer_transactions = 0;
         return Ok((report, rejects, unchanged));
