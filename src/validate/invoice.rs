@@ -278,7 +278,8 @@ struct HSlot {
 struct LSlot {
     key: HeaderKey,
     origin: Origin,
-    line: Option<InvoiceLine>,
+    /// Index into the lines (which stay where they are: slots are small).
+    line: Option<usize>,
     bad: Option<Reject>,
 }
 
@@ -295,9 +296,18 @@ pub fn assemble(
         .into_iter()
         .map(|h| HSlot { key: header_key(&h), origin: h.origin, header: Some(h), bad: None })
         .collect();
+    // `Option<InvoiceLine>` has the size of `InvoiceLine`, so this reuses the vector in place.
+    let mut lines: Vec<Option<InvoiceLine>> = lines.into_iter().map(Some).collect();
     let mut ls: Vec<LSlot> = lines
-        .into_iter()
-        .map(|l| LSlot { key: (l.legal_entity.clone(), l.header.clone()), origin: l.origin, line: Some(l), bad: None })
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| l.as_ref().map(|l| (i, l)))
+        .map(|(i, l)| LSlot {
+            key: (l.legal_entity.clone(), l.header.clone()),
+            origin: l.origin,
+            line: Some(i),
+            bad: None,
+        })
         .collect();
     for e in early {
         match (e.key, e.is_header) {
@@ -392,7 +402,7 @@ pub fn assemble(
     // Duplicate line keys (among lines that have a line number).
     let mut by_line_key: HashMap<(&HeaderKey, Decimal), Vec<usize>> = HashMap::default();
     for (i, l) in ls.iter().enumerate() {
-        if let Some(line) = &l.line {
+        if let Some(line) = l.line.and_then(|i| lines[i].as_ref()) {
             by_line_key.entry((&l.key, line.line_number.normalize())).or_default().push(i);
         }
     }
@@ -456,7 +466,7 @@ pub fn assemble(
             continue;
         };
         for &li in idxs {
-            let (Some(l), None) = (&ls[li].line, &ls[li].bad) else {
+            let (Some(l), None) = (ls[li].line.and_then(|i| lines[i].as_ref()), &ls[li].bad) else {
                 continue;
             };
             let o = l.origin;
@@ -557,7 +567,8 @@ pub fn assemble(
         }
         // Every line here passed its rules, so it has a line and a resolved tax.
         let taxes: Vec<LineTax> = idxs.iter().filter_map(|&li| resolved_tax[li].clone()).collect();
-        let line_refs: Vec<&InvoiceLine> = idxs.iter().filter_map(|&li| ls[li].line.as_ref()).collect();
+        let line_refs: Vec<&InvoiceLine> =
+            idxs.iter().filter_map(|&li| ls[li].line.and_then(|i| lines[i].as_ref())).collect();
         if let Some(h) = &hs[hi].header {
             match invoice_rules(h, &line_refs, &taxes, ctx) {
                 Ok(p) => rounding[hi] = p,
@@ -600,7 +611,7 @@ pub fn assemble(
         let mut pairs: Vec<(InvoiceLine, LineTax)> = lines_of[hi]
             .iter()
             .filter_map(|&li| {
-                let mut l = ls[li].line.take()?;
+                let mut l = ls[li].line.and_then(|i| lines[i].take())?;
                 let t = resolved_tax[li].take()?;
                 l.tax_code = Some(t.code.clone());
                 Some((l, t))
