@@ -124,6 +124,18 @@ pub struct ImportArgs {
     /// VAT rounding for documents whose source gives no tax total.
     #[arg(long, value_enum, default_value_t = RoundingArg::Document)]
     pub rounding: RoundingArg,
+    #[command(flatten)]
+    pub posting: PostingFlags,
+    /// Records per batch.
+    #[arg(long, value_name = "N", default_value_t = crate::job::DEFAULT_BATCH_SIZE)]
+    pub batch_size: usize,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Posting options shared by `import` and `post`.
+#[derive(Debug, Args)]
+pub struct PostingFlags {
     /// Credit limit check when posting.
     #[arg(long, value_enum, default_value_t = crate::post::CreditLimitCheck::None)]
     pub credit_limit: crate::post::CreditLimitCheck,
@@ -139,11 +151,24 @@ pub struct ImportArgs {
     /// Invoices per store transaction.
     #[arg(long, value_name = "N", default_value_t = crate::job::DEFAULT_INVOICES_PER_BATCH)]
     pub invoices_per_batch: usize,
-    /// Records per batch.
-    #[arg(long, value_name = "N", default_value_t = crate::job::DEFAULT_BATCH_SIZE)]
-    pub batch_size: usize,
-    #[command(flatten)]
-    pub common: CommonArgs,
+}
+
+impl PostingFlags {
+    /// The posting options these flags ask for.
+    pub fn options(
+        &self,
+        rounding: crate::model::totals::RoundingPolicy,
+        pro_forma: bool,
+    ) -> crate::post::PostingOptions {
+        crate::post::PostingOptions {
+            rounding,
+            zero_price_to_revenue: !self.no_zero_price_revenue,
+            sequential_line_numbers: self.sequential_line_numbers,
+            credit_limit: self.credit_limit,
+            credit_correction: self.credit_correction,
+            pro_forma,
+        }
+    }
 }
 
 /// `invoiceflow post`.
@@ -155,21 +180,8 @@ pub struct PostArgs {
     /// Folder with the master data files (as for import).
     #[arg(long, value_name = "DIR")]
     pub master: PathBuf,
-    /// Credit limit check when posting.
-    #[arg(long, value_enum, default_value_t = crate::post::CreditLimitCheck::None)]
-    pub credit_limit: crate::post::CreditLimitCheck,
-    /// Credit correction (storno) for credit notes.
-    #[arg(long)]
-    pub credit_correction: bool,
-    /// Renumber invoice lines 1, 2, 3 … when posting.
-    #[arg(long)]
-    pub sequential_line_numbers: bool,
-    /// Do not post zero-priced lines to revenue.
-    #[arg(long)]
-    pub no_zero_price_revenue: bool,
-    /// Invoices per store transaction.
-    #[arg(long, value_name = "N", default_value_t = crate::job::DEFAULT_INVOICES_PER_BATCH)]
-    pub invoices_per_batch: usize,
+    #[command(flatten)]
+    pub posting: PostingFlags,
     #[command(flatten)]
     pub common: CommonArgs,
 }

@@ -171,30 +171,19 @@ fn import(a: ImportArgs) -> u8 {
 }
 
 fn post_request(a: &ImportArgs) -> Option<PostRequest> {
-    let options = PostingOptions {
-        rounding: match a.rounding {
-            RoundingArg::Document => RoundingPolicy::Document,
-            RoundingArg::Line => RoundingPolicy::Line,
-        },
-        zero_price_to_revenue: !a.no_zero_price_revenue,
-        sequential_line_numbers: a.sequential_line_numbers,
-        credit_limit: a.credit_limit,
-        credit_correction: a.credit_correction,
-        pro_forma: a.pro_forma,
+    let rounding = match a.rounding {
+        RoundingArg::Document => RoundingPolicy::Document,
+        RoundingArg::Line => RoundingPolicy::Line,
     };
+    let options = a.posting.options(rounding, a.pro_forma);
+    let invoices_per_batch = a.posting.invoices_per_batch.max(1);
     match (&a.store, a.dry_run) {
-        (Some(store), false) => Some(PostRequest {
-            store: store.clone(),
-            options,
-            draft: a.no_post,
-            invoices_per_batch: a.invoices_per_batch.max(1),
-        }),
-        (None, false) if a.pro_forma => Some(PostRequest {
-            store: PathBuf::new(),
-            options,
-            draft: false,
-            invoices_per_batch: a.invoices_per_batch.max(1),
-        }),
+        (Some(store), false) => {
+            Some(PostRequest { store: store.clone(), options, draft: a.no_post, invoices_per_batch })
+        }
+        (None, false) if a.pro_forma => {
+            Some(PostRequest { store: PathBuf::new(), options, draft: false, invoices_per_batch })
+        }
         _ => None,
     }
 }
@@ -367,16 +356,9 @@ fn post_command(a: PostArgs) -> u8 {
     }
     let req = PostRequest {
         store: a.store.clone(),
-        options: PostingOptions {
-            rounding: RoundingPolicy::Document,
-            zero_price_to_revenue: !a.no_zero_price_revenue,
-            sequential_line_numbers: a.sequential_line_numbers,
-            credit_limit: a.credit_limit,
-            credit_correction: a.credit_correction,
-            pro_forma: false,
-        },
+        options: a.posting.options(RoundingPolicy::Document, false),
         draft: false,
-        invoices_per_batch: a.invoices_per_batch.max(1),
+        invoices_per_batch: a.posting.invoices_per_batch.max(1),
     };
     match pipeline::drafts::post_drafts(&req, &a.master, Catalog::builtin()).context("posting the drafts failed") {
         Ok(outcome) => {
