@@ -731,6 +731,33 @@ pub struct StoredDoc {
     pub taxes: Vec<std::collections::HashMap<String, String>>,
 }
 
+type RowMap = std::collections::HashMap<String, String>;
+
+/// The rows of an ordered child scan that belong to invoice `id`; the first row of the next
+/// invoice is kept in `pending` for the next call (a merge join on `invoice_id`).
+fn take_children(
+    rows: &mut rusqlite::Rows<'_>,
+    names: &[String],
+    pending: &mut Option<RowMap>,
+    id: &str,
+) -> rusqlite::Result<Vec<RowMap>> {
+    let mut out = Vec::new();
+    loop {
+        let row = match pending.take() {
+            Some(p) => Some(p),
+            None => rows.next()?.map(|r| row_map(r, names)),
+        };
+        match row {
+            Some(r) if r.get("invoice_id").map(String::as_str) == Some(id) => out.push(r),
+            Some(r) => {
+                *pending = Some(r);
+                return Ok(out);
+            }
+            None => return Ok(out),
+        }
+    }
+}
+
 fn row_map(r: &rusqlite::Row<'_>, names: &[String]) -> std::collections::HashMap<String, String> {
     let mut m = std::collections::HashMap::with_capacity(names.len());
     for (i, n) in names.iter().enumerate() {
@@ -778,40 +805,14 @@ impl Store {
         let mut lrows = lines.query(params![range.from, range.to]).map_err(self.err())?;
         let mut trows = taxes.query(params![range.from, range.to]).map_err(self.err())?;
         let mut irows = inv.query(params![range.from, range.to]).map_err(self.err())?;
-        let mut pending_line: Option<std::collections::HashMap<String, String>> = None;
-        let mut pending_tax: Option<std::collections::HashMap<String, String>> = None;
+        let mut pending_line = None;
+        let mut pending_tax = None;
         while let Some(r) = irows.next().map_err(self.err())? {
             let invoice = row_map(r, &in_names);
             let id = invoice.get("id").cloned().unwrap_or_default();
             let mut doc = StoredDoc { invoice, ..StoredDoc::default() };
-            loop {
-                let row = match pending_line.take() {
-                    Some(p) => Some(p),
-                    None => lrows.next().map_err(self.err())?.map(|r| row_map(r, &l_names)),
-                };
-                match row {
-                    Some(l) if l.get("invoice_id") == Some(&id) => doc.lines.push(l),
-                    Some(l) => {
-                        pending_line = Some(l);
-                        break;
-                    }
-                    None => break,
-                }
-            }
-            loop {
-                let row = match pending_tax.take() {
-                    Some(p) => Some(p),
-                    None => trows.next().map_err(self.err())?.map(|r| row_map(r, &t_names)),
-                };
-                match row {
-                    Some(t) if t.get("invoice_id") == Some(&id) => doc.taxes.push(t),
-                    Some(t) => {
-                        pending_tax = Some(t);
-                        break;
-                    }
-                    None => break,
-                }
-            }
+            doc.lines = take_children(&mut lrows, &l_names, &mut pending_line, &id).map_err(self.err())?;
+            doc.taxes = take_children(&mut trows, &t_names, &mut pending_tax, &id).map_err(self.err())?;
             f(doc);
         }
         Ok(())
