@@ -91,28 +91,21 @@ pub fn build(s: &StoredDoc, syntax: Syntax) -> Doc {
             let base = if base.is_zero() { Decimal::ONE } else { base };
             let net = dec(l, "net_amount");
             let charge = dec(l, "charge_amount");
-            // EN 16931 amounts carry two decimals: the gross line amount at two decimals, and
-            // whatever takes it to the posted net amount (discounts, the currency's rounding)
-            // as a line allowance, or as a charge when it goes the other way.
-            let gross =
-                (qty * price / base).round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+            // Posting stored the line's two-decimal gross amount and what takes it to the net
+            // (discounts and the currency's rounding); printed as an allowance, or a charge when
+            // it adds. On a credit note every amount turns sign.
+            let allowance = dec(l, "allowance_amount");
             let discounted = !(dec(l, "discount_per_unit").is_zero()
                 && dec(l, "discount_percent").is_zero()
                 && dec(l, "discount_amount").is_zero());
-            let allowance = gross + charge - net;
             let mut adj = Vec::new();
             if !charge.is_zero() {
                 adj.push((true, charge * sign, "Charge"));
             }
             if !allowance.is_zero() {
                 let reason = if discounted { "Discount" } else { "Rounding" };
-                // A negative allowance is a charge; on a credit note every amount turns sign.
-                let (is_charge, amount) = if (allowance * sign) < Decimal::ZERO {
-                    (true, -(allowance * sign))
-                } else {
-                    (false, allowance * sign)
-                };
-                adj.push((is_charge, amount, reason));
+                let signed = allowance * sign;
+                adj.push((signed < Decimal::ZERO, signed.abs(), reason));
             }
             let category = get(l, "tax_category").map(str::to_string);
             Line {

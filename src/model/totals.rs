@@ -70,6 +70,12 @@ pub struct Totals {
     /// Each line's own VAT (net × rate, rounded), for line exports; the document's VAT is
     /// the breakdown's.
     pub line_taxes: Vec<Decimal>,
+    /// Each line's gross amount as EN 16931 documents show it: quantity × net price ÷ base
+    /// quantity at two decimals (BT-129 × BT-146 ÷ BT-149).
+    pub line_gross: Vec<Decimal>,
+    /// What takes a line's gross amount to its net amount besides its charge: its discounts and
+    /// the currency's rounding (gross + charge − net; negative when it adds).
+    pub line_allowances: Vec<Decimal>,
     /// Sum of line nets (BT-106).
     pub line_total: Decimal,
     /// Document allowances (BT-107).
@@ -126,7 +132,18 @@ pub fn compute<'a>(
 ) -> Totals {
     let cur = header.currency;
     let hundred = Decimal::ONE_HUNDRED;
-    let line_nets: Vec<Decimal> = lines.into_iter().map(|l| l.net_amount(cur)).collect();
+    let lines: Vec<&InvoiceLine> = lines.into_iter().collect();
+    let line_nets: Vec<Decimal> = lines.iter().map(|l| l.net_amount(cur)).collect();
+    let two = |d: Decimal| d.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    let line_gross: Vec<Decimal> = lines
+        .iter()
+        .map(|l| {
+            let base = if l.price_unit.is_zero() { Decimal::ONE } else { l.price_unit };
+            two(l.quantity * (l.unit_price - l.discount_per_unit) / base)
+        })
+        .collect();
+    let line_allowances: Vec<Decimal> =
+        lines.iter().zip(&line_gross).zip(&line_nets).map(|((l, g), n)| *g + l.charge_amount - *n).collect();
     let mut groups: Vec<VatGroup> = Vec::new();
     let mut line_groups = Vec::with_capacity(line_nets.len());
     let mut line_vat: Vec<Decimal> = Vec::new();
@@ -178,6 +195,8 @@ pub fn compute<'a>(
         line_nets,
         line_groups,
         line_taxes,
+        line_gross,
+        line_allowances,
         line_total,
         allowance_total,
         charge_total,

@@ -386,10 +386,11 @@ impl Store {
                     .prepare_cached(
                         "INSERT INTO invoice_line (invoice_id, position, line_number, quantity, unit_price, price_unit,
                             discount_per_unit, discount_percent, discount_amount, charge_amount, net_amount, tax_code,
-                            tax_category, tax_rate, tax_amount, tax_group, item_tax_group, item_id, item_name,
-                            description, unit, main_account, distribution, extras, version)
+                            tax_category, tax_rate, tax_amount, allowance_amount, tax_group,
+                            item_tax_group, item_id, item_name, description, unit, main_account, distribution,
+                            extras, version)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-                            ?20, ?21, ?22, ?23, ?24, ?25)",
+                            ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
                     )
                     .map_err(sql)?;
                 for (i, (l, tax)) in p.invoice.lines.iter().zip(&p.invoice.taxes).enumerate() {
@@ -409,6 +410,7 @@ impl Store {
                         &*tax.category,
                         tax.rate.normalize().to_string(),
                         t.line_taxes[i].to_string(),
+                        t.line_allowances[i].to_string(),
                         l.tax_group.as_deref().or(h.tax_group.as_deref()),
                         l.item_tax_group.as_deref().or(h.item_tax_group.as_deref()),
                         l.item_id.as_deref(),

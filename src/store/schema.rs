@@ -28,7 +28,8 @@ pub const MIGRATIONS: &[&str] = &[
         quantity TEXT NOT NULL, unit_price TEXT NOT NULL, price_unit TEXT NOT NULL, discount_per_unit TEXT NOT NULL,
         discount_percent TEXT NOT NULL, discount_amount TEXT NOT NULL, charge_amount TEXT NOT NULL,
         net_amount TEXT NOT NULL, tax_code TEXT NOT NULL, tax_category TEXT NOT NULL, tax_rate TEXT NOT NULL,
-        tax_amount TEXT NOT NULL, tax_group TEXT, item_tax_group TEXT,
+        tax_amount TEXT NOT NULL, allowance_amount TEXT NOT NULL,
+        tax_group TEXT, item_tax_group TEXT,
         item_id TEXT, item_name TEXT, description TEXT, unit TEXT, main_account TEXT, distribution TEXT,
         extras TEXT NOT NULL, version INTEGER NOT NULL,
         PRIMARY KEY (invoice_id, position));
