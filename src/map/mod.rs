@@ -470,14 +470,6 @@ impl<'e> Plan<'e> {
         }
         Ok(Cow::Borrowed(v))
     }
-
-    /// The source column index of field `i`, if it comes from a column.
-    pub fn column_of(&self, i: usize) -> Option<usize> {
-        match self.sources[i] {
-            Source::Column(c) => Some(c),
-            _ => None,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -65,8 +65,6 @@ pub struct VatGroup {
 pub struct Totals {
     /// Line net amounts (BT-131), in line order.
     pub line_nets: Vec<Decimal>,
-    /// Index into `groups` for every line.
-    pub line_groups: Vec<usize>,
     /// Each line's own VAT (net × rate, rounded), for line exports; the document's VAT is
     /// the breakdown's.
     pub line_taxes: Vec<Decimal>,
@@ -145,7 +143,6 @@ pub fn compute<'a>(
     let line_allowances: Vec<Decimal> =
         lines.iter().zip(&line_gross).zip(&line_nets).map(|((l, g), n)| *g + l.charge_amount - *n).collect();
     let mut groups: Vec<VatGroup> = Vec::new();
-    let mut line_groups = Vec::with_capacity(line_nets.len());
     let mut line_vat: Vec<Decimal> = Vec::new();
     let mut line_taxes = Vec::with_capacity(line_nets.len());
     for (net, tax) in line_nets.iter().zip(taxes) {
@@ -170,7 +167,6 @@ pub fn compute<'a>(
         let own = round_money(*net * tax.rate / hundred, cur);
         line_vat[gi] += own;
         line_taxes.push(own);
-        line_groups.push(gi);
     }
     let allowance_total = round_money(header.totals.discount.unwrap_or_default(), cur);
     let charge_total = round_money(header.totals.charge.unwrap_or_default(), cur);
@@ -193,7 +189,6 @@ pub fn compute<'a>(
     let tax_inclusive = tax_exclusive + vat_total;
     Totals {
         line_nets,
-        line_groups,
         line_taxes,
         line_gross,
         line_allowances,

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use encoding_rs_io::DecodeReaderBytesBuilder;
 
-use super::{ByteRecord, PositionUnit, RawBatch, ReadError, RecordSource};
+use super::{ByteRecord, RawBatch, ReadError, RecordSource};
 
 /// Text encodings a CSV file may be declared to have (a BOM always wins).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
@@ -242,10 +242,6 @@ impl RecordSource for CsvSource {
 
     fn encoding(&self) -> &'static str {
         self.encoding
-    }
-
-    fn unit(&self) -> PositionUnit {
-        PositionUnit::Line
     }
 }
 

@@ -98,17 +98,6 @@ pub trait RecordSource: Send {
     fn total_bytes(&self) -> u64;
     /// What the file's encoding was found to be (for the summary).
     fn encoding(&self) -> &'static str;
-    /// Whether positions are CSV lines or Parquet rows.
-    fn unit(&self) -> PositionUnit;
-}
-
-/// How positions of a file are counted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PositionUnit {
-    /// Text lines (CSV).
-    Line,
-    /// Rows (Parquet).
-    Row,
 }
 
 /// The formats a file can be read as.

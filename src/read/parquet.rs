@@ -10,7 +10,7 @@ use arrow_array::RecordBatch;
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
-use super::{PositionUnit, RawBatch, ReadError, RecordSource};
+use super::{RawBatch, ReadError, RecordSource};
 
 /// A Parquet file opened for reading.
 pub struct ParquetSource {
@@ -106,9 +106,5 @@ impl RecordSource for ParquetSource {
 
     fn encoding(&self) -> &'static str {
         "Parquet"
-    }
-
-    fn unit(&self) -> PositionUnit {
-        PositionUnit::Row
     }
 }

@@ -177,11 +177,6 @@ impl Store {
         Ok(())
     }
 
-    /// The store's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// The latest change version (0 for an empty store).
     pub fn change_version(&self) -> Result<i64, StoreError> {
         self.conn
