@@ -283,6 +283,15 @@ struct LSlot {
     bad: Option<Reject>,
 }
 
+/// Rejects every line of `idxs` that has no reject yet, with `rule` and `message` (an invoice
+/// is a unit: its other rows go with the one that failed).
+fn reject_rest(ls: &mut [LSlot], idxs: &[usize], rule: Rule, message: &str) {
+    for &li in idxs {
+        let origin = ls[li].origin;
+        ls[li].bad.get_or_insert_with(|| Reject::new(origin, None, rule, message));
+    }
+}
+
 /// Applies the cross-row rules to all headers and lines of one import, together with the rows
 /// already rejected by the row rules (so that their invoices go with them).
 pub fn assemble(
@@ -548,21 +557,12 @@ pub fn assemble(
                 Rule::RelationLineRejected,
                 format!("its line at {at} was rejected ({cause}) — {}", Rule::RelationLineRejected.fix()),
             ));
-            for &li in idxs {
-                let lo = ls[li].origin;
-                ls[li].bad.get_or_insert_with(|| {
-                    Reject::new(
-                        lo,
-                        None,
-                        Rule::RelationLineRejected,
-                        format!(
-                            "another line of {} at {at} was rejected ({cause}) — {}",
-                            describe(&key.1),
-                            Rule::RelationLineRejected.fix()
-                        ),
-                    )
-                });
-            }
+            let message = format!(
+                "another line of {} at {at} was rejected ({cause}) — {}",
+                describe(&key.1),
+                Rule::RelationLineRejected.fix()
+            );
+            reject_rest(&mut ls, idxs, Rule::RelationLineRejected, &message);
             continue;
         }
         // Every line here passed its rules, so it has a line and a resolved tax.
@@ -581,22 +581,13 @@ pub fn assemble(
     for (hi, idxs) in lines_of.iter().enumerate() {
         let Some(hr) = &hs[hi].bad else { continue };
         let at = ctx.at(hs[hi].origin);
-        for &li in idxs {
-            let lo = ls[li].origin;
-            ls[li].bad.get_or_insert_with(|| {
-                Reject::new(
-                    lo,
-                    None,
-                    Rule::RelationHeaderRejected,
-                    format!(
-                        "its header at {at} was rejected ({}: {}) — {}",
-                        hr.rule.id(),
-                        hr.message,
-                        Rule::RelationHeaderRejected.fix()
-                    ),
-                )
-            });
-        }
+        let message = format!(
+            "its header at {at} was rejected ({}: {}) — {}",
+            hr.rule.id(),
+            hr.message,
+            Rule::RelationHeaderRejected.fix()
+        );
+        reject_rest(&mut ls, idxs, Rule::RelationHeaderRejected, &message);
     }
 
     // Accepted invoices in header input order; lines in line-number order.
