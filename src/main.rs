@@ -292,10 +292,7 @@ fn export_command(a: ExportArgs) -> u8 {
                 );
             }
             if a.common.json {
-                let mut summary = Summary::failed(String::new(), started);
-                summary.status = "ok";
-                summary.error = None;
-                summary.exports = reports;
+                let summary = Summary { exports: reports, ..Summary::empty("ok", started) };
                 print_json(&summary);
             }
             EXIT_OK
@@ -332,10 +329,8 @@ fn einvoice_command(a: EinvoiceArgs) -> u8 {
             }
             let refused = !r.refused.is_empty();
             if a.common.json {
-                let mut summary = Summary::failed(String::new(), started);
-                summary.status = if refused { "partial" } else { "ok" };
-                summary.error = None;
-                summary.einvoices = vec![r];
+                let summary =
+                    Summary { einvoices: vec![r], ..Summary::empty(if refused { "partial" } else { "ok" }, started) };
                 print_json(&summary);
             }
             if refused {

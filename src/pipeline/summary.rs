@@ -85,8 +85,14 @@ impl Summary {
 
     /// A failed run's summary.
     pub fn failed(message: String, started: Instant) -> Summary {
+        Summary { error: Some(message), ..Summary::empty("failed", started) }
+    }
+
+    /// A summary with a status and nothing else yet (commands that only export or write
+    /// e-invoices fill in their part).
+    pub fn empty(status: &'static str, started: Instant) -> Summary {
         Summary {
-            status: "failed",
+            status,
             dry_run: false,
             imports: Vec::new(),
             master: Vec::new(),
@@ -97,7 +103,7 @@ impl Summary {
             exports: Vec::new(),
             einvoices: Vec::new(),
             duration_ms: started.elapsed().as_millis(),
-            error: Some(message),
+            error: None,
         }
     }
 
