@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-target/debug/invoiceflow}
-xsd=${XSD_DIR:-../shared/reference/xsd}
+xsd=${XSD_DIR:-${INVOICEFLOW_REFERENCE:-../shared/reference}/xsd}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$bin" run samples/job.toml --store "$tmp/s.db" --rejects "$tmp/rejects" --quiet 2>/dev/null

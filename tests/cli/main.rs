@@ -18,6 +18,20 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A folder of the reference material that lives outside the repository (official example
+/// e-invoices, schemas), named by the environment variable `INVOICEFLOW_REFERENCE`. A test that
+/// needs it returns early when the variable is unset (a fresh clone has no reference material);
+/// `.ci/run` sets it, and a set variable that names no such folder fails the test.
+pub fn reference(sub: &str) -> Option<PathBuf> {
+    let Some(base) = std::env::var_os("INVOICEFLOW_REFERENCE") else {
+        eprintln!("skipped: set INVOICEFLOW_REFERENCE to the reference folder (../shared/reference) to run this test");
+        return None;
+    };
+    let dir = PathBuf::from(base).join(sub);
+    assert!(dir.is_dir(), "INVOICEFLOW_REFERENCE is set, but {} is not a folder", dir.display());
+    Some(dir)
+}
+
 /// A fixture path.
 pub fn fixture(rel: &str) -> PathBuf {
     root().join("tests/fixtures").join(rel)
