@@ -180,6 +180,9 @@ pub struct PostArgs {
     /// Folder with the master data files (as for import).
     #[arg(long, value_name = "DIR")]
     pub master: PathBuf,
+    /// Folder for rejects files (rejected master data rows and drafts refused by posting).
+    #[arg(long, value_name = "DIR")]
+    pub rejects: Option<PathBuf>,
     #[command(flatten)]
     pub posting: PostingFlags,
     #[command(flatten)]

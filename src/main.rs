@@ -215,6 +215,9 @@ fn run_import(
                         }
                         Err(e) => return fail(common, e, started),
                     }
+                    if summary.einvoices.iter().any(|e| !e.refused.is_empty()) {
+                        summary.status = "partial";
+                    }
                 }
             }
             summary.duration_ms = started.elapsed().as_millis();
@@ -222,10 +225,10 @@ fn run_import(
             if common.json {
                 print_json(&summary);
             }
-            if outcome.has_rejects() {
-                EXIT_REJECTS
-            } else {
+            if summary.status == "ok" {
                 EXIT_OK
+            } else {
+                EXIT_REJECTS
             }
         }
         Err(e) => fail(common, e, started),
@@ -355,13 +358,12 @@ fn post_command(a: PostArgs) -> u8 {
         draft: false,
         invoices_per_batch: a.posting.invoices_per_batch.max(1),
     };
-    match pipeline::drafts::post_drafts(&req, &a.master, Catalog::builtin()).context("posting the drafts failed") {
+    match pipeline::drafts::post_drafts(&req, &a.master, a.rejects.as_deref(), Catalog::builtin())
+        .context("posting the drafts failed")
+    {
         Ok(outcome) => {
             let summary = Summary::from_import(&outcome, false, started);
             eprint!("{}", summary.to_text());
-            for r in &outcome.rejects {
-                eprintln!("    {}: {}", r.rule.id(), r.message);
-            }
             if a.common.json {
                 print_json(&summary);
             }

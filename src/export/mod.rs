@@ -324,12 +324,27 @@ fn value<'r>(
 /// Writes a CSV file of `entity` (columns by OData or staging name) as Parquet with the
 /// entity's schema (every field; absent ones null). For generated test data.
 pub fn csv_to_parquet(entity: &Entity, csv_path: &Path, out: &Path) -> Result<u64, String> {
-    let mut reader = ::csv::Reader::from_path(csv_path).map_err(|e| format!("{}: {e}", csv_path.display()))?;
+    let open = || ::csv::Reader::from_path(csv_path).map_err(|e| format!("{}: {e}", csv_path.display()));
+    let mut reader = open()?;
     let columns: Vec<Option<usize>> =
         reader.headers().map_err(|e| e.to_string())?.iter().map(|c| entity.field_index(c)).collect();
-    let file = File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;
-    let mut sink = parquet::ParquetSink::new(file, entity)?;
+    // A first pass finds the columns with values their type cannot hold (defective test data):
+    // those are written as text, so that reading the file rejects the rows as it would the CSV.
+    let mut as_text = vec![false; entity.fields.len()];
     let mut rec = ::csv::StringRecord::new();
+    while reader.read_record(&mut rec).map_err(|e| e.to_string())? {
+        for (v, c) in rec.iter().zip(&columns) {
+            if let Some(i) = *c {
+                if !v.is_empty() && !as_text[i] && !parquet::fits(&entity.fields[i].ty, v) {
+                    as_text[i] = true;
+                }
+            }
+        }
+    }
+    let mut reader = open()?;
+    reader.headers().map_err(|e| e.to_string())?;
+    let file = File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let mut sink = parquet::ParquetSink::with_text_columns(file, entity, &as_text)?;
     let mut rows = 0u64;
     while reader.read_record(&mut rec).map_err(|e| e.to_string())? {
         let mut values: Vec<Option<Cow<'_, str>>> = vec![None; entity.fields.len()];

@@ -83,15 +83,32 @@ fn builders(kinds: &[FieldType]) -> Result<Vec<Col>, String> {
 impl ParquetSink {
     /// Starts a Parquet file for `entity`.
     pub fn new(file: File, entity: &Entity) -> Result<ParquetSink, String> {
-        let fields: Vec<Field> =
-            entity.fields.iter().map(|f| Field::new(f.staging.clone(), data_type(&f.ty), !f.required)).collect();
+        ParquetSink::with_text_columns(file, entity, &[])
+    }
+
+    /// Starts a Parquet file for `entity` in which the fields flagged in `as_text` are written
+    /// as text whatever their type (for files that carry values their type cannot hold, such as
+    /// defective test data: the reader then rejects them as it would in a CSV file).
+    pub fn with_text_columns(file: File, entity: &Entity, as_text: &[bool]) -> Result<ParquetSink, String> {
+        let text = FieldType::String { max: u32::MAX };
+        let kinds: Vec<FieldType> = entity
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| if as_text.get(i).copied().unwrap_or(false) { text.clone() } else { f.ty.clone() })
+            .collect();
+        let fields: Vec<Field> = entity
+            .fields
+            .iter()
+            .zip(&kinds)
+            .map(|(f, ty)| Field::new(f.staging.clone(), data_type(ty), !f.required))
+            .collect();
         let schema = Arc::new(Schema::new(fields));
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::default()))
             .set_max_row_group_row_count(Some(ROW_GROUP))
             .build();
         let writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props)).map_err(|e| e.to_string())?;
-        let kinds: Vec<FieldType> = entity.fields.iter().map(|f| f.ty.clone()).collect();
         Ok(ParquetSink {
             writer,
             schema,
@@ -124,6 +141,21 @@ impl ParquetSink {
         self.writer.write(&batch).map_err(|e| e.to_string())?;
         self.rows = 0;
         Ok(())
+    }
+}
+
+/// Whether a non-empty text can be written into a column of type `ty` (what
+/// [`ParquetSink::push`] accepts).
+pub fn fits(ty: &FieldType, text: &str) -> bool {
+    match ty {
+        FieldType::String { .. } | FieldType::Enum(_) | FieldType::Bool => true,
+        FieldType::Decimal { scale, .. } => Decimal::from_str(text).is_ok_and(|mut d| {
+            d.rescale(u32::from(*scale));
+            d.scale() == u32::from(*scale)
+        }),
+        FieldType::Int => text.parse::<i32>().is_ok(),
+        FieldType::Int64 => text.parse::<i64>().is_ok(),
+        FieldType::Date => Date::parse_iso(text).is_some(),
     }
 }
 

@@ -122,53 +122,48 @@ pub fn invoice_of(d: &StoredDoc) -> Option<(Invoice, String)> {
     Some((Invoice { header, lines, taxes, rounding }, i.get("content_hash").cloned().unwrap_or_default()))
 }
 
-/// Posts every draft of the store with the master data of `master_dir`.
+/// Posts every draft of the store with the master data of `master_dir`; rejects (of the master
+/// data and of posting) go to `rejects_dir` when given.
 pub fn post_drafts(
     req: &super::PostRequest,
     master_dir: &std::path::Path,
+    rejects_dir: Option<&std::path::Path>,
     catalog: &Catalog,
 ) -> Result<super::ImportOutcome, super::JobError> {
     let master_req = super::ImportRequest {
         files: Vec::new(),
         master_dir: master_dir.to_path_buf(),
         legal_entity: String::new(),
-        rejects_dir: None,
+        rejects_dir: rejects_dir.map(std::path::Path::to_path_buf),
         batch_size: crate::job::DEFAULT_BATCH_SIZE,
         run_date: super::today(),
         progress: false,
-        post: None,
+        post: Some(req.clone()),
     };
-    let v = super::validate(&master_req, catalog)?;
+    let mut v = super::validate(&master_req, catalog)?;
     let mut docs = Vec::new();
     {
         let store = crate::store::Store::open(&req.store)?;
         store.drafts(|d| docs.push(d))?;
     }
+    // Drafts are rows of a file of their own in messages and the rejects index.
+    let file = v.labels.len() as u32;
+    v.labels.push(format!("{} (drafts)", req.store.display()));
     let mut invoices = Vec::with_capacity(docs.len());
-    for d in &docs {
-        let (inv, hash) = invoice_of(d).ok_or_else(|| {
+    for (n, d) in docs.iter().enumerate() {
+        let (mut inv, hash) = invoice_of(d).ok_or_else(|| {
             super::JobError::Input(format!(
                 "{}: draft {} cannot be read back; the store is damaged",
                 req.store.display(),
                 d.invoice.get("source_key").map(String::as_str).unwrap_or("?")
             ))
         })?;
+        let origin = Origin { file, line: 0, record: n as u64 + 1 };
+        inv.header.origin = origin;
+        for l in &mut inv.lines {
+            l.origin = origin;
+        }
         invoices.push((inv, Some(hash)));
     }
-    let validated = super::Validated::of(&invoices.iter().map(|(i, _)| i.clone()).collect::<Vec<_>>());
-    let labels = vec![format!("{} (drafts)", req.store.display())];
-    let (report, rejects, _) = super::posting::run_keeping(invoices, &v.master, req, &labels)?;
-    let mut counts: std::collections::BTreeMap<&'static str, u64> = std::collections::BTreeMap::new();
-    for r in &rejects {
-        *counts.entry(r.rule.id()).or_default() += 1;
-    }
-    Ok(super::ImportOutcome {
-        imports: Vec::new(),
-        master: Vec::new(),
-        validated,
-        posting: Some(report),
-        rejects: rejects.into_iter().chain(v.rejects).collect(),
-        rejects_file: None,
-        by_rule: counts.into_iter().map(|(rule, rows)| super::RuleCount { rule: rule.to_string(), rows }).collect(),
-    })
+    super::finish(&master_req, v, invoices)
 }

@@ -136,6 +136,24 @@ pub struct RuleCount {
     pub rows: u64,
 }
 
+/// How many rejects the summary lists by themselves (all of them are in the rejects files).
+pub const FIRST_REJECTS: usize = 20;
+
+/// One reject as the summary lists it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RejectEntry {
+    /// The file (or the store's drafts).
+    pub file: String,
+    /// Line where the row starts.
+    pub line: u64,
+    /// The field at fault, when one is.
+    pub field: Option<String>,
+    /// Rule id.
+    pub rule: String,
+    /// What is wrong and what fixes it.
+    pub message: String,
+}
+
 /// What an import did.
 #[derive(Debug)]
 pub struct ImportOutcome {
@@ -153,6 +171,8 @@ pub struct ImportOutcome {
     pub rejects_file: Option<PathBuf>,
     /// Rejects per rule.
     pub by_rule: Vec<RuleCount>,
+    /// The first rejects by file and line, with file names.
+    pub first_rejects: Vec<RejectEntry>,
 }
 
 impl ImportOutcome {
@@ -292,8 +312,9 @@ fn find_master_file(dir: &Path, entity: &Entity) -> Result<Option<PathBuf>, JobE
 
 /// Runs the import stages: master data, entity files, validation, rejects.
 pub fn import(req: &ImportRequest, catalog: &Catalog) -> Result<ImportOutcome, JobError> {
-    let v = validate(req, catalog)?;
-    finish(req, v)
+    let mut v = validate(req, catalog)?;
+    let invoices = std::mem::take(&mut v.invoices).into_iter().map(|i| (i, None)).collect();
+    finish(req, v, invoices)
 }
 
 /// The result of the read and validate stages: accepted invoices, master data, rejects so far.
@@ -397,9 +418,15 @@ pub fn validate<'c>(req: &ImportRequest, catalog: &'c Catalog) -> Result<Validat
     Ok(Validation { invoices: outcome.invoices, master: md, rejects: all_rejects, labels, reports })
 }
 
-fn finish(req: &ImportRequest, v: Validation<'_>) -> Result<ImportOutcome, JobError> {
-    let Validation { invoices, master: md, rejects: mut all_rejects, labels, reports } = v;
-    let validated = Validated::of(&invoices);
+/// Posts `invoices` (each with the content hash it keeps, for drafts read back from the store)
+/// and writes the counts and rejects files of the files `v` read.
+fn finish(
+    req: &ImportRequest,
+    v: Validation<'_>,
+    invoices: Vec<(Invoice, Option<String>)>,
+) -> Result<ImportOutcome, JobError> {
+    let Validation { invoices: _, master: md, rejects: mut all_rejects, labels, reports } = v;
+    let validated = Validated::of(invoices.iter().map(|(i, _)| i));
 
     // Posting: rejects of its own, and rows identical to what the store holds.
     let mut unchanged: BTreeMap<u32, u64> = BTreeMap::new();
@@ -463,7 +490,27 @@ fn finish(req: &ImportRequest, v: Validation<'_>) -> Result<ImportOutcome, JobEr
         *counts.entry(r.rule.id()).or_default() += 1;
     }
     let by_rule = counts.into_iter().map(|(rule, rows)| RuleCount { rule: rule.to_string(), rows }).collect();
-    Ok(ImportOutcome { imports, master, validated, posting, rejects: all_rejects, rejects_file, by_rule })
+    let first_rejects = all_rejects
+        .iter()
+        .take(FIRST_REJECTS)
+        .map(|r| RejectEntry {
+            file: labels.get(r.origin.file as usize).cloned().unwrap_or_default(),
+            line: r.origin.line,
+            field: r.field.clone(),
+            rule: r.rule.id().to_string(),
+            message: r.message.clone(),
+        })
+        .collect();
+    Ok(ImportOutcome {
+        imports,
+        master,
+        validated,
+        posting,
+        rejects: all_rejects,
+        rejects_file,
+        by_rule,
+        first_rejects,
+    })
 }
 
 /// Today's date (UTC), the default run date.

@@ -82,24 +82,14 @@ fn reject_with_lines(inv: &Invoice, r: Reject, files: &[String], out: &mut Vec<R
     out.push(r);
 }
 
-/// Posts `invoices` (in input order). Returns the report, the rejects of posting (each with
-/// its lines), and the origins of rows that are unchanged in the store.
-pub fn run(
-    invoices: Vec<Invoice>,
-    md: &MasterData,
-    req: &PostRequest,
-    files: &[String],
-) -> Result<PostOutcome, JobError> {
-    run_keeping(invoices.into_iter().map(|i| (i, None)).collect(), md, req, files)
-}
-
 /// The report, the rejects of posting (each with its lines), and the origins of rows that are
 /// unchanged in the store.
 pub type PostOutcome = (PostReport, Vec<Reject>, Vec<Origin>);
 
-/// Like [`run`], for invoices that keep the content hash they were first imported with (drafts
-/// read back from the store).
-pub fn run_keeping(
+/// Posts `invoices` in input order. An invoice may keep the content hash it was first imported
+/// with (drafts read back from the store). Returns the report, the rejects of posting (each
+/// with its lines), and the origins of rows that are unchanged in the store.
+pub fn run(
     invoices: Vec<(Invoice, Option<String>)>,
     md: &MasterData,
     req: &PostRequest,

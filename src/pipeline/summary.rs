@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{FileReport, ImportOutcome, PostReport, RuleCount};
+use super::{FileReport, ImportOutcome, PostReport, RejectEntry, RuleCount};
 use crate::model::Invoice;
 
 /// The run summary printed as JSON with `--json` (DESIGN §9).
@@ -22,6 +22,9 @@ pub struct Summary {
     pub rejects_file: Option<String>,
     /// Rejects per rule.
     pub rejects_by_rule: Vec<RuleCount>,
+    /// The first rejects (up to 20) with file, line, field, rule and message; the rejects
+    /// files hold all of them.
+    pub first_rejects: Vec<RejectEntry>,
     /// Accepted invoices and credit notes.
     pub validated: Validated,
     /// What posting did (absent when only validating).
@@ -50,7 +53,7 @@ pub struct Validated {
 
 impl Validated {
     /// Counts of validated invoices.
-    pub fn of(invoices: &[Invoice]) -> Validated {
+    pub fn of<'a>(invoices: impl IntoIterator<Item = &'a Invoice>) -> Validated {
         let mut v = Validated::default();
         for inv in invoices {
             if inv.is_credit_note() {
@@ -74,6 +77,7 @@ impl Summary {
             master: o.master.clone(),
             rejects_file: o.rejects_file.as_ref().map(|p| p.display().to_string()),
             rejects_by_rule: o.by_rule.clone(),
+            first_rejects: o.first_rejects.clone(),
             validated: o.validated.clone(),
             posting: o.posting.clone(),
             exports: Vec::new(),
@@ -98,6 +102,7 @@ impl Summary {
             master: Vec::new(),
             rejects_file: None,
             rejects_by_rule: Vec::new(),
+            first_rejects: Vec::new(),
             validated: Validated::default(),
             posting: None,
             exports: Vec::new(),

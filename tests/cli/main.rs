@@ -5,6 +5,7 @@ mod einvoice;
 mod exports;
 mod formats;
 mod fuzz;
+mod integrity;
 mod posting;
 mod samples;
 
