@@ -54,8 +54,8 @@ pub struct CommonArgs {
     /// Print the run summary as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
-    /// Worker threads (default: all cores). Output is the same for any number.
-    #[arg(long, value_name = "N")]
+    /// Worker threads, 1 to 256 (default: all cores). Output is the same for any number.
+    #[arg(long, value_name = "N", value_parser = ranged::<1, { crate::job::MAX_THREADS }>)]
     pub threads: Option<usize>,
     /// Hide progress bars.
     #[arg(long)]
@@ -127,7 +127,8 @@ pub struct ImportArgs {
     #[command(flatten)]
     pub posting: PostingFlags,
     /// Records per batch.
-    #[arg(long, value_name = "N", default_value_t = crate::job::DEFAULT_BATCH_SIZE)]
+    #[arg(long, value_name = "N", default_value_t = crate::job::DEFAULT_BATCH_SIZE,
+          value_parser = ranged::<1, { crate::job::MAX_BATCH_SIZE }>)]
     pub batch_size: usize,
     #[command(flatten)]
     pub common: CommonArgs,
@@ -149,7 +150,8 @@ pub struct PostingFlags {
     #[arg(long)]
     pub no_zero_price_revenue: bool,
     /// Invoices per store transaction.
-    #[arg(long, value_name = "N", default_value_t = crate::job::DEFAULT_INVOICES_PER_BATCH)]
+    #[arg(long, value_name = "N", default_value_t = crate::job::DEFAULT_INVOICES_PER_BATCH,
+          value_parser = ranged::<1, { crate::job::MAX_INVOICES_PER_BATCH }>)]
     pub invoices_per_batch: usize,
 }
 
@@ -274,6 +276,14 @@ pub struct GenerateArgs {
     /// Also write the header and line files as Parquet.
     #[arg(long)]
     pub parquet: bool,
+}
+
+/// A whole number in `LO..=HI` (a usage error otherwise, with the range in the message).
+fn ranged<const LO: usize, const HI: usize>(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if (LO..=HI).contains(&n) => Ok(n),
+        _ => Err(format!("`{text}` is not a whole number from {LO} to {HI}")),
+    }
 }
 
 /// VAT rounding policy.

@@ -123,6 +123,25 @@ pub const DEFAULT_BATCH_SIZE: usize = 8192;
 /// Default invoices per store transaction.
 pub const DEFAULT_INVOICES_PER_BATCH: usize = 2000;
 
+/// The largest batch of records (`batch_size`, `--batch-size`): beyond it memory grows for
+/// nothing.
+pub const MAX_BATCH_SIZE: usize = 1_000_000;
+
+/// The largest number of invoices per store transaction.
+pub const MAX_INVOICES_PER_BATCH: usize = 1_000_000;
+
+/// The most worker threads (`--threads`).
+pub const MAX_THREADS: usize = 256;
+
+/// A setting of a job file within `1..=max`, or an error that names its key.
+fn setting(key: &str, value: Option<usize>, default: usize, max: usize) -> Result<usize, String> {
+    match value {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(n) => Err(format!("{key} = {n} is out of range: write a whole number from 1 to {max}")),
+    }
+}
+
 impl Job {
     /// Reads and checks a job file.
     pub fn load(path: &Path, catalog: &Catalog) -> Result<Job, JobError> {
@@ -168,12 +187,19 @@ impl Job {
                 .map_err(|m| err(format!("import[{i}]: {m}")))?;
             imports.push(InputFile { entity, path: file_path, mapping, push: s.push });
         }
+        let invoices_per_batch = setting(
+            "posting.invoices_per_batch",
+            file.posting.invoices_per_batch,
+            DEFAULT_INVOICES_PER_BATCH,
+            MAX_INVOICES_PER_BATCH,
+        )
+        .map_err(err)?;
         Ok(Job {
             path: path.to_path_buf(),
             legal_entity: file.legal_entity,
             master: join(base, &file.master),
             rejects: file.rejects.map(|r| join(base, &r)),
-            batch_size: file.batch_size.unwrap_or(DEFAULT_BATCH_SIZE).max(1),
+            batch_size: setting("batch_size", file.batch_size, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE).map_err(err)?,
             imports,
             exports,
             einvoices,
@@ -181,7 +207,7 @@ impl Job {
                 store: join(base, &store),
                 options: file.posting.options,
                 draft: file.posting.drafts,
-                invoices_per_batch: file.posting.invoices_per_batch.unwrap_or(DEFAULT_INVOICES_PER_BATCH).max(1),
+                invoices_per_batch,
             }),
         })
     }

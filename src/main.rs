@@ -35,6 +35,7 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
         }
     };
+    invoiceflow::read::install_panic_hook();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(

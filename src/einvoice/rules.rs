@@ -20,6 +20,19 @@ pub struct Finding {
     pub message: String,
 }
 
+/// The finding of a document whose amounts are too large to add up or multiply (beyond what a
+/// decimal of 28 digits holds): its sums cannot be checked, so it never passes.
+const RANGE: &str = "RANGE";
+
+fn range_message(what: &str) -> String {
+    format!("{what} cannot be computed: the amounts are beyond 28 significant digits, so the sums cannot be checked")
+}
+
+/// The sum of `values`, `None` when it overflows.
+fn csum(values: impl IntoIterator<Item = Decimal>) -> Option<Decimal> {
+    values.into_iter().try_fold(Decimal::ZERO, |a, b| a.checked_add(b))
+}
+
 fn r2(d: Decimal) -> Decimal {
     d.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
 }
@@ -100,10 +113,12 @@ pub fn check(d: &Doc) -> Vec<Finding> {
         }
         if let (true, Some(q), Some(p), Some(n)) = (peppol, l.quantity, l.price, l.net_amount) {
             let base = l.base_quantity.filter(|b| !b.is_zero()).unwrap_or(Decimal::ONE);
-            let adj: Decimal = l.allowances.iter().map(|(c, a, _)| if *c { *a } else { -*a }).sum();
-            let expected = r2(q * p / base + adj);
-            if n != expected {
-                fail("PEPPOL-EN16931-R120", format!("{at}: line net amount {n} differs from quantity {q} × price {p} ÷ {base} ± allowances and charges = {expected}"));
+            let adj = csum(l.allowances.iter().map(|(c, a, _)| if *c { *a } else { -*a }));
+            let expected = adj.and_then(|adj| q.checked_mul(p)?.checked_div(base)?.checked_add(adj)).map(r2);
+            match expected {
+                None => fail(RANGE, range_message(&format!("{at}: quantity {q} × price {p} ÷ base quantity {base}"))),
+                Some(expected) if n != expected => fail("PEPPOL-EN16931-R120", format!("{at}: line net amount {n} differs from quantity {q} × price {p} ÷ {base} ± allowances and charges = {expected}")),
+                Some(_) => {}
             }
         }
         if let Some(n) = l.net_amount.filter(|n| n.normalize().scale() > 2) {
@@ -131,10 +146,16 @@ pub fn check(d: &Doc) -> Vec<Finding> {
         }
     }
     // Sums.
-    let lines: Decimal = d.lines.iter().filter_map(|l| l.net_amount).sum();
-    let allowances: Decimal = d.allowances.iter().filter(|a| !a.charge).map(|a| a.amount).sum();
-    let charges: Decimal = d.allowances.iter().filter(|a| a.charge).map(|a| a.amount).sum();
-    let vat: Decimal = d.vat.iter().map(|v| v.amount).sum();
+    let sums = (
+        csum(d.lines.iter().filter_map(|l| l.net_amount)),
+        csum(d.allowances.iter().filter(|a| !a.charge).map(|a| a.amount)),
+        csum(d.allowances.iter().filter(|a| a.charge).map(|a| a.amount)),
+        csum(d.vat.iter().map(|v| v.amount)),
+    );
+    let (Some(lines), Some(allowances), Some(charges), Some(vat)) = sums else {
+        fail(RANGE, range_message("the document's sums"));
+        return f;
+    };
     if let Some(lt) = t.line_total {
         if lt != r2(lines) {
             fail("BR-CO-10", format!("sum of line net amounts (BT-106) {lt} differs from the lines' {}", r2(lines)));
@@ -157,8 +178,11 @@ pub fn check(d: &Doc) -> Vec<Finding> {
         );
     }
     if let (Some(lt), Some(te)) = (t.line_total, t.tax_exclusive) {
-        let e = r2(lt - t.allowance_total.unwrap_or_default() + t.charge_total.unwrap_or_default());
-        if te != e {
+        let e = lt
+            .checked_sub(t.allowance_total.unwrap_or_default())
+            .and_then(|x| x.checked_add(t.charge_total.unwrap_or_default()))
+            .map(r2);
+        if let Some(e) = e.filter(|e| *e != te) {
             fail("BR-CO-13", format!("total without VAT (BT-109) {te} differs from {e} = BT-106 − BT-107 + BT-108"));
         }
     }
@@ -168,14 +192,17 @@ pub fn check(d: &Doc) -> Vec<Finding> {
         }
     }
     if let (Some(te), Some(ti)) = (t.tax_exclusive, t.tax_inclusive) {
-        let e = r2(te + t.vat_total.unwrap_or_default());
-        if ti != e {
+        let e = te.checked_add(t.vat_total.unwrap_or_default()).map(r2);
+        if let Some(e) = e.filter(|e| *e != ti) {
             fail("BR-CO-15", format!("total with VAT (BT-112) {ti} differs from {e} = BT-109 + BT-110"));
         }
     }
     if let (Some(ti), Some(p)) = (t.tax_inclusive, t.payable) {
-        let e = r2(ti - t.prepaid.unwrap_or_default() + t.rounding.unwrap_or_default());
-        if p != e {
+        let e = ti
+            .checked_sub(t.prepaid.unwrap_or_default())
+            .and_then(|x| x.checked_add(t.rounding.unwrap_or_default()))
+            .map(r2);
+        if let Some(e) = e.filter(|e| *e != p) {
             fail("BR-CO-16", format!("amount due (BT-115) {p} differs from {e} = BT-112 − BT-113 + BT-114"));
         }
     }
@@ -188,8 +215,12 @@ pub fn check(d: &Doc) -> Vec<Finding> {
     for v in &d.vat {
         let rate = v.rate.unwrap_or_default();
         if !rate.is_zero() {
-            let e = r2(v.base.abs() * rate / Decimal::ONE_HUNDRED);
-            if (v.amount.abs() - e).abs() >= Decimal::ONE {
+            let Some(e) = v.base.abs().checked_mul(rate).and_then(|x| x.checked_div(Decimal::ONE_HUNDRED)).map(r2)
+            else {
+                fail(RANGE, range_message(&format!("the VAT of category {} ({} × {rate} %)", v.category, v.base)));
+                continue;
+            };
+            if v.amount.abs().checked_sub(e).is_none_or(|x| x.abs() >= Decimal::ONE) {
                 fail(
                     "BR-CO-17",
                     format!(
@@ -297,18 +328,21 @@ pub fn check(d: &Doc) -> Vec<Finding> {
         }
         let id = |n: &str| format!("BR-{c}-{n}");
         let same = |cat: Option<&str>, rate: Option<Decimal>| cat == Some(c) && (c != "S" || rate == v.rate);
-        let base: Decimal = d
-            .lines
-            .iter()
-            .filter(|l| same(l.category.as_deref(), l.rate))
-            .filter_map(|l| l.net_amount)
-            .sum::<Decimal>()
-            + d.allowances
-                .iter()
-                .filter(|a| same(a.category.as_deref(), a.rate))
-                .map(|a| if a.charge { a.amount } else { -a.amount })
-                .sum::<Decimal>();
-        if (v.base - base).abs() >= Decimal::ONE {
+        let base =
+            csum(d.lines.iter().filter(|l| same(l.category.as_deref(), l.rate)).filter_map(|l| l.net_amount).chain(
+                d.allowances.iter().filter(|a| same(a.category.as_deref(), a.rate)).map(|a| {
+                    if a.charge {
+                        a.amount
+                    } else {
+                        -a.amount
+                    }
+                }),
+            ));
+        let Some(base) = base else {
+            fail(RANGE, range_message(&format!("the taxable amount of category {c}")));
+            continue;
+        };
+        if v.base.checked_sub(base).is_none_or(|x| x.abs() >= Decimal::ONE) {
             fail(
                 &id("08"),
                 format!("taxable amount {} of category {c} differs from the lines' and allowances' {base}", v.base),

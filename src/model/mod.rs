@@ -26,6 +26,62 @@ pub fn round_money(amount: Decimal, currency: Currency) -> Decimal {
     r
 }
 
+/// The largest amount invoiceflow computes, exclusive: 10^26, what D365's amount fields
+/// (`decimal(32,6)`: 26 digits before the point) and the exports' Decimal128 columns hold. Every
+/// computed amount (line net, totals, VAT, ledger amounts) stays below it in absolute value;
+/// an invoice whose amounts do not is rejected (`amount.overflow`), never computed wrongly.
+pub const AMOUNT_LIMIT: Decimal = Decimal::from_parts(0xe400_0000, 0xdcc8_0cd2, 0x0052_b7d2, false, 0);
+
+/// The limit as people read it, for messages.
+pub const AMOUNT_LIMIT_TEXT: &str = "99,999,999,999,999,999,999,999,999.99 (26 digits before the point)";
+
+/// An amount that cannot be computed within [`AMOUNT_LIMIT`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overflow;
+
+impl std::fmt::Display for Overflow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "an amount exceeds the largest amount invoiceflow computes, {AMOUNT_LIMIT_TEXT}")
+    }
+}
+
+/// Checked arithmetic on amounts: every operation fails with [`Overflow`] instead of
+/// panicking, and results must stay within [`AMOUNT_LIMIT`].
+pub mod checked {
+    use rust_decimal::Decimal;
+
+    use super::{Overflow, AMOUNT_LIMIT};
+
+    /// `x` when it lies within the limit.
+    pub fn bounded(x: Decimal) -> Result<Decimal, Overflow> {
+        if x.abs() < AMOUNT_LIMIT {
+            Ok(x)
+        } else {
+            Err(Overflow)
+        }
+    }
+    /// `a + b`.
+    pub fn add(a: Decimal, b: Decimal) -> Result<Decimal, Overflow> {
+        a.checked_add(b).ok_or(Overflow)
+    }
+    /// `a − b`.
+    pub fn sub(a: Decimal, b: Decimal) -> Result<Decimal, Overflow> {
+        a.checked_sub(b).ok_or(Overflow)
+    }
+    /// `a × b`.
+    pub fn mul(a: Decimal, b: Decimal) -> Result<Decimal, Overflow> {
+        a.checked_mul(b).ok_or(Overflow)
+    }
+    /// `a ÷ b` (division by zero is an overflow too).
+    pub fn div(a: Decimal, b: Decimal) -> Result<Decimal, Overflow> {
+        a.checked_div(b).ok_or(Overflow)
+    }
+    /// The sum of `values`.
+    pub fn sum(values: impl IntoIterator<Item = Decimal>) -> Result<Decimal, Overflow> {
+        values.into_iter().try_fold(Decimal::ZERO, add)
+    }
+}
+
 /// Fields of a row that carry no role in the domain model, kept as canonical text so that
 /// exports can write the entity back whole: (field index, value). Empty values are left out.
 pub type Extras = Vec<(u16, Box<str>)>;
@@ -162,11 +218,38 @@ impl InvoiceLine {
     /// Line net amount per EN 16931 (BT-131): quantity × (price − discount per unit) ÷ price
     /// unit, less the percentage discount and the discount amount, plus the charge, rounded
     /// once with [`round_money`].
-    pub fn net_amount(&self, currency: Currency) -> Decimal {
+    ///
+    /// Fails with [`Overflow`] when an intermediate or the result leaves [`AMOUNT_LIMIT`].
+    pub fn net_amount(&self, currency: Currency) -> Result<Decimal, Overflow> {
+        use checked::{add, bounded, div, mul, sub};
         let price_unit = if self.price_unit.is_zero() { Decimal::ONE } else { self.price_unit };
-        let gross = self.quantity * (self.unit_price - self.discount_per_unit) / price_unit;
-        let percent = gross * self.discount_percent / Decimal::ONE_HUNDRED;
-        round_money(gross - percent - self.discount_amount + self.charge_amount, currency)
+        let gross = bounded(div(mul(self.quantity, sub(self.unit_price, self.discount_per_unit)?)?, price_unit)?)?;
+        let percent = div(mul(gross, self.discount_percent)?, Decimal::ONE_HUNDRED)?;
+        let net = add(sub(sub(gross, percent)?, self.discount_amount)?, self.charge_amount)?;
+        bounded(round_money(bounded(net)?, currency))
+    }
+
+    /// The field name role of the line's largest input, to name in an overflow reject.
+    pub fn largest_input(&self) -> crate::entity::Role {
+        use crate::entity::Role;
+        let price_unit_inverse = if self.price_unit.is_zero() {
+            Decimal::ZERO
+        } else {
+            Decimal::ONE.checked_div(self.price_unit).unwrap_or(Decimal::MAX)
+        };
+        [
+            (Role::Quantity, self.quantity),
+            (Role::UnitPrice, self.unit_price),
+            (Role::PriceUnit, price_unit_inverse),
+            (Role::DiscountPerUnit, self.discount_per_unit),
+            (Role::DiscountPercent, self.discount_percent),
+            (Role::DiscountAmount, self.discount_amount),
+            (Role::ChargeAmount, self.charge_amount),
+        ]
+        .into_iter()
+        .max_by(|a, b| a.1.abs().cmp(&b.1.abs()))
+        .map(|(r, _)| r)
+        .unwrap_or(Role::Quantity)
     }
 }
 
@@ -205,17 +288,25 @@ pub struct Invoice {
 }
 
 impl Invoice {
-    /// The document's totals.
-    pub fn totals(&self) -> totals::Totals {
+    /// The document's totals (an [`Overflow`] when they leave [`AMOUNT_LIMIT`]; validation
+    /// rejects such invoices, so an accepted one always has totals).
+    pub fn totals(&self) -> Result<totals::Totals, Overflow> {
         totals::compute(&self.header, &self.lines, &self.taxes, self.rounding)
     }
 
-    /// Whether this is a credit note: its total without VAT is below zero.
+    /// Whether this is a credit note: its total without VAT is below zero (false when its
+    /// totals overflow, which validation rejects).
     pub fn is_credit_note(&self) -> bool {
-        let net: Decimal = self.lines.iter().map(|l| l.net_amount(self.header.currency)).sum::<Decimal>()
-            - self.header.totals.discount.unwrap_or_default()
-            + self.header.totals.charge.unwrap_or_default();
-        net < Decimal::ZERO
+        let net = || -> Result<Decimal, Overflow> {
+            let lines = checked::sum(
+                self.lines.iter().map(|l| l.net_amount(self.header.currency)).collect::<Result<Vec<_>, _>>()?,
+            )?;
+            checked::add(
+                checked::sub(lines, self.header.totals.discount.unwrap_or_default())?,
+                self.header.totals.charge.unwrap_or_default(),
+            )
+        };
+        net().is_ok_and(|n| n < Decimal::ZERO)
     }
 }
 
@@ -264,14 +355,40 @@ mod tests {
     fn net_amount_rounds_once_half_away_from_zero() {
         let eur = Currency::from_code("EUR").unwrap();
         let jpy = Currency::from_code("JPY").unwrap();
-        assert_eq!(line("3", "0.125").net_amount(eur), d("0.38"));
-        assert_eq!(line("-3", "0.125").net_amount(eur), d("-0.38"));
-        assert_eq!(line("3", "333.5").net_amount(jpy), d("1001"));
+        assert_eq!(line("3", "0.125").net_amount(eur), Ok(d("0.38")));
+        assert_eq!(line("-3", "0.125").net_amount(eur), Ok(d("-0.38")));
+        assert_eq!(line("3", "333.5").net_amount(jpy), Ok(d("1001")));
         let mut l = line("10", "12.50");
         l.price_unit = d("100");
         l.discount_percent = d("10");
         l.charge_amount = d("1");
         // 10 × 12.50 / 100 = 1.25; −10 % = 1.125; +1 = 2.125 → 2.13
-        assert_eq!(l.net_amount(eur), d("2.13"));
+        assert_eq!(l.net_amount(eur), Ok(d("2.13")));
+    }
+
+    #[test]
+    fn amounts_beyond_the_limit_are_an_overflow_not_a_panic() {
+        use crate::entity::Role;
+        let eur = Currency::from_code("EUR").unwrap();
+        assert_eq!(AMOUNT_LIMIT, d("100000000000000000000000000"));
+        // Quantity × price beyond what a decimal holds.
+        let big = line("99999999999999999999999999.99", "1000");
+        assert_eq!(big.net_amount(eur), Err(Overflow));
+        assert_eq!(big.largest_input(), Role::Quantity);
+        // Within a decimal, beyond the limit.
+        assert_eq!(line("100000000000000", "1000000000000").net_amount(eur), Err(Overflow));
+        assert_eq!(line("99999999999999", "1000000000000").net_amount(eur), Ok(d("99999999999999000000000000.00")));
+        // A tiny price unit multiplies.
+        let mut l = line("1000000", "100000000000000000000");
+        l.price_unit = d("0.000001");
+        assert_eq!(l.net_amount(eur), Err(Overflow));
+        assert_eq!(l.largest_input(), Role::UnitPrice);
+        // 10 × 26 nines % is within the limit; 10,000 × 26 nines % is not.
+        let mut l = line("1", "10");
+        l.discount_percent = d("99999999999999999999999999");
+        assert_eq!(l.net_amount(eur), Ok(d("-9999999999999999999999989.90")));
+        l.quantity = d("1000");
+        assert_eq!(l.net_amount(eur), Err(Overflow));
+        assert_eq!(l.largest_input(), Role::DiscountPercent);
     }
 }

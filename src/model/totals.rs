@@ -5,7 +5,8 @@
 
 use rust_decimal::Decimal;
 
-use super::{round_money, Currency, InvoiceHeader, InvoiceLine};
+use super::checked::{add, bounded, div, mul, sub, sum};
+use super::{round_money, Currency, InvoiceHeader, InvoiceLine, Overflow};
 
 /// Where VAT is rounded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
@@ -98,13 +99,13 @@ pub struct Totals {
 
 /// Splits `amount` over `weights` in proportion, rounding every share but the last, which
 /// takes the remainder (so the shares always add up to `amount`).
-pub fn split(amount: Decimal, weights: &[Decimal], currency: Currency) -> Vec<Decimal> {
-    let total: Decimal = weights.iter().sum();
+pub fn split(amount: Decimal, weights: &[Decimal], currency: Currency) -> Result<Vec<Decimal>, Overflow> {
+    let total = sum(weights.iter().copied())?;
     let mut out = Vec::with_capacity(weights.len());
     let mut given = Decimal::ZERO;
     for (i, w) in weights.iter().enumerate() {
         let share = if i + 1 == weights.len() {
-            amount - given
+            sub(amount, given)?
         } else if total.is_zero() {
             if i == 0 {
                 amount
@@ -112,36 +113,41 @@ pub fn split(amount: Decimal, weights: &[Decimal], currency: Currency) -> Vec<De
                 Decimal::ZERO
             }
         } else {
-            round_money(amount * *w / total, currency)
+            round_money(div(mul(amount, *w)?, total)?, currency)
         };
-        given += share;
-        out.push(share);
+        given = add(given, share)?;
+        out.push(bounded(share)?);
     }
-    out
+    Ok(out)
 }
 
 /// Computes the totals of a document from its header (currency, document allowance and charge)
-/// and its lines with their taxes (one per line).
+/// and its lines with their taxes (one per line). Fails with [`Overflow`] when an amount
+/// leaves [`super::AMOUNT_LIMIT`].
 pub fn compute<'a>(
     header: &InvoiceHeader,
     lines: impl IntoIterator<Item = &'a InvoiceLine>,
     taxes: &[LineTax],
     policy: RoundingPolicy,
-) -> Totals {
+) -> Result<Totals, Overflow> {
     let cur = header.currency;
     let hundred = Decimal::ONE_HUNDRED;
     let lines: Vec<&InvoiceLine> = lines.into_iter().collect();
-    let line_nets: Vec<Decimal> = lines.iter().map(|l| l.net_amount(cur)).collect();
+    let line_nets: Vec<Decimal> = lines.iter().map(|l| l.net_amount(cur)).collect::<Result<_, _>>()?;
     let two = |d: Decimal| d.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
     let line_gross: Vec<Decimal> = lines
         .iter()
         .map(|l| {
             let base = if l.price_unit.is_zero() { Decimal::ONE } else { l.price_unit };
-            two(l.quantity * (l.unit_price - l.discount_per_unit) / base)
+            Ok(two(bounded(div(mul(l.quantity, sub(l.unit_price, l.discount_per_unit)?)?, base)?)?))
         })
-        .collect();
-    let line_allowances: Vec<Decimal> =
-        lines.iter().zip(&line_gross).zip(&line_nets).map(|((l, g), n)| *g + l.charge_amount - *n).collect();
+        .collect::<Result<_, Overflow>>()?;
+    let line_allowances: Vec<Decimal> = lines
+        .iter()
+        .zip(&line_gross)
+        .zip(&line_nets)
+        .map(|((l, g), n)| bounded(sub(add(*g, l.charge_amount)?, *n)?))
+        .collect::<Result<_, _>>()?;
     let mut groups: Vec<VatGroup> = Vec::new();
     let mut line_vat: Vec<Decimal> = Vec::new();
     let mut line_taxes = Vec::with_capacity(line_nets.len());
@@ -163,31 +169,33 @@ pub fn compute<'a>(
                 groups.len() - 1
             }
         };
-        groups[gi].lines += *net;
-        let own = round_money(*net * tax.rate / hundred, cur);
-        line_vat[gi] += own;
+        groups[gi].lines = bounded(add(groups[gi].lines, *net)?)?;
+        let own = bounded(round_money(div(mul(*net, tax.rate)?, hundred)?, cur))?;
+        line_vat[gi] = bounded(add(line_vat[gi], own)?)?;
         line_taxes.push(own);
     }
-    let allowance_total = round_money(header.totals.discount.unwrap_or_default(), cur);
-    let charge_total = round_money(header.totals.charge.unwrap_or_default(), cur);
+    let allowance_total = bounded(round_money(header.totals.discount.unwrap_or_default(), cur))?;
+    let charge_total = bounded(round_money(header.totals.charge.unwrap_or_default(), cur))?;
     let weights: Vec<Decimal> = groups.iter().map(|g| g.lines).collect();
-    let allowances = split(allowance_total, &weights, cur);
-    let charges = split(charge_total, &weights, cur);
+    let allowances = split(allowance_total, &weights, cur)?;
+    let charges = split(charge_total, &weights, cur)?;
     for (i, g) in groups.iter_mut().enumerate() {
         g.allowance = allowances[i];
         g.charge = charges[i];
         g.lines = round_money(g.lines, cur);
-        g.base = round_money(g.lines - g.allowance + g.charge, cur);
-        g.amount = match policy {
-            RoundingPolicy::Document => round_money(g.base * g.rate / hundred, cur),
-            RoundingPolicy::Line => line_vat[i] + round_money((g.charge - g.allowance) * g.rate / hundred, cur),
-        };
+        g.base = bounded(round_money(add(sub(g.lines, g.allowance)?, g.charge)?, cur))?;
+        g.amount = bounded(match policy {
+            RoundingPolicy::Document => round_money(div(mul(g.base, g.rate)?, hundred)?, cur),
+            RoundingPolicy::Line => {
+                add(line_vat[i], round_money(div(mul(sub(g.charge, g.allowance)?, g.rate)?, hundred)?, cur))?
+            }
+        })?;
     }
-    let line_total: Decimal = round_money(line_nets.iter().sum(), cur);
-    let tax_exclusive = line_total - allowance_total + charge_total;
-    let vat_total: Decimal = round_money(groups.iter().map(|g| g.amount).sum(), cur);
-    let tax_inclusive = tax_exclusive + vat_total;
-    Totals {
+    let line_total = bounded(round_money(sum(line_nets.iter().copied())?, cur))?;
+    let tax_exclusive = bounded(add(sub(line_total, allowance_total)?, charge_total)?)?;
+    let vat_total = bounded(round_money(sum(groups.iter().map(|g| g.amount))?, cur))?;
+    let tax_inclusive = bounded(add(tax_exclusive, vat_total)?)?;
+    Ok(Totals {
         line_nets,
         line_taxes,
         line_gross,
@@ -202,7 +210,7 @@ pub fn compute<'a>(
         payable: tax_inclusive,
         groups,
         policy,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -217,8 +225,8 @@ mod tests {
     #[test]
     fn split_adds_up_exactly() {
         let eur = Currency::from_code("EUR").unwrap();
-        let s = split(d("10.00"), &[d("1"), d("1"), d("1")], eur);
+        let s = split(d("10.00"), &[d("1"), d("1"), d("1")], eur).unwrap();
         assert_eq!(s, vec![d("3.33"), d("3.33"), d("3.34")]);
-        assert_eq!(split(d("5"), &[d("0"), d("0")], eur), vec![d("5"), d("0")]);
+        assert_eq!(split(d("5"), &[d("0"), d("0")], eur), Ok(vec![d("5"), d("0")]));
     }
 }

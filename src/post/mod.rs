@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::master::MasterData;
 use crate::model::totals::Totals;
-use crate::model::{parse_distribution, round_money, Currency, Date, Invoice};
+use crate::model::{checked, parse_distribution, round_money, Currency, Date, Invoice, Overflow};
 use crate::validate::{Reject, Rule};
 
 /// Whether to check credit limits when posting.
@@ -342,16 +342,27 @@ pub fn post(mut inv: Invoice, md: &MasterData, opts: &PostingOptions) -> Result<
         let msg = format!("no exchange rate {} → {} valid on {}", cur.code(), acc.code(), inv.header.date);
         return Err(reject(inv, Some("CurrencyCode"), Rule::RefExchangeRate, msg));
     };
-    let totals = inv.totals();
-    let credit_note = inv.is_credit_note();
+    let totals = match inv.totals() {
+        Ok(t) => t,
+        Err(e) => {
+            let msg = format!("its totals cannot be computed: {e}");
+            return Err(reject(inv, None, Rule::AmountOverflow, msg));
+        }
+    };
+    let credit_note = totals.tax_exclusive < Decimal::ZERO;
     let customer = md.customers.get(&*inv.header.customer);
     let mut ledger: Vec<LedgerLine> = Vec::new();
+    // An amount that leaves the limit in the accounting currency (a huge exchange rate) makes
+    // the invoice a reject; the ledger is not used then.
+    let mut overflow = false;
     let mut push = |ty: PostingType, account: &str, amount: Decimal, tax: Option<&str>, line: Option<Decimal>| {
+        let amount_acc = checked::mul(amount, rate).and_then(|a| checked::bounded(round_money(a, acc)));
+        overflow |= amount_acc.is_err();
         ledger.push(LedgerLine {
             posting_type: ty,
             account: account.into(),
             amount: round_money(amount, cur),
-            amount_acc: round_money(amount * rate, acc),
+            amount_acc: amount_acc.unwrap_or_default(),
             is_credit: false,
             tax_code: tax.map(Into::into),
             line_number: line,
@@ -375,7 +386,9 @@ pub fn post(mut inv: Invoice, md: &MasterData, opts: &PostingOptions) -> Result<
             // Validated by the distribution rule; a parse failure here cannot happen.
             let parts = parse_distribution(dist).unwrap_or_default();
             let weights: Vec<Decimal> = parts.iter().map(|(_, p)| *p).collect();
-            for ((account, _), share) in parts.iter().zip(crate::model::totals::split(net, &weights, cur)) {
+            // The shares of an amount within the limit are within it too.
+            let shares = crate::model::totals::split(net, &weights, cur).unwrap_or_default();
+            for ((account, _), share) in parts.iter().zip(shares) {
                 push(PostingType::Revenue, account, -share, None, Some(l.line_number));
             }
             continue;
@@ -407,7 +420,19 @@ pub fn post(mut inv: Invoice, md: &MasterData, opts: &PostingOptions) -> Result<
         };
         push(ty, a, amount, None, None);
     }
-    let diff: Decimal = ledger.iter().map(|l| l.amount_acc).sum();
+    let diff = checked::sum(ledger.iter().map(|l| l.amount_acc)).and_then(checked::bounded);
+    let diff = match (overflow, diff) {
+        (false, Ok(d)) => d,
+        _ => {
+            let msg = format!(
+                "its amounts in the accounting currency {} (at the rate {rate} from {}) cannot be computed: {}",
+                acc.code(),
+                cur.code(),
+                Overflow
+            );
+            return Err(reject(inv, Some("CurrencyCode"), Rule::AmountOverflow, msg));
+        }
+    };
     if !diff.is_zero() {
         let Some(a) = account(md, PostingType::PennyDifference, None, None) else {
             let msg = format!("a conversion difference of {diff} {} needs a PennyDifference account", acc.code());

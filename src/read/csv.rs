@@ -64,12 +64,47 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+/// The longest record a CSV file may have (64 MiB): a longer one is an unclosed quote or a
+/// file without line breaks, and reading it whole would exhaust memory.
+pub const MAX_RECORD_BYTES: u64 = 64 << 20;
+
+/// A reader that fails once more than [`MAX_RECORD_BYTES`] pass without the record being
+/// finished (the CSV source resets the count after every record).
+struct Bounded<R> {
+    inner: R,
+    since_record: Arc<AtomicU64>,
+}
+
+/// The marker error of [`Bounded`].
+#[derive(Debug)]
+struct RecordTooLong;
+
+impl std::fmt::Display for RecordTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a record is longer than {} MiB", MAX_RECORD_BYTES >> 20)
+    }
+}
+
+impl std::error::Error for RecordTooLong {}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.since_record.load(Ordering::Relaxed) > MAX_RECORD_BYTES {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, RecordTooLong));
+        }
+        let n = self.inner.read(buf)?;
+        self.since_record.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
 /// A CSV file opened for reading.
 pub struct CsvSource {
     path: PathBuf,
     reader: ::csv::Reader<Box<dyn Read + Send>>,
     columns: Vec<String>,
     count: Arc<AtomicU64>,
+    since_record: Arc<AtomicU64>,
     total: u64,
     encoding: &'static str,
 }
@@ -125,6 +160,8 @@ impl CsvSource {
                 d
             }
         };
+        let since_record = Arc::new(AtomicU64::new(0));
+        let text: Box<dyn Read + Send> = Box::new(Bounded { inner: text, since_record: Arc::clone(&since_record) });
         let mut reader = ::csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .quote(options.quote)
@@ -133,12 +170,13 @@ impl CsvSource {
             .buffer_capacity(1 << 16)
             .from_reader(text);
         let mut header = ByteRecord::new();
-        let got = reader.read_byte_record(&mut header).map_err(|e| csv_error(path, &e))?;
+        let got = reader.read_byte_record(&mut header).map_err(|e| csv_error(path, &e, 1))?;
+        since_record.store(0, Ordering::Relaxed);
         if !got || (header.len() == 1 && header[0].is_empty()) {
             return Err(ReadError::Empty { path: path.to_path_buf() });
         }
         let columns = header.iter().map(|c| String::from_utf8_lossy(c).trim().to_string()).collect();
-        Ok(CsvSource { path: path.to_path_buf(), reader, columns, count, total, encoding: label })
+        Ok(CsvSource { path: path.to_path_buf(), reader, columns, count, since_record, total, encoding: label })
     }
 }
 
@@ -198,9 +236,18 @@ pub fn sniff_delimiter(line: &[u8], quote: u8) -> u8 {
     }
 }
 
-fn csv_error(path: &Path, e: &::csv::Error) -> ReadError {
-    let line = e.position().map(|p| p.line()).unwrap_or(0);
+/// The error of a CSV read; `start` is the line where the record being read starts.
+fn csv_error(path: &Path, e: &::csv::Error, start: u64) -> ReadError {
+    let line = e.position().map(|p| p.line()).unwrap_or(start);
     match e.kind() {
+        ::csv::ErrorKind::Io(io) if io.get_ref().is_some_and(|inner| inner.is::<RecordTooLong>()) => ReadError::Csv {
+            path: path.to_path_buf(),
+            line: start,
+            message: format!(
+                "the record that starts here is longer than {} MiB: a quote that is never closed, or a file without line breaks (check the delimiter and the quoting)",
+                MAX_RECORD_BYTES >> 20
+            ),
+        },
         ::csv::ErrorKind::Io(io) => {
             ReadError::Io { path: path.to_path_buf(), source: io::Error::new(io.kind(), io.to_string()) }
         }
@@ -217,7 +264,11 @@ impl RecordSource for CsvSource {
         batch.reset(max);
         while batch.len < max {
             let rec = &mut batch.records[batch.len];
-            let more = self.reader.read_byte_record(rec).map_err(|e| csv_error(&self.path, &e))?;
+            let start = self.reader.position().line();
+            let more = self.reader.read_byte_record(rec).map_err(|e| csv_error(&self.path, &e, start))?;
+            // The reader reads ahead by at most its buffer; what it holds counts for the next
+            // record, which is bounded well enough.
+            self.since_record.store(0, Ordering::Relaxed);
             if !more {
                 break;
             }

@@ -59,6 +59,54 @@ pub enum ReadError {
     },
 }
 
+thread_local! {
+    /// Set while [`contain`] runs: the panic hook then keeps quiet and leaves the message here.
+    static CONTAINED: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Installs a panic hook that keeps panics inside [`contain`] off stderr (they become errors
+/// that name the file); every other panic is printed as before. The binary calls it once.
+pub fn install_panic_hook() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let contained = CONTAINED.with(|c| {
+            let mut c = c.borrow_mut();
+            match c.as_mut() {
+                Some(slot) => {
+                    *slot = panic_text(info.payload());
+                    true
+                }
+                None => false,
+            }
+        });
+        if !contained {
+            default(info);
+        }
+    }));
+}
+
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a decoder failed".to_string())
+}
+
+/// Runs a third-party decoder (Parquet, Arrow) on untrusted bytes: a panic inside it becomes
+/// an error message instead of taking the process down. Our own code never panics on data;
+/// the decoders we use do on some corrupt files (a negative page offset, a dictionary index
+/// out of range), and this is where that stops.
+pub fn contain<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    let outer = CONTAINED.with(|c| c.borrow_mut().replace(String::new()));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    let message = CONTAINED.with(|c| std::mem::replace(&mut *c.borrow_mut(), outer));
+    result.map_err(|payload| match message {
+        Some(m) if !m.is_empty() => m,
+        _ => panic_text(payload.as_ref()),
+    })
+}
+
 /// A batch of records, reused from batch to batch so that reading allocates little.
 #[derive(Debug, Default)]
 pub struct RawBatch {

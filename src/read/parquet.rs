@@ -30,10 +30,13 @@ impl ParquetSource {
         let file = File::open(path).map_err(|source| ReadError::Io { path: path.to_path_buf(), source })?;
         let total_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
         let perr = |e: &dyn std::fmt::Display| ReadError::Parquet { path: path.to_path_buf(), message: e.to_string() };
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| perr(&e))?;
-        let total_rows = builder.metadata().file_metadata().num_rows().max(0) as u64;
-        let columns = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
-        let reader = builder.with_batch_size(8192).build().map_err(|e| perr(&e))?;
+        let opened = super::contain(|| {
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+            let total_rows = builder.metadata().file_metadata().num_rows().max(0) as u64;
+            let columns: Vec<String> = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
+            Ok::<_, parquet::errors::ParquetError>((builder.with_batch_size(8192).build()?, total_rows, columns))
+        });
+        let (reader, total_rows, columns) = opened.map_err(|m| perr(&corrupt(&m)))?.map_err(|e| perr(&e))?;
         Ok(ParquetSource {
             path: path.to_path_buf(),
             reader,
@@ -53,6 +56,37 @@ impl RecordSource for ParquetSource {
     }
 
     fn next_batch(&mut self, batch: &mut RawBatch, max: usize) -> Result<bool, ReadError> {
+        let path = self.path.clone();
+        super::contain(|| self.fill(batch, max))
+            .unwrap_or_else(|m| Err(ReadError::Parquet { path, message: corrupt(&m) }))
+    }
+
+    fn bytes_read(&self) -> u64 {
+        if self.total_rows == 0 {
+            return self.total_bytes;
+        }
+        (u128::from(self.total_bytes) * u128::from(self.rows_done.min(self.total_rows)) / u128::from(self.total_rows))
+            as u64
+    }
+
+    fn total_bytes(&self) -> u64 {
+        self.total_bytes
+    }
+
+    fn encoding(&self) -> &'static str {
+        "Parquet"
+    }
+}
+
+/// The message for a decoder that gave up on a corrupt file.
+fn corrupt(decoder: &str) -> String {
+    format!(
+        "the file is corrupt (the Parquet decoder failed: {decoder}); write it again, or check it with another reader"
+    )
+}
+
+impl ParquetSource {
+    fn fill(&mut self, batch: &mut RawBatch, max: usize) -> Result<bool, ReadError> {
         batch.reset(max);
         let options = FormatOptions::default();
         while batch.len < max {
@@ -91,20 +125,5 @@ impl RecordSource for ParquetSource {
             }
         }
         Ok(batch.len > 0)
-    }
-
-    fn bytes_read(&self) -> u64 {
-        if self.total_rows == 0 {
-            return self.total_bytes;
-        }
-        self.total_bytes * self.rows_done / self.total_rows
-    }
-
-    fn total_bytes(&self) -> u64 {
-        self.total_bytes
-    }
-
-    fn encoding(&self) -> &'static str {
-        "Parquet"
     }
 }

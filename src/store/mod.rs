@@ -286,12 +286,16 @@ impl Store {
                             let rows = stmt.query_map(params![key.0, key.1], |r| r.get::<_, String>(0)).map_err(sql)?;
                             let mut sum = Decimal::ZERO;
                             for v in rows {
-                                sum += v.map_err(sql)?.parse::<Decimal>().unwrap_or_default();
+                                let v = v.map_err(sql)?.parse::<Decimal>().unwrap_or_default();
+                                // Open items are each within the amount limit; their sum is
+                                // capped rather than overflowing (it is then above any limit).
+                                sum = sum.checked_add(v).unwrap_or(Decimal::MAX);
                             }
                             sum
                         }
                     };
-                    if balance + open_acc > limit {
+                    let after = balance.checked_add(open_acc).unwrap_or(Decimal::MAX);
+                    if after > limit {
                         out.push(Committed::Rejected(Reject::new(
                             h.origin,
                             None,
@@ -304,7 +308,7 @@ impl Store {
                         )));
                         continue;
                     }
-                    balances.insert(key, balance + open_acc);
+                    balances.insert(key, after);
                 }
             }
             version += 1;

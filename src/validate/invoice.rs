@@ -505,7 +505,25 @@ pub fn assemble(
                 reject(*role, Rule::RefTaxCode, msg.clone())
             } else if let Some(Err(msg)) = l.distribution.as_deref().map(crate::model::parse_distribution) {
                 reject(Role::Distribution, Rule::DistributionInvalid, format!("account distribution: {msg}"))
-            } else if let Some(given) = l.line_amount.filter(|a| *a != net) {
+            } else if let Err(e) = net {
+                let field = l.largest_input();
+                let name = ctx.field(o, field).unwrap_or("an amount");
+                reject(
+                    field,
+                    Rule::AmountOverflow,
+                    format!(
+                        "its line amount {} × ({} − {}) ÷ {} − {}% − {} + {} cannot be computed (largest input: {name}): {e}",
+                        l.quantity,
+                        l.unit_price,
+                        l.discount_per_unit,
+                        l.price_unit,
+                        l.discount_percent,
+                        l.discount_amount,
+                        l.charge_amount
+                    ),
+                )
+            } else if let Some((given, net)) = net.ok().and_then(|n| l.line_amount.filter(|a| *a != n).map(|a| (a, n)))
+            {
                 reject(
                     Role::LineAmount,
                     Rule::AmountLine,
@@ -654,7 +672,10 @@ fn invoice_rules(
     let reject = |role: Role, rule: Rule, msg: String| {
         Err(Reject::new(o, ctx.field(o, role), rule, format!("{msg} — {}", rule.fix())))
     };
-    let doc = totals::compute(h, lines.iter().copied(), taxes, RoundingPolicy::Document);
+    let doc = match totals::compute(h, lines.iter().copied(), taxes, RoundingPolicy::Document) {
+        Ok(doc) => doc,
+        Err(e) => return Err(overflow(h, lines, e, ctx)),
+    };
     let net = doc.tax_exclusive;
     if h.original_invoice.is_some() && net > Decimal::ZERO {
         return reject(
@@ -666,11 +687,13 @@ fn invoice_rules(
             ),
         );
     }
+    let compute =
+        |policy| totals::compute(h, lines.iter().copied(), taxes, policy).map_err(|e| overflow(h, lines, e, ctx));
     let chosen = match h.totals.tax {
-        None => totals::compute(h, lines.iter().copied(), taxes, ctx.rounding),
+        None => compute(ctx.rounding)?,
         Some(t) if t == doc.vat_total => doc,
         Some(t) => {
-            let per_line = totals::compute(h, lines.iter().copied(), taxes, RoundingPolicy::Line);
+            let per_line = compute(RoundingPolicy::Line)?;
             if t != per_line.vat_total {
                 return reject(
                     Role::TotalTax,
@@ -708,4 +731,32 @@ fn invoice_rules(
         }
     }
     Ok(chosen.policy)
+}
+
+/// The reject of a header whose totals leave the amount limit, naming what makes them large:
+/// the sum of its lines, its charge or discount, or its VAT.
+fn overflow(h: &InvoiceHeader, lines: &[&InvoiceLine], e: crate::model::Overflow, ctx: &Context<'_>) -> Reject {
+    use crate::model::checked;
+    let nets: Result<Vec<Decimal>, _> = lines.iter().map(|l| l.net_amount(h.currency)).collect();
+    let sum = nets.and_then(checked::sum).and_then(checked::bounded);
+    let within = |x: Option<Decimal>| {
+        sum.and_then(|s| checked::add(s, x.unwrap_or_default()).and_then(checked::bounded)).is_ok()
+            && sum.and_then(|s| checked::sub(s, x.unwrap_or_default()).and_then(checked::bounded)).is_ok()
+    };
+    let (role, what) = if sum.is_err() {
+        (Role::TotalAmount, format!("the sum of its {} line amounts", lines.len()))
+    } else if !within(h.totals.charge) {
+        (Role::TotalCharge, format!("its total charge {}", h.totals.charge.unwrap_or_default()))
+    } else if !within(h.totals.discount) {
+        (Role::TotalDiscount, format!("its total discount {}", h.totals.discount.unwrap_or_default()))
+    } else {
+        (Role::TotalTax, "its VAT".to_string())
+    };
+    let o = h.origin;
+    Reject::new(
+        o,
+        ctx.field(o, role),
+        Rule::AmountOverflow,
+        format!("{what} cannot be computed: {e} — {}", Rule::AmountOverflow.fix()),
+    )
 }

@@ -66,6 +66,7 @@ rules! {
     RefNumberSequence = "ref.number_sequence", "An invoice without a number, and every voucher, draws from a number sequence of its legal entity.", "Add the sequence to NumberSequence, or give the number in the file.";
     PostCreditLimit = "post.credit_limit", "With the credit limit check on, the customer's open balance plus the invoice stays within the credit limit.", "Raise the customer's CreditLimit, or post after payments arrive.";
     StorePostedChanged = "store.posted_changed", "A posted invoice is immutable: a re-import with other content is refused.", "Issue a credit note for the posted invoice and a new invoice, or re-import it unchanged.";
+    AmountOverflow = "amount.overflow", "Every amount computed from a row (line net, totals, VAT, ledger amounts in both currencies) stays below 10^26, what D365's amount fields hold.", "Check the named field: a misplaced decimal separator, a price unit of 0.000001 or an exchange rate in the wrong direction are the usual causes.";
     AmountLine = "amount.line", "A line amount given by the source equals quantity × price ÷ price unit − discounts + charges, rounded to the currency.", "Correct the line amount or the quantity, price and discounts.";
     AmountTax = "amount.tax", "A header's total tax equals the tax computed from its lines.", "Correct TotalTaxAmount, or the lines' tax codes.";
     AmountTotal = "amount.total", "A header's invoice total equals its lines less discount plus charges plus tax.", "Correct TotalInvoiceAmount, or the lines.";

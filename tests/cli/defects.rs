@@ -252,3 +252,11 @@ fn a_broken_mapping_stops_before_reading_with_the_key_at_fault() {
         run.stderr
     );
 }
+// Amounts that pass the field checks but leave what invoiceflow computes (10^26): a reject
+// naming the field, never a panic, and the rest of the import goes on.
+defect!(line_qty_overflow, "l_qty_overflow.csv", Lines, line 2, field "Qty", rule "amount.overflow", rejects 1 / 1);
+defect!(line_price_unit_tiny, "l_price_unit_tiny.csv", Lines, line 2, field "SalesPrice", rule "amount.overflow", rejects 1 / 1);
+defect!(line_discount_percent_overflow, "l_discount_percent_overflow.csv", Lines, line 3, field "DiscPercent", rule "amount.overflow", rejects 1 / 2);
+defect!(line_sum_overflow, "l_sum_overflow.csv", Lines, line 2, field "", rule "relation.header_rejected", rejects 1 / 1000);
+defect!(header_charge_overflow, "h_charge_overflow.csv", Headers, line 3, field "TotalChargeAmount", rule "amount.overflow", rejects 1 / 2);
+defect!(header_discount_overflow, "h_discount_overflow.csv", Headers, line 3, field "TotalDiscountAmount", rule "amount.overflow", rejects 1 / 2);

@@ -80,6 +80,10 @@ proptest! {
         run_on(&mutate(&lines, &edits), "l.csv", "BusinessDocumentSalesInvoiceLineItem");
         let utf16 = std::fs::read(fixture("formats/headers_utf16le.csv")).unwrap();
         run_on(&mutate(&utf16, &edits), "u.csv", "SalesInvoiceJournalHeader");
+        // An uncompressed Parquet file (written by pyarrow): mutations reach the page decoders.
+        let parquet = std::fs::read(fixture("parquet/lines_uncompressed.parquet")).unwrap();
+        let flips: Vec<(usize, u8, u8)> = edits.iter().map(|&(p, _, b)| (p, 0, b)).collect();
+        run_on(&mutate(&parquet, &flips), "l.parquet", "BusinessDocumentSalesInvoiceLineItem");
     }
 }
 
@@ -90,4 +94,171 @@ fn a_parquet_file_that_is_not_parquet_is_a_clear_error() {
     std::fs::write(&p, b"DATAAREAID,INVOICENUMBER\n").unwrap();
     let err = invoiceflow::read::parquet::ParquetSource::open(Path::new(&p)).err().unwrap();
     assert!(err.to_string().contains("not a readable Parquet file"), "{err}");
+}
+
+/// Corrupt Parquet files on which the decoder panics (found by mutating valid files): each is
+/// a clean fatal error that names the file, never a crash.
+#[test]
+fn corrupt_parquet_files_are_a_clean_error_naming_the_file() {
+    for (name, decoder) in [
+        ("corrupt_negative_offset.parquet", "column start and length should not be negative"),
+        ("corrupt_divide_by_zero.parquet", "attempt to divide by zero"),
+        ("corrupt_unwrap.parquet", "called `Option::unwrap()` on a `None` value"),
+        ("corrupt_page_range.parquet", "out of range for slice"),
+        ("corrupt_offset_len.parquet", "offset + len out of bounds"),
+    ] {
+        let file = fixture(&format!("parquet/{name}"));
+        let run = crate::invoiceflow(&[
+            "import",
+            "--dry-run",
+            "--quiet",
+            "--master",
+            &root().join("samples/master").display().to_string(),
+            &format!("SalesInvoiceJournalHeader={}", fixture("base/headers.csv").display()),
+            &format!("BusinessDocumentSalesInvoiceLineItem={}", file.display()),
+        ]);
+        assert_eq!(run.code, 1, "{name}: {}", run.stderr);
+        let expected = format!("{}: not a readable Parquet file: the file is corrupt", file.display());
+        assert!(run.stderr.contains(&expected), "{name}: {}", run.stderr);
+        assert!(run.stderr.contains(decoder), "{name}: {}", run.stderr);
+        assert!(!run.stderr.contains("panicked"), "{name}: {}", run.stderr);
+    }
+}
+
+/// The XML documents of the snapshots (what invoiceflow writes), without the snapshot header.
+fn xml_documents() -> Vec<String> {
+    let dir = root().join("tests/cli/snapshots");
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+        if let Some(i) = text.find("<?xml") {
+            out.push(text[i..].to_string());
+        }
+    }
+    out.sort();
+    assert_eq!(out.len(), 3);
+    out
+}
+
+/// Numbers that break careless arithmetic: the largest decimal, the smallest step, zero,
+/// negatives, and values beyond what a decimal holds.
+const EXTREMES: &[&str] = &[
+    "79228162514264337593543950335",
+    "-79228162514264337593543950335",
+    "0.0000000000000000000000000001",
+    "0",
+    "-0.00",
+    "99999999999999999999999999.999999",
+    "792281625142643375935439503350",
+    "1e28",
+    "NaN",
+];
+
+/// Replaces the `nth` number between `>` and `<` in `xml` by `value`.
+fn replace_number(xml: &str, nth: usize, value: &str) -> String {
+    let spans: Vec<(usize, usize)> = xml
+        .match_indices('>')
+        .filter_map(|(i, _)| {
+            let end = i + 1 + xml[i + 1..].find('<')?;
+            let t = &xml[i + 1..end];
+            (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')).then_some((i + 1, end))
+        })
+        .collect();
+    let (a, b) = spans[nth % spans.len()];
+    format!("{}{value}{}", &xml[..a], &xml[b..])
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// The e-invoice reader and checker on mutated documents: findings or a clean error.
+    #[test]
+    fn mutated_einvoices_never_panic(
+        doc in 0usize..3,
+        edits in proptest::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 0..8),
+        numbers in proptest::collection::vec((any::<usize>(), 0usize..EXTREMES.len()), 0..4),
+    ) {
+        let mut xml = xml_documents()[doc].clone();
+        for (nth, v) in numbers {
+            xml = replace_number(&xml, nth, EXTREMES[v]);
+        }
+        let bytes = mutate(xml.as_bytes(), &edits);
+        let checked = invoiceflow::einvoice::check_bytes("x.xml", &bytes);
+        prop_assert!(checked.ok || !checked.findings.is_empty());
+    }
+
+    /// Mapping files and job files with random edits load or fail with a message.
+    #[test]
+    fn mutated_mapping_and_job_files_never_panic(edits in proptest::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 1..10)) {
+        let dir = tempfile::tempdir().unwrap();
+        for m in ["mappings/legacy-de.toml", "mappings/legacy-us.toml"] {
+            let path = dir.path().join("m.toml");
+            std::fs::write(&path, mutate(&std::fs::read(root().join(m)).unwrap(), &edits)).unwrap();
+            if let Err(e) = invoiceflow::map::Mapping::load(&path, Catalog::builtin()) {
+                prop_assert!(!e.to_string().is_empty());
+            }
+        }
+        let job = dir.path().join("samples/job.toml");
+        std::fs::create_dir_all(job.parent().unwrap()).unwrap();
+        std::fs::write(&job, mutate(&std::fs::read(root().join("samples/job.toml")).unwrap(), &edits)).unwrap();
+        if let Err(e) = invoiceflow::job::Job::load(&job, Catalog::builtin()) {
+            prop_assert!(!e.to_string().is_empty());
+        }
+    }
+
+    /// Posting arithmetic on extreme values: every invoice is posted (pro forma) or rejected,
+    /// every row accounted for, nothing panics.
+    #[test]
+    fn extreme_amounts_are_posted_or_rejected(values in proptest::collection::vec(0usize..EXTREMES.len() + 4, 12)) {
+        let ordinary = ["1", "12.50", "100", "0.5"];
+        let v = |i: usize| -> &str {
+            let k = values[i];
+            if k < EXTREMES.len() { EXTREMES[k] } else { ordinary[k - EXTREMES.len()] }
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let headers = dir.path().join("h.csv");
+        let lines = dir.path().join("l.csv");
+        std::fs::write(
+            &headers,
+            format!(
+                "DATAAREAID,INVOICENUMBER,INVOICEDATE,INVOICECUSTOMERACCOUNTNUMBER,CURRENCYCODE,TOTALCHARGEAMOUNT,TOTALDISCOUNTAMOUNT\n\
+                 DEMF,P-1,2024-03-01,DE-001,EUR,{},{}\nDEMF,P-2,2024-03-01,GB-001,GBP,0,0\n",
+                v(0), v(1)
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            &lines,
+            format!(
+                "DATAAREAID,INVOICEID,LINECREATIONSEQUENCENUMBER,ITEMID,ITEMNAME,QTY,SALESPRICE,PRICEUNIT,LINEDISC,DISCPERCENT,DISCAMOUNT,ITEMSALESTAXGROUP\n\
+                 DEMF,P-1,1,BK-1001,Bike,{},{},{},{},{},{},FULL\nDEMF,P-1,2,BK-1001,Bike,{},{},1,0,0,0,FULL\nDEMF,P-2,1,BK-1001,Bike,{},{},1,0,0,0,FULL\n",
+                v(2), v(3), v(4), v(5), v(6), v(7), v(8), v(9), v(10), v(11)
+            ),
+        )
+        .unwrap();
+        let req = ImportRequest {
+            files: vec![
+                InputFile { entity: "SalesInvoiceJournalHeader".into(), path: headers, mapping: None, push: Push::Full },
+                InputFile { entity: "BusinessDocumentSalesInvoiceLineItem".into(), path: lines, mapping: None, push: Push::Full },
+            ],
+            master_dir: root().join("samples/master"),
+            legal_entity: "DEMF".into(),
+            rejects_dir: None,
+            batch_size: 7,
+            run_date: Date::from_ymd(2024, 6, 1).unwrap(),
+            progress: false,
+            post: Some(pipeline::PostRequest {
+                store: std::path::PathBuf::new(),
+                options: invoiceflow::post::PostingOptions { pro_forma: true, ..Default::default() },
+                draft: false,
+                invoices_per_batch: 10,
+            }),
+        };
+        let out = pipeline::import(&req, Catalog::builtin()).unwrap();
+        for f in &out.imports {
+            prop_assert_eq!(f.read, f.accepted + f.rejected, "{:?}", f);
+        }
+        let posting = out.posting.unwrap();
+        prop_assert_eq!(posting.invoices + posting.credit_notes + posting.rejected, out.validated.invoices + out.validated.credit_notes);
+    }
 }

@@ -145,3 +145,175 @@ fn a_defective_data_set_can_be_written_as_parquet_and_its_defects_are_rejected()
     assert!(rules.contains(&"field.date") && rules.contains(&"field.decimal"), "{rules:?}");
     assert_eq!(csv["validated"], parquet["validated"]);
 }
+
+/// A copy of the sample master data in `dir/master`.
+fn master_copy(dir: &Path) -> std::path::PathBuf {
+    let master = dir.join("master");
+    copy_dir(&root().join("samples/master"), &master);
+    master
+}
+
+#[test]
+fn an_exchange_rate_that_overflows_the_accounting_amounts_rejects_its_invoice_and_the_rest_posts() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let master = master_copy(d);
+    edit(&master.join("ExchangeRate.csv"), "GBP,EUR,2024-01-01,1.1650", "GBP,EUR,2024-01-01,100000000000000000");
+    std::fs::write(
+        d.join("headers.csv"),
+        "DATAAREAID,INVOICENUMBER,INVOICEDATE,INVOICECUSTOMERACCOUNTNUMBER,CURRENCYCODE,PAYMENTTERMSNAME\n\
+         DEMF,X-1,2024-03-01,GB-001,GBP,Net30\nDEMF,X-2,2024-03-01,DE-001,EUR,Net30\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("lines.csv"),
+        "DATAAREAID,INVOICEID,LINECREATIONSEQUENCENUMBER,ITEMID,ITEMNAME,QTY,SALESPRICE,ITEMSALESTAXGROUP\n\
+         DEMF,X-1,1,BK-1001,Bike,1,10000000000000,FULL\nDEMF,X-2,1,BK-1001,Bike,1,10.00,FULL\n",
+    )
+    .unwrap();
+    let store = d.join("s.db");
+    let run = invoiceflow(&[
+        "import",
+        "--json",
+        "--quiet",
+        "--master",
+        &s(&master),
+        "--store",
+        &s(&store),
+        &format!("SalesInvoiceJournalHeader={}", s(&d.join("headers.csv"))),
+        &format!("BusinessDocumentSalesInvoiceLineItem={}", s(&d.join("lines.csv"))),
+    ]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let json = run.json();
+    assert_eq!(json["posting"]["invoices"], 1);
+    assert_eq!(json["posting"]["rejected"], 1);
+    let first = &json["first_rejects"][0];
+    assert!(first["file"].as_str().unwrap().ends_with("headers.csv"), "{json}");
+    assert_eq!((first["line"].as_u64(), first["rule"].as_str()), (Some(2), Some("amount.overflow")), "{json}");
+    assert!(first["message"].as_str().unwrap().contains("accounting currency EUR"), "{first}");
+}
+
+#[test]
+fn a_free_text_quantity_beyond_the_limit_is_a_reject() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for f in ["FreeTextInvoiceHeader.csv", "FreeTextInvoiceLine.csv"] {
+        std::fs::copy(root().join("samples/d365").join(f), d.join(f)).unwrap();
+    }
+    edit(
+        &d.join("FreeTextInvoiceLine.csv"),
+        "Q1 2024\",3,120.00,360.00",
+        "Q1 2024\",99999999999999999999999999,1000,360.00",
+    );
+    let run = crate::import(
+        &[s(&d.join("FreeTextInvoiceHeader.csv")), s(&d.join("FreeTextInvoiceLine.csv"))],
+        &root().join("samples/master"),
+    );
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let rejects = run.rejects();
+    let r = rejects.iter().find(|r| r.rule == "amount.overflow").unwrap_or_else(|| panic!("{rejects:#?}"));
+    assert_eq!((r.line, r.field.as_str()), (3, "Quantity"));
+    let json = run.json();
+    assert_eq!(json["validated"]["invoices"], 1, "the other free-text invoice is accepted");
+}
+
+#[test]
+fn check_gives_findings_not_a_crash_for_amounts_beyond_what_a_decimal_holds() {
+    let copy = sample_copy();
+    let run = run_job(copy.path(), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let doc = copy.path().join("out/einvoices/ubl/DEMF/DEMF-INV-000102.xml");
+    let doc = if doc.exists() { doc } else { copy.path().join("out/einvoices/ubl/DEMF-INV-000102.xml") };
+    let text = std::fs::read_to_string(&doc).unwrap();
+    let max = "79228162514264337593543950335";
+    let amount = |el: &str| {
+        let start = text.find(&format!("<cbc:{el} ")).unwrap_or_else(|| panic!("no {el}"));
+        let open = start + text[start..].find('>').unwrap() + 1;
+        let close = open + text[open..].find('<').unwrap();
+        format!("{}{max}{}", &text[..open], &text[close..])
+    };
+    let charge = "<cac:AllowanceCharge><cbc:ChargeIndicator>true</cbc:ChargeIndicator>\
+        <cbc:AllowanceChargeReason>Freight</cbc:AllowanceChargeReason>\
+        <cbc:Amount currencyID=\"EUR\">79228162514264337593543950335</cbc:Amount>\
+        <cac:TaxCategory><cbc:ID>S</cbc:ID><cbc:Percent>19</cbc:Percent><cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme></cac:TaxCategory>\
+        </cac:AllowanceCharge><cac:TaxTotal>";
+    let price_end = text.find("</cbc:PriceAmount>").unwrap() + "</cbc:PriceAmount>".len();
+    let cases = [
+        ("PriceAmount", amount("PriceAmount")),
+        ("TaxableAmount", amount("TaxableAmount")),
+        ("TaxAmount", amount("TaxAmount")),
+        ("LineExtensionAmount", amount("LineExtensionAmount")),
+        ("document charge", text.replacen("<cac:TaxTotal>", charge, 1)),
+        (
+            "BaseQuantity",
+            format!(
+                "{}<cbc:BaseQuantity unitCode=\"C62\">0.0000000000000000000000000001</cbc:BaseQuantity>{}",
+                &text[..price_end],
+                &text[price_end..]
+            ),
+        ),
+    ];
+    for (what, xml) in cases {
+        let path = copy.path().join(format!("{}.xml", what.replace(' ', "_")));
+        std::fs::write(&path, xml).unwrap();
+        let run = invoiceflow(&["check", "--json", &s(&path)]);
+        assert_eq!(run.code, 3, "{what}: {}", run.stderr);
+        let json: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+        assert!(!json[0]["findings"].as_array().unwrap().is_empty(), "{what}: {json}");
+    }
+}
+
+#[test]
+fn settings_out_of_range_are_usage_errors_not_crashes() {
+    let master = s(&root().join("samples/master"));
+    let headers = s(&crate::fixture("base/headers.csv"));
+    for (flag, value) in [
+        ("--batch-size", "9223372036854775807"),
+        ("--batch-size", "4294967296"),
+        ("--batch-size", "0"),
+        ("--threads", "10000"),
+        ("--invoices-per-batch", "9223372036854775807"),
+    ] {
+        let run = invoiceflow(&["import", "--dry-run", "--master", &master, flag, value, &headers]);
+        assert_eq!(run.code, 2, "{flag} {value}: {}", run.stderr);
+        assert!(run.stderr.contains(&format!("`{value}` is not a whole number from 1 to")), "{}", run.stderr);
+    }
+    // The same settings in a job file: an error that names the key.
+    let copy = sample_copy();
+    let job = copy.path().join("samples/job.toml");
+    edit(&job, "version = 1\n", "version = 1\nbatch_size = 9223372036854775807\n");
+    let run = invoiceflow(&["run", &s(&job), "--quiet"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("batch_size = 9223372036854775807 is out of range: write a whole number from 1 to 1000000"),
+        "{}",
+        run.stderr
+    );
+    edit(&job, "batch_size = 9223372036854775807\n", "");
+    edit(&job, "[posting]\n", "[posting]\ninvoices_per_batch = 4294967296\n");
+    let run = invoiceflow(&["run", &s(&job), "--quiet"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("posting.invoices_per_batch = 4294967296 is out of range"), "{}", run.stderr);
+}
+
+#[test]
+fn a_record_without_an_end_is_a_clear_error_naming_the_line_where_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("headers.csv");
+    // A header row, one good record, then 65 MiB without a line break.
+    let mut bytes = std::fs::read(crate::fixture("base/headers.csv")).unwrap();
+    bytes.truncate(bytes.iter().enumerate().filter(|(_, b)| **b == b'\n').nth(1).unwrap().0 + 1);
+    bytes.extend_from_slice(b"DEMF,");
+    bytes.resize(bytes.len() + (65 << 20), b'x');
+    std::fs::write(&path, &bytes).unwrap();
+    let run = crate::import(
+        &[
+            format!("SalesInvoiceJournalHeader={}", s(&path)),
+            format!("BusinessDocumentSalesInvoiceLineItem={}", s(&crate::fixture("base/lines.csv"))),
+        ],
+        &root().join("samples/master"),
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let expected = format!("{}: line 3: the record that starts here is longer than 64 MiB", s(&path));
+    assert!(run.stderr.contains(&expected), "{}", run.stderr);
+}
