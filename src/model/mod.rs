@@ -229,6 +229,20 @@ impl InvoiceLine {
         bounded(round_money(bounded(net)?, currency))
     }
 
+    /// The net amount's formula with the line's values, for messages.
+    pub fn formula(&self) -> String {
+        format!(
+            "{} × ({} − {}) ÷ {} − {}% − {} + {}",
+            self.quantity,
+            self.unit_price,
+            self.discount_per_unit,
+            self.price_unit,
+            self.discount_percent,
+            self.discount_amount,
+            self.charge_amount
+        )
+    }
+
     /// The field name role of the line's largest input, to name in an overflow reject.
     pub fn largest_input(&self) -> crate::entity::Role {
         use crate::entity::Role;

@@ -511,32 +511,14 @@ pub fn assemble(
                 reject(
                     field,
                     Rule::AmountOverflow,
-                    format!(
-                        "its line amount {} × ({} − {}) ÷ {} − {}% − {} + {} cannot be computed (largest input: {name}): {e}",
-                        l.quantity,
-                        l.unit_price,
-                        l.discount_per_unit,
-                        l.price_unit,
-                        l.discount_percent,
-                        l.discount_amount,
-                        l.charge_amount
-                    ),
+                    format!("its line amount {} cannot be computed (largest input: {name}): {e}", l.formula()),
                 )
             } else if let Some((given, net)) = net.ok().and_then(|n| l.line_amount.filter(|a| *a != n).map(|a| (a, n)))
             {
                 reject(
                     Role::LineAmount,
                     Rule::AmountLine,
-                    format!(
-                        "line amount {given} differs from {net} = {} × ({} − {}) ÷ {} − {}% − {} + {}",
-                        l.quantity,
-                        l.unit_price,
-                        l.discount_per_unit,
-                        l.price_unit,
-                        l.discount_percent,
-                        l.discount_amount,
-                        l.charge_amount
-                    ),
+                    format!("line amount {given} differs from {net} = {}", l.formula()),
                 )
             } else {
                 None
