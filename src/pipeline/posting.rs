@@ -205,7 +205,10 @@ pub fn run(
                         unchanged.push(p.invoice.header.origin);
                         unchanged.extend(p.invoice.lines.iter().map(|l| l.origin));
                     }
-                    Committed::Rejected(r) => {
+                    Committed::Rejected(mut r, role) => {
+                        if r.field.is_none() {
+                            r.field = role.and_then(|role| field_name(&p.invoice.header.entity, role));
+                        }
                         report.rejected += 1;
                         reject_with_lines(&p.invoice, r, files, &mut rejects);
                     }
@@ -227,4 +230,10 @@ fn count(report: &mut PostReport, p: &Posted) {
     report.lines += p.invoice.lines.len() as u64;
     report.ledger_entries += p.ledger.len() as u64;
     report.customer_transactions += 1;
+}
+
+/// The name of the field with `role` in the entity `entity` (for rejects the store makes).
+fn field_name(entity: &str, role: crate::entity::Role) -> Option<String> {
+    let e = crate::entity::Catalog::builtin().get(entity)?;
+    e.role_index(role).map(|i| e.fields[i].name.clone())
 }

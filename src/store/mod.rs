@@ -58,6 +58,16 @@ pub enum StoreError {
         /// Ours.
         known: i64,
     },
+    /// A store written by an older invoiceflow holds invoice numbers or vouchers twice.
+    #[error(
+        "{path}: the store holds invoice numbers or vouchers used by more than one document ({numbers}), written by an earlier invoiceflow that did not keep them unique; this invoiceflow needs them unique. Export the store with the older release, correct the documents (a credit note and a new invoice under a free number) and import into a new store"
+    )]
+    DuplicateNumbers {
+        /// The store.
+        path: PathBuf,
+        /// The numbers, with their legal entity.
+        numbers: String,
+    },
     /// A number sequence is missing (checked before posting, so this is a defect guard).
     #[error("{path}: no number sequence {reference} for legal entity {legal_entity}")]
     NoSequence {
@@ -97,8 +107,9 @@ pub enum Committed {
     },
     /// Identical to what the store holds: nothing written.
     Unchanged,
-    /// Refused (a changed posted invoice, a credit limit).
-    Rejected(Reject),
+    /// Refused (a changed posted invoice, a credit limit, a number in use), with the role of
+    /// the field at fault for the caller to name (the store knows no entity definitions).
+    Rejected(Reject, Option<crate::entity::Role>),
 }
 
 fn fmt_number(format: &str, n: i64) -> String {
@@ -170,6 +181,13 @@ impl Store {
         }
         for (i, m) in schema::MIGRATIONS.iter().enumerate().skip(current as usize) {
             let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+            if i == 1 {
+                // Stores written before numbers were unique may hold duplicates: say which.
+                let dups = schema::duplicate_numbers(&tx).map_err(sql)?;
+                if !dups.is_empty() {
+                    return Err(StoreError::DuplicateNumbers { path: self.path.clone(), numbers: dups.join(", ") });
+                }
+            }
             tx.execute_batch(m).map_err(sql)?;
             tx.pragma_update(None, "user_version", i as i64 + 1).map_err(sql)?;
             tx.commit().map_err(sql)?;
@@ -247,28 +265,32 @@ impl Store {
                 .optional()
                 .map_err(sql)?;
             let target = if draft { "draft" } else { "posted" };
-            if let Some((id, hash, status)) = &existing {
+            if let Some((_, hash, status)) = &existing {
                 if *hash == p.content_hash && (status == target || status == "posted") {
                     out.push(Committed::Unchanged);
                     continue;
                 }
                 if status == "posted" {
-                    out.push(Committed::Rejected(Reject::new(
-                        h.origin,
-                        None,
-                        Rule::StorePostedChanged,
-                        format!(
-                            "invoice {source_key} of legal entity {} is posted and differs from this row — {}",
-                            h.legal_entity,
-                            Rule::StorePostedChanged.fix()
+                    out.push(Committed::Rejected(
+                        Reject::new(
+                            h.origin,
+                            None,
+                            Rule::StorePostedChanged,
+                            format!(
+                                "invoice {source_key} of legal entity {} is posted and differs from this row — {}",
+                                h.legal_entity,
+                                Rule::StorePostedChanged.fix()
+                            ),
                         ),
-                    )));
+                        None,
+                    ));
                     continue;
                 }
-                for t in ["invoice_line", "invoice_tax"] {
-                    tx.execute(&format!("DELETE FROM {t} WHERE invoice_id = ?1"), [id]).map_err(sql)?;
-                }
-                tx.execute("DELETE FROM invoice WHERE id = ?1", [id]).map_err(sql)?;
+            }
+            // A number or voucher the source gives must not be another document's.
+            if let Some((r, role)) = number_in_use(&tx, &path, h, &source_key)? {
+                out.push(Committed::Rejected(r, Some(role)));
+                continue;
             }
             let (open, open_acc) = p.open_item();
             if !draft && credit_limit == CreditLimitCheck::Balance {
@@ -305,11 +327,18 @@ impl Store {
                                 h.customer,
                                 Rule::PostCreditLimit.fix()
                             ),
-                        )));
+                        ), None));
                         continue;
                     }
                     balances.insert(key, after);
                 }
+            }
+            // Every check passed: a draft of the same invoice is replaced.
+            if let Some((id, _, _)) = &existing {
+                for t in ["invoice_line", "invoice_tax"] {
+                    tx.execute(&format!("DELETE FROM {t} WHERE invoice_id = ?1"), [id]).map_err(sql)?;
+                }
+                tx.execute("DELETE FROM invoice WHERE id = ?1", [id]).map_err(sql)?;
             }
             version += 1;
             let (number, voucher) = if draft {
@@ -820,7 +849,110 @@ impl Store {
     }
 }
 
+/// Which column of `invoice` a number lives in.
+#[derive(Clone, Copy)]
+enum NumberKind {
+    Invoice,
+    Voucher,
+}
+
+impl NumberKind {
+    fn query(self) -> &'static str {
+        match self {
+            NumberKind::Invoice => {
+                "SELECT document, source_key, status FROM invoice
+                 WHERE legal_entity = ?1 AND number = ?2 AND source_key <> ?3 LIMIT 1"
+            }
+            NumberKind::Voucher => {
+                "SELECT document, source_key, status FROM invoice
+                 WHERE legal_entity = ?1 AND voucher = ?2 AND source_key <> ?3 LIMIT 1"
+            }
+        }
+    }
+}
+
+/// The document of a legal entity other than `except` (a source key) that uses `number` (as
+/// invoice number or voucher): a description such as "the posted sales invoice S-1".
+fn used_by(
+    tx: &rusqlite::Transaction<'_>,
+    path: &Path,
+    legal_entity: &str,
+    kind: NumberKind,
+    number: &str,
+    except: &str,
+) -> Result<Option<String>, StoreError> {
+    let sql = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
+    let row: Option<(String, String, String)> = tx
+        .prepare_cached(kind.query())
+        .map_err(sql)?
+        .query_row(params![legal_entity, number, except], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()
+        .map_err(sql)?;
+    Ok(row.map(|(document, key, status)| {
+        let status = if status == "posted" { "posted" } else { "draft" };
+        match key.strip_prefix("FT:") {
+            Some(rec) if document == "free_text" => format!("the {status} free-text invoice of record {rec}"),
+            _ => format!("the {status} sales invoice {key}"),
+        }
+    }))
+}
+
+/// The reject of an invoice whose source number or voucher another document of its legal
+/// entity uses already (invoice numbers and vouchers are unique per legal entity, across sales
+/// and free-text invoices).
+fn number_in_use(
+    tx: &rusqlite::Transaction<'_>,
+    path: &Path,
+    h: &crate::model::InvoiceHeader,
+    source_key: &str,
+) -> Result<Option<(Reject, crate::entity::Role)>, StoreError> {
+    let this = match source_key.strip_prefix("FT:") {
+        Some(rec) => format!("free-text invoice record {rec}"),
+        None => format!("invoice {source_key}"),
+    };
+    for (kind, value, what) in
+        [(NumberKind::Invoice, &h.number, "invoice number"), (NumberKind::Voucher, &h.voucher, "voucher")]
+    {
+        let Some(value) = value else { continue };
+        if let Some(other) = used_by(tx, path, &h.legal_entity, kind, value, source_key)? {
+            let role = match kind {
+                NumberKind::Invoice => crate::entity::Role::InvoiceNumber,
+                NumberKind::Voucher => crate::entity::Role::Voucher,
+            };
+            let r = Reject::new(
+                h.origin,
+                None,
+                Rule::KeyNumberInUse,
+                format!(
+                    "{this} of legal entity {} has the {what} {value}, which {other} uses already — {}",
+                    h.legal_entity,
+                    Rule::KeyNumberInUse.fix()
+                ),
+            );
+            return Ok(Some((r, role)));
+        }
+    }
+    Ok(None)
+}
+
+/// The next number of a sequence that no document of the legal entity uses (a number a source
+/// document brought along is skipped; the sequence moves past it).
 fn next_number(
+    tx: &rusqlite::Transaction<'_>,
+    path: &Path,
+    legal_entity: &str,
+    reference: &str,
+) -> Result<String, StoreError> {
+    let kind = if reference == "Voucher" { NumberKind::Voucher } else { NumberKind::Invoice };
+    loop {
+        let candidate = draw(tx, path, legal_entity, reference)?;
+        if used_by(tx, path, legal_entity, kind, &candidate, "")?.is_none() {
+            return Ok(candidate);
+        }
+    }
+}
+
+fn draw(
     tx: &rusqlite::Transaction<'_>,
     path: &Path,
     legal_entity: &str,

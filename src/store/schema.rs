@@ -55,4 +55,28 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TABLE export_watermark (job TEXT NOT NULL, entity TEXT NOT NULL, version INTEGER NOT NULL,
         pending_to INTEGER, PRIMARY KEY (job, entity));
     ",
+    // 2: invoice numbers and vouchers are unique per legal entity, across every invoice kind.
+    "
+    CREATE UNIQUE INDEX invoice_number_unique ON invoice (legal_entity, number) WHERE number IS NOT NULL;
+    CREATE UNIQUE INDEX invoice_voucher_unique ON invoice (legal_entity, voucher) WHERE voucher IS NOT NULL;
+    ",
 ];
+
+/// Invoice numbers and vouchers that more than one document of a legal entity uses (the first
+/// ten), as `DEMF number X ×2`.
+pub fn duplicate_numbers(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for (column, what) in [("number", "number"), ("voucher", "voucher")] {
+        let mut stmt = tx.prepare(&format!(
+            "SELECT legal_entity, {column}, COUNT(*) FROM invoice WHERE {column} IS NOT NULL
+             GROUP BY legal_entity, {column} HAVING COUNT(*) > 1 ORDER BY legal_entity, {column} LIMIT 10"
+        ))?;
+        let rows = stmt.query_map([], |r| {
+            Ok(format!("{} {what} {} ×{}", r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+        })?;
+        for r in rows {
+            out.push(r?);
+        }
+    }
+    Ok(out)
+}

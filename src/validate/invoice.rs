@@ -360,6 +360,48 @@ pub fn assemble(
         }
     }
 
+    // Invoice numbers and vouchers belong to one document of a legal entity, whatever its kind
+    // (a sales invoice and a free-text invoice cannot share a number): every copy is rejected.
+    for (role, what) in [(Role::InvoiceNumber, "invoice number"), (Role::Voucher, "voucher")] {
+        let mut by_number: HashMap<(&str, &str), Vec<usize>> = HashMap::default();
+        for (i, h) in hs.iter().enumerate() {
+            let Some(header) = &h.header else { continue };
+            let value = match role {
+                Role::InvoiceNumber => header.number.as_deref(),
+                _ => header.voucher.as_deref(),
+            };
+            if let Some(v) = value {
+                by_number.entry((&header.legal_entity, v)).or_default().push(i);
+            }
+        }
+        let mut found: Vec<(usize, Reject)> = Vec::new();
+        for ((le, value), idxs) in &by_number {
+            if idxs.len() < 2 {
+                continue;
+            }
+            for &i in idxs {
+                let o = hs[i].origin;
+                let others: Vec<String> = idxs.iter().filter(|&&j| j != i).map(|&j| ctx.at(hs[j].origin)).collect();
+                found.push((
+                    i,
+                    Reject::new(
+                        o,
+                        ctx.field(o, role),
+                        Rule::KeyNumberInUse,
+                        format!(
+                            "{what} {value} of legal entity {le} is used again at {} — {}",
+                            others.join(", "),
+                            Rule::KeyNumberInUse.fix()
+                        ),
+                    ),
+                ));
+            }
+        }
+        for (i, r) in found {
+            hs[i].bad.get_or_insert(r);
+        }
+    }
+
     // Header rules: references and dates.
     let earliest = Date::from_ymd(1950, 1, 1).unwrap_or(Date::from_days_since_epoch(-7305));
     let latest = ctx.run_date.add_days(366);

@@ -49,6 +49,7 @@ rules! {
     FieldEnum = "field.enum", "Enum fields hold one of the listed values.", "Use one of the listed values, or add a value map in the mapping.";
     FieldBool = "field.bool", "Yes/No fields hold Yes, No, true, false, 1 or 0.", "Write Yes or No.";
     KeyDuplicate = "key.duplicate", "An entity key occurs once per import (all copies are rejected, as D365 does).", "Keep one row per key.";
+    KeyNumberInUse = "key.number_in_use", "An invoice number and a voucher belong to one document of a legal entity, across sales and free-text invoices, in the store and in the import.", "Give the document its own number, or leave it empty so that it is drawn from the number sequence.";
     RelationNoHeader = "relation.no_header", "Every line has a header in the same import.", "Import the header file together with the line file, or fix the line's invoice reference.";
     RelationNoLines = "relation.no_lines", "Every header has at least one line.", "Import the lines together with the header, or remove the header.";
     RelationHeaderRejected = "relation.header_rejected", "A line is rejected with its rejected header (an invoice is a unit).", "Fix the header's problem; the line itself may be fine.";

@@ -317,3 +317,181 @@ fn a_record_without_an_end_is_a_clear_error_naming_the_line_where_it_starts() {
     let expected = format!("{}: line 3: the record that starts here is longer than 64 MiB", s(&path));
     assert!(run.stderr.contains(&expected), "{}", run.stderr);
 }
+
+/// (number, voucher, document) of every invoice of a store, by number.
+fn numbers(store: &Path) -> Vec<(String, String, String)> {
+    let s = invoiceflow::store::Store::open(store).unwrap();
+    let mut rows: Vec<(String, String, String)> = s
+        .query_text("SELECT number, voucher, document FROM invoice WHERE legal_entity = 'DEMF'", &[])
+        .unwrap()
+        .into_iter()
+        .map(|r| (r[0].clone().unwrap(), r[1].clone().unwrap(), r[2].clone().unwrap()))
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn drawn_numbers_skip_numbers_that_source_documents_brought() {
+    let copy = sample_copy();
+    let d365 = copy.path().join("samples/d365");
+    // The first free-text invoice brings the number the sequence would draw first; a sales
+    // invoice brings the voucher the voucher sequence would draw first.
+    edit(&d365.join("FreeTextInvoiceHeader.csv"), "DEMF,5637150001,,", "DEMF,5637150001,DE-FTI-000001,");
+    edit(&d365.join("SalesInvoiceHeaderV2.csv"), "DEV-00001000", "DEV-00000001");
+    let run = run_job(copy.path(), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let rows = numbers(&copy.path().join("out/invoiceflow.db"));
+    let ft: Vec<&(String, String, String)> = rows.iter().filter(|r| r.2 == "free_text").collect();
+    assert_eq!(ft.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(), ["DE-FTI-000001", "DE-FTI-000002"]);
+    let mut vouchers: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    vouchers.sort();
+    let before = vouchers.len();
+    vouchers.dedup();
+    assert_eq!(vouchers.len(), before, "a voucher twice: {rows:?}");
+    assert!(vouchers.contains(&"DEV-00000001") && vouchers.contains(&"DEV-00000002"), "{vouchers:?}");
+}
+
+#[test]
+fn a_number_another_document_uses_is_rejected_naming_that_document() {
+    let copy = sample_copy();
+    let run = run_job(copy.path(), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let store = copy.path().join("out/invoiceflow.db");
+    // A free-text invoice numbered like a posted sales invoice, and one whose voucher is a
+    // posted invoice's voucher.
+    let d = copy.path().join("later");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(
+        d.join("FreeTextInvoiceHeader.csv"),
+        "DATAAREAID,INVOICEIDENTIFIER,FREETEXTNUMBER,CUSTOMERACCOUNT,INVOICEDATE,CURRENCYCODE,SALESTAXGROUPID\n\
+         DEMF,7001,DEMF-INV-000101,DE-001,2024-04-02,EUR,DOM\n\
+         DEMF,7003,,DE-001,2024-04-02,EUR,DOM\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("FreeTextInvoiceLine.csv"),
+        "DATAAREAID,PARENTRECID,LINENUMBER,DESCRIPTION,QUANTITY,UNITPRICE,MAINACCOUNTDISPLAYVALUE,SALESTAXITEMGROUPID\n\
+         DEMF,7001,1,Rent,1,100.00,401500,FULL\nDEMF,7003,1,Rent,1,100.00,401500,FULL\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("headers.csv"),
+        "DATAAREAID,INVOICENUMBER,INVOICEDATE,INVOICECUSTOMERACCOUNTNUMBER,CURRENCYCODE,LEDGERVOUCHER\n\
+         DEMF,S-7002,2024-04-02,DE-001,EUR,DEV-00001001\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("lines.csv"),
+        "DATAAREAID,INVOICEID,LINECREATIONSEQUENCENUMBER,ITEMID,ITEMNAME,QTY,SALESPRICE,ITEMSALESTAXGROUP\n\
+         DEMF,S-7002,1,BK-1001,Bike,1,10.00,FULL\n",
+    )
+    .unwrap();
+    let run = invoiceflow(&[
+        "import",
+        "--json",
+        "--quiet",
+        "--master",
+        &s(&copy.path().join("samples/master")),
+        "--store",
+        &s(&store),
+        "--rejects",
+        "rejects",
+        &s(&d.join("FreeTextInvoiceHeader.csv")),
+        &s(&d.join("FreeTextInvoiceLine.csv")),
+        &format!("SalesInvoiceJournalHeader={}", s(&d.join("headers.csv"))),
+        &format!("BusinessDocumentSalesInvoiceLineItem={}", s(&d.join("lines.csv"))),
+    ]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let json = run.json();
+    assert_eq!(json["posting"]["invoices"], 1, "{json}");
+    let rejects = run.rejects();
+    let by_line = |file: &str, line: u64| {
+        rejects.iter().find(|r| r.line == line && r.file.ends_with(file)).unwrap_or_else(|| panic!("{rejects:#?}"))
+    };
+    let r = by_line("later/FreeTextInvoiceHeader.csv", 2);
+    assert_eq!((r.rule.as_str(), r.field.as_str()), ("key.number_in_use", "FreeTextNumber"));
+    assert!(
+        r.message
+            .contains("invoice number DEMF-INV-000101, which the posted sales invoice DEMF-INV-000101 uses already"),
+        "{}",
+        r.message
+    );
+    let r = by_line("later/headers.csv", 2);
+    assert_eq!((r.rule.as_str(), r.field.as_str()), ("key.number_in_use", "LedgerVoucher"));
+    assert!(
+        r.message.contains("voucher DEV-00001001, which the posted sales invoice DEMF-INV-000102 uses already"),
+        "{}",
+        r.message
+    );
+    // The store refuses a second document with a number by itself (unique indexes).
+    let conn = rusqlite::Connection::open(&store).unwrap();
+    let err =
+        conn.execute("UPDATE invoice SET number = 'DEMF-INV-000101' WHERE number = 'DEMF-INV-000102'", []).unwrap_err();
+    assert!(err.to_string().contains("UNIQUE constraint failed: invoice.legal_entity, invoice.number"), "{err}");
+}
+
+#[test]
+fn a_sales_and_a_free_text_invoice_sharing_a_number_in_one_import_are_both_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("FreeTextInvoiceHeader.csv"),
+        "DATAAREAID,INVOICEIDENTIFIER,FREETEXTNUMBER,CUSTOMERACCOUNT,INVOICEDATE,CURRENCYCODE,SALESTAXGROUPID\n\
+         DEMF,7001,T-002,DE-001,2024-03-02,EUR,DOM\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("FreeTextInvoiceLine.csv"),
+        "DATAAREAID,PARENTRECID,LINENUMBER,DESCRIPTION,QUANTITY,UNITPRICE,MAINACCOUNTDISPLAYVALUE,SALESTAXITEMGROUPID\n\
+         DEMF,7001,1,Rent,1,100.00,401500,FULL\n",
+    )
+    .unwrap();
+    let run = crate::import(
+        &[
+            format!("SalesInvoiceJournalHeader={}", s(&crate::fixture("base/headers.csv"))),
+            format!("BusinessDocumentSalesInvoiceLineItem={}", s(&crate::fixture("base/lines.csv"))),
+            s(&d.join("FreeTextInvoiceHeader.csv")),
+            s(&d.join("FreeTextInvoiceLine.csv")),
+        ],
+        &root().join("samples/master"),
+    );
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let rejects = run.rejects();
+    let in_use: Vec<(String, u64)> = rejects
+        .iter()
+        .filter(|r| r.rule == "key.number_in_use")
+        .map(|r| (Path::new(&r.file).file_name().unwrap().to_string_lossy().into_owned(), r.line))
+        .collect();
+    assert_eq!(in_use, [("headers.csv".to_string(), 3), ("FreeTextInvoiceHeader.csv".to_string(), 2)]);
+}
+
+#[test]
+fn a_store_with_duplicate_numbers_from_an_earlier_release_says_which_numbers() {
+    let copy = sample_copy();
+    assert_eq!(run_job(copy.path(), &[]).code, 0);
+    let store = copy.path().join("out/invoiceflow.db");
+    {
+        // Back to schema 1, with a duplicate number such as earlier releases could write.
+        let conn = rusqlite::Connection::open(&store).unwrap();
+        conn.execute_batch(
+            "DROP INDEX invoice_number_unique; DROP INDEX invoice_voucher_unique; PRAGMA user_version = 1;
+             UPDATE invoice SET number = 'DEMF-INV-000101' WHERE number = 'DEMF-INV-000102';",
+        )
+        .unwrap();
+    }
+    let run = invoiceflow(&[
+        "export",
+        "--store",
+        &s(&store),
+        "--entity",
+        "CustomerTransaction",
+        "--format",
+        "csv",
+        "--out",
+        "x",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("(DEMF number DEMF-INV-000101 ×2)"), "{}", run.stderr);
+    assert!(run.stderr.contains("used by more than one document"), "{}", run.stderr);
+}
