@@ -36,6 +36,9 @@ pub enum Command {
     Export(ExportArgs),
     /// Write e-invoices (PEPPOL BIS 3 UBL or CII) for posted invoices; each is checked first.
     Einvoice(EinvoiceArgs),
+    /// Skip e-invoices a job refused (they stay pending until written or skipped), recording
+    /// who skipped which and why; or list the pending ones.
+    SkipEinvoice(SkipArgs),
     /// Check UBL or CII e-invoice files (ours or a partner's) against the built-in EN 16931
     /// and PEPPOL rules.
     Check(CheckArgs),
@@ -234,17 +237,54 @@ pub struct EinvoiceArgs {
     /// Output folder (one file per document, named after its number).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Change-tracking job: documents posted since this job's last run. Without it, all.
+    /// Change-tracking job: documents posted since this job's last run, and the documents
+    /// earlier runs refused (they stay pending until written or skipped). Without it, all.
     #[arg(long, value_name = "NAME")]
     pub job: Option<String>,
+    /// Master data folder: documents that earlier runs refused are written with today's seller
+    /// and buyer data (so a corrected customer address takes effect).
+    #[arg(long, value_name = "DIR")]
+    pub master: Option<PathBuf>,
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+/// `invoiceflow skip-einvoice`.
+#[derive(Debug, Args)]
+pub struct SkipArgs {
+    /// The ledger store.
+    #[arg(long, value_name = "DB")]
+    pub store: PathBuf,
+    /// The change-tracking job whose pending documents to skip.
+    #[arg(long, value_name = "NAME")]
+    pub job: String,
+    /// The job's output syntax.
+    #[arg(long, value_enum)]
+    pub syntax: crate::einvoice::Syntax,
+    /// Legal entity of the documents.
+    #[arg(long, value_name = "ID", default_value = "DEMF")]
+    pub legal_entity: String,
+    /// Invoice numbers to skip; without any, the pending documents are listed.
+    #[arg(value_name = "NUMBER")]
+    pub numbers: Vec<String>,
+    /// Why they are skipped (required with numbers; recorded with the name and the time).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Who skips them (default: the USER environment variable).
+    #[arg(long, value_name = "NAME")]
+    pub by: Option<String>,
+    /// List the job's pending and skipped documents.
+    #[arg(long)]
+    pub list: bool,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `invoiceflow check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// UBL Invoice/CreditNote or CII files, or folders of them.
+    /// UBL Invoice/CreditNote or CII files, or folders of them (searched with their sub-folders).
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
     /// Print the findings as JSON on stdout.

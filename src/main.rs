@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use clap::Parser;
 
 use invoiceflow::cli::{
-    CheckArgs, Cli, Command, CommonArgs, EinvoiceArgs, ExportArgs, ImportArgs, PostArgs, RoundingArg,
+    CheckArgs, Cli, Command, CommonArgs, EinvoiceArgs, ExportArgs, ImportArgs, PostArgs, RoundingArg, SkipArgs,
 };
 use invoiceflow::entity::{Catalog, EntityKind};
 use invoiceflow::export::{self, ExportReport, ExportRequest};
@@ -95,6 +95,7 @@ fn main() -> ExitCode {
         Command::Post(a) => post_command(a),
         Command::Check(a) => check_command(a),
         Command::Einvoice(a) => einvoice_command(a),
+        Command::SkipEinvoice(a) => skip_command(a),
         Command::Generate(a) => {
             let req = invoiceflow::generate::GenerateRequest {
                 invoices: a.invoices,
@@ -209,7 +210,7 @@ fn run_import(
                 if post.options.pro_forma {
                     eprintln!("note: pro forma run: exports and e-invoices skipped");
                 } else {
-                    match run_exports(&post.store, exports, einvoices) {
+                    match run_exports(&post.store, exports, einvoices, Some(&req.master_dir)) {
                         Ok((reports, docs)) => {
                             summary.exports = reports;
                             summary.einvoices = docs;
@@ -242,7 +243,12 @@ fn run_exports(
     store: &std::path::Path,
     exports: &[ExportRequest],
     einvoices: &[invoiceflow::einvoice::EinvoiceRequest],
+    master: Option<&std::path::Path>,
 ) -> anyhow::Result<OutputReports> {
+    let md = match (master, einvoices.is_empty()) {
+        (Some(dir), false) => Some(pipeline::load_master(dir, Catalog::builtin())?.0),
+        _ => None,
+    };
     let mut store = Store::open(store).context("cannot open the store for export")?;
     let mut out = Vec::new();
     for e in exports {
@@ -253,7 +259,7 @@ fn run_exports(
     }
     let mut docs = Vec::new();
     for e in einvoices {
-        docs.push(invoiceflow::einvoice::run(&mut store, e).context("e-invoices failed")?);
+        docs.push(invoiceflow::einvoice::run(&mut store, e, md.as_ref()).context("e-invoices failed")?);
     }
     Ok((out, docs))
 }
@@ -311,9 +317,19 @@ fn einvoice_command(a: EinvoiceArgs) -> u8 {
         if !a.store.exists() {
             anyhow::bail!("{}: no such store; import into it first", a.store.display());
         }
+        let md = match &a.master {
+            Some(dir) => {
+                let (md, rejects) = pipeline::load_master(dir, Catalog::builtin())?;
+                if !rejects.is_empty() {
+                    eprintln!("warning: {} master data rows rejected (import shows which)", rejects.len());
+                }
+                Some(md)
+            }
+            None => None,
+        };
         let mut store = Store::open(&a.store).context("cannot open the store")?;
         let req = invoiceflow::einvoice::EinvoiceRequest { syntax: a.syntax, out: a.out.clone(), job: a.job.clone() };
-        Ok(invoiceflow::einvoice::run(&mut store, &req)?)
+        Ok(invoiceflow::einvoice::run(&mut store, &req, md.as_ref())?)
     };
     match run() {
         Ok(r) => {
@@ -328,8 +344,17 @@ fn einvoice_command(a: EinvoiceArgs) -> u8 {
             );
             for f in &r.refused {
                 for (rule, msg) in &f.findings {
-                    eprintln!("    {}: {rule}: {msg}", f.number);
+                    eprintln!("    {} {}: {rule}: {msg}", f.legal_entity, f.number);
                 }
+            }
+            if r.pending_written > 0 {
+                eprintln!("{} documents refused by earlier runs were written", r.pending_written);
+            }
+            if r.job.is_some() && !r.refused.is_empty() {
+                eprintln!(
+                    "refused documents stay pending for job {}: correct them (with --master for master data) or skip them with `invoiceflow skip-einvoice`",
+                    r.job.as_deref().unwrap_or("")
+                );
             }
             let refused = !r.refused.is_empty();
             if a.common.json {
@@ -344,6 +369,70 @@ fn einvoice_command(a: EinvoiceArgs) -> u8 {
             }
         }
         Err(e) => fail(&a.common, e, started),
+    }
+}
+
+fn skip_command(a: SkipArgs) -> u8 {
+    let run = || -> anyhow::Result<Vec<invoiceflow::store::PendingEntry>> {
+        if !a.store.exists() {
+            anyhow::bail!("{}: no such store", a.store.display());
+        }
+        let mut store = Store::open(&a.store).context("cannot open the store")?;
+        let output = invoiceflow::einvoice::output_name(a.syntax);
+        if !a.list && !a.numbers.is_empty() {
+            let Some(reason) = a.reason.clone().filter(|r| !r.trim().is_empty()) else {
+                anyhow::bail!("say why with --reason: it is recorded with who skipped the documents");
+            };
+            let by = a.by.clone().or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into());
+            let skip = invoiceflow::store::Skip { by, reason, at: invoiceflow::pipeline::now_utc() };
+            let mut missing = Vec::new();
+            for n in &a.numbers {
+                if !store.skip_einvoice(&a.job, output, &a.legal_entity, n, &skip)? {
+                    missing.push(n.as_str());
+                }
+            }
+            if !missing.is_empty() {
+                anyhow::bail!(
+                    "job {} has no pending {output} document {} of legal entity {} (`--list` shows the pending ones); nothing was skipped",
+                    a.job,
+                    missing.join(", "),
+                    a.legal_entity
+                );
+            }
+            eprintln!("skipped {} documents of job {} as {}: {}", a.numbers.len(), a.job, skip.by, skip.reason);
+        }
+        Ok(store.pending_einvoices(&a.job, output)?)
+    };
+    match run() {
+        Ok(entries) => {
+            if a.list || a.numbers.is_empty() {
+                for e in &entries {
+                    match (&e.skipped_by, &e.skipped_at) {
+                        (Some(by), Some(at)) => eprintln!(
+                            "{} {}: skipped by {by} at {at}: {}",
+                            e.legal_entity,
+                            e.number,
+                            e.skip_reason.as_deref().unwrap_or("")
+                        ),
+                        _ => eprintln!(
+                            "{} {}: pending since {} ({} runs): {}",
+                            e.legal_entity, e.number, e.first_refused, e.runs, e.findings
+                        ),
+                    }
+                }
+            }
+            if a.json {
+                match serde_json::to_string(&entries) {
+                    Ok(s) => println!("{s}"),
+                    Err(e) => eprintln!("error: {e}"),
+                }
+            }
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            EXIT_FATAL
+        }
     }
 }
 
@@ -382,20 +471,9 @@ fn check_command(a: CheckArgs) -> u8 {
     let mut files = Vec::new();
     for p in &a.files {
         if p.is_dir() {
-            match std::fs::read_dir(p) {
-                Ok(rd) => {
-                    let mut v: Vec<_> = rd
-                        .flatten()
-                        .map(|e| e.path())
-                        .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("xml")))
-                        .collect();
-                    v.sort();
-                    files.extend(v);
-                }
-                Err(e) => {
-                    eprintln!("error: {}: {e}", p.display());
-                    return EXIT_FATAL;
-                }
+            if let Err(e) = xml_files(p, &mut files) {
+                eprintln!("error: {}: {e}", p.display());
+                return EXIT_FATAL;
             }
         } else {
             files.push(p.clone());
@@ -434,6 +512,20 @@ fn check_command(a: CheckArgs) -> u8 {
     } else {
         EXIT_OK
     }
+}
+
+/// The `.xml` files below `dir` (sub-folders too, such as one per legal entity), sorted.
+fn xml_files(dir: &std::path::Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            xml_files(&p, out)?;
+        } else if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("xml")) {
+            out.push(p);
+        }
+    }
+    Ok(())
 }
 
 fn fail(common: &CommonArgs, e: anyhow::Error, started: Instant) -> u8 {

@@ -20,10 +20,10 @@ passed=0; failed=0
 check() {
   if xmllint --noout --schema "$1" "$2" 2>"$tmp/err"; then passed=$((passed + 1)); else failed=$((failed + 1)); cat "$tmp/err"; fi
 }
-for f in "$tmp"/*-ubl/*.xml; do
+for f in "$tmp"/*-ubl/*/*.xml; do
   if grep -q "<CreditNote " "$f"; then check "$xsd/ubl-2.1/maindoc/UBL-CreditNote-2.1.xsd" "$f"; else check "$xsd/ubl-2.1/maindoc/UBL-Invoice-2.1.xsd" "$f"; fi
 done
-for f in "$tmp"/*-cii/*.xml; do
+for f in "$tmp"/*-cii/*/*.xml; do
   check "$xsd/cii-d16b/uncefact/data/standard/CrossIndustryInvoice_100pD16B.xsd" "$f"
 done
 echo "xsd: $passed passed, $failed failed"

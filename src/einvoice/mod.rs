@@ -65,10 +65,15 @@ pub struct EinvoiceRequest {
 /// A document not written because it broke a rule.
 #[derive(Debug, Clone, Serialize)]
 pub struct Refused {
+    /// Legal entity.
+    pub legal_entity: String,
     /// Invoice number.
     pub number: String,
     /// (rule, message).
     pub findings: Vec<(String, String)>,
+    /// Whether an earlier run of the job refused it already (it stays pending until written or
+    /// skipped).
+    pub pending_before: bool,
 }
 
 /// What `einvoice` did.
@@ -82,8 +87,10 @@ pub struct EinvoiceReport {
     pub documents: u64,
     /// Credit notes among them.
     pub credit_notes: u64,
-    /// Documents refused by the checks (not written).
+    /// Documents refused by the checks (not written): new ones and those still pending.
     pub refused: Vec<Refused>,
+    /// Documents of the job pending from earlier runs that this run wrote.
+    pub pending_written: u64,
     /// Output folder.
     pub dir: String,
     /// Versions covered.
@@ -92,21 +99,30 @@ pub struct EinvoiceReport {
     pub to_version: i64,
 }
 
+/// The change-tracking name of a syntax's output (its watermark and pending list).
+pub fn output_name(syntax: Syntax) -> &'static str {
+    match syntax {
+        Syntax::Ubl => "einvoice-ubl",
+        Syntax::Cii => "einvoice-cii",
+    }
+}
+
 /// Writes the e-invoices of posted invoices (all, or those since the job's watermark): each
 /// document is written to text, read back and checked; one that breaks a rule is reported and
-/// not written. Files are named after the invoice number, so a re-run rewrites the same files.
+/// not written. For a job, a refused document stays pending: every later run tries it again
+/// (with the parties of `master` when given, so corrected master data takes effect) until it is
+/// written or skipped (`skip-einvoice`). Files are named after the legal entity and the invoice
+/// number, so a re-run rewrites the same files.
 pub fn run(
     store: &mut crate::store::Store,
     req: &EinvoiceRequest,
+    master: Option<&crate::model::master::MasterData>,
 ) -> Result<EinvoiceReport, crate::export::ExportError> {
     let werr = |p: &std::path::Path, m: String| crate::export::ExportError::Write { path: p.to_path_buf(), message: m };
     std::fs::create_dir_all(&req.out).map_err(|e| werr(&req.out, e.to_string()))?;
-    let watermark_name = match req.syntax {
-        Syntax::Ubl => "einvoice-ubl",
-        Syntax::Cii => "einvoice-cii",
-    };
+    let output = output_name(req.syntax);
     let range = match &req.job {
-        Some(job) => store.begin_export(job, watermark_name)?,
+        Some(job) => store.begin_export(job, output)?,
         None => crate::store::ExportRange { from: 0, to: store.change_version()?, resumed: false },
     };
     let mut report = EinvoiceReport {
@@ -115,33 +131,74 @@ pub fn run(
         documents: 0,
         credit_notes: 0,
         refused: Vec::new(),
+        pending_written: 0,
         dir: req.out.display().to_string(),
         from_version: range.from,
         to_version: range.to,
     };
-    if range.to <= range.from && req.job.is_some() {
-        return Ok(report);
-    }
-    // Stream the documents in chunks: memory holds one chunk, whatever the store's size.
-    let mut chunk: Vec<crate::store::StoredDoc> = Vec::with_capacity(CHUNK);
-    let mut failure: Option<crate::export::ExportError> = None;
-    store.documents(range, |d| {
-        chunk.push(d);
-        if chunk.len() == CHUNK && failure.is_none() {
-            if let Err(e) = write_chunk(&chunk, req, &mut report) {
-                failure = Some(e);
-            }
-            chunk.clear();
-        }
-    })?;
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    write_chunk(&chunk, req, &mut report)?;
+    let mut outcome = Outcome::default();
+    // Documents refused by earlier runs of the job come first, with today's master data.
     if let Some(job) = &req.job {
-        store.finish_export(job, watermark_name, range.to)?;
+        let mut pending = Vec::new();
+        store.pending_documents(job, output, |d| pending.push(d))?;
+        for d in &mut pending {
+            if let Some(md) = master {
+                refresh_parties(d, md);
+            }
+        }
+        for chunk in pending.chunks(CHUNK) {
+            write_chunk(chunk, req, true, &mut report, &mut outcome)?;
+        }
+    }
+    if range.to > range.from || req.job.is_none() {
+        // Stream the documents in chunks: memory holds one chunk, whatever the store's size.
+        let mut chunk: Vec<crate::store::StoredDoc> = Vec::with_capacity(CHUNK);
+        let mut failure: Option<crate::export::ExportError> = None;
+        store.documents(range, |d| {
+            chunk.push(d);
+            if chunk.len() == CHUNK && failure.is_none() {
+                if let Err(e) = write_chunk(&chunk, req, false, &mut report, &mut outcome) {
+                    failure = Some(e);
+                }
+                chunk.clear();
+            }
+        })?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        write_chunk(&chunk, req, false, &mut report, &mut outcome)?;
+    }
+    for (id, json) in &outcome.refreshed {
+        store.update_parties(*id, json)?;
+    }
+    if let Some(job) = &req.job {
+        let to = (range.to > range.from).then_some(range.to);
+        let today = crate::pipeline::today().to_string();
+        store.finish_einvoices(job, output, to, &outcome.refused, &outcome.written_pending, &today)?;
     }
     Ok(report)
+}
+
+/// What a run must record besides the files: refused documents, pending ones now written, and
+/// parties refreshed from master data for documents that were written with them.
+#[derive(Default)]
+struct Outcome {
+    refused: Vec<crate::store::PendingDoc>,
+    written_pending: Vec<i64>,
+    refreshed: Vec<(i64, String)>,
+}
+
+/// Replaces a stored document's parties by those of today's master data (for a document that
+/// was refused, e.g. for a missing buyer country, and is tried again).
+fn refresh_parties(d: &mut crate::store::StoredDoc, md: &crate::model::master::MasterData) {
+    let get = |k: &str| d.invoice.get(k).map(String::as_str).unwrap_or("");
+    let terms = Some(get("payment_terms")).filter(|t| !t.is_empty());
+    if let Some(p) = crate::post::parties(md, get("legal_entity"), get("customer"), terms) {
+        if let Ok(json) = serde_json::to_string(&p) {
+            d.invoice.insert("parties".into(), json);
+            d.invoice.insert("parties_refreshed".into(), "1".into());
+        }
+    }
 }
 
 /// Documents per chunk.
@@ -152,12 +209,22 @@ const CHUNK: usize = 4096;
 fn write_chunk(
     docs: &[crate::store::StoredDoc],
     req: &EinvoiceRequest,
+    pending: bool,
     report: &mut EinvoiceReport,
+    outcome: &mut Outcome,
 ) -> Result<(), crate::export::ExportError> {
     use rayon::prelude::*;
     let werr = |p: &std::path::Path, m: String| crate::export::ExportError::Write { path: p.to_path_buf(), message: m };
     let syntax = req.syntax;
-    let results: Vec<(String, Kind, Result<String, Findings>)> = docs
+    struct Built {
+        id: i64,
+        legal_entity: String,
+        number: String,
+        kind: Kind,
+        file: std::path::PathBuf,
+        result: Result<String, Findings>,
+    }
+    let results: Vec<Built> = docs
         .par_iter()
         .map(|s| {
             let doc = build(s, syntax);
@@ -166,40 +233,94 @@ fn write_chunk(
                 Syntax::Cii => cii::write(&doc),
             };
             let number = doc.number.clone().unwrap_or_default();
+            let legal_entity = s.invoice.get("legal_entity").cloned().unwrap_or_default();
             let checked = check_bytes(&number, xml.as_bytes());
-            (number, doc.kind, if checked.ok { Ok(xml) } else { Err(checked.findings) })
+            Built {
+                id: s.invoice.get("id").and_then(|i| i.parse().ok()).unwrap_or_default(),
+                file: document_path(&legal_entity, &number),
+                legal_entity,
+                number,
+                kind: doc.kind,
+                result: if checked.ok { Ok(xml) } else { Err(checked.findings) },
+            }
         })
         .collect();
+    let mut dirs: Vec<std::path::PathBuf> =
+        results.iter().filter_map(|b| b.file.parent().map(|p| req.out.join(p))).collect();
+    dirs.sort();
+    dirs.dedup();
+    for d in &dirs {
+        std::fs::create_dir_all(d).map_err(|e| werr(d, e.to_string()))?;
+    }
     let written: Vec<Result<(std::path::PathBuf, std::path::PathBuf), crate::export::ExportError>> = results
         .par_iter()
-        .filter_map(|(number, _, r)| r.as_ref().ok().map(|xml| (number, xml)))
-        .map(|(number, xml)| {
-            let name = safe_file_name(number, "xml");
-            let tmp = req.out.join(format!(".{name}.tmp"));
-            std::fs::write(&tmp, xml).map_err(|e| werr(&tmp, e.to_string()))?;
-            Ok((tmp, req.out.join(&name)))
+        .filter_map(|b| b.result.as_ref().ok().map(|xml| (b, xml)))
+        .map(|(b, xml)| {
+            let path = req.out.join(&b.file);
+            let name = b.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let tmp = path.with_file_name(format!(".{name}.tmp"));
+            std::fs::write(&tmp, xml)
+                .map_err(|e| werr(&tmp, format!("document {} of legal entity {}: {e}", b.number, b.legal_entity)))?;
+            Ok((tmp, path))
         })
         .collect();
     let mut renames = Vec::with_capacity(written.len());
+    let mut first_error = None;
     for w in written {
-        renames.push(w?);
+        match w {
+            Ok(r) => renames.push(r),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = first_error {
+        // Leave no stray temp file behind.
+        for (tmp, _) in &renames {
+            let _ = std::fs::remove_file(tmp);
+        }
+        return Err(e);
     }
     sync_files(&req.out, renames.iter().map(|(tmp, _)| tmp.as_path())).map_err(|e| werr(&req.out, e.to_string()))?;
     for (tmp, path) in &renames {
         std::fs::rename(tmp, path).map_err(|e| werr(path, e.to_string()))?;
     }
-    if let Ok(dir) = std::fs::File::open(&req.out) {
-        dir.sync_all().map_err(|e| werr(&req.out, e.to_string()))?;
+    for d in std::iter::once(&req.out).chain(&dirs) {
+        if let Ok(dir) = std::fs::File::open(d) {
+            dir.sync_all().map_err(|e| werr(d, e.to_string()))?;
+        }
     }
-    for (number, kind, r) in results {
-        match r {
+    for (b, s) in results.into_iter().zip(docs) {
+        match b.result {
             Ok(_) => {
                 report.documents += 1;
-                if kind == Kind::CreditNote {
+                if b.kind == Kind::CreditNote {
                     report.credit_notes += 1;
                 }
+                if pending {
+                    report.pending_written += 1;
+                    outcome.written_pending.push(b.id);
+                    if s.invoice.contains_key("parties_refreshed") {
+                        if let Some(json) = s.invoice.get("parties") {
+                            outcome.refreshed.push((b.id, json.clone()));
+                        }
+                    }
+                }
             }
-            Err(findings) => report.refused.push(Refused { number, findings }),
+            Err(findings) => {
+                outcome.refused.push(crate::store::PendingDoc {
+                    invoice_id: b.id,
+                    legal_entity: b.legal_entity.clone(),
+                    number: b.number.clone(),
+                    findings: serde_json::to_string(&findings).unwrap_or_default(),
+                });
+                report.refused.push(Refused {
+                    legal_entity: b.legal_entity,
+                    number: b.number,
+                    findings,
+                    pending_before: pending,
+                });
+            }
         }
     }
     Ok(())
@@ -382,17 +503,43 @@ pub fn unit_code(unit: Option<&str>) -> String {
 /// A file name for a document number: letters, digits, `-`, `_` and `.` kept, anything else
 /// `_`, never starting with a dot, so no data can point a file outside the output folder.
 pub fn safe_file_name(number: &str, ext: &str) -> String {
-    let mut s: String = number
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
-        .collect();
+    format!("{}.{ext}", clean(number))
+}
+
+fn clean(text: &str) -> String {
+    let mut s: String =
+        text.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' }).collect();
     while s.starts_with('.') {
         s.replace_range(..1, "_");
     }
     if s.is_empty() {
         s.push('_');
     }
-    format!("{s}.{ext}")
+    s
+}
+
+/// Where a document goes below the output folder: `<legal entity>/<number>.xml`, unique by
+/// construction. A number that had to be cleaned (`R/2024 01`) gets a suffix from a hash of
+/// its exact text (`R_2024_01~1b7f3c0a9d2e4f51.xml`), so it cannot meet a number that is
+/// already clean (`R_2024_01.xml`) or another that cleans alike; `~` is never part of a clean
+/// name.
+pub fn document_path(legal_entity: &str, number: &str) -> std::path::PathBuf {
+    let cleaned = clean(number);
+    let name =
+        if cleaned == number { format!("{cleaned}.xml") } else { format!("{cleaned}~{:016x}.xml", name_hash(number)) };
+    let le = clean(legal_entity);
+    let le = if le == legal_entity { le } else { format!("{le}~{:016x}", name_hash(legal_entity)) };
+    std::path::Path::new(&le).join(name)
+}
+
+/// FNV-1a, 64 bits: stable across releases and platforms (file names must not change).
+fn name_hash(text: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
 }
 
 #[cfg(test)]
@@ -405,6 +552,23 @@ mod tests {
         assert_eq!(safe_file_name("../../etc/passwd", "xml"), "_._.._etc_passwd.xml");
         assert_eq!(safe_file_name("R 2019/451", "xml"), "R_2019_451.xml");
         assert_eq!(safe_file_name("", "xml"), "_.xml");
+    }
+
+    #[test]
+    fn document_paths_are_unique_by_construction() {
+        use std::path::Path;
+        assert_eq!(document_path("DEMF", "1001"), Path::new("DEMF/1001.xml"));
+        assert_eq!(document_path("USMF", "1001"), Path::new("USMF/1001.xml"));
+        let clean = document_path("DEMF", "R_2024_01");
+        let dirty = document_path("DEMF", "R/2024 01");
+        let other = document_path("DEMF", "R 2024/01");
+        assert_eq!(clean, Path::new("DEMF/R_2024_01.xml"));
+        assert!(dirty.to_string_lossy().starts_with("DEMF/R_2024_01~"), "{}", dirty.display());
+        assert_eq!(dirty.to_string_lossy().len(), "DEMF/R_2024_01~".len() + 16 + ".xml".len());
+        assert_ne!(dirty, clean);
+        assert_ne!(dirty, other);
+        assert_eq!(dirty, document_path("DEMF", "R/2024 01"), "the same number, the same name");
+        assert!(document_path("../x", "../../etc/passwd").to_string_lossy().starts_with("_._x~"));
     }
 
     #[test]

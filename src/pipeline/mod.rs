@@ -513,6 +513,31 @@ fn finish(
     })
 }
 
+/// Reads the master data folder alone (for commands that need master data but import nothing):
+/// the master data and the rejects of its rows.
+pub fn load_master(dir: &Path, catalog: &Catalog) -> Result<(MasterData, Vec<Reject>), JobError> {
+    let req = ImportRequest {
+        files: Vec::new(),
+        master_dir: dir.to_path_buf(),
+        legal_entity: String::new(),
+        rejects_dir: None,
+        batch_size: crate::job::DEFAULT_BATCH_SIZE,
+        run_date: today(),
+        progress: false,
+        post: None,
+    };
+    let v = validate(&req, catalog)?;
+    Ok((v.master, v.rejects))
+}
+
+/// The current time (UTC) as `yyyy-MM-ddTHH:mm:ssZ`, for records of who did what when.
+pub fn now_utc() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let day = Date::from_days_since_epoch((secs / 86_400) as i32);
+    let t = secs % 86_400;
+    format!("{day}T{:02}:{:02}:{:02}Z", t / 3600, t % 3600 / 60, t % 60)
+}
+
 /// Today's date (UTC), the default run date.
 pub fn today() -> Date {
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);

@@ -157,7 +157,7 @@ impl Summary {
         for e in &self.einvoices {
             let _ = writeln!(
                 s,
-                "e-invoices {}: {} documents ({} credit notes) → {}; {} refused",
+                "e-invoices {}: {} documents ({} credit notes) → {}; {} refused{}",
                 match e.syntax {
                     crate::einvoice::Syntax::Ubl => "UBL",
                     crate::einvoice::Syntax::Cii => "CII",
@@ -165,8 +165,27 @@ impl Summary {
                 e.documents,
                 e.credit_notes,
                 e.dir,
-                e.refused.len()
+                e.refused.len(),
+                if e.pending_written > 0 {
+                    format!("; {} refused earlier now written", e.pending_written)
+                } else {
+                    String::new()
+                }
             );
+            for r in e.refused.iter().take(20) {
+                let rules: Vec<&str> = r.findings.iter().map(|(rule, _)| rule.as_str()).collect();
+                let _ = writeln!(
+                    s,
+                    "    refused {} {}{}: {}",
+                    r.legal_entity,
+                    r.number,
+                    if r.pending_before { " (pending from an earlier run)" } else { "" },
+                    rules.join(", ")
+                );
+            }
+            if e.refused.len() > 20 {
+                let _ = writeln!(s, "    … and {} more (--json lists them all)", e.refused.len() - 20);
+            }
         }
         for e in &self.exports {
             let files = if e.files.is_empty() { "-".to_string() } else { e.files.join(", ") };

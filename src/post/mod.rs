@@ -323,6 +323,57 @@ pub fn content_hash(inv: &Invoice) -> String {
     format!("{h:016x}")
 }
 
+/// Seller, buyer and payment details from the master data: the legal entity, the customer
+/// and the terms of payment (the invoice's, else the customer's). `None` when the legal
+/// entity is not in the master data.
+pub fn parties(md: &MasterData, legal_entity: &str, customer_id: &str, payment_terms: Option<&str>) -> Option<Parties> {
+    let le = md.legal_entities.get(legal_entity)?;
+    let customer = md.customers.get(customer_id);
+    let terms = payment_terms
+        .or_else(|| customer.and_then(|c| c.payment_terms.as_deref()))
+        .and_then(|t| md.payment_terms.get(t));
+    Some(Parties {
+        seller: Party {
+            name: le.name.clone(),
+            vat_id: le.vat_number.clone(),
+            tax_registration_id: le.tax_registration_id.clone(),
+            legal_id: le.legal_registration_id.clone(),
+            endpoint: le.electronic_address.clone(),
+            endpoint_scheme: le.electronic_address_scheme.clone(),
+            street: le.street.clone(),
+            city: le.city.clone(),
+            zip: le.zip.clone(),
+            country: Some(le.country.clone()),
+            contact_name: le.contact_name.clone(),
+            contact_phone: le.contact_phone.clone(),
+            contact_email: le.contact_email.clone(),
+        },
+        buyer: customer
+            .map(|c| Party {
+                name: c.name.clone(),
+                vat_id: c.vat_id.clone(),
+                tax_registration_id: None,
+                legal_id: c.legal_registration_id.clone(),
+                endpoint: c.electronic_address.clone(),
+                endpoint_scheme: c.electronic_address_scheme.clone(),
+                street: c.street.clone(),
+                city: c.city.clone(),
+                zip: c.zip.clone(),
+                country: c.country.clone(),
+                contact_name: None,
+                contact_phone: None,
+                contact_email: c.email.clone(),
+            })
+            .unwrap_or_default(),
+        customer: customer_id.to_string(),
+        buyer_reference: customer.and_then(|c| c.buyer_reference.clone()),
+        payment_means: terms.and_then(|t| t.means_code.clone()),
+        iban: le.iban.clone(),
+        bic: le.bic.clone(),
+        terms: terms.map(|t| t.description.clone().unwrap_or_else(|| t.name.clone())),
+    })
+}
+
 /// Posts one invoice: totals, voucher lines in both currencies (balanced; a conversion
 /// difference goes to the penny-difference account), due date.
 pub fn post(mut inv: Invoice, md: &MasterData, opts: &PostingOptions) -> Result<Posted, PostError> {
@@ -471,51 +522,11 @@ pub fn post(mut inv: Invoice, md: &MasterData, opts: &PostingOptions) -> Result<
         _ => "Invoice",
     };
     let due_date = due_date(&inv, md);
-    let terms = inv
-        .header
-        .payment_terms
-        .as_deref()
-        .or_else(|| customer.and_then(|c| c.payment_terms.as_deref()))
-        .and_then(|t| md.payment_terms.get(t));
-    let parties = Parties {
-        seller: Party {
-            name: le.name.clone(),
-            vat_id: le.vat_number.clone(),
-            tax_registration_id: le.tax_registration_id.clone(),
-            legal_id: le.legal_registration_id.clone(),
-            endpoint: le.electronic_address.clone(),
-            endpoint_scheme: le.electronic_address_scheme.clone(),
-            street: le.street.clone(),
-            city: le.city.clone(),
-            zip: le.zip.clone(),
-            country: Some(le.country.clone()),
-            contact_name: le.contact_name.clone(),
-            contact_phone: le.contact_phone.clone(),
-            contact_email: le.contact_email.clone(),
-        },
-        buyer: customer
-            .map(|c| Party {
-                name: c.name.clone(),
-                vat_id: c.vat_id.clone(),
-                tax_registration_id: None,
-                legal_id: c.legal_registration_id.clone(),
-                endpoint: c.electronic_address.clone(),
-                endpoint_scheme: c.electronic_address_scheme.clone(),
-                street: c.street.clone(),
-                city: c.city.clone(),
-                zip: c.zip.clone(),
-                country: c.country.clone(),
-                contact_name: None,
-                contact_phone: None,
-                contact_email: c.email.clone(),
-            })
-            .unwrap_or_default(),
-        customer: inv.header.customer.to_string(),
-        buyer_reference: customer.and_then(|c| c.buyer_reference.clone()),
-        payment_means: terms.and_then(|t| t.means_code.clone()),
-        iban: le.iban.clone(),
-        bic: le.bic.clone(),
-        terms: terms.map(|t| t.description.clone().unwrap_or_else(|| t.name.clone())),
+    let Some(parties) =
+        parties(md, &inv.header.legal_entity, &inv.header.customer, inv.header.payment_terms.as_deref())
+    else {
+        let msg = format!("legal entity `{}` is not in the master data", inv.header.legal_entity);
+        return Err(reject(inv, None, Rule::RefLegalEntity, msg));
     };
     let exemptions = totals
         .groups

@@ -817,10 +817,29 @@ impl Store {
         &self,
         status: &str,
         range: ExportRange,
-        mut f: impl FnMut(StoredDoc),
+        f: impl FnMut(StoredDoc),
     ) -> Result<(), StoreError> {
         let status = if status == "draft" { "draft" } else { "posted" };
         let filter = format!("i.status = '{status}' AND i.version > ?1 AND i.version <= ?2");
+        self.documents_where(&filter, params![range.from, range.to], f)
+    }
+
+    /// Calls `f` with every document a job's e-invoice output refused and nobody skipped, in
+    /// the order they were posted.
+    pub fn pending_documents(&self, job: &str, output: &str, f: impl FnMut(StoredDoc)) -> Result<(), StoreError> {
+        let filter = "i.id IN (SELECT invoice_id FROM einvoice_pending
+                       WHERE job = ?1 AND output = ?2 AND skipped_at IS NULL)";
+        self.documents_where(filter, params![job, output], f)
+    }
+
+    /// The documents whose invoice row passes `filter` (an SQL condition on `i`), with their
+    /// lines and VAT breakdown: three ordered scans merged in one read transaction.
+    fn documents_where(
+        &self,
+        filter: &str,
+        args: impl rusqlite::Params + Clone,
+        mut f: impl FnMut(StoredDoc),
+    ) -> Result<(), StoreError> {
         let tx = self.conn.unchecked_transaction().map_err(self.err())?;
         let mut inv =
             tx.prepare(&format!("SELECT i.* FROM invoice i WHERE {filter} ORDER BY i.id")).map_err(self.err())?;
@@ -832,9 +851,9 @@ impl Store {
             .map_err(self.err())?;
         let names = |s: &rusqlite::Statement<'_>| s.column_names().map(str::to_string).collect::<Vec<_>>();
         let (in_names, l_names, t_names) = (names(&inv), names(&lines), names(&taxes));
-        let mut lrows = lines.query(params![range.from, range.to]).map_err(self.err())?;
-        let mut trows = taxes.query(params![range.from, range.to]).map_err(self.err())?;
-        let mut irows = inv.query(params![range.from, range.to]).map_err(self.err())?;
+        let mut lrows = lines.query(args.clone()).map_err(self.err())?;
+        let mut trows = taxes.query(args.clone()).map_err(self.err())?;
+        let mut irows = inv.query(args).map_err(self.err())?;
         let mut pending_line = None;
         let mut pending_tax = None;
         while let Some(r) = irows.next().map_err(self.err())? {
@@ -847,6 +866,159 @@ impl Store {
         }
         Ok(())
     }
+
+    /// Records the outcome of an e-invoice run in one transaction: documents refused are (still)
+    /// pending for the job's output, documents written are pending no more, and the job's
+    /// watermark moves to `to` (when the run covered a new range).
+    pub fn finish_einvoices(
+        &mut self,
+        job: &str,
+        output: &str,
+        to: Option<i64>,
+        refused: &[PendingDoc],
+        written: &[i64],
+        today: &str,
+    ) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        {
+            let mut up = tx
+                .prepare(
+                    "INSERT INTO einvoice_pending (job, output, invoice_id, legal_entity, number, findings,
+                        first_refused, last_refused, runs)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, 1)
+                     ON CONFLICT(job, output, invoice_id) DO UPDATE SET findings = excluded.findings,
+                        last_refused = excluded.last_refused, runs = runs + 1",
+                )
+                .map_err(sql)?;
+            for r in refused {
+                up.execute(params![job, output, r.invoice_id, r.legal_entity, r.number, r.findings, today])
+                    .map_err(sql)?;
+            }
+            let mut del = tx
+                .prepare("DELETE FROM einvoice_pending WHERE job = ?1 AND output = ?2 AND invoice_id = ?3")
+                .map_err(sql)?;
+            for id in written {
+                del.execute(params![job, output, id]).map_err(sql)?;
+            }
+        }
+        if let Some(to) = to {
+            tx.execute(
+                "INSERT INTO export_watermark (job, entity, version, pending_to) VALUES (?1, ?2, ?3, NULL)
+                 ON CONFLICT(job, entity) DO UPDATE SET version = excluded.version, pending_to = NULL",
+                params![job, output, to],
+            )
+            .map_err(sql)?;
+        }
+        tx.commit().map_err(sql)
+    }
+
+    /// The documents pending for a job's e-invoice output (skipped ones too, marked), by
+    /// legal entity and number.
+    pub fn pending_einvoices(&self, job: &str, output: &str) -> Result<Vec<PendingEntry>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT legal_entity, number, findings, first_refused, last_refused, runs, skipped_by, skipped_at,
+                    skip_reason FROM einvoice_pending WHERE job = ?1 AND output = ?2 ORDER BY legal_entity, number",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map(params![job, output], |r| {
+                Ok(PendingEntry {
+                    legal_entity: r.get(0)?,
+                    number: r.get(1)?,
+                    findings: r.get(2)?,
+                    first_refused: r.get(3)?,
+                    last_refused: r.get(4)?,
+                    runs: r.get(5)?,
+                    skipped_by: r.get(6)?,
+                    skipped_at: r.get(7)?,
+                    skip_reason: r.get(8)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    /// Marks a pending document as skipped by `by` for `reason`; false when the job has no
+    /// such pending document.
+    pub fn skip_einvoice(
+        &mut self,
+        job: &str,
+        output: &str,
+        legal_entity: &str,
+        number: &str,
+        skip: &Skip,
+    ) -> Result<bool, StoreError> {
+        let Skip { by, reason, at: now } = skip;
+        let n = self
+            .conn
+            .execute(
+                "UPDATE einvoice_pending SET skipped_by = ?5, skipped_at = ?6, skip_reason = ?7
+                 WHERE job = ?1 AND output = ?2 AND legal_entity = ?3 AND number = ?4 AND skipped_at IS NULL",
+                params![job, output, legal_entity, number, by, now, reason],
+            )
+            .map_err(self.err())?;
+        Ok(n > 0)
+    }
+
+    /// Replaces the parties (seller, buyer, payment) a posted invoice keeps, after a refused
+    /// e-invoice was written with corrected master data.
+    pub fn update_parties(&mut self, invoice_id: i64, parties_json: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute("UPDATE invoice SET parties = ?2 WHERE id = ?1", params![invoice_id, parties_json])
+            .map(|_| ())
+            .map_err(self.err())
+    }
+}
+
+/// Who skips a pending e-invoice, why and when.
+#[derive(Debug, Clone)]
+pub struct Skip {
+    /// Who.
+    pub by: String,
+    /// Why.
+    pub reason: String,
+    /// When (UTC, ISO 8601).
+    pub at: String,
+}
+
+/// A document an e-invoice run refused.
+#[derive(Debug, Clone)]
+pub struct PendingDoc {
+    /// The invoice's row id.
+    pub invoice_id: i64,
+    /// Its legal entity.
+    pub legal_entity: String,
+    /// Its number.
+    pub number: String,
+    /// The findings, as JSON.
+    pub findings: String,
+}
+
+/// A document pending for a job's e-invoice output, as stored.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PendingEntry {
+    /// Legal entity.
+    pub legal_entity: String,
+    /// Invoice number.
+    pub number: String,
+    /// The findings of the last run, as JSON.
+    pub findings: String,
+    /// Date of the first refusal.
+    pub first_refused: String,
+    /// Date of the last refusal.
+    pub last_refused: String,
+    /// Runs that refused it.
+    pub runs: i64,
+    /// Who skipped it.
+    pub skipped_by: Option<String>,
+    /// When.
+    pub skipped_at: Option<String>,
+    /// Why.
+    pub skip_reason: Option<String>,
 }
 
 /// Which column of `invoice` a number lives in.

@@ -60,6 +60,15 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX invoice_number_unique ON invoice (legal_entity, number) WHERE number IS NOT NULL;
     CREATE UNIQUE INDEX invoice_voucher_unique ON invoice (legal_entity, voucher) WHERE voucher IS NOT NULL;
     ",
+    // 3: e-invoices a job refused stay pending until they are written or skipped by someone.
+    "
+    CREATE TABLE einvoice_pending (
+        job TEXT NOT NULL, output TEXT NOT NULL, invoice_id INTEGER NOT NULL,
+        legal_entity TEXT NOT NULL, number TEXT NOT NULL, findings TEXT NOT NULL,
+        first_refused TEXT NOT NULL, last_refused TEXT NOT NULL, runs INTEGER NOT NULL,
+        skipped_by TEXT, skipped_at TEXT, skip_reason TEXT,
+        PRIMARY KEY (job, output, invoice_id));
+    ",
 ];
 
 /// Invoice numbers and vouchers that more than one document of a legal entity uses (the first

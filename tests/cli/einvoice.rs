@@ -111,9 +111,9 @@ fn sample_documents_snapshot_and_pass_the_checker() {
     let cii = einvoice(&store, "cii", &dir.path().join("cii"), None);
     assert_eq!(cii["documents"], 14);
     let read = |p: PathBuf| std::fs::read_to_string(p).unwrap();
-    insta::assert_snapshot!("ubl_invoice_multi_rate", read(dir.path().join("ubl/DEMF-INV-000101.xml")));
-    insta::assert_snapshot!("ubl_credit_note", read(dir.path().join("ubl/DEMF-CRN-000105.xml")));
-    insta::assert_snapshot!("cii_invoice_foreign_currency", read(dir.path().join("cii/DEMF-INV-000104.xml")));
+    insta::assert_snapshot!("ubl_invoice_multi_rate", read(dir.path().join("ubl/DEMF/DEMF-INV-000101.xml")));
+    insta::assert_snapshot!("ubl_credit_note", read(dir.path().join("ubl/DEMF/DEMF-CRN-000105.xml")));
+    insta::assert_snapshot!("cii_invoice_foreign_currency", read(dir.path().join("cii/DEMF/DEMF-INV-000104.xml")));
     let all = invoiceflow(&[
         "check",
         &dir.path().join("ubl").display().to_string(),
@@ -129,14 +129,14 @@ fn amounts_in_the_xml_equal_the_posted_amounts() {
     let store = sample_store(dir.path());
     einvoice(&store, "ubl", &dir.path().join("ubl"), None);
     let s = invoiceflow::store::Store::open(&store).unwrap();
-    let rows = s.query_text("SELECT number, tax_inclusive, vat_total FROM invoice", &[]).unwrap();
+    let rows = s.query_text("SELECT legal_entity, number, tax_inclusive, vat_total FROM invoice", &[]).unwrap();
     assert_eq!(rows.len(), 14);
     for r in rows {
-        let number = r[0].clone().unwrap();
-        let xml = std::fs::read(dir.path().join(format!("ubl/{number}.xml"))).unwrap();
+        let (le, number) = (r[0].clone().unwrap(), r[1].clone().unwrap());
+        let xml = std::fs::read(dir.path().join(format!("ubl/{le}/{number}.xml"))).unwrap();
         let (doc, _) = invoiceflow::einvoice::read::read(&xml).unwrap();
-        let total: rust_decimal::Decimal = r[1].as_deref().unwrap().parse().unwrap();
-        let vat: rust_decimal::Decimal = r[2].as_deref().unwrap().parse().unwrap();
+        let total: rust_decimal::Decimal = r[2].as_deref().unwrap().parse().unwrap();
+        let vat: rust_decimal::Decimal = r[3].as_deref().unwrap().parse().unwrap();
         assert_eq!(doc.totals.tax_inclusive, Some(total.abs()), "{number}");
         assert_eq!(doc.totals.vat_total, Some(vat.abs()), "{number}");
     }
@@ -150,5 +150,6 @@ fn incremental_einvoices_write_each_document_once() {
     assert_eq!(first["documents"], 14);
     let second = einvoice(&store, "cii", &dir.path().join("out"), Some("edi"));
     assert_eq!(second["documents"], 0);
-    assert_eq!(std::fs::read_dir(dir.path().join("out")).unwrap().count(), 14);
+    let files = |le: &str| std::fs::read_dir(dir.path().join("out").join(le)).unwrap().count();
+    assert_eq!((files("DEMF"), files("USMF")), (11, 3));
 }

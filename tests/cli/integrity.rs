@@ -223,7 +223,6 @@ fn check_gives_findings_not_a_crash_for_amounts_beyond_what_a_decimal_holds() {
     let run = run_job(copy.path(), &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let doc = copy.path().join("out/einvoices/ubl/DEMF/DEMF-INV-000102.xml");
-    let doc = if doc.exists() { doc } else { copy.path().join("out/einvoices/ubl/DEMF-INV-000102.xml") };
     let text = std::fs::read_to_string(&doc).unwrap();
     let max = "79228162514264337593543950335";
     let amount = |el: &str| {
@@ -494,4 +493,128 @@ fn a_store_with_duplicate_numbers_from_an_earlier_release_says_which_numbers() {
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("(DEMF number DEMF-INV-000101 ×2)"), "{}", run.stderr);
     assert!(run.stderr.contains("used by more than one document"), "{}", run.stderr);
+}
+
+#[test]
+fn einvoice_file_names_are_unique_across_legal_entities_and_cleaned_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("headers.csv"),
+        "DATAAREAID,INVOICENUMBER,INVOICEDATE,INVOICECUSTOMERACCOUNTNUMBER,CURRENCYCODE\n\
+         DEMF,1001,2024-03-01,DE-001,EUR\nUSMF,1001,2024-03-01,US-001,USD\n\
+         DEMF,R/2024 01,2024-03-01,DE-001,EUR\nDEMF,R_2024_01,2024-03-01,DE-002,EUR\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("lines.csv"),
+        "DATAAREAID,INVOICEID,LINECREATIONSEQUENCENUMBER,ITEMID,ITEMNAME,QTY,SALESPRICE,TAXNAME\n\
+         DEMF,1001,1,BK-1001,Bike,1,10.00,VAT19\nUSMF,1001,1,BK-1001,Bike,1,10.00,TXSALES\n\
+         DEMF,R/2024 01,1,BK-1001,Bike,1,20.00,VAT19\nDEMF,R_2024_01,1,BK-1001,Bike,1,30.00,VAT19\n",
+    )
+    .unwrap();
+    let store = d.join("s.db");
+    let run = invoiceflow(&[
+        "import",
+        "--quiet",
+        "--master",
+        &s(&root().join("samples/master")),
+        "--store",
+        &s(&store),
+        &format!("SalesInvoiceJournalHeader={}", s(&d.join("headers.csv"))),
+        &format!("BusinessDocumentSalesInvoiceLineItem={}", s(&d.join("lines.csv"))),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = d.join("ubl");
+    for attempt in 0..2 {
+        let run = invoiceflow(&["einvoice", "--json", "--store", &s(&store), "--syntax", "ubl", "--out", &s(&out)]);
+        assert_eq!(run.code, 0, "attempt {attempt}: {}", run.stderr);
+        assert_eq!(run.json()["einvoices"][0]["documents"], 4);
+    }
+    let mut files: Vec<String> = Vec::new();
+    for le in ["DEMF", "USMF"] {
+        for e in std::fs::read_dir(out.join(le)).unwrap() {
+            files.push(format!("{le}/{}", e.unwrap().file_name().to_string_lossy()));
+        }
+    }
+    files.sort();
+    assert_eq!(files.len(), 4, "{files:?}");
+    assert_eq!(files[0], "DEMF/1001.xml");
+    assert_eq!(files[1], "DEMF/R_2024_01.xml");
+    assert!(files[2].starts_with("DEMF/R_2024_01~") && files[2].ends_with(".xml"), "{files:?}");
+    assert_eq!(files[3], "USMF/1001.xml");
+    // Each file holds its own document.
+    let number_of = |f: &str| {
+        let (doc, _) = invoiceflow::einvoice::read::read(&std::fs::read(out.join(f)).unwrap()).unwrap();
+        (doc.number.unwrap(), doc.currency.unwrap())
+    };
+    assert_eq!(number_of(&files[1]), ("R_2024_01".to_string(), "EUR".to_string()));
+    assert_eq!(number_of(&files[2]), ("R/2024 01".to_string(), "EUR".to_string()));
+    assert_eq!(number_of(&files[3]), ("1001".to_string(), "USD".to_string()));
+}
+
+#[test]
+fn a_refused_einvoice_stays_pending_until_written_or_skipped() {
+    let copy = sample_copy();
+    let customers = copy.path().join("samples/master/Customer.csv");
+    let original = std::fs::read_to_string(&customers).unwrap();
+    // DE-001 without a country: its four documents are refused (BR-11).
+    edit(&customers, "80331,DE,", "80331,,");
+    let first = run_job(copy.path(), &[]);
+    assert_eq!(first.code, 3, "{}", first.stderr);
+    let refused = |run: &crate::Run| -> Vec<(String, bool)> {
+        run.json()["einvoices"][0]["refused"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["number"].as_str().unwrap().to_string(), r["pending_before"].as_bool().unwrap()))
+            .collect()
+    };
+    assert_eq!(refused(&first).len(), 4);
+    assert!(refused(&first).iter().all(|(_, before)| !before));
+    // The next run has nothing new, yet reports the four again: they did not get lost.
+    let second = run_job(copy.path(), &[]);
+    assert_eq!(second.code, 3, "{}", second.stderr);
+    assert_eq!(second.json()["status"], "partial");
+    let again = refused(&second);
+    assert_eq!(again.len(), 4, "{again:?}");
+    assert!(again.iter().all(|(_, before)| *before));
+    // One is skipped by someone, with a reason.
+    let store = s(&copy.path().join("out/invoiceflow.db"));
+    let skip = invoiceflow(&[
+        "skip-einvoice",
+        "--store",
+        &store,
+        "--job",
+        "edi",
+        "--syntax",
+        "ubl",
+        "--by",
+        "jane",
+        "--reason",
+        "sent on paper",
+        "R2019-00451",
+    ]);
+    assert_eq!(skip.code, 0, "{}", skip.stderr);
+    let list =
+        invoiceflow(&["skip-einvoice", "--store", &store, "--job", "edi", "--syntax", "ubl", "--list", "--json"]);
+    let entries: serde_json::Value = serde_json::from_str(list.stdout.trim()).unwrap();
+    let skipped: Vec<&serde_json::Value> =
+        entries.as_array().unwrap().iter().filter(|e| !e["skipped_by"].is_null()).collect();
+    assert_eq!(skipped.len(), 1);
+    assert_eq!((skipped[0]["number"].as_str(), skipped[0]["skipped_by"].as_str()), (Some("R2019-00451"), Some("jane")));
+    assert_eq!(skipped[0]["skip_reason"], "sent on paper");
+    // The master data is corrected: the other three are written with the corrected buyer.
+    std::fs::write(&customers, original).unwrap();
+    let third = run_job(copy.path(), &[]);
+    assert_eq!(third.code, 0, "{}", third.stderr);
+    let e = &third.json()["einvoices"][0];
+    assert_eq!((e["pending_written"].as_u64(), e["refused"].as_array().unwrap().len()), (Some(3), 0));
+    let doc = copy.path().join("out/einvoices/ubl/DEMF/DEMF-INV-000101.xml");
+    let (doc, _) = invoiceflow::einvoice::read::read(&std::fs::read(doc).unwrap()).unwrap();
+    assert_eq!(doc.buyer.country.as_deref(), Some("DE"));
+    assert!(!copy.path().join("out/einvoices/ubl/DEMF/R2019-00451.xml").exists());
+    let fourth = run_job(copy.path(), &[]);
+    assert_eq!(fourth.code, 0, "{}", fourth.stderr);
+    assert_eq!(fourth.json()["einvoices"][0]["pending_written"], 0);
 }
