@@ -63,6 +63,11 @@ pub struct CommonArgs {
     /// Hide progress bars.
     #[arg(long)]
     pub quiet: bool,
+    /// Seconds to wait for another process that holds the store (an import writing, or another
+    /// program with the database open) before giving up. Exports and e-invoices do not wait for
+    /// an import: they read the last committed state.
+    #[arg(long, value_name = "SECS")]
+    pub lock_timeout: Option<u64>,
 }
 
 /// `invoiceflow run`.
@@ -279,6 +284,9 @@ pub struct SkipArgs {
     /// Print as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Seconds to wait for a writer's transaction.
+    #[arg(long, value_name = "SECS")]
+    pub lock_timeout: Option<u64>,
 }
 
 /// `invoiceflow check`.

@@ -26,6 +26,8 @@ struct JobFile {
     batch_size: Option<usize>,
     /// The ledger store (SQLite); when absent the job validates only.
     store: Option<PathBuf>,
+    /// Seconds to wait for another process that holds the store (default 60).
+    lock_timeout: Option<u64>,
     /// Posting options.
     #[serde(default)]
     posting: PostingSection,
@@ -133,6 +135,11 @@ pub const MAX_INVOICES_PER_BATCH: usize = 1_000_000;
 /// The most worker threads (`--threads`).
 pub const MAX_THREADS: usize = 256;
 
+/// The lock timeout of a job file or flag, in seconds (default 60).
+pub fn lock_timeout(seconds: Option<u64>) -> std::time::Duration {
+    seconds.map(std::time::Duration::from_secs).unwrap_or(crate::store::DEFAULT_LOCK_TIMEOUT)
+}
+
 /// A setting of a job file within `1..=max`, or an error that names its key.
 fn setting(key: &str, value: Option<usize>, default: usize, max: usize) -> Result<usize, String> {
     match value {
@@ -208,6 +215,7 @@ impl Job {
                 options: file.posting.options,
                 draft: file.posting.drafts,
                 invoices_per_batch,
+                lock_timeout: lock_timeout(file.lock_timeout),
             }),
         })
     }

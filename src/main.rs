@@ -56,12 +56,16 @@ fn main() -> ExitCode {
                             options: PostingOptions::default(),
                             draft: false,
                             invoices_per_batch: job::DEFAULT_INVOICES_PER_BATCH,
+                            lock_timeout: job::lock_timeout(None),
                         });
                         post.store = store.clone();
                         job.post = Some(post);
                     }
                     if a.rejects.is_some() {
                         job.rejects = a.rejects.clone();
+                    }
+                    if let (Some(t), Some(post)) = (a.common.lock_timeout, job.post.as_mut()) {
+                        post.lock_timeout = job::lock_timeout(Some(t));
                     }
                     if let Some(dir) = &a.exports {
                         for e in &mut job.exports {
@@ -179,12 +183,13 @@ fn post_request(a: &ImportArgs) -> Option<PostRequest> {
     };
     let options = a.posting.options(rounding, a.pro_forma);
     let invoices_per_batch = a.posting.invoices_per_batch.max(1);
+    let lock_timeout = job::lock_timeout(a.common.lock_timeout);
     match (&a.store, a.dry_run) {
         (Some(store), false) => {
-            Some(PostRequest { store: store.clone(), options, draft: a.no_post, invoices_per_batch })
+            Some(PostRequest { store: store.clone(), options, draft: a.no_post, invoices_per_batch, lock_timeout })
         }
         (None, false) if a.pro_forma => {
-            Some(PostRequest { store: PathBuf::new(), options, draft: false, invoices_per_batch })
+            Some(PostRequest { store: PathBuf::new(), options, draft: false, invoices_per_batch, lock_timeout })
         }
         _ => None,
     }
@@ -210,7 +215,7 @@ fn run_import(
                 if post.options.pro_forma {
                     eprintln!("note: pro forma run: exports and e-invoices skipped");
                 } else {
-                    match run_exports(&post.store, exports, einvoices, Some(&req.master_dir)) {
+                    match run_exports(&post.store, post.lock_timeout, exports, einvoices, Some(&req.master_dir)) {
                         Ok((reports, docs)) => {
                             summary.exports = reports;
                             summary.einvoices = docs;
@@ -241,6 +246,7 @@ type OutputReports = (Vec<ExportReport>, Vec<invoiceflow::einvoice::EinvoiceRepo
 
 fn run_exports(
     store: &std::path::Path,
+    lock_timeout: std::time::Duration,
     exports: &[ExportRequest],
     einvoices: &[invoiceflow::einvoice::EinvoiceRequest],
     master: Option<&std::path::Path>,
@@ -249,7 +255,7 @@ fn run_exports(
         (Some(dir), false) => Some(pipeline::load_master(dir, Catalog::builtin())?.0),
         _ => None,
     };
-    let mut store = Store::open(store).context("cannot open the store for export")?;
+    let mut store = Store::open_reader(store, lock_timeout).context("cannot open the store for export")?;
     let mut out = Vec::new();
     for e in exports {
         out.push(
@@ -267,10 +273,8 @@ fn run_exports(
 fn export_command(a: ExportArgs) -> u8 {
     let started = Instant::now();
     let run = || -> anyhow::Result<Vec<ExportReport>> {
-        if !a.store.exists() {
-            anyhow::bail!("{}: no such store; import into it first", a.store.display());
-        }
-        let mut store = Store::open(&a.store).context("cannot open the store")?;
+        let mut store =
+            Store::open_reader(&a.store, job::lock_timeout(a.common.lock_timeout)).context("cannot open the store")?;
         if let (true, Some(job)) = (a.reset, &a.job) {
             let n = store.reset_export(job)?;
             eprintln!("job {job}: {n} watermarks forgotten");
@@ -327,7 +331,8 @@ fn einvoice_command(a: EinvoiceArgs) -> u8 {
             }
             None => None,
         };
-        let mut store = Store::open(&a.store).context("cannot open the store")?;
+        let mut store =
+            Store::open_reader(&a.store, job::lock_timeout(a.common.lock_timeout)).context("cannot open the store")?;
         let req = invoiceflow::einvoice::EinvoiceRequest { syntax: a.syntax, out: a.out.clone(), job: a.job.clone() };
         Ok(invoiceflow::einvoice::run(&mut store, &req, md.as_ref())?)
     };
@@ -374,10 +379,8 @@ fn einvoice_command(a: EinvoiceArgs) -> u8 {
 
 fn skip_command(a: SkipArgs) -> u8 {
     let run = || -> anyhow::Result<Vec<invoiceflow::store::PendingEntry>> {
-        if !a.store.exists() {
-            anyhow::bail!("{}: no such store", a.store.display());
-        }
-        let mut store = Store::open(&a.store).context("cannot open the store")?;
+        let mut store =
+            Store::open_reader(&a.store, job::lock_timeout(a.lock_timeout)).context("cannot open the store")?;
         let output = invoiceflow::einvoice::output_name(a.syntax);
         if !a.list && !a.numbers.is_empty() {
             let Some(reason) = a.reason.clone().filter(|r| !r.trim().is_empty()) else {
@@ -447,6 +450,7 @@ fn post_command(a: PostArgs) -> u8 {
         options: a.posting.options(RoundingPolicy::Document, false),
         draft: false,
         invoices_per_batch: a.posting.invoices_per_batch.max(1),
+        lock_timeout: job::lock_timeout(a.common.lock_timeout),
     };
     match pipeline::drafts::post_drafts(&req, &a.master, a.rejects.as_deref(), Catalog::builtin())
         .context("posting the drafts failed")

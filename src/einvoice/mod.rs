@@ -168,13 +168,16 @@ pub fn run(
         }
         write_chunk(&chunk, req, false, &mut report, &mut outcome)?;
     }
-    for (id, json) in &outcome.refreshed {
-        store.update_parties(*id, json)?;
-    }
     if let Some(job) = &req.job {
-        let to = (range.to > range.from).then_some(range.to);
         let today = crate::pipeline::today().to_string();
-        store.finish_einvoices(job, output, to, &outcome.refused, &outcome.written_pending, &today)?;
+        let run = crate::store::EinvoiceRun {
+            to: (range.to > range.from).then_some(range.to),
+            refused: &outcome.refused,
+            written: &outcome.written_pending,
+            parties: &outcome.refreshed,
+            today: &today,
+        };
+        store.finish_einvoices(job, output, &run)?;
     }
     Ok(report)
 }

@@ -143,7 +143,7 @@ pub fn post_drafts(
     let mut v = super::validate(&master_req, catalog)?;
     let mut docs = Vec::new();
     {
-        let store = crate::store::Store::open(&req.store)?;
+        let store = crate::store::Store::open_reader(&req.store, req.lock_timeout)?;
         store.drafts(|d| docs.push(d))?;
     }
     // Drafts are rows of a file of their own in messages and the rejects index.

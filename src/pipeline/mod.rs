@@ -287,6 +287,28 @@ fn read_file(
     Ok(FileRun { label: label.to_string(), read, encoding: source.encoding(), unknown_columns: plan.unknown_columns })
 }
 
+/// Why `path` cannot be read as an entity file, if it cannot: missing, a folder, a device.
+/// Regular files and pipes (`<(zcat invoices.csv.gz)`) can.
+fn not_a_file(path: &Path) -> Option<String> {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some("no such file".into()),
+        Err(e) => return Some(format!("cannot read the file: {e}")),
+    };
+    let ty = meta.file_type();
+    if ty.is_dir() {
+        return Some("is a folder, not a file: name the entity files in it (CSV or Parquet)".into());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt as _;
+        if ty.is_block_device() || ty.is_char_device() || ty.is_socket() {
+            return Some("is a device, not a file: name an entity file (CSV or Parquet)".into());
+        }
+    }
+    None
+}
+
 /// The master data file of an entity in `dir`: `<Name>.csv|.parquet` or `<label>.csv`,
 /// case-insensitively.
 fn find_master_file(dir: &Path, entity: &Entity) -> Result<Option<PathBuf>, JobError> {
@@ -361,8 +383,8 @@ pub fn validate<'c>(req: &ImportRequest, catalog: &'c Catalog) -> Result<Validat
                 req.master_dir.display()
             )));
         }
-        if !f.path.is_file() {
-            return Err(JobError::Input(format!("{}: no such file", f.path.display())));
+        if let Some(problem) = not_a_file(&f.path) {
+            return Err(JobError::Input(format!("{}: {problem}", f.path.display())));
         }
         plans.push((f, entity));
     }

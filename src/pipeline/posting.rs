@@ -29,6 +29,8 @@ pub struct PostRequest {
     pub draft: bool,
     /// Invoices per batch (one transaction each).
     pub invoices_per_batch: usize,
+    /// How long to wait for another process that holds the store.
+    pub lock_timeout: std::time::Duration,
 }
 
 /// What posting did.
@@ -120,7 +122,7 @@ pub fn run(
         return Ok((report, rejects, unchanged));
     }
 
-    let mut store = Store::open(&req.store)?;
+    let mut store = Store::open_writer(&req.store, req.lock_timeout)?;
     store.seed_sequences(md)?;
     let mut sequences: HashSet<(String, String)> = HashSet::new();
     for le in md.legal_entities.keys() {

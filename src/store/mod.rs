@@ -3,7 +3,10 @@
 //!
 //! Decimals are stored as exact text; sums are done in Rust, never in SQL.
 
+mod jobs;
 mod schema;
+
+pub use jobs::{path_of as jobs_path, EinvoiceRun, ExportRange, PendingDoc, PendingEntry, Skip};
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -23,20 +26,28 @@ use crate::validate::{Reject, Rule};
 #[non_exhaustive]
 pub enum StoreError {
     /// SQLite said no.
-    #[error("{path}: store error: {source}")]
+    #[error("{path}: {}", describe_sqlite(source))]
     Sqlite {
         /// The store.
         path: PathBuf,
         /// The cause.
         source: rusqlite::Error,
     },
-    /// Another process holds the store.
-    #[error("{path}: the store is in use by another invoiceflow process (lock file {lock}); wait for it to finish and run again")]
+    /// Another process holds the store for writing, longer than we wait.
+    #[error("{path}: the store is in use by another invoiceflow process ({holder}); waited {waited_s} s for it (--lock-timeout). Wait for it to finish, or give a longer --lock-timeout")]
     Locked {
         /// The store.
         path: PathBuf,
-        /// The lock file.
-        lock: String,
+        /// Who holds it, as its lock file says.
+        holder: String,
+        /// How long we waited.
+        waited_s: u64,
+    },
+    /// The store does not exist (a reader never creates one).
+    #[error("{path}: no such store; import into it first")]
+    Missing {
+        /// The store.
+        path: PathBuf,
     },
     /// The lock file cannot be created.
     #[error("{path}: cannot create the lock file: {source}")]
@@ -80,12 +91,68 @@ pub enum StoreError {
     },
 }
 
-/// An open store, locked for this process.
+/// The message of an SQLite error; a store another program keeps locked says so.
+fn describe_sqlite(e: &rusqlite::Error) -> String {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => format!(
+            "the store is locked by another program and stayed locked longer than the lock timeout ({e}); close the program that holds it (a database browser with an open transaction, say), or give a longer --lock-timeout"
+        ),
+        _ => format!("store error: {e}"),
+    }
+}
+
+/// How long to wait for a store another process holds (the default of `--lock-timeout`).
+pub const DEFAULT_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// An open store: a writer holds the store's lock file for the life of the value (one writer at
+/// a time); a reader holds nothing and reads committed states while a writer works (WAL).
 pub struct Store {
     path: PathBuf,
     conn: Connection,
-    _lock: File,
+    _lock: Option<File>,
+    /// Whether the jobs database is attached (readers).
+    jobs: bool,
     balances: HashMap<(String, String), Decimal>,
+}
+
+/// Takes the writer lock of a store, waiting up to `timeout` for another invoiceflow process
+/// to release it; the lock file then says who holds it.
+fn lock_for_writing(path: &Path, timeout: std::time::Duration) -> Result<File, StoreError> {
+    use std::io::{Read as _, Seek as _, Write as _};
+    let lock_path = PathBuf::from(format!("{}.lock", path.display()));
+    let io = |source| StoreError::Io { path: path.to_path_buf(), source };
+    let mut lock = File::options().create(true).truncate(false).read(true).write(true).open(&lock_path).map_err(io)?;
+    let started = std::time::Instant::now();
+    let mut announced = false;
+    loop {
+        match lock.try_lock() {
+            Ok(()) => break,
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = File::open(&lock_path).and_then(|mut f| f.read_to_string(&mut holder));
+                let holder = holder.trim().to_string();
+                let holder = if holder.is_empty() { format!("lock file {}", lock_path.display()) } else { holder };
+                if started.elapsed() >= timeout {
+                    return Err(StoreError::Locked {
+                        path: path.to_path_buf(),
+                        holder,
+                        waited_s: started.elapsed().as_secs(),
+                    });
+                }
+                if !announced {
+                    tracing::warn!(store = %path.display(), holder = %holder, "Waiting for another process to release the store.");
+                    announced = true;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Err(std::fs::TryLockError::Error(source)) => return Err(io(source)),
+        }
+    }
+    // Say who holds it, for whoever waits next.
+    let args: Vec<String> = std::env::args().collect();
+    let who = format!("pid {}, since {}: {}", std::process::id(), crate::pipeline::now_utc(), args.join(" "));
+    lock.set_len(0).and_then(|()| lock.rewind()).and_then(|()| lock.write_all(who.as_bytes())).map_err(io)?;
+    Ok(lock)
 }
 
 /// What happened to one invoice of a batch.
@@ -135,36 +202,59 @@ fn extras_json(entity: &str, extras: &Extras) -> String {
 }
 
 impl Store {
-    /// Opens (creating and migrating when needed) the store at `path` and locks it for this
-    /// process; a second process gets [`StoreError::Locked`] at once.
+    /// Opens (creating and migrating when needed) the store at `path` for writing, waiting up
+    /// to [`DEFAULT_LOCK_TIMEOUT`] for another writer.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let lock_path = PathBuf::from(format!("{}.lock", path.display()));
+        Store::open_writer(path, DEFAULT_LOCK_TIMEOUT)
+    }
+
+    /// Opens (creating and migrating when needed) the store at `path` for writing: takes its
+    /// lock, waiting up to `timeout` for another invoiceflow process, and waits as long for a
+    /// lock another program holds on the database ("database is locked").
+    pub fn open_writer(path: &Path, timeout: std::time::Duration) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: path.to_path_buf(), source })?;
         }
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|source| StoreError::Io { path: path.to_path_buf(), source })?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(StoreError::Locked { path: path.to_path_buf(), lock: lock_path.display().to_string() })
-            }
-            Err(std::fs::TryLockError::Error(source)) => {
-                return Err(StoreError::Io { path: path.to_path_buf(), source })
-            }
-        }
-        let sql = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
-        let conn = Connection::open(path).map_err(sql)?;
-        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(sql)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
-        let mut store = Store { path: path.to_path_buf(), conn, _lock: lock, balances: HashMap::new() };
+        let lock = lock_for_writing(path, timeout)?;
+        let mut store = Store::connect(path, timeout, Some(lock))?;
         store.migrate()?;
         Ok(store)
+    }
+
+    /// Opens an existing store for reading with its jobs database attached (see
+    /// [`Store::open_reader`]).
+    fn reader(path: &Path, timeout: std::time::Duration) -> Result<Store, StoreError> {
+        let mut store = Store::connect(path, timeout, None)?;
+        jobs::attach(&store.conn, path).map_err(|source| StoreError::Sqlite { path: path.to_path_buf(), source })?;
+        store.jobs = true;
+        Ok(store)
+    }
+
+    /// Opens an existing store for reading (exports, e-invoices): no lock is taken, so a reader
+    /// runs while an import writes and sees the last committed state of each read transaction.
+    /// Its own small writes (watermarks) wait up to `timeout` for the writer's transaction. A
+    /// store whose schema is older is migrated first under the writer lock.
+    pub fn open_reader(path: &Path, timeout: std::time::Duration) -> Result<Store, StoreError> {
+        if !path.is_file() {
+            return Err(StoreError::Missing { path: path.to_path_buf() });
+        }
+        let sql = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
+        let current: i64 = Connection::open(path)
+            .and_then(|c| c.pragma_query_value(None, "user_version", |r| r.get(0)))
+            .map_err(sql)?;
+        if current < schema::MIGRATIONS.len() as i64 {
+            drop(Store::open_writer(path, timeout)?);
+        }
+        Store::reader(path, timeout)
+    }
+
+    fn connect(path: &Path, timeout: std::time::Duration, lock: Option<File>) -> Result<Store, StoreError> {
+        let sql = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
+        let conn = Connection::open(path).map_err(sql)?;
+        conn.busy_timeout(timeout).map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
+        Ok(Store { path: path.to_path_buf(), conn, _lock: lock, jobs: false, balances: HashMap::new() })
     }
 
     fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -181,6 +271,16 @@ impl Store {
         }
         for (i, m) in schema::MIGRATIONS.iter().enumerate().skip(current as usize) {
             let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+            if i == 2 {
+                // Export job state moves to the jobs database: copy it before it is dropped.
+                drop(tx);
+                jobs::adopt_watermarks(&self.conn, &self.path).map_err(sql)?;
+                let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+                tx.execute_batch(m).map_err(sql)?;
+                tx.pragma_update(None, "user_version", i as i64 + 1).map_err(sql)?;
+                tx.commit().map_err(sql)?;
+                continue;
+            }
             if i == 1 {
                 // Stores written before numbers were unique may hold duplicates: say which.
                 let dups = schema::duplicate_numbers(&tx).map_err(sql)?;
@@ -541,6 +641,10 @@ impl Store {
             [version.to_string()],
         )
         .map_err(sql)?;
+        if let Some(ms) = std::env::var("INVOICEFLOW_TEST_SLOW_COMMIT_MS").ok().and_then(|v| v.parse().ok()) {
+            // Test hook: hold the write transaction open, as a slow disk or a huge batch would.
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+        }
         tx.commit().map_err(sql)?;
         self.balances = balances;
         Ok(out)
@@ -662,17 +766,6 @@ impl ScanRow<'_, '_> {
     }
 }
 
-/// A job's export range for an entity: rows with `from < version <= to`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ExportRange {
-    /// Exclusive lower bound (the watermark).
-    pub from: i64,
-    /// Inclusive upper bound.
-    pub to: i64,
-    /// Whether this range was left pending by a run that did not finish (it is redone).
-    pub resumed: bool,
-}
-
 impl Store {
     /// The column names of an export scan.
     pub fn scan_columns(&self, table: ExportTable, free_text_only: bool) -> Result<Vec<String>, StoreError> {
@@ -697,56 +790,6 @@ impl Store {
             }
         }
         Ok(Ok(()))
-    }
-
-    /// The range a job exports next for an entity. A range left pending by an interrupted run
-    /// is returned again (so its file is rewritten, not duplicated); otherwise the range up to
-    /// the current change version is recorded as pending with its file name.
-    pub fn begin_export(&mut self, job: &str, entity: &str) -> Result<ExportRange, StoreError> {
-        let current = self.change_version()?;
-        let path = self.path.clone();
-        let sql = |source| StoreError::Sqlite { path: path.clone(), source };
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
-        let row: Option<(i64, Option<i64>)> = tx
-            .query_row(
-                "SELECT version, pending_to FROM export_watermark WHERE job = ?1 AND entity = ?2",
-                params![job, entity],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(sql)?;
-        let range = match row {
-            Some((from, Some(to))) => ExportRange { from, to, resumed: true },
-            Some((from, None)) => ExportRange { from, to: current.max(from), resumed: false },
-            None => ExportRange { from: 0, to: current, resumed: false },
-        };
-        if !range.resumed && range.to > range.from {
-            tx.execute(
-                "INSERT INTO export_watermark (job, entity, version, pending_to) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT(job, entity) DO UPDATE SET pending_to = excluded.pending_to",
-                params![job, entity, range.from, range.to],
-            )
-            .map_err(sql)?;
-        }
-        tx.commit().map_err(sql)?;
-        Ok(range)
-    }
-
-    /// Advances a job's watermark after its file is durably published.
-    pub fn finish_export(&mut self, job: &str, entity: &str, to: i64) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "INSERT INTO export_watermark (job, entity, version, pending_to) VALUES (?1, ?2, ?3, NULL)
-                 ON CONFLICT(job, entity) DO UPDATE SET version = excluded.version, pending_to = NULL",
-                params![job, entity, to],
-            )
-            .map(|_| ())
-            .map_err(self.err())
-    }
-
-    /// Forgets a job's watermarks (every entity); returns how many were removed.
-    pub fn reset_export(&mut self, job: &str) -> Result<usize, StoreError> {
-        self.conn.execute("DELETE FROM export_watermark WHERE job = ?1", [job]).map_err(self.err())
     }
 }
 
@@ -827,7 +870,7 @@ impl Store {
     /// Calls `f` with every document a job's e-invoice output refused and nobody skipped, in
     /// the order they were posted.
     pub fn pending_documents(&self, job: &str, output: &str, f: impl FnMut(StoredDoc)) -> Result<(), StoreError> {
-        let filter = "i.id IN (SELECT invoice_id FROM einvoice_pending
+        let filter = "i.id IN (SELECT invoice_id FROM jobs.einvoice_pending
                        WHERE job = ?1 AND output = ?2 AND skipped_at IS NULL)";
         self.documents_where(filter, params![job, output], f)
     }
@@ -841,8 +884,15 @@ impl Store {
         mut f: impl FnMut(StoredDoc),
     ) -> Result<(), StoreError> {
         let tx = self.conn.unchecked_transaction().map_err(self.err())?;
-        let mut inv =
-            tx.prepare(&format!("SELECT i.* FROM invoice i WHERE {filter} ORDER BY i.id")).map_err(self.err())?;
+        // The parties a refused e-invoice was finally written with take the place of those
+        // the invoice was posted with.
+        let select = if self.jobs {
+            "SELECT i.*, p.parties AS parties_written FROM invoice i
+             LEFT JOIN jobs.einvoice_parties p ON p.invoice_id = i.id"
+        } else {
+            "SELECT i.* FROM invoice i"
+        };
+        let mut inv = tx.prepare(&format!("{select} WHERE {filter} ORDER BY i.id")).map_err(self.err())?;
         let mut lines = tx
             .prepare(&format!("SELECT l.* FROM invoice_line l JOIN invoice i ON i.id = l.invoice_id WHERE {filter} ORDER BY l.invoice_id, l.position"))
             .map_err(self.err())?;
@@ -857,7 +907,10 @@ impl Store {
         let mut pending_line = None;
         let mut pending_tax = None;
         while let Some(r) = irows.next().map_err(self.err())? {
-            let invoice = row_map(r, &in_names);
+            let mut invoice = row_map(r, &in_names);
+            if let Some(p) = invoice.remove("parties_written") {
+                invoice.insert("parties".into(), p);
+            }
             let id = invoice.get("id").cloned().unwrap_or_default();
             let mut doc = StoredDoc { invoice, ..StoredDoc::default() };
             doc.lines = take_children(&mut lrows, &l_names, &mut pending_line, &id).map_err(self.err())?;
@@ -866,159 +919,6 @@ impl Store {
         }
         Ok(())
     }
-
-    /// Records the outcome of an e-invoice run in one transaction: documents refused are (still)
-    /// pending for the job's output, documents written are pending no more, and the job's
-    /// watermark moves to `to` (when the run covered a new range).
-    pub fn finish_einvoices(
-        &mut self,
-        job: &str,
-        output: &str,
-        to: Option<i64>,
-        refused: &[PendingDoc],
-        written: &[i64],
-        today: &str,
-    ) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let sql = |source| StoreError::Sqlite { path: path.clone(), source };
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
-        {
-            let mut up = tx
-                .prepare(
-                    "INSERT INTO einvoice_pending (job, output, invoice_id, legal_entity, number, findings,
-                        first_refused, last_refused, runs)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, 1)
-                     ON CONFLICT(job, output, invoice_id) DO UPDATE SET findings = excluded.findings,
-                        last_refused = excluded.last_refused, runs = runs + 1",
-                )
-                .map_err(sql)?;
-            for r in refused {
-                up.execute(params![job, output, r.invoice_id, r.legal_entity, r.number, r.findings, today])
-                    .map_err(sql)?;
-            }
-            let mut del = tx
-                .prepare("DELETE FROM einvoice_pending WHERE job = ?1 AND output = ?2 AND invoice_id = ?3")
-                .map_err(sql)?;
-            for id in written {
-                del.execute(params![job, output, id]).map_err(sql)?;
-            }
-        }
-        if let Some(to) = to {
-            tx.execute(
-                "INSERT INTO export_watermark (job, entity, version, pending_to) VALUES (?1, ?2, ?3, NULL)
-                 ON CONFLICT(job, entity) DO UPDATE SET version = excluded.version, pending_to = NULL",
-                params![job, output, to],
-            )
-            .map_err(sql)?;
-        }
-        tx.commit().map_err(sql)
-    }
-
-    /// The documents pending for a job's e-invoice output (skipped ones too, marked), by
-    /// legal entity and number.
-    pub fn pending_einvoices(&self, job: &str, output: &str) -> Result<Vec<PendingEntry>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT legal_entity, number, findings, first_refused, last_refused, runs, skipped_by, skipped_at,
-                    skip_reason FROM einvoice_pending WHERE job = ?1 AND output = ?2 ORDER BY legal_entity, number",
-            )
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map(params![job, output], |r| {
-                Ok(PendingEntry {
-                    legal_entity: r.get(0)?,
-                    number: r.get(1)?,
-                    findings: r.get(2)?,
-                    first_refused: r.get(3)?,
-                    last_refused: r.get(4)?,
-                    runs: r.get(5)?,
-                    skipped_by: r.get(6)?,
-                    skipped_at: r.get(7)?,
-                    skip_reason: r.get(8)?,
-                })
-            })
-            .map_err(self.err())?;
-        rows.collect::<Result<_, _>>().map_err(self.err())
-    }
-
-    /// Marks a pending document as skipped by `by` for `reason`; false when the job has no
-    /// such pending document.
-    pub fn skip_einvoice(
-        &mut self,
-        job: &str,
-        output: &str,
-        legal_entity: &str,
-        number: &str,
-        skip: &Skip,
-    ) -> Result<bool, StoreError> {
-        let Skip { by, reason, at: now } = skip;
-        let n = self
-            .conn
-            .execute(
-                "UPDATE einvoice_pending SET skipped_by = ?5, skipped_at = ?6, skip_reason = ?7
-                 WHERE job = ?1 AND output = ?2 AND legal_entity = ?3 AND number = ?4 AND skipped_at IS NULL",
-                params![job, output, legal_entity, number, by, now, reason],
-            )
-            .map_err(self.err())?;
-        Ok(n > 0)
-    }
-
-    /// Replaces the parties (seller, buyer, payment) a posted invoice keeps, after a refused
-    /// e-invoice was written with corrected master data.
-    pub fn update_parties(&mut self, invoice_id: i64, parties_json: &str) -> Result<(), StoreError> {
-        self.conn
-            .execute("UPDATE invoice SET parties = ?2 WHERE id = ?1", params![invoice_id, parties_json])
-            .map(|_| ())
-            .map_err(self.err())
-    }
-}
-
-/// Who skips a pending e-invoice, why and when.
-#[derive(Debug, Clone)]
-pub struct Skip {
-    /// Who.
-    pub by: String,
-    /// Why.
-    pub reason: String,
-    /// When (UTC, ISO 8601).
-    pub at: String,
-}
-
-/// A document an e-invoice run refused.
-#[derive(Debug, Clone)]
-pub struct PendingDoc {
-    /// The invoice's row id.
-    pub invoice_id: i64,
-    /// Its legal entity.
-    pub legal_entity: String,
-    /// Its number.
-    pub number: String,
-    /// The findings, as JSON.
-    pub findings: String,
-}
-
-/// A document pending for a job's e-invoice output, as stored.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct PendingEntry {
-    /// Legal entity.
-    pub legal_entity: String,
-    /// Invoice number.
-    pub number: String,
-    /// The findings of the last run, as JSON.
-    pub findings: String,
-    /// Date of the first refusal.
-    pub first_refused: String,
-    /// Date of the last refusal.
-    pub last_refused: String,
-    /// Runs that refused it.
-    pub runs: i64,
-    /// Who skipped it.
-    pub skipped_by: Option<String>,
-    /// When.
-    pub skipped_at: Option<String>,
-    /// Why.
-    pub skip_reason: Option<String>,
 }
 
 /// Which column of `invoice` a number lives in.

@@ -60,14 +60,10 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX invoice_number_unique ON invoice (legal_entity, number) WHERE number IS NOT NULL;
     CREATE UNIQUE INDEX invoice_voucher_unique ON invoice (legal_entity, voucher) WHERE voucher IS NOT NULL;
     ",
-    // 3: e-invoices a job refused stay pending until they are written or skipped by someone.
+    // 3: export job state moves to the jobs database beside the store (its rows are copied
+    // there first), so that exports never wait for an import's write lock.
     "
-    CREATE TABLE einvoice_pending (
-        job TEXT NOT NULL, output TEXT NOT NULL, invoice_id INTEGER NOT NULL,
-        legal_entity TEXT NOT NULL, number TEXT NOT NULL, findings TEXT NOT NULL,
-        first_refused TEXT NOT NULL, last_refused TEXT NOT NULL, runs INTEGER NOT NULL,
-        skipped_by TEXT, skipped_at TEXT, skip_reason TEXT,
-        PRIMARY KEY (job, output, invoice_id));
+    DROP TABLE export_watermark;
     ",
 ];
 

@@ -252,6 +252,7 @@ proptest! {
                 options: invoiceflow::post::PostingOptions { pro_forma: true, ..Default::default() },
                 draft: false,
                 invoices_per_batch: 10,
+                lock_timeout: std::time::Duration::from_secs(1),
             }),
         };
         let out = pipeline::import(&req, Catalog::builtin()).unwrap();

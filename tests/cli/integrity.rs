@@ -618,3 +618,149 @@ fn a_refused_einvoice_stays_pending_until_written_or_skipped() {
     assert_eq!(fourth.code, 0, "{}", fourth.stderr);
     assert_eq!(fourth.json()["einvoices"][0]["pending_written"], 0);
 }
+
+/// Exports of job `dw` (the line entity, CSV) and e-invoices of job `edi`; returns the rows
+/// exported and the documents written.
+fn outputs(store: &Path, out: &Path) -> (u64, u64) {
+    let export = invoiceflow(&[
+        "export",
+        "--json",
+        "--store",
+        &s(store),
+        "--entity",
+        "BusinessDocumentSalesInvoiceLineItem",
+        "--format",
+        "csv",
+        "--out",
+        &s(&out.join("dw")),
+        "--job",
+        "dw",
+    ]);
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    let einvoice = invoiceflow(&[
+        "einvoice",
+        "--json",
+        "--store",
+        &s(store),
+        "--syntax",
+        "ubl",
+        "--out",
+        &s(&out.join("ubl")),
+        "--job",
+        "edi",
+    ]);
+    assert_eq!(einvoice.code, 0, "{}", einvoice.stderr);
+    (
+        export.json()["exports"][0]["rows"].as_u64().unwrap(),
+        einvoice.json()["einvoices"][0]["documents"].as_u64().unwrap(),
+    )
+}
+
+#[test]
+fn exports_and_einvoices_run_to_completion_while_an_import_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    invoiceflow::generate::generate(&invoiceflow::generate::GenerateRequest {
+        invoices: 3000,
+        seed: 9,
+        out: d.join("g"),
+        defect_rate: 0.0,
+        customers: 200,
+        first: 1,
+        parquet: false,
+    })
+    .unwrap();
+    let store = d.join("s.db");
+    // Many small transactions, each held open for 40 ms: the import writes for a while.
+    let mut import = std::process::Command::new(env!("CARGO_BIN_EXE_invoiceflow"))
+        .env("INVOICEFLOW_TEST_SLOW_COMMIT_MS", "40")
+        .args([
+            "import",
+            "--quiet",
+            "--invoices-per-batch",
+            "20",
+            "--master",
+            &s(&d.join("g/master")),
+            "--store",
+            &s(&store),
+            &s(&d.join("g/SalesInvoiceHeaderV2.csv")),
+            &s(&d.join("g/BusinessDocumentSalesInvoiceLineItem.csv")),
+        ])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for the first committed batch.
+    let version = |store: &Path| -> i64 {
+        let Ok(conn) = rusqlite::Connection::open_with_flags(store, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) else {
+            return 0;
+        };
+        conn.query_row("SELECT value FROM meta WHERE key = 'change_version'", [], |r| r.get::<_, String>(0))
+            .map(|v| v.parse().unwrap_or(0))
+            .unwrap_or(0)
+    };
+    let started = std::time::Instant::now();
+    while version(&store) == 0 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(120), "the import never committed");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let (rows_during, docs_during) = outputs(&store, d);
+    let overlapped = import.try_wait().unwrap().is_none();
+    assert!(import.wait().unwrap().success());
+    assert!(overlapped, "the import finished before the outputs ran; the test proves nothing");
+    assert!(docs_during > 0 && docs_during < 3000, "{docs_during}");
+    // The next runs take the rest: every line and document exactly once.
+    let (rows_after, docs_after) = outputs(&store, d);
+    let lines: u64 =
+        std::fs::read_to_string(d.join("g/BusinessDocumentSalesInvoiceLineItem.csv")).unwrap().lines().count() as u64
+            - 1;
+    assert_eq!(rows_during + rows_after, lines);
+    assert_eq!(docs_during + docs_after, 3000);
+}
+
+#[test]
+fn a_folder_or_a_device_given_as_an_import_file_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = s(&root().join("samples/master"));
+    for (file, says) in [
+        (s(dir.path()), "is a folder, not a file"),
+        ("/dev/null".to_string(), "is a device, not a file"),
+        (s(&dir.path().join("missing.csv")), "no such file"),
+    ] {
+        let run =
+            invoiceflow(&["import", "--dry-run", "--master", &master, &format!("SalesInvoiceJournalHeader={file}")]);
+        assert_eq!(run.code, 1, "{file}: {}", run.stderr);
+        assert!(run.stderr.contains(&format!("{file}: {says}")), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn a_store_of_an_earlier_schema_keeps_its_export_watermarks() {
+    let copy = sample_copy();
+    assert_eq!(run_job(copy.path(), &[]).code, 0);
+    let store = copy.path().join("out/invoiceflow.db");
+    {
+        // Back to schema 2: the watermarks in the store itself, no jobs database.
+        let conn = rusqlite::Connection::open(&store).unwrap();
+        conn.execute_batch(&format!(
+            "ATTACH DATABASE '{}' AS jobs;
+             CREATE TABLE export_watermark (job TEXT NOT NULL, entity TEXT NOT NULL, version INTEGER NOT NULL,
+                 pending_to INTEGER, PRIMARY KEY (job, entity));
+             INSERT INTO main.export_watermark SELECT job, entity, version, pending_to FROM jobs.export_watermark;
+             DETACH DATABASE jobs; PRAGMA user_version = 2;",
+            s(&invoiceflow::store::jobs_path(&store))
+        ))
+        .unwrap();
+    }
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", s(&invoiceflow::store::jobs_path(&store))));
+    }
+    // The job's next run finds nothing new: its watermark survived the move.
+    let again = run_job(copy.path(), &[]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let json = again.json();
+    assert!(json["exports"].as_array().unwrap().iter().all(|e| e["rows"] == 0), "{json}");
+    assert_eq!(json["einvoices"][0]["documents"], 0);
+    let conn = rusqlite::Connection::open(&store).unwrap();
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, 3);
+}

@@ -256,6 +256,8 @@ fn a_second_process_on_the_same_store_fails_with_a_clear_message() {
     let run = invoiceflow(&[
         "import",
         "--quiet",
+        "--lock-timeout",
+        "1",
         "--master",
         &root().join("samples/master").display().to_string(),
         "--store",
@@ -264,7 +266,8 @@ fn a_second_process_on_the_same_store_fails_with_a_clear_message() {
         &format!("BusinessDocumentSalesInvoiceLineItem={}", fixture("base/lines.csv").display()),
     ]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("the store is in use by another invoiceflow process"), "{}", run.stderr);
+    assert!(run.stderr.contains("the store is in use by another invoiceflow process (pid "), "{}", run.stderr);
+    assert!(run.stderr.contains("waited 1 s for it (--lock-timeout)"), "{}", run.stderr);
     drop(held);
 }
 
