@@ -157,6 +157,10 @@ pub struct PostingFlags {
     /// Do not post zero-priced lines to revenue.
     #[arg(long)]
     pub no_zero_price_revenue: bool,
+    /// Accept credit notes whose original invoice is neither in the store nor in the import
+    /// (a migration that starts mid-history); the summary counts them.
+    #[arg(long)]
+    pub originals_outside_store: bool,
     /// Invoices per store transaction.
     #[arg(long, value_name = "N", default_value_t = crate::job::DEFAULT_INVOICES_PER_BATCH,
           value_parser = ranged::<1, { crate::job::MAX_INVOICES_PER_BATCH }>)]
@@ -177,6 +181,7 @@ impl PostingFlags {
             credit_limit: self.credit_limit,
             credit_correction: self.credit_correction,
             pro_forma,
+            originals_outside_store: self.originals_outside_store,
         }
     }
 }

@@ -199,6 +199,7 @@ pub fn generate(req: &GenerateRequest) -> io::Result<Generated> {
     };
     let mut line = String::with_capacity(256);
     let hundred = Decimal::ONE_HUNDRED;
+    let mut issued: Vec<u64> = Vec::new();
     for n in 0..req.invoices {
         let credit = n > 10 && rng.below(100) < 3;
         let (customer, group, terms) = &customers[rng.below(customers.len() as u64) as usize];
@@ -207,7 +208,13 @@ pub fn generate(req: &GenerateRequest) -> io::Result<Generated> {
         let cur = Currency::from_code(cur_code).unwrap_or_else(|| unreachable!("generator currencies are ISO codes"));
         let date = start.add_days((n * 600 / req.invoices.max(1)) as i32);
         let number = format!("{}-{:08}", if credit { "CRN" } else { "INV" }, req.first + n);
-        let original = if credit { format!("INV-{:08}", req.first + rng.below(n)) } else { String::new() };
+        // A credit note corrects an invoice issued before it (not another credit note).
+        let original = if credit {
+            format!("INV-{:08}", req.first + issued[rng.below(issued.len() as u64) as usize])
+        } else {
+            issued.push(n);
+            String::new()
+        };
         let nlines = 1 + (49.0 * rng.unit().powi(4)) as u64;
         let defect = req.defect_rate > 0.0 && rng.unit() < req.defect_rate;
         let defect_kind = if defect { rng.below(5) } else { 99 };

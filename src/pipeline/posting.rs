@@ -62,6 +62,71 @@ pub struct PostReport {
     pub change_version: i64,
     /// Batches committed.
     pub batches: u64,
+    /// Credit notes posted whose original invoice is neither in the store nor in the import
+    /// (allowed by `originals_outside_store`, for migrations that start mid-history).
+    pub originals_outside_store: u64,
+}
+
+/// The check of credit notes' original invoices: each must be an invoice of the import, or a
+/// posted invoice of the store (unless originals outside the store are allowed; then they are
+/// counted).
+struct Originals {
+    in_import: HashSet<(Box<str>, Box<str>)>,
+    allow_outside: bool,
+    outside: u64,
+}
+
+impl Originals {
+    fn of(invoices: &[(Invoice, Option<String>)], allow_outside: bool) -> Originals {
+        let in_import = invoices
+            .iter()
+            .filter_map(|(i, _)| Some((i.header.legal_entity.clone(), i.header.number.clone()?)))
+            .collect();
+        Originals { in_import, allow_outside, outside: 0 }
+    }
+
+    /// `p` when its original invoice (if it names one) is known; else its reject.
+    fn check(
+        &mut self,
+        p: Posted,
+        in_store: impl Fn(&str, &str) -> Result<bool, crate::store::StoreError>,
+    ) -> Result<Posted, PostError> {
+        let h = &p.invoice.header;
+        let Some(original) = h.original_invoice.clone() else { return Ok(p) };
+        let key = (h.legal_entity.clone(), original);
+        if self.in_import.contains(&key) {
+            return Ok(p);
+        }
+        let found = match in_store(&key.0, &key.1) {
+            Ok(found) => found,
+            Err(e) => {
+                let r = Reject::new(h.origin, None, Rule::RefOriginalInvoice, format!("the store cannot be read: {e}"));
+                return Err(Box::new((p.invoice, r)));
+            }
+        };
+        if found {
+            return Ok(p);
+        }
+        if self.allow_outside {
+            self.outside += 1;
+            return Ok(p);
+        }
+        let field = crate::entity::Catalog::builtin()
+            .get(&h.entity)
+            .and_then(|e| e.role_index(crate::entity::Role::OriginalInvoice).map(|i| e.fields[i].name.as_str()));
+        let r = Reject::new(
+            h.origin,
+            field,
+            Rule::RefOriginalInvoice,
+            format!(
+                "original invoice {} of legal entity {} is neither a posted invoice of the store nor an invoice of this import — {}",
+                key.1,
+                key.0,
+                Rule::RefOriginalInvoice.fix()
+            ),
+        );
+        Err(Box::new((p.invoice, r)))
+    }
 }
 
 fn reject_with_lines(inv: &Invoice, r: Reject, files: &[String], out: &mut Vec<Reject>) {
@@ -103,10 +168,19 @@ pub fn run(
     let mut unchanged = Vec::new();
     let opts = &req.options;
 
+    let mut originals = Originals::of(&invoices, opts.originals_outside_store);
     if opts.pro_forma {
+        // Pro forma reads the store, when there is one, for the originals of credit notes.
+        let store = match req.store.is_file() {
+            true => Some(Store::open_reader(&req.store, req.lock_timeout)?),
+            false => None,
+        };
         let results: Vec<Result<Posted, PostError>> =
             invoices.into_par_iter().map(|(inv, _)| post::post(inv, md, opts)).collect();
         for r in results {
+            let r = r.and_then(|p| {
+                originals.check(p, |le, n| store.as_ref().map_or(Ok(false), |s| s.has_posted_invoice(le, n)))
+            });
             match r {
                 Ok(p) => count(&mut report, &p),
                 Err(e) => {
@@ -119,6 +193,7 @@ pub fn run(
         // Pro forma writes no ledger, so there are no entries or open items to report.
         report.ledger_entries = 0;
         report.customer_transactions = 0;
+        report.originals_outside_store = originals.outside;
         return Ok((report, rejects, unchanged));
     }
 
@@ -184,7 +259,7 @@ pub fn run(
         for computed in rx {
             let mut ok = Vec::with_capacity(computed.len());
             for r in computed {
-                match r {
+                match r.and_then(|p| originals.check(p, |le, n| store.has_posted_invoice(le, n))) {
                     Ok(p) => ok.push(p),
                     Err(e) => {
                         let (inv, r) = *e;
@@ -220,6 +295,7 @@ pub fn run(
         Ok(())
     })?;
     report.change_version = store.change_version()?;
+    report.originals_outside_store = originals.outside;
     Ok((report, rejects, unchanged))
 }
 

@@ -149,6 +149,13 @@ impl Summary {
                     p.invoices, p.credit_notes, p.lines, p.vouchers, p.ledger_entries, p.unchanged, p.store, p.change_version
                 );
             }
+            if p.originals_outside_store > 0 {
+                let _ = writeln!(
+                    s,
+                    "credit notes whose original invoice is outside the store (allowed): {}",
+                    p.originals_outside_store
+                );
+            }
         }
         if !self.rejects_by_rule.is_empty() {
             let parts: Vec<String> = self.rejects_by_rule.iter().map(|c| format!("{} {}", c.rule, c.rows)).collect();

@@ -38,6 +38,9 @@ pub struct PostingOptions {
     pub credit_correction: bool,
     /// Compute and report, post nothing, change no state.
     pub pro_forma: bool,
+    /// Accept credit notes whose original invoice is neither in the store nor in the import
+    /// (a migration that starts mid-history); they are counted in the summary.
+    pub originals_outside_store: bool,
 }
 
 impl Default for PostingOptions {
@@ -49,6 +52,7 @@ impl Default for PostingOptions {
             credit_limit: CreditLimitCheck::None,
             credit_correction: false,
             pro_forma: false,
+            originals_outside_store: false,
         }
     }
 }

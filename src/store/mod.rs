@@ -320,6 +320,18 @@ impl Store {
         tx.commit().map_err(sql)
     }
 
+    /// Whether the store holds a posted invoice (or credit note) of a legal entity with this
+    /// number.
+    pub fn has_posted_invoice(&self, legal_entity: &str, number: &str) -> Result<bool, StoreError> {
+        self.conn
+            .prepare_cached(
+                "SELECT 1 FROM invoice WHERE legal_entity = ?1 AND number = ?2 AND status = 'posted' LIMIT 1",
+            )
+            .and_then(|mut s| s.query_row(params![legal_entity, number], |_| Ok(())).optional())
+            .map(|o| o.is_some())
+            .map_err(self.err())
+    }
+
     /// Whether the store has a number sequence (legal entity, reference).
     pub fn has_sequence(&self, legal_entity: &str, reference: &str) -> Result<bool, StoreError> {
         self.conn

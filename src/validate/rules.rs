@@ -62,6 +62,7 @@ rules! {
     RefTaxCode = "ref.tax_code", "The line's sales tax resolves to exactly one known tax code.", "Give a known TaxName, or a SalesTaxGroup and ItemSalesTaxGroup that share exactly one tax code.";
     RefPaymentTerms = "ref.payment_terms", "The terms of payment exist in the master data.", "Use terms from PaymentTerms, or add them there.";
     DistributionInvalid = "distribution.invalid", "An account distribution reads ACCOUNT=PERCENT;… with percents that add up to 100.", "Write e.g. 401100=60;401200=40.";
+    RefOriginalInvoice = "ref.original_invoice", "A credit note's original invoice (OriginalInvoiceNumber) is a posted invoice of the store or an invoice of the same import.", "Correct the number, or import the original invoice first; for a migration that starts mid-history, allow originals outside the store (originals_outside_store = true).";
     RefExchangeRate = "ref.exchange_rate", "A foreign-currency invoice has an exchange rate to the accounting currency valid on its date.", "Add the rate to ExchangeRate (FromCurrency = invoice currency, ToCurrency = accounting currency).";
     RefPostingAccount = "ref.posting_account", "Posting finds a main account for every ledger line (PostingSetup, the tax code, or the line).", "Add a PostingSetup row (an All row covers everything).";
     RefNumberSequence = "ref.number_sequence", "An invoice without a number, and every voucher, draws from a number sequence of its legal entity.", "Add the sequence to NumberSequence, or give the number in the file.";

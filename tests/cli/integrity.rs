@@ -764,3 +764,81 @@ fn a_store_of_an_earlier_schema_keeps_its_export_watermarks() {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
     assert_eq!(version, 3);
 }
+
+#[test]
+fn a_credit_notes_original_invoice_must_be_known_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let write = |name: &str, original: &str, number: &str| {
+        std::fs::write(
+            d.join(format!("{name}_h.csv")),
+            format!(
+                "DATAAREAID,INVOICENUMBER,INVOICEDATE,INVOICECUSTOMERACCOUNTNUMBER,CURRENCYCODE,ORIGINALINVOICENUMBER\n\
+                 DEMF,{number},2024-03-05,DE-001,EUR,{original}\n"
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            d.join(format!("{name}_l.csv")),
+            format!(
+                "DATAAREAID,INVOICEID,LINECREATIONSEQUENCENUMBER,ITEMID,ITEMNAME,QTY,SALESPRICE,TAXNAME\n\
+                 DEMF,{number},1,BK-1001,Bike,-1,10.00,VAT19\n"
+            ),
+        )
+        .unwrap();
+    };
+    let store = d.join("s.db");
+    let import = |name: &str, extra: &[&str]| {
+        let mut args = vec![
+            "import".to_string(),
+            "--json".into(),
+            "--quiet".into(),
+            "--master".into(),
+            s(&root().join("samples/master")),
+            "--store".into(),
+            s(&store),
+            format!("SalesInvoiceJournalHeader={}", s(&d.join(format!("{name}_h.csv")))),
+            format!("BusinessDocumentSalesInvoiceLineItem={}", s(&d.join(format!("{name}_l.csv")))),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        invoiceflow(&refs)
+    };
+    // An original nobody knows: rejected, also pro forma.
+    write("unknown", "NOSUCH-INV", "CN-1");
+    for extra in [&["--pro-forma"][..], &[][..]] {
+        let run = import("unknown", extra);
+        assert_eq!(run.code, 3, "{extra:?}: {}", run.stderr);
+        let json = run.json();
+        let first = &json["first_rejects"][0];
+        assert_eq!(
+            (first["rule"].as_str(), first["field"].as_str()),
+            (Some("ref.original_invoice"), Some("OriginalInvoiceNumber"))
+        );
+        assert!(
+            first["message"].as_str().unwrap().contains("original invoice NOSUCH-INV of legal entity DEMF"),
+            "{first}"
+        );
+    }
+    // Allowed for a migration that starts mid-history: posted and counted.
+    let run = import("unknown", &["--originals-outside-store"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["posting"]["originals_outside_store"], 1);
+    assert_eq!(run.json()["posting"]["credit_notes"], 1);
+    // An original posted earlier in the store is found.
+    let base = invoiceflow(&[
+        "import",
+        "--quiet",
+        "--master",
+        &s(&root().join("samples/master")),
+        "--store",
+        &s(&store),
+        &format!("SalesInvoiceJournalHeader={}", s(&crate::fixture("base/headers.csv"))),
+        &format!("BusinessDocumentSalesInvoiceLineItem={}", s(&crate::fixture("base/lines.csv"))),
+    ]);
+    assert_eq!(base.code, 0, "{}", base.stderr);
+    write("known", "T-001", "CN-2");
+    let run = import("known", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["posting"]["originals_outside_store"], 0);
+}
