@@ -238,6 +238,11 @@ pub struct Entity {
     by_role: Vec<Option<usize>>,
     /// The name, shared by every row read as this entity.
     pub shared_name: std::sync::Arc<str>,
+    /// Per field: whether it is a field without a role that every other entity of the same
+    /// kind and document (the other views of the same documents, such as SalesInvoiceHeaderV2
+    /// for SalesInvoiceJournalHeader) has too, by name. Only these take part when documents
+    /// are compared across entities.
+    pub shared: Vec<bool>,
 }
 
 impl Entity {
@@ -320,6 +325,7 @@ impl Entity {
             d365_key: parsed.d365_key,
             key,
             headers: parsed.headers,
+            shared: vec![false; fields.len()],
             fields,
             by_name,
             by_role,
@@ -372,7 +378,28 @@ impl Catalog {
     pub fn from_sources<'a>(sources: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Catalog, EntityError> {
         let entities =
             sources.into_iter().map(|(file, text)| Entity::from_file(file, text)).collect::<Result<Vec<_>, _>>()?;
-        let catalog = Catalog { entities };
+        let mut catalog = Catalog { entities };
+        let shared: Vec<Vec<bool>> = catalog
+            .entities
+            .iter()
+            .map(|e| {
+                let others: Vec<&Entity> = catalog
+                    .entities
+                    .iter()
+                    .filter(|o| o.name != e.name && o.kind == e.kind && o.document == e.document)
+                    .collect();
+                e.fields
+                    .iter()
+                    .map(|f| {
+                        f.role.is_none()
+                            && others.iter().all(|o| o.field_index(&f.name).is_some_and(|i| o.fields[i].role.is_none()))
+                    })
+                    .collect()
+            })
+            .collect();
+        for (e, s) in catalog.entities.iter_mut().zip(shared) {
+            e.shared = s;
+        }
         for e in &catalog.entities {
             for h in &e.headers {
                 match catalog.get(h) {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::entity::{Catalog, DocumentKind, Entity, EntityKind, FieldType, Role};
+use crate::entity::{Catalog, Entity, EntityKind, FieldType, Role};
 use crate::store::{ExportRange, ExportTable, ScanRow, Store, StoreError};
 
 /// Output format.
@@ -98,6 +98,11 @@ pub enum ExportError {
 enum Source {
     Column(usize),
     Extra(String),
+    /// A line's whole discount as one amount, for line entities that have no discount percent
+    /// or per-unit discount (SalesInvoiceLineV3's LineTotalDiscountAmount): quantity × price ÷
+    /// price unit + charge − net, at six decimals. Columns: quantity, price, price unit, charge,
+    /// net amount.
+    TotalDiscount([usize; 5]),
     Empty,
 }
 
@@ -178,14 +183,15 @@ pub fn export(store: &mut Store, req: &ExportRequest, catalog: &Catalog) -> Resu
     let entity = catalog.get(&req.entity).ok_or_else(|| {
         ExportError::Entity(format!("unknown entity `{}`; `invoiceflow entities` lists them", req.entity))
     })?;
-    let (table, free_text_only) = match (entity.kind, entity.document, entity.name.as_str()) {
-        (EntityKind::InvoiceHeader, DocumentKind::FreeText, _) => (ExportTable::Invoices, true),
-        (EntityKind::InvoiceHeader, _, _) => (ExportTable::Invoices, false),
-        (EntityKind::InvoiceLine, DocumentKind::FreeText, _) => (ExportTable::Lines, true),
-        (EntityKind::InvoiceLine, _, _) => (ExportTable::Lines, false),
-        (EntityKind::Ledger, _, "GeneralJournalAccountEntry") => (ExportTable::Ledger, false),
-        (EntityKind::Ledger, _, _) => (ExportTable::CustomerTrans, false),
-        (EntityKind::Master, _, _) => {
+    // Every document belongs to the header and line entities of its kind: sales invoices to the
+    // sales entities (each of them a view of all sales invoices), free-text invoices to the
+    // free-text entities only.
+    let (table, document) = match (entity.kind, entity.name.as_str()) {
+        (EntityKind::InvoiceHeader, _) => (ExportTable::Invoices, Some(entity.document)),
+        (EntityKind::InvoiceLine, _) => (ExportTable::Lines, Some(entity.document)),
+        (EntityKind::Ledger, "GeneralJournalAccountEntry") => (ExportTable::Ledger, None),
+        (EntityKind::Ledger, _) => (ExportTable::CustomerTrans, None),
+        (EntityKind::Master, _) => {
             return Err(ExportError::Entity(format!(
                 "{} is master data; invoiceflow exports what it posts",
                 entity.name
@@ -213,7 +219,7 @@ pub fn export(store: &mut Store, req: &ExportRequest, catalog: &Catalog) -> Resu
         report.note = format!("nothing new since change version {}: no file written", range.from);
         return Ok(report);
     }
-    let columns = store.scan_columns(table, free_text_only)?;
+    let columns = store.scan_columns(table, document)?;
     let sources = sources(entity, table, &columns);
     let extras_col = columns.iter().position(|c| c == "extras");
     let name = file_name(&entity.name, range, req.job.is_some(), req.format);
@@ -226,7 +232,7 @@ pub fn export(store: &mut Store, req: &ExportRequest, catalog: &Catalog) -> Resu
         Format::Parquet => Box::new(parquet::ParquetSink::new(file, entity).map_err(|m| werr(&tmp, m))?),
     };
     let mut rows = 0u64;
-    let scanned = store.scan(table, free_text_only, range, |row| {
+    let scanned = store.scan(table, document, range, |row| {
         let extras: Option<serde_json::Map<String, serde_json::Value>> =
             extras_col.and_then(|c| row.get(c)).filter(|t| *t != "{}").and_then(|t| serde_json::from_str(t).ok());
         let values: Vec<Option<Cow<'_, str>>> =
@@ -281,10 +287,27 @@ pub fn export(store: &mut Store, req: &ExportRequest, catalog: &Catalog) -> Resu
 
 fn sources(entity: &Entity, table: ExportTable, columns: &[String]) -> Vec<Source> {
     let col = |name: &str| columns.iter().position(|c| c == name);
+    let one_discount = table == ExportTable::Lines
+        && entity.role_index(Role::DiscountPercent).is_none()
+        && entity.role_index(Role::DiscountPerUnit).is_none();
+    let total_discount = || -> Option<Source> {
+        Some(Source::TotalDiscount([
+            col("quantity")?,
+            col("unit_price")?,
+            col("price_unit")?,
+            col("charge_amount")?,
+            col("net_amount")?,
+        ]))
+    };
     entity
         .fields
         .iter()
         .map(|f| {
+            if one_discount && f.role == Some(Role::DiscountAmount) {
+                if let Some(s) = total_discount() {
+                    return s;
+                }
+            }
             let by_store = f.store.as_deref().and_then(col);
             let by_role = f.role.and_then(|r| match table {
                 ExportTable::Invoices => header_column(r),
@@ -316,6 +339,15 @@ fn value<'r>(
         },
         Source::Extra(name) => {
             extras.and_then(|m| m.get(name)).and_then(|v| v.as_str()).map(|v| Cow::Owned(v.to_string()))
+        }
+        Source::TotalDiscount([q, p, pu, c, n]) => {
+            let d = |i: usize| row.get(i).and_then(|t| t.parse::<rust_decimal::Decimal>().ok());
+            let (q, p, pu, c, n) = (d(*q)?, d(*p)?, d(*pu)?, d(*c)?, d(*n)?);
+            let pu = if pu.is_zero() { rust_decimal::Decimal::ONE } else { pu };
+            // Stored amounts are within the amount limit, so this cannot overflow.
+            let total = q.checked_mul(p)?.checked_div(pu)?.checked_add(c)?.checked_sub(n)?;
+            let total = total.round_dp_with_strategy(6, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+            Some(Cow::Owned(total.normalize().to_string()))
         }
         Source::Empty => None,
     }

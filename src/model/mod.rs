@@ -299,6 +299,9 @@ pub struct Invoice {
     pub taxes: Vec<totals::LineTax>,
     /// How VAT is rounded for this document.
     pub rounding: totals::RoundingPolicy,
+    /// Rows that are this same invoice (or its lines) through another entity of the same
+    /// documents, counted with it: unchanged when it is accepted, rejected with it.
+    pub copies: Vec<Origin>,
 }
 
 impl Invoice {

@@ -119,7 +119,10 @@ pub fn invoice_of(d: &StoredDoc) -> Option<(Invoice, String)> {
     } else {
         RoundingPolicy::Document
     };
-    Some((Invoice { header, lines, taxes, rounding }, i.get("content_hash").cloned().unwrap_or_default()))
+    Some((
+        Invoice { header, lines, taxes, rounding, copies: Vec::new() },
+        i.get("content_hash").cloned().unwrap_or_default(),
+    ))
 }
 
 /// Posts every draft of the store with the master data of `master_dir`; rejects (of the master

@@ -461,7 +461,15 @@ fn finish(
             }
             Some(report)
         }
-        None => None,
+        None => {
+            // Validating only: copies of accepted invoices through other entities count once.
+            for (inv, _) in &invoices {
+                for o in &inv.copies {
+                    *unchanged.entry(o.file).or_default() += 1;
+                }
+            }
+            None
+        }
     };
     all_rejects.sort_by_key(|r| r.origin);
 

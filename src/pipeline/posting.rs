@@ -132,9 +132,10 @@ impl Originals {
 fn reject_with_lines(inv: &Invoice, r: Reject, files: &[String], out: &mut Vec<Reject>) {
     let at = r.origin;
     let file = files.get(at.file as usize).map(String::as_str).unwrap_or("?");
-    for l in &inv.lines {
+    // Its lines, and its copies through other entities of the same documents, go with it.
+    for origin in inv.lines.iter().map(|l| l.origin).chain(inv.copies.iter().copied()) {
         out.push(Reject::new(
-            l.origin,
+            origin,
             None,
             Rule::RelationHeaderRejected,
             format!(
@@ -182,7 +183,10 @@ pub fn run(
                 originals.check(p, |le, n| store.as_ref().map_or(Ok(false), |s| s.has_posted_invoice(le, n)))
             });
             match r {
-                Ok(p) => count(&mut report, &p),
+                Ok(p) => {
+                    count(&mut report, &p);
+                    unchanged.extend_from_slice(&p.invoice.copies);
+                }
                 Err(e) => {
                     let (inv, r) = *e;
                     report.rejected += 1;
@@ -275,12 +279,17 @@ pub fn run(
                     Committed::Posted { .. } => {
                         count(&mut report, p);
                         report.vouchers += 1;
+                        unchanged.extend_from_slice(&p.invoice.copies);
                     }
-                    Committed::Draft { .. } => report.drafts += 1,
+                    Committed::Draft { .. } => {
+                        report.drafts += 1;
+                        unchanged.extend_from_slice(&p.invoice.copies);
+                    }
                     Committed::Unchanged => {
                         report.unchanged += 1;
                         unchanged.push(p.invoice.header.origin);
                         unchanged.extend(p.invoice.lines.iter().map(|l| l.origin));
+                        unchanged.extend_from_slice(&p.invoice.copies);
                     }
                     Committed::Rejected(mut r, role) => {
                         if r.field.is_none() {

@@ -168,8 +168,11 @@ pub struct Posted {
     pub ledger: Vec<LedgerLine>,
     /// Which number sequence the invoice draws from when it has no number.
     pub sequence: &'static str,
-    /// Hash of the source content, to recognise an unchanged re-import.
+    /// Hash of the business content, to recognise an unchanged re-import.
     pub content_hash: String,
+    /// The legacy hash of the source content, when line numbers were changed by posting
+    /// (else [`Posted::legacy_hash`] computes it from the invoice).
+    pub legacy_hash: Option<String>,
     /// Seller, buyer, payment.
     pub parties: Parties,
     /// Exemption reason (code, text) of every VAT group, in the order of `totals.groups`.
@@ -179,6 +182,11 @@ pub struct Posted {
 }
 
 impl Posted {
+    /// The hash a store written before [`content_hash`] holds for this invoice.
+    pub fn legacy_hash(&self) -> String {
+        self.legacy_hash.clone().unwrap_or_else(|| legacy_content_hash(&self.invoice))
+    }
+
     /// The customer balance line's amounts: the open item (transaction, accounting currency).
     pub fn open_item(&self) -> (Decimal, Decimal) {
         self.ledger
@@ -252,9 +260,108 @@ pub fn due_date(inv: &Invoice, md: &MasterData) -> Date {
     }
 }
 
-/// A stable hash of an invoice's source content (not its position in the file), to recognise
-/// an identical re-import. FNV-1a over a canonical rendering of every field.
-pub fn content_hash(inv: &Invoice) -> String {
+/// Feeds a canonical rendering of values into xxh3-128: every value is followed by a unit
+/// separator, so that no two different sequences of values render alike.
+struct Feed {
+    hasher: xxhash_rust::xxh3::Xxh3,
+    text: String,
+}
+
+impl Feed {
+    fn new() -> Feed {
+        Feed { hasher: xxhash_rust::xxh3::Xxh3::new(), text: String::with_capacity(64) }
+    }
+    fn str(&mut self, s: &str) {
+        self.hasher.update(s.as_bytes());
+        self.hasher.update(&[0x1f]);
+    }
+    fn opt(&mut self, s: Option<&str>) {
+        match s {
+            Some(s) => self.str(s),
+            None => self.hasher.update(&[0x00, 0x1f]),
+        }
+    }
+    fn show(&mut self, v: impl std::fmt::Display) {
+        use std::fmt::Write as _;
+        self.text.clear();
+        // Writing into a String cannot fail.
+        let _ = write!(self.text, "{v}");
+        self.hasher.update(self.text.as_bytes());
+        self.hasher.update(&[0x1f]);
+    }
+    fn dec(&mut self, d: Decimal) {
+        self.show(d.normalize());
+    }
+    /// The fields of `extras` that every entity of the same documents has, by name.
+    fn extras(&mut self, entity: &str, extras: &crate::model::Extras) {
+        let Some(e) = crate::entity::Catalog::builtin().get(entity) else { return };
+        for (i, v) in extras {
+            let i = usize::from(*i);
+            if e.shared.get(i).copied().unwrap_or(false) {
+                self.str(&e.fields[i].name);
+                self.str(v);
+            }
+        }
+    }
+}
+
+/// A stable hash of an invoice's business content, to recognise an identical re-import: the
+/// same document gives the same hash whichever file, position or entity it came through
+/// (SalesInvoiceJournalHeader or SalesInvoiceHeaderV2, its own export or the original file).
+///
+/// It covers what posting uses and what an export gives back: identity, dates (the effective
+/// due date), parties, references, charges and discounts, every line's quantity, price, net
+/// amount, charge, resolved tax, item and accounts, the VAT rounding, and the fields without a role
+/// that every entity of the documents shares. It leaves out what only checks or repeats: given
+/// totals and line amounts (validation compared them with the computed ones), given exchange
+/// rates (posting takes the master data's), numbers and vouchers (the store compares those it
+/// is given with the ones it holds). `x3:` + xxh3-128 in hex; stores written before it hold
+/// [`legacy_content_hash`]es, which the store still compares.
+pub fn content_hash(inv: &Invoice, due_date: Date, line_nets: &[Decimal]) -> String {
+    let mut f = Feed::new();
+    let hd = &inv.header;
+    f.str(&hd.legal_entity);
+    match hd.document {
+        crate::entity::DocumentKind::Sales => {
+            f.str("sales");
+            f.opt(hd.number.as_deref());
+        }
+        crate::entity::DocumentKind::FreeText => {
+            f.str("free_text");
+            f.show(hd.record_id.unwrap_or_default());
+        }
+    }
+    f.show(hd.date);
+    f.show(due_date);
+    f.str(&hd.customer);
+    f.str(hd.currency.code());
+    for v in [&hd.payment_terms, &hd.order_reference, &hd.buyer_reference, &hd.sales_order, &hd.original_invoice] {
+        f.opt(v.as_deref());
+    }
+    f.dec(hd.totals.charge.unwrap_or_default());
+    f.dec(hd.totals.discount.unwrap_or_default());
+    f.str(inv.rounding.as_str());
+    f.extras(&hd.entity, &hd.extras);
+    for ((l, t), net) in inv.lines.iter().zip(&inv.taxes).zip(line_nets) {
+        f.str("\u{1e}");
+        // The line's amount rather than how its discounts are split: a percent in one entity
+        // is a total discount amount in another.
+        for d in [l.line_number, l.quantity, l.unit_price, *net, l.charge_amount, t.rate] {
+            f.dec(d);
+        }
+        f.str(&t.code);
+        f.str(&t.category);
+        for v in [&l.item_id, &l.item_name, &l.description, &l.unit, &l.main_account, &l.distribution] {
+            f.opt(v.as_deref());
+        }
+        f.extras(&l.entity, &l.extras);
+    }
+    format!("x3:{:032x}", f.hasher.digest128())
+}
+
+/// The content hash of stores written before [`content_hash`] (FNV-1a over a rendering of
+/// every field as the source gave it); the store compares it with what such stores hold.
+pub fn legacy_content_hash(inv: &Invoice) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut feed = |s: &str| {
         for b in s.bytes().chain(std::iter::once(0x1f)) {
@@ -381,7 +488,18 @@ pub fn parties(md: &MasterData, legal_entity: &str, customer_id: &str, payment_t
 /// Posts one invoice: totals, voucher lines in both currencies (balanced; a conversion
 /// difference goes to the penny-difference account), due date.
 pub fn post(mut inv: Invoice, md: &MasterData, opts: &PostingOptions) -> Result<Posted, PostError> {
-    let content_hash = content_hash(&inv);
+    let due_date = due_date(&inv, md);
+    let totals = match inv.totals() {
+        Ok(t) => t,
+        Err(e) => {
+            let msg = format!("its totals cannot be computed: {e}");
+            return Err(reject(inv, None, Rule::AmountOverflow, msg));
+        }
+    };
+    let content_hash = content_hash(&inv, due_date, &totals.line_nets);
+    // Stores written before the content hash changed compare the legacy one; it is computed
+    // here when line numbers change below, else by the store when it needs it.
+    let legacy_hash = opts.sequential_line_numbers.then(|| legacy_content_hash(&inv));
     if opts.sequential_line_numbers {
         for (i, l) in inv.lines.iter_mut().enumerate() {
             l.line_number = Decimal::from(i as u64 + 1);
@@ -396,13 +514,6 @@ pub fn post(mut inv: Invoice, md: &MasterData, opts: &PostingOptions) -> Result<
     let Some(rate) = exchange_rate(md, cur, acc, inv.header.date) else {
         let msg = format!("no exchange rate {} → {} valid on {}", cur.code(), acc.code(), inv.header.date);
         return Err(reject(inv, Some("CurrencyCode"), Rule::RefExchangeRate, msg));
-    };
-    let totals = match inv.totals() {
-        Ok(t) => t,
-        Err(e) => {
-            let msg = format!("its totals cannot be computed: {e}");
-            return Err(reject(inv, None, Rule::AmountOverflow, msg));
-        }
     };
     let credit_note = totals.tax_exclusive < Decimal::ZERO;
     let customer = md.customers.get(&*inv.header.customer);
@@ -525,7 +636,6 @@ pub fn post(mut inv: Invoice, md: &MasterData, opts: &PostingOptions) -> Result<
         (_, true) => "CreditNote",
         _ => "Invoice",
     };
-    let due_date = due_date(&inv, md);
     let Some(parties) =
         parties(md, &inv.header.legal_entity, &inv.header.customer, inv.header.payment_terms.as_deref())
     else {
@@ -554,6 +664,7 @@ pub fn post(mut inv: Invoice, md: &MasterData, opts: &PostingOptions) -> Result<
         ledger,
         sequence,
         content_hash,
+        legacy_hash,
         parties,
         exemptions,
         vat_total_acc,

@@ -368,17 +368,27 @@ impl Store {
                 (_, Some(n), _) => n.to_string(),
                 (_, None, id) => format!("FT:{}", id.unwrap_or_default()),
             };
-            let existing: Option<(i64, String, String)> = tx
+            type Existing = (i64, String, String, Option<String>, Option<String>);
+            let existing: Option<Existing> = tx
                 .prepare_cached(
-                    "SELECT id, content_hash, status FROM invoice WHERE legal_entity = ?1 AND source_key = ?2",
+                    "SELECT id, content_hash, status, number, voucher FROM invoice
+                     WHERE legal_entity = ?1 AND source_key = ?2",
                 )
                 .map_err(sql)?
-                .query_row(params![&*h.legal_entity, source_key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .query_row(params![&*h.legal_entity, source_key], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })
                 .optional()
                 .map_err(sql)?;
             let target = if draft { "draft" } else { "posted" };
-            if let Some((_, hash, status)) = &existing {
-                if *hash == p.content_hash && (status == target || status == "posted") {
+            if let Some((_, hash, status, number, voucher)) = &existing {
+                // The same content, and the same number and voucher where this row gives them
+                // (a drawn number comes back in the invoice's own export).
+                let same_content =
+                    if hash.starts_with("x3:") { *hash == p.content_hash } else { *hash == p.legacy_hash() };
+                let same_numbers = h.number.as_deref().is_none_or(|n| number.as_deref() == Some(n))
+                    && h.voucher.as_deref().is_none_or(|v| voucher.as_deref() == Some(v));
+                if same_content && same_numbers && (status == target || status == "posted") {
                     out.push(Committed::Unchanged);
                     continue;
                 }
@@ -446,7 +456,7 @@ impl Store {
                 }
             }
             // Every check passed: a draft of the same invoice is replaced.
-            if let Some((id, _, _)) = &existing {
+            if let Some((id, ..)) = &existing {
                 for t in ["invoice_line", "invoice_tax"] {
                     tx.execute(&format!("DELETE FROM {t} WHERE invoice_id = ?1"), [id]).map_err(sql)?;
                 }
@@ -735,8 +745,12 @@ pub enum ExportTable {
 }
 
 impl ExportTable {
-    fn sql(self, free_text_only: bool) -> String {
-        let doc = if free_text_only { " AND i.document = 'free_text'" } else { "" };
+    fn sql(self, document: Option<crate::entity::DocumentKind>) -> String {
+        let doc = match document {
+            Some(crate::entity::DocumentKind::Sales) => " AND i.document = 'sales'",
+            Some(crate::entity::DocumentKind::FreeText) => " AND i.document = 'free_text'",
+            None => "",
+        };
         match self {
             ExportTable::Invoices => format!(
                 "SELECT i.* FROM invoice i WHERE i.status = 'posted' AND i.version > ?1 AND i.version <= ?2{doc}
@@ -780,21 +794,26 @@ impl ScanRow<'_, '_> {
 
 impl Store {
     /// The column names of an export scan.
-    pub fn scan_columns(&self, table: ExportTable, free_text_only: bool) -> Result<Vec<String>, StoreError> {
-        let stmt = self.conn.prepare(&table.sql(free_text_only)).map_err(self.err())?;
+    pub fn scan_columns(
+        &self,
+        table: ExportTable,
+        document: Option<crate::entity::DocumentKind>,
+    ) -> Result<Vec<String>, StoreError> {
+        let stmt = self.conn.prepare(&table.sql(document)).map_err(self.err())?;
         Ok(stmt.column_names().map(str::to_string).collect())
     }
 
-    /// Calls `f` for every row of `table` with `from < version <= to`, in version order, inside
-    /// one read transaction (a consistent snapshot).
+    /// Calls `f` for every row of `table` with `from < version <= to` (of invoices of one
+    /// document kind, when given), in version order, inside one read transaction (a consistent
+    /// snapshot).
     pub fn scan(
         &self,
         table: ExportTable,
-        free_text_only: bool,
+        document: Option<crate::entity::DocumentKind>,
         range: ExportRange,
         mut f: impl FnMut(&ScanRow<'_, '_>) -> Result<(), String>,
     ) -> Result<Result<(), String>, StoreError> {
-        let mut stmt = self.conn.prepare(&table.sql(free_text_only)).map_err(self.err())?;
+        let mut stmt = self.conn.prepare(&table.sql(document)).map_err(self.err())?;
         let mut rows = stmt.query(params![range.from, range.to]).map_err(self.err())?;
         while let Some(r) = rows.next().map_err(self.err())? {
             if let Err(e) = f(&ScanRow(r)) {

@@ -273,6 +273,8 @@ struct HSlot {
     origin: Origin,
     header: Option<InvoiceHeader>,
     bad: Option<Reject>,
+    /// Rows that are this same header through another entity (see [`merge_views`]).
+    copies: Vec<Origin>,
 }
 
 struct LSlot {
@@ -281,6 +283,8 @@ struct LSlot {
     /// Index into the lines (which stay where they are: slots are small).
     line: Option<usize>,
     bad: Option<Reject>,
+    /// Rows that are this same line through another entity.
+    copies: Vec<Origin>,
 }
 
 /// Rejects every line of `idxs` that has no reject yet, with `rule` and `message` (an invoice
@@ -303,7 +307,7 @@ pub fn assemble(
     let mut out = Outcome::default();
     let mut hs: Vec<HSlot> = headers
         .into_iter()
-        .map(|h| HSlot { key: header_key(&h), origin: h.origin, header: Some(h), bad: None })
+        .map(|h| HSlot { key: header_key(&h), origin: h.origin, header: Some(h), bad: None, copies: Vec::new() })
         .collect();
     // `Option<InvoiceLine>` has the size of `InvoiceLine`, so this reuses the vector in place.
     let mut lines: Vec<Option<InvoiceLine>> = lines.into_iter().map(Some).collect();
@@ -316,18 +320,114 @@ pub fn assemble(
             origin: l.origin,
             line: Some(i),
             bad: None,
+            copies: Vec::new(),
         })
         .collect();
     for e in early {
         match (e.key, e.is_header) {
-            (Some(key), true) => hs.push(HSlot { key, origin: e.reject.origin, header: None, bad: Some(e.reject) }),
-            (Some(key), false) => ls.push(LSlot { key, origin: e.reject.origin, line: None, bad: Some(e.reject) }),
+            (Some(key), true) => {
+                hs.push(HSlot { key, origin: e.reject.origin, header: None, bad: Some(e.reject), copies: Vec::new() })
+            }
+            (Some(key), false) => {
+                ls.push(LSlot { key, origin: e.reject.origin, line: None, bad: Some(e.reject), copies: Vec::new() })
+            }
             (None, _) => out.rejects.push(e.reject),
         }
     }
     hs.sort_by_key(|h| h.origin);
     ls.sort_by_key(|l| l.origin);
     let is_free_text = |k: &HeaderKey| matches!(k.1, HeaderRef::RecordId(_));
+
+    // The same document through two views of it (SalesInvoiceHeaderV2 and
+    // SalesInvoiceJournalHeader; BusinessDocumentSalesInvoiceLineItem and SalesInvoiceLineV3),
+    // as importing every export of a store brings it: counted once when the copies agree.
+    let mut view_conflicts: HashMap<HeaderKey, String> = HashMap::default();
+    let mut line_conflicts: HashMap<(HeaderKey, Decimal), String> = HashMap::default();
+    {
+        let groups = views(
+            hs.iter()
+                .enumerate()
+                .filter(|(_, h)| h.bad.is_none() && h.header.is_some())
+                .map(|(i, h)| (i, h.key.clone())),
+        );
+        let mut drop = vec![false; hs.len()];
+        for idxs in groups {
+            let Some(entities) = distinct_entities(idxs.iter().map(|&i| hs[i].origin), ctx) else { continue };
+            let keep = widest(&idxs, |i| hs[i].origin, ctx);
+            let mut merged = match &hs[keep].header {
+                Some(h) => h.clone(),
+                None => continue,
+            };
+            let mut verdict = Ok(());
+            for &i in idxs.iter().filter(|&&i| i != keep) {
+                if let Some(other) = &hs[i].header {
+                    verdict = verdict.and_then(|()| merge_header(&mut merged, other, ctx));
+                }
+            }
+            match verdict {
+                Ok(()) => {
+                    hs[keep].header = Some(merged);
+                    for &i in idxs.iter().filter(|&&i| i != keep) {
+                        drop[i] = true;
+                        let o = hs[i].origin;
+                        hs[keep].copies.push(o);
+                    }
+                }
+                Err(difference) => {
+                    view_conflicts.insert(
+                        hs[keep].key.clone(),
+                        format!("it arrives through {entities} with different content: {difference}"),
+                    );
+                }
+            }
+        }
+        let mut i = 0;
+        hs.retain(|_| {
+            i += 1;
+            !drop[i - 1]
+        });
+    }
+    {
+        let keyed = ls.iter().enumerate().filter_map(|(i, l)| {
+            let line = l.line.and_then(|li| lines[li].as_ref()).filter(|_| l.bad.is_none())?;
+            Some((i, (l.key.clone(), line.line_number.normalize())))
+        });
+        let groups = views(keyed);
+        let mut drop = vec![false; ls.len()];
+        for idxs in groups {
+            let Some(entities) = distinct_entities(idxs.iter().map(|&i| ls[i].origin), ctx) else { continue };
+            let keep = widest(&idxs, |i| ls[i].origin, ctx);
+            let Some(mut merged) = ls[keep].line.and_then(|li| lines[li].clone()) else { continue };
+            let mut verdict = Ok(());
+            for &i in idxs.iter().filter(|&&i| i != keep) {
+                if let Some(other) = ls[i].line.and_then(|li| lines[li].as_ref()) {
+                    verdict = verdict.and_then(|()| merge_line(&mut merged, other, ctx));
+                }
+            }
+            match verdict {
+                Ok(()) => {
+                    if let Some(li) = ls[keep].line {
+                        lines[li] = Some(merged);
+                    }
+                    for &i in idxs.iter().filter(|&&i| i != keep) {
+                        drop[i] = true;
+                        let o = ls[i].origin;
+                        ls[keep].copies.push(o);
+                    }
+                }
+                Err(difference) => {
+                    let key = (ls[keep].key.clone(), merged.line_number.normalize());
+                    line_conflicts
+                        .insert(key, format!("it arrives through {entities} with different content: {difference}"));
+                }
+            }
+        }
+        let mut i = 0;
+        ls.retain(|_| {
+            i += 1;
+            !drop[i - 1]
+        });
+    }
 
     // Duplicate header keys, inside a file or across files: every copy is rejected.
     let mut by_key: HashMap<HeaderKey, Vec<usize>> = HashMap::default();
@@ -345,12 +445,13 @@ pub fn assemble(
             let o = hs[i].origin;
             let others: Vec<String> = idxs.iter().filter(|&&j| j != i).map(|&j| ctx.at(hs[j].origin)).collect();
             let field = ctx.field(o, if is_free_text(key) { Role::RecordId } else { Role::InvoiceNumber });
+            let why = view_conflicts.get(key).map(|c| format!(" ({c})")).unwrap_or_default();
             hs[i].bad = Some(Reject::new(
                 o,
                 field,
                 Rule::KeyDuplicate,
                 format!(
-                    "{} of legal entity {} occurs again at {} — {}",
+                    "{} of legal entity {} occurs again at {}{why} — {}",
                     describe(&key.1),
                     key.0,
                     others.join(", "),
@@ -472,9 +573,10 @@ pub fn assemble(
                     ctx.field(o, Role::LineNumber),
                     Rule::KeyDuplicate,
                     format!(
-                        "line {num} of {} occurs again at {} — {}",
+                        "line {num} of {} occurs again at {}{} — {}",
                         describe(&key.1),
                         others.join(", "),
+                        line_conflicts.get(&((*key).clone(), *num)).map(|c| format!(" ({c})")).unwrap_or_default(),
                         Rule::KeyDuplicate.fix()
                     ),
                 ),
@@ -632,6 +734,18 @@ pub fn assemble(
         reject_rest(&mut ls, idxs, Rule::RelationHeaderRejected, &message);
     }
 
+    // Copies of rejected rows are rejected with them.
+    for h in &hs {
+        if let Some(r) = &h.bad {
+            out.rejects.extend(h.copies.iter().map(|&o| copy_reject(o, h.origin, r, ctx)));
+        }
+    }
+    for l in &ls {
+        if let Some(r) = &l.bad {
+            out.rejects.extend(l.copies.iter().map(|&o| copy_reject(o, l.origin, r, ctx)));
+        }
+    }
+
     // Accepted invoices in header input order; lines in line-number order.
     for (hi, slot) in hs.iter_mut().enumerate() {
         if let Some(r) = slot.bad.take() {
@@ -652,7 +766,11 @@ pub fn assemble(
             .collect();
         pairs.sort_by_key(|(l, _)| l.line_number);
         let (lines, taxes) = pairs.into_iter().unzip();
-        out.invoices.push(Invoice { header, lines, taxes, rounding: rounding[hi] });
+        let mut copies = std::mem::take(&mut slot.copies);
+        for &li in &lines_of[hi] {
+            copies.extend_from_slice(&ls[li].copies);
+        }
+        out.invoices.push(Invoice { header, lines, taxes, rounding: rounding[hi], copies });
     }
     out.rejects.extend(ls.into_iter().filter_map(|l| l.bad));
     out.rejects.sort_by_key(|r| r.origin);
@@ -782,5 +900,168 @@ fn overflow(h: &InvoiceHeader, lines: &[&InvoiceLine], e: crate::model::Overflow
         ctx.field(o, role),
         Rule::AmountOverflow,
         format!("{what} cannot be computed: {e} — {}", Rule::AmountOverflow.fix()),
+    )
+}
+
+/// Groups of two or more row indexes that share a key.
+fn views<K: std::hash::Hash + Eq>(keyed: impl Iterator<Item = (usize, K)>) -> Vec<Vec<usize>> {
+    let mut by: HashMap<K, Vec<usize>> = HashMap::default();
+    for (i, k) in keyed {
+        by.entry(k).or_default().push(i);
+    }
+    let mut groups: Vec<Vec<usize>> = by.into_values().filter(|g| g.len() > 1).collect();
+    groups.sort();
+    groups
+}
+
+/// The entities of the rows, named (`A and B`), when every row comes from another entity of
+/// the same documents (views of them); `None` when two come from the same entity (a true
+/// duplicate) or they are not views of the same documents.
+fn distinct_entities(origins: impl Iterator<Item = Origin>, ctx: &Context<'_>) -> Option<String> {
+    let mut names: Vec<&Entity> = Vec::new();
+    for o in origins {
+        let e = *ctx.entities.get(o.file as usize)?;
+        if names.iter().any(|n| n.name == e.name || n.kind != e.kind || n.document != e.document) {
+            return None;
+        }
+        names.push(e);
+    }
+    Some(names.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(" and "))
+}
+
+/// The row to keep of copies: the one whose entity has the most fields (it can hold what the
+/// others carry), the first in input order among equals.
+fn widest(idxs: &[usize], origin: impl Fn(usize) -> Origin, ctx: &Context<'_>) -> usize {
+    let width = |i: usize| ctx.entities.get(origin(i).file as usize).map(|e| e.fields.len()).unwrap_or(0);
+    idxs.iter().copied().max_by_key(|&i| (width(i), std::cmp::Reverse(origin(i)))).unwrap_or(idxs[0])
+}
+
+/// Fills `kept`'s absent values from `other` where `other` has them; a value both have must be
+/// equal. Err names the first difference.
+macro_rules! merge_fields {
+    ($kept:expr, $other:expr, [$($f:ident),*], [$($opt:ident),*]) => {{
+        $(
+            if $kept.$f != $other.$f {
+                return Err(format!("{} is {:?} here and {:?} there", stringify!($f), $other.$f, $kept.$f));
+            }
+        )*
+        $(
+            match (&$kept.$opt, &$other.$opt) {
+                (Some(a), Some(b)) if a != b => {
+                    return Err(format!("{} is {:?} here and {:?} there", stringify!($opt), b, a));
+                }
+                (None, Some(b)) => $kept.$opt = Some(b.clone()),
+                _ => {}
+            }
+        )*
+    }};
+}
+
+fn merge_header(kept: &mut InvoiceHeader, other: &InvoiceHeader, ctx: &Context<'_>) -> Result<(), String> {
+    merge_fields!(
+        kept,
+        other,
+        [document, legal_entity, number, record_id, date, customer, currency],
+        [
+            payment_terms,
+            due_date,
+            order_reference,
+            buyer_reference,
+            sales_order,
+            original_invoice,
+            voucher,
+            exchange_rate,
+            tax_group,
+            item_tax_group
+        ]
+    );
+    merge_fields!(kept.totals, other.totals, [], [amount, tax, charge, discount]);
+    merge_extras(&kept.entity, &kept.extras, &other.entity, &other.extras, ctx)
+}
+
+fn merge_line(kept: &mut InvoiceLine, other: &InvoiceLine, ctx: &Context<'_>) -> Result<(), String> {
+    let find = |name: &str| ctx.entities.iter().copied().find(|e| e.name == name);
+    let (Some(ke), Some(oe)) = (find(&kept.entity), find(&other.entity)) else {
+        return Err("unknown entity".into());
+    };
+    let both = |role: Role| ke.role_index(role).is_some() && oe.role_index(role).is_some();
+    merge_fields!(kept, other, [legal_entity, header, line_number, quantity, unit_price], []);
+    // Values only some views of a line carry (SalesInvoiceLineV3 has no price unit and gives
+    // its discounts as one total) are compared where both have them, and the lines must come
+    // to the same amount.
+    let discounts =
+        [Role::PriceUnit, Role::DiscountPerUnit, Role::DiscountPercent, Role::DiscountAmount, Role::ChargeAmount];
+    if discounts.iter().all(|&r| both(r) || (ke.role_index(r).is_none() && oe.role_index(r).is_none())) {
+        merge_fields!(
+            kept,
+            other,
+            [price_unit, discount_per_unit, discount_percent, discount_amount, charge_amount],
+            []
+        );
+    } else {
+        let eur = crate::model::Currency::from_code("EUR");
+        let net = |l: &InvoiceLine| eur.and_then(|c| l.net_amount(c).ok());
+        if net(kept) != net(other) {
+            return Err(format!(
+                "the line amount is {} here and {} there",
+                net(other).map(|n| n.to_string()).unwrap_or_default(),
+                net(kept).map(|n| n.to_string()).unwrap_or_default()
+            ));
+        }
+    }
+    macro_rules! optional {
+        ($($f:ident: $role:ident),*) => {$(
+            if both(Role::$role) {
+                merge_fields!(kept, other, [], [$f]);
+            } else if kept.$f.is_none() {
+                kept.$f = other.$f.clone();
+            }
+        )*};
+    }
+    optional!(invoice_date: InvoiceDate, line_amount: LineAmount, line_tax: LineTax, tax_rate: TaxRate,
+        tax_code: TaxCode, tax_group: TaxGroup, item_tax_group: ItemTaxGroup, item_id: ItemId, item_name: ItemName,
+        description: Description, unit: Unit, main_account: MainAccount, distribution: Distribution, currency: Currency);
+    merge_extras(&kept.entity, &kept.extras, &other.entity, &other.extras, ctx)
+}
+
+/// Fields without a role: a field both entities have must hold the same value in both copies,
+/// and the dropped copy may carry nothing the kept entity has no field for.
+fn merge_extras(
+    kept_entity: &str,
+    kept: &crate::model::Extras,
+    other_entity: &str,
+    other: &crate::model::Extras,
+    ctx: &Context<'_>,
+) -> Result<(), String> {
+    let find = |name: &str| ctx.entities.iter().copied().find(|e| e.name == name);
+    let (Some(ke), Some(oe)) = (find(kept_entity), find(other_entity)) else {
+        return Err("unknown entity".into());
+    };
+    fn value(extras: &crate::model::Extras, i: usize) -> &str {
+        extras.iter().find(|(j, _)| usize::from(*j) == i).map(|(_, v)| &**v).unwrap_or("")
+    }
+    for (oi, f) in oe.fields.iter().enumerate().filter(|(_, f)| f.role.is_none()) {
+        let theirs = value(other, oi);
+        match ke.field_index(&f.name).filter(|&ki| ke.fields[ki].role.is_none()) {
+            Some(ki) if value(kept, ki) != theirs => {
+                return Err(format!("{} is `{theirs}` here and `{}` there", f.name, value(kept, ki)));
+            }
+            Some(_) => {}
+            None if !theirs.is_empty() => {
+                return Err(format!("{} = `{theirs}` has no field in {}", f.name, ke.name));
+            }
+            None => {}
+        }
+    }
+    Ok(())
+}
+
+/// The reject of a copy of a rejected row (the same document through another entity).
+fn copy_reject(copy: Origin, of: Origin, r: &Reject, ctx: &Context<'_>) -> Reject {
+    Reject::new(
+        copy,
+        r.field.as_deref(),
+        r.rule,
+        format!("the same row as {}, which was rejected: {}", ctx.at(of), r.message),
     )
 }
