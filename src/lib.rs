@@ -13,6 +13,7 @@
 //! - [`rejects`]: rejects files (original columns + file, line, field, rule, message);
 //! - [`pipeline`]: the job that wires the stages, with progress and the run summary;
 //! - [`generate`]: seeded test data for tests and benchmarks;
+//! - [`progress`]: progress bars and stage events;
 //! - [`job`]: job files; [`cli`]: the command line.
 
 pub mod cli;
@@ -25,6 +26,7 @@ pub mod map;
 pub mod model;
 pub mod pipeline;
 pub mod post;
+pub mod progress;
 pub mod read;
 pub mod rejects;
 pub mod store;

@@ -36,12 +36,8 @@ fn main() -> ExitCode {
         }
     };
     invoiceflow::read::install_panic_hook();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("INVOICEFLOW_LOG").unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
+    init_logging();
+    invoiceflow::progress::set_enabled(!quiet(&cli.command));
     ExitCode::from(match cli.command {
         Command::Entities(a) => entities(a.entity.as_deref()),
         Command::Rules => rules(),
@@ -131,6 +127,32 @@ fn main() -> ExitCode {
             }
         }
     })
+}
+
+/// Logs on stderr: `INVOICEFLOW_LOG`, else `RUST_LOG` (tracing's filter syntax, e.g. `info`
+/// for the stage events, `invoiceflow=debug`), else warnings only; colours only on a terminal.
+fn init_logging() {
+    use std::io::IsTerminal as _;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("INVOICEFLOW_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| "warn".into());
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(filter)
+        .init();
+}
+
+/// Whether the command asked for no progress bars.
+fn quiet(command: &Command) -> bool {
+    match command {
+        Command::Run(a) => a.common.quiet,
+        Command::Import(a) => a.common.quiet,
+        Command::Post(a) => a.common.quiet,
+        Command::Export(a) => a.common.quiet,
+        Command::Einvoice(a) => a.common.quiet,
+        _ => true,
+    }
 }
 
 fn import(a: ImportArgs) -> u8 {

@@ -137,6 +137,8 @@ pub fn run(
         to_version: range.to,
     };
     let mut outcome = Outcome::default();
+    let stage = crate::progress::Stage::start("e-invoices", output);
+    let pb = crate::progress::spinner(&format!("e-invoices {}", output), "documents");
     // Documents refused by earlier runs of the job come first, with today's master data.
     if let Some(job) = &req.job {
         let mut pending = Vec::new();
@@ -148,6 +150,7 @@ pub fn run(
         }
         for chunk in pending.chunks(CHUNK) {
             write_chunk(chunk, req, true, &mut report, &mut outcome)?;
+            pb.inc(chunk.len() as u64);
         }
     }
     if range.to > range.from || req.job.is_none() {
@@ -160,6 +163,7 @@ pub fn run(
                 if let Err(e) = write_chunk(&chunk, req, false, &mut report, &mut outcome) {
                     failure = Some(e);
                 }
+                pb.inc(chunk.len() as u64);
                 chunk.clear();
             }
         })?;
@@ -168,6 +172,8 @@ pub fn run(
         }
         write_chunk(&chunk, req, false, &mut report, &mut outcome)?;
     }
+    pb.finish_and_clear();
+    stage.done(report.documents + report.refused.len() as u64, "documents");
     if let Some(job) = &req.job {
         let today = crate::pipeline::today().to_string();
         let run = crate::store::EinvoiceRun {

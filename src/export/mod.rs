@@ -231,8 +231,13 @@ pub fn export(store: &mut Store, req: &ExportRequest, catalog: &Catalog) -> Resu
         Format::Csv => Box::new(csv::CsvSink::new(file, entity, req.dmf_unicode)),
         Format::Parquet => Box::new(parquet::ParquetSink::new(file, entity).map_err(|m| werr(&tmp, m))?),
     };
+    let stage = crate::progress::Stage::start("export", format!("{} {:?}", entity.name, req.format));
+    let pb = crate::progress::spinner(&format!("export {}", entity.name), "rows");
     let mut rows = 0u64;
     let scanned = store.scan(table, document, range, |row| {
+        if rows.is_multiple_of(4096) {
+            pb.set_position(rows);
+        }
         let extras: Option<serde_json::Map<String, serde_json::Value>> =
             extras_col.and_then(|c| row.get(c)).filter(|t| *t != "{}").and_then(|t| serde_json::from_str(t).ok());
         let values: Vec<Option<Cow<'_, str>>> =
@@ -241,6 +246,8 @@ pub fn export(store: &mut Store, req: &ExportRequest, catalog: &Catalog) -> Resu
         sink.push(&values)
     })?;
     let finished = scanned.and_then(|()| sink.finish());
+    pb.finish_and_clear();
+    stage.done(rows, "rows");
     let file = match finished {
         Ok(f) => f,
         Err(m) => {

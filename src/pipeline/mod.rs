@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -215,19 +215,6 @@ struct FileRun {
     unknown_columns: Vec<String>,
 }
 
-fn progress_bar(enabled: bool, total: u64, label: &str) -> ProgressBar {
-    if !enabled {
-        return ProgressBar::hidden();
-    }
-    let pb = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    let style = ProgressStyle::with_template("{msg:30!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
-    pb.set_style(style);
-    pb.set_message(label.to_string());
-    pb
-}
-
 /// Reads one file through its plan into parsed rows; rejects of single rows are collected.
 #[allow(clippy::too_many_arguments)]
 fn read_file(
@@ -240,10 +227,12 @@ fn read_file(
     req: &ImportRequest,
     out: &mut Rows,
 ) -> Result<FileRun, JobError> {
+    let stage = crate::progress::Stage::start("read", path.display().to_string());
     let mut source = read::open(path, csv)?;
     let columns = source.columns().to_vec();
     let plan = Plan::new(entity, &columns, mapping);
-    let pb = progress_bar(req.progress, source.total_bytes(), label);
+    let pb =
+        if req.progress { crate::progress::bar(source.total_bytes(), label, "bytes") } else { ProgressBar::hidden() };
     let mut batch = RawBatch::default();
     let mut read = 0u64;
     while source.next_batch(&mut batch, req.batch_size)? {
@@ -283,7 +272,7 @@ fn read_file(
         pb.set_position(source.bytes_read());
     }
     pb.finish_and_clear();
-    tracing::info!(file = %path.display(), rows = read, "Read entity file.");
+    stage.done(read, "rows");
     Ok(FileRun { label: label.to_string(), read, encoding: source.encoding(), unknown_columns: plan.unknown_columns })
 }
 
@@ -435,7 +424,14 @@ pub fn validate<'c>(req: &ImportRequest, catalog: &'c Catalog) -> Result<Validat
         entities: &entities_of,
         rounding: req.post.as_ref().map(|p| p.options.rounding).unwrap_or(RoundingPolicy::Document),
     };
+    let stage = crate::progress::Stage::start("validate", "");
+    let rows_in = (rows.headers.len() + rows.lines.len() + rows.early.len()) as u64;
+    let pb =
+        if req.progress { crate::progress::spinner("validating across rows", "rows") } else { ProgressBar::hidden() };
+    pb.set_position(rows_in);
     let outcome = invoice::assemble(rows.headers, rows.lines, rows.early, &ctx);
+    pb.finish_and_clear();
+    stage.done(rows_in, "rows");
     all_rejects.extend(outcome.rejects);
     Ok(Validation { invoices: outcome.invoices, master: md, rejects: all_rejects, labels, reports })
 }

@@ -170,6 +170,12 @@ pub fn run(
     let opts = &req.options;
 
     let mut originals = Originals::of(&invoices, opts.originals_outside_store);
+    let stage = crate::progress::Stage::start(
+        if opts.pro_forma { "pro forma" } else { "post" },
+        req.store.display().to_string(),
+    );
+    let total = invoices.len() as u64;
+    let pb = crate::progress::bar(total, if opts.pro_forma { "computing (pro forma)" } else { "posting" }, "invoices");
     if opts.pro_forma {
         // Pro forma reads the store, when there is one, for the originals of credit notes.
         let store = match req.store.is_file() {
@@ -198,6 +204,8 @@ pub fn run(
         report.ledger_entries = 0;
         report.customer_transactions = 0;
         report.originals_outside_store = originals.outside;
+        pb.finish_and_clear();
+        stage.done(total, "invoices");
         return Ok((report, rejects, unchanged));
     }
 
@@ -261,6 +269,7 @@ pub fn run(
             }
         });
         for computed in rx {
+            pb.inc(computed.len() as u64);
             let mut ok = Vec::with_capacity(computed.len());
             for r in computed {
                 match r.and_then(|p| originals.check(p, |le, n| store.has_posted_invoice(le, n))) {
@@ -274,6 +283,7 @@ pub fn run(
             }
             let results = store.commit(&ok, draft, opts.credit_limit, md)?;
             report.batches += 1;
+
             for (p, c) in ok.iter().zip(results) {
                 match c {
                     Committed::Posted { .. } => {
@@ -305,6 +315,8 @@ pub fn run(
     })?;
     report.change_version = store.change_version()?;
     report.originals_outside_store = originals.outside;
+    pb.finish_and_clear();
+    stage.done(total, "invoices");
     Ok((report, rejects, unchanged))
 }
 

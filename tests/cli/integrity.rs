@@ -988,3 +988,29 @@ fn the_same_invoice_through_two_views_counts_once_and_different_copies_are_dupli
         dup.message
     );
 }
+
+#[test]
+fn rust_log_shows_every_stage_with_counts_and_no_colour_off_a_terminal() {
+    let copy = sample_copy();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_invoiceflow"))
+        .args(["run", &s(&copy.path().join("samples/job.toml")), "--quiet"])
+        .env_remove("INVOICEFLOW_LOG")
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains('\u{1b}'), "ANSI escapes on a pipe:\n{stderr}");
+    for stage in ["read", "validate", "post", "export", "e-invoices"] {
+        assert!(stderr.contains(&format!("Stage finished. stage=\"{stage}\"")), "no end of stage {stage}:\n{stderr}");
+    }
+    assert!(stderr.contains("stage=\"post\"") && stderr.contains("count=14 items=\"invoices\""), "{stderr}");
+    // INVOICEFLOW_LOG wins over RUST_LOG.
+    let quiet = std::process::Command::new(env!("CARGO_BIN_EXE_invoiceflow"))
+        .args(["run", &s(&copy.path().join("samples/job.toml")), "--quiet"])
+        .env("INVOICEFLOW_LOG", "error")
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("Stage finished"));
+}

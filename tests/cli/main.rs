@@ -96,6 +96,7 @@ pub fn invoiceflow_in(dir: tempfile::TempDir, args: &[&str]) -> Run {
         .args(args)
         .current_dir(dir.path())
         .env_remove("INVOICEFLOW_LOG")
+        .env_remove("RUST_LOG")
         .output()
         .unwrap();
     Run {
