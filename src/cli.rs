@@ -107,6 +107,10 @@ pub struct ImportArgs {
     /// describes that entity; or the only mapping given when it has no patterns).
     #[arg(long, value_name = "M.toml")]
     pub mapping: Vec<PathBuf>,
+    /// Encoding of files whose mapping does not name one (a BOM always wins), e.g.
+    /// windows-1252 for a Western European legacy export without a mapping file.
+    #[arg(long, value_enum, value_name = "ENCODING")]
+    pub encoding: Option<crate::read::csv::Encoding>,
     /// Legal entity (dataAreaId) for rows that carry none.
     #[arg(long, value_name = "ID", default_value = "DEMF")]
     pub legal_entity: String,

@@ -175,7 +175,18 @@ fn import(a: ImportArgs) -> u8 {
             Some((e, p)) if !e.contains(['/', '\\']) && !e.is_empty() => (Some(e), PathBuf::from(p)),
             _ => (None, PathBuf::from(spec)),
         };
-        let mapping = job::pick_mapping(&mappings, &path, named, catalog);
+        let mut mapping = job::pick_mapping(&mappings, &path, named, catalog);
+        if let Some(enc) = a.encoding {
+            mapping = match mapping {
+                None => Some(Arc::new(Mapping::with_encoding(enc))),
+                Some(m) if !m.encoding_given => {
+                    let mut m = (*m).clone();
+                    m.csv.encoding = enc;
+                    Some(Arc::new(m))
+                }
+                some => some,
+            };
+        }
         match job::resolve_entity(named, &path, mapping.as_deref(), catalog) {
             Ok(entity) => files.push(InputFile { entity, path, mapping, push: a.push }),
             Err(m) => {

@@ -59,7 +59,9 @@ struct MappingFile {
     /// How the source files are written.
     #[serde(default)]
     source: SourceFile,
-    /// Per target entity: which columns feed which fields.
+    /// Per target entity: which columns feed which fields (none: the file only says how
+    /// files are written, and columns match fields by name).
+    #[serde(default)]
     entity: BTreeMap<String, EntityMappingFile>,
 }
 
@@ -86,16 +88,10 @@ struct EntityMappingFile {
     /// File-name patterns (`*` wildcard, case-insensitive) that hold this entity.
     #[serde(default)]
     files: Vec<String>,
-    /// Entity field → source column or rule.
+    /// Entity field → source column (a string) or rule (a table), read one by one so that an
+    /// error names the key it is in.
     #[serde(default)]
-    columns: BTreeMap<String, ColumnSpecFile>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum ColumnSpecFile {
-    Column(String),
-    Full(FullSpecFile),
+    columns: BTreeMap<String, toml::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -179,6 +175,8 @@ pub struct Mapping {
     pub format: TextFormat,
     /// Per entity name.
     pub entities: BTreeMap<String, EntityMapping>,
+    /// Whether `[source]` names the encoding (else `--encoding` may set it).
+    pub encoding_given: bool,
 }
 
 fn one_byte(path: &Path, key: &str, v: &str) -> Result<u8, MappingError> {
@@ -244,8 +242,11 @@ impl Mapping {
                     )
                 })?;
                 let rule = match spec {
-                    ColumnSpecFile::Column(c) => FieldRule { column: Some(c), ..FieldRule::default() },
-                    ColumnSpecFile::Full(f) => {
+                    toml::Value::String(c) => FieldRule { column: Some(c), ..FieldRule::default() },
+                    toml::Value::Table(t) => {
+                        let f: FullSpecFile = toml::Value::Table(t)
+                            .try_into()
+                            .map_err(|e: toml::de::Error| invalid(key.clone(), e.message().trim_end().to_string()))?;
                         if f.column.is_some() == f.constant.is_some() {
                             return Err(invalid(key, "give exactly one of `column` and `constant`".into()));
                         }
@@ -276,6 +277,15 @@ impl Mapping {
                             format: fmt,
                         }
                     }
+                    other => {
+                        return Err(invalid(
+                            key,
+                            format!(
+                                "a column is a name (\"Rechnungsnummer\") or a rule ({{ column = \"…\", values = {{ … }} }}), not a {}",
+                                other.type_str()
+                            ),
+                        ))
+                    }
                 };
                 if fields.insert(idx, rule).is_some() {
                     return Err(invalid(key, "this field is mapped twice (by OData and staging name)".into()));
@@ -283,7 +293,28 @@ impl Mapping {
             }
             entities.insert(entity.name.clone(), EntityMapping { files: em.files, fields });
         }
-        Ok(Mapping { path: path.to_path_buf(), name: file.name, description: file.description, csv, format, entities })
+        Ok(Mapping {
+            path: path.to_path_buf(),
+            name: file.name,
+            description: file.description,
+            csv,
+            format,
+            entities,
+            encoding_given: src.encoding.is_some(),
+        })
+    }
+
+    /// A mapping that only sets the encoding (`--encoding`): columns match fields by name.
+    pub fn with_encoding(encoding: Encoding) -> Mapping {
+        Mapping {
+            path: PathBuf::from("--encoding"),
+            name: "--encoding".into(),
+            description: String::new(),
+            csv: CsvOptions { encoding, ..CsvOptions::default() },
+            format: TextFormat::default(),
+            entities: BTreeMap::new(),
+            encoding_given: true,
+        }
     }
 
     /// The entity whose file patterns match this file name, if exactly one does.

@@ -58,14 +58,41 @@ impl Date {
         Date::from_ymd(y as i32, m, d)
     }
 
-    /// Parses with a pattern made of `yyyy`, `yy`, `MM`, `M`, `dd`, `d` and literal characters,
-    /// for example `dd.MM.yyyy` or `MM/dd/yyyy`. Two-digit years are 2000–2068 / 1969–1999.
+    /// Parses with a pattern made of `yyyy`, `yy`, `MMMM`, `MMM`, `MM`, `M`, `dd`, `d`, a time
+    /// (`HH`, `H`, `hh`, `h`, `mm`, `ss`, `tt`) and literal characters, for example
+    /// `dd.MM.yyyy`, `dd-MMM-yyyy` or `MM/dd/yyyy HH:mm`. Month names are English or German, in
+    /// full or abbreviated, in any case. Two-digit years are 2000–2068 / 1969–1999. A time is
+    /// checked and dropped (date fields hold dates).
     pub fn parse_with(text: &str, pattern: &DatePattern) -> Option<Date> {
         let b = text.as_bytes();
         let mut pos = 0usize;
         let (mut y, mut m, mut d) = (None, None, None);
         for part in &pattern.parts {
             match part {
+                PatternPart::MonthName => {
+                    let (month, len) = month_name(text.get(pos..)?)?;
+                    m = Some(month);
+                    pos += len;
+                }
+                PatternPart::Time(max, width) => {
+                    let len = match width {
+                        Some(w) => *w,
+                        None if b.get(pos + 1).is_some_and(u8::is_ascii_digit) => 2,
+                        None => 1,
+                    };
+                    let v = digits(b.get(pos..pos + len)?)?;
+                    if v > *max || (*max == 12 && v == 0) {
+                        return None;
+                    }
+                    pos += len;
+                }
+                PatternPart::AmPm => {
+                    let t = b.get(pos..pos + 2)?;
+                    if !(t.eq_ignore_ascii_case(b"AM") || t.eq_ignore_ascii_case(b"PM")) {
+                        return None;
+                    }
+                    pos += 2;
+                }
                 PatternPart::Literal(c) => {
                     if b.get(pos) != Some(c) {
                         return None;
@@ -128,9 +155,55 @@ enum PatternPart {
     Year2,
     Month2,
     Month1,
+    /// `MMM` or `MMMM`: an English or German month name, full or abbreviated.
+    MonthName,
     Day2,
     Day1,
+    /// Hours, minutes or seconds: the largest value and the width (`None`: one or two digits).
+    Time(u32, Option<usize>),
+    /// `tt`: AM or PM.
+    AmPm,
     Literal(u8),
+}
+
+/// Month names and abbreviations (English, German), lower case, longest first within a month so
+/// that "june" is not read as "jun" + "e".
+const MONTH_NAMES: [&[&str]; 12] = [
+    &["january", "januar", "jan", "jän"],
+    &["february", "februar", "feb"],
+    &["march", "märz", "mar", "mär", "mrz"],
+    &["april", "apr"],
+    &["may", "mai"],
+    &["june", "juni", "jun"],
+    &["july", "juli", "jul"],
+    &["august", "aug"],
+    &["september", "sept", "sep"],
+    &["october", "oktober", "oct", "okt"],
+    &["november", "nov"],
+    &["december", "dezember", "dec", "dez"],
+];
+
+/// The month whose name `text` starts with (case-insensitively), and the name's length in bytes;
+/// the longest name that matches wins.
+fn month_name(text: &str) -> Option<(u32, usize)> {
+    let mut best: Option<(u32, usize)> = None;
+    for (i, names) in MONTH_NAMES.iter().enumerate() {
+        for name in *names {
+            let mut t = text.char_indices();
+            let mut end = 0;
+            let matched = name.chars().all(|c| match t.next() {
+                Some((at, tc)) if tc.to_lowercase().eq(std::iter::once(c)) => {
+                    end = at + tc.len_utf8();
+                    true
+                }
+                _ => false,
+            });
+            if matched && best.is_none_or(|(_, len)| end > len) {
+                best = Some((i as u32 + 1, end));
+            }
+        }
+    }
+    best
 }
 
 impl DatePattern {
@@ -144,13 +217,21 @@ impl DatePattern {
             let part = match (b[i], run) {
                 (b'y', 4) => PatternPart::Year4,
                 (b'y', 2) => PatternPart::Year2,
+                (b'M', 3 | 4) => PatternPart::MonthName,
                 (b'M', 2) => PatternPart::Month2,
                 (b'M', 1) => PatternPart::Month1,
                 (b'd', 2) => PatternPart::Day2,
                 (b'd', 1) => PatternPart::Day1,
-                (b'y' | b'M' | b'd', _) => {
+                (b'H', 2) => PatternPart::Time(23, Some(2)),
+                (b'H', 1) => PatternPart::Time(23, None),
+                (b'h', 2) => PatternPart::Time(12, Some(2)),
+                (b'h', 1) => PatternPart::Time(12, None),
+                (b'm', 2) => PatternPart::Time(59, Some(2)),
+                (b's', 2) => PatternPart::Time(59, Some(2)),
+                (b't', 2) => PatternPart::AmPm,
+                (b'y' | b'M' | b'd' | b'H' | b'h' | b'm' | b's' | b't', _) => {
                     return Err(format!(
-                        "date pattern `{pattern}`: `{}` is not a known part (use yyyy, yy, MM, M, dd, d)",
+                        "date pattern `{pattern}`: `{}` is not a known part (use yyyy, yy, MMMM, MMM, MM, M, dd, d, HH, H, hh, h, mm, ss, tt)",
                         &pattern[i..i + run]
                     ))
                 }
@@ -161,7 +242,7 @@ impl DatePattern {
                 }
                 _ => {
                     return Err(format!(
-                        "date pattern `{pattern}`: only yyyy, yy, MM, M, dd, d and punctuation are allowed"
+                        "date pattern `{pattern}`: only yyyy, yy, MMMM, MMM, MM, M, dd, d, HH, H, hh, h, mm, ss, tt, spaces and punctuation are allowed"
                     ))
                 }
             };
@@ -170,7 +251,7 @@ impl DatePattern {
         }
         let has = |p: &[PatternPart]| parts.iter().any(|x| p.contains(x));
         if !has(&[PatternPart::Year4, PatternPart::Year2])
-            || !has(&[PatternPart::Month2, PatternPart::Month1])
+            || !has(&[PatternPart::Month2, PatternPart::Month1, PatternPart::MonthName])
             || !has(&[PatternPart::Day2, PatternPart::Day1])
         {
             return Err(format!("date pattern `{pattern}` needs a year, a month and a day"));
@@ -278,6 +359,30 @@ mod tests {
         assert_eq!(Date::parse_with("12/31/2024 10:00", &us).unwrap().to_string(), "2024-12-31");
         assert!(DatePattern::new("dd.MM").is_err());
         assert!(DatePattern::new("ddd.MM.yyyy").is_err());
+    }
+
+    #[test]
+    fn month_names_and_times() {
+        let p = DatePattern::new("dd-MMM-yyyy").unwrap();
+        assert_eq!(Date::parse_with("07-Mar-2024", &p).unwrap().to_string(), "2024-03-07");
+        assert_eq!(Date::parse_with("07-MAR-2024", &p).unwrap().to_string(), "2024-03-07");
+        assert_eq!(Date::parse_with("07-Mär-2024", &p).unwrap().to_string(), "2024-03-07");
+        assert_eq!(Date::parse_with("07-MÄR-2024", &p).unwrap().to_string(), "2024-03-07");
+        assert_eq!(Date::parse_with("01-Okt-2024", &p).unwrap().to_string(), "2024-10-01");
+        assert_eq!(Date::parse_with("31-Jun-2024", &p), None);
+        assert_eq!(Date::parse_with("07-Mrx-2024", &p), None);
+        let full = DatePattern::new("d MMMM yyyy").unwrap();
+        assert_eq!(Date::parse_with("5 September 2024", &full).unwrap().to_string(), "2024-09-05");
+        assert_eq!(Date::parse_with("5 June 2024", &full).unwrap().to_string(), "2024-06-05");
+        assert_eq!(Date::parse_with("5 Juni 2024", &full).unwrap().to_string(), "2024-06-05");
+        let us = DatePattern::new("MM/dd/yyyy HH:mm").unwrap();
+        assert_eq!(Date::parse_with("03/07/2024 23:59", &us).unwrap().to_string(), "2024-03-07");
+        assert_eq!(Date::parse_with("03/07/2024 24:00", &us), None);
+        assert_eq!(Date::parse_with("03/07/2024", &us), None);
+        let am = DatePattern::new("M/d/yyyy h:mm:ss tt").unwrap();
+        assert_eq!(Date::parse_with("3/7/2024 9:05:00 PM", &am).unwrap().to_string(), "2024-03-07");
+        assert_eq!(Date::parse_with("3/7/2024 13:05:00 PM", &am), None);
+        assert!(DatePattern::new("dd-MMMMM-yyyy").is_err());
     }
 
     #[test]

@@ -117,10 +117,17 @@ impl Summary {
         use std::fmt::Write as _;
         let mut s = String::new();
         let width = self.imports.iter().chain(&self.master).map(|r| r.file.len()).max().unwrap_or(4).min(60);
-        let _ = writeln!(s, "{:<width$}  {:<38} {:>9} {:>9} {:>9}", "file", "entity", "read", "accepted", "rejected");
+        let _ = writeln!(
+            s,
+            "{:<width$}  {:<38} {:>9} {:>9} {:>9} {:>9}",
+            "file", "entity", "read", "accepted", "rejected", "unchanged"
+        );
         for r in self.master.iter().chain(&self.imports) {
-            let _ =
-                writeln!(s, "{:<width$}  {:<38} {:>9} {:>9} {:>9}", r.file, r.entity, r.read, r.accepted, r.rejected);
+            let _ = writeln!(
+                s,
+                "{:<width$}  {:<38} {:>9} {:>9} {:>9} {:>9}",
+                r.file, r.entity, r.read, r.accepted, r.rejected, r.unchanged
+            );
             if !r.unknown_columns.is_empty() {
                 let _ = writeln!(s, "    unknown columns (ignored): {}", r.unknown_columns.join(", "));
             }

@@ -16,20 +16,24 @@ use encoding_rs_io::DecodeReaderBytesBuilder;
 use super::{ByteRecord, RawBatch, ReadError, RecordSource};
 
 /// Text encodings a CSV file may be declared to have (a BOM always wins).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, clap::ValueEnum)]
 pub enum Encoding {
     /// UTF-8 unless a BOM says UTF-16.
     #[default]
     #[serde(rename = "utf-8", alias = "utf8")]
+    #[value(name = "utf-8", alias = "utf8")]
     Utf8,
     /// Windows-1252 (Western European legacy exports) unless a BOM says otherwise.
     #[serde(rename = "windows-1252", alias = "cp1252", alias = "latin1", alias = "iso-8859-1")]
+    #[value(name = "windows-1252", alias = "cp1252", alias = "latin1", alias = "iso-8859-1")]
     Windows1252,
     /// UTF-16 little endian (with or without BOM).
     #[serde(rename = "utf-16le")]
+    #[value(name = "utf-16le")]
     Utf16le,
     /// UTF-16 big endian (with or without BOM).
     #[serde(rename = "utf-16be")]
+    #[value(name = "utf-16be")]
     Utf16be,
 }
 

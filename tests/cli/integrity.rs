@@ -1014,3 +1014,80 @@ fn rust_log_shows_every_stage_with_counts_and_no_colour_off_a_terminal() {
         .unwrap();
     assert!(!String::from_utf8_lossy(&quiet.stderr).contains("Stage finished"));
 }
+
+#[test]
+fn a_typo_inside_a_column_rule_names_its_key_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("mappings/legacy-de.toml")).unwrap();
+    let broken = text.replacen("CurrencyCode = { column = ", "CurrencyCode = { colum = ", 1);
+    assert_ne!(text, broken);
+    let mapping = dir.path().join("m.toml");
+    std::fs::write(&mapping, broken).unwrap();
+    let run = invoiceflow(&[
+        "import",
+        "--dry-run",
+        "--master",
+        &s(&root().join("samples/master")),
+        "--mapping",
+        &s(&mapping),
+        &s(&root().join("samples/legacy-de/Rechnungskopf.csv")),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "entity.SalesInvoiceJournalHeader.columns.CurrencyCode: unknown field `colum`, expected one of `column`"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("untagged enum"), "{}", run.stderr);
+}
+
+#[test]
+fn a_windows_1252_file_with_month_names_and_times_reads_with_encoding_and_a_source_only_mapping() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A Windows-1252 header file: "Bäckerei" in the order reference, dates like 05-Mär-2024 14:30.
+    let mut headers: Vec<u8> =
+        b"DATAAREAID,INVOICENUMBER,INVOICEDATE,INVOICECUSTOMERACCOUNTNUMBER,CURRENCYCODE,CUSTOMERSORDERREFERENCE\n"
+            .to_vec();
+    headers.extend_from_slice(b"DEMF,T-001,05-M\xe4r-2024 14:30,DE-001,EUR,B\xe4ckerei 1\n");
+    headers.extend_from_slice(b"DEMF,T-002,06-Mar-2024 09:05,DE-002,EUR,Lieferung 2\n");
+    std::fs::write(d.join("headers.csv"), &headers).unwrap();
+    std::fs::write(
+        d.join("lines.csv"),
+        "DATAAREAID,INVOICEID,LINECREATIONSEQUENCENUMBER,ITEMID,ITEMNAME,QTY,SALESPRICE,TAXNAME\n\
+         DEMF,T-001,1,BK-1001,Bike,1,10.00,VAT19\nDEMF,T-002,1,BK-1001,Bike,1,10.00,VAT19\n",
+    )
+    .unwrap();
+    // A mapping with only [source]: the columns match the fields by name.
+    std::fs::write(
+        d.join("m.toml"),
+        "version = 1\nname = \"dates\"\n\n[source]\ndate_format = \"dd-MMM-yyyy HH:mm\"\n",
+    )
+    .unwrap();
+    let run = invoiceflow(&[
+        "import",
+        "--dry-run",
+        "--json",
+        "--quiet",
+        "--encoding",
+        "windows-1252",
+        "--master",
+        &s(&root().join("samples/master")),
+        "--mapping",
+        &s(&d.join("m.toml")),
+        &format!("SalesInvoiceJournalHeader={}", s(&d.join("headers.csv"))),
+        &format!("BusinessDocumentSalesInvoiceLineItem={}", s(&d.join("lines.csv"))),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json = run.json();
+    assert_eq!(json["validated"]["invoices"], 2);
+    assert_eq!(run.import_of("headers.csv")["encoding"], "Windows-1252");
+    // The summary table shows the unchanged column, so that the columns add up on screen.
+    assert!(
+        run.stderr.lines().next().unwrap().trim_end().ends_with("read  accepted  rejected unchanged"),
+        "{}",
+        run.stderr
+    );
+}
