@@ -133,6 +133,14 @@ pub struct ImportArgs {
     /// Compute the posting and report it; write nothing to the store.
     #[arg(long)]
     pub pro_forma: bool,
+    /// With --pro-forma: write the computed invoices to this folder (pro-forma.json with totals,
+    /// VAT breakdown and lines; pro-forma-invoices.csv and pro-forma-lines.csv).
+    #[arg(long, value_name = "DIR", requires = "pro_forma")]
+    pub pro_forma_out: Option<PathBuf>,
+    /// With --pro-forma-out: also write each pro forma invoice as an e-invoice in this syntax,
+    /// with the pro forma type code 325.
+    #[arg(long, value_enum, requires = "pro_forma_out")]
+    pub pro_forma_syntax: Option<crate::einvoice::Syntax>,
     /// VAT rounding for documents whose source gives no tax total.
     #[arg(long, value_enum, default_value_t = RoundingArg::Document)]
     pub rounding: RoundingArg,

@@ -77,6 +77,10 @@ struct PostingSection {
     drafts: bool,
     /// Invoices per store transaction (default 2000).
     invoices_per_batch: Option<usize>,
+    /// With `pro_forma = true`: the folder for the computed invoices (report and CSV files).
+    pro_forma_out: Option<PathBuf>,
+    /// With `pro_forma_out`: also write them as e-invoices in this syntax (type code 325).
+    pro_forma_syntax: Option<crate::einvoice::Syntax>,
     /// The posting options proper.
     #[serde(flatten)]
     options: PostingOptions,
@@ -194,6 +198,12 @@ impl Job {
                 .map_err(|m| err(format!("import[{i}]: {m}")))?;
             imports.push(InputFile { entity, path: file_path, mapping, push: s.push });
         }
+        if file.posting.pro_forma_out.is_some() && !file.posting.options.pro_forma {
+            return Err(err("posting.pro_forma_out needs posting.pro_forma = true".into()));
+        }
+        if file.posting.pro_forma_syntax.is_some() && file.posting.pro_forma_out.is_none() {
+            return Err(err("posting.pro_forma_syntax needs posting.pro_forma_out = \"folder\"".into()));
+        }
         let invoices_per_batch = setting(
             "posting.invoices_per_batch",
             file.posting.invoices_per_batch,
@@ -216,6 +226,10 @@ impl Job {
                 draft: file.posting.drafts,
                 invoices_per_batch,
                 lock_timeout: lock_timeout(file.lock_timeout),
+                pro_forma_out: file.posting.pro_forma_out.as_ref().map(|d| crate::export::proforma::ProFormaOut {
+                    dir: join(base, d),
+                    syntax: file.posting.pro_forma_syntax,
+                }),
             }),
         })
     }

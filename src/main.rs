@@ -53,6 +53,7 @@ fn main() -> ExitCode {
                             draft: false,
                             invoices_per_batch: job::DEFAULT_INVOICES_PER_BATCH,
                             lock_timeout: job::lock_timeout(None),
+                            pro_forma_out: None,
                         });
                         post.store = store.clone();
                         job.post = Some(post);
@@ -217,13 +218,27 @@ fn post_request(a: &ImportArgs) -> Option<PostRequest> {
     let options = a.posting.options(rounding, a.pro_forma);
     let invoices_per_batch = a.posting.invoices_per_batch.max(1);
     let lock_timeout = job::lock_timeout(a.common.lock_timeout);
+    let pro_forma_out = a
+        .pro_forma_out
+        .clone()
+        .map(|dir| invoiceflow::export::proforma::ProFormaOut { dir, syntax: a.pro_forma_syntax });
     match (&a.store, a.dry_run) {
-        (Some(store), false) => {
-            Some(PostRequest { store: store.clone(), options, draft: a.no_post, invoices_per_batch, lock_timeout })
-        }
-        (None, false) if a.pro_forma => {
-            Some(PostRequest { store: PathBuf::new(), options, draft: false, invoices_per_batch, lock_timeout })
-        }
+        (Some(store), false) => Some(PostRequest {
+            store: store.clone(),
+            options,
+            draft: a.no_post,
+            invoices_per_batch,
+            lock_timeout,
+            pro_forma_out,
+        }),
+        (None, false) if a.pro_forma => Some(PostRequest {
+            store: PathBuf::new(),
+            options,
+            draft: false,
+            invoices_per_batch,
+            lock_timeout,
+            pro_forma_out,
+        }),
         _ => None,
     }
 }
@@ -484,6 +499,7 @@ fn post_command(a: PostArgs) -> u8 {
         draft: false,
         invoices_per_batch: a.posting.invoices_per_batch.max(1),
         lock_timeout: job::lock_timeout(a.common.lock_timeout),
+        pro_forma_out: None,
     };
     match pipeline::drafts::post_drafts(&req, &a.master, a.rejects.as_deref(), Catalog::builtin())
         .context("posting the drafts failed")

@@ -177,3 +177,104 @@ pub fn build(s: &StoredDoc, syntax: Syntax) -> Doc {
         lines,
     }
 }
+
+/// A posted invoice that was not stored (pro forma) in the form the store gives it back, so
+/// that its e-invoice is built exactly as a posted one's would be. `number` stands in for the
+/// number the store would draw.
+pub fn stored_of(p: &crate::post::Posted, number: &str) -> StoredDoc {
+    let h = &p.invoice.header;
+    let t = &p.totals;
+    let mut inv: HashMap<String, String> = HashMap::new();
+    let put = |m: &mut HashMap<String, String>, k: &str, v: Option<String>| {
+        if let Some(v) = v {
+            m.insert(k.to_string(), v);
+        }
+    };
+    put(&mut inv, "legal_entity", Some(h.legal_entity.to_string()));
+    put(&mut inv, "number", Some(number.to_string()));
+    put(&mut inv, "kind", Some(if p.credit_note { "credit_note" } else { "invoice" }.into()));
+    put(&mut inv, "currency", Some(h.currency.code().into()));
+    put(&mut inv, "accounting_currency", Some(p.accounting_currency.code().into()));
+    put(&mut inv, "parties", serde_json::to_string(&p.parties).ok());
+    put(&mut inv, "invoice_date", Some(h.date.to_string()));
+    put(&mut inv, "due_date", Some(p.due_date.to_string()));
+    put(&mut inv, "customer", Some(h.customer.to_string()));
+    put(&mut inv, "payment_terms", h.payment_terms.as_deref().map(str::to_string));
+    put(&mut inv, "original_invoice", h.original_invoice.as_deref().map(str::to_string));
+    put(&mut inv, "order_reference", h.order_reference.as_deref().map(str::to_string));
+    put(&mut inv, "buyer_reference", h.buyer_reference.as_deref().map(str::to_string));
+    for (k, v) in [
+        ("line_total", t.line_total),
+        ("allowance_total", t.allowance_total),
+        ("charge_total", t.charge_total),
+        ("tax_exclusive", t.tax_exclusive),
+        ("vat_total", t.vat_total),
+        ("tax_inclusive", t.tax_inclusive),
+        ("prepaid", t.prepaid),
+        ("payable", t.payable),
+        ("vat_total_acc", p.vat_total_acc),
+    ] {
+        put(&mut inv, k, Some(v.to_string()));
+    }
+    let taxes = t
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let mut m = HashMap::new();
+            put(&mut m, "category", Some(g.category.to_string()));
+            put(&mut m, "rate", Some(g.rate.normalize().to_string()));
+            put(&mut m, "tax_code", Some(g.tax_code.to_string()));
+            for (k, v) in [
+                ("lines", g.lines),
+                ("allowance", g.allowance),
+                ("charge", g.charge),
+                ("base", g.base),
+                ("amount", g.amount),
+            ] {
+                put(&mut m, k, Some(v.to_string()));
+            }
+            put(&mut m, "exemption_code", p.exemptions.get(i).and_then(|e| e.0.clone()));
+            put(&mut m, "exemption_reason", p.exemptions.get(i).and_then(|e| e.1.clone()));
+            m
+        })
+        .collect();
+    let lines = p
+        .invoice
+        .lines
+        .iter()
+        .zip(&p.invoice.taxes)
+        .enumerate()
+        .map(|(i, (l, tax))| {
+            let mut m = HashMap::new();
+            put(&mut m, "line_number", Some(l.line_number.normalize().to_string()));
+            for (k, v) in [
+                ("quantity", l.quantity),
+                ("unit_price", l.unit_price),
+                ("price_unit", l.price_unit),
+                ("discount_per_unit", l.discount_per_unit),
+                ("discount_percent", l.discount_percent),
+                ("discount_amount", l.discount_amount),
+                ("charge_amount", l.charge_amount),
+                ("net_amount", t.line_nets[i]),
+                ("tax_amount", t.line_taxes[i]),
+                ("allowance_amount", t.line_allowances[i]),
+            ] {
+                put(&mut m, k, Some(v.to_string()));
+            }
+            put(&mut m, "tax_code", Some(tax.code.to_string()));
+            put(&mut m, "tax_category", Some(tax.category.to_string()));
+            put(&mut m, "tax_rate", Some(tax.rate.normalize().to_string()));
+            for (k, v) in [
+                ("item_id", &l.item_id),
+                ("item_name", &l.item_name),
+                ("description", &l.description),
+                ("unit", &l.unit),
+            ] {
+                put(&mut m, k, v.as_deref().map(str::to_string));
+            }
+            m
+        })
+        .collect();
+    StoredDoc { invoice: inv, lines, taxes }
+}

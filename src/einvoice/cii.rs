@@ -87,7 +87,9 @@ pub fn write(d: &Doc) -> String {
     }
     x.open("ram:GuidelineSpecifiedDocumentContextParameter").opt("ram:ID", d.customization.as_deref());
     x.close("ram:GuidelineSpecifiedDocumentContextParameter").close("rsm:ExchangedDocumentContext");
-    x.open("rsm:ExchangedDocument").opt("ram:ID", d.number.as_deref()).leaf("ram:TypeCode", d.kind.code());
+    x.open("rsm:ExchangedDocument")
+        .opt("ram:ID", d.number.as_deref())
+        .leaf("ram:TypeCode", d.type_code.as_deref().unwrap_or(d.kind.code()));
     if let Some(i) = &d.issue_date {
         date(&mut x, "ram:IssueDateTime", i);
     }

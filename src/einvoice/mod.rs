@@ -49,7 +49,7 @@ pub fn check_bytes(file: &str, bytes: &[u8]) -> FileCheck {
     }
 }
 
-pub use build::build;
+pub use build::{build, stored_of};
 
 /// What `einvoice` writes.
 #[derive(Debug, Clone)]
@@ -490,6 +490,8 @@ pub struct Doc {
 pub const PEPPOL_CUSTOMIZATION: &str = "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0";
 /// PEPPOL business process (BT-23).
 pub const PEPPOL_PROFILE: &str = "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0";
+/// UNTDID 1001 code of a pro forma invoice (BT-3).
+pub const PRO_FORMA: &str = "325";
 /// EN 16931 core specification id, used for CII.
 pub const EN16931: &str = "urn:cen.eu:en16931:2017";
 

@@ -198,10 +198,11 @@ pub fn write(d: &Doc) -> String {
     x.opt("cbc:ID", d.number.as_deref()).opt("cbc:IssueDate", d.issue_date.as_deref());
     match d.kind {
         Kind::Invoice => {
-            x.opt("cbc:DueDate", d.due_date.as_deref()).leaf("cbc:InvoiceTypeCode", d.kind.code());
+            x.opt("cbc:DueDate", d.due_date.as_deref())
+                .leaf("cbc:InvoiceTypeCode", d.type_code.as_deref().unwrap_or(d.kind.code()));
         }
         Kind::CreditNote => {
-            x.leaf("cbc:CreditNoteTypeCode", d.kind.code());
+            x.leaf("cbc:CreditNoteTypeCode", d.type_code.as_deref().unwrap_or(d.kind.code()));
         }
     }
     x.opt("cbc:DocumentCurrencyCode", d.currency.as_deref()).opt("cbc:TaxCurrencyCode", d.tax_currency.as_deref());

@@ -6,6 +6,7 @@
 
 mod csv;
 mod parquet;
+pub mod proforma;
 
 use std::borrow::Cow;
 use std::fs::File;

@@ -31,6 +31,8 @@ pub struct PostRequest {
     pub invoices_per_batch: usize,
     /// How long to wait for another process that holds the store.
     pub lock_timeout: std::time::Duration,
+    /// Pro forma: where to write the computed invoices (report, e-invoices).
+    pub pro_forma_out: Option<crate::export::proforma::ProFormaOut>,
 }
 
 /// What posting did.
@@ -65,6 +67,9 @@ pub struct PostReport {
     /// Credit notes posted whose original invoice is neither in the store nor in the import
     /// (allowed by `originals_outside_store`, for migrations that start mid-history).
     pub originals_outside_store: u64,
+    /// The pro forma invoices written, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pro_forma_report: Option<crate::export::proforma::ProFormaReport>,
 }
 
 /// The check of credit notes' original invoices: each must be an invoice of the import, or a
@@ -184,6 +189,7 @@ pub fn run(
         };
         let results: Vec<Result<Posted, PostError>> =
             invoices.into_par_iter().map(|(inv, _)| post::post(inv, md, opts)).collect();
+        let mut shown = Vec::new();
         for r in results {
             let r = r.and_then(|p| {
                 originals.check(p, |le, n| store.as_ref().map_or(Ok(false), |s| s.has_posted_invoice(le, n)))
@@ -192,6 +198,9 @@ pub fn run(
                 Ok(p) => {
                     count(&mut report, &p);
                     unchanged.extend_from_slice(&p.invoice.copies);
+                    if req.pro_forma_out.is_some() {
+                        shown.push(p);
+                    }
                 }
                 Err(e) => {
                     let (inv, r) = *e;
@@ -206,6 +215,11 @@ pub fn run(
         report.originals_outside_store = originals.outside;
         pb.finish_and_clear();
         stage.done(total, "invoices");
+        if let Some(out) = &req.pro_forma_out {
+            let written = crate::export::proforma::write(out, &shown)
+                .map_err(|m| JobError::Input(format!("cannot write the pro forma invoices: {m}")))?;
+            report.pro_forma_report = Some(written);
+        }
         return Ok((report, rejects, unchanged));
     }
 

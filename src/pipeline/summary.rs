@@ -147,6 +147,18 @@ impl Summary {
                     "pro forma: {} invoices, {} credit notes computed; nothing posted",
                     p.invoices, p.credit_notes
                 );
+                if let Some(r) = &p.pro_forma_report {
+                    let _ = writeln!(
+                        s,
+                        "pro forma invoices: {} documents, {} e-invoices → {}",
+                        r.documents,
+                        r.einvoices,
+                        r.files.first().map(String::as_str).unwrap_or("")
+                    );
+                    for (number, rules) in &r.refused {
+                        let _ = writeln!(s, "    pro forma e-invoice {number} refused: {}", rules.join(", "));
+                    }
+                }
             } else if p.drafts > 0 {
                 let _ = writeln!(s, "drafts stored: {} (unchanged {}) in {}", p.drafts, p.unchanged, p.store);
             } else {

@@ -253,6 +253,7 @@ proptest! {
                 draft: false,
                 invoices_per_batch: 10,
                 lock_timeout: std::time::Duration::from_secs(1),
+                pro_forma_out: None,
             }),
         };
         let out = pipeline::import(&req, Catalog::builtin()).unwrap();

@@ -1091,3 +1091,55 @@ fn a_windows_1252_file_with_month_names_and_times_reads_with_encoding_and_a_sour
         run.stderr
     );
 }
+
+#[test]
+fn pro_forma_writes_the_computed_invoices_and_touches_no_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("pf");
+    let store = dir.path().join("s.db");
+    let d365 = root().join("samples/d365");
+    let run = invoiceflow(&[
+        "import",
+        "--json",
+        "--quiet",
+        "--pro-forma",
+        "--pro-forma-out",
+        &s(&out),
+        "--pro-forma-syntax",
+        "ubl",
+        "--store",
+        &s(&store),
+        "--master",
+        &s(&root().join("samples/master")),
+        &s(&d365.join("SalesInvoiceHeaderV2.csv")),
+        &s(&d365.join("Customer invoice lines.csv")),
+        &s(&d365.join("FreeTextInvoiceHeader.csv")),
+        &s(&d365.join("FreeTextInvoiceLine.csv")),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!store.exists(), "pro forma created the store");
+    let report = &run.json()["posting"]["pro_forma_report"];
+    assert_eq!((report["documents"].as_u64(), report["einvoices"].as_u64()), (Some(8), Some(8)));
+    let docs: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("pro-forma.json")).unwrap()).unwrap();
+    let first = &docs[0];
+    assert_eq!(first["number"], "DEMF-INV-000101");
+    assert_eq!((first["tax_inclusive"].as_str(), first["vat_total"].as_str()), (Some("1425.27"), Some("221.97")));
+    assert_eq!(first["vat"].as_array().unwrap().len(), 2);
+    assert_eq!(first["lines"][0]["net_amount"], "1098.00");
+    // A free-text invoice without a number gets a provisional one.
+    assert!(docs
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["provisional_number"] == "PROFORMA-5637150002" && d["number"].is_null()));
+    let csv = std::fs::read_to_string(out.join("pro-forma-invoices.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 9);
+    assert!(csv.lines().nth(1).unwrap().starts_with("DEMF,DEMF-INV-000101,invoice,DE-001,EUR,2024-03-04,"));
+    assert_eq!(std::fs::read_to_string(out.join("pro-forma-lines.csv")).unwrap().lines().count(), 19);
+    // The e-invoices carry the pro forma type code and pass the checks.
+    let xml = std::fs::read_to_string(out.join("ubl/DEMF/DEMF-INV-000101.xml")).unwrap();
+    assert!(xml.contains("<cbc:InvoiceTypeCode>325</cbc:InvoiceTypeCode>"), "{xml}");
+    let check = invoiceflow(&["check", &s(&out.join("ubl"))]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    assert!(check.stderr.contains("8 passed, 0 failed"), "{}", check.stderr);
+}
