@@ -263,6 +263,10 @@ pub fn write(out: &ProFormaOut, posted: &[Posted]) -> Result<ProFormaReport, Str
             if !p.credit_note {
                 doc.type_code = Some(einvoice::PRO_FORMA.into());
             }
+            // A pro forma invoice is shown, not sent over PEPPOL (whose profile has no pro
+            // forma type code): it declares plain EN 16931.
+            doc.customization = Some(einvoice::EN16931.into());
+            doc.profile = None;
             let xml = match syntax {
                 Syntax::Ubl => einvoice::ubl::write(&doc),
                 Syntax::Cii => einvoice::cii::write(&doc),

@@ -1139,6 +1139,9 @@ fn pro_forma_writes_the_computed_invoices_and_touches_no_store() {
     // The e-invoices carry the pro forma type code and pass the checks.
     let xml = std::fs::read_to_string(out.join("ubl/DEMF/DEMF-INV-000101.xml")).unwrap();
     assert!(xml.contains("<cbc:InvoiceTypeCode>325</cbc:InvoiceTypeCode>"), "{xml}");
+    // Not for PEPPOL (its profile has no pro forma code): plain EN 16931.
+    assert!(xml.contains("<cbc:CustomizationID>urn:cen.eu:en16931:2017</cbc:CustomizationID>"), "{xml}");
+    assert!(!xml.contains("<cbc:ProfileID>"), "{xml}");
     let check = invoiceflow(&["check", &s(&out.join("ubl"))]);
     assert_eq!(check.code, 0, "{}", check.stderr);
     assert!(check.stderr.contains("8 passed, 0 failed"), "{}", check.stderr);
