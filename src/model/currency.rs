@@ -1,4 +1,7 @@
-//! ISO 4217 currencies and their minor units (how many decimals an amount is rounded to).
+//! ISO 4217 currencies and their minor units (how many decimals an amount is rounded to), from
+//! the `iso_currency` crate's table: current codes and those superseded since (HRK, SLL, VES …,
+//! which old invoices of a migration carry); funds, precious metals and special codes (XAU,
+//! XDR, XXX) are no invoice currencies.
 
 /// A currency: its ISO 4217 alphabetic code and minor units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -11,19 +14,22 @@ impl Currency {
     /// The currency with this code (upper case, as ISO 4217 writes it), if it is one.
     pub fn from_code(code: &str) -> Option<Currency> {
         let b = code.as_bytes();
-        if b.len() != 3 {
+        if b.len() != 3 || !b.iter().all(u8::is_ascii_uppercase) {
             return None;
         }
-        let i = CODES.binary_search_by(|(c, _)| c.as_bytes().cmp(b)).ok()?;
-        let (c, m) = CODES[i];
-        let mut code = [0u8; 3];
-        code.copy_from_slice(c.as_bytes());
-        Some(Currency { code, minor_units: m })
+        let iso = iso_currency::Currency::from_code(code)?;
+        if iso.is_special() || iso.is_fund() {
+            return None;
+        }
+        let minor_units = u8::try_from(iso.exponent()?).ok()?;
+        let mut c = [0u8; 3];
+        c.copy_from_slice(b);
+        Some(Currency { code: c, minor_units })
     }
 
     /// The alphabetic code.
     pub fn code(&self) -> &str {
-        // The bytes come from the ASCII table below.
+        // The bytes are three ASCII capitals (checked in from_code).
         std::str::from_utf8(&self.code).unwrap_or("XXX")
     }
 
@@ -33,177 +39,25 @@ impl Currency {
     }
 }
 
-/// ISO 4217 active codes (sorted) with minor units; funds and precious metals left out.
-const CODES: &[(&str, u8)] = &[
-    ("AED", 2),
-    ("AFN", 2),
-    ("ALL", 2),
-    ("AMD", 2),
-    ("AOA", 2),
-    ("ARS", 2),
-    ("AUD", 2),
-    ("AWG", 2),
-    ("AZN", 2),
-    ("BAM", 2),
-    ("BBD", 2),
-    ("BDT", 2),
-    ("BGN", 2),
-    ("BHD", 3),
-    ("BIF", 0),
-    ("BMD", 2),
-    ("BND", 2),
-    ("BOB", 2),
-    ("BRL", 2),
-    ("BSD", 2),
-    ("BTN", 2),
-    ("BWP", 2),
-    ("BYN", 2),
-    ("BZD", 2),
-    ("CAD", 2),
-    ("CDF", 2),
-    ("CHF", 2),
-    ("CLP", 0),
-    ("CNY", 2),
-    ("COP", 2),
-    ("CRC", 2),
-    ("CUP", 2),
-    ("CVE", 2),
-    ("CZK", 2),
-    ("DJF", 0),
-    ("DKK", 2),
-    ("DOP", 2),
-    ("DZD", 2),
-    ("EGP", 2),
-    ("ERN", 2),
-    ("ETB", 2),
-    ("EUR", 2),
-    ("FJD", 2),
-    ("FKP", 2),
-    ("GBP", 2),
-    ("GEL", 2),
-    ("GHS", 2),
-    ("GIP", 2),
-    ("GMD", 2),
-    ("GNF", 0),
-    ("GTQ", 2),
-    ("GYD", 2),
-    ("HKD", 2),
-    ("HNL", 2),
-    ("HTG", 2),
-    ("HUF", 2),
-    ("IDR", 2),
-    ("ILS", 2),
-    ("INR", 2),
-    ("IQD", 3),
-    ("IRR", 2),
-    ("ISK", 0),
-    ("JMD", 2),
-    ("JOD", 3),
-    ("JPY", 0),
-    ("KES", 2),
-    ("KGS", 2),
-    ("KHR", 2),
-    ("KMF", 0),
-    ("KPW", 2),
-    ("KRW", 0),
-    ("KWD", 3),
-    ("KYD", 2),
-    ("KZT", 2),
-    ("LAK", 2),
-    ("LBP", 2),
-    ("LKR", 2),
-    ("LRD", 2),
-    ("LSL", 2),
-    ("LYD", 3),
-    ("MAD", 2),
-    ("MDL", 2),
-    ("MGA", 2),
-    ("MKD", 2),
-    ("MMK", 2),
-    ("MNT", 2),
-    ("MOP", 2),
-    ("MRU", 2),
-    ("MUR", 2),
-    ("MVR", 2),
-    ("MWK", 2),
-    ("MXN", 2),
-    ("MYR", 2),
-    ("MZN", 2),
-    ("NAD", 2),
-    ("NGN", 2),
-    ("NIO", 2),
-    ("NOK", 2),
-    ("NPR", 2),
-    ("NZD", 2),
-    ("OMR", 3),
-    ("PAB", 2),
-    ("PEN", 2),
-    ("PGK", 2),
-    ("PHP", 2),
-    ("PKR", 2),
-    ("PLN", 2),
-    ("PYG", 0),
-    ("QAR", 2),
-    ("RON", 2),
-    ("RSD", 2),
-    ("RUB", 2),
-    ("RWF", 0),
-    ("SAR", 2),
-    ("SBD", 2),
-    ("SCR", 2),
-    ("SDG", 2),
-    ("SEK", 2),
-    ("SGD", 2),
-    ("SHP", 2),
-    ("SLE", 2),
-    ("SOS", 2),
-    ("SRD", 2),
-    ("SSP", 2),
-    ("STN", 2),
-    ("SVC", 2),
-    ("SYP", 2),
-    ("SZL", 2),
-    ("THB", 2),
-    ("TJS", 2),
-    ("TMT", 2),
-    ("TND", 3),
-    ("TOP", 2),
-    ("TRY", 2),
-    ("TTD", 2),
-    ("TWD", 2),
-    ("TZS", 2),
-    ("UAH", 2),
-    ("UGX", 0),
-    ("USD", 2),
-    ("UYI", 0),
-    ("UYU", 2),
-    ("UZS", 2),
-    ("VES", 2),
-    ("VND", 0),
-    ("VUV", 0),
-    ("WST", 2),
-    ("XAF", 0),
-    ("XCD", 2),
-    ("XOF", 0),
-    ("XPF", 0),
-    ("YER", 2),
-    ("ZAR", 2),
-    ("ZMW", 2),
-    ("ZWG", 2),
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn table_is_sorted_and_minor_units_are_right() {
-        assert!(CODES.windows(2).all(|w| w[0].0 < w[1].0));
+    fn minor_units_and_codes() {
         assert_eq!(Currency::from_code("EUR").unwrap().minor_units(), 2);
         assert_eq!(Currency::from_code("JPY").unwrap().minor_units(), 0);
         assert_eq!(Currency::from_code("KWD").unwrap().minor_units(), 3);
         assert_eq!(Currency::from_code("EURO"), None);
         assert_eq!(Currency::from_code("eur"), None);
         assert_eq!(Currency::from_code("XYZ"), None);
+        assert_eq!(Currency::from_code("CLF"), None, "a fund");
+        assert_eq!(Currency::from_code("XAU"), None, "a precious metal");
+        assert_eq!(Currency::from_code("XXX"), None, "no currency");
+        // Superseded currencies stay readable: a migration carries invoices from before.
+        assert_eq!(Currency::from_code("HRK").unwrap().minor_units(), 2);
+        assert_eq!(Currency::from_code("ZWG").unwrap().minor_units(), 2);
+        assert_eq!(Currency::from_code("BHD").unwrap().minor_units(), 3);
+        assert_eq!(Currency::from_code("CLP").unwrap().minor_units(), 0);
     }
 }
