@@ -48,6 +48,7 @@ fn stages(c: &mut Criterion) {
         customers: 500,
         first: 1,
         parquet: false,
+        unsorted: false,
     })
     .unwrap();
     let catalog = Catalog::builtin();

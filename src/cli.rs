@@ -320,7 +320,8 @@ pub struct CheckArgs {
 /// `invoiceflow generate`.
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
-    /// Number of invoices (about 3 % of them credit notes; ~10.8 lines each on average).
+    /// Number of invoices (about 3 % of them credit notes; ~10.8 lines each on average). Every
+    /// field of SalesInvoiceHeaderV2 and BusinessDocumentSalesInvoiceLineItem is written.
     #[arg(long, value_name = "N")]
     pub invoices: u64,
     /// Random seed: the same seed writes the same bytes.
@@ -341,6 +342,9 @@ pub struct GenerateArgs {
     /// Also write the header and line files as Parquet.
     #[arg(long)]
     pub parquet: bool,
+    /// Lines not grouped by invoice: the lines of each block of 512 invoices are interleaved.
+    #[arg(long)]
+    pub unsorted: bool,
 }
 
 /// A whole number in `LO..=HI` (a usage error otherwise, with the range in the message).

@@ -29,6 +29,9 @@ pub struct GenerateRequest {
     pub first: u64,
     /// Also write the header and line files as Parquet (same rows, typed columns).
     pub parquet: bool,
+    /// Interleave the lines of blocks of invoices instead of keeping each invoice's lines
+    /// together (files that are not grouped by invoice).
+    pub unsorted: bool,
 }
 
 /// What was generated.
@@ -97,6 +100,21 @@ fn io_err(path: &Path) -> impl Fn(io::Error) -> io::Error + '_ {
 
 fn write_file(path: &Path, text: &str) -> io::Result<()> {
     fs::write(path, text).map_err(io_err(path))
+}
+
+/// Writes the lines of a block of invoices interleaved (the first line of each, then the
+/// second of each, …): no invoice's lines stay together.
+fn write_interleaved(w: &mut impl Write, block: &mut Vec<Vec<String>>) -> io::Result<()> {
+    let longest = block.iter().map(Vec::len).max().unwrap_or(0);
+    for i in 0..longest {
+        for lines in block.iter() {
+            if let Some(l) = lines.get(i) {
+                w.write_all(l.as_bytes())?;
+            }
+        }
+    }
+    block.clear();
+    Ok(())
 }
 
 fn quote(s: &str) -> String {
@@ -178,9 +196,33 @@ fn master(dir: &Path, customers: u64, rng: &mut Rng) -> io::Result<Vec<(String, 
     Ok(out)
 }
 
+/// The header columns: every field of SalesInvoiceHeaderV2, as a DMF export writes them.
+const HEADER_COLUMNS: &str = "DATAAREAID,INVOICENUMBER,INVOICEDATE,LEDGERVOUCHER,CONTACTPERSONID,CUSTOMERSORDERREFERENCE,DELIVERYMODECODE,DELIVERYTERMSCODE,PAYMENTTERMSNAME,TOTALINVOICEAMOUNT,CURRENCYCODE,INVOICEHEADERTAXAMOUNT,TOTALTAXAMOUNT,TOTALCHARGEAMOUNT,TOTALDISCOUNTCUSTOMERGROUPCODE,INVOICECUSTOMERACCOUNTNUMBER,SALESORDERNUMBER,INVOICEADDRESSSTATE,INVOICEADDRESSSTREET,INVOICEADDRESSSTREETNUMBER,INVOICEADDRESSZIPCODE,INVOICEADDRESSCITY,INVOICEADDRESSCOUNTRYREGIONID,INVOICEADDRESSCOUNTRYREGIONISOCODE,SALESORDERRESPONSIBLEPERSONNELNUMBER,TOTALDISCOUNTAMOUNT,SALESORDERORIGINCODE,ORIGINALINVOICENUMBER,DUEDATE,BUYERREFERENCE";
+
+/// The line columns: every field of BusinessDocumentSalesInvoiceLineItem.
+const LINE_COLUMNS: &str = "DATAAREAID,INVOICEID,INVOICEDATE,LINECREATIONSEQUENCENUMBER,LINEAMOUNTTAXMST,PARENTRECID,NAME,LINEAMOUNTTAX,DISCAMOUNT,QTY,ORIGSALESID,INVOICEACCOUNT,PRICEUNIT,INVENTDIMID,LINEDISC,LEDGERVOUCHER,DISCPERCENT,EXTERNALITEMDESCRIPTION,LINEAMOUNT,DATAAREA,CUSTINVOICETRANSRECID,ITEMBARCODE,CUSTINVOICETRANSTABLEID,SALESPRICE,SUMLINEDISC,EXTERNALITEMID,SALESUNIT,ISREVERSECHARGE,ITEMID,TAXEXEMPTCODEREASON_IT,UNITPRICENET,TAXNAME,TAXTYPE_IT,LINEAMOUNTMST,ITEMNAME,TAXRATE,TAXCOUNTRYREGIONTYPE,SALESTAXGROUP,ITEMSALESTAXGROUP";
+
+/// Invoices whose lines are interleaved with `--unsorted` (bounded memory).
+const UNSORTED_BLOCK: usize = 512;
+
+const CITIES: &[(&str, &str, &str)] = &[
+    ("Hamburg", "HH", "20457"),
+    ("München", "BY", "80331"),
+    ("Köln", "NW", "50667"),
+    ("Stuttgart", "BW", "70173"),
+    ("Lyon", "", "69002"),
+    ("Zürich", "ZH", "8001"),
+];
+
 /// Writes the data set. Returns what was written.
+///
+/// Every field of the header and line entities is written (full width, as DMF exports them):
+/// texts with commas and quotes, empty optional fields, record ids, dimension ids, addresses.
+/// The values that matter to posting come from the seed's main stream; the other fields from
+/// a second stream, so that they do not change the documents.
 pub fn generate(req: &GenerateRequest) -> io::Result<Generated> {
     let mut rng = Rng::new(req.seed);
+    let mut extra = Rng::new(req.seed ^ 0x5EED_F00D_CAFE_D00D);
     fs::create_dir_all(&req.out).map_err(io_err(&req.out))?;
     let master_dir = req.out.join("master");
     let customers = master(&master_dir, req.customers.max(1), &mut rng)?;
@@ -188,8 +230,8 @@ pub fn generate(req: &GenerateRequest) -> io::Result<Generated> {
     let lines_path = req.out.join("BusinessDocumentSalesInvoiceLineItem.csv");
     let mut hw = BufWriter::with_capacity(1 << 20, File::create(&headers_path).map_err(io_err(&headers_path))?);
     let mut lw = BufWriter::with_capacity(1 << 20, File::create(&lines_path).map_err(io_err(&lines_path))?);
-    writeln!(hw, "DATAAREAID,INVOICENUMBER,INVOICEDATE,LEDGERVOUCHER,CUSTOMERSORDERREFERENCE,PAYMENTTERMSNAME,TOTALINVOICEAMOUNT,CURRENCYCODE,INVOICEHEADERTAXAMOUNT,TOTALTAXAMOUNT,TOTALCHARGEAMOUNT,TOTALDISCOUNTCUSTOMERGROUPCODE,INVOICECUSTOMERACCOUNTNUMBER,SALESORDERNUMBER,TOTALDISCOUNTAMOUNT,ORIGINALINVOICENUMBER")?;
-    writeln!(lw, "DATAAREAID,INVOICEID,INVOICEDATE,LINECREATIONSEQUENCENUMBER,ITEMID,ITEMNAME,QTY,SALESUNIT,SALESPRICE,PRICEUNIT,DISCPERCENT,LINEAMOUNT,ITEMSALESTAXGROUP")?;
+    writeln!(hw, "{HEADER_COLUMNS}")?;
+    writeln!(lw, "{LINE_COLUMNS}")?;
     let start = Date::from_ymd(2023, 1, 2).unwrap_or(Date::from_days_since_epoch(19359));
     let mut g = Generated {
         headers: headers_path.clone(),
@@ -197,15 +239,19 @@ pub fn generate(req: &GenerateRequest) -> io::Result<Generated> {
         master: master_dir,
         ..Default::default()
     };
-    let mut line = String::with_capacity(256);
+    let mut line = String::with_capacity(512);
     let hundred = Decimal::ONE_HUNDRED;
     let mut issued: Vec<u64> = Vec::new();
+    // With --unsorted, the lines of a block of invoices, written interleaved at its end.
+    let mut block: Vec<Vec<String>> = Vec::new();
+    let mut trans_rec_id: u64 = 5_637_144_576;
     for n in 0..req.invoices {
         let credit = n > 10 && rng.below(100) < 3;
         let (customer, group, terms) = &customers[rng.below(customers.len() as u64) as usize];
         let roll = rng.below(100);
-        let (cur_code, _) = CURRENCIES[if roll < 85 { 0 } else { 1 + (roll % 4) as usize }];
+        let (cur_code, to_eur) = CURRENCIES[if roll < 85 { 0 } else { 1 + (roll % 4) as usize }];
         let cur = Currency::from_code(cur_code).unwrap_or_else(|| unreachable!("generator currencies are ISO codes"));
+        let to_eur: Decimal = to_eur.parse().unwrap_or(Decimal::ONE);
         let date = start.add_days((n * 600 / req.invoices.max(1)) as i32);
         let number = format!("{}-{:08}", if credit { "CRN" } else { "INV" }, req.first + n);
         // A credit note corrects an invoice issued before it (not another credit note).
@@ -219,9 +265,16 @@ pub fn generate(req: &GenerateRequest) -> io::Result<Generated> {
         let defect = req.defect_rate > 0.0 && rng.unit() < req.defect_rate;
         let defect_kind = if defect { rng.below(5) } else { 99 };
         let defect_line = rng.below(nlines);
+        let header_rec_id = 5_637_150_000 + req.first + n;
+        let (tax_type, reverse) = match *group {
+            "DOM" => ("Domestic", 0),
+            "EU" => ("EU", 1),
+            _ => ("Export", 0),
+        };
         // (net, rate) per line, for the header's totals.
         let mut per_rate: Vec<(Decimal, Decimal)> = Vec::new();
         let mut net_total = Decimal::ZERO;
+        let mut lines: Vec<String> = Vec::with_capacity(nlines as usize);
         for li in 0..nlines {
             let (item, name, item_group) = ITEMS[rng.below(ITEMS.len() as u64) as usize];
             let mut qty = Decimal::from(1 + rng.below(20));
@@ -235,37 +288,79 @@ pub fn generate(req: &GenerateRequest) -> io::Result<Generated> {
             let pct = if rng.below(10) == 0 { Decimal::from(5 * (1 + rng.below(4))) } else { Decimal::ZERO };
             let gross = qty * price;
             let net = round_money(gross - gross * pct / hundred, cur);
-            let rate = match (*group, item_group) {
-                ("DOM", "FULL") => Decimal::from(19),
-                ("DOM", _) => Decimal::from(7),
-                _ => Decimal::ZERO,
+            let (rate, tax_name) = match (*group, item_group) {
+                ("DOM", "FULL") => (Decimal::from(19), "VAT19"),
+                ("DOM", _) => (Decimal::from(7), "VAT7"),
+                ("EU", _) => (Decimal::ZERO, "VAT0EU"),
+                _ => (Decimal::ZERO, "EXPORT"),
             };
             match per_rate.iter_mut().find(|(r, _)| *r == rate) {
                 Some((_, b)) => *b += net,
                 None => per_rate.push((rate, net)),
             }
             net_total += net;
+            let tax = round_money(net * rate / hundred, cur);
+            let eur = Currency::from_code("EUR").unwrap_or(cur);
             line.clear();
             let qty_text = if defect_kind == 3 && li == defect_line { "two".to_string() } else { qty.to_string() };
             let amount = if defect_kind == 4 && li == defect_line { net + Decimal::ONE } else { net };
+            trans_rec_id += 1;
+            let external_desc = match extra.below(6) {
+                0 => format!("\"{name}\", Kundenartikel {}", extra.below(900) + 100),
+                1 => format!("Ref. {}; Lieferung {}", extra.below(99_999), li + 1),
+                _ => String::new(),
+            };
             let _ = writeln!(
                 line,
-                "DEMF,{number},{date},{},{item},{},{qty_text},ea,{price},1,{pct},{amount},{item_group}",
-                (li + 1) * 10,
-                quote(name)
+                "DEMF,{number},{date}T12:00:00Z,{seq},{tax_mst},{header_rec_id},{desc},{tax},0,{qty_text},SO-{n},{customer},1,#{dim:08},0,,{pct},{ext},{amount},demf,{trans_rec_id},{ean},64,{price},0,{ext_id},ea,{reverse},{item},,{net_price},{tax_name},,{net_mst},{name_q},{rate},{tax_type},{group},{item_group}",
+                seq = (li + 1) * 10,
+                tax_mst = round_money(tax * to_eur, eur),
+                desc = quote(name),
+                dim = extra.below(50_000),
+                ext = quote(&external_desc),
+                ean = 4_006_381_000_000u64 + extra.below(999_999),
+                ext_id = if extra.below(4) == 0 { format!("K-{}", extra.below(9_999)) } else { String::new() },
+                net_price = price * (hundred - pct) / hundred,
+                net_mst = round_money(net * to_eur, eur),
+                name_q = quote(name),
             );
-            lw.write_all(line.as_bytes())?;
+            lines.push(std::mem::take(&mut line));
             g.lines += 1;
+        }
+        if req.unsorted {
+            block.push(lines);
+            if block.len() == UNSORTED_BLOCK {
+                write_interleaved(&mut lw, &mut block)?;
+            }
+        } else {
+            for l in &lines {
+                lw.write_all(l.as_bytes())?;
+            }
         }
         let vat: Decimal = per_rate.iter().map(|(r, b)| round_money(*b * *r / hundred, cur)).sum();
         let total = net_total + vat;
         let customer = if defect_kind == 0 { "NOSUCHCUST" } else { customer.as_str() };
-        let date_text = if defect_kind == 1 { "2023-02-30".to_string() } else { date.to_string() };
+        let date_text = if defect_kind == 1 { "2023-02-30".to_string() } else { format!("{date}T12:00:00Z") };
         let total_text = if defect_kind == 2 { (total + Decimal::ONE).to_string() } else { total.to_string() };
-        line.clear();
-        let _ = writeln!(
-            line,
-            "DEMF,{number},{date_text},,PO-{n},{terms},{total_text},{cur_code},{vat},{vat},0,0,{customer},SO-{n},0,{original}"
+        let (city, state, zip) = CITIES[extra.below(CITIES.len() as u64) as usize];
+        let reference = match extra.below(8) {
+            0 => format!("\"Rahmenvertrag {}\", Los {}", 2023 + extra.below(2), extra.below(9) + 1),
+            1 => format!("Bestellung {}/{}", extra.below(999), 2023 + extra.below(2)),
+            _ => format!("PO-{n}"),
+        };
+        let line = format!(
+            "DEMF,{number},{date_text},,{contact},{reference},{mode},{terms_code},{terms},{total_text},{cur_code},{vat},{vat},0,0,{customer},SO-{n},{state},{street},{street_no},{zip},{city},{country_id},{iso},{personnel},0,{origin},{original},,{buyer}\n",
+            contact = if extra.below(3) == 0 { String::new() } else { format!("CP-{:05}", extra.below(50_000)) },
+            reference = quote(&reference),
+            mode = ["TRUCK", "PARCEL", ""][extra.below(3) as usize],
+            terms_code = ["EXW", "DAP", "FCA", ""][extra.below(4) as usize],
+            street = quote(&format!("Industriestraße {}", extra.below(120) + 1)),
+            street_no = if extra.below(5) == 0 { format!("{}a", extra.below(99) + 1) } else { String::new() },
+            country_id = if city == "Lyon" { "FRA" } else if city == "Zürich" { "CHE" } else { "DEU" },
+            iso = if city == "Lyon" { "FR" } else if city == "Zürich" { "CH" } else { "DE" },
+            personnel = format!("{:06}", extra.below(999_999)),
+            origin = ["EDI", "WEB", "", "PHONE"][extra.below(4) as usize],
+            buyer = if extra.below(4) == 0 { format!("LW-{:010}", extra.below(9_999_999_999)) } else { String::new() },
         );
         hw.write_all(line.as_bytes())?;
         g.invoices += 1;
@@ -276,6 +371,7 @@ pub fn generate(req: &GenerateRequest) -> io::Result<Generated> {
             g.defective += 1;
         }
     }
+    write_interleaved(&mut lw, &mut block)?;
     hw.flush()?;
     lw.flush()?;
     drop((hw, lw));

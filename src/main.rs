@@ -106,6 +106,7 @@ fn main() -> ExitCode {
                 customers: a.customers,
                 first: a.first.max(1),
                 parquet: a.parquet,
+                unsorted: a.unsorted,
             };
             match invoiceflow::generate::generate(&req) {
                 Ok(g) => {

@@ -17,6 +17,7 @@ fn batch(dir: &Path, invoices: u64, first: u64) -> invoiceflow::generate::Genera
         customers: 200,
         first,
         parquet: false,
+        unsorted: false,
     })
     .unwrap()
 }

@@ -130,6 +130,7 @@ fn generated_parquet_files_import_like_their_csv() {
         customers: 50,
         first: 1,
         parquet: true,
+        unsorted: false,
     })
     .unwrap();
     let run = import(

@@ -668,6 +668,7 @@ fn exports_and_einvoices_run_to_completion_while_an_import_writes() {
         customers: 200,
         first: 1,
         parquet: false,
+        unsorted: false,
     })
     .unwrap();
     let store = d.join("s.db");

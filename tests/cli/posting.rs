@@ -24,6 +24,7 @@ fn data(dir: &Path, invoices: u64, defect_rate: f64) {
         customers: 300,
         first: 1,
         parquet: false,
+        unsorted: false,
     })
     .unwrap();
 }
