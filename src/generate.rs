@@ -349,7 +349,7 @@ pub fn generate(req: &GenerateRequest) -> io::Result<Generated> {
             _ => format!("PO-{n}"),
         };
         let line = format!(
-            "DEMF,{number},{date_text},,{contact},{reference},{mode},{terms_code},{terms},{total_text},{cur_code},{vat},{vat},0,0,{customer},SO-{n},{state},{street},{street_no},{zip},{city},{country_id},{iso},{personnel},0,{origin},{original},,{buyer}\n",
+            "DEMF,{number},{date_text},,{contact},{reference},{mode},{terms_code},{terms},{total_text},{cur_code},{vat},{vat},0,0,{customer},SO-{n},{state},{street},{street_no},{zip},{city},{country_id},{iso},{personnel:06},0,{origin},{original},,{buyer}\n",
             contact = if extra.below(3) == 0 { String::new() } else { format!("CP-{:05}", extra.below(50_000)) },
             reference = quote(&reference),
             mode = ["TRUCK", "PARCEL", ""][extra.below(3) as usize],
@@ -358,7 +358,7 @@ pub fn generate(req: &GenerateRequest) -> io::Result<Generated> {
             street_no = if extra.below(5) == 0 { format!("{}a", extra.below(99) + 1) } else { String::new() },
             country_id = if city == "Lyon" { "FRA" } else if city == "Zürich" { "CHE" } else { "DEU" },
             iso = if city == "Lyon" { "FR" } else if city == "Zürich" { "CH" } else { "DE" },
-            personnel = format!("{:06}", extra.below(999_999)),
+            personnel = extra.below(999_999),
             origin = ["EDI", "WEB", "", "PHONE"][extra.below(4) as usize],
             buyer = if extra.below(4) == 0 { format!("LW-{:010}", extra.below(9_999_999_999)) } else { String::new() },
         );
