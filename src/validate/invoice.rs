@@ -287,312 +287,364 @@ struct LSlot {
     copies: Vec<Origin>,
 }
 
-/// Rejects every line of `idxs` that has no reject yet, with `rule` and `message` (an invoice
-/// is a unit: its other rows go with the one that failed).
-fn reject_rest(ls: &mut [LSlot], idxs: &[usize], rule: Rule, message: &str) {
-    for &li in idxs {
-        let origin = ls[li].origin;
-        ls[li].bad.get_or_insert_with(|| Reject::new(origin, None, rule, message));
+/// Rejects every line that has no reject yet, with `rule` and `message` (an invoice is a unit:
+/// its other rows go with the one that failed).
+fn reject_all(ls: &mut [LSlot], rule: Rule, message: &str) {
+    for l in ls {
+        let origin = l.origin;
+        l.bad.get_or_insert_with(|| Reject::new(origin, None, rule, message));
     }
 }
 
-/// Applies the cross-row rules to all headers and lines of one import, together with the rows
-/// already rejected by the row rules (so that their invoices go with them).
-pub fn assemble(
-    headers: Vec<InvoiceHeader>,
-    lines: Vec<InvoiceLine>,
-    early: Vec<EarlyReject>,
-    ctx: &Context<'_>,
-) -> Outcome {
-    let mut out = Outcome::default();
-    let mut hs: Vec<HSlot> = headers
-        .into_iter()
-        .map(|h| HSlot { key: header_key(&h), origin: h.origin, header: Some(h), bad: None, copies: Vec::new() })
-        .collect();
-    // `Option<InvoiceLine>` has the size of `InvoiceLine`, so this reuses the vector in place.
-    let mut lines: Vec<Option<InvoiceLine>> = lines.into_iter().map(Some).collect();
-    let mut ls: Vec<LSlot> = lines
-        .iter()
-        .enumerate()
-        .filter_map(|(i, l)| l.as_ref().map(|l| (i, l)))
-        .map(|(i, l)| LSlot {
-            key: (l.legal_entity.clone(), l.header.clone()),
-            origin: l.origin,
-            line: Some(i),
-            bad: None,
-            copies: Vec::new(),
-        })
-        .collect();
-    for e in early {
-        match (e.key, e.is_header) {
-            (Some(key), true) => {
-                hs.push(HSlot { key, origin: e.reject.origin, header: None, bad: Some(e.reject), copies: Vec::new() })
-            }
-            (Some(key), false) => {
-                ls.push(LSlot { key, origin: e.reject.origin, line: None, bad: Some(e.reject), copies: Vec::new() })
-            }
-            (None, _) => out.rejects.push(e.reject),
+/// The headers of one import after the rules on headers alone (duplicate keys, numbers used
+/// twice, the same document through two views, references and dates), in input order, indexed
+/// by key. Lines then come invoice by invoice ([`HeaderBook::invoice`]).
+pub struct HeaderBook {
+    slots: Vec<HSlot>,
+    /// The first header with each key (lines go to it).
+    index: HashMap<HeaderKey, usize>,
+    /// Whether a slot's invoice has been assembled.
+    done: Vec<bool>,
+}
+
+/// A line row of one invoice: typed, or rejected by the row rules (its key known).
+// Typed lines are the common case: boxing them would cost an allocation per line.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum LineRow {
+    /// A typed line.
+    Line(InvoiceLine),
+    /// A line that failed the row rules.
+    Early(EarlyReject),
+}
+
+impl LineRow {
+    fn origin(&self) -> Origin {
+        match self {
+            LineRow::Line(l) => l.origin,
+            LineRow::Early(e) => e.reject.origin,
         }
     }
-    hs.sort_by_key(|h| h.origin);
-    ls.sort_by_key(|l| l.origin);
-    let is_free_text = |k: &HeaderKey| matches!(k.1, HeaderRef::RecordId(_));
+}
 
-    // The same document through two views of it (SalesInvoiceHeaderV2 and
-    // SalesInvoiceJournalHeader; BusinessDocumentSalesInvoiceLineItem and SalesInvoiceLineV3),
-    // as importing every export of a store brings it: counted once when the copies agree.
-    let mut view_conflicts: HashMap<HeaderKey, String> = HashMap::default();
-    let mut line_conflicts: HashMap<(HeaderKey, Decimal), String> = HashMap::default();
-    {
-        let groups = views(
-            hs.iter()
-                .enumerate()
-                .filter(|(_, h)| h.bad.is_none() && h.header.is_some())
-                .map(|(i, h)| (i, h.key.clone())),
-        );
-        let mut drop = vec![false; hs.len()];
-        for idxs in groups {
-            let Some(entities) = distinct_entities(idxs.iter().map(|&i| hs[i].origin), ctx) else { continue };
-            let keep = widest(&idxs, |i| hs[i].origin, ctx);
-            let mut merged = match &hs[keep].header {
-                Some(h) => h.clone(),
-                None => continue,
-            };
-            let mut verdict = Ok(());
-            for &i in idxs.iter().filter(|&&i| i != keep) {
-                if let Some(other) = &hs[i].header {
-                    verdict = verdict.and_then(|()| merge_header(&mut merged, other, ctx));
-                }
+/// What assembling one invoice gave: the invoice when it passed, and the rejects of its rows.
+#[derive(Debug, Default)]
+pub struct Assembled {
+    /// The accepted invoice.
+    pub invoice: Option<Invoice>,
+    /// Its header's position in input order.
+    pub ordinal: Option<usize>,
+    /// Rejected rows.
+    pub rejects: Vec<Reject>,
+}
+
+impl HeaderBook {
+    /// Books the header rows of an import (typed, or rejected by the row rules) and applies
+    /// the rules on headers alone. Rows rejected without a readable key go to `rejects`.
+    pub fn new(
+        headers: Vec<InvoiceHeader>,
+        early: Vec<EarlyReject>,
+        ctx: &Context<'_>,
+        rejects: &mut Vec<Reject>,
+    ) -> HeaderBook {
+        let mut hs: Vec<HSlot> = headers
+            .into_iter()
+            .map(|h| HSlot { key: header_key(&h), origin: h.origin, header: Some(h), bad: None, copies: Vec::new() })
+            .collect();
+        for e in early {
+            match e.key {
+                Some(key) => hs.push(HSlot {
+                    key,
+                    origin: e.reject.origin,
+                    header: None,
+                    bad: Some(e.reject),
+                    copies: Vec::new(),
+                }),
+                None => rejects.push(e.reject),
             }
-            match verdict {
-                Ok(()) => {
-                    hs[keep].header = Some(merged);
-                    for &i in idxs.iter().filter(|&&i| i != keep) {
-                        drop[i] = true;
-                        let o = hs[i].origin;
-                        hs[keep].copies.push(o);
+        }
+        hs.sort_by_key(|h| h.origin);
+        let is_free_text = |k: &HeaderKey| matches!(k.1, HeaderRef::RecordId(_));
+
+        // The same document through two views of it (SalesInvoiceHeaderV2 and
+        // SalesInvoiceJournalHeader), as importing every export of a store brings it: counted
+        // once when the copies agree.
+        let mut view_conflicts: HashMap<HeaderKey, String> = HashMap::default();
+        {
+            let groups = views(
+                hs.iter()
+                    .enumerate()
+                    .filter(|(_, h)| h.bad.is_none() && h.header.is_some())
+                    .map(|(i, h)| (i, h.key.clone())),
+            );
+            let mut drop = vec![false; hs.len()];
+            for idxs in groups {
+                let Some(entities) = distinct_entities(idxs.iter().map(|&i| hs[i].origin), ctx) else { continue };
+                let keep = widest(&idxs, |i| hs[i].origin, ctx);
+                let mut merged = match &hs[keep].header {
+                    Some(h) => h.clone(),
+                    None => continue,
+                };
+                let mut verdict = Ok(());
+                for &i in idxs.iter().filter(|&&i| i != keep) {
+                    if let Some(other) = &hs[i].header {
+                        verdict = verdict.and_then(|()| merge_header(&mut merged, other, ctx));
                     }
                 }
-                Err(difference) => {
-                    view_conflicts.insert(
-                        hs[keep].key.clone(),
-                        format!("it arrives through {entities} with different content: {difference}"),
-                    );
-                }
-            }
-        }
-        let mut i = 0;
-        hs.retain(|_| {
-            i += 1;
-            !drop[i - 1]
-        });
-    }
-    {
-        let keyed = ls.iter().enumerate().filter_map(|(i, l)| {
-            let line = l.line.and_then(|li| lines[li].as_ref()).filter(|_| l.bad.is_none())?;
-            Some((i, (l.key.clone(), line.line_number.normalize())))
-        });
-        let groups = views(keyed);
-        let mut drop = vec![false; ls.len()];
-        for idxs in groups {
-            let Some(entities) = distinct_entities(idxs.iter().map(|&i| ls[i].origin), ctx) else { continue };
-            let keep = widest(&idxs, |i| ls[i].origin, ctx);
-            let Some(mut merged) = ls[keep].line.and_then(|li| lines[li].clone()) else { continue };
-            let mut verdict = Ok(());
-            for &i in idxs.iter().filter(|&&i| i != keep) {
-                if let Some(other) = ls[i].line.and_then(|li| lines[li].as_ref()) {
-                    verdict = verdict.and_then(|()| merge_line(&mut merged, other, ctx));
-                }
-            }
-            match verdict {
-                Ok(()) => {
-                    if let Some(li) = ls[keep].line {
-                        lines[li] = Some(merged);
+                match verdict {
+                    Ok(()) => {
+                        hs[keep].header = Some(merged);
+                        for &i in idxs.iter().filter(|&&i| i != keep) {
+                            drop[i] = true;
+                            let o = hs[i].origin;
+                            hs[keep].copies.push(o);
+                        }
                     }
-                    for &i in idxs.iter().filter(|&&i| i != keep) {
-                        drop[i] = true;
-                        let o = ls[i].origin;
-                        ls[keep].copies.push(o);
+                    Err(difference) => {
+                        view_conflicts.insert(
+                            hs[keep].key.clone(),
+                            format!("it arrives through {entities} with different content: {difference}"),
+                        );
                     }
                 }
-                Err(difference) => {
-                    let key = (ls[keep].key.clone(), merged.line_number.normalize());
-                    line_conflicts
-                        .insert(key, format!("it arrives through {entities} with different content: {difference}"));
-                }
             }
+            let mut i = 0;
+            hs.retain(|_| {
+                i += 1;
+                !drop[i - 1]
+            });
         }
-        let mut i = 0;
-        ls.retain(|_| {
-            i += 1;
-            !drop[i - 1]
-        });
-    }
 
-    // Duplicate header keys, inside a file or across files: every copy is rejected.
-    let mut by_key: HashMap<HeaderKey, Vec<usize>> = HashMap::default();
-    for (i, h) in hs.iter().enumerate() {
-        by_key.entry(h.key.clone()).or_default().push(i);
-    }
-    for (key, idxs) in &by_key {
-        if idxs.len() < 2 {
-            continue;
-        }
-        for &i in idxs {
-            if hs[i].bad.is_some() {
-                continue;
-            }
-            let o = hs[i].origin;
-            let others: Vec<String> = idxs.iter().filter(|&&j| j != i).map(|&j| ctx.at(hs[j].origin)).collect();
-            let field = ctx.field(o, if is_free_text(key) { Role::RecordId } else { Role::InvoiceNumber });
-            let why = view_conflicts.get(key).map(|c| format!(" ({c})")).unwrap_or_default();
-            hs[i].bad = Some(Reject::new(
-                o,
-                field,
-                Rule::KeyDuplicate,
-                format!(
-                    "{} of legal entity {} occurs again at {}{why} — {}",
-                    describe(&key.1),
-                    key.0,
-                    others.join(", "),
-                    Rule::KeyDuplicate.fix()
-                ),
-            ));
-        }
-    }
-
-    // Invoice numbers and vouchers belong to one document of a legal entity, whatever its kind
-    // (a sales invoice and a free-text invoice cannot share a number): every copy is rejected.
-    for (role, what) in [(Role::InvoiceNumber, "invoice number"), (Role::Voucher, "voucher")] {
-        let mut by_number: HashMap<(&str, &str), Vec<usize>> = HashMap::default();
+        // Duplicate header keys, inside a file or across files: every copy is rejected.
+        let mut by_key: HashMap<HeaderKey, Vec<usize>> = HashMap::default();
         for (i, h) in hs.iter().enumerate() {
-            let Some(header) = &h.header else { continue };
-            let value = match role {
-                Role::InvoiceNumber => header.number.as_deref(),
-                _ => header.voucher.as_deref(),
-            };
-            if let Some(v) = value {
-                by_number.entry((&header.legal_entity, v)).or_default().push(i);
-            }
+            by_key.entry(h.key.clone()).or_default().push(i);
         }
-        let mut found: Vec<(usize, Reject)> = Vec::new();
-        for ((le, value), idxs) in &by_number {
+        for (key, idxs) in &by_key {
             if idxs.len() < 2 {
                 continue;
             }
             for &i in idxs {
+                if hs[i].bad.is_some() {
+                    continue;
+                }
                 let o = hs[i].origin;
                 let others: Vec<String> = idxs.iter().filter(|&&j| j != i).map(|&j| ctx.at(hs[j].origin)).collect();
-                found.push((
+                let field = ctx.field(o, if is_free_text(key) { Role::RecordId } else { Role::InvoiceNumber });
+                let why = view_conflicts.get(key).map(|c| format!(" ({c})")).unwrap_or_default();
+                hs[i].bad = Some(Reject::new(
+                    o,
+                    field,
+                    Rule::KeyDuplicate,
+                    format!(
+                        "{} of legal entity {} occurs again at {}{why} — {}",
+                        describe(&key.1),
+                        key.0,
+                        others.join(", "),
+                        Rule::KeyDuplicate.fix()
+                    ),
+                ));
+            }
+        }
+        let index: HashMap<HeaderKey, usize> = by_key.into_iter().map(|(k, idxs)| (k, idxs[0])).collect();
+
+        // Invoice numbers and vouchers belong to one document of a legal entity, whatever its
+        // kind (a sales invoice and a free-text invoice cannot share a number): every copy is
+        // rejected.
+        for (role, what) in [(Role::InvoiceNumber, "invoice number"), (Role::Voucher, "voucher")] {
+            let mut by_number: HashMap<(&str, &str), Vec<usize>> = HashMap::default();
+            for (i, h) in hs.iter().enumerate() {
+                let Some(header) = &h.header else { continue };
+                let value = match role {
+                    Role::InvoiceNumber => header.number.as_deref(),
+                    _ => header.voucher.as_deref(),
+                };
+                if let Some(v) = value {
+                    by_number.entry((&header.legal_entity, v)).or_default().push(i);
+                }
+            }
+            let mut found: Vec<(usize, Reject)> = Vec::new();
+            for ((le, value), idxs) in &by_number {
+                if idxs.len() < 2 {
+                    continue;
+                }
+                for &i in idxs {
+                    let o = hs[i].origin;
+                    let others: Vec<String> = idxs.iter().filter(|&&j| j != i).map(|&j| ctx.at(hs[j].origin)).collect();
+                    found.push((
+                        i,
+                        Reject::new(
+                            o,
+                            ctx.field(o, role),
+                            Rule::KeyNumberInUse,
+                            format!(
+                                "{what} {value} of legal entity {le} is used again at {} — {}",
+                                others.join(", "),
+                                Rule::KeyNumberInUse.fix()
+                            ),
+                        ),
+                    ));
+                }
+            }
+            for (i, r) in found {
+                hs[i].bad.get_or_insert(r);
+            }
+        }
+
+        // Header rules: references and dates.
+        let earliest = Date::from_ymd(1950, 1, 1).unwrap_or(Date::from_days_since_epoch(-7305));
+        let latest = ctx.run_date.add_days(366);
+        for slot in hs.iter_mut() {
+            let (Some(h), None) = (&slot.header, &slot.bad) else {
+                continue;
+            };
+            slot.bad = header_rule(h, earliest, latest, ctx);
+        }
+        let done = vec![false; hs.len()];
+        HeaderBook { slots: hs, index, done }
+    }
+
+    /// Number of headers (after copies through other views were merged).
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether the import has no headers.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// The position in input order of the header with `key` (the first, when duplicated).
+    pub fn ordinal(&self, key: &HeaderKey) -> Option<usize> {
+        self.index.get(key).copied()
+    }
+
+    /// The key of the header at `ordinal`.
+    pub fn key(&self, ordinal: usize) -> &HeaderKey {
+        &self.slots[ordinal].key
+    }
+
+    /// Applies the rules on lines and on the whole invoice to the lines with `key` (all of
+    /// them, in input order): those of the header at `ordinal`, or lines whose key has no
+    /// header (`None`). An invoice is accepted whole or rejected whole.
+    pub fn invoice(&mut self, ordinal: Option<usize>, rows: Vec<LineRow>, ctx: &Context<'_>) -> Assembled {
+        let mut out = Assembled { ordinal, ..Default::default() };
+        let mut rows = rows;
+        rows.sort_by_key(LineRow::origin);
+        // Slots of the lines; `lines` keeps the typed lines by slot.
+        let mut lines: Vec<Option<InvoiceLine>> = Vec::with_capacity(rows.len());
+        let mut ls: Vec<LSlot> = Vec::with_capacity(rows.len());
+        for (i, r) in rows.into_iter().enumerate() {
+            match r {
+                LineRow::Line(l) => {
+                    ls.push(LSlot {
+                        key: (l.legal_entity.clone(), l.header.clone()),
+                        origin: l.origin,
+                        line: Some(i),
+                        bad: None,
+                        copies: Vec::new(),
+                    });
+                    lines.push(Some(l));
+                }
+                LineRow::Early(e) => {
+                    let key = e.key.clone().unwrap_or_else(|| ("".into(), HeaderRef::Number("".into())));
+                    ls.push(LSlot {
+                        key,
+                        origin: e.reject.origin,
+                        line: None,
+                        bad: Some(e.reject),
+                        copies: Vec::new(),
+                    });
+                    lines.push(None);
+                }
+            }
+        }
+        let is_free_text = |k: &HeaderKey| matches!(k.1, HeaderRef::RecordId(_));
+
+        // The same line through two views of it, counted once when the copies agree.
+        let mut line_conflicts: HashMap<Decimal, String> = HashMap::default();
+        {
+            let keyed = ls.iter().enumerate().filter_map(|(i, l)| {
+                let line = l.line.and_then(|li| lines[li].as_ref()).filter(|_| l.bad.is_none())?;
+                Some((i, line.line_number.normalize()))
+            });
+            let groups = views(keyed);
+            let mut drop = vec![false; ls.len()];
+            for idxs in groups {
+                let Some(entities) = distinct_entities(idxs.iter().map(|&i| ls[i].origin), ctx) else { continue };
+                let keep = widest(&idxs, |i| ls[i].origin, ctx);
+                let Some(mut merged) = ls[keep].line.and_then(|li| lines[li].clone()) else { continue };
+                let mut verdict = Ok(());
+                for &i in idxs.iter().filter(|&&i| i != keep) {
+                    if let Some(other) = ls[i].line.and_then(|li| lines[li].as_ref()) {
+                        verdict = verdict.and_then(|()| merge_line(&mut merged, other, ctx));
+                    }
+                }
+                match verdict {
+                    Ok(()) => {
+                        if let Some(li) = ls[keep].line {
+                            lines[li] = Some(merged);
+                        }
+                        for &i in idxs.iter().filter(|&&i| i != keep) {
+                            drop[i] = true;
+                            let o = ls[i].origin;
+                            ls[keep].copies.push(o);
+                        }
+                    }
+                    Err(difference) => {
+                        line_conflicts.insert(
+                            merged.line_number.normalize(),
+                            format!("it arrives through {entities} with different content: {difference}"),
+                        );
+                    }
+                }
+            }
+            let mut i = 0;
+            ls.retain(|_| {
+                i += 1;
+                !drop[i - 1]
+            });
+        }
+
+        // Duplicate line keys (among lines that have a line number).
+        let mut by_line_key: HashMap<Decimal, Vec<usize>> = HashMap::default();
+        for (i, l) in ls.iter().enumerate() {
+            if let Some(line) = l.line.and_then(|i| lines[i].as_ref()) {
+                by_line_key.entry(line.line_number.normalize()).or_default().push(i);
+            }
+        }
+        let mut dup_lines: Vec<(usize, Reject)> = Vec::new();
+        for (num, idxs) in &by_line_key {
+            if idxs.len() < 2 {
+                continue;
+            }
+            for &i in idxs {
+                let o = ls[i].origin;
+                let others: Vec<String> = idxs.iter().filter(|&&j| j != i).map(|&j| ctx.at(ls[j].origin)).collect();
+                dup_lines.push((
                     i,
                     Reject::new(
                         o,
-                        ctx.field(o, role),
-                        Rule::KeyNumberInUse,
+                        ctx.field(o, Role::LineNumber),
+                        Rule::KeyDuplicate,
                         format!(
-                            "{what} {value} of legal entity {le} is used again at {} — {}",
+                            "line {num} of {} occurs again at {}{} — {}",
+                            describe(&ls[i].key.1),
                             others.join(", "),
-                            Rule::KeyNumberInUse.fix()
+                            line_conflicts.get(num).map(|c| format!(" ({c})")).unwrap_or_default(),
+                            Rule::KeyDuplicate.fix()
                         ),
                     ),
                 ));
             }
         }
-        for (i, r) in found {
-            hs[i].bad.get_or_insert(r);
+        for (i, r) in dup_lines {
+            ls[i].bad.get_or_insert(r);
         }
-    }
 
-    // Header rules: references and dates.
-    let earliest = Date::from_ymd(1950, 1, 1).unwrap_or(Date::from_days_since_epoch(-7305));
-    let latest = ctx.run_date.add_days(366);
-    for slot in hs.iter_mut() {
-        let (Some(h), None) = (&slot.header, &slot.bad) else {
-            continue;
-        };
-        let o = h.origin;
-        let reject = |role: Role, rule: Rule, msg: String| {
-            Some(Reject::new(o, ctx.field(o, role), rule, format!("{msg} — {}", rule.fix())))
-        };
-        slot.bad = if !ctx.master.legal_entities.contains_key(&*h.legal_entity) {
-            reject(
-                Role::LegalEntity,
-                Rule::RefLegalEntity,
-                format!("legal entity `{}` is not in the LegalEntity master data", h.legal_entity),
-            )
-        } else if let Some(c) = ctx.master.customers.get(&*h.customer).filter(|c| c.blocked) {
-            reject(Role::Customer, Rule::RefCustomerBlocked, format!("customer {} is on hold for invoicing", c.account))
-        } else if !ctx.master.customers.contains_key(&*h.customer) {
-            reject(
-                Role::Customer,
-                Rule::RefCustomer,
-                format!("customer `{}` is not in the Customer master data", h.customer),
-            )
-        } else if let Some(p) = h.payment_terms.as_deref().filter(|p| !ctx.master.payment_terms.contains_key(*p)) {
-            reject(
-                Role::PaymentTerms,
-                Rule::RefPaymentTerms,
-                format!("terms of payment `{p}` are not in the PaymentTerms master data"),
-            )
-        } else if h.date < earliest || h.date > latest {
-            reject(
-                Role::InvoiceDate,
-                Rule::DateImplausible,
-                format!("invoice date {} lies outside {earliest} … {latest}", h.date),
-            )
-        } else if let Some(d) = h.due_date.filter(|d| *d < h.date) {
-            reject(
-                Role::DueDate,
-                Rule::DateDueBeforeInvoice,
-                format!("due date {d} is before the invoice date {}", h.date),
-            )
-        } else {
-            None
-        };
-    }
-
-    // Duplicate line keys (among lines that have a line number).
-    let mut by_line_key: HashMap<(&HeaderKey, Decimal), Vec<usize>> = HashMap::default();
-    for (i, l) in ls.iter().enumerate() {
-        if let Some(line) = l.line.and_then(|i| lines[i].as_ref()) {
-            by_line_key.entry((&l.key, line.line_number.normalize())).or_default().push(i);
-        }
-    }
-    let mut dup_lines: Vec<(usize, Reject)> = Vec::new();
-    for ((key, num), idxs) in &by_line_key {
-        if idxs.len() < 2 {
-            continue;
-        }
-        for &i in idxs {
-            let o = ls[i].origin;
-            let others: Vec<String> = idxs.iter().filter(|&&j| j != i).map(|&j| ctx.at(ls[j].origin)).collect();
-            dup_lines.push((
-                i,
-                Reject::new(
-                    o,
-                    ctx.field(o, Role::LineNumber),
-                    Rule::KeyDuplicate,
-                    format!(
-                        "line {num} of {} occurs again at {}{} — {}",
-                        describe(&key.1),
-                        others.join(", "),
-                        line_conflicts.get(&((*key).clone(), *num)).map(|c| format!(" ({c})")).unwrap_or_default(),
-                        Rule::KeyDuplicate.fix()
-                    ),
-                ),
-            ));
-        }
-    }
-    for (i, r) in dup_lines {
-        ls[i].bad.get_or_insert(r);
-    }
-
-    // Link lines to headers: the header with the line's key (the first copy when duplicated).
-    let mut lines_of: Vec<Vec<usize>> = vec![Vec::new(); hs.len()];
-    for (li, l) in ls.iter_mut().enumerate() {
-        match by_key.get(&l.key) {
-            Some(idxs) => lines_of[idxs[0]].push(li),
-            None => {
+        let Some(hi) = ordinal else {
+            // No header: every line not rejected yet says so.
+            for l in ls.iter_mut() {
                 if l.bad.is_none() {
                     let role = if is_free_text(&l.key) { Role::ParentRecordId } else { Role::InvoiceNumber };
                     l.bad = Some(Reject::new(
@@ -608,171 +660,280 @@ pub fn assemble(
                     ));
                 }
             }
-        }
-    }
-
-    // Line rules, for lines whose header passed.
-    let mut resolved_tax: Vec<Option<LineTax>> = vec![None; ls.len()];
-    let mut rounding: Vec<RoundingPolicy> = vec![ctx.rounding; hs.len()];
-    for (hi, idxs) in lines_of.iter().enumerate() {
-        let (Some(h), None) = (&hs[hi].header, &hs[hi].bad) else {
-            continue;
+            for l in ls {
+                if let Some(r) = l.bad {
+                    out.rejects.extend(l.copies.iter().map(|&o| copy_reject(o, l.origin, &r, ctx)));
+                    out.rejects.push(r);
+                }
+            }
+            return out;
         };
-        for &li in idxs {
-            let (Some(l), None) = (ls[li].line.and_then(|i| lines[i].as_ref()), &ls[li].bad) else {
-                continue;
-            };
-            let o = l.origin;
-            let reject = |role: Role, rule: Rule, msg: String| {
-                Some(Reject::new(o, ctx.field(o, role), rule, format!("{msg} — {}", rule.fix())))
-            };
-            let tax = resolve_tax(l, h, ctx.master);
-            let net = l.net_amount(h.currency);
-            let bad = if let Some(c) = l.currency.filter(|c| *c != h.currency) {
-                reject(
-                    Role::Currency,
-                    Rule::RelationMismatch,
-                    format!(
-                        "line currency {} differs from the header's {} ({})",
-                        c.code(),
-                        h.currency.code(),
-                        ctx.at(h.origin)
-                    ),
-                )
-            } else if let Some(d) = l.invoice_date.filter(|d| *d != h.date) {
-                reject(
-                    Role::InvoiceDate,
-                    Rule::RelationMismatch,
-                    format!("line invoice date {d} differs from the header's {} ({})", h.date, ctx.at(h.origin)),
-                )
-            } else if let Err((role, msg)) = &tax {
-                reject(*role, Rule::RefTaxCode, msg.clone())
-            } else if let Some(Err(msg)) = l.distribution.as_deref().map(crate::model::parse_distribution) {
-                reject(Role::Distribution, Rule::DistributionInvalid, format!("account distribution: {msg}"))
-            } else if let Err(e) = net {
-                let field = l.largest_input();
-                let name = ctx.field(o, field).unwrap_or("an amount");
-                reject(
+        self.done[hi] = true;
+        let slot = &mut self.slots[hi];
+
+        // Line rules, for lines whose header passed.
+        let mut resolved_tax: Vec<Option<LineTax>> = vec![None; ls.len()];
+        if let (Some(h), None) = (&slot.header, &slot.bad) {
+            for (li, l) in ls.iter_mut().enumerate() {
+                let (Some(line), None) = (l.line.and_then(|i| lines[i].as_ref()), &l.bad) else {
+                    continue;
+                };
+                let (bad, tax) = line_rule(line, h, ctx);
+                if let Ok(t) = tax {
+                    resolved_tax[li] = Some(t);
+                }
+                l.bad = bad;
+            }
+        }
+
+        // An invoice is a unit: headers without lines, headers with a rejected line, totals.
+        let mut rounding = ctx.rounding;
+        if slot.bad.is_none() {
+            let key = slot.key.clone();
+            let o = slot.origin;
+            if ls.is_empty() {
+                let field = ctx.field(o, Role::InvoiceNumber).or(ctx.field(o, Role::RecordId));
+                slot.bad = Some(Reject::new(
+                    o,
                     field,
-                    Rule::AmountOverflow,
-                    format!("its line amount {} cannot be computed (largest input: {name}): {e}", l.formula()),
-                )
-            } else if let Some((given, net)) = net.ok().and_then(|n| l.line_amount.filter(|a| *a != n).map(|a| (a, n)))
-            {
-                reject(
-                    Role::LineAmount,
-                    Rule::AmountLine,
-                    format!("line amount {given} differs from {net} = {}", l.formula()),
-                )
+                    Rule::RelationNoLines,
+                    format!("{} has no lines in this import — {}", describe(&key.1), Rule::RelationNoLines.fix()),
+                ));
+            } else if let Some(first_bad) = ls.iter().position(|l| l.bad.is_some()) {
+                let cause = ls[first_bad].bad.as_ref().map(|r| r.rule.id()).unwrap_or("");
+                let at = ctx.at(ls[first_bad].origin);
+                slot.bad = Some(Reject::new(
+                    o,
+                    None,
+                    Rule::RelationLineRejected,
+                    format!("its line at {at} was rejected ({cause}) — {}", Rule::RelationLineRejected.fix()),
+                ));
+                let message = format!(
+                    "another line of {} at {at} was rejected ({cause}) — {}",
+                    describe(&key.1),
+                    Rule::RelationLineRejected.fix()
+                );
+                reject_all(&mut ls, Rule::RelationLineRejected, &message);
             } else {
-                None
-            };
-            if let Ok(t) = tax {
-                resolved_tax[li] = Some(t);
+                // Every line here passed its rules, so it has a line and a resolved tax.
+                let taxes: Vec<LineTax> = resolved_tax.iter().flatten().cloned().collect();
+                let line_refs: Vec<&InvoiceLine> =
+                    ls.iter().filter_map(|l| l.line.and_then(|i| lines[i].as_ref())).collect();
+                if let Some(h) = &slot.header {
+                    match invoice_rules(h, &line_refs, &taxes, ctx) {
+                        Ok(p) => rounding = p,
+                        Err(r) => slot.bad = Some(r),
+                    }
+                }
             }
-            ls[li].bad = bad;
         }
-    }
 
-    // An invoice is a unit: headers without lines, headers with a rejected line, totals.
-    for hi in 0..hs.len() {
-        if hs[hi].bad.is_some() {
-            continue;
-        }
-        let idxs = &lines_of[hi];
-        let key = hs[hi].key.clone();
-        let o = hs[hi].origin;
-        if idxs.is_empty() {
-            let field = ctx.field(o, Role::InvoiceNumber).or(ctx.field(o, Role::RecordId));
-            hs[hi].bad = Some(Reject::new(
-                o,
-                field,
-                Rule::RelationNoLines,
-                format!("{} has no lines in this import — {}", describe(&key.1), Rule::RelationNoLines.fix()),
-            ));
-            continue;
-        }
-        if let Some(&first_bad) = idxs.iter().find(|&&li| ls[li].bad.is_some()) {
-            let cause = ls[first_bad].bad.as_ref().map(|r| r.rule.id()).unwrap_or("");
-            let at = ctx.at(ls[first_bad].origin);
-            hs[hi].bad = Some(Reject::new(
-                o,
-                None,
-                Rule::RelationLineRejected,
-                format!("its line at {at} was rejected ({cause}) — {}", Rule::RelationLineRejected.fix()),
-            ));
+        // Lines of a rejected header go with it.
+        if let Some(hr) = &slot.bad {
+            let at = ctx.at(slot.origin);
             let message = format!(
-                "another line of {} at {at} was rejected ({cause}) — {}",
-                describe(&key.1),
-                Rule::RelationLineRejected.fix()
+                "its header at {at} was rejected ({}: {}) — {}",
+                hr.rule.id(),
+                hr.message,
+                Rule::RelationHeaderRejected.fix()
             );
-            reject_rest(&mut ls, idxs, Rule::RelationLineRejected, &message);
-            continue;
+            reject_all(&mut ls, Rule::RelationHeaderRejected, &message);
         }
-        // Every line here passed its rules, so it has a line and a resolved tax.
-        let taxes: Vec<LineTax> = idxs.iter().filter_map(|&li| resolved_tax[li].clone()).collect();
-        let line_refs: Vec<&InvoiceLine> =
-            idxs.iter().filter_map(|&li| ls[li].line.and_then(|i| lines[i].as_ref())).collect();
-        if let Some(h) = &hs[hi].header {
-            match invoice_rules(h, &line_refs, &taxes, ctx) {
-                Ok(p) => rounding[hi] = p,
-                Err(r) => hs[hi].bad = Some(r),
+
+        // Copies of rejected rows are rejected with them.
+        if let Some(r) = &slot.bad {
+            out.rejects.extend(slot.copies.iter().map(|&o| copy_reject(o, slot.origin, r, ctx)));
+        }
+        for l in &ls {
+            if let Some(r) = &l.bad {
+                out.rejects.extend(l.copies.iter().map(|&o| copy_reject(o, l.origin, r, ctx)));
             }
         }
-    }
-
-    // Lines of rejected headers go with them.
-    for (hi, idxs) in lines_of.iter().enumerate() {
-        let Some(hr) = &hs[hi].bad else { continue };
-        let at = ctx.at(hs[hi].origin);
-        let message = format!(
-            "its header at {at} was rejected ({}: {}) — {}",
-            hr.rule.id(),
-            hr.message,
-            Rule::RelationHeaderRejected.fix()
-        );
-        reject_rest(&mut ls, idxs, Rule::RelationHeaderRejected, &message);
-    }
-
-    // Copies of rejected rows are rejected with them.
-    for h in &hs {
-        if let Some(r) = &h.bad {
-            out.rejects.extend(h.copies.iter().map(|&o| copy_reject(o, h.origin, r, ctx)));
-        }
-    }
-    for l in &ls {
-        if let Some(r) = &l.bad {
-            out.rejects.extend(l.copies.iter().map(|&o| copy_reject(o, l.origin, r, ctx)));
-        }
-    }
-
-    // Accepted invoices in header input order; lines in line-number order.
-    for (hi, slot) in hs.iter_mut().enumerate() {
         if let Some(r) = slot.bad.take() {
             out.rejects.push(r);
-            continue;
+            out.rejects.extend(ls.into_iter().filter_map(|l| l.bad));
+            return out;
         }
         let Some(header) = slot.header.take() else {
-            continue;
+            out.rejects.extend(ls.into_iter().filter_map(|l| l.bad));
+            return out;
         };
-        let mut pairs: Vec<(InvoiceLine, LineTax)> = lines_of[hi]
-            .iter()
-            .filter_map(|&li| {
-                let mut l = ls[li].line.and_then(|i| lines[i].take())?;
-                let t = resolved_tax[li].take()?;
-                l.tax_code = Some(t.code.clone());
-                Some((l, t))
-            })
-            .collect();
+        // Accepted: lines in line-number order.
+        let mut copies = std::mem::take(&mut slot.copies);
+        let mut pairs: Vec<(InvoiceLine, LineTax)> = Vec::with_capacity(ls.len());
+        for (li, l) in ls.iter().enumerate() {
+            copies.extend_from_slice(&l.copies);
+            let Some(mut line) = l.line.and_then(|i| lines[i].take()) else { continue };
+            let Some(t) = resolved_tax[li].take() else { continue };
+            line.tax_code = Some(t.code.clone());
+            pairs.push((line, t));
+        }
         pairs.sort_by_key(|(l, _)| l.line_number);
         let (lines, taxes) = pairs.into_iter().unzip();
-        let mut copies = std::mem::take(&mut slot.copies);
-        for &li in &lines_of[hi] {
-            copies.extend_from_slice(&ls[li].copies);
-        }
-        out.invoices.push(Invoice { header, lines, taxes, rounding: rounding[hi], copies });
+        out.invoice = Some(Invoice { header, lines, taxes, rounding, copies });
+        out
     }
-    out.rejects.extend(ls.into_iter().filter_map(|l| l.bad));
+
+    /// The rejects of the headers no lines came for (without lines, or copies of a duplicated
+    /// key): called once every invoice has been assembled.
+    pub fn finish(mut self, ctx: &Context<'_>) -> Vec<Reject> {
+        let mut out = Vec::new();
+        for hi in 0..self.slots.len() {
+            if self.done[hi] {
+                continue;
+            }
+            if self.slots[hi].bad.is_none() {
+                // A header without lines.
+                out.extend(self.invoice(Some(hi), Vec::new(), ctx).rejects);
+                continue;
+            }
+            let slot = &mut self.slots[hi];
+            if let Some(r) = slot.bad.take() {
+                out.extend(slot.copies.iter().map(|&o| copy_reject(o, slot.origin, &r, ctx)));
+                out.push(r);
+            }
+        }
+        out
+    }
+}
+
+/// The rules on one header alone: references to master data and dates.
+fn header_rule(h: &InvoiceHeader, earliest: Date, latest: Date, ctx: &Context<'_>) -> Option<Reject> {
+    let o = h.origin;
+    let reject = |role: Role, rule: Rule, msg: String| {
+        Some(Reject::new(o, ctx.field(o, role), rule, format!("{msg} — {}", rule.fix())))
+    };
+    if !ctx.master.legal_entities.contains_key(&*h.legal_entity) {
+        reject(
+            Role::LegalEntity,
+            Rule::RefLegalEntity,
+            format!("legal entity `{}` is not in the LegalEntity master data", h.legal_entity),
+        )
+    } else if let Some(c) = ctx.master.customers.get(&*h.customer).filter(|c| c.blocked) {
+        reject(Role::Customer, Rule::RefCustomerBlocked, format!("customer {} is on hold for invoicing", c.account))
+    } else if !ctx.master.customers.contains_key(&*h.customer) {
+        reject(
+            Role::Customer,
+            Rule::RefCustomer,
+            format!("customer `{}` is not in the Customer master data", h.customer),
+        )
+    } else if let Some(p) = h.payment_terms.as_deref().filter(|p| !ctx.master.payment_terms.contains_key(*p)) {
+        reject(
+            Role::PaymentTerms,
+            Rule::RefPaymentTerms,
+            format!("terms of payment `{p}` are not in the PaymentTerms master data"),
+        )
+    } else if h.date < earliest || h.date > latest {
+        reject(
+            Role::InvoiceDate,
+            Rule::DateImplausible,
+            format!("invoice date {} lies outside {earliest} … {latest}", h.date),
+        )
+    } else if let Some(d) = h.due_date.filter(|d| *d < h.date) {
+        reject(Role::DueDate, Rule::DateDueBeforeInvoice, format!("due date {d} is before the invoice date {}", h.date))
+    } else {
+        None
+    }
+}
+
+/// The rules on one line of a header that passed: repeated values, tax, distribution, amount.
+/// Returns the reject (if any) and the line's tax.
+fn line_rule(
+    l: &InvoiceLine,
+    h: &InvoiceHeader,
+    ctx: &Context<'_>,
+) -> (Option<Reject>, Result<LineTax, (Role, String)>) {
+    let o = l.origin;
+    let reject = |role: Role, rule: Rule, msg: String| {
+        Some(Reject::new(o, ctx.field(o, role), rule, format!("{msg} — {}", rule.fix())))
+    };
+    let tax = resolve_tax(l, h, ctx.master);
+    let net = l.net_amount(h.currency);
+    let bad = if let Some(c) = l.currency.filter(|c| *c != h.currency) {
+        reject(
+            Role::Currency,
+            Rule::RelationMismatch,
+            format!(
+                "line currency {} differs from the header's {} ({})",
+                c.code(),
+                h.currency.code(),
+                ctx.at(h.origin)
+            ),
+        )
+    } else if let Some(d) = l.invoice_date.filter(|d| *d != h.date) {
+        reject(
+            Role::InvoiceDate,
+            Rule::RelationMismatch,
+            format!("line invoice date {d} differs from the header's {} ({})", h.date, ctx.at(h.origin)),
+        )
+    } else if let Err((role, msg)) = &tax {
+        reject(*role, Rule::RefTaxCode, msg.clone())
+    } else if let Some(Err(msg)) = l.distribution.as_deref().map(crate::model::parse_distribution) {
+        reject(Role::Distribution, Rule::DistributionInvalid, format!("account distribution: {msg}"))
+    } else if let Err(e) = net {
+        let field = l.largest_input();
+        let name = ctx.field(o, field).unwrap_or("an amount");
+        reject(
+            field,
+            Rule::AmountOverflow,
+            format!("its line amount {} cannot be computed (largest input: {name}): {e}", l.formula()),
+        )
+    } else if let Some((given, net)) = net.ok().and_then(|n| l.line_amount.filter(|a| *a != n).map(|a| (a, n))) {
+        reject(Role::LineAmount, Rule::AmountLine, format!("line amount {given} differs from {net} = {}", l.formula()))
+    } else {
+        None
+    };
+    (bad, tax)
+}
+
+/// Applies the cross-row rules to all headers and lines of one import, together with the rows
+/// already rejected by the row rules (so that their invoices go with them): the whole import in
+/// memory (tests and small imports; the pipeline streams invoice by invoice).
+pub fn assemble(
+    headers: Vec<InvoiceHeader>,
+    lines: Vec<InvoiceLine>,
+    early: Vec<EarlyReject>,
+    ctx: &Context<'_>,
+) -> Outcome {
+    let mut out = Outcome::default();
+    let (early_headers, early_lines): (Vec<EarlyReject>, Vec<EarlyReject>) =
+        early.into_iter().partition(|e| e.is_header);
+    let mut book = HeaderBook::new(headers, early_headers, ctx, &mut out.rejects);
+    // Lines by key, keys in order of first appearance.
+    let mut groups: Vec<(HeaderKey, Vec<LineRow>)> = Vec::new();
+    let mut at: HashMap<HeaderKey, usize> = HashMap::default();
+    let mut rows: Vec<LineRow> = lines.into_iter().map(LineRow::Line).collect();
+    for e in early_lines {
+        if e.key.is_some() {
+            rows.push(LineRow::Early(e));
+        } else {
+            out.rejects.push(e.reject);
+        }
+    }
+    rows.sort_by_key(LineRow::origin);
+    for r in rows {
+        let key = match &r {
+            LineRow::Line(l) => (l.legal_entity.clone(), l.header.clone()),
+            LineRow::Early(e) => e.key.clone().unwrap_or_else(|| ("".into(), HeaderRef::Number("".into()))),
+        };
+        let i = *at.entry(key.clone()).or_insert_with(|| {
+            groups.push((key, Vec::new()));
+            groups.len() - 1
+        });
+        groups[i].1.push(r);
+    }
+    let mut accepted: Vec<(usize, Invoice)> = Vec::new();
+    for (key, rows) in groups {
+        let ordinal = book.ordinal(&key);
+        let a = book.invoice(ordinal, rows, ctx);
+        out.rejects.extend(a.rejects);
+        if let (Some(inv), Some(o)) = (a.invoice, a.ordinal) {
+            accepted.push((o, inv));
+        }
+    }
+    out.rejects.extend(book.finish(ctx));
+    accepted.sort_by_key(|(o, _)| *o);
+    out.invoices = accepted.into_iter().map(|(_, i)| i).collect();
     out.rejects.sort_by_key(|r| r.origin);
     out
 }
