@@ -57,10 +57,15 @@ fn stages(c: &mut Criterion) {
 
     group.throughput(Throughput::Elements(g.lines));
     group.bench_function("read_map_validate", |b| {
-        b.iter(|| pipeline::validate(&request(dir, None), catalog).unwrap().invoices.len())
+        b.iter(|| pipeline::import(&request(dir, None), catalog).unwrap().validated.lines)
     });
 
-    let v = pipeline::validate(&request(dir, None), catalog).unwrap();
+    let (master, invoices) = pipeline::validated_invoices(&request(dir, None), catalog).unwrap();
+    struct V {
+        master: invoiceflow::model::master::MasterData,
+        invoices: Vec<invoiceflow::model::Invoice>,
+    }
+    let v = V { master, invoices };
     let opts = PostingOptions::default();
     group.bench_function("post_compute", |b| {
         b.iter_batched(

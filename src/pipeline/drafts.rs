@@ -143,30 +143,23 @@ pub fn post_drafts(
         progress: false,
         post: Some(req.clone()),
     };
-    let mut v = super::validate(&master_req, catalog)?;
     let mut docs = Vec::new();
     {
         let store = crate::store::Store::open_reader(&req.store, req.lock_timeout)?;
         store.drafts(|d| docs.push(d))?;
     }
-    // Drafts are rows of a file of their own in messages and the rejects index.
-    let file = v.labels.len() as u32;
-    v.labels.push(format!("{} (drafts)", req.store.display()));
     let mut invoices = Vec::with_capacity(docs.len());
-    for (n, d) in docs.iter().enumerate() {
-        let (mut inv, hash) = invoice_of(d).ok_or_else(|| {
+    for d in &docs {
+        let found = invoice_of(d).ok_or_else(|| {
             super::JobError::Input(format!(
                 "{}: draft {} cannot be read back; the store is damaged",
                 req.store.display(),
                 d.invoice.get("source_key").map(String::as_str).unwrap_or("?")
             ))
         })?;
-        let origin = Origin { file, line: 0, record: n as u64 + 1 };
-        inv.header.origin = origin;
-        for l in &mut inv.lines {
-            l.origin = origin;
-        }
-        invoices.push((inv, Some(hash)));
+        invoices.push(found);
     }
-    super::finish(&master_req, v, invoices)
+    drop(docs);
+    // Drafts are rows of a file of their own in messages and the rejects index.
+    super::post_invoices(&master_req, catalog, format!("{} (drafts)", req.store.display()), invoices)
 }

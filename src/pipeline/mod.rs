@@ -1,7 +1,7 @@
 //! The job: stages in order — master data, entity files (read → map → type), cross-row
 //! validation, rejects — with progress on stderr and a run summary.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -22,6 +22,7 @@ use crate::validate::{self, Reject};
 
 pub mod drafts;
 mod posting;
+mod stream;
 mod summary;
 
 pub use posting::{PostReport, PostRequest};
@@ -189,14 +190,33 @@ enum Parsed {
     Rejected(EarlyReject),
 }
 
-/// The rows read so far, by kind (a batch's results are sorted into these as it finishes, so
-/// no whole-file list of mixed results ever exists).
-#[derive(Default)]
-struct Rows {
-    headers: Vec<InvoiceHeader>,
-    lines: Vec<InvoiceLine>,
-    master: Vec<(Origin, Vec<Value>)>,
-    early: Vec<EarlyReject>,
+/// Turns one raw record into a typed row (or the reject of its row rules), through its file's
+/// plan. `values` is scratch space reused from record to record.
+#[allow(clippy::too_many_arguments)]
+fn parse_row(
+    plan: &Plan<'_>,
+    columns: &[String],
+    entity: &Entity,
+    rec: &read::ByteRecord,
+    origin: Origin,
+    default_legal_entity: &str,
+    values: &mut Vec<Value>,
+) -> Parsed {
+    let parsed = validate::convert(plan, columns, rec, origin, values).and_then(|()| match entity.kind {
+        EntityKind::InvoiceHeader => {
+            invoice::header_from(entity, values, origin, default_legal_entity).map(Parsed::Header)
+        }
+        EntityKind::InvoiceLine => invoice::line_from(entity, values, origin, default_legal_entity).map(Parsed::Line),
+        EntityKind::Master | EntityKind::Ledger => Ok(Parsed::Master(origin, std::mem::take(values))),
+    });
+    parsed.unwrap_or_else(|reject| {
+        let key = match entity.kind {
+            EntityKind::Master | EntityKind::Ledger => None,
+            _ => invoice::raw_key(plan, columns.len(), rec, default_legal_entity),
+        };
+        let is_header = entity.kind == EntityKind::InvoiceHeader;
+        Parsed::Rejected(EarlyReject { reject, key, is_header })
+    })
 }
 
 struct FileEntry<'e> {
@@ -215,65 +235,92 @@ struct FileRun {
     unknown_columns: Vec<String>,
 }
 
-/// Reads one file through its plan into parsed rows; rejects of single rows are collected.
-#[allow(clippy::too_many_arguments)]
-fn read_file(
+/// One entity file being read: raw batches, or batches of typed rows converted in parallel.
+struct Reader<'e> {
     file_index: u32,
-    path: &Path,
-    label: &str,
-    entity: &Entity,
-    mapping: Option<&Mapping>,
-    csv: &CsvOptions,
-    req: &ImportRequest,
-    out: &mut Rows,
-) -> Result<FileRun, JobError> {
-    let stage = crate::progress::Stage::start("read", path.display().to_string());
-    let mut source = read::open(path, csv)?;
-    let columns = source.columns().to_vec();
-    let plan = Plan::new(entity, &columns, mapping);
-    let pb =
-        if req.progress { crate::progress::bar(source.total_bytes(), label, "bytes") } else { ProgressBar::hidden() };
-    let mut batch = RawBatch::default();
-    let mut read = 0u64;
-    while source.next_batch(&mut batch, req.batch_size)? {
-        read += batch.len as u64;
-        let results: Vec<Parsed> = batch.records[..batch.len]
+    source: Box<dyn read::RecordSource>,
+    columns: Vec<String>,
+    plan: Plan<'e>,
+    entity: &'e Entity,
+    batch: RawBatch,
+    batch_size: usize,
+    read: u64,
+    pb: ProgressBar,
+    stage: crate::progress::Stage,
+    label: String,
+}
+
+impl<'e> Reader<'e> {
+    #[allow(clippy::too_many_arguments)]
+    fn open(
+        file_index: u32,
+        path: &Path,
+        label: &str,
+        entity: &'e Entity,
+        mapping: Option<&Mapping>,
+        csv: &CsvOptions,
+        req: &ImportRequest,
+        progress: bool,
+    ) -> Result<Reader<'e>, JobError> {
+        let stage = crate::progress::Stage::start("read", path.display().to_string());
+        let source = read::open(path, csv)?;
+        let columns = source.columns().to_vec();
+        let plan = Plan::new(entity, &columns, mapping);
+        let pb = if req.progress && progress {
+            crate::progress::bar(source.total_bytes(), label, "bytes")
+        } else {
+            ProgressBar::hidden()
+        };
+        Ok(Reader {
+            file_index,
+            source,
+            columns,
+            plan,
+            entity,
+            batch: RawBatch::default(),
+            batch_size: req.batch_size,
+            read: 0,
+            pb,
+            stage,
+            label: label.to_string(),
+        })
+    }
+
+    /// The next raw batch (in `self.batch`); false at the end.
+    fn next_raw(&mut self) -> Result<bool, JobError> {
+        let more = self.source.next_batch(&mut self.batch, self.batch_size)?;
+        self.read += self.batch.len as u64;
+        self.pb.set_position(self.source.bytes_read());
+        Ok(more)
+    }
+
+    /// The next batch as typed rows (converted in parallel, in file order); `None` at the end.
+    fn next_parsed(&mut self, default_legal_entity: &str) -> Result<Option<Vec<Parsed>>, JobError> {
+        if !self.next_raw()? {
+            return Ok(None);
+        }
+        let (plan, columns, entity, file) = (&self.plan, &self.columns, self.entity, self.file_index);
+        let parsed = self.batch.records[..self.batch.len]
             .par_iter()
-            .zip(batch.positions[..batch.len].par_iter())
+            .zip(self.batch.positions[..self.batch.len].par_iter())
             .map_init(Vec::new, |values, (rec, &(line, record))| {
-                let origin = Origin { file: file_index, line, record };
-                let parsed = validate::convert(&plan, &columns, rec, origin, values).and_then(|()| match entity.kind {
-                    EntityKind::InvoiceHeader => {
-                        invoice::header_from(entity, values, origin, &req.legal_entity).map(Parsed::Header)
-                    }
-                    EntityKind::InvoiceLine => {
-                        invoice::line_from(entity, values, origin, &req.legal_entity).map(Parsed::Line)
-                    }
-                    EntityKind::Master | EntityKind::Ledger => Ok(Parsed::Master(origin, std::mem::take(values))),
-                });
-                parsed.unwrap_or_else(|reject| {
-                    let key = match entity.kind {
-                        EntityKind::Master | EntityKind::Ledger => None,
-                        _ => invoice::raw_key(&plan, columns.len(), rec, &req.legal_entity),
-                    };
-                    let is_header = entity.kind == EntityKind::InvoiceHeader;
-                    Parsed::Rejected(EarlyReject { reject, key, is_header })
-                })
+                let origin = Origin { file, line, record };
+                parse_row(plan, columns, entity, rec, origin, default_legal_entity, values)
             })
             .collect();
-        for p in results {
-            match p {
-                Parsed::Header(h) => out.headers.push(h),
-                Parsed::Line(l) => out.lines.push(l),
-                Parsed::Master(o, v) => out.master.push((o, v)),
-                Parsed::Rejected(e) => out.early.push(e),
-            }
-        }
-        pb.set_position(source.bytes_read());
+        Ok(Some(parsed))
     }
-    pb.finish_and_clear();
-    stage.done(read, "rows");
-    Ok(FileRun { label: label.to_string(), read, encoding: source.encoding(), unknown_columns: plan.unknown_columns })
+
+    fn finish(self) -> FileRun {
+        self.pb.finish_and_clear();
+        self.stage.done(self.read, "rows");
+        FileRun {
+            label: self.label,
+            read: self.read,
+            encoding: self.source.encoding(),
+            unknown_columns: self.plan.unknown_columns,
+        }
+    }
 }
 
 /// Why `path` cannot be read as an entity file, if it cannot: missing, a folder, a device.
@@ -321,152 +368,212 @@ fn find_master_file(dir: &Path, entity: &Entity) -> Result<Option<PathBuf>, JobE
     Ok(hits.into_iter().next())
 }
 
-/// Runs the import stages: master data, entity files, validation, rejects.
-pub fn import(req: &ImportRequest, catalog: &Catalog) -> Result<ImportOutcome, JobError> {
-    let mut v = validate(req, catalog)?;
-    let invoices = std::mem::take(&mut v.invoices).into_iter().map(|i| (i, None)).collect();
-    finish(req, v, invoices)
-}
+/// The entity files of a run: (position in the request, entity).
+type EntityFiles<'c> = Vec<(usize, &'c Entity)>;
 
-/// The result of the read and validate stages: accepted invoices, master data, rejects so far.
-pub struct Validation<'c> {
-    /// Accepted invoices, in input order.
-    pub invoices: Vec<Invoice>,
-    /// The master data read.
-    pub master: MasterData,
-    /// Rejects of reading and validation.
-    pub rejects: Vec<Reject>,
+/// What the run has found out so far: file names, entities, master data, reports and rejects.
+struct Run<'c> {
     labels: Vec<String>,
-    reports: Vec<FileEntry<'c>>,
+    entities_of: Vec<&'c Entity>,
+    reports: Vec<Option<FileEntry<'c>>>,
+    rejects: Vec<Reject>,
+    master: MasterData,
 }
 
-/// Reads master data and entity files and validates them (no store, no output).
-pub fn validate<'c>(req: &ImportRequest, catalog: &'c Catalog) -> Result<Validation<'c>, JobError> {
-    let mut labels: Vec<String> = Vec::new();
-    let mut entities_of: Vec<&Entity> = Vec::new();
-    let mut all_rejects: Vec<Reject> = Vec::new();
-    let mut reports: Vec<FileEntry<'_>> = Vec::new();
-
-    // Check every input before reading anything: a bad operation stops before any output.
-    let mut plans = Vec::new();
-    for f in &req.files {
-        let entity = catalog.get(&f.entity).ok_or_else(|| {
-            JobError::Input(format!(
-                "{}: unknown entity `{}`; `invoiceflow entities` lists them",
-                f.path.display(),
-                f.entity
-            ))
-        })?;
-        if entity.kind == EntityKind::Ledger {
-            return Err(JobError::Input(format!(
-                "{}: {} is written by posting and can only be exported",
-                f.path.display(),
-                entity.name
-            )));
+impl<'c> Run<'c> {
+    /// Checks every input before reading anything (a bad operation stops before any output),
+    /// reads the master data, and numbers the entity files in the order given.
+    fn start(req: &ImportRequest, catalog: &'c Catalog) -> Result<(Run<'c>, EntityFiles<'c>), JobError> {
+        let mut plans = Vec::new();
+        for (i, f) in req.files.iter().enumerate() {
+            let entity = catalog.get(&f.entity).ok_or_else(|| {
+                JobError::Input(format!(
+                    "{}: unknown entity `{}`; `invoiceflow entities` lists them",
+                    f.path.display(),
+                    f.entity
+                ))
+            })?;
+            if entity.kind == EntityKind::Ledger {
+                return Err(JobError::Input(format!(
+                    "{}: {} is written by posting and can only be exported",
+                    f.path.display(),
+                    entity.name
+                )));
+            }
+            if !entity.is_invoice() {
+                return Err(JobError::Input(format!(
+                    "{}: {} is master data; put it in the master data folder ({})",
+                    f.path.display(),
+                    entity.name,
+                    req.master_dir.display()
+                )));
+            }
+            if let Some(problem) = not_a_file(&f.path) {
+                return Err(JobError::Input(format!("{}: {problem}", f.path.display())));
+            }
+            plans.push((i, entity));
         }
-        if !entity.is_invoice() {
+        if !req.master_dir.is_dir() {
             return Err(JobError::Input(format!(
-                "{}: {} is master data; put it in the master data folder ({})",
-                f.path.display(),
-                entity.name,
+                "{}: the master data folder does not exist (it holds Customer.csv, LegalEntity.csv, SalesTaxCode.csv, …)",
                 req.master_dir.display()
             )));
         }
-        if let Some(problem) = not_a_file(&f.path) {
-            return Err(JobError::Input(format!("{}: {problem}", f.path.display())));
+        if let Some(dir) = &req.rejects_dir {
+            rejects::ensure_dir(dir)?;
         }
-        plans.push((f, entity));
-    }
-    if !req.master_dir.is_dir() {
-        return Err(JobError::Input(format!(
-            "{}: the master data folder does not exist (it holds Customer.csv, LegalEntity.csv, SalesTaxCode.csv, …)",
-            req.master_dir.display()
-        )));
-    }
-    if let Some(dir) = &req.rejects_dir {
-        rejects::ensure_dir(dir)?;
-    }
-
-    // Master data.
-    let mut md = MasterData::default();
-    let default_csv = CsvOptions::default();
-    for entity in catalog.entities().iter().filter(|e| e.kind == EntityKind::Master) {
-        let Some(path) = find_master_file(&req.master_dir, entity)? else {
-            continue;
+        let mut run = Run {
+            labels: Vec::new(),
+            entities_of: Vec::new(),
+            reports: Vec::new(),
+            rejects: Vec::new(),
+            master: MasterData::default(),
         };
-        let idx = labels.len() as u32;
-        let label = path.display().to_string();
-        labels.push(label.clone());
-        entities_of.push(entity);
-        let mut rows = Rows::default();
-        let run = read_file(idx, &path, &label, entity, None, &default_csv, req, &mut rows)?;
-        all_rejects.extend(rows.early.into_iter().map(|e| e.reject));
-        all_rejects.extend(validate::master::add_rows(entity, rows.master, &mut md));
-        reports.push(FileEntry { run, entity, push: None, path, csv: default_csv.clone(), is_master: true });
-    }
-
-    // Entity files.
-    let mut rows = Rows::default();
-    for (f, entity) in plans {
-        let idx = labels.len() as u32;
-        let label = f.path.display().to_string();
-        labels.push(label.clone());
-        entities_of.push(entity);
-        let csv = f.mapping.as_ref().map(|m| m.csv.clone()).unwrap_or_default();
-        let run = read_file(idx, &f.path, &label, entity, f.mapping.as_deref(), &csv, req, &mut rows)?;
-        reports.push(FileEntry { run, entity, push: Some(f.push), path: f.path.clone(), csv, is_master: false });
-    }
-
-    let ctx = Context {
-        master: &md,
-        run_date: req.run_date,
-        files: &labels,
-        entities: &entities_of,
-        rounding: req.post.as_ref().map(|p| p.options.rounding).unwrap_or(RoundingPolicy::Document),
-    };
-    let stage = crate::progress::Stage::start("validate", "");
-    let rows_in = (rows.headers.len() + rows.lines.len() + rows.early.len()) as u64;
-    let pb =
-        if req.progress { crate::progress::spinner("validating across rows", "rows") } else { ProgressBar::hidden() };
-    pb.set_position(rows_in);
-    let outcome = invoice::assemble(rows.headers, rows.lines, rows.early, &ctx);
-    pb.finish_and_clear();
-    stage.done(rows_in, "rows");
-    all_rejects.extend(outcome.rejects);
-    Ok(Validation { invoices: outcome.invoices, master: md, rejects: all_rejects, labels, reports })
-}
-
-/// Posts `invoices` (each with the content hash it keeps, for drafts read back from the store)
-/// and writes the counts and rejects files of the files `v` read.
-fn finish(
-    req: &ImportRequest,
-    v: Validation<'_>,
-    invoices: Vec<(Invoice, Option<String>)>,
-) -> Result<ImportOutcome, JobError> {
-    let Validation { invoices: _, master: md, rejects: mut all_rejects, labels, reports } = v;
-    let validated = Validated::of(invoices.iter().map(|(i, _)| i));
-
-    // Posting: rejects of its own, and rows identical to what the store holds.
-    let mut unchanged: BTreeMap<u32, u64> = BTreeMap::new();
-    let posting = match &req.post {
-        Some(pr) => {
-            let (report, post_rejects, same) = posting::run(invoices, &md, pr, &labels)?;
-            all_rejects.extend(post_rejects);
-            for o in same {
-                *unchanged.entry(o.file).or_default() += 1;
-            }
-            Some(report)
-        }
-        None => {
-            // Validating only: copies of accepted invoices through other entities count once.
-            for (inv, _) in &invoices {
-                for o in &inv.copies {
-                    *unchanged.entry(o.file).or_default() += 1;
+        let default_csv = CsvOptions::default();
+        for entity in catalog.entities().iter().filter(|e| e.kind == EntityKind::Master) {
+            let Some(path) = find_master_file(&req.master_dir, entity)? else {
+                continue;
+            };
+            let idx = run.add_file(path.display().to_string(), entity);
+            let mut reader =
+                Reader::open(idx, &path, &run.labels[idx as usize], entity, None, &default_csv, req, true)?;
+            let mut rows = Vec::new();
+            while let Some(batch) = reader.next_parsed("")? {
+                for p in batch {
+                    match p {
+                        Parsed::Master(o, v) => rows.push((o, v)),
+                        Parsed::Rejected(e) => run.rejects.push(e.reject),
+                        Parsed::Header(_) | Parsed::Line(_) => {}
+                    }
                 }
             }
-            None
+            run.rejects.extend(validate::master::add_rows(entity, rows, &mut run.master));
+            let entry =
+                FileEntry { run: reader.finish(), entity, push: None, path, csv: default_csv.clone(), is_master: true };
+            run.reports[idx as usize] = Some(entry);
         }
-    };
+        // Entity files keep the numbers of the order they were given in.
+        let first = run.labels.len();
+        let files = plans
+            .into_iter()
+            .map(|(i, entity)| {
+                let idx = run.add_file(req.files[i].path.display().to_string(), entity);
+                debug_assert_eq!(idx as usize, first + i);
+                (i, entity)
+            })
+            .collect();
+        Ok((run, files))
+    }
+
+    fn add_file(&mut self, label: String, entity: &'c Entity) -> u32 {
+        self.labels.push(label);
+        self.entities_of.push(entity);
+        self.reports.push(None);
+        (self.labels.len() - 1) as u32
+    }
+}
+
+/// Runs the import: master data, header files, line files invoice by invoice (validated,
+/// posted and released as each invoice's lines are complete), rejects.
+///
+/// Headers are read first and kept in a book indexed by key. A first pass over each line file
+/// reads only the invoice keys: when every line file lists its invoices in the order of the
+/// headers (as DMF exports and most legacy exports do), lines stream — an invoice is validated
+/// and posted as soon as its last line is read. Otherwise the lines are first partitioned by
+/// invoice into temporary files of bounded size, and each partition is sorted and streamed the
+/// same way. Memory stays flat in the number of lines either way, and the results are the same.
+pub fn import(req: &ImportRequest, catalog: &Catalog) -> Result<ImportOutcome, JobError> {
+    import_keeping(req, catalog, false).map(|(outcome, _)| outcome)
+}
+
+/// Validates like an import without posting (`req.post` is ignored) and returns the master
+/// data and every accepted invoice, in input order: for benches and tools that work on the
+/// validated invoices of small data sets.
+pub fn validated_invoices(req: &ImportRequest, catalog: &Catalog) -> Result<(MasterData, Vec<Invoice>), JobError> {
+    let req = ImportRequest { post: None, ..req.clone() };
+    let (_, kept) = import_keeping(&req, catalog, true)?;
+    kept.ok_or_else(|| JobError::Input("no invoices were kept".into()))
+}
+
+/// The master data and the accepted invoices of a validation.
+type Kept = (MasterData, Vec<Invoice>);
+
+fn import_keeping(
+    req: &ImportRequest,
+    catalog: &Catalog,
+    keep: bool,
+) -> Result<(ImportOutcome, Option<Kept>), JobError> {
+    let (mut run, files) = Run::start(req, catalog)?;
+    let first = run.labels.len() - files.len();
+    let rounding = req.post.as_ref().map(|p| p.options.rounding).unwrap_or(RoundingPolicy::Document);
+
+    // Headers.
+    let mut headers = Vec::new();
+    let mut early = Vec::new();
+    for &(i, entity) in files.iter().filter(|(_, e)| e.kind == EntityKind::InvoiceHeader) {
+        let f = &req.files[i];
+        let idx = (first + i) as u32;
+        let csv = f.mapping.as_ref().map(|m| m.csv.clone()).unwrap_or_default();
+        let mut reader =
+            Reader::open(idx, &f.path, &run.labels[idx as usize], entity, f.mapping.as_deref(), &csv, req, true)?;
+        while let Some(batch) = reader.next_parsed(&req.legal_entity)? {
+            for p in batch {
+                match p {
+                    Parsed::Header(h) => headers.push(h),
+                    Parsed::Rejected(e) => early.push(e),
+                    Parsed::Line(_) | Parsed::Master(..) => {}
+                }
+            }
+        }
+        run.reports[idx as usize] = Some(FileEntry {
+            run: reader.finish(),
+            entity,
+            push: Some(f.push),
+            path: f.path.clone(),
+            csv,
+            is_master: false,
+        });
+    }
+    let line_files: Vec<(usize, &Entity)> =
+        files.iter().copied().filter(|(_, e)| e.kind == EntityKind::InvoiceLine).collect();
+    let Run { labels, entities_of, reports, rejects, master: md } = &mut run;
+    let ctx = Context { master: md, run_date: req.run_date, files: labels, entities: entities_of, rounding };
+    let stage = crate::progress::Stage::start("validate", "");
+    let mut book = invoice::HeaderBook::new(headers, early, &ctx, rejects);
+    let (validated, copies, posting, kept) = std::thread::scope(|scope| -> Result<_, JobError> {
+        let poster = req.post.as_ref().map(|pr| {
+            let in_import = book.numbers().collect();
+            posting::Poster::start(scope, md, pr, labels, in_import, book.len() as u64)
+        });
+        let mut sink = stream::Sink::new(poster, keep);
+        let entries = stream::lines(req, first, &line_files, &mut book, &ctx, rejects, &mut sink)?;
+        for (idx, entry) in entries {
+            reports[idx] = Some(entry);
+        }
+        rejects.extend(book.finish(&ctx));
+        sink.finish()
+    })?;
+    stage.done(validated.invoices + validated.credit_notes, "invoices");
+    let kept = keep.then(|| (std::mem::take(&mut run.master), kept));
+    Ok((finish(req, run, validated, copies, posting)?, kept))
+}
+
+/// Counts per file, rejects files and the rejects index, the outcome.
+fn finish(
+    req: &ImportRequest,
+    run: Run<'_>,
+    validated: Validated,
+    mut unchanged: BTreeMap<u32, u64>,
+    posting: Option<posting::PostOutcome>,
+) -> Result<ImportOutcome, JobError> {
+    let Run { labels, reports, rejects: mut all_rejects, .. } = run;
+    let posting = posting.map(|(report, post_rejects, same)| {
+        all_rejects.extend(post_rejects);
+        for (file, n) in same {
+            *unchanged.entry(file).or_default() += n;
+        }
+        report
+    });
     all_rejects.sort_by_key(|r| r.origin);
 
     // Counts and rejects files.
@@ -476,7 +583,8 @@ fn finish(
     }
     let mut imports = Vec::new();
     let mut master = Vec::new();
-    for (i, FileEntry { run, entity, push, path, csv, is_master }) in reports.iter().enumerate() {
+    for (i, entry) in reports.iter().enumerate() {
+        let Some(FileEntry { run, entity, push, path, csv, is_master }) = entry else { continue };
         let file_rejects = by_file.remove(&(i as u32)).unwrap_or_default();
         let rejected = file_rejects.len() as u64;
         let rejects_file = match (&req.rejects_dir, file_rejects.is_empty()) {
@@ -486,13 +594,14 @@ fn finish(
             }
             _ => None,
         };
+        let same = unchanged.get(&(i as u32)).copied().unwrap_or(0);
         let report = FileReport {
             entity: entity.name.clone(),
             file: run.label.clone(),
             read: run.read,
-            accepted: run.read - rejected - unchanged.get(&(i as u32)).copied().unwrap_or(0),
+            accepted: run.read - rejected - same,
             rejected,
-            unchanged: unchanged.get(&(i as u32)).copied().unwrap_or(0),
+            unchanged: same,
             encoding: run.encoding.to_string(),
             unknown_columns: run.unknown_columns.clone(),
             push: *push,
@@ -539,6 +648,50 @@ fn finish(
     })
 }
 
+/// Posts invoices read back from a store (drafts) with the master data of `req`, as one more
+/// "file" of the run (`label`), and reports like an import.
+pub(crate) fn post_invoices(
+    req: &ImportRequest,
+    catalog: &Catalog,
+    label: String,
+    invoices: Vec<(Invoice, String)>,
+) -> Result<ImportOutcome, JobError> {
+    let (mut run, _) = Run::start(req, catalog)?;
+    let file = run.labels.len() as u32;
+    run.labels.push(label);
+    let mut validated = Validated::default();
+    let invoices: posting::Batch = invoices
+        .into_iter()
+        .enumerate()
+        .map(|(n, (mut inv, hash))| {
+            let origin = Origin { file, line: 0, record: n as u64 + 1 };
+            inv.header.origin = origin;
+            for l in &mut inv.lines {
+                l.origin = origin;
+            }
+            validated.add(&inv);
+            (inv, Some(hash))
+        })
+        .collect();
+    let posting = match &req.post {
+        Some(pr) => {
+            let Run { labels, master: md, .. } = &run;
+            let total = invoices.len() as u64;
+            let in_import: HashSet<(Box<str>, Box<str>)> = invoices
+                .iter()
+                .filter_map(|(i, _)| Some((i.header.legal_entity.clone(), i.header.number.clone()?)))
+                .collect();
+            Some(std::thread::scope(|scope| {
+                let mut poster = posting::Poster::start(scope, md, pr, labels, in_import, total);
+                poster.send(invoices);
+                poster.finish()
+            })?)
+        }
+        None => None,
+    };
+    finish(req, run, validated, BTreeMap::new(), posting)
+}
+
 /// Reads the master data folder alone (for commands that need master data but import nothing):
 /// the master data and the rejects of its rows.
 pub fn load_master(dir: &Path, catalog: &Catalog) -> Result<(MasterData, Vec<Reject>), JobError> {
@@ -552,8 +705,8 @@ pub fn load_master(dir: &Path, catalog: &Catalog) -> Result<(MasterData, Vec<Rej
         progress: false,
         post: None,
     };
-    let v = validate(&req, catalog)?;
-    Ok((v.master, v.rejects))
+    let (run, _) = Run::start(&req, catalog)?;
+    Ok((run.master, run.rejects))
 }
 
 /// The current time (UTC) as `yyyy-MM-ddTHH:mm:ssZ`, for records of who did what when.

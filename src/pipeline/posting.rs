@@ -2,7 +2,7 @@
 //! parallel (rayon) on one thread while the writer commits the previous batch, in input order,
 //! so numbers and change versions never depend on thread count or batch size.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::mpsc;
 
@@ -82,14 +82,6 @@ struct Originals {
 }
 
 impl Originals {
-    fn of(invoices: &[(Invoice, Option<String>)], allow_outside: bool) -> Originals {
-        let in_import = invoices
-            .iter()
-            .filter_map(|(i, _)| Some((i.header.legal_entity.clone(), i.header.number.clone()?)))
-            .collect();
-        Originals { in_import, allow_outside, outside: 0 }
-    }
-
     /// `p` when its original invoice (if it names one) is known; else its reject.
     fn check(
         &mut self,
@@ -155,57 +147,114 @@ fn reject_with_lines(inv: &Invoice, r: Reject, files: &[String], out: &mut Vec<R
     out.push(r);
 }
 
-/// The report, the rejects of posting (each with its lines), and the origins of rows that are
-/// unchanged in the store.
-pub type PostOutcome = (PostReport, Vec<Reject>, Vec<Origin>);
+/// The report, the rejects of posting (each with its lines), and per file the number of rows
+/// that are unchanged in the store (or copies of an invoice through another entity).
+pub type PostOutcome = (PostReport, Vec<Reject>, BTreeMap<u32, u64>);
 
-/// Posts `invoices` in input order. An invoice may keep the content hash it was first imported
-/// with (drafts read back from the store). Returns the report, the rejects of posting (each
-/// with its lines), and the origins of rows that are unchanged in the store.
-pub fn run(
-    invoices: Vec<(Invoice, Option<String>)>,
+/// Invoices to post, each with the content hash it keeps (drafts read back from the store).
+pub type Batch = Vec<(Invoice, Option<String>)>;
+
+/// The posting stage running beside the stages that feed it: batches of invoices go in, in
+/// input order; they are computed in parallel and committed in that order by one writer, so
+/// numbers and change versions never depend on thread count or batch size. The channel holds
+/// two batches: a fast reader waits for the writer, and memory stays bounded.
+pub struct Poster<'s> {
+    tx: Option<mpsc::SyncSender<Batch>>,
+    handle: std::thread::ScopedJoinHandle<'s, Result<PostOutcome, JobError>>,
+}
+
+impl<'s> Poster<'s> {
+    /// Starts posting into `req`'s store (or computing, pro forma). `in_import` holds the
+    /// (legal entity, number) of every invoice of the import, for the originals of credit
+    /// notes; `total` sizes the progress bar.
+    pub fn start<'e: 's>(
+        scope: &'s std::thread::Scope<'s, 'e>,
+        md: &'e MasterData,
+        req: &'e PostRequest,
+        files: &'e [String],
+        in_import: HashSet<(Box<str>, Box<str>)>,
+        total: u64,
+    ) -> Poster<'s> {
+        let (tx, rx) = mpsc::sync_channel::<Batch>(2);
+        let handle = scope.spawn(move || post_all(rx, md, req, files, in_import, total));
+        Poster { tx: Some(tx), handle }
+    }
+
+    /// Hands a batch over (in input order). Fails only when the posting stage stopped; its
+    /// error then comes from [`Poster::finish`].
+    pub fn send(&mut self, batch: Batch) -> bool {
+        match &self.tx {
+            Some(tx) if !batch.is_empty() => tx.send(batch).is_ok(),
+            Some(_) => true,
+            None => false,
+        }
+    }
+
+    /// Waits for the last batch to be committed.
+    pub fn finish(mut self) -> Result<PostOutcome, JobError> {
+        drop(self.tx.take());
+        match self.handle.join() {
+            Ok(r) => r,
+            Err(payload) => std::panic::resume_unwind(payload),
+        }
+    }
+}
+
+fn post_all(
+    rx: mpsc::Receiver<Batch>,
     md: &MasterData,
     req: &PostRequest,
     files: &[String],
+    in_import: HashSet<(Box<str>, Box<str>)>,
+    total: u64,
 ) -> Result<PostOutcome, JobError> {
     let mut report =
         PostReport { store: req.store.display().to_string(), pro_forma: req.options.pro_forma, ..Default::default() };
     let mut rejects = Vec::new();
-    let mut unchanged = Vec::new();
+    let mut unchanged: BTreeMap<u32, u64> = BTreeMap::new();
+    let mut same = |origins: &mut dyn Iterator<Item = Origin>| {
+        for o in origins {
+            *unchanged.entry(o.file).or_default() += 1;
+        }
+    };
     let opts = &req.options;
-
-    let mut originals = Originals::of(&invoices, opts.originals_outside_store);
+    let mut originals = Originals { in_import, allow_outside: opts.originals_outside_store, outside: 0 };
     let stage = crate::progress::Stage::start(
         if opts.pro_forma { "pro forma" } else { "post" },
         req.store.display().to_string(),
     );
-    let total = invoices.len() as u64;
     let pb = crate::progress::bar(total, if opts.pro_forma { "computing (pro forma)" } else { "posting" }, "invoices");
+    let mut posted_count = 0u64;
+
     if opts.pro_forma {
         // Pro forma reads the store, when there is one, for the originals of credit notes.
         let store = match req.store.is_file() {
             true => Some(Store::open_reader(&req.store, req.lock_timeout)?),
             false => None,
         };
-        let results: Vec<Result<Posted, PostError>> =
-            invoices.into_par_iter().map(|(inv, _)| post::post(inv, md, opts)).collect();
         let mut shown = Vec::new();
-        for r in results {
-            let r = r.and_then(|p| {
-                originals.check(p, |le, n| store.as_ref().map_or(Ok(false), |s| s.has_posted_invoice(le, n)))
-            });
-            match r {
-                Ok(p) => {
-                    count(&mut report, &p);
-                    unchanged.extend_from_slice(&p.invoice.copies);
-                    if req.pro_forma_out.is_some() {
-                        shown.push(p);
+        for batch in rx {
+            pb.inc(batch.len() as u64);
+            posted_count += batch.len() as u64;
+            let results: Vec<Result<Posted, PostError>> =
+                batch.into_par_iter().map(|(inv, _)| post::post(inv, md, opts)).collect();
+            for r in results {
+                let r = r.and_then(|p| {
+                    originals.check(p, |le, n| store.as_ref().map_or(Ok(false), |s| s.has_posted_invoice(le, n)))
+                });
+                match r {
+                    Ok(p) => {
+                        count(&mut report, &p);
+                        same(&mut p.invoice.copies.iter().copied());
+                        if req.pro_forma_out.is_some() {
+                            shown.push(p);
+                        }
                     }
-                }
-                Err(e) => {
-                    let (inv, r) = *e;
-                    report.rejected += 1;
-                    reject_with_lines(&inv, r, files, &mut rejects);
+                    Err(e) => {
+                        let (inv, r) = *e;
+                        report.rejected += 1;
+                        reject_with_lines(&inv, r, files, &mut rejects);
+                    }
                 }
             }
         }
@@ -214,7 +263,7 @@ pub fn run(
         report.customer_transactions = 0;
         report.originals_outside_store = originals.outside;
         pb.finish_and_clear();
-        stage.done(total, "invoices");
+        stage.done(posted_count, "invoices");
         if let Some(out) = &req.pro_forma_out {
             let written = crate::export::proforma::write(out, &shown)
                 .map_err(|m| JobError::Input(format!("cannot write the pro forma invoices: {m}")))?;
@@ -234,56 +283,53 @@ pub fn run(
         }
     }
     let per_batch = req.invoices_per_batch.max(1);
-    let mut batches: Vec<Vec<(Invoice, Option<String>)>> = Vec::new();
-    let mut it = invoices.into_iter().peekable();
-    while it.peek().is_some() {
-        batches.push(it.by_ref().take(per_batch).collect());
-    }
     let draft = req.draft;
-    std::thread::scope(|scope| -> Result<(), JobError> {
-        let (tx, rx) = mpsc::sync_channel::<Vec<Result<Posted, PostError>>>(1);
-        let sequences = &sequences;
-        scope.spawn(move || {
-            for batch in batches {
-                let computed: Vec<Result<Posted, PostError>> = batch
-                    .into_par_iter()
-                    .map(|(inv, keep)| {
-                        let mut p = post::post(inv, md, opts)?;
-                        if let Some(h) = keep {
-                            p.content_hash = h;
+    // Incoming batches are cut into store transactions of `invoices_per_batch`.
+    let mut pending: Batch = Vec::new();
+    let mut incoming = rx.into_iter();
+    let mut done = false;
+    while !done {
+        match incoming.next() {
+            Some(b) => pending.extend(b),
+            None => done = true,
+        }
+        while pending.len() >= per_batch || (done && !pending.is_empty()) {
+            let rest = pending.split_off(pending.len().min(per_batch));
+            let batch = std::mem::replace(&mut pending, rest);
+            pb.inc(batch.len() as u64);
+            posted_count += batch.len() as u64;
+            let computed: Vec<Result<Posted, PostError>> = batch
+                .into_par_iter()
+                .map(|(inv, keep)| {
+                    let mut p = post::post(inv, md, opts)?;
+                    if let Some(h) = keep {
+                        p.content_hash = h;
+                    }
+                    if draft {
+                        return Ok(p);
+                    }
+                    let le = p.invoice.header.legal_entity.to_string();
+                    let needs = [
+                        (p.invoice.header.number.is_none(), p.sequence),
+                        (p.invoice.header.voucher.is_none(), "Voucher"),
+                    ];
+                    for (needed, reference) in needs {
+                        if needed && !sequences.contains(&(le.clone(), reference.to_string())) {
+                            let r = Reject::new(
+                                p.invoice.header.origin,
+                                None,
+                                Rule::RefNumberSequence,
+                                format!(
+                                    "legal entity {le} has no {reference} number sequence — {}",
+                                    Rule::RefNumberSequence.fix()
+                                ),
+                            );
+                            return Err(Box::new((p.invoice, r)));
                         }
-                        if draft {
-                            return Ok(p);
-                        }
-                        let le = p.invoice.header.legal_entity.to_string();
-                        let needs = [
-                            (p.invoice.header.number.is_none(), p.sequence),
-                            (p.invoice.header.voucher.is_none(), "Voucher"),
-                        ];
-                        for (needed, reference) in needs {
-                            if needed && !sequences.contains(&(le.clone(), reference.to_string())) {
-                                let r = Reject::new(
-                                    p.invoice.header.origin,
-                                    None,
-                                    Rule::RefNumberSequence,
-                                    format!(
-                                        "legal entity {le} has no {reference} number sequence — {}",
-                                        Rule::RefNumberSequence.fix()
-                                    ),
-                                );
-                                return Err(Box::new((p.invoice, r)));
-                            }
-                        }
-                        Ok(p)
-                    })
-                    .collect();
-                if tx.send(computed).is_err() {
-                    break;
-                }
-            }
-        });
-        for computed in rx {
-            pb.inc(computed.len() as u64);
+                    }
+                    Ok(p)
+                })
+                .collect();
             let mut ok = Vec::with_capacity(computed.len());
             for r in computed {
                 match r.and_then(|p| originals.check(p, |le, n| store.has_posted_invoice(le, n))) {
@@ -297,23 +343,22 @@ pub fn run(
             }
             let results = store.commit(&ok, draft, opts.credit_limit, md)?;
             report.batches += 1;
-
             for (p, c) in ok.iter().zip(results) {
                 match c {
                     Committed::Posted { .. } => {
                         count(&mut report, p);
                         report.vouchers += 1;
-                        unchanged.extend_from_slice(&p.invoice.copies);
+                        same(&mut p.invoice.copies.iter().copied());
                     }
                     Committed::Draft { .. } => {
                         report.drafts += 1;
-                        unchanged.extend_from_slice(&p.invoice.copies);
+                        same(&mut p.invoice.copies.iter().copied());
                     }
                     Committed::Unchanged => {
                         report.unchanged += 1;
-                        unchanged.push(p.invoice.header.origin);
-                        unchanged.extend(p.invoice.lines.iter().map(|l| l.origin));
-                        unchanged.extend_from_slice(&p.invoice.copies);
+                        same(&mut std::iter::once(p.invoice.header.origin));
+                        same(&mut p.invoice.lines.iter().map(|l| l.origin));
+                        same(&mut p.invoice.copies.iter().copied());
                     }
                     Committed::Rejected(mut r, role) => {
                         if r.field.is_none() {
@@ -325,12 +370,11 @@ pub fn run(
                 }
             }
         }
-        Ok(())
-    })?;
+    }
     report.change_version = store.change_version()?;
     report.originals_outside_store = originals.outside;
     pb.finish_and_clear();
-    stage.done(total, "invoices");
+    stage.done(posted_count, "invoices");
     Ok((report, rejects, unchanged))
 }
 

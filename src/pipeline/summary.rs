@@ -52,6 +52,16 @@ pub struct Validated {
 }
 
 impl Validated {
+    /// Counts one more accepted invoice.
+    pub fn add(&mut self, inv: &Invoice) {
+        if inv.is_credit_note() {
+            self.credit_notes += 1;
+        } else {
+            self.invoices += 1;
+        }
+        self.lines += inv.lines.len() as u64;
+    }
+
     /// Counts of validated invoices.
     pub fn of<'a>(invoices: impl IntoIterator<Item = &'a Invoice>) -> Validated {
         let mut v = Validated::default();

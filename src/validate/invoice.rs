@@ -519,6 +519,15 @@ impl HeaderBook {
         self.index.get(key).copied()
     }
 
+    /// (legal entity, number) of every header with a number that passed the rules on
+    /// headers alone (for the originals of credit notes).
+    pub fn numbers(&self) -> impl Iterator<Item = (Box<str>, Box<str>)> + '_ {
+        self.slots.iter().filter(|s| s.bad.is_none()).filter_map(|s| {
+            let h = s.header.as_ref()?;
+            Some((h.legal_entity.clone(), h.number.clone()?))
+        })
+    }
+
     /// The key of the header at `ordinal`.
     pub fn key(&self, ordinal: usize) -> &HeaderKey {
         &self.slots[ordinal].key

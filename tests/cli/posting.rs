@@ -408,3 +408,79 @@ fn drafts_posted_later_give_the_ledger_of_a_direct_import() {
     let nothing = invoiceflow(&["post", "--json", "--store", &later.display().to_string(), "--master", &master]);
     assert_eq!(nothing.json()["posting"]["invoices"], 0);
 }
+
+/// Lines not grouped by invoice take the partitioned path; the store and every output are the
+/// same as from the same data grouped, with 1 thread or several.
+#[test]
+fn unsorted_lines_give_the_store_and_outputs_of_sorted_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut results = Vec::new();
+    for (name, unsorted, threads) in [("sorted", false, "2"), ("unsorted", true, "1"), ("unsorted2", true, "2")] {
+        let data = dir.path().join(name);
+        generate(&GenerateRequest {
+            invoices: 1500,
+            seed: 11,
+            out: data.clone(),
+            defect_rate: 0.02,
+            customers: 120,
+            first: 1,
+            parquet: false,
+            unsorted,
+        })
+        .unwrap();
+        let store = dir.path().join(format!("{name}.db"));
+        let run = import_into(&data, &store, &["--threads", threads, "--batch-size", "333"]);
+        assert_eq!(run.code, 3, "{}", run.stderr);
+        let out = dir.path().join(format!("{name}-out"));
+        for entity in ["BusinessDocumentSalesInvoiceLineItem", "GeneralJournalAccountEntry"] {
+            let e = invoiceflow(&[
+                "export",
+                "--store",
+                &store.display().to_string(),
+                "--entity",
+                entity,
+                "--format",
+                "csv",
+                "--out",
+                &out.display().to_string(),
+            ]);
+            assert_eq!(e.code, 0, "{}", e.stderr);
+        }
+        let e = invoiceflow(&[
+            "einvoice",
+            "--store",
+            &store.display().to_string(),
+            "--syntax",
+            "ubl",
+            "--out",
+            &out.join("ubl").display().to_string(),
+        ]);
+        assert_eq!(e.code, 0, "{}", e.stderr);
+        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+        for entry in walk(&out) {
+            files.push((entry.strip_prefix(&out).unwrap().display().to_string(), std::fs::read(&entry).unwrap()));
+        }
+        files.sort();
+        let json = run.json();
+        results.push((dump(&store), files, json["rejects_by_rule"].clone(), json["imports"][1]["rejected"].clone()));
+    }
+    assert!(results[0].1.len() > 1000, "{} files", results[0].1.len());
+    for r in &results[1..] {
+        assert!(r.0 == results[0].0, "the stores differ");
+        assert!(r.1 == results[0].1, "the outputs differ");
+        assert_eq!((&r.2, &r.3), (&results[0].2, &results[0].3));
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

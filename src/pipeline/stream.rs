@@ -1,0 +1,497 @@
+//! The line pass of an import: lines reach the header book invoice by invoice, in the order of
+//! the headers, with bounded memory.
+//!
+//! A first pass reads only the invoice key of every line. When each line file lists its
+//! invoices in header order (DMF exports and most legacy exports do), the files are read once
+//! more and merged as they stream: an invoice is assembled as soon as its last line is read and
+//! handed to posting. Otherwise the raw lines are written to temporary partitions, each
+//! covering a range of header positions and small enough to sort in memory, and the partitions
+//! are read back in order. Either way every invoice sees all of its lines, and the results do
+//! not depend on the path taken. Lines whose key has no header are kept aside (only they) and
+//! assembled last.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::{BufReader, BufWriter, Read as _, Write as _};
+
+use rayon::prelude::*;
+use rustc_hash::FxHashMap as HashMap;
+
+use super::posting::{Batch, PostOutcome, Poster};
+use super::{parse_row, FileEntry, ImportRequest, JobError, Parsed, Reader, Validated};
+use crate::entity::Entity;
+use crate::map::Plan;
+use crate::model::Invoice;
+use crate::read::{ByteRecord, Origin};
+use crate::validate::invoice::{self, Context, HeaderBook, HeaderKey, LineRow};
+use crate::validate::Reject;
+
+/// Invoices handed to posting at a time.
+const SEND: usize = 512;
+
+/// Raw line bytes per partition of the partitioned path (32 MiB; `INVOICEFLOW_PARTITION_BYTES`
+/// sets another size, for tests and tuning).
+fn partition_bytes() -> u64 {
+    std::env::var("INVOICEFLOW_PARTITION_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&b| b > 0)
+        .unwrap_or(32 << 20)
+}
+
+/// What a sink gives back: the counts of accepted invoices, the copies counted when nothing
+/// posts (per file), and what posting did.
+pub(super) type Sunk = (Validated, BTreeMap<u32, u64>, Option<PostOutcome>, Vec<Invoice>);
+
+/// Where assembled invoices go: the posting stage in batches, or only counted (validation).
+pub(super) struct Sink<'s> {
+    poster: Option<Poster<'s>>,
+    batch: Batch,
+    validated: Validated,
+    /// Copies of accepted invoices through other entities, when nothing posts (per file).
+    copies: BTreeMap<u32, u64>,
+    stopped: bool,
+    /// Accepted invoices kept (when asked, for tools on small data sets).
+    kept: Option<Vec<Invoice>>,
+}
+
+impl<'s> Sink<'s> {
+    pub(super) fn new(poster: Option<Poster<'s>>, keep: bool) -> Sink<'s> {
+        Sink {
+            poster,
+            batch: Vec::new(),
+            validated: Validated::default(),
+            copies: BTreeMap::new(),
+            stopped: false,
+            kept: keep.then(Vec::new),
+        }
+    }
+
+    fn accept(&mut self, inv: Invoice) {
+        self.validated.add(&inv);
+        if self.poster.is_some() {
+            self.batch.push((inv, None));
+            if self.batch.len() >= SEND {
+                self.flush();
+            }
+        } else {
+            for o in &inv.copies {
+                *self.copies.entry(o.file).or_default() += 1;
+            }
+            if let Some(k) = &mut self.kept {
+                k.push(inv);
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some(p) = &mut self.poster {
+            if !p.send(std::mem::take(&mut self.batch)) {
+                self.stopped = true;
+            }
+        }
+    }
+
+    /// Whether posting stopped (its error comes from [`Sink::finish`]).
+    fn stopped(&self) -> bool {
+        self.stopped
+    }
+
+    /// Waits for posting to finish: the counts of accepted invoices, the copies counted when
+    /// nothing posts, and what posting did.
+    pub(super) fn finish(mut self) -> Result<Sunk, JobError> {
+        self.flush();
+        let posting = match self.poster.take() {
+            Some(p) => Some(p.finish()?),
+            None => None,
+        };
+        Ok((self.validated, self.copies, posting, self.kept.take().unwrap_or_default()))
+    }
+}
+
+/// The state of assembling: the book, the rejects, where invoices go, and the lines without a
+/// header.
+struct Assembly<'a, 'b, 's> {
+    book: &'a mut HeaderBook,
+    ctx: &'a Context<'b>,
+    rejects: &'a mut Vec<Reject>,
+    sink: &'a mut Sink<'s>,
+    current: Option<usize>,
+    rows: Vec<LineRow>,
+    orphans: Vec<(HeaderKey, Vec<LineRow>)>,
+    orphan_at: HashMap<HeaderKey, usize>,
+}
+
+/// Where a parsed line row belongs.
+enum Class {
+    /// To the header at this position.
+    Invoice(usize),
+    /// To a key no header has.
+    Orphan(HeaderKey),
+    /// Nowhere: its key cannot be read (rejected as it is).
+    Alone,
+}
+
+fn classify(p: &Parsed, book: &HeaderBook) -> Class {
+    let key = match p {
+        Parsed::Line(l) => (l.legal_entity.clone(), l.header.clone()),
+        Parsed::Rejected(e) => match &e.key {
+            Some(k) => k.clone(),
+            None => return Class::Alone,
+        },
+        Parsed::Header(_) | Parsed::Master(..) => return Class::Alone,
+    };
+    match book.ordinal(&key) {
+        Some(o) => Class::Invoice(o),
+        None => Class::Orphan(key),
+    }
+}
+
+fn row_of(p: Parsed) -> Option<LineRow> {
+    match p {
+        Parsed::Line(l) => Some(LineRow::Line(l)),
+        Parsed::Rejected(e) => Some(LineRow::Early(e)),
+        Parsed::Header(_) | Parsed::Master(..) => None,
+    }
+}
+
+impl Assembly<'_, '_, '_> {
+    /// Takes one parsed line row; rows of one invoice arrive together, invoices in header order.
+    fn take(&mut self, class: Class, p: Parsed) {
+        match class {
+            Class::Invoice(o) => {
+                if self.current != Some(o) {
+                    self.flush();
+                    self.current = Some(o);
+                }
+                self.rows.extend(row_of(p));
+            }
+            Class::Orphan(key) => {
+                let i = match self.orphan_at.get(&key) {
+                    Some(&i) => i,
+                    None => {
+                        self.orphans.push((key.clone(), Vec::new()));
+                        self.orphan_at.insert(key, self.orphans.len() - 1);
+                        self.orphans.len() - 1
+                    }
+                };
+                self.orphans[i].1.extend(row_of(p));
+            }
+            Class::Alone => match p {
+                Parsed::Rejected(e) => self.rejects.push(e.reject),
+                // A typed row always has its key; this arm only completes the match.
+                other => self.rows.extend(row_of(other)),
+            },
+        }
+    }
+
+    /// Assembles the invoice whose lines have all been taken.
+    fn flush(&mut self) {
+        if let Some(o) = self.current.take() {
+            let a = self.book.invoice(Some(o), std::mem::take(&mut self.rows), self.ctx);
+            self.rejects.extend(a.rejects);
+            if let Some(inv) = a.invoice {
+                self.sink.accept(inv);
+            }
+        }
+    }
+
+    /// The lines whose key has no header, last.
+    fn finish(mut self) {
+        self.flush();
+        for (_, rows) in std::mem::take(&mut self.orphans) {
+            let a = self.book.invoice(None, rows, self.ctx);
+            self.rejects.extend(a.rejects);
+        }
+    }
+}
+
+/// Reads the line files into the book, invoice by invoice, and hands accepted invoices to the
+/// sink. Returns the files' reports (by file number).
+pub(super) fn lines<'c>(
+    req: &ImportRequest,
+    first: usize,
+    files: &[(usize, &'c Entity)],
+    book: &mut HeaderBook,
+    ctx: &Context<'_>,
+    rejects: &mut Vec<Reject>,
+    sink: &mut Sink<'_>,
+) -> Result<Vec<(usize, FileEntry<'c>)>, JobError> {
+    // The first pass: the invoice key of every line, in file order.
+    let mut in_order = true;
+    let mut bytes = 0u64;
+    for &(i, entity) in files {
+        let f = &req.files[i];
+        let idx = (first + i) as u32;
+        let csv = f.mapping.as_ref().map(|m| m.csv.clone()).unwrap_or_default();
+        let mut reader = Reader::open(idx, &f.path, "", entity, f.mapping.as_deref(), &csv, req, false)?;
+        bytes += reader.source.total_bytes();
+        let mut last = 0usize;
+        'file: while reader.next_raw()? {
+            for rec in &reader.batch.records[..reader.batch.len] {
+                let ordinal = invoice::raw_key(&reader.plan, reader.columns.len(), rec, &req.legal_entity)
+                    .and_then(|k| book.ordinal(&k));
+                if let Some(o) = ordinal {
+                    if o < last {
+                        in_order = false;
+                        break 'file;
+                    }
+                    last = o;
+                }
+            }
+        }
+        if !in_order {
+            break;
+        }
+    }
+    tracing::info!(files = files.len(), in_order, "Lines checked for header order.");
+    let mut asm = Assembly {
+        book,
+        ctx,
+        rejects,
+        sink,
+        current: None,
+        rows: Vec::new(),
+        orphans: Vec::new(),
+        orphan_at: HashMap::default(),
+    };
+    let entries =
+        if in_order { merged(req, first, files, &mut asm)? } else { partitioned(req, first, files, bytes, &mut asm)? };
+    asm.finish();
+    Ok(entries)
+}
+
+/// One line file being streamed: parsed rows with where they belong, read ahead by a batch.
+struct Head<'c> {
+    reader: Reader<'c>,
+    buf: VecDeque<(Option<usize>, Class, Parsed)>,
+    done: bool,
+}
+
+impl Head<'_> {
+    /// The header position of the next row, reading on as needed (`None`: the file is done).
+    fn next_ordinal(&mut self, req: &ImportRequest, book: &HeaderBook) -> Result<Option<usize>, JobError> {
+        while self.buf.is_empty() && !self.done {
+            match self.reader.next_parsed(&req.legal_entity)? {
+                Some(batch) => {
+                    for p in batch {
+                        let class = classify(&p, book);
+                        let o = match class {
+                            Class::Invoice(o) => Some(o),
+                            _ => None,
+                        };
+                        self.buf.push_back((o, class, p));
+                    }
+                }
+                None => self.done = true,
+            }
+        }
+        Ok(self.buf.front().map(|(o, _, _)| o.unwrap_or(usize::MAX)))
+    }
+}
+
+/// Line files in header order: merged as they stream.
+fn merged<'c>(
+    req: &ImportRequest,
+    first: usize,
+    files: &[(usize, &'c Entity)],
+    asm: &mut Assembly<'_, '_, '_>,
+) -> Result<Vec<(usize, FileEntry<'c>)>, JobError> {
+    let mut heads = Vec::with_capacity(files.len());
+    for &(i, entity) in files {
+        let f = &req.files[i];
+        let idx = first + i;
+        let csv = f.mapping.as_ref().map(|m| m.csv.clone()).unwrap_or_default();
+        let reader =
+            Reader::open(idx as u32, &f.path, &asm.ctx.files[idx], entity, f.mapping.as_deref(), &csv, req, true)?;
+        heads.push((idx, entity, csv, Head { reader, buf: VecDeque::new(), done: false }));
+    }
+    loop {
+        // Rows that belong to no header's position are taken as they come.
+        for (_, _, _, h) in heads.iter_mut() {
+            while let Some(usize::MAX) = h.next_ordinal(req, asm.book)? {
+                if let Some((_, class, p)) = h.buf.pop_front() {
+                    asm.take(class, p);
+                }
+            }
+        }
+        let mut min: Option<usize> = None;
+        for (_, _, _, h) in heads.iter_mut() {
+            if let Some(o) = h.next_ordinal(req, asm.book)? {
+                min = Some(min.map_or(o, |m| m.min(o)));
+            }
+        }
+        let Some(min) = min else { break };
+        for (_, _, _, h) in heads.iter_mut() {
+            while h.next_ordinal(req, asm.book)? == Some(min) {
+                if let Some((_, class, p)) = h.buf.pop_front() {
+                    asm.take(class, p);
+                }
+            }
+        }
+        if asm.sink.stopped() {
+            break;
+        }
+    }
+    let mut out = Vec::with_capacity(heads.len());
+    for (idx, entity, csv, h) in heads {
+        let f = &req.files[idx - first];
+        out.push((
+            idx,
+            FileEntry {
+                run: h.reader.finish(),
+                entity,
+                push: Some(f.push),
+                path: f.path.clone(),
+                csv,
+                is_master: false,
+            },
+        ));
+    }
+    Ok(out)
+}
+
+/// A raw line kept in a partition: its file, position, header position and fields.
+struct RawLine {
+    file: u32,
+    line: u64,
+    record: u64,
+    ordinal: u32,
+    record_bytes: ByteRecord,
+}
+
+const NO_HEADER: u32 = u32::MAX;
+
+fn write_raw(
+    w: &mut impl std::io::Write,
+    file: u32,
+    pos: (u64, u64),
+    ordinal: u32,
+    rec: &ByteRecord,
+) -> std::io::Result<()> {
+    w.write_all(&file.to_le_bytes())?;
+    w.write_all(&pos.0.to_le_bytes())?;
+    w.write_all(&pos.1.to_le_bytes())?;
+    w.write_all(&ordinal.to_le_bytes())?;
+    w.write_all(&(rec.len() as u32).to_le_bytes())?;
+    for f in rec.iter() {
+        w.write_all(&(f.len() as u32).to_le_bytes())?;
+        w.write_all(f)?;
+    }
+    Ok(())
+}
+
+fn read_raw(data: &[u8], at: &mut usize) -> Option<RawLine> {
+    fn take<'d>(data: &'d [u8], at: &mut usize, n: usize) -> Option<&'d [u8]> {
+        let s = data.get(*at..*at + n)?;
+        *at += n;
+        Some(s)
+    }
+    let u32_at =
+        |data: &[u8], at: &mut usize| take(data, at, 4).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes);
+    let u64_at =
+        |data: &[u8], at: &mut usize| take(data, at, 8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes);
+    let file = u32_at(data, at)?;
+    let line = u64_at(data, at)?;
+    let record = u64_at(data, at)?;
+    let ordinal = u32_at(data, at)?;
+    let n = u32_at(data, at)? as usize;
+    let mut rec = ByteRecord::with_capacity(64, n);
+    for _ in 0..n {
+        let len = u32_at(data, at)? as usize;
+        rec.push_field(take(data, at, len)?);
+    }
+    Some(RawLine { file, line, record, ordinal, record_bytes: rec })
+}
+
+/// Line files not in header order: partitioned by header position into temporary files, each
+/// sorted in memory and streamed in order.
+fn partitioned<'c>(
+    req: &ImportRequest,
+    first: usize,
+    files: &[(usize, &'c Entity)],
+    bytes: u64,
+    asm: &mut Assembly<'_, '_, '_>,
+) -> Result<Vec<(usize, FileEntry<'c>)>, JobError> {
+    let count = asm.book.len().max(1);
+    let parts = (bytes / partition_bytes() + 1).min(count as u64).max(1) as usize;
+    let dir = tempfile::Builder::new().prefix("invoiceflow-lines-").tempdir().map_err(|e| {
+        JobError::Input(format!("cannot create a temporary folder for the partitions of the lines: {e}"))
+    })?;
+    let io = |e: std::io::Error| {
+        JobError::Input(format!("{}: cannot write a partition of the lines: {e}", dir.path().display()))
+    };
+    let mut writers: Vec<BufWriter<std::fs::File>> = Vec::with_capacity(parts + 1);
+    for p in 0..=parts {
+        writers.push(BufWriter::new(std::fs::File::create(dir.path().join(format!("{p}.part"))).map_err(io)?));
+    }
+    // Per file: its columns and plan, to parse the rows when their partition is read back.
+    let mut plans: HashMap<u32, (Vec<String>, Plan<'c>, &'c Entity)> = HashMap::default();
+    let mut out = Vec::with_capacity(files.len());
+    for &(i, entity) in files {
+        let f = &req.files[i];
+        let idx = first + i;
+        let csv = f.mapping.as_ref().map(|m| m.csv.clone()).unwrap_or_default();
+        let mut reader =
+            Reader::open(idx as u32, &f.path, &asm.ctx.files[idx], entity, f.mapping.as_deref(), &csv, req, true)?;
+        while reader.next_raw()? {
+            for (rec, pos) in reader.batch.iter() {
+                let ordinal = invoice::raw_key(&reader.plan, reader.columns.len(), rec, &req.legal_entity)
+                    .and_then(|k| asm.book.ordinal(&k));
+                let (part, ord) = match ordinal {
+                    Some(o) => (o * parts / count, o as u32),
+                    None => (parts, NO_HEADER),
+                };
+                write_raw(&mut writers[part], idx as u32, pos, ord, rec).map_err(io)?;
+            }
+        }
+        let columns = reader.columns.clone();
+        plans.insert(idx as u32, (columns.clone(), Plan::new(entity, &columns, f.mapping.as_deref()), entity));
+        out.push((
+            idx,
+            FileEntry { run: reader.finish(), entity, push: Some(f.push), path: f.path.clone(), csv, is_master: false },
+        ));
+    }
+    for w in writers.iter_mut() {
+        w.flush().map_err(io)?;
+    }
+    drop(writers);
+    for p in 0..=parts {
+        let mut data = Vec::new();
+        BufReader::new(std::fs::File::open(dir.path().join(format!("{p}.part"))).map_err(io)?)
+            .read_to_end(&mut data)
+            .map_err(io)?;
+        let _ = std::fs::remove_file(dir.path().join(format!("{p}.part")));
+        let mut raws = Vec::new();
+        let mut at = 0usize;
+        while at < data.len() {
+            let Some(r) = read_raw(&data, &mut at) else {
+                return Err(JobError::Input(format!("{}: a partition of the lines is damaged", dir.path().display())));
+            };
+            raws.push(r);
+        }
+        drop(data);
+        raws.sort_by_key(|r| (r.ordinal, r.file, r.line, r.record));
+        for chunk in raws.chunks(8192) {
+            let parsed: Vec<Parsed> = chunk
+                .par_iter()
+                .map_init(Vec::new, |values, r| {
+                    let origin = Origin { file: r.file, line: r.line, record: r.record };
+                    match plans.get(&r.file) {
+                        Some((columns, plan, entity)) => {
+                            parse_row(plan, columns, entity, &r.record_bytes, origin, &req.legal_entity, values)
+                        }
+                        None => Parsed::Master(origin, Vec::new()),
+                    }
+                })
+                .collect();
+            for p in parsed {
+                let class = classify(&p, asm.book);
+                asm.take(class, p);
+            }
+            if asm.sink.stopped() {
+                return Ok(out);
+            }
+        }
+    }
+    Ok(out)
+}
