@@ -135,6 +135,29 @@ impl Date {
     }
 }
 
+impl Date {
+    /// Appends `yyyy-MM-dd` to `out`, without allocating.
+    pub fn write_iso(self, out: &mut String) {
+        let (y, m, d) = self.ymd();
+        let push2 = |out: &mut String, v: u32| {
+            out.push((b'0' + (v / 10) as u8) as char);
+            out.push((b'0' + (v % 10) as u8) as char);
+        };
+        if (0..10000).contains(&y) {
+            let y = y as u32;
+            push2(out, y / 100);
+            push2(out, y % 100);
+        } else {
+            use std::fmt::Write as _;
+            let _ = write!(out, "{y:04}");
+        }
+        out.push('-');
+        push2(out, m);
+        out.push('-');
+        push2(out, d);
+    }
+}
+
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (y, m, d) = self.ymd();

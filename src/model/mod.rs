@@ -83,8 +83,90 @@ pub mod checked {
 }
 
 /// Fields of a row that carry no role in the domain model, kept as canonical text so that
-/// exports can write the entity back whole: (field index, value). Empty values are left out.
-pub type Extras = Vec<(u16, Box<str>)>;
+/// exports can write the entity back whole: (field index, value), in field order, empty values
+/// left out. Packed: the texts of a row share one buffer (two allocations a row, not one a
+/// field).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Extras {
+    text: String,
+    ends: Vec<(u16, u32)>,
+}
+
+impl Extras {
+    /// Adds a field's value written by `write` (nothing when it writes nothing).
+    pub fn push_with(&mut self, field: u16, write: impl FnOnce(&mut String)) {
+        let start = self.text.len();
+        write(&mut self.text);
+        if self.text.len() > start {
+            self.ends.push((field, self.text.len() as u32));
+        }
+    }
+
+    /// Adds a field's value.
+    pub fn push(&mut self, field: u16, value: &str) {
+        self.push_with(field, |s| s.push_str(value));
+    }
+
+    /// (field index, value), in the order they were added.
+    pub fn iter(&self) -> impl Iterator<Item = (u16, &str)> + '_ {
+        let mut start = 0usize;
+        self.ends.iter().map(move |&(f, end)| {
+            let v = &self.text[start..end as usize];
+            start = end as usize;
+            (f, v)
+        })
+    }
+
+    /// The value of a field.
+    pub fn get(&self, field: u16) -> Option<&str> {
+        self.iter().find(|(f, _)| *f == field).map(|(_, v)| v)
+    }
+
+    /// Whether no field has a value.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+}
+
+/// Writes a decimal as `Display` does (plain, with its scale, `-` when negative), without
+/// allocating.
+pub fn write_decimal(out: &mut String, d: Decimal) {
+    let mut digits = [0u8; 40];
+    let mut m = d.mantissa().unsigned_abs();
+    let mut n = 0usize;
+    loop {
+        digits[n] = b'0' + (m % 10) as u8;
+        m /= 10;
+        n += 1;
+        if m == 0 {
+            break;
+        }
+    }
+    let scale = d.scale() as usize;
+    if d.is_sign_negative() {
+        out.push('-');
+    }
+    if n <= scale {
+        out.push('0');
+        out.push('.');
+        for _ in n..scale {
+            out.push('0');
+        }
+        for i in (0..n).rev() {
+            out.push(digits[i] as char);
+        }
+    } else {
+        for i in (scale..n).rev() {
+            out.push(digits[i] as char);
+        }
+        if scale > 0 {
+            out.push('.');
+            for i in (0..scale).rev() {
+                out.push(digits[i] as char);
+            }
+        }
+    }
+}
 
 /// An invoice header as read and validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -364,7 +446,7 @@ mod tests {
             main_account: None,
             distribution: None,
             currency: None,
-            extras: Vec::new(),
+            extras: Default::default(),
         }
     }
 
@@ -381,6 +463,38 @@ mod tests {
         l.charge_amount = d("1");
         // 10 × 12.50 / 100 = 1.25; −10 % = 1.125; +1 = 2.125 → 2.13
         assert_eq!(l.net_amount(eur), Ok(d("2.13")));
+    }
+
+    #[test]
+    fn decimals_are_written_as_display_writes_them() {
+        for t in [
+            "0",
+            "0.00",
+            "-0.00",
+            "1",
+            "-1",
+            "0.05",
+            "-0.005",
+            "1234.5600",
+            "100",
+            "79228162514264337593543950335",
+            "-79228162514264337593543950335",
+            "0.0000000000000000000000000001",
+            "10.000",
+            "-10",
+        ] {
+            let d = d(t);
+            let mut s = String::new();
+            write_decimal(&mut s, d);
+            assert_eq!(s, d.to_string(), "{t}");
+        }
+        let mut e = Extras::default();
+        e.push(3, "a");
+        e.push(5, "");
+        e.push(7, "bc");
+        assert_eq!(e.iter().collect::<Vec<_>>(), [(3, "a"), (7, "bc")]);
+        assert_eq!(e.get(7), Some("bc"));
+        assert_eq!(e.get(5), None);
     }
 
     #[test]

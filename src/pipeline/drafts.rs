@@ -22,12 +22,16 @@ fn dec(m: &HashMap<String, String>, k: &str) -> Decimal {
 }
 
 fn extras(entity: &str, json: Option<&String>) -> Extras {
-    let Some(e) = Catalog::builtin().get(entity) else { return Vec::new() };
+    let mut out = Extras::default();
+    let Some(e) = Catalog::builtin().get(entity) else { return out };
     let map: serde_json::Map<String, serde_json::Value> =
         json.and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
-    let mut out: Extras =
-        map.iter().filter_map(|(k, v)| Some((e.field_index(k)? as u16, v.as_str()?.into()))).collect();
-    out.sort();
+    let mut fields: Vec<(u16, &str)> =
+        map.iter().filter_map(|(k, v)| Some((e.field_index(k)? as u16, v.as_str()?))).collect();
+    fields.sort();
+    for (i, v) in fields {
+        out.push(i, v);
+    }
     out
 }
 

@@ -186,7 +186,7 @@ impl ImportOutcome {
 enum Parsed {
     Header(InvoiceHeader),
     Line(InvoiceLine),
-    Master(Origin, Vec<Value>),
+    Master(Origin, Vec<Value<'static>>),
     Rejected(EarlyReject),
 }
 
@@ -200,15 +200,24 @@ fn parse_row(
     rec: &read::ByteRecord,
     origin: Origin,
     default_legal_entity: &str,
-    values: &mut Vec<Value>,
+    scratch: &mut Vec<Value<'static>>,
 ) -> Parsed {
-    let parsed = validate::convert(plan, columns, rec, origin, values).and_then(|()| match entity.kind {
+    // The scratch vector's buffer is reused for this record's values (which borrow it): an
+    // empty vector collected into one of another lifetime keeps its allocation.
+    let mut values: Vec<Value<'_>> = std::mem::take(scratch).into_iter().map(|_| Value::Empty).collect();
+    let parsed = validate::convert(plan, columns, rec, origin, &mut values).and_then(|()| match entity.kind {
         EntityKind::InvoiceHeader => {
-            invoice::header_from(entity, values, origin, default_legal_entity).map(Parsed::Header)
+            invoice::header_from(entity, &mut values, origin, default_legal_entity).map(Parsed::Header)
         }
-        EntityKind::InvoiceLine => invoice::line_from(entity, values, origin, default_legal_entity).map(Parsed::Line),
-        EntityKind::Master | EntityKind::Ledger => Ok(Parsed::Master(origin, std::mem::take(values))),
+        EntityKind::InvoiceLine => {
+            invoice::line_from(entity, &mut values, origin, default_legal_entity).map(Parsed::Line)
+        }
+        EntityKind::Master | EntityKind::Ledger => {
+            Ok(Parsed::Master(origin, std::mem::take(&mut values).into_iter().map(Value::into_owned).collect()))
+        }
     });
+    values.clear();
+    *scratch = values.into_iter().map(|_| Value::Empty).collect();
     parsed.unwrap_or_else(|reject| {
         let key = match entity.kind {
             EntityKind::Master | EntityKind::Ledger => None,

@@ -117,9 +117,14 @@ struct Assembly<'a, 'b, 's> {
     sink: &'a mut Sink<'s>,
     current: Option<usize>,
     rows: Vec<LineRow>,
+    /// Invoices whose lines are complete, assembled together (in parallel) in header order.
+    pending: Vec<(invoice::Claim, Vec<LineRow>)>,
     orphans: Vec<(HeaderKey, Vec<LineRow>)>,
     orphan_at: HashMap<HeaderKey, usize>,
 }
+
+/// Invoices assembled at a time (in parallel).
+const ASSEMBLE: usize = 256;
 
 /// Where a parsed line row belongs.
 enum Class {
@@ -132,17 +137,17 @@ enum Class {
 }
 
 fn classify(p: &Parsed, book: &HeaderBook) -> Class {
-    let key = match p {
-        Parsed::Line(l) => (l.legal_entity.clone(), l.header.clone()),
+    let (le, href) = match p {
+        Parsed::Line(l) => (&l.legal_entity, &l.header),
         Parsed::Rejected(e) => match &e.key {
-            Some(k) => k.clone(),
+            Some(k) => (&k.0, &k.1),
             None => return Class::Alone,
         },
         Parsed::Header(_) | Parsed::Master(..) => return Class::Alone,
     };
-    match book.ordinal(&key) {
+    match book.ordinal_of(le, href) {
         Some(o) => Class::Invoice(o),
-        None => Class::Orphan(key),
+        None => Class::Orphan((le.clone(), href.clone())),
     }
 }
 
@@ -184,10 +189,23 @@ impl Assembly<'_, '_, '_> {
         }
     }
 
-    /// Assembles the invoice whose lines have all been taken.
+    /// Closes the invoice whose lines have all been taken.
     fn flush(&mut self) {
         if let Some(o) = self.current.take() {
-            let a = self.book.invoice(Some(o), std::mem::take(&mut self.rows), self.ctx);
+            let claim = self.book.claim(Some(o));
+            self.pending.push((claim, std::mem::take(&mut self.rows)));
+            if self.pending.len() >= ASSEMBLE {
+                self.assemble();
+            }
+        }
+    }
+
+    /// Assembles the closed invoices, in parallel, and hands them on in header order.
+    fn assemble(&mut self) {
+        let ctx = self.ctx;
+        let done: Vec<invoice::Assembled> =
+            std::mem::take(&mut self.pending).into_par_iter().map(|(claim, rows)| claim.assemble(rows, ctx)).collect();
+        for a in done {
             self.rejects.extend(a.rejects);
             if let Some(inv) = a.invoice {
                 self.sink.accept(inv);
@@ -198,6 +216,7 @@ impl Assembly<'_, '_, '_> {
     /// The lines whose key has no header, last.
     fn finish(mut self) {
         self.flush();
+        self.assemble();
         for (_, rows) in std::mem::take(&mut self.orphans) {
             let a = self.book.invoice(None, rows, self.ctx);
             self.rejects.extend(a.rejects);
@@ -251,6 +270,7 @@ pub(super) fn lines<'c>(
         sink,
         current: None,
         rows: Vec::new(),
+        pending: Vec::new(),
         orphans: Vec::new(),
         orphan_at: HashMap::default(),
     };
@@ -260,20 +280,22 @@ pub(super) fn lines<'c>(
     Ok(entries)
 }
 
-/// One line file being streamed: parsed rows with where they belong, read ahead by a batch.
-struct Head<'c> {
-    reader: Reader<'c>,
+/// One line file being streamed: batches of parsed rows from its reading thread, and where
+/// each row belongs.
+struct Head {
+    rx: std::sync::mpsc::Receiver<Result<Vec<Parsed>, JobError>>,
     buf: VecDeque<(Option<usize>, Class, Parsed)>,
     done: bool,
 }
 
-impl Head<'_> {
-    /// The header position of the next row, reading on as needed (`None`: the file is done).
-    fn next_ordinal(&mut self, req: &ImportRequest, book: &HeaderBook) -> Result<Option<usize>, JobError> {
+impl Head {
+    /// The header position of the next row, waiting for the reading thread as needed (`None`:
+    /// the file is done).
+    fn next_ordinal(&mut self, book: &HeaderBook) -> Result<Option<usize>, JobError> {
         while self.buf.is_empty() && !self.done {
-            match self.reader.next_parsed(&req.legal_entity)? {
-                Some(batch) => {
-                    for p in batch {
+            match self.rx.recv() {
+                Ok(batch) => {
+                    for p in batch? {
                         let class = classify(&p, book);
                         let o = match class {
                             Class::Invoice(o) => Some(o),
@@ -282,72 +304,114 @@ impl Head<'_> {
                         self.buf.push_back((o, class, p));
                     }
                 }
-                None => self.done = true,
+                Err(_) => self.done = true,
             }
         }
         Ok(self.buf.front().map(|(o, _, _)| o.unwrap_or(usize::MAX)))
     }
 }
 
-/// Line files in header order: merged as they stream.
+/// Line files in header order: each read and parsed on a thread of its own, merged here as
+/// they stream.
 fn merged<'c>(
     req: &ImportRequest,
     first: usize,
     files: &[(usize, &'c Entity)],
     asm: &mut Assembly<'_, '_, '_>,
 ) -> Result<Vec<(usize, FileEntry<'c>)>, JobError> {
-    let mut heads = Vec::with_capacity(files.len());
+    let mut readers = Vec::with_capacity(files.len());
     for &(i, entity) in files {
         let f = &req.files[i];
         let idx = first + i;
         let csv = f.mapping.as_ref().map(|m| m.csv.clone()).unwrap_or_default();
         let reader =
             Reader::open(idx as u32, &f.path, &asm.ctx.files[idx], entity, f.mapping.as_deref(), &csv, req, true)?;
-        heads.push((idx, entity, csv, Head { reader, buf: VecDeque::new(), done: false }));
+        readers.push((idx, entity, csv, reader));
     }
+    std::thread::scope(|scope| {
+        let mut heads = Vec::with_capacity(readers.len());
+        let mut threads = Vec::with_capacity(readers.len());
+        for (idx, entity, csv, mut reader) in readers {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<Parsed>, JobError>>(2);
+            let legal_entity = req.legal_entity.as_str();
+            threads.push((
+                idx,
+                entity,
+                csv,
+                scope.spawn(move || {
+                    loop {
+                        match reader.next_parsed(legal_entity) {
+                            Ok(Some(batch)) => {
+                                if tx.send(Ok(batch)).is_err() {
+                                    break;
+                                }
+                            }
+                            Ok(None) => break,
+                            Err(e) => {
+                                let _ = tx.send(Err(e));
+                                break;
+                            }
+                        }
+                    }
+                    reader
+                }),
+            ));
+            heads.push(Head { rx, buf: VecDeque::new(), done: false });
+        }
+        let merged = merge_heads(&mut heads, asm);
+        // Stop the readers (on an error they may still be reading), then collect them.
+        drop(heads);
+        let mut out = Vec::with_capacity(threads.len());
+        for (idx, entity, csv, t) in threads {
+            let reader = match t.join() {
+                Ok(r) => r,
+                Err(payload) => std::panic::resume_unwind(payload),
+            };
+            let f = &req.files[idx - first];
+            out.push((
+                idx,
+                FileEntry {
+                    run: reader.finish(),
+                    entity,
+                    push: Some(f.push),
+                    path: f.path.clone(),
+                    csv,
+                    is_master: false,
+                },
+            ));
+        }
+        merged.map(|()| out)
+    })
+}
+
+fn merge_heads(heads: &mut [Head], asm: &mut Assembly<'_, '_, '_>) -> Result<(), JobError> {
     loop {
         // Rows that belong to no header's position are taken as they come.
-        for (_, _, _, h) in heads.iter_mut() {
-            while let Some(usize::MAX) = h.next_ordinal(req, asm.book)? {
+        for h in heads.iter_mut() {
+            while let Some(usize::MAX) = h.next_ordinal(asm.book)? {
                 if let Some((_, class, p)) = h.buf.pop_front() {
                     asm.take(class, p);
                 }
             }
         }
         let mut min: Option<usize> = None;
-        for (_, _, _, h) in heads.iter_mut() {
-            if let Some(o) = h.next_ordinal(req, asm.book)? {
+        for h in heads.iter_mut() {
+            if let Some(o) = h.next_ordinal(asm.book)? {
                 min = Some(min.map_or(o, |m| m.min(o)));
             }
         }
-        let Some(min) = min else { break };
-        for (_, _, _, h) in heads.iter_mut() {
-            while h.next_ordinal(req, asm.book)? == Some(min) {
+        let Some(min) = min else { return Ok(()) };
+        for h in heads.iter_mut() {
+            while h.next_ordinal(asm.book)? == Some(min) {
                 if let Some((_, class, p)) = h.buf.pop_front() {
                     asm.take(class, p);
                 }
             }
         }
         if asm.sink.stopped() {
-            break;
+            return Ok(());
         }
     }
-    let mut out = Vec::with_capacity(heads.len());
-    for (idx, entity, csv, h) in heads {
-        let f = &req.files[idx - first];
-        out.push((
-            idx,
-            FileEntry {
-                run: h.reader.finish(),
-                entity,
-                push: Some(f.push),
-                path: f.path.clone(),
-                csv,
-                is_master: false,
-            },
-        ));
-    }
-    Ok(out)
 }
 
 /// A raw line kept in a partition: its file, position, header position and fields.

@@ -260,16 +260,16 @@ pub fn due_date(inv: &Invoice, md: &MasterData) -> Date {
     }
 }
 
-/// Feeds a canonical rendering of values into xxh3-128: every value is followed by a unit
-/// separator, so that no two different sequences of values render alike.
+/// Feeds a canonical rendering of values into xxh3-128: texts followed by a unit separator,
+/// numbers and dates as fixed-width bytes, so that no two different sequences of values render
+/// alike.
 struct Feed {
     hasher: xxhash_rust::xxh3::Xxh3,
-    text: String,
 }
 
 impl Feed {
     fn new() -> Feed {
-        Feed { hasher: xxhash_rust::xxh3::Xxh3::new(), text: String::with_capacity(64) }
+        Feed { hasher: xxhash_rust::xxh3::Xxh3::new() }
     }
     fn str(&mut self, s: &str) {
         self.hasher.update(s.as_bytes());
@@ -281,22 +281,25 @@ impl Feed {
             None => self.hasher.update(&[0x00, 0x1f]),
         }
     }
-    fn show(&mut self, v: impl std::fmt::Display) {
-        use std::fmt::Write as _;
-        self.text.clear();
-        // Writing into a String cannot fail.
-        let _ = write!(self.text, "{v}");
-        self.hasher.update(self.text.as_bytes());
-        self.hasher.update(&[0x1f]);
+    /// An integer, as its eight bytes.
+    fn int(&mut self, v: i64) {
+        self.hasher.update(&v.to_le_bytes());
     }
+    /// A decimal by value (1.50 and 1.5 alike): its normalized mantissa and scale.
     fn dec(&mut self, d: Decimal) {
-        self.show(d.normalize());
+        let n = d.normalize();
+        let mantissa = if n.is_zero() { 0 } else { n.mantissa() };
+        self.hasher.update(&mantissa.to_le_bytes());
+        self.hasher.update(&[n.scale() as u8]);
+    }
+    fn date(&mut self, d: Date) {
+        self.int(i64::from(d.days_since_epoch()));
     }
     /// The fields of `extras` that every entity of the same documents has, by name.
     fn extras(&mut self, entity: &str, extras: &crate::model::Extras) {
         let Some(e) = crate::entity::Catalog::builtin().get(entity) else { return };
-        for (i, v) in extras {
-            let i = usize::from(*i);
+        for (i, v) in extras.iter() {
+            let i = usize::from(i);
             if e.shared.get(i).copied().unwrap_or(false) {
                 self.str(&e.fields[i].name);
                 self.str(v);
@@ -328,11 +331,11 @@ pub fn content_hash(inv: &Invoice, due_date: Date, line_nets: &[Decimal]) -> Str
         }
         crate::entity::DocumentKind::FreeText => {
             f.str("free_text");
-            f.show(hd.record_id.unwrap_or_default());
+            f.int(hd.record_id.unwrap_or_default());
         }
     }
-    f.show(hd.date);
-    f.show(due_date);
+    f.date(hd.date);
+    f.date(due_date);
     f.str(&hd.customer);
     f.str(hd.currency.code());
     for v in [&hd.payment_terms, &hd.order_reference, &hd.buyer_reference, &hd.sales_order, &hd.original_invoice] {
@@ -397,7 +400,7 @@ pub fn legacy_content_hash(inv: &Invoice) -> String {
     ] {
         feed(&s);
     }
-    for (i, v) in &hd.extras {
+    for (i, v) in hd.extras.iter() {
         feed(&format!("{i}={v}"));
     }
     for (l, t) in inv.lines.iter().zip(&inv.taxes) {
@@ -427,7 +430,7 @@ pub fn legacy_content_hash(inv: &Invoice) -> String {
         ] {
             feed(&s);
         }
-        for (i, v) in &l.extras {
+        for (i, v) in l.extras.iter() {
             feed(&format!("{i}={v}"));
         }
     }

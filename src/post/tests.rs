@@ -127,7 +127,7 @@ fn header(currency: &str, document: DocumentKind) -> InvoiceHeader {
         totals: HeaderTotals::default(),
         tax_group: None,
         item_tax_group: None,
-        extras: Vec::new(),
+        extras: Default::default(),
     }
 }
 
@@ -159,7 +159,7 @@ fn line(n: u32, qty: &str, price: &str, tax: &str) -> (InvoiceLine, LineTax) {
         main_account: None,
         distribution: None,
         currency: None,
-        extras: Vec::new(),
+        extras: Default::default(),
     };
     let rate = if tax == "VAT7" { "7" } else { "19" };
     (l, LineTax { code: tax.into(), category: "S".into(), rate: d(rate) })

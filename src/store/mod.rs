@@ -193,9 +193,9 @@ fn fmt_number(format: &str, n: i64) -> String {
 fn extras_json(entity: &str, extras: &Extras) -> String {
     let e = Catalog::builtin().get(entity);
     let mut map = serde_json::Map::new();
-    for (i, v) in extras {
+    for (i, v) in extras.iter() {
         let name =
-            e.and_then(|e| e.fields.get(usize::from(*i))).map(|f| f.name.clone()).unwrap_or_else(|| i.to_string());
+            e.and_then(|e| e.fields.get(usize::from(i))).map(|f| f.name.clone()).unwrap_or_else(|| i.to_string());
         map.insert(name, serde_json::Value::String(v.to_string()));
     }
     serde_json::Value::Object(map).to_string()

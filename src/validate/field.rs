@@ -1,5 +1,7 @@
 //! Typing one field: text → a value of the field's type, or the rule it breaks.
 
+use std::borrow::Cow;
+
 use rust_decimal::Decimal;
 
 use crate::entity::FieldType;
@@ -8,14 +10,14 @@ use crate::model::Date;
 
 use super::Rule;
 
-/// A typed field value.
+/// A typed field value; text borrows the record it was read from.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub enum Value {
+pub enum Value<'a> {
     /// No value.
     #[default]
     Empty,
     /// Text.
-    Str(Box<str>),
+    Str(Cow<'a, str>),
     /// Exact decimal.
     Dec(Decimal),
     /// Integer.
@@ -28,19 +30,46 @@ pub enum Value {
     Bool(bool),
 }
 
-impl Value {
+impl Value<'_> {
     /// The value as text in canonical form (decimals plain with the scale they were written
     /// with, dates ISO, enums by name).
     pub fn canonical(&self, ty: &FieldType) -> String {
+        let mut s = String::new();
+        self.write_canonical(ty, &mut s);
+        s
+    }
+
+    /// Appends the canonical text (see [`Value::canonical`]) to `out`, without allocating.
+    pub fn write_canonical(&self, ty: &FieldType, out: &mut String) {
+        use std::fmt::Write as _;
         match (self, ty) {
-            (Value::Empty, _) => String::new(),
-            (Value::Str(s), _) => s.to_string(),
-            (Value::Dec(d), _) => d.to_string(),
-            (Value::Int(i), _) => i.to_string(),
-            (Value::Date(d), _) => d.to_string(),
-            (Value::Enum(i), FieldType::Enum(names)) => names.get(usize::from(*i)).cloned().unwrap_or_default(),
-            (Value::Enum(i), _) => i.to_string(),
-            (Value::Bool(b), _) => if *b { "Yes" } else { "No" }.to_string(),
+            (Value::Empty, _) => {}
+            (Value::Str(s), _) => out.push_str(s),
+            (Value::Dec(d), _) => crate::model::write_decimal(out, *d),
+            (Value::Int(i), _) => {
+                let _ = write!(out, "{i}");
+            }
+            (Value::Date(d), _) => d.write_iso(out),
+            (Value::Enum(i), FieldType::Enum(names)) => {
+                out.push_str(names.get(usize::from(*i)).map(String::as_str).unwrap_or(""))
+            }
+            (Value::Enum(i), _) => {
+                let _ = write!(out, "{i}");
+            }
+            (Value::Bool(b), _) => out.push_str(if *b { "Yes" } else { "No" }),
+        }
+    }
+
+    /// The value with its text owned (for rows kept after their record, such as master data).
+    pub fn into_owned(self) -> Value<'static> {
+        match self {
+            Value::Empty => Value::Empty,
+            Value::Str(s) => Value::Str(Cow::Owned(s.into_owned())),
+            Value::Dec(d) => Value::Dec(d),
+            Value::Int(i) => Value::Int(i),
+            Value::Date(d) => Value::Date(d),
+            Value::Enum(e) => Value::Enum(e),
+            Value::Bool(b) => Value::Bool(b),
         }
     }
 }
@@ -50,7 +79,7 @@ pub type Problem = (Rule, String);
 
 /// Types `text` (already trimmed and mapped) as `ty`. Empty text is `Value::Empty`; whether
 /// that is allowed is the caller's business.
-pub fn parse(text: &str, ty: &FieldType, format: &TextFormat) -> Result<Value, Problem> {
+pub fn parse<'a>(text: &'a str, ty: &FieldType, format: &TextFormat) -> Result<Value<'a>, Problem> {
     if text.is_empty() {
         return Ok(Value::Empty);
     }
@@ -60,7 +89,7 @@ pub fn parse(text: &str, ty: &FieldType, format: &TextFormat) -> Result<Value, P
             if n > *max as usize {
                 return Err((Rule::FieldMaxLength, format!("is {n} characters long; at most {max} fit")));
             }
-            Ok(Value::Str(text.into()))
+            Ok(Value::Str(Cow::Borrowed(text)))
         }
         FieldType::Decimal { precision, scale } => parse_decimal(text, *precision, *scale, format).map(Value::Dec),
         FieldType::Int | FieldType::Int64 => {
@@ -147,12 +176,10 @@ pub fn parse_decimal(text: &str, precision: u8, scale: u8, format: &TextFormat) 
         }
     }
     let int_digits = {
-        let t = d.trunc().abs();
-        if t.is_zero() {
-            0
-        } else {
-            t.to_string().len() as u32
-        }
+        // Digits of the mantissa less those after the point.
+        let m = d.mantissa().unsigned_abs();
+        let digits = if m == 0 { 0 } else { m.ilog10() + 1 };
+        digits.saturating_sub(d.scale())
     };
     if int_digits > u32::from(precision - scale) {
         return Err((
@@ -200,5 +227,12 @@ mod tests {
             "is 4 characters long; at most 3 fit"
         );
         assert_eq!(parse("äöü", &FieldType::String { max: 3 }, &f).unwrap(), Value::Str("äöü".into()));
+        assert_eq!(
+            parse_decimal("1234567890123456789012345678", 32, 6, &f).unwrap_err().0,
+            Rule::FieldDecimalPrecision
+        );
+        assert!(parse_decimal("12345678901234567890123456", 32, 6, &f).is_ok());
+        assert_eq!(parse_decimal("123456789012345678901234567", 32, 6, &f).unwrap_err().0, Rule::FieldDecimalPrecision);
+        assert!(parse_decimal("0.000001", 32, 6, &f).is_ok());
     }
 }

@@ -15,18 +15,18 @@ use crate::read::Origin;
 use super::field::Value;
 use super::{Reject, Rule};
 
-fn take(entity: &Entity, values: &mut [Value], role: Role) -> Value {
+fn take<'a>(entity: &Entity, values: &mut [Value<'a>], role: Role) -> Value<'a> {
     entity.role_index(role).map(|i| std::mem::take(&mut values[i])).unwrap_or_default()
 }
 
-fn take_str(entity: &Entity, values: &mut [Value], role: Role) -> Option<Box<str>> {
+fn take_str(entity: &Entity, values: &mut [Value<'_>], role: Role) -> Option<Box<str>> {
     match take(entity, values, role) {
-        Value::Str(s) => Some(s),
+        Value::Str(s) => Some(s.into()),
         _ => None,
     }
 }
 
-fn take_dec(entity: &Entity, values: &mut [Value], role: Role) -> Option<Decimal> {
+fn take_dec(entity: &Entity, values: &mut [Value<'_>], role: Role) -> Option<Decimal> {
     match take(entity, values, role) {
         Value::Dec(d) => Some(d),
         Value::Int(i) => Some(Decimal::from(i)),
@@ -34,29 +34,28 @@ fn take_dec(entity: &Entity, values: &mut [Value], role: Role) -> Option<Decimal
     }
 }
 
-fn take_date(entity: &Entity, values: &mut [Value], role: Role) -> Option<Date> {
+fn take_date(entity: &Entity, values: &mut [Value<'_>], role: Role) -> Option<Date> {
     match take(entity, values, role) {
         Value::Date(d) => Some(d),
         _ => None,
     }
 }
 
-fn take_int(entity: &Entity, values: &mut [Value], role: Role) -> Option<i64> {
+fn take_int(entity: &Entity, values: &mut [Value<'_>], role: Role) -> Option<i64> {
     match take(entity, values, role) {
         Value::Int(i) => Some(i),
         _ => None,
     }
 }
 
-fn extras(entity: &Entity, values: &[Value]) -> Vec<(u16, Box<str>)> {
-    entity
-        .fields
-        .iter()
-        .zip(values)
-        .enumerate()
-        .filter(|(_, (f, v))| f.role.is_none() && **v != Value::Empty)
-        .map(|(i, (f, v))| (i as u16, v.canonical(&f.ty).into_boxed_str()))
-        .collect()
+fn extras(entity: &Entity, values: &[Value<'_>]) -> crate::model::Extras {
+    let mut out = crate::model::Extras::default();
+    for (i, (f, v)) in entity.fields.iter().zip(values).enumerate() {
+        if f.role.is_none() && *v != Value::Empty {
+            out.push_with(i as u16, |s| v.write_canonical(&f.ty, s));
+        }
+    }
+    out
 }
 
 fn currency(entity: &Entity, code: Option<Box<str>>, origin: Origin) -> Result<Option<Currency>, Reject> {
@@ -82,7 +81,7 @@ fn currency(entity: &Entity, code: Option<Box<str>>, origin: Origin) -> Result<O
 /// A header from a typed row (the values are moved out).
 pub fn header_from(
     entity: &Entity,
-    values: &mut [Value],
+    values: &mut [Value<'_>],
     origin: Origin,
     default_legal_entity: &str,
 ) -> Result<InvoiceHeader, Reject> {
@@ -132,7 +131,7 @@ pub fn header_from(
 /// A line from a typed row (the values are moved out).
 pub fn line_from(
     entity: &Entity,
-    values: &mut [Value],
+    values: &mut [Value<'_>],
     origin: Origin,
     default_legal_entity: &str,
 ) -> Result<InvoiceLine, Reject> {
@@ -301,8 +300,10 @@ fn reject_all(ls: &mut [LSlot], rule: Rule, message: &str) {
 /// by key. Lines then come invoice by invoice ([`HeaderBook::invoice`]).
 pub struct HeaderBook {
     slots: Vec<HSlot>,
-    /// The first header with each key (lines go to it).
-    index: HashMap<HeaderKey, usize>,
+    /// The first header with each key (lines go to it), by a hash of the key (a line's key is
+    /// looked up without building one); keys whose hash another key has are in `collided`.
+    index: HashMap<u64, usize>,
+    collided: HashMap<HeaderKey, usize>,
     /// Whether a slot's invoice has been assembled.
     done: Vec<bool>,
 }
@@ -446,7 +447,20 @@ impl HeaderBook {
                 ));
             }
         }
-        let index: HashMap<HeaderKey, usize> = by_key.into_iter().map(|(k, idxs)| (k, idxs[0])).collect();
+        let mut index: HashMap<u64, usize> = HashMap::default();
+        let mut collided: HashMap<HeaderKey, usize> = HashMap::default();
+        let mut firsts: Vec<(HeaderKey, usize)> = by_key.into_iter().map(|(k, idxs)| (k, idxs[0])).collect();
+        firsts.sort_by_key(|(_, i)| *i);
+        for (key, first) in firsts {
+            match index.entry(key_hash(&key.0, &key.1)) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(first);
+                }
+                std::collections::hash_map::Entry::Occupied(_) => {
+                    collided.insert(key, first);
+                }
+            }
+        }
 
         // Invoice numbers and vouchers belong to one document of a legal entity, whatever its
         // kind (a sales invoice and a free-text invoice cannot share a number): every copy is
@@ -501,7 +515,7 @@ impl HeaderBook {
             slot.bad = header_rule(h, earliest, latest, ctx);
         }
         let done = vec![false; hs.len()];
-        HeaderBook { slots: hs, index, done }
+        HeaderBook { slots: hs, index, collided, done }
     }
 
     /// Number of headers (after copies through other views were merged).
@@ -516,7 +530,20 @@ impl HeaderBook {
 
     /// The position in input order of the header with `key` (the first, when duplicated).
     pub fn ordinal(&self, key: &HeaderKey) -> Option<usize> {
-        self.index.get(key).copied()
+        self.ordinal_of(&key.0, &key.1)
+    }
+
+    /// [`HeaderBook::ordinal`] of a key given by its parts (nothing is allocated).
+    pub fn ordinal_of(&self, legal_entity: &str, href: &HeaderRef) -> Option<usize> {
+        let &i = self.index.get(&key_hash(legal_entity, href))?;
+        let k = &self.slots[i].key;
+        if &*k.0 == legal_entity && k.1 == *href {
+            return Some(i);
+        }
+        if self.collided.is_empty() {
+            return None;
+        }
+        self.collided.get(&(legal_entity.into(), href.clone())).copied()
     }
 
     /// (legal entity, number) of every header with a number that passed the rules on
@@ -537,6 +564,41 @@ impl HeaderBook {
     /// them, in input order): those of the header at `ordinal`, or lines whose key has no
     /// header (`None`). An invoice is accepted whole or rejected whole.
     pub fn invoice(&mut self, ordinal: Option<usize>, rows: Vec<LineRow>, ctx: &Context<'_>) -> Assembled {
+        let claim = self.claim(ordinal);
+        claim.assemble(rows, ctx)
+    }
+
+    /// Takes the header at `ordinal` out of the book for assembling its invoice (possibly on
+    /// another thread); `None` for lines whose key has no header.
+    pub fn claim(&mut self, ordinal: Option<usize>) -> Claim {
+        let slot = ordinal.map(|hi| {
+            self.done[hi] = true;
+            let placeholder = HSlot {
+                key: self.slots[hi].key.clone(),
+                origin: self.slots[hi].origin,
+                header: None,
+                bad: None,
+                copies: Vec::new(),
+            };
+            std::mem::replace(&mut self.slots[hi], placeholder)
+        });
+        Claim { ordinal, slot }
+    }
+}
+
+/// A header taken out of its book to assemble its invoice: the header and what the rules on
+/// headers alone said about it.
+pub struct Claim {
+    ordinal: Option<usize>,
+    slot: Option<HSlot>,
+}
+
+impl Claim {
+    /// Applies the rules on lines and on the whole invoice to the claimed header's lines (all
+    /// of them, in input order), or to lines whose key has no header. An invoice is accepted
+    /// whole or rejected whole.
+    pub fn assemble(self, rows: Vec<LineRow>, ctx: &Context<'_>) -> Assembled {
+        let Claim { ordinal, slot } = self;
         let mut out = Assembled { ordinal, ..Default::default() };
         let mut rows = rows;
         rows.sort_by_key(LineRow::origin);
@@ -651,7 +713,7 @@ impl HeaderBook {
             ls[i].bad.get_or_insert(r);
         }
 
-        let Some(hi) = ordinal else {
+        let Some(mut slot) = slot else {
             // No header: every line not rejected yet says so.
             for l in ls.iter_mut() {
                 if l.bad.is_none() {
@@ -677,9 +739,6 @@ impl HeaderBook {
             }
             return out;
         };
-        self.done[hi] = true;
-        let slot = &mut self.slots[hi];
-
         // Line rules, for lines whose header passed.
         let mut resolved_tax: Vec<Option<LineTax>> = vec![None; ls.len()];
         if let (Some(h), None) = (&slot.header, &slot.bad) {
@@ -782,7 +841,9 @@ impl HeaderBook {
         out.invoice = Some(Invoice { header, lines, taxes, rounding, copies });
         out
     }
+}
 
+impl HeaderBook {
     /// The rejects of the headers no lines came for (without lines, or copies of a duplicated
     /// key): called once every invoice has been assembled.
     pub fn finish(mut self, ctx: &Context<'_>) -> Vec<Reject> {
@@ -1073,6 +1134,15 @@ fn overflow(h: &InvoiceHeader, lines: &[&InvoiceLine], e: crate::model::Overflow
     )
 }
 
+/// The hash a header key is indexed by.
+fn key_hash(legal_entity: &str, href: &HeaderRef) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    legal_entity.hash(&mut h);
+    href.hash(&mut h);
+    h.finish()
+}
+
 /// Groups of two or more row indexes that share a key.
 fn views<K: std::hash::Hash + Eq>(keyed: impl Iterator<Item = (usize, K)>) -> Vec<Vec<usize>> {
     let mut by: HashMap<K, Vec<usize>> = HashMap::default();
@@ -1208,7 +1278,7 @@ fn merge_extras(
         return Err("unknown entity".into());
     };
     fn value(extras: &crate::model::Extras, i: usize) -> &str {
-        extras.iter().find(|(j, _)| usize::from(*j) == i).map(|(_, v)| &**v).unwrap_or("")
+        extras.get(i as u16).unwrap_or("")
     }
     for (oi, f) in oe.fields.iter().enumerate().filter(|(_, f)| f.role.is_none()) {
         let theirs = value(other, oi);

@@ -16,11 +16,11 @@ use super::{Reject, Rule};
 /// Typed access to one row by field name.
 struct Row<'a> {
     entity: &'a Entity,
-    values: &'a [Value],
+    values: &'a [Value<'static>],
 }
 
 impl Row<'_> {
-    fn get(&self, name: &str) -> &Value {
+    fn get(&self, name: &str) -> &Value<'static> {
         // Field names used below are those of the compiled-in definitions (tested).
         self.entity.field_index(name).and_then(|i| self.values.get(i)).unwrap_or(&Value::Empty)
     }
@@ -64,12 +64,12 @@ impl Row<'_> {
     }
 }
 
-fn key_of(entity: &Entity, values: &[Value]) -> Vec<String> {
+fn key_of(entity: &Entity, values: &[Value<'_>]) -> Vec<String> {
     entity.key.iter().map(|&k| values[k].canonical(&entity.fields[k].ty)).collect()
 }
 
 /// Adds typed rows of a master entity to `md`; returns the rows rejected.
-pub fn add_rows(entity: &Entity, rows: Vec<(Origin, Vec<Value>)>, md: &mut MasterData) -> Vec<Reject> {
+pub fn add_rows(entity: &Entity, rows: Vec<(Origin, Vec<Value<'static>>)>, md: &mut MasterData) -> Vec<Reject> {
     let mut rejects = Vec::new();
     let mut seen: HashMap<Vec<String>, Vec<Origin>> = HashMap::new();
     for (o, v) in &rows {

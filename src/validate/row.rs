@@ -11,12 +11,12 @@ use super::field::{self, Value};
 use super::{Reject, Rule};
 
 /// Converts `record` into `out` (one value per entity field), or says why the row is rejected.
-pub fn convert(
-    plan: &Plan<'_>,
+pub fn convert<'r>(
+    plan: &'r Plan<'_>,
     columns: &[String],
-    record: &ByteRecord,
+    record: &'r ByteRecord,
     origin: Origin,
-    out: &mut Vec<Value>,
+    out: &mut Vec<Value<'r>>,
 ) -> Result<(), Reject> {
     let entity = plan.entity;
     if record.len() != columns.len() {
@@ -43,8 +43,9 @@ pub fn convert(
     out.clear();
     let mut problems: Vec<(usize, Rule, String)> = Vec::new();
     for (i, f) in entity.fields.iter().enumerate() {
-        let text = match plan.text(i, record) {
-            Ok(t) => t,
+        let text: &'r str = match plan.text(i, record) {
+            Ok(std::borrow::Cow::Borrowed(t)) => t,
+            Ok(std::borrow::Cow::Owned(_)) => unreachable!("mapped text borrows the record or the plan"),
             Err(MapProblem::NotUtf8(at)) => {
                 problems.push((
                     i,
@@ -55,7 +56,7 @@ pub fn convert(
                 continue;
             }
         };
-        match field::parse(&text, &f.ty, &plan.formats[i]) {
+        match field::parse(text, &f.ty, &plan.formats[i]) {
             Ok(Value::Empty) if f.required => {
                 problems.push((i, Rule::FieldRequired, "is required but empty".to_string()));
                 out.push(Value::Empty);
