@@ -62,15 +62,15 @@ pub struct Customer {
 #[derive(Debug, Clone, PartialEq)]
 #[allow(missing_docs)]
 pub struct TaxCode {
-    pub code: String,
+    pub code: std::sync::Arc<str>,
     pub name: Option<String>,
     /// Percent.
     pub rate: Decimal,
     /// EN 16931 VAT category (S, Z, E, AE, K, G, O, L, M).
-    pub category: String,
+    pub category: std::sync::Arc<str>,
     pub exemption_reason_code: Option<String>,
     pub exemption_reason: Option<String>,
-    pub payable_account: String,
+    pub payable_account: std::sync::Arc<str>,
 }
 
 /// Terms of payment.
@@ -101,7 +101,7 @@ pub struct PostingSetup {
     pub posting_type: String,
     pub account_code: String,
     pub relation: Option<String>,
-    pub main_account: String,
+    pub main_account: std::sync::Arc<str>,
 }
 
 /// A number sequence.

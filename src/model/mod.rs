@@ -93,6 +93,11 @@ pub struct Extras {
 }
 
 impl Extras {
+    /// Room for `bytes` of text in `fields` fields (no reallocation while a row is typed).
+    pub fn with_capacity(bytes: usize, fields: usize) -> Extras {
+        Extras { text: String::with_capacity(bytes), ends: Vec::with_capacity(fields) }
+    }
+
     /// Adds a field's value written by `write` (nothing when it writes nothing).
     pub fn push_with(&mut self, field: u16, write: impl FnOnce(&mut String)) {
         let start = self.text.len();

@@ -32,10 +32,10 @@ impl RoundingPolicy {
 /// The tax of one line: its tax code with category and rate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LineTax {
-    /// Sales tax code.
-    pub code: Box<str>,
+    /// Sales tax code (shared with the master data).
+    pub code: std::sync::Arc<str>,
     /// EN 16931 VAT category (S, Z, E, AE, K, G, O, L, M).
-    pub category: Box<str>,
+    pub category: std::sync::Arc<str>,
     /// Percent.
     pub rate: Decimal,
 }
@@ -44,11 +44,11 @@ pub struct LineTax {
 #[derive(Debug, Clone, PartialEq)]
 pub struct VatGroup {
     /// VAT category (BT-118).
-    pub category: Box<str>,
+    pub category: std::sync::Arc<str>,
     /// Rate in percent (BT-119).
     pub rate: Decimal,
     /// The tax code of the group's first line (its ledger account is used).
-    pub tax_code: Box<str>,
+    pub tax_code: std::sync::Arc<str>,
     /// Sum of the group's line nets.
     pub lines: Decimal,
     /// The group's share of the document allowance.

@@ -116,7 +116,11 @@ pub fn invoice_of(d: &StoredDoc) -> Option<(Invoice, String)> {
             currency: None,
             extras: extras(&line_entity, l.get("extras")),
         });
-        taxes.push(LineTax { code: get(l, "tax_code")?, category: get(l, "tax_category")?, rate: dec(l, "tax_rate") });
+        taxes.push(LineTax {
+            code: get(l, "tax_code")?.into(),
+            category: get(l, "tax_category")?.into(),
+            rate: dec(l, "tax_rate"),
+        });
     }
     let rounding = if i.get("rounding").map(String::as_str) == Some("line") {
         RoundingPolicy::Line

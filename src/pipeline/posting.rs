@@ -225,6 +225,7 @@ fn post_all(
     );
     let pb = crate::progress::bar(total, if opts.pro_forma { "computing (pro forma)" } else { "posting" }, "invoices");
     let mut posted_count = 0u64;
+    let cache = post::PartiesCache::default();
 
     if opts.pro_forma {
         // Pro forma reads the store, when there is one, for the originals of credit notes.
@@ -237,7 +238,7 @@ fn post_all(
             pb.inc(batch.len() as u64);
             posted_count += batch.len() as u64;
             let results: Vec<Result<Posted, PostError>> =
-                batch.into_par_iter().map(|(inv, _)| post::post(inv, md, opts)).collect();
+                batch.into_par_iter().map(|(inv, _)| post::post_with(inv, md, opts, &cache)).collect();
             for r in results {
                 let r = r.and_then(|p| {
                     originals.check(p, |le, n| store.as_ref().map_or(Ok(false), |s| s.has_posted_invoice(le, n)))
@@ -301,7 +302,7 @@ fn post_all(
             let computed: Vec<Result<Posted, PostError>> = batch
                 .into_par_iter()
                 .map(|(inv, keep)| {
-                    let mut p = post::post(inv, md, opts)?;
+                    let mut p = post::post_with(inv, md, opts, &cache)?;
                     if let Some(h) = keep {
                         p.content_hash = h;
                     }

@@ -247,8 +247,7 @@ pub(super) fn lines<'c>(
         let mut last = 0usize;
         'file: while reader.next_raw()? {
             for rec in &reader.batch.records[..reader.batch.len] {
-                let ordinal = invoice::raw_key(&reader.plan, reader.columns.len(), rec, &req.legal_entity)
-                    .and_then(|k| book.ordinal(&k));
+                let ordinal = invoice::raw_ordinal(&reader.plan, reader.columns.len(), rec, &req.legal_entity, book);
                 if let Some(o) = ordinal {
                     if o < last {
                         in_order = false;
@@ -499,8 +498,8 @@ fn partitioned<'c>(
             Reader::open(idx as u32, &f.path, &asm.ctx.files[idx], entity, f.mapping.as_deref(), &csv, req, true)?;
         while reader.next_raw()? {
             for (rec, pos) in reader.batch.iter() {
-                let ordinal = invoice::raw_key(&reader.plan, reader.columns.len(), rec, &req.legal_entity)
-                    .and_then(|k| asm.book.ordinal(&k));
+                let ordinal =
+                    invoice::raw_ordinal(&reader.plan, reader.columns.len(), rec, &req.legal_entity, asm.book);
                 let (part, ord) = match ordinal {
                     Some(o) => (o * parts / count, o as u32),
                     None => (parts, NO_HEADER),

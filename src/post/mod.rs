@@ -135,8 +135,8 @@ pub struct Parties {
 pub struct LedgerLine {
     /// What it posts.
     pub posting_type: PostingType,
-    /// Main account.
-    pub account: Box<str>,
+    /// Main account (shared with the master data).
+    pub account: std::sync::Arc<str>,
     /// Amount in the invoice currency.
     pub amount: Decimal,
     /// Amount in the accounting currency.
@@ -144,7 +144,7 @@ pub struct LedgerLine {
     /// Credit side (a storno keeps the original side with the opposite sign).
     pub is_credit: bool,
     /// Tax code of a sales tax line.
-    pub tax_code: Option<Box<str>>,
+    pub tax_code: Option<std::sync::Arc<str>>,
     /// Invoice line of a revenue line.
     pub line_number: Option<Decimal>,
 }
@@ -173,8 +173,10 @@ pub struct Posted {
     /// The legacy hash of the source content, when line numbers were changed by posting
     /// (else [`Posted::legacy_hash`] computes it from the invoice).
     pub legacy_hash: Option<String>,
-    /// Seller, buyer, payment.
-    pub parties: Parties,
+    /// Seller, buyer, payment (shared by the invoices of one customer).
+    pub parties: std::sync::Arc<Parties>,
+    /// The parties as JSON, as the store keeps them (shared likewise).
+    pub parties_json: std::sync::Arc<str>,
     /// Exemption reason (code, text) of every VAT group, in the order of `totals.groups`.
     pub exemptions: Vec<(Option<String>, Option<String>)>,
     /// VAT total in the accounting currency (what the ledger's tax lines hold).
@@ -207,7 +209,12 @@ fn reject(inv: Invoice, field: Option<&str>, rule: Rule, msg: String) -> PostErr
 
 /// The main account for a posting type: the row for the specific record (Table) first, then
 /// its group (Group), then All — the lookup order of D365 posting profiles.
-pub fn account<'m>(md: &'m MasterData, ty: PostingType, table: Option<&str>, group: Option<&str>) -> Option<&'m str> {
+pub fn account<'m>(
+    md: &'m MasterData,
+    ty: PostingType,
+    table: Option<&str>,
+    group: Option<&str>,
+) -> Option<&'m std::sync::Arc<str>> {
     let rows = || md.posting_setup.iter().filter(move |r| r.posting_type == ty.as_str());
     let by = |code: &str, rel: Option<&str>| {
         rel.and_then(|rel| rows().find(|r| r.account_code == code && r.relation.as_deref() == Some(rel)))
@@ -215,7 +222,7 @@ pub fn account<'m>(md: &'m MasterData, ty: PostingType, table: Option<&str>, gro
     by("Table", table)
         .or_else(|| by("Group", group))
         .or_else(|| rows().find(|r| r.account_code == "All"))
-        .map(|r| r.main_account.as_str())
+        .map(|r| &r.main_account)
 }
 
 /// The rate from `from` to `to` valid on `date`: the latest rate starting on or before it, or
@@ -488,9 +495,51 @@ pub fn parties(md: &MasterData, legal_entity: &str, customer_id: &str, payment_t
     })
 }
 
+/// The parties of the invoices posted in one run, built once per (legal entity, customer,
+/// terms of payment) and shared.
+#[derive(Default)]
+pub struct PartiesCache {
+    map: std::sync::Mutex<rustc_hash::FxHashMap<String, SharedParties>>,
+}
+
+/// The parties of an invoice and their JSON, shared by the invoices that have them.
+pub type SharedParties = (std::sync::Arc<Parties>, std::sync::Arc<str>);
+
+impl PartiesCache {
+    /// The parties (and their JSON) of an invoice; `None` when the legal entity is not in the
+    /// master data.
+    pub fn get(
+        &self,
+        md: &MasterData,
+        legal_entity: &str,
+        customer: &str,
+        terms: Option<&str>,
+    ) -> Option<SharedParties> {
+        let key = format!("{legal_entity}\u{1f}{customer}\u{1f}{}", terms.unwrap_or("\u{0}"));
+        if let Some(hit) = self.map.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Some(hit.clone());
+        }
+        let p = parties(md, legal_entity, customer, terms)?;
+        let json: std::sync::Arc<str> = serde_json::to_string(&p).unwrap_or_else(|_| "{}".into()).into();
+        let entry = (std::sync::Arc::new(p), json);
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).insert(key, entry.clone());
+        Some(entry)
+    }
+}
+
 /// Posts one invoice: totals, voucher lines in both currencies (balanced; a conversion
 /// difference goes to the penny-difference account), due date.
-pub fn post(mut inv: Invoice, md: &MasterData, opts: &PostingOptions) -> Result<Posted, PostError> {
+pub fn post(inv: Invoice, md: &MasterData, opts: &PostingOptions) -> Result<Posted, PostError> {
+    post_with(inv, md, opts, &PartiesCache::default())
+}
+
+/// [`post`], with the parties of a cache shared by the invoices of a run.
+pub fn post_with(
+    mut inv: Invoice,
+    md: &MasterData,
+    opts: &PostingOptions,
+    cache: &PartiesCache,
+) -> Result<Posted, PostError> {
     let due_date = due_date(&inv, md);
     let totals = match inv.totals() {
         Ok(t) => t,
@@ -524,16 +573,20 @@ pub fn post(mut inv: Invoice, md: &MasterData, opts: &PostingOptions) -> Result<
     // An amount that leaves the limit in the accounting currency (a huge exchange rate) makes
     // the invoice a reject; the ledger is not used then.
     let mut overflow = false;
-    let mut push = |ty: PostingType, account: &str, amount: Decimal, tax: Option<&str>, line: Option<Decimal>| {
+    let mut push = |ty: PostingType,
+                    account: &std::sync::Arc<str>,
+                    amount: Decimal,
+                    tax: Option<&std::sync::Arc<str>>,
+                    line: Option<Decimal>| {
         let amount_acc = checked::mul(amount, rate).and_then(|a| checked::bounded(round_money(a, acc)));
         overflow |= amount_acc.is_err();
         ledger.push(LedgerLine {
             posting_type: ty,
-            account: account.into(),
+            account: account.clone(),
             amount: round_money(amount, cur),
             amount_acc: amount_acc.unwrap_or_default(),
             is_credit: false,
-            tax_code: tax.map(Into::into),
+            tax_code: tax.cloned(),
             line_number: line,
         });
     };
@@ -558,18 +611,20 @@ pub fn post(mut inv: Invoice, md: &MasterData, opts: &PostingOptions) -> Result<
             // The shares of an amount within the limit are within it too.
             let shares = crate::model::totals::split(net, &weights, cur).unwrap_or_default();
             for ((account, _), share) in parts.iter().zip(shares) {
-                push(PostingType::Revenue, account, -share, None, Some(l.line_number));
+                push(PostingType::Revenue, &std::sync::Arc::from(&**account), -share, None, Some(l.line_number));
             }
             continue;
         }
         let group = l.item_tax_group.as_deref().or(inv.header.item_tax_group.as_deref());
-        let revenue =
-            l.main_account.as_deref().or_else(|| account(md, PostingType::Revenue, l.item_id.as_deref(), group));
+        let revenue = match l.main_account.as_deref() {
+            Some(own) => Some(std::sync::Arc::from(own)),
+            None => account(md, PostingType::Revenue, l.item_id.as_deref(), group).cloned(),
+        };
         let Some(revenue) = revenue else {
             let msg = format!("no Revenue account for line {} in PostingSetup", l.line_number);
             return Err(reject(inv, None, Rule::RefPostingAccount, msg));
         };
-        push(PostingType::Revenue, revenue, -net, None, Some(l.line_number));
+        push(PostingType::Revenue, &revenue, -net, None, Some(l.line_number));
     }
     for g in &totals.groups {
         let Some(tax) = md.tax_codes.get(&*g.tax_code) else {
@@ -609,7 +664,7 @@ pub fn post(mut inv: Invoice, md: &MasterData, opts: &PostingOptions) -> Result<
         };
         ledger.push(LedgerLine {
             posting_type: PostingType::PennyDifference,
-            account: a.into(),
+            account: a.clone(),
             amount: round_money(Decimal::ZERO, cur),
             amount_acc: round_money(-diff, acc),
             is_credit: false,
@@ -639,8 +694,8 @@ pub fn post(mut inv: Invoice, md: &MasterData, opts: &PostingOptions) -> Result<
         (_, true) => "CreditNote",
         _ => "Invoice",
     };
-    let Some(parties) =
-        parties(md, &inv.header.legal_entity, &inv.header.customer, inv.header.payment_terms.as_deref())
+    let Some((parties, parties_json)) =
+        cache.get(md, &inv.header.legal_entity, &inv.header.customer, inv.header.payment_terms.as_deref())
     else {
         let msg = format!("legal entity `{}` is not in the master data", inv.header.legal_entity);
         return Err(reject(inv, None, Rule::RefLegalEntity, msg));
@@ -669,6 +724,7 @@ pub fn post(mut inv: Invoice, md: &MasterData, opts: &PostingOptions) -> Result<
         content_hash,
         legacy_hash,
         parties,
+        parties_json,
         exemptions,
         vat_total_acc,
     })

@@ -525,7 +525,7 @@ impl Store {
                     t.policy.as_str(),
                     p.content_hash,
                     extras_json(&h.entity, &h.extras),
-                    serde_json::to_string(&p.parties).unwrap_or_else(|_| "{}".into()),
+                    &*p.parties_json,
                     version,
                 ])
             })

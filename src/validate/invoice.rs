@@ -49,7 +49,8 @@ fn take_int(entity: &Entity, values: &mut [Value<'_>], role: Role) -> Option<i64
 }
 
 fn extras(entity: &Entity, values: &[Value<'_>]) -> crate::model::Extras {
-    let mut out = crate::model::Extras::default();
+    let fields = entity.fields.iter().zip(values).filter(|(f, v)| f.role.is_none() && **v != Value::Empty).count();
+    let mut out = crate::model::Extras::with_capacity(fields * 12, fields);
     for (i, (f, v)) in entity.fields.iter().zip(values).enumerate() {
         if f.role.is_none() && *v != Value::Empty {
             out.push_with(i as u16, |s| v.write_canonical(&f.ty, s));
@@ -256,6 +257,55 @@ pub fn raw_key(
     Some((le, href))
 }
 
+/// The position of the header a raw line belongs to (read leniently, as [`raw_key`] does),
+/// without building the key; `None` when it has none or the key cannot be read.
+pub fn raw_ordinal(
+    plan: &crate::map::Plan<'_>,
+    columns: usize,
+    record: &csv::ByteRecord,
+    default_legal_entity: &str,
+    book: &HeaderBook,
+) -> Option<usize> {
+    if record.len() != columns {
+        return None;
+    }
+    let entity = plan.entity;
+    let text = |role: Role| -> Option<std::borrow::Cow<'_, str>> {
+        let i = entity.role_index(role)?;
+        plan.text(i, record).ok().filter(|t| !t.is_empty())
+    };
+    let le = text(Role::LegalEntity);
+    let le = le.as_deref().unwrap_or(default_legal_entity);
+    match (entity.kind, entity.document) {
+        (crate::entity::EntityKind::InvoiceHeader, DocumentKind::FreeText) => {
+            book.ordinal_view(le, RefView::RecordId(text(Role::RecordId)?.parse().ok()?))
+        }
+        (crate::entity::EntityKind::InvoiceLine, DocumentKind::FreeText) => {
+            book.ordinal_view(le, RefView::RecordId(text(Role::ParentRecordId)?.parse().ok()?))
+        }
+        _ => book.ordinal_view(le, RefView::Number(&text(Role::InvoiceNumber)?)),
+    }
+}
+
+/// A header reference by view: what [`HeaderRef`] holds, borrowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefView<'a> {
+    /// By invoice number.
+    Number(&'a str),
+    /// By record id.
+    RecordId(i64),
+}
+
+impl HeaderRef {
+    /// The reference, borrowed.
+    pub fn view(&self) -> RefView<'_> {
+        match self {
+            HeaderRef::Number(n) => RefView::Number(n),
+            HeaderRef::RecordId(id) => RefView::RecordId(*id),
+        }
+    }
+}
+
 /// A row that failed the row rules before it became a header or line.
 #[derive(Debug)]
 pub struct EarlyReject {
@@ -277,7 +327,6 @@ struct HSlot {
 }
 
 struct LSlot {
-    key: HeaderKey,
     origin: Origin,
     /// Index into the lines (which stay where they are: slots are small).
     line: Option<usize>,
@@ -452,7 +501,7 @@ impl HeaderBook {
         let mut firsts: Vec<(HeaderKey, usize)> = by_key.into_iter().map(|(k, idxs)| (k, idxs[0])).collect();
         firsts.sort_by_key(|(_, i)| *i);
         for (key, first) in firsts {
-            match index.entry(key_hash(&key.0, &key.1)) {
+            match index.entry(key_hash(&key.0, key.1.view())) {
                 std::collections::hash_map::Entry::Vacant(v) => {
                     v.insert(first);
                 }
@@ -535,15 +584,24 @@ impl HeaderBook {
 
     /// [`HeaderBook::ordinal`] of a key given by its parts (nothing is allocated).
     pub fn ordinal_of(&self, legal_entity: &str, href: &HeaderRef) -> Option<usize> {
+        self.ordinal_view(legal_entity, href.view())
+    }
+
+    /// [`HeaderBook::ordinal`] of a key given by borrowed parts.
+    pub fn ordinal_view(&self, legal_entity: &str, href: RefView<'_>) -> Option<usize> {
         let &i = self.index.get(&key_hash(legal_entity, href))?;
         let k = &self.slots[i].key;
-        if &*k.0 == legal_entity && k.1 == *href {
+        if &*k.0 == legal_entity && k.1.view() == href {
             return Some(i);
         }
         if self.collided.is_empty() {
             return None;
         }
-        self.collided.get(&(legal_entity.into(), href.clone())).copied()
+        let owned = match href {
+            RefView::Number(n) => HeaderRef::Number(n.into()),
+            RefView::RecordId(id) => HeaderRef::RecordId(id),
+        };
+        self.collided.get(&(legal_entity.into(), owned)).copied()
     }
 
     /// (legal entity, number) of every header with a number that passed the rules on
@@ -605,27 +663,20 @@ impl Claim {
         // Slots of the lines; `lines` keeps the typed lines by slot.
         let mut lines: Vec<Option<InvoiceLine>> = Vec::with_capacity(rows.len());
         let mut ls: Vec<LSlot> = Vec::with_capacity(rows.len());
+        // Every row of the group has the same key; the first row's is taken (once).
+        let key: HeaderKey = match rows.first() {
+            Some(LineRow::Line(l)) => (l.legal_entity.clone(), l.header.clone()),
+            Some(LineRow::Early(e)) => e.key.clone().unwrap_or_else(|| ("".into(), HeaderRef::Number("".into()))),
+            None => ("".into(), HeaderRef::Number("".into())),
+        };
         for (i, r) in rows.into_iter().enumerate() {
             match r {
                 LineRow::Line(l) => {
-                    ls.push(LSlot {
-                        key: (l.legal_entity.clone(), l.header.clone()),
-                        origin: l.origin,
-                        line: Some(i),
-                        bad: None,
-                        copies: Vec::new(),
-                    });
+                    ls.push(LSlot { origin: l.origin, line: Some(i), bad: None, copies: Vec::new() });
                     lines.push(Some(l));
                 }
                 LineRow::Early(e) => {
-                    let key = e.key.clone().unwrap_or_else(|| ("".into(), HeaderRef::Number("".into())));
-                    ls.push(LSlot {
-                        key,
-                        origin: e.reject.origin,
-                        line: None,
-                        bad: Some(e.reject),
-                        copies: Vec::new(),
-                    });
+                    ls.push(LSlot { origin: e.reject.origin, line: None, bad: Some(e.reject), copies: Vec::new() });
                     lines.push(None);
                 }
             }
@@ -700,7 +751,7 @@ impl Claim {
                         Rule::KeyDuplicate,
                         format!(
                             "line {num} of {} occurs again at {}{} — {}",
-                            describe(&ls[i].key.1),
+                            describe(&key.1),
                             others.join(", "),
                             line_conflicts.get(num).map(|c| format!(" ({c})")).unwrap_or_default(),
                             Rule::KeyDuplicate.fix()
@@ -717,15 +768,15 @@ impl Claim {
             // No header: every line not rejected yet says so.
             for l in ls.iter_mut() {
                 if l.bad.is_none() {
-                    let role = if is_free_text(&l.key) { Role::ParentRecordId } else { Role::InvoiceNumber };
+                    let role = if is_free_text(&key) { Role::ParentRecordId } else { Role::InvoiceNumber };
                     l.bad = Some(Reject::new(
                         l.origin,
                         ctx.field(l.origin, role),
                         Rule::RelationNoHeader,
                         format!(
                             "{} of legal entity {} has no header in this import — {}",
-                            describe(&l.key.1),
-                            l.key.0,
+                            describe(&key.1),
+                            key.0,
                             Rule::RelationNoHeader.fix()
                         ),
                     ));
@@ -833,7 +884,9 @@ impl Claim {
             copies.extend_from_slice(&l.copies);
             let Some(mut line) = l.line.and_then(|i| lines[i].take()) else { continue };
             let Some(t) = resolved_tax[li].take() else { continue };
-            line.tax_code = Some(t.code.clone());
+            if line.tax_code.as_deref() != Some(&*t.code) {
+                line.tax_code = Some(Box::from(&*t.code));
+            }
             pairs.push((line, t));
         }
         pairs.sort_by_key(|(l, _)| l.line_number);
@@ -1013,7 +1066,7 @@ pub fn assemble(
 fn resolve_tax(l: &InvoiceLine, h: &InvoiceHeader, md: &MasterData) -> Result<LineTax, (Role, String)> {
     if let Some(code) = &l.tax_code {
         return match md.tax_codes.get(&**code) {
-            Some(t) => Ok(LineTax { code: code.clone(), category: t.category.as_str().into(), rate: t.rate }),
+            Some(t) => Ok(LineTax { code: t.code.clone(), category: t.category.clone(), rate: t.rate }),
             None => Err((Role::TaxCode, format!("tax code `{code}` is not in the SalesTaxCode master data"))),
         };
     }
@@ -1023,7 +1076,7 @@ fn resolve_tax(l: &InvoiceLine, h: &InvoiceHeader, md: &MasterData) -> Result<Li
     match (group, item_group) {
         (Some(g), Some(ig)) => md
             .resolve_tax(g, ig)
-            .map(|t| LineTax { code: t.code.as_str().into(), category: t.category.as_str().into(), rate: t.rate })
+            .map(|t| LineTax { code: t.code.clone(), category: t.category.clone(), rate: t.rate })
             .map_err(|m| (Role::ItemTaxGroup, m)),
         (None, _) => Err((
             Role::TaxGroup,
@@ -1135,11 +1188,20 @@ fn overflow(h: &InvoiceHeader, lines: &[&InvoiceLine], e: crate::model::Overflow
 }
 
 /// The hash a header key is indexed by.
-fn key_hash(legal_entity: &str, href: &HeaderRef) -> u64 {
+fn key_hash(legal_entity: &str, href: RefView<'_>) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = rustc_hash::FxHasher::default();
     legal_entity.hash(&mut h);
-    href.hash(&mut h);
+    match href {
+        RefView::Number(n) => {
+            0u8.hash(&mut h);
+            n.hash(&mut h);
+        }
+        RefView::RecordId(id) => {
+            1u8.hash(&mut h);
+            id.hash(&mut h);
+        }
+    }
     h.finish()
 }
 

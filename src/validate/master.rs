@@ -159,15 +159,15 @@ pub fn add_rows(entity: &Entity, rows: Vec<(Origin, Vec<Value<'static>>)>, md: &
             }
             "SalesTaxCode" => {
                 let t = TaxCode {
-                    code: r.req("TaxCode"),
+                    code: r.req("TaxCode").into(),
                     name: r.s("Name"),
                     rate: r.dec("Rate").unwrap_or_default(),
-                    category: r.enum_name("VatCategory").unwrap_or_default(),
+                    category: r.enum_name("VatCategory").unwrap_or_default().into(),
                     exemption_reason_code: r.s("ExemptionReasonCode"),
                     exemption_reason: r.s("ExemptionReason"),
-                    payable_account: r.req("SalesTaxPayableAccount"),
+                    payable_account: r.req("SalesTaxPayableAccount").into(),
                 };
-                md.tax_codes.insert(t.code.clone(), t);
+                md.tax_codes.insert(t.code.to_string(), t);
             }
             "SalesTaxGroup" => {
                 md.tax_groups.entry(r.req("SalesTaxGroup")).or_default().insert(r.req("TaxCode"));
@@ -213,7 +213,7 @@ pub fn add_rows(entity: &Entity, rows: Vec<(Origin, Vec<Value<'static>>)>, md: &
                 posting_type: r.enum_name("PostingType").unwrap_or_default(),
                 account_code: r.enum_name("AccountCode").unwrap_or_default(),
                 relation: r.s("Relation"),
-                main_account: r.req("MainAccount"),
+                main_account: r.req("MainAccount").into(),
             }),
             "NumberSequence" => md.number_sequences.push(NumberSequence {
                 legal_entity: r.req("LegalEntityId"),
