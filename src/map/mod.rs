@@ -367,6 +367,23 @@ fn text_format(
     Ok(f)
 }
 
+/// The text of all fields of `record` (as [`csv::ByteRecord::as_slice`] holds them) when it is
+/// UTF-8 and no field starts inside a character, so that each field's range of it is text too:
+/// one check per record instead of one per field.
+pub fn record_text(record: &csv::ByteRecord) -> Option<&str> {
+    let all = std::str::from_utf8(record.as_slice()).ok()?;
+    (0..record.len()).all(|i| record.range(i).is_some_and(|r| all.is_char_boundary(r.start))).then_some(all)
+}
+
+/// `str::trim`, with a quick answer for the usual value that starts and ends with a visible
+/// ASCII character.
+fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(b)) if a.is_ascii_graphic() && b.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
+
 /// `*` matches any run of characters; everything else matches itself.
 pub fn wildcard_match(pattern: &str, text: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
@@ -476,16 +493,31 @@ impl<'e> Plan<'e> {
     /// The text of field `i` in `record` after trimming, defaults and value maps; empty when
     /// the field has no value.
     pub fn text<'r>(&'r self, i: usize, record: &'r csv::ByteRecord) -> Result<Cow<'r, str>, MapProblem> {
+        self.text_in(i, record, None)
+    }
+
+    /// [`Plan::text`] of a record whose fields [`record_text`] has already read as UTF-8 (its
+    /// result passed as `fields`; `None` checks this field alone).
+    pub fn text_in<'r>(
+        &'r self,
+        i: usize,
+        record: &'r csv::ByteRecord,
+        fields: Option<&'r str>,
+    ) -> Result<Cow<'r, str>, MapProblem> {
         let rule = &self.rules[i];
         let raw: &str = match &self.sources[i] {
             Source::Constant(c) => c.as_str(),
             Source::Missing { .. } => "",
-            Source::Column(ci) => {
-                let bytes = record.get(*ci).unwrap_or(b"");
-                std::str::from_utf8(bytes).map_err(|e| MapProblem::NotUtf8(e.valid_up_to()))?
-            }
+            Source::Column(ci) => match (fields, record.range(*ci)) {
+                // The record's text is UTF-8 and every field starts on a character boundary.
+                (Some(all), Some(r)) => &all[r],
+                (_, r) => {
+                    let bytes = r.map(|r| &record.as_slice()[r]).unwrap_or(b"");
+                    std::str::from_utf8(bytes).map_err(|e| MapProblem::NotUtf8(e.valid_up_to()))?
+                }
+            },
         };
-        let v = if self.formats[i].trim { raw.trim() } else { raw };
+        let v = if self.formats[i].trim { trim(raw) } else { raw };
         let v = if v.is_empty() {
             match &rule.default {
                 Some(d) => d.as_str(),

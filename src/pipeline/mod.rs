@@ -516,7 +516,55 @@ fn import_keeping(
     let first = run.labels.len() - files.len();
     let rounding = req.post.as_ref().map(|p| p.options.rounding).unwrap_or(RoundingPolicy::Document);
 
-    // Headers.
+    let line_files: Vec<(usize, &Entity)> =
+        files.iter().copied().filter(|(_, e)| e.kind == EntityKind::InvoiceLine).collect();
+
+    // Headers into the book, while a thread of its own reads the invoice keys of the lines.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (mut book, stage, scanned) = std::thread::scope(|scope| -> Result<_, JobError> {
+        let scan = scope.spawn(|| stream::scan_keys(req, first, &line_files, &stop));
+        let headers = read_headers(req, first, &files, &mut run);
+        let (headers, early) = match headers {
+            Ok(h) => h,
+            Err(e) => {
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                return Err(e);
+            }
+        };
+        let Run { labels, entities_of, rejects, master: md, .. } = &mut run;
+        let ctx = Context { master: md, run_date: req.run_date, files: labels, entities: entities_of, rounding };
+        let stage = crate::progress::Stage::start("validate", "");
+        let book = invoice::HeaderBook::new(headers, early, &ctx, rejects);
+        let scanned = scan.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        Ok((book, stage, scanned))
+    })?;
+    let Run { labels, entities_of, reports, rejects, master: md } = &mut run;
+    let ctx = Context { master: md, run_date: req.run_date, files: labels, entities: entities_of, rounding };
+    let (validated, copies, posting, kept) = std::thread::scope(|scope| -> Result<_, JobError> {
+        let poster = req.post.as_ref().map(|pr| {
+            let in_import = book.numbers().collect();
+            posting::Poster::start(scope, md, pr, labels, in_import, book.len() as u64)
+        });
+        let mut sink = stream::Sink::new(poster, keep);
+        let entries = stream::lines(req, first, &line_files, &mut book, &ctx, rejects, &mut sink, Some(scanned))?;
+        for (idx, entry) in entries {
+            reports[idx] = Some(entry);
+        }
+        rejects.extend(book.finish(&ctx));
+        sink.finish()
+    })?;
+    stage.done(validated.invoices + validated.credit_notes, "invoices");
+    let kept = keep.then(|| (std::mem::take(&mut run.master), kept));
+    Ok((finish(req, run, validated, copies, posting)?, kept))
+}
+
+/// Reads the header files: typed headers and the rows rejected on the way.
+fn read_headers<'c>(
+    req: &ImportRequest,
+    first: usize,
+    files: &[(usize, &'c Entity)],
+    run: &mut Run<'c>,
+) -> Result<(Vec<InvoiceHeader>, Vec<EarlyReject>), JobError> {
     let mut headers = Vec::new();
     let mut early = Vec::new();
     for &(i, entity) in files.iter().filter(|(_, e)| e.kind == EntityKind::InvoiceHeader) {
@@ -543,28 +591,7 @@ fn import_keeping(
             is_master: false,
         });
     }
-    let line_files: Vec<(usize, &Entity)> =
-        files.iter().copied().filter(|(_, e)| e.kind == EntityKind::InvoiceLine).collect();
-    let Run { labels, entities_of, reports, rejects, master: md } = &mut run;
-    let ctx = Context { master: md, run_date: req.run_date, files: labels, entities: entities_of, rounding };
-    let stage = crate::progress::Stage::start("validate", "");
-    let mut book = invoice::HeaderBook::new(headers, early, &ctx, rejects);
-    let (validated, copies, posting, kept) = std::thread::scope(|scope| -> Result<_, JobError> {
-        let poster = req.post.as_ref().map(|pr| {
-            let in_import = book.numbers().collect();
-            posting::Poster::start(scope, md, pr, labels, in_import, book.len() as u64)
-        });
-        let mut sink = stream::Sink::new(poster, keep);
-        let entries = stream::lines(req, first, &line_files, &mut book, &ctx, rejects, &mut sink)?;
-        for (idx, entry) in entries {
-            reports[idx] = Some(entry);
-        }
-        rejects.extend(book.finish(&ctx));
-        sink.finish()
-    })?;
-    stage.done(validated.invoices + validated.credit_notes, "invoices");
-    let kept = keep.then(|| (std::mem::take(&mut run.master), kept));
-    Ok((finish(req, run, validated, copies, posting)?, kept))
+    Ok((headers, early))
 }
 
 /// Counts per file, rejects files and the rejects index, the outcome.

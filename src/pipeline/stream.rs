@@ -1,7 +1,8 @@
 //! The line pass of an import: lines reach the header book invoice by invoice, in the order of
 //! the headers, with bounded memory.
 //!
-//! A first pass reads only the invoice key of every line. When each line file lists its
+//! A first pass reads only the invoice key of every line (beside the reading of the headers,
+//! with the keys compared with the header order once the book is complete). When each line file lists its
 //! invoices in header order (DMF exports and most legacy exports do), the files are read once
 //! more and merged as they stream: an invoice is assembled as soon as its last line is read and
 //! handed to posting. Otherwise the raw lines are written to temporary partitions, each
@@ -224,8 +225,126 @@ impl Assembly<'_, '_, '_> {
     }
 }
 
+/// Bytes of keys [`scan_keys`] keeps at most (64 MiB, about 3M invoice changes;
+/// `INVOICEFLOW_KEY_SCAN_BYTES` sets another bound, for tests); beyond that the order is checked
+/// after the headers, with the book at hand.
+fn key_scan_bytes() -> usize {
+    std::env::var("INVOICEFLOW_KEY_SCAN_BYTES").ok().and_then(|v| v.parse().ok()).unwrap_or(64 << 20)
+}
+
+/// The invoice keys of the line files in file order, one per run of lines with the same key,
+/// encoded one after the other (legal entity length, legal entity, then 0 and the number or 1
+/// and the record id): read while the headers are read, checked against the book once it is
+/// complete.
+pub(super) struct KeyRuns {
+    data: Vec<u8>,
+    ends: Vec<usize>,
+    /// Bytes of all line files.
+    bytes: u64,
+    /// Whether every key is here (false: the bound was reached).
+    complete: bool,
+}
+
+impl KeyRuns {
+    fn push(&mut self, le: &str, r: invoice::RefView<'_>, scratch: &mut Vec<u8>) {
+        scratch.clear();
+        scratch.extend_from_slice(&(le.len() as u32).to_le_bytes());
+        scratch.extend_from_slice(le.as_bytes());
+        match r {
+            invoice::RefView::Number(n) => {
+                scratch.push(0);
+                scratch.extend_from_slice(n.as_bytes());
+            }
+            invoice::RefView::RecordId(id) => {
+                scratch.push(1);
+                scratch.extend_from_slice(&id.to_le_bytes());
+            }
+        }
+        let last = self.ends.len().checked_sub(2).map(|i| self.ends[i]).unwrap_or(0);
+        if !self.ends.is_empty() && self.data[last..] == scratch[..] {
+            return;
+        }
+        self.data.extend_from_slice(scratch);
+        self.ends.push(self.data.len());
+    }
+
+    /// Whether the keys come in the order of their headers in the book (keys without a header
+    /// do not count).
+    fn in_order(&self, book: &HeaderBook) -> bool {
+        let mut start = 0;
+        let mut last = 0usize;
+        for &end in &self.ends {
+            let e = &self.data[start..end];
+            start = end;
+            let n = u32::from_le_bytes([e[0], e[1], e[2], e[3]]) as usize;
+            let (le, rest) = e[4..].split_at(n);
+            let Ok(le) = std::str::from_utf8(le) else { continue };
+            let r = match rest.split_first() {
+                Some((0, number)) => match std::str::from_utf8(number) {
+                    Ok(n) => invoice::RefView::Number(n),
+                    Err(_) => continue,
+                },
+                Some((_, id)) => match <[u8; 8]>::try_from(id) {
+                    Ok(b) => invoice::RefView::RecordId(i64::from_le_bytes(b)),
+                    Err(_) => continue,
+                },
+                None => continue,
+            };
+            if let Some(o) = book.ordinal_view(le, r) {
+                if o < last {
+                    return false;
+                }
+                last = o;
+            }
+        }
+        true
+    }
+}
+
+/// The first pass over the line files, which needs no headers: the invoice key of every line,
+/// in file order (run beside the reading of the header files).
+pub(super) fn scan_keys(
+    req: &ImportRequest,
+    first: usize,
+    files: &[(usize, &Entity)],
+    stop: &std::sync::atomic::AtomicBool,
+) -> Result<KeyRuns, JobError> {
+    let mut runs = KeyRuns { data: Vec::new(), ends: Vec::new(), bytes: 0, complete: true };
+    let mut scratch = Vec::new();
+    let bound = key_scan_bytes();
+    for &(i, entity) in files {
+        let f = &req.files[i];
+        let idx = (first + i) as u32;
+        let csv = f.mapping.as_ref().map(|m| m.csv.clone()).unwrap_or_default();
+        let mut reader = Reader::open(idx, &f.path, "", entity, f.mapping.as_deref(), &csv, req, false)?;
+        runs.bytes += reader.source.total_bytes();
+        if !runs.complete {
+            continue;
+        }
+        while reader.next_raw()? {
+            for rec in &reader.batch.records[..reader.batch.len] {
+                invoice::raw_key_view(&reader.plan, reader.columns.len(), rec, &req.legal_entity, |le, r| {
+                    runs.push(le, r, &mut scratch)
+                });
+            }
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                return Ok(runs);
+            }
+            if runs.data.len() > bound {
+                runs.complete = false;
+                runs.data = Vec::new();
+                runs.ends = Vec::new();
+                break;
+            }
+        }
+    }
+    Ok(runs)
+}
+
 /// Reads the line files into the book, invoice by invoice, and hands accepted invoices to the
-/// sink. Returns the files' reports (by file number).
+/// sink. Returns the files' reports (by file number). `scanned` is the first pass when
+/// [`scan_keys`] has made it.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn lines<'c>(
     req: &ImportRequest,
     first: usize,
@@ -234,34 +353,43 @@ pub(super) fn lines<'c>(
     ctx: &Context<'_>,
     rejects: &mut Vec<Reject>,
     sink: &mut Sink<'_>,
+    scanned: Option<KeyRuns>,
 ) -> Result<Vec<(usize, FileEntry<'c>)>, JobError> {
-    // The first pass: the invoice key of every line, in file order.
-    let mut in_order = true;
-    let mut bytes = 0u64;
-    for &(i, entity) in files {
-        let f = &req.files[i];
-        let idx = (first + i) as u32;
-        let csv = f.mapping.as_ref().map(|m| m.csv.clone()).unwrap_or_default();
-        let mut reader = Reader::open(idx, &f.path, "", entity, f.mapping.as_deref(), &csv, req, false)?;
-        bytes += reader.source.total_bytes();
-        let mut last = 0usize;
-        'file: while reader.next_raw()? {
-            for rec in &reader.batch.records[..reader.batch.len] {
-                let ordinal = invoice::raw_ordinal(&reader.plan, reader.columns.len(), rec, &req.legal_entity, book);
-                if let Some(o) = ordinal {
-                    if o < last {
-                        in_order = false;
-                        break 'file;
+    let (mut in_order, mut bytes) = match &scanned {
+        Some(runs) if runs.complete => (runs.in_order(book), runs.bytes),
+        _ => (true, 0),
+    };
+    let scanned_all = scanned.is_some_and(|r| r.complete);
+    if !scanned_all {
+        // The first pass, with the book: the invoice key of every line, in file order.
+        for &(i, entity) in files {
+            let f = &req.files[i];
+            let idx = (first + i) as u32;
+            let csv = f.mapping.as_ref().map(|m| m.csv.clone()).unwrap_or_default();
+            let mut reader = Reader::open(idx, &f.path, "", entity, f.mapping.as_deref(), &csv, req, false)?;
+            bytes += reader.source.total_bytes();
+            if !in_order {
+                // Known already; the sizes of the other files still count for partitioning.
+                continue;
+            }
+            let mut last = 0usize;
+            'file: while reader.next_raw()? {
+                for rec in &reader.batch.records[..reader.batch.len] {
+                    let ordinal =
+                        invoice::raw_ordinal(&reader.plan, reader.columns.len(), rec, &req.legal_entity, book);
+                    if let Some(o) = ordinal {
+                        if o < last {
+                            in_order = false;
+                            break 'file;
+                        }
+                        last = o;
                     }
-                    last = o;
                 }
             }
         }
-        if !in_order {
-            break;
-        }
     }
-    tracing::info!(files = files.len(), in_order, "Lines checked for header order.");
+    let checked = if scanned_all { "beside the headers" } else { "after the headers" };
+    tracing::info!(files = files.len(), in_order, checked, "Lines checked for header order.");
     let mut asm = Assembly {
         book,
         ctx,

@@ -120,11 +120,16 @@ pub fn parse<'a>(text: &'a str, ty: &FieldType, format: &TextFormat) -> Result<V
             }
             Err((Rule::FieldEnum, format!("`{text}` is not one of {}", names.join(", "))))
         }
-        FieldType::Bool => match text.to_ascii_lowercase().as_str() {
-            "yes" | "true" | "1" | "y" => Ok(Value::Bool(true)),
-            "no" | "false" | "0" | "n" => Ok(Value::Bool(false)),
-            _ => Err((Rule::FieldBool, format!("`{text}` is not Yes or No"))),
-        },
+        FieldType::Bool => {
+            let is = |words: [&str; 4]| words.iter().any(|w| w.eq_ignore_ascii_case(text));
+            if is(["yes", "true", "1", "y"]) {
+                Ok(Value::Bool(true))
+            } else if is(["no", "false", "0", "n"]) {
+                Ok(Value::Bool(false))
+            } else {
+                Err((Rule::FieldBool, format!("`{text}` is not Yes or No")))
+            }
+        }
     }
 }
 

@@ -266,6 +266,18 @@ pub fn raw_ordinal(
     default_legal_entity: &str,
     book: &HeaderBook,
 ) -> Option<usize> {
+    raw_key_view(plan, columns, record, default_legal_entity, |le, r| book.ordinal_view(le, r)).flatten()
+}
+
+/// Calls `f` with the key of a raw row (legal entity and reference, read leniently, as
+/// [`raw_key`] does) without building it; `None` when the row has none or it cannot be read.
+pub fn raw_key_view<R>(
+    plan: &crate::map::Plan<'_>,
+    columns: usize,
+    record: &csv::ByteRecord,
+    default_legal_entity: &str,
+    f: impl FnOnce(&str, RefView<'_>) -> R,
+) -> Option<R> {
     if record.len() != columns {
         return None;
     }
@@ -278,12 +290,12 @@ pub fn raw_ordinal(
     let le = le.as_deref().unwrap_or(default_legal_entity);
     match (entity.kind, entity.document) {
         (crate::entity::EntityKind::InvoiceHeader, DocumentKind::FreeText) => {
-            book.ordinal_view(le, RefView::RecordId(text(Role::RecordId)?.parse().ok()?))
+            Some(f(le, RefView::RecordId(text(Role::RecordId)?.parse().ok()?)))
         }
         (crate::entity::EntityKind::InvoiceLine, DocumentKind::FreeText) => {
-            book.ordinal_view(le, RefView::RecordId(text(Role::ParentRecordId)?.parse().ok()?))
+            Some(f(le, RefView::RecordId(text(Role::ParentRecordId)?.parse().ok()?)))
         }
-        _ => book.ordinal_view(le, RefView::Number(&text(Role::InvoiceNumber)?)),
+        _ => Some(f(le, RefView::Number(&text(Role::InvoiceNumber)?))),
     }
 }
 
@@ -683,9 +695,17 @@ impl Claim {
         }
         let is_free_text = |k: &HeaderKey| matches!(k.1, HeaderRef::RecordId(_));
 
+        // Views and duplicates both need two rows with one line number: when no number repeats
+        // (the usual case) neither check has anything to do.
+        let repeats = {
+            let mut numbers: Vec<Decimal> =
+                ls.iter().filter_map(|l| l.line.and_then(|li| lines[li].as_ref())).map(|l| l.line_number).collect();
+            numbers.sort_unstable();
+            numbers.windows(2).any(|w| w[0] == w[1])
+        };
         // The same line through two views of it, counted once when the copies agree.
         let mut line_conflicts: HashMap<Decimal, String> = HashMap::default();
-        {
+        if repeats {
             let keyed = ls.iter().enumerate().filter_map(|(i, l)| {
                 let line = l.line.and_then(|li| lines[li].as_ref()).filter(|_| l.bad.is_none())?;
                 Some((i, line.line_number.normalize()))
@@ -730,7 +750,7 @@ impl Claim {
 
         // Duplicate line keys (among lines that have a line number).
         let mut by_line_key: HashMap<Decimal, Vec<usize>> = HashMap::default();
-        for (i, l) in ls.iter().enumerate() {
+        for (i, l) in ls.iter().enumerate().filter(|_| repeats) {
             if let Some(line) = l.line.and_then(|i| lines[i].as_ref()) {
                 by_line_key.entry(line.line_number.normalize()).or_default().push(i);
             }

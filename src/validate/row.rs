@@ -42,8 +42,9 @@ pub fn convert<'r>(
     }
     out.clear();
     let mut problems: Vec<(usize, Rule, String)> = Vec::new();
+    let fields = crate::map::record_text(record);
     for (i, f) in entity.fields.iter().enumerate() {
-        let text: &'r str = match plan.text(i, record) {
+        let text: &'r str = match plan.text_in(i, record, fields) {
             Ok(std::borrow::Cow::Borrowed(t)) => t,
             Ok(std::borrow::Cow::Owned(_)) => unreachable!("mapped text borrows the record or the plan"),
             Err(MapProblem::NotUtf8(at)) => {

@@ -92,11 +92,17 @@ pub fn invoiceflow(args: &[&str]) -> Run {
 
 /// Runs the binary in `dir`.
 pub fn invoiceflow_in(dir: tempfile::TempDir, args: &[&str]) -> Run {
+    invoiceflow_env(dir, args, &[])
+}
+
+/// Runs the binary in `dir` with environment variables set.
+pub fn invoiceflow_env(dir: tempfile::TempDir, args: &[&str], env: &[(&str, &str)]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_invoiceflow"))
         .args(args)
         .current_dir(dir.path())
         .env_remove("INVOICEFLOW_LOG")
         .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     Run {

@@ -415,7 +415,16 @@ fn drafts_posted_later_give_the_ledger_of_a_direct_import() {
 fn unsorted_lines_give_the_store_and_outputs_of_sorted_lines() {
     let dir = tempfile::tempdir().unwrap();
     let mut results = Vec::new();
-    for (name, unsorted, threads) in [("sorted", false, "2"), ("unsorted", true, "1"), ("unsorted2", true, "2")] {
+    // The last two check the order after the headers are read (the keys read beside the
+    // headers exceed a bound of one byte), as imports with millions of invoices may.
+    let cases = [
+        ("sorted", false, "2", None),
+        ("unsorted", true, "1", None),
+        ("unsorted2", true, "2", None),
+        ("sorted-late", false, "2", Some("1")),
+        ("unsorted-late", true, "2", Some("1")),
+    ];
+    for (name, unsorted, threads, key_bound) in cases {
         let data = dir.path().join(name);
         generate(&GenerateRequest {
             invoices: 1500,
@@ -429,8 +438,18 @@ fn unsorted_lines_give_the_store_and_outputs_of_sorted_lines() {
         })
         .unwrap();
         let store = dir.path().join(format!("{name}.db"));
-        let run = import_into(&data, &store, &["--threads", threads, "--batch-size", "333"]);
+        let args = import_args(&data, &store, &["--threads", threads, "--batch-size", "333"]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut env = vec![("INVOICEFLOW_LOG", "invoiceflow::pipeline::stream=info")];
+        env.extend(key_bound.map(|b| ("INVOICEFLOW_KEY_SCAN_BYTES", b)));
+        let run = crate::invoiceflow_env(tempfile::tempdir().unwrap(), &args, &env);
         assert_eq!(run.code, 3, "{}", run.stderr);
+        let checked = format!(
+            "in_order={} checked=\"{}\"",
+            !unsorted,
+            if key_bound.is_some() { "after the headers" } else { "beside the headers" }
+        );
+        assert!(run.stderr.contains(&checked), "{name}: no `{checked}` in {}", run.stderr);
         let out = dir.path().join(format!("{name}-out"));
         for entity in ["BusinessDocumentSalesInvoiceLineItem", "GeneralJournalAccountEntry"] {
             let e = invoiceflow(&[
