@@ -269,7 +269,7 @@ pub fn stored_of(p: &crate::post::Posted, number: &str) -> StoredDoc {
                 ("item_id", &l.item_id),
                 ("item_name", &l.item_name),
                 ("description", &l.description),
-                ("unit", &l.unit),
+                ("unit", &l.unit.as_deref().map(Box::from)),
             ] {
                 put(&mut m, k, v.as_deref().map(str::to_string));
             }

@@ -250,7 +250,7 @@ pub struct InvoiceLine {
     /// The entity it was read as (shared by every row of the entity).
     pub entity: std::sync::Arc<str>,
     /// Company (dataAreaId).
-    pub legal_entity: Box<str>,
+    pub legal_entity: std::sync::Arc<str>,
     /// Its header.
     pub header: HeaderRef,
     /// Invoice date repeated on the line (checked against the header).
@@ -278,11 +278,11 @@ pub struct InvoiceLine {
     /// Tax rate as the source gives it.
     pub tax_rate: Option<Decimal>,
     /// Tax code given directly by the source.
-    pub tax_code: Option<Box<str>>,
+    pub tax_code: Option<std::sync::Arc<str>>,
     /// Sales tax group.
-    pub tax_group: Option<Box<str>>,
+    pub tax_group: Option<std::sync::Arc<str>>,
     /// Item sales tax group.
-    pub item_tax_group: Option<Box<str>>,
+    pub item_tax_group: Option<std::sync::Arc<str>>,
     /// Item number.
     pub item_id: Option<Box<str>>,
     /// Item name (BT-153).
@@ -290,9 +290,9 @@ pub struct InvoiceLine {
     /// Description (BT-154).
     pub description: Option<Box<str>>,
     /// Unit of measure.
-    pub unit: Option<Box<str>>,
+    pub unit: Option<std::sync::Arc<str>>,
     /// Main account (free-text lines).
-    pub main_account: Option<Box<str>>,
+    pub main_account: Option<std::sync::Arc<str>>,
     /// Distribution of the line amount over main accounts by percent (free-text lines).
     pub distribution: Option<Box<str>>,
     /// Currency repeated on the line (checked against the header).
@@ -308,6 +308,31 @@ impl InvoiceLine {
     ///
     /// Fails with [`Overflow`] when an intermediate or the result leaves [`AMOUNT_LIMIT`].
     pub fn net_amount(&self, currency: Currency) -> Result<Decimal, Overflow> {
+        use checked::{add, bounded, div, mul, sub};
+        // The arithmetic of [`InvoiceLine::net_amount_full`], without the steps that change
+        // neither value nor scale (the usual line has no price unit, per-unit or percentage
+        // discount): division is the costly step.
+        let zero_within = |d: Decimal, scale: u32| d.is_zero() && d.scale() <= scale;
+        let price = if zero_within(self.discount_per_unit, self.unit_price.scale()) {
+            self.unit_price
+        } else {
+            sub(self.unit_price, self.discount_per_unit)?
+        };
+        let amount = mul(self.quantity, price)?;
+        let unit_one = self.price_unit.is_zero() || (self.price_unit == Decimal::ONE && self.price_unit.scale() == 0);
+        let gross = bounded(if unit_one { amount } else { div(amount, self.price_unit)? })?;
+        let net = if zero_within(self.discount_percent, 0) {
+            gross
+        } else {
+            sub(gross, div(mul(gross, self.discount_percent)?, Decimal::ONE_HUNDRED)?)?
+        };
+        let net = add(sub(net, self.discount_amount)?, self.charge_amount)?;
+        bounded(round_money(bounded(net)?, currency))
+    }
+
+    /// [`InvoiceLine::net_amount`] computed step by step, every step taken: what the shortcuts
+    /// there must equal, value and scale.
+    pub fn net_amount_full(&self, currency: Currency) -> Result<Decimal, Overflow> {
         use checked::{add, bounded, div, mul, sub};
         let price_unit = if self.price_unit.is_zero() { Decimal::ONE } else { self.price_unit };
         let gross = bounded(div(mul(self.quantity, sub(self.unit_price, self.discount_per_unit)?)?, price_unit)?)?;
@@ -402,9 +427,10 @@ impl Invoice {
     /// totals overflow, which validation rejects).
     pub fn is_credit_note(&self) -> bool {
         let net = || -> Result<Decimal, Overflow> {
-            let lines = checked::sum(
-                self.lines.iter().map(|l| l.net_amount(self.header.currency)).collect::<Result<Vec<_>, _>>()?,
-            )?;
+            let lines = self
+                .lines
+                .iter()
+                .try_fold(Decimal::ZERO, |sum, l| checked::add(sum, l.net_amount(self.header.currency)?))?;
             checked::add(
                 checked::sub(lines, self.header.totals.discount.unwrap_or_default())?,
                 self.header.totals.charge.unwrap_or_default(),
@@ -421,6 +447,40 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn net_amount_shortcuts_equal_every_step_taken() {
+        let cur = Currency::from_code("EUR").unwrap();
+        let jpy = Currency::from_code("JPY").unwrap();
+        let mut checked = 0;
+        for q in ["3", "2.5", "-1", "0.001"] {
+            for p in ["19.99", "7", "1234.5678"] {
+                for per_unit in ["0", "0.00", "0.0000000", "0.5"] {
+                    for unit in ["0", "1", "1.00", "100", "12"] {
+                        for pct in ["0", "0.000", "10", "2.5"] {
+                            for amount in ["0", "0.00", "1.25"] {
+                                let mut l = line(q, p);
+                                l.discount_per_unit = d(per_unit);
+                                l.price_unit = d(unit);
+                                l.discount_percent = d(pct);
+                                l.discount_amount = d(amount);
+                                for c in [cur, jpy] {
+                                    let (fast, full) = (l.net_amount(c).unwrap(), l.net_amount_full(c).unwrap());
+                                    assert_eq!(
+                                        (fast.to_string(), fast.scale()),
+                                        (full.to_string(), full.scale()),
+                                        "{q} × ({p} − {per_unit}) ÷ {unit} − {pct}% − {amount}"
+                                    );
+                                    checked += 1;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 4 * 3 * 4 * 5 * 4 * 3 * 2);
     }
 
     fn line(q: &str, p: &str) -> InvoiceLine {

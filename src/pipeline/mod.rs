@@ -252,6 +252,9 @@ struct Reader<'e> {
     plan: Plan<'e>,
     entity: &'e Entity,
     batch: RawBatch,
+    /// The batch read ahead while the last one was typed, and whether there was one.
+    ahead: RawBatch,
+    ahead_read: Option<Result<bool, JobError>>,
     batch_size: usize,
     read: u64,
     pb: ProgressBar,
@@ -287,6 +290,8 @@ impl<'e> Reader<'e> {
             plan,
             entity,
             batch: RawBatch::default(),
+            ahead: RawBatch::default(),
+            ahead_read: None,
             batch_size: req.batch_size,
             read: 0,
             pb,
@@ -304,19 +309,36 @@ impl<'e> Reader<'e> {
     }
 
     /// The next batch as typed rows (converted in parallel, in file order); `None` at the end.
+    /// The batch after it is read meanwhile (reading is the one step that cannot be shared).
     fn next_parsed(&mut self, default_legal_entity: &str) -> Result<Option<Vec<Parsed>>, JobError> {
-        if !self.next_raw()? {
+        let more = match self.ahead_read.take() {
+            Some(more) => {
+                std::mem::swap(&mut self.batch, &mut self.ahead);
+                more?
+            }
+            None => self.source.next_batch(&mut self.batch, self.batch_size)?,
+        };
+        if !more {
             return Ok(None);
         }
-        let (plan, columns, entity, file) = (&self.plan, &self.columns, self.entity, self.file_index);
-        let parsed = self.batch.records[..self.batch.len]
-            .par_iter()
-            .zip(self.batch.positions[..self.batch.len].par_iter())
-            .map_init(Vec::new, |values, (rec, &(line, record))| {
-                let origin = Origin { file, line, record };
-                parse_row(plan, columns, entity, rec, origin, default_legal_entity, values)
-            })
-            .collect();
+        self.read += self.batch.len as u64;
+        self.pb.set_position(self.source.bytes_read());
+        let Reader { source, plan, columns, entity, file_index: file, batch, ahead, batch_size, .. } = self;
+        let (entity, file, batch_size) = (*entity, *file, *batch_size);
+        let (ahead_read, parsed) = rayon::join(
+            || source.next_batch(ahead, batch_size).map_err(JobError::from),
+            || {
+                batch.records[..batch.len]
+                    .par_iter()
+                    .zip(batch.positions[..batch.len].par_iter())
+                    .map_init(Vec::new, |values, (rec, &(line, record))| {
+                        let origin = Origin { file, line, record };
+                        parse_row(plan, columns, entity, rec, origin, default_legal_entity, values)
+                    })
+                    .collect()
+            },
+        );
+        self.ahead_read = Some(ahead_read);
         Ok(Some(parsed))
     }
 

@@ -29,14 +29,14 @@ use crate::validate::Reject;
 /// Invoices handed to posting at a time.
 const SEND: usize = 512;
 
-/// Raw line bytes per partition of the partitioned path (32 MiB; `INVOICEFLOW_PARTITION_BYTES`
+/// Raw line bytes per partition of the partitioned path (16 MiB; `INVOICEFLOW_PARTITION_BYTES`
 /// sets another size, for tests and tuning).
 fn partition_bytes() -> u64 {
     std::env::var("INVOICEFLOW_PARTITION_BYTES")
         .ok()
         .and_then(|v| v.parse().ok())
         .filter(|&b| b > 0)
-        .unwrap_or(32 << 20)
+        .unwrap_or(16 << 20)
 }
 
 /// What a sink gives back: the counts of accepted invoices, the copies counted when nothing
@@ -139,16 +139,16 @@ enum Class {
 
 fn classify(p: &Parsed, book: &HeaderBook) -> Class {
     let (le, href) = match p {
-        Parsed::Line(l) => (&l.legal_entity, &l.header),
+        Parsed::Line(l) => (&*l.legal_entity, &l.header),
         Parsed::Rejected(e) => match &e.key {
-            Some(k) => (&k.0, &k.1),
+            Some(k) => (&*k.0, &k.1),
             None => return Class::Alone,
         },
         Parsed::Header(_) | Parsed::Master(..) => return Class::Alone,
     };
     match book.ordinal_of(le, href) {
         Some(o) => Class::Invoice(o),
-        None => Class::Orphan((le.clone(), href.clone())),
+        None => Class::Orphan((le.into(), href.clone())),
     }
 }
 

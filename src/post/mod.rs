@@ -361,8 +361,11 @@ pub fn content_hash(inv: &Invoice, due_date: Date, line_nets: &[Decimal]) -> Str
         }
         f.str(&t.code);
         f.str(&t.category);
-        for v in [&l.item_id, &l.item_name, &l.description, &l.unit, &l.main_account, &l.distribution] {
-            f.opt(v.as_deref());
+        for v in [l.item_id.as_deref(), l.item_name.as_deref(), l.description.as_deref()] {
+            f.opt(v);
+        }
+        for v in [l.unit.as_deref(), l.main_account.as_deref(), l.distribution.as_deref()] {
+            f.opt(v);
         }
         f.extras(&l.entity, &l.extras);
     }
@@ -430,8 +433,8 @@ pub fn legacy_content_hash(inv: &Invoice) -> String {
             o(&l.item_id),
             o(&l.item_name),
             o(&l.description),
-            o(&l.unit),
-            o(&l.main_account),
+            o(&l.unit.as_deref().map(Box::from)),
+            o(&l.main_account.as_deref().map(Box::from)),
             o(&l.distribution),
             l.invoice_date.map(|d| d.to_string()).unwrap_or_default(),
         ] {

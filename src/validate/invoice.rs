@@ -26,6 +26,43 @@ fn take_str(entity: &Entity, values: &mut [Value<'_>], role: Role) -> Option<Box
     }
 }
 
+/// A text field without copying it.
+fn take_text<'a>(entity: &Entity, values: &mut [Value<'a>], role: Role) -> Option<std::borrow::Cow<'a, str>> {
+    match take(entity, values, role) {
+        Value::Str(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// A code-like text (legal entity, tax group, unit, account): the few distinct values of a
+/// file are allocated once per thread and shared by the rows that carry them.
+fn take_code(entity: &Entity, values: &mut [Value<'_>], role: Role) -> Option<std::sync::Arc<str>> {
+    match take(entity, values, role) {
+        Value::Str(s) => Some(intern(&s)),
+        _ => None,
+    }
+}
+
+/// The shared copy of `s` (a per-thread table, emptied when it exceeds 4,096 values so that
+/// a column of distinct values costs no more than copying them).
+pub fn intern(s: &str) -> std::sync::Arc<str> {
+    thread_local! {
+        static CODES: std::cell::RefCell<HashMap<Box<str>, std::sync::Arc<str>>> = Default::default();
+    }
+    CODES.with(|codes| {
+        let mut codes = codes.borrow_mut();
+        if let Some(a) = codes.get(s) {
+            return std::sync::Arc::clone(a);
+        }
+        if codes.len() >= 4096 {
+            codes.clear();
+        }
+        let a: std::sync::Arc<str> = s.into();
+        codes.insert(s.into(), std::sync::Arc::clone(&a));
+        a
+    })
+}
+
 fn take_dec(entity: &Entity, values: &mut [Value<'_>], role: Role) -> Option<Decimal> {
     match take(entity, values, role) {
         Value::Dec(d) => Some(d),
@@ -59,7 +96,11 @@ fn extras(entity: &Entity, values: &[Value<'_>]) -> crate::model::Extras {
     out
 }
 
-fn currency(entity: &Entity, code: Option<Box<str>>, origin: Origin) -> Result<Option<Currency>, Reject> {
+fn currency(
+    entity: &Entity,
+    code: Option<std::borrow::Cow<'_, str>>,
+    origin: Origin,
+) -> Result<Option<Currency>, Reject> {
     let Some(code) = code else { return Ok(None) };
     match Currency::from_code(&code) {
         Some(c) => Ok(Some(c)),
@@ -87,7 +128,7 @@ pub fn header_from(
     default_legal_entity: &str,
 ) -> Result<InvoiceHeader, Reject> {
     let extras = extras(entity, values);
-    let Some(cur) = currency(entity, take_str(entity, values, Role::Currency), origin)? else {
+    let Some(cur) = currency(entity, take_text(entity, values, Role::Currency), origin)? else {
         // Currency is required on every header entity; this only guards the invariant.
         return Err(Reject::new(
             origin,
@@ -137,7 +178,7 @@ pub fn line_from(
     default_legal_entity: &str,
 ) -> Result<InvoiceLine, Reject> {
     let extras = extras(entity, values);
-    let cur = currency(entity, take_str(entity, values, Role::Currency), origin)?;
+    let cur = currency(entity, take_text(entity, values, Role::Currency), origin)?;
     let header = match entity.document {
         DocumentKind::Sales => HeaderRef::Number(take_str(entity, values, Role::InvoiceNumber).unwrap_or_default()),
         DocumentKind::FreeText => {
@@ -148,7 +189,7 @@ pub fn line_from(
     Ok(InvoiceLine {
         origin,
         entity: std::sync::Arc::clone(&entity.shared_name),
-        legal_entity: take_str(entity, values, Role::LegalEntity).unwrap_or_else(|| default_legal_entity.into()),
+        legal_entity: take_code(entity, values, Role::LegalEntity).unwrap_or_else(|| intern(default_legal_entity)),
         header,
         invoice_date: take_date(entity, values, Role::InvoiceDate),
         line_number: take_dec(entity, values, Role::LineNumber).unwrap_or_default(),
@@ -162,14 +203,14 @@ pub fn line_from(
         line_amount: take_dec(entity, values, Role::LineAmount),
         line_tax: take_dec(entity, values, Role::LineTax),
         tax_rate: take_dec(entity, values, Role::TaxRate),
-        tax_code: take_str(entity, values, Role::TaxCode),
-        tax_group: take_str(entity, values, Role::TaxGroup),
-        item_tax_group: take_str(entity, values, Role::ItemTaxGroup),
+        tax_code: take_code(entity, values, Role::TaxCode),
+        tax_group: take_code(entity, values, Role::TaxGroup),
+        item_tax_group: take_code(entity, values, Role::ItemTaxGroup),
         item_id: take_str(entity, values, Role::ItemId),
         item_name: take_str(entity, values, Role::ItemName),
         description: take_str(entity, values, Role::Description),
-        unit: take_str(entity, values, Role::Unit),
-        main_account: take_str(entity, values, Role::MainAccount),
+        unit: take_code(entity, values, Role::Unit),
+        main_account: take_code(entity, values, Role::MainAccount),
         distribution: take_str(entity, values, Role::Distribution),
         currency: cur,
         extras,
@@ -677,7 +718,7 @@ impl Claim {
         let mut ls: Vec<LSlot> = Vec::with_capacity(rows.len());
         // Every row of the group has the same key; the first row's is taken (once).
         let key: HeaderKey = match rows.first() {
-            Some(LineRow::Line(l)) => (l.legal_entity.clone(), l.header.clone()),
+            Some(LineRow::Line(l)) => (Box::from(&*l.legal_entity), l.header.clone()),
             Some(LineRow::Early(e)) => e.key.clone().unwrap_or_else(|| ("".into(), HeaderRef::Number("".into()))),
             None => ("".into(), HeaderRef::Number("".into())),
         };
@@ -905,7 +946,7 @@ impl Claim {
             let Some(mut line) = l.line.and_then(|i| lines[i].take()) else { continue };
             let Some(t) = resolved_tax[li].take() else { continue };
             if line.tax_code.as_deref() != Some(&*t.code) {
-                line.tax_code = Some(Box::from(&*t.code));
+                line.tax_code = Some(std::sync::Arc::clone(&t.code));
             }
             pairs.push((line, t));
         }
@@ -1056,7 +1097,7 @@ pub fn assemble(
     rows.sort_by_key(LineRow::origin);
     for r in rows {
         let key = match &r {
-            LineRow::Line(l) => (l.legal_entity.clone(), l.header.clone()),
+            LineRow::Line(l) => (Box::from(&*l.legal_entity), l.header.clone()),
             LineRow::Early(e) => e.key.clone().unwrap_or_else(|| ("".into(), HeaderRef::Number("".into()))),
         };
         let i = *at.entry(key.clone()).or_insert_with(|| {
