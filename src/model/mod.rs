@@ -98,6 +98,12 @@ impl Extras {
         Extras { text: String::with_capacity(bytes), ends: Vec::with_capacity(fields) }
     }
 
+    /// Gives back the room not used (for values kept long, as the headers of an import are).
+    pub fn shrink_to_fit(&mut self) {
+        self.text.shrink_to_fit();
+        self.ends.shrink_to_fit();
+    }
+
     /// Adds a field's value written by `write` (nothing when it writes nothing).
     pub fn push_with(&mut self, field: u16, write: impl FnOnce(&mut String)) {
         let start = self.text.len();
@@ -183,7 +189,7 @@ pub struct InvoiceHeader {
     /// Sales or free-text invoice.
     pub document: DocumentKind,
     /// Company (dataAreaId).
-    pub legal_entity: Box<str>,
+    pub legal_entity: std::sync::Arc<str>,
     /// The invoice number; `None` for a free-text invoice that gets one when posted.
     pub number: Option<Box<str>>,
     /// Free-text invoices: the source's record id that lines point to (ParentRecId).
@@ -191,11 +197,11 @@ pub struct InvoiceHeader {
     /// Invoice date (BT-2).
     pub date: Date,
     /// Customer account (the buyer).
-    pub customer: Box<str>,
+    pub customer: std::sync::Arc<str>,
     /// Invoice currency (BT-5).
     pub currency: Currency,
     /// Terms of payment.
-    pub payment_terms: Option<Box<str>>,
+    pub payment_terms: Option<std::sync::Arc<str>>,
     /// Due date (BT-9), when the source gives one.
     pub due_date: Option<Date>,
     /// The customer's order reference (BT-13).
@@ -213,9 +219,9 @@ pub struct InvoiceHeader {
     /// Header totals when the source carries them (checked against the lines).
     pub totals: HeaderTotals,
     /// Default sales tax group of the lines (free-text headers).
-    pub tax_group: Option<Box<str>>,
+    pub tax_group: Option<std::sync::Arc<str>>,
     /// Default item sales tax group of the lines (free-text headers).
-    pub item_tax_group: Option<Box<str>>,
+    pub item_tax_group: Option<std::sync::Arc<str>>,
     /// Fields without a role.
     pub extras: Extras,
 }

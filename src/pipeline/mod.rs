@@ -1,7 +1,7 @@
 //! The job: stages in order — master data, entity files (read → map → type), cross-row
 //! validation, rejects — with progress on stderr and a run summary.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -581,12 +581,15 @@ fn import_keeping(
 }
 
 /// Reads the header files: typed headers and the rows rejected on the way.
+// Boxed headers: the book keeps each in a slot of its own, and a million of them do not need
+// one contiguous allocation beside the slots.
+#[allow(clippy::vec_box)]
 fn read_headers<'c>(
     req: &ImportRequest,
     first: usize,
     files: &[(usize, &'c Entity)],
     run: &mut Run<'c>,
-) -> Result<(Vec<InvoiceHeader>, Vec<EarlyReject>), JobError> {
+) -> Result<(Vec<Box<InvoiceHeader>>, Vec<EarlyReject>), JobError> {
     let mut headers = Vec::new();
     let mut early = Vec::new();
     for &(i, entity) in files.iter().filter(|(_, e)| e.kind == EntityKind::InvoiceHeader) {
@@ -598,7 +601,7 @@ fn read_headers<'c>(
         while let Some(batch) = reader.next_parsed(&req.legal_entity)? {
             for p in batch {
                 match p {
-                    Parsed::Header(h) => headers.push(h),
+                    Parsed::Header(h) => headers.push(Box::new(h)),
                     Parsed::Rejected(e) => early.push(e),
                     Parsed::Line(_) | Parsed::Master(..) => {}
                 }
@@ -735,7 +738,7 @@ pub(crate) fn post_invoices(
         Some(pr) => {
             let Run { labels, master: md, .. } = &run;
             let total = invoices.len() as u64;
-            let in_import: HashSet<(Box<str>, Box<str>)> = invoices
+            let in_import: posting::NumberSet = invoices
                 .iter()
                 .filter_map(|(i, _)| Some((i.header.legal_entity.clone(), i.header.number.clone()?)))
                 .collect();

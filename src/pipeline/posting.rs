@@ -72,11 +72,56 @@ pub struct PostReport {
     pub pro_forma_report: Option<crate::export::proforma::ProFormaReport>,
 }
 
+/// (legal entity, invoice number) pairs, held compactly (a million cost ~30 MB): their text
+/// in one buffer, an index of their hashes sorted for lookup.
+#[derive(Default)]
+pub struct NumberSet {
+    text: String,
+    /// (hash, start of the legal entity in `text`, its length, the number's length).
+    index: Vec<(u64, usize, u32, u32)>,
+}
+
+impl NumberSet {
+    fn hash(legal_entity: &str, number: &str) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = rustc_hash::FxHasher::default();
+        legal_entity.hash(&mut h);
+        number.hash(&mut h);
+        h.finish()
+    }
+
+    /// Whether the pair is in the set.
+    pub fn contains(&self, legal_entity: &str, number: &str) -> bool {
+        let h = Self::hash(legal_entity, number);
+        let from = self.index.partition_point(|e| e.0 < h);
+        self.index[from..].iter().take_while(|e| e.0 == h).any(|&(_, start, le, n)| {
+            let (le, n) = (le as usize, n as usize);
+            &self.text[start..start + le] == legal_entity && &self.text[start + le..start + le + n] == number
+        })
+    }
+}
+
+impl<A: AsRef<str>, B: AsRef<str>> FromIterator<(A, B)> for NumberSet {
+    fn from_iter<I: IntoIterator<Item = (A, B)>>(pairs: I) -> NumberSet {
+        let mut set = NumberSet::default();
+        for (le, number) in pairs {
+            let (le, number) = (le.as_ref(), number.as_ref());
+            // Lengths fit: fields are at most a few dozen characters (their entities' limits).
+            set.index.push((Self::hash(le, number), set.text.len(), le.len() as u32, number.len() as u32));
+            set.text.push_str(le);
+            set.text.push_str(number);
+        }
+        set.index.sort_unstable();
+        set.text.shrink_to_fit();
+        set
+    }
+}
+
 /// The check of credit notes' original invoices: each must be an invoice of the import, or a
 /// posted invoice of the store (unless originals outside the store are allowed; then they are
 /// counted).
 struct Originals {
-    in_import: HashSet<(Box<str>, Box<str>)>,
+    in_import: NumberSet,
     allow_outside: bool,
     outside: u64,
 }
@@ -91,7 +136,7 @@ impl Originals {
         let h = &p.invoice.header;
         let Some(original) = h.original_invoice.clone() else { return Ok(p) };
         let key = (h.legal_entity.clone(), original);
-        if self.in_import.contains(&key) {
+        if self.in_import.contains(&key.0, &key.1) {
             return Ok(p);
         }
         let found = match in_store(&key.0, &key.1) {
@@ -172,7 +217,7 @@ impl<'s> Poster<'s> {
         md: &'e MasterData,
         req: &'e PostRequest,
         files: &'e [String],
-        in_import: HashSet<(Box<str>, Box<str>)>,
+        in_import: NumberSet,
         total: u64,
     ) -> Poster<'s> {
         let (tx, rx) = mpsc::sync_channel::<Batch>(2);
@@ -205,7 +250,7 @@ fn post_all(
     md: &MasterData,
     req: &PostRequest,
     files: &[String],
-    in_import: HashSet<(Box<str>, Box<str>)>,
+    in_import: NumberSet,
     total: u64,
 ) -> Result<PostOutcome, JobError> {
     let mut report =
@@ -394,4 +439,21 @@ fn count(report: &mut PostReport, p: &Posted) {
 fn field_name(entity: &str, role: crate::entity::Role) -> Option<String> {
     let e = crate::entity::Catalog::builtin().get(entity)?;
     e.role_index(role).map(|i| e.fields[i].name.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NumberSet;
+
+    #[test]
+    fn number_set_holds_exactly_its_pairs() {
+        let set: NumberSet =
+            [("DEMF", "INV-1"), ("DEMF", "INV-2"), ("USMF", "INV-1"), ("DEM", "FINV-1")].into_iter().collect();
+        assert!(set.contains("DEMF", "INV-1"));
+        assert!(set.contains("USMF", "INV-1"));
+        assert!(set.contains("DEM", "FINV-1"));
+        assert!(!set.contains("DEMFI", "NV-1"));
+        assert!(!set.contains("USMF", "INV-2"));
+        assert!(!set.contains("", ""));
+    }
 }

@@ -345,7 +345,8 @@ pub fn content_hash(inv: &Invoice, due_date: Date, line_nets: &[Decimal]) -> Str
     f.date(due_date);
     f.str(&hd.customer);
     f.str(hd.currency.code());
-    for v in [&hd.payment_terms, &hd.order_reference, &hd.buyer_reference, &hd.sales_order, &hd.original_invoice] {
+    f.opt(hd.payment_terms.as_deref());
+    for v in [&hd.order_reference, &hd.buyer_reference, &hd.sales_order, &hd.original_invoice] {
         f.opt(v.as_deref());
     }
     f.dec(hd.totals.charge.unwrap_or_default());
@@ -392,7 +393,7 @@ pub fn legacy_content_hash(inv: &Invoice) -> String {
         hd.date.to_string(),
         hd.customer.to_string(),
         hd.currency.code().to_string(),
-        o(&hd.payment_terms),
+        o(&hd.payment_terms.as_deref().map(Box::from)),
         hd.due_date.map(|d| d.to_string()).unwrap_or_default(),
         o(&hd.order_reference),
         o(&hd.buyer_reference),
@@ -404,8 +405,8 @@ pub fn legacy_content_hash(inv: &Invoice) -> String {
         od(&hd.totals.tax),
         od(&hd.totals.charge),
         od(&hd.totals.discount),
-        o(&hd.tax_group),
-        o(&hd.item_tax_group),
+        o(&hd.tax_group.as_deref().map(Box::from)),
+        o(&hd.item_tax_group.as_deref().map(Box::from)),
         inv.rounding.as_str().to_string(),
     ] {
         feed(&s);

@@ -43,22 +43,22 @@ fn take_code(entity: &Entity, values: &mut [Value<'_>], role: Role) -> Option<st
     }
 }
 
-/// The shared copy of `s` (a per-thread table, emptied when it exceeds 4,096 values so that
+/// The shared copy of `s` (a per-thread table, emptied when it reaches 16,384 values so that
 /// a column of distinct values costs no more than copying them).
 pub fn intern(s: &str) -> std::sync::Arc<str> {
     thread_local! {
-        static CODES: std::cell::RefCell<HashMap<Box<str>, std::sync::Arc<str>>> = Default::default();
+        static CODES: std::cell::RefCell<rustc_hash::FxHashSet<std::sync::Arc<str>>> = Default::default();
     }
     CODES.with(|codes| {
         let mut codes = codes.borrow_mut();
         if let Some(a) = codes.get(s) {
             return std::sync::Arc::clone(a);
         }
-        if codes.len() >= 4096 {
+        if codes.len() >= 1 << 14 {
             codes.clear();
         }
         let a: std::sync::Arc<str> = s.into();
-        codes.insert(s.into(), std::sync::Arc::clone(&a));
+        codes.insert(std::sync::Arc::clone(&a));
         a
     })
 }
@@ -127,7 +127,9 @@ pub fn header_from(
     origin: Origin,
     default_legal_entity: &str,
 ) -> Result<InvoiceHeader, Reject> {
-    let extras = extras(entity, values);
+    let mut extras = extras(entity, values);
+    // Headers stay in the book until their lines are read: no spare room.
+    extras.shrink_to_fit();
     let Some(cur) = currency(entity, take_text(entity, values, Role::Currency), origin)? else {
         // Currency is required on every header entity; this only guards the invariant.
         return Err(Reject::new(
@@ -141,15 +143,15 @@ pub fn header_from(
         origin,
         entity: std::sync::Arc::clone(&entity.shared_name),
         document: entity.document,
-        legal_entity: take_str(entity, values, Role::LegalEntity).unwrap_or_else(|| default_legal_entity.into()),
+        legal_entity: take_code(entity, values, Role::LegalEntity).unwrap_or_else(|| intern(default_legal_entity)),
         number: take_str(entity, values, Role::InvoiceNumber),
         record_id: take_int(entity, values, Role::RecordId),
         // InvoiceDate, Customer and Currency are required fields of every header entity
         // (checked when definitions load), so a typed row has them.
         date: take_date(entity, values, Role::InvoiceDate).unwrap_or(Date::from_days_since_epoch(0)),
-        customer: take_str(entity, values, Role::Customer).unwrap_or_default(),
+        customer: take_code(entity, values, Role::Customer).unwrap_or_else(|| intern("")),
         currency: cur,
-        payment_terms: take_str(entity, values, Role::PaymentTerms),
+        payment_terms: take_code(entity, values, Role::PaymentTerms),
         due_date: take_date(entity, values, Role::DueDate),
         order_reference: take_str(entity, values, Role::OrderReference),
         buyer_reference: take_str(entity, values, Role::BuyerReference),
@@ -163,8 +165,8 @@ pub fn header_from(
             charge: take_dec(entity, values, Role::TotalCharge),
             discount: take_dec(entity, values, Role::TotalDiscount),
         },
-        tax_group: take_str(entity, values, Role::TaxGroup),
-        item_tax_group: take_str(entity, values, Role::ItemTaxGroup),
+        tax_group: take_code(entity, values, Role::TaxGroup),
+        item_tax_group: take_code(entity, values, Role::ItemTaxGroup),
         extras,
     };
     Ok(h)
@@ -251,7 +253,7 @@ pub struct Outcome {
 }
 
 /// The identity a header is known by and lines point to: (legal entity, number or record id).
-pub type HeaderKey = (Box<str>, HeaderRef);
+pub type HeaderKey = (std::sync::Arc<str>, HeaderRef);
 
 fn header_key(h: &InvoiceHeader) -> HeaderKey {
     let r = match (&h.number, h.document) {
@@ -285,7 +287,7 @@ pub fn raw_key(
         let i = entity.role_index(role)?;
         plan.text(i, record).ok().map(|t| t.into_owned()).filter(|t| !t.is_empty())
     };
-    let le: Box<str> = text(Role::LegalEntity).unwrap_or_else(|| default_legal_entity.to_string()).into();
+    let le: std::sync::Arc<str> = intern(text(Role::LegalEntity).as_deref().unwrap_or(default_legal_entity));
     let href = match (entity.kind, entity.document) {
         (crate::entity::EntityKind::InvoiceHeader, DocumentKind::FreeText) => {
             HeaderRef::RecordId(text(Role::RecordId)?.parse().ok()?)
@@ -373,8 +375,9 @@ pub struct EarlyReject {
 struct HSlot {
     key: HeaderKey,
     origin: Origin,
-    header: Option<InvoiceHeader>,
-    bad: Option<Reject>,
+    /// Boxed: a book of a million headers holds a million slots, most of them claimed.
+    header: Option<Box<InvoiceHeader>>,
+    bad: Option<Box<Reject>>,
     /// Rows that are this same header through another entity (see [`merge_views`]).
     copies: Vec<Origin>,
 }
@@ -445,22 +448,26 @@ impl HeaderBook {
     /// Books the header rows of an import (typed, or rejected by the row rules) and applies
     /// the rules on headers alone. Rows rejected without a readable key go to `rejects`.
     pub fn new(
-        headers: Vec<InvoiceHeader>,
+        headers: Vec<Box<InvoiceHeader>>,
         early: Vec<EarlyReject>,
         ctx: &Context<'_>,
         rejects: &mut Vec<Reject>,
     ) -> HeaderBook {
-        let mut hs: Vec<HSlot> = headers
-            .into_iter()
-            .map(|h| HSlot { key: header_key(&h), origin: h.origin, header: Some(h), bad: None, copies: Vec::new() })
-            .collect();
+        let mut hs: Vec<HSlot> = Vec::with_capacity(headers.len() + early.len());
+        hs.extend(headers.into_iter().map(|h| HSlot {
+            key: header_key(&h),
+            origin: h.origin,
+            header: Some(h),
+            bad: None,
+            copies: Vec::new(),
+        }));
         for e in early {
             match e.key {
                 Some(key) => hs.push(HSlot {
                     key,
                     origin: e.reject.origin,
                     header: None,
-                    bad: Some(e.reject),
+                    bad: Some(Box::new(e.reject)),
                     copies: Vec::new(),
                 }),
                 None => rejects.push(e.reject),
@@ -474,11 +481,12 @@ impl HeaderBook {
         // once when the copies agree.
         let mut view_conflicts: HashMap<HeaderKey, String> = HashMap::default();
         {
-            let groups = views(
+            let (groups, _) = shared_keys(
                 hs.iter()
                     .enumerate()
                     .filter(|(_, h)| h.bad.is_none() && h.header.is_some())
-                    .map(|(i, h)| (i, h.key.clone())),
+                    .map(|(i, h)| (i, slot_key(h).0)),
+                |i| slot_key(&hs[i]).1,
             );
             let mut drop = vec![false; hs.len()];
             for idxs in groups {
@@ -519,14 +527,10 @@ impl HeaderBook {
         }
 
         // Duplicate header keys, inside a file or across files: every copy is rejected.
-        let mut by_key: HashMap<HeaderKey, Vec<usize>> = HashMap::default();
-        for (i, h) in hs.iter().enumerate() {
-            by_key.entry(h.key.clone()).or_default().push(i);
-        }
-        for (key, idxs) in &by_key {
-            if idxs.len() < 2 {
-                continue;
-            }
+        let (duplicated, firsts) =
+            shared_keys(hs.iter().enumerate().map(|(i, h)| (i, slot_key(h).0)), |i| slot_key(&hs[i]).1);
+        for idxs in &duplicated {
+            let key = &hs[idxs[0]].key.clone();
             for &i in idxs {
                 if hs[i].bad.is_some() {
                     continue;
@@ -535,7 +539,7 @@ impl HeaderBook {
                 let others: Vec<String> = idxs.iter().filter(|&&j| j != i).map(|&j| ctx.at(hs[j].origin)).collect();
                 let field = ctx.field(o, if is_free_text(key) { Role::RecordId } else { Role::InvoiceNumber });
                 let why = view_conflicts.get(key).map(|c| format!(" ({c})")).unwrap_or_default();
-                hs[i].bad = Some(Reject::new(
+                hs[i].bad = Some(Box::new(Reject::new(
                     o,
                     field,
                     Rule::KeyDuplicate,
@@ -546,20 +550,20 @@ impl HeaderBook {
                         others.join(", "),
                         Rule::KeyDuplicate.fix()
                     ),
-                ));
+                )));
             }
         }
         let mut index: HashMap<u64, usize> = HashMap::default();
         let mut collided: HashMap<HeaderKey, usize> = HashMap::default();
-        let mut firsts: Vec<(HeaderKey, usize)> = by_key.into_iter().map(|(k, idxs)| (k, idxs[0])).collect();
-        firsts.sort_by_key(|(_, i)| *i);
-        for (key, first) in firsts {
+        index.reserve(firsts.len());
+        for first in firsts {
+            let key = &hs[first].key;
             match index.entry(key_hash(&key.0, key.1.view())) {
                 std::collections::hash_map::Entry::Vacant(v) => {
                     v.insert(first);
                 }
                 std::collections::hash_map::Entry::Occupied(_) => {
-                    collided.insert(key, first);
+                    collided.insert(key.clone(), first);
                 }
             }
         }
@@ -568,22 +572,13 @@ impl HeaderBook {
         // kind (a sales invoice and a free-text invoice cannot share a number): every copy is
         // rejected.
         for (role, what) in [(Role::InvoiceNumber, "invoice number"), (Role::Voucher, "voucher")] {
-            let mut by_number: HashMap<(&str, &str), Vec<usize>> = HashMap::default();
-            for (i, h) in hs.iter().enumerate() {
-                let Some(header) = &h.header else { continue };
-                let value = match role {
-                    Role::InvoiceNumber => header.number.as_deref(),
-                    _ => header.voucher.as_deref(),
-                };
-                if let Some(v) = value {
-                    by_number.entry((&header.legal_entity, v)).or_default().push(i);
-                }
-            }
+            let number_of = |h| slot_number(h, role);
+            let (shared, _) = shared_keys(hs.iter().enumerate().filter_map(|(i, h)| Some((i, number_of(h)?.0))), |i| {
+                number_of(&hs[i]).map(|(_, k)| k)
+            });
             let mut found: Vec<(usize, Reject)> = Vec::new();
-            for ((le, value), idxs) in &by_number {
-                if idxs.len() < 2 {
-                    continue;
-                }
+            for idxs in &shared {
+                let Some((_, (le, value))) = number_of(&hs[idxs[0]]) else { continue };
                 for &i in idxs {
                     let o = hs[i].origin;
                     let others: Vec<String> = idxs.iter().filter(|&&j| j != i).map(|&j| ctx.at(hs[j].origin)).collect();
@@ -603,7 +598,7 @@ impl HeaderBook {
                 }
             }
             for (i, r) in found {
-                hs[i].bad.get_or_insert(r);
+                hs[i].bad.get_or_insert(Box::new(r));
             }
         }
 
@@ -614,7 +609,7 @@ impl HeaderBook {
             let (Some(h), None) = (&slot.header, &slot.bad) else {
                 continue;
             };
-            slot.bad = header_rule(h, earliest, latest, ctx);
+            slot.bad = header_rule(h, earliest, latest, ctx).map(Box::new);
         }
         let done = vec![false; hs.len()];
         HeaderBook { slots: hs, index, collided, done }
@@ -659,7 +654,7 @@ impl HeaderBook {
 
     /// (legal entity, number) of every header with a number that passed the rules on
     /// headers alone (for the originals of credit notes).
-    pub fn numbers(&self) -> impl Iterator<Item = (Box<str>, Box<str>)> + '_ {
+    pub fn numbers(&self) -> impl Iterator<Item = (std::sync::Arc<str>, Box<str>)> + '_ {
         self.slots.iter().filter(|s| s.bad.is_none()).filter_map(|s| {
             let h = s.header.as_ref()?;
             Some((h.legal_entity.clone(), h.number.clone()?))
@@ -718,7 +713,7 @@ impl Claim {
         let mut ls: Vec<LSlot> = Vec::with_capacity(rows.len());
         // Every row of the group has the same key; the first row's is taken (once).
         let key: HeaderKey = match rows.first() {
-            Some(LineRow::Line(l)) => (Box::from(&*l.legal_entity), l.header.clone()),
+            Some(LineRow::Line(l)) => (std::sync::Arc::clone(&l.legal_entity), l.header.clone()),
             Some(LineRow::Early(e)) => e.key.clone().unwrap_or_else(|| ("".into(), HeaderRef::Number("".into()))),
             None => ("".into(), HeaderRef::Number("".into())),
         };
@@ -873,21 +868,21 @@ impl Claim {
             let o = slot.origin;
             if ls.is_empty() {
                 let field = ctx.field(o, Role::InvoiceNumber).or(ctx.field(o, Role::RecordId));
-                slot.bad = Some(Reject::new(
+                slot.bad = Some(Box::new(Reject::new(
                     o,
                     field,
                     Rule::RelationNoLines,
                     format!("{} has no lines in this import — {}", describe(&key.1), Rule::RelationNoLines.fix()),
-                ));
+                )));
             } else if let Some(first_bad) = ls.iter().position(|l| l.bad.is_some()) {
                 let cause = ls[first_bad].bad.as_ref().map(|r| r.rule.id()).unwrap_or("");
                 let at = ctx.at(ls[first_bad].origin);
-                slot.bad = Some(Reject::new(
+                slot.bad = Some(Box::new(Reject::new(
                     o,
                     None,
                     Rule::RelationLineRejected,
                     format!("its line at {at} was rejected ({cause}) — {}", Rule::RelationLineRejected.fix()),
-                ));
+                )));
                 let message = format!(
                     "another line of {} at {at} was rejected ({cause}) — {}",
                     describe(&key.1),
@@ -902,7 +897,7 @@ impl Claim {
                 if let Some(h) = &slot.header {
                     match invoice_rules(h, &line_refs, &taxes, ctx) {
                         Ok(p) => rounding = p,
-                        Err(r) => slot.bad = Some(r),
+                        Err(r) => slot.bad = Some(Box::new(r)),
                     }
                 }
             }
@@ -930,7 +925,7 @@ impl Claim {
             }
         }
         if let Some(r) = slot.bad.take() {
-            out.rejects.push(r);
+            out.rejects.push(*r);
             out.rejects.extend(ls.into_iter().filter_map(|l| l.bad));
             return out;
         }
@@ -952,7 +947,7 @@ impl Claim {
         }
         pairs.sort_by_key(|(l, _)| l.line_number);
         let (lines, taxes) = pairs.into_iter().unzip();
-        out.invoice = Some(Invoice { header, lines, taxes, rounding, copies });
+        out.invoice = Some(Invoice { header: *header, lines, taxes, rounding, copies });
         out
     }
 }
@@ -974,7 +969,7 @@ impl HeaderBook {
             let slot = &mut self.slots[hi];
             if let Some(r) = slot.bad.take() {
                 out.extend(slot.copies.iter().map(|&o| copy_reject(o, slot.origin, &r, ctx)));
-                out.push(r);
+                out.push(*r);
             }
         }
         out
@@ -1082,7 +1077,7 @@ pub fn assemble(
     let mut out = Outcome::default();
     let (early_headers, early_lines): (Vec<EarlyReject>, Vec<EarlyReject>) =
         early.into_iter().partition(|e| e.is_header);
-    let mut book = HeaderBook::new(headers, early_headers, ctx, &mut out.rejects);
+    let mut book = HeaderBook::new(headers.into_iter().map(Box::new).collect(), early_headers, ctx, &mut out.rejects);
     // Lines by key, keys in order of first appearance.
     let mut groups: Vec<(HeaderKey, Vec<LineRow>)> = Vec::new();
     let mut at: HashMap<HeaderKey, usize> = HashMap::default();
@@ -1097,7 +1092,7 @@ pub fn assemble(
     rows.sort_by_key(LineRow::origin);
     for r in rows {
         let key = match &r {
-            LineRow::Line(l) => (Box::from(&*l.legal_entity), l.header.clone()),
+            LineRow::Line(l) => (std::sync::Arc::clone(&l.legal_entity), l.header.clone()),
             LineRow::Early(e) => e.key.clone().unwrap_or_else(|| ("".into(), HeaderRef::Number("".into()))),
         };
         let i = *at.entry(key.clone()).or_insert_with(|| {
@@ -1266,6 +1261,66 @@ fn key_hash(legal_entity: &str, href: RefView<'_>) -> u64 {
     h.finish()
 }
 
+/// A slot's key, hashed, for [`shared_keys`].
+fn slot_key(h: &HSlot) -> (u64, (&str, RefView<'_>)) {
+    (key_hash(&h.key.0, h.key.1.view()), (&*h.key.0, h.key.1.view()))
+}
+
+/// A slot's (legal entity, invoice number or voucher), hashed, for [`shared_keys`].
+fn slot_number(h: &HSlot, role: Role) -> Option<(u64, (&str, &str))> {
+    let header = h.header.as_ref()?;
+    let value = match role {
+        Role::InvoiceNumber => header.number.as_deref(),
+        _ => header.voucher.as_deref(),
+    }?;
+    let le: &str = &header.legal_entity;
+    Some((key_hash(le, RefView::Number(value)), (le, value)))
+}
+
+/// Rows that share a key, found by sorting their keys' hashes (no map holding every key: a
+/// million headers cost 16 bytes each here): the groups of two or more (indexes ascending,
+/// groups in order of their first index), and the first index of every distinct key
+/// (ascending). `hashed` gives (index, hash of its key); `key` the key of an index, compared
+/// only among indexes of one hash (equal keys must hash equally).
+fn shared_keys<K: PartialEq>(
+    hashed: impl Iterator<Item = (usize, u64)>,
+    key: impl Fn(usize) -> K,
+) -> (Vec<Vec<usize>>, Vec<usize>) {
+    let mut hashed: Vec<(u64, u32)> = hashed.map(|(i, h)| (h, i as u32)).collect();
+    hashed.sort_unstable();
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut firsts: Vec<usize> = Vec::with_capacity(hashed.len());
+    let mut run_start = 0;
+    while run_start < hashed.len() {
+        let h = hashed[run_start].0;
+        let run_end = hashed[run_start..].iter().position(|&(x, _)| x != h).map_or(hashed.len(), |n| run_start + n);
+        if run_end - run_start == 1 {
+            firsts.push(hashed[run_start].1 as usize);
+        } else {
+            // One hash, one or more keys (a collision): group by the keys themselves. The run
+            // is sorted by index, so every group is too.
+            let mut subgroups: Vec<(K, Vec<usize>)> = Vec::new();
+            for &(_, i) in &hashed[run_start..run_end] {
+                let (i, k) = (i as usize, key(i as usize));
+                match subgroups.iter_mut().find(|(gk, _)| *gk == k) {
+                    Some((_, g)) => g.push(i),
+                    None => subgroups.push((k, vec![i])),
+                }
+            }
+            for (_, idxs) in subgroups {
+                firsts.push(idxs[0]);
+                if idxs.len() > 1 {
+                    groups.push(idxs);
+                }
+            }
+        }
+        run_start = run_end;
+    }
+    groups.sort();
+    firsts.sort_unstable();
+    (groups, firsts)
+}
+
 /// Groups of two or more row indexes that share a key.
 fn views<K: std::hash::Hash + Eq>(keyed: impl Iterator<Item = (usize, K)>) -> Vec<Vec<usize>> {
     let mut by: HashMap<K, Vec<usize>> = HashMap::default();
@@ -1427,4 +1482,18 @@ fn copy_reject(copy: Origin, of: Origin, r: &Reject, ctx: &Context<'_>) -> Rejec
         r.rule,
         format!("the same row as {}, which was rejected: {}", ctx.at(of), r.message),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shared_keys;
+
+    #[test]
+    fn shared_keys_groups_equal_keys_and_splits_colliding_hashes() {
+        // "a", "b" and "d" share the hash 7 (a collision); "c" has its own.
+        let rows = [("a", 7u64), ("b", 7), ("a", 7), ("c", 9), ("b", 7), ("d", 7), ("a", 7)];
+        let (groups, firsts) = shared_keys(rows.iter().enumerate().map(|(i, &(_, h))| (i, h)), |i| rows[i].0);
+        assert_eq!(groups, vec![vec![0, 2, 6], vec![1, 4]]);
+        assert_eq!(firsts, vec![0, 1, 3, 5]);
+    }
 }
