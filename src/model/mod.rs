@@ -420,23 +420,47 @@ pub struct Invoice {
     /// Rows that are this same invoice (or its lines) through another entity of the same
     /// documents, counted with it: unchanged when it is accepted, rejected with it.
     pub copies: Vec<Origin>,
+    /// The totals as validation computed them (with `rounding`, lines in this order), kept so
+    /// that posting does not compute them again; `None` when they are to be computed.
+    pub computed: Option<Box<totals::Totals>>,
 }
 
 impl Invoice {
     /// The document's totals (an [`Overflow`] when they leave [`AMOUNT_LIMIT`]; validation
     /// rejects such invoices, so an accepted one always has totals).
     pub fn totals(&self) -> Result<totals::Totals, Overflow> {
-        totals::compute(&self.header, &self.lines, &self.taxes, self.rounding)
+        match &self.computed {
+            Some(t) => Ok((**t).clone()),
+            None => totals::compute(&self.header, &self.lines, &self.taxes, self.rounding),
+        }
+    }
+
+    /// [`Invoice::totals`], taking the ones validation kept.
+    pub fn take_totals(&mut self) -> Result<totals::Totals, Overflow> {
+        match self.computed.take() {
+            Some(t) => {
+                // Debug builds (every test) hold the kept totals to a fresh computation.
+                debug_assert_eq!(
+                    Ok(&*t),
+                    totals::compute(&self.header, &self.lines, &self.taxes, self.rounding).as_ref()
+                );
+                Ok(*t)
+            }
+            None => totals::compute(&self.header, &self.lines, &self.taxes, self.rounding),
+        }
     }
 
     /// Whether this is a credit note: its total without VAT is below zero (false when its
     /// totals overflow, which validation rejects).
     pub fn is_credit_note(&self) -> bool {
         let net = || -> Result<Decimal, Overflow> {
-            let lines = self
-                .lines
-                .iter()
-                .try_fold(Decimal::ZERO, |sum, l| checked::add(sum, l.net_amount(self.header.currency)?))?;
+            let lines = match &self.computed {
+                Some(t) => checked::sum(t.line_nets.iter().copied())?,
+                None => self
+                    .lines
+                    .iter()
+                    .try_fold(Decimal::ZERO, |sum, l| checked::add(sum, l.net_amount(self.header.currency)?))?,
+            };
             checked::add(
                 checked::sub(lines, self.header.totals.discount.unwrap_or_default())?,
                 self.header.totals.charge.unwrap_or_default(),

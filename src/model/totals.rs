@@ -130,10 +130,23 @@ pub fn compute<'a>(
     taxes: &[LineTax],
     policy: RoundingPolicy,
 ) -> Result<Totals, Overflow> {
+    let lines: Vec<&InvoiceLine> = lines.into_iter().collect();
+    let line_nets: Vec<Decimal> = lines.iter().map(|l| l.net_amount(header.currency)).collect::<Result<_, _>>()?;
+    compute_with_nets(header, &lines, line_nets, taxes, policy)
+}
+
+/// [`compute`] with the lines' net amounts already computed (`line_nets[i]` is
+/// `lines[i].net_amount(header.currency)`), as validation has them.
+pub fn compute_with_nets(
+    header: &InvoiceHeader,
+    lines: &[&InvoiceLine],
+    line_nets: Vec<Decimal>,
+    taxes: &[LineTax],
+    policy: RoundingPolicy,
+) -> Result<Totals, Overflow> {
+    debug_assert_eq!(lines.len(), line_nets.len());
     let cur = header.currency;
     let hundred = Decimal::ONE_HUNDRED;
-    let lines: Vec<&InvoiceLine> = lines.into_iter().collect();
-    let line_nets: Vec<Decimal> = lines.iter().map(|l| l.net_amount(cur)).collect::<Result<_, _>>()?;
     let two = |d: Decimal| d.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
     let line_gross: Vec<Decimal> = lines
         .iter()

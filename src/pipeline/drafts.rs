@@ -128,7 +128,7 @@ pub fn invoice_of(d: &StoredDoc) -> Option<(Invoice, String)> {
         RoundingPolicy::Document
     };
     Some((
-        Invoice { header, lines, taxes, rounding, copies: Vec::new() },
+        Invoice { header, lines, taxes, rounding, copies: Vec::new(), computed: None },
         i.get("content_hash").cloned().unwrap_or_default(),
     ))
 }

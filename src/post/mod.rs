@@ -545,7 +545,7 @@ pub fn post_with(
     cache: &PartiesCache,
 ) -> Result<Posted, PostError> {
     let due_date = due_date(&inv, md);
-    let totals = match inv.totals() {
+    let totals = match inv.take_totals() {
         Ok(t) => t,
         Err(e) => {
             let msg = format!("its totals cannot be computed: {e}");

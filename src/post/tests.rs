@@ -167,7 +167,7 @@ fn line(n: u32, qty: &str, price: &str, tax: &str) -> (InvoiceLine, LineTax) {
 
 fn invoice(h: InvoiceHeader, lines: Vec<(InvoiceLine, LineTax)>) -> Invoice {
     let (lines, taxes) = lines.into_iter().unzip();
-    Invoice { header: h, lines, taxes, rounding: RoundingPolicy::Document, copies: Vec::new() }
+    Invoice { header: h, lines, taxes, rounding: RoundingPolicy::Document, copies: Vec::new(), computed: None }
 }
 
 fn entries(p: &Posted) -> Vec<(&str, &str, String, String, bool)> {

@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 
 use crate::entity::{DocumentKind, Entity, Role};
 use crate::model::master::MasterData;
-use crate::model::totals::{self, LineTax, RoundingPolicy};
+use crate::model::totals::{self, LineTax, RoundingPolicy, Totals};
 use crate::model::{Currency, Date, HeaderRef, HeaderTotals, Invoice, InvoiceHeader, InvoiceLine};
 use crate::read::Origin;
 
@@ -848,21 +848,24 @@ impl Claim {
         };
         // Line rules, for lines whose header passed.
         let mut resolved_tax: Vec<Option<LineTax>> = vec![None; ls.len()];
+        let mut nets: Vec<Decimal> = Vec::with_capacity(ls.len());
         if let (Some(h), None) = (&slot.header, &slot.bad) {
             for (li, l) in ls.iter_mut().enumerate() {
                 let (Some(line), None) = (l.line.and_then(|i| lines[i].as_ref()), &l.bad) else {
                     continue;
                 };
-                let (bad, tax) = line_rule(line, h, ctx);
+                let (bad, tax, net) = line_rule(line, h, ctx);
                 if let Ok(t) = tax {
                     resolved_tax[li] = Some(t);
                 }
+                nets.extend(net);
                 l.bad = bad;
             }
         }
 
         // An invoice is a unit: headers without lines, headers with a rejected line, totals.
         let mut rounding = ctx.rounding;
+        let mut computed = None;
         if slot.bad.is_none() {
             let key = slot.key.clone();
             let o = slot.origin;
@@ -895,8 +898,11 @@ impl Claim {
                 let line_refs: Vec<&InvoiceLine> =
                     ls.iter().filter_map(|l| l.line.and_then(|i| lines[i].as_ref())).collect();
                 if let Some(h) = &slot.header {
-                    match invoice_rules(h, &line_refs, &taxes, ctx) {
-                        Ok(p) => rounding = p,
+                    match invoice_rules(h, &line_refs, std::mem::take(&mut nets), &taxes, ctx) {
+                        Ok(t) => {
+                            rounding = t.policy;
+                            computed = Some(Box::new(t));
+                        }
                         Err(r) => slot.bad = Some(Box::new(r)),
                     }
                 }
@@ -945,9 +951,14 @@ impl Claim {
             }
             pairs.push((line, t));
         }
-        pairs.sort_by_key(|(l, _)| l.line_number);
+        // The totals are kept when they were computed with the lines in this order (the VAT
+        // breakdown follows the order of the lines).
+        if !pairs.is_sorted_by_key(|(l, _)| l.line_number) {
+            pairs.sort_by_key(|(l, _)| l.line_number);
+            computed = None;
+        }
         let (lines, taxes) = pairs.into_iter().unzip();
-        out.invoice = Some(Invoice { header: *header, lines, taxes, rounding, copies });
+        out.invoice = Some(Invoice { header: *header, lines, taxes, rounding, copies, computed });
         out
     }
 }
@@ -1015,13 +1026,16 @@ fn header_rule(h: &InvoiceHeader, earliest: Date, latest: Date, ctx: &Context<'_
     }
 }
 
+/// A line's tax, or the field and the message of why it has none.
+type TaxOf = Result<LineTax, (Role, String)>;
+
 /// The rules on one line of a header that passed: repeated values, tax, distribution, amount.
-/// Returns the reject (if any) and the line's tax.
+/// Returns the reject (if any), the line's tax and its net amount.
 fn line_rule(
     l: &InvoiceLine,
     h: &InvoiceHeader,
     ctx: &Context<'_>,
-) -> (Option<Reject>, Result<LineTax, (Role, String)>) {
+) -> (Option<Reject>, TaxOf, Option<Decimal>) {
     let o = l.origin;
     let reject = |role: Role, rule: Rule, msg: String| {
         Some(Reject::new(o, ctx.field(o, role), rule, format!("{msg} — {}", rule.fix())))
@@ -1062,7 +1076,7 @@ fn line_rule(
     } else {
         None
     };
-    (bad, tax)
+    (bad, tax, net.ok())
 }
 
 /// Applies the cross-row rules to all headers and lines of one import, together with the rows
@@ -1142,19 +1156,27 @@ fn resolve_tax(l: &InvoiceLine, h: &InvoiceHeader, md: &MasterData) -> Result<Li
     }
 }
 
-/// Totals, tax and sign of a whole invoice whose lines all passed. Returns the VAT rounding
-/// that reproduces the source's tax total (the default when it gives none).
+/// Totals, tax and sign of a whole invoice whose lines all passed (`nets`: their net amounts).
+/// Returns the totals with the VAT rounding that reproduces the source's tax total (the default
+/// when it gives none).
 fn invoice_rules(
     h: &InvoiceHeader,
     lines: &[&InvoiceLine],
+    nets: Vec<Decimal>,
     taxes: &[LineTax],
     ctx: &Context<'_>,
-) -> Result<RoundingPolicy, Reject> {
+) -> Result<Totals, Reject> {
     let o = h.origin;
     let reject = |role: Role, rule: Rule, msg: String| {
         Err(Reject::new(o, ctx.field(o, role), rule, format!("{msg} — {}", rule.fix())))
     };
-    let doc = match totals::compute(h, lines.iter().copied(), taxes, RoundingPolicy::Document) {
+    // Every line here passed its rules, which computed its net amount.
+    let nets = if nets.len() == lines.len() {
+        Ok(nets)
+    } else {
+        lines.iter().map(|l| l.net_amount(h.currency)).collect::<Result<Vec<_>, _>>()
+    };
+    let doc = match nets.and_then(|n| totals::compute_with_nets(h, lines, n, taxes, RoundingPolicy::Document)) {
         Ok(doc) => doc,
         Err(e) => return Err(overflow(h, lines, e, ctx)),
     };
@@ -1169,9 +1191,12 @@ fn invoice_rules(
             ),
         );
     }
-    let compute =
-        |policy| totals::compute(h, lines.iter().copied(), taxes, policy).map_err(|e| overflow(h, lines, e, ctx));
+    let compute = |policy| {
+        totals::compute_with_nets(h, lines, doc.line_nets.clone(), taxes, policy)
+            .map_err(|e| overflow(h, lines, e, ctx))
+    };
     let chosen = match h.totals.tax {
+        None if ctx.rounding == RoundingPolicy::Document => doc,
         None => compute(ctx.rounding)?,
         Some(t) if t == doc.vat_total => doc,
         Some(t) => {
@@ -1212,7 +1237,7 @@ fn invoice_rules(
             );
         }
     }
-    Ok(chosen.policy)
+    Ok(chosen)
 }
 
 /// The reject of a header whose totals leave the amount limit, naming what makes them large:
