@@ -142,41 +142,63 @@ impl Extras {
 /// Writes a decimal as `Display` does (plain, with its scale, `-` when negative), without
 /// allocating.
 pub fn write_decimal(out: &mut String, d: Decimal) {
-    let mut digits = [0u8; 40];
-    let mut m = d.mantissa().unsigned_abs();
-    let mut n = 0usize;
-    loop {
-        digits[n] = b'0' + (m % 10) as u8;
-        m /= 10;
-        n += 1;
-        if m == 0 {
-            break;
-        }
-    }
-    let scale = d.scale() as usize;
-    if d.is_sign_negative() {
-        out.push('-');
-    }
-    if n <= scale {
-        out.push('0');
-        out.push('.');
-        for _ in n..scale {
-            out.push('0');
-        }
-        for i in (0..n).rev() {
-            out.push(digits[i] as char);
-        }
-    } else {
-        for i in (scale..n).rev() {
-            out.push(digits[i] as char);
-        }
-        if scale > 0 {
-            out.push('.');
-            for i in (0..scale).rev() {
-                out.push(digits[i] as char);
+    // The digits, least significant first, in u64 arithmetic (a u128 division is a call per
+    // digit): the mantissa (at most 96 bits) as two parts of at most 19 digits.
+    fn put_digits(mut v: u64, digits: &mut [u8; 40], n: &mut usize, at_least: usize) {
+        let start = *n;
+        loop {
+            digits[*n] = b'0' + (v % 10) as u8;
+            v /= 10;
+            *n += 1;
+            if v == 0 && *n - start >= at_least {
+                break;
             }
         }
     }
+    const E19: u128 = 10_000_000_000_000_000_000;
+    let m = d.mantissa().unsigned_abs();
+    let (hi, lo) = ((m / E19) as u64, (m % E19) as u64);
+    let mut digits = [0u8; 40];
+    let mut n = 0usize;
+    if hi == 0 {
+        put_digits(lo, &mut digits, &mut n, 1);
+    } else {
+        put_digits(lo, &mut digits, &mut n, 19);
+        put_digits(hi, &mut digits, &mut n, 1);
+    }
+    let scale = d.scale() as usize;
+    // Sign, integer digits, point, leading zeros of the fraction: at most 1 + 40 + 1 + 28.
+    let mut text = [0u8; 72];
+    let mut k = 0usize;
+    let mut put = |b: u8| {
+        text[k] = b;
+        k += 1;
+    };
+    if d.is_sign_negative() {
+        put(b'-');
+    }
+    if n <= scale {
+        put(b'0');
+        put(b'.');
+        for _ in n..scale {
+            put(b'0');
+        }
+        for i in (0..n).rev() {
+            put(digits[i]);
+        }
+    } else {
+        for i in (scale..n).rev() {
+            put(digits[i]);
+        }
+        if scale > 0 {
+            put(b'.');
+            for i in (0..scale).rev() {
+                put(digits[i]);
+            }
+        }
+    }
+    // Only ASCII digits, '-' and '.' were written.
+    out.push_str(std::str::from_utf8(&text[..k]).unwrap_or_default());
 }
 
 /// An invoice header as read and validated.
@@ -577,6 +599,11 @@ mod tests {
             "0.0000000000000000000000000001",
             "10.000",
             "-10",
+            "18446744073709551615",
+            "1844674407370955161.6",
+            "-18446744073709551616",
+            "0.18446744073709551616",
+            "-0.0000000000000000000000000001",
         ] {
             let d = d(t);
             let mut s = String::new();

@@ -1031,11 +1031,7 @@ type TaxOf = Result<LineTax, (Role, String)>;
 
 /// The rules on one line of a header that passed: repeated values, tax, distribution, amount.
 /// Returns the reject (if any), the line's tax and its net amount.
-fn line_rule(
-    l: &InvoiceLine,
-    h: &InvoiceHeader,
-    ctx: &Context<'_>,
-) -> (Option<Reject>, TaxOf, Option<Decimal>) {
+fn line_rule(l: &InvoiceLine, h: &InvoiceHeader, ctx: &Context<'_>) -> (Option<Reject>, TaxOf, Option<Decimal>) {
     let o = l.origin;
     let reject = |role: Role, rule: Rule, msg: String| {
         Some(Reject::new(o, ctx.field(o, role), rule, format!("{msg} — {}", rule.fix())))
