@@ -246,6 +246,31 @@ pub(super) struct KeyRuns {
 }
 
 impl KeyRuns {
+    fn new() -> KeyRuns {
+        KeyRuns { data: Vec::new(), ends: Vec::new(), bytes: 0, complete: true }
+    }
+
+    /// The last key pushed.
+    fn last(&self) -> Option<&[u8]> {
+        let end = *self.ends.last()?;
+        let start = self.ends.len().checked_sub(2).map(|i| self.ends[i]).unwrap_or(0);
+        Some(&self.data[start..end])
+    }
+
+    /// Appends the keys of `other`, read after these.
+    fn append(&mut self, other: KeyRuns) {
+        let mut start = 0;
+        for &end in &other.ends {
+            let e = &other.data[start..end];
+            start = end;
+            if self.last() == Some(e) {
+                continue;
+            }
+            self.data.extend_from_slice(e);
+            self.ends.push(self.data.len());
+        }
+    }
+
     fn push(&mut self, le: &str, r: invoice::RefView<'_>, scratch: &mut Vec<u8>) {
         scratch.clear();
         scratch.extend_from_slice(&(le.len() as u32).to_le_bytes());
@@ -302,14 +327,19 @@ impl KeyRuns {
 }
 
 /// The first pass over the line files, which needs no headers: the invoice key of every line,
-/// in file order (run beside the reading of the header files).
+/// in file order (run beside the reading of the header files). A large file is read from its
+/// start and from a point past its middle at once (see [`crate::read::csv::Split`]), the two
+/// readings joined where the first meets the point; when the point lies inside a record, the
+/// first reading goes on alone.
 pub(super) fn scan_keys(
     req: &ImportRequest,
     first: usize,
     files: &[(usize, &Entity)],
     stop: &std::sync::atomic::AtomicBool,
 ) -> Result<KeyRuns, JobError> {
-    let mut runs = KeyRuns { data: Vec::new(), ends: Vec::new(), bytes: 0, complete: true };
+    use crate::read::csv::Meets;
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    let mut runs = KeyRuns::new();
     let mut scratch = Vec::new();
     let bound = key_scan_bytes();
     for &(i, entity) in files {
@@ -321,21 +351,70 @@ pub(super) fn scan_keys(
         if !runs.complete {
             continue;
         }
-        while reader.next_raw()? {
-            for rec in &reader.batch.records[..reader.batch.len] {
-                invoice::raw_key_view(&reader.plan, reader.columns.len(), rec, &req.legal_entity, |le, r| {
-                    runs.push(le, r, &mut scratch)
-                });
-            }
-            if stop.load(std::sync::atomic::Ordering::Relaxed) {
-                return Ok(runs);
-            }
-            if runs.data.len() > bound {
-                runs.complete = false;
-                runs.data = Vec::new();
-                runs.ends = Vec::new();
-                break;
-            }
+        let split = if rayon::current_num_threads() > 1 { reader.source.split() } else { None };
+        let columns = reader.columns.len();
+        // The second reading's own plan (the first one's belongs to its reader).
+        let plan = split.as_ref().map(|_| Plan::new(entity, &reader.columns, f.mapping.as_deref()));
+        let le = req.legal_entity.as_str();
+        let abandon = AtomicBool::new(false);
+        std::thread::scope(|scope| -> Result<(), JobError> {
+            // The second reading, from the split point.
+            let mut second = split.as_ref().zip(plan.as_ref()).map(|(sp, plan)| {
+                let abandon = &abandon;
+                scope.spawn(move || {
+                    let mut runs = KeyRuns::new();
+                    let mut scratch = Vec::new();
+                    let done = sp.records(|rec| {
+                        invoice::raw_key_view(plan, columns, rec, le, |le, r| runs.push(le, r, &mut scratch));
+                        !abandon.load(Relaxed) && !stop.load(Relaxed) && runs.data.len() <= bound
+                    });
+                    (matches!(done, Ok(true)), runs)
+                })
+            });
+            let mut watching = split.as_ref();
+            let mut first = || -> Result<(), JobError> {
+                'file: while reader.next_raw()? {
+                    for rec in &reader.batch.records[..reader.batch.len] {
+                        if let (Some(sp), Some(pos)) = (watching, rec.position()) {
+                            match sp.meets(pos.byte()) {
+                                Meets::Before => {}
+                                Meets::Aligned => {
+                                    watching = None;
+                                    if let Some((true, rest)) = second.take().and_then(|h| h.join().ok()) {
+                                        tracing::debug!(file = %f.path.display(), at = sp.at, "Line keys read from two points.");
+                                        runs.append(rest);
+                                        break 'file;
+                                    }
+                                    // The second reading stopped short: this one goes on.
+                                }
+                                Meets::Past => {
+                                    watching = None;
+                                    abandon.store(true, Relaxed);
+                                    tracing::debug!(file = %f.path.display(), at = sp.at, "The split point lies inside a record: line keys read from the start only.");
+                                }
+                            }
+                        }
+                        invoice::raw_key_view(&reader.plan, columns, rec, le, |le, r| runs.push(le, r, &mut scratch));
+                    }
+                    if stop.load(Relaxed) || runs.data.len() > bound {
+                        break;
+                    }
+                }
+                Ok(())
+            };
+            let read = first();
+            // Ends the second reading when it is still going (the file ended before the point,
+            // or this reading stopped or failed).
+            abandon.store(true, Relaxed);
+            read
+        })?;
+        if stop.load(Relaxed) {
+            return Ok(runs);
+        }
+        if runs.data.len() > bound {
+            runs.complete = false;
+            runs.data = Vec::new();
+            runs.ends = Vec::new();
         }
     }
     Ok(runs)

@@ -111,6 +111,99 @@ pub struct CsvSource {
     since_record: Arc<AtomicU64>,
     total: u64,
     encoding: &'static str,
+    /// UTF-8 read as it is (no decoding): byte positions of records are file offsets less
+    /// the BOM.
+    undecoded: bool,
+    /// Bytes of the BOM skipped.
+    bom: u64,
+    delimiter: u8,
+    quote: u8,
+}
+
+/// Files smaller than this (64 MiB; `INVOICEFLOW_SPLIT_BYTES` sets another size, for tests)
+/// are not read from two points.
+fn split_bytes() -> u64 {
+    std::env::var("INVOICEFLOW_SPLIT_BYTES").ok().and_then(|v| v.parse().ok()).unwrap_or(64 << 20)
+}
+
+/// A second point to read an undecoded UTF-8 CSV file from: just after the first line break
+/// at or past its middle. A record starts there only if the line break does not lie inside a
+/// quoted field, which only a reading from the start can tell: [`Split::aligned`] says so for
+/// each record that reading meets near the point, and [`Split::records`] reads from it.
+#[derive(Debug, Clone)]
+pub struct Split {
+    path: PathBuf,
+    /// File offset of the point.
+    pub at: u64,
+    /// The bytes before the point (up to [`Split::WINDOW`]).
+    before: Vec<u8>,
+    bom: u64,
+    delimiter: u8,
+    quote: u8,
+}
+
+/// Where a record read from the start lies against the split point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Meets {
+    /// Well before it.
+    Before,
+    /// It is the first record at the point: only line breaks lie between its start and the
+    /// point, so a reading from the point starts with it.
+    Aligned,
+    /// Past it: the point lies inside a record (a quoted field with line breaks), and a
+    /// reading from it is wrong.
+    Past,
+}
+
+impl Split {
+    /// Bytes before the point that are checked for line breaks.
+    pub const WINDOW: u64 = 256;
+
+    /// Where the record that starts at byte `start` of the text (its position as the CSV
+    /// reader reports it) lies against the point.
+    pub fn meets(&self, start: u64) -> Meets {
+        let at = start + self.bom;
+        if at > self.at {
+            return Meets::Past;
+        }
+        let gap = self.at - at;
+        if gap > self.before.len() as u64 {
+            return Meets::Before;
+        }
+        let tail = &self.before[self.before.len() - gap as usize..];
+        if tail.iter().all(|&b| b == b'\n' || b == b'\r') {
+            Meets::Aligned
+        } else {
+            Meets::Before
+        }
+    }
+
+    /// Reads the records from the point to the end of the file and hands each to `f` (blank
+    /// lines are no records, as in [`CsvSource`]) until it returns false. `Ok(true)`: the end
+    /// of the file was reached. An error (a record longer than [`MAX_RECORD_BYTES`], which a
+    /// point inside a quoted field can make) means only that this reading is of no use.
+    pub fn records(&self, mut f: impl FnMut(&ByteRecord) -> bool) -> io::Result<bool> {
+        use std::io::{Seek, SeekFrom};
+        let mut file = File::open(&self.path)?;
+        file.seek(SeekFrom::Start(self.at))?;
+        let since_record = Arc::new(AtomicU64::new(0));
+        let text = Box::new(BufReader::with_capacity(1 << 16, file));
+        let mut reader = csv_reader(text, &since_record, self.delimiter, self.quote);
+        let mut rec = ByteRecord::new();
+        loop {
+            let more = reader.read_byte_record(&mut rec).map_err(io::Error::other)?;
+            since_record.store(0, Ordering::Relaxed);
+            if !more {
+                return Ok(true);
+            }
+            if rec.len() == 1 && rec[0].is_empty() {
+                continue;
+            }
+            if !f(&rec) {
+                return Ok(false);
+            }
+        }
+    }
 }
 
 impl CsvSource {
@@ -165,14 +258,7 @@ impl CsvSource {
             }
         };
         let since_record = Arc::new(AtomicU64::new(0));
-        let text: Box<dyn Read + Send> = Box::new(Bounded { inner: text, since_record: Arc::clone(&since_record) });
-        let mut reader = ::csv::ReaderBuilder::new()
-            .delimiter(delimiter)
-            .quote(options.quote)
-            .flexible(true)
-            .has_headers(false)
-            .buffer_capacity(1 << 16)
-            .from_reader(text);
+        let mut reader = csv_reader(text, &since_record, delimiter, options.quote);
         let mut header = ByteRecord::new();
         let got = reader.read_byte_record(&mut header).map_err(|e| csv_error(path, &e, 1))?;
         since_record.store(0, Ordering::Relaxed);
@@ -180,8 +266,61 @@ impl CsvSource {
             return Err(ReadError::Empty { path: path.to_path_buf() });
         }
         let columns = header.iter().map(|c| String::from_utf8_lossy(c).trim().to_string()).collect();
-        Ok(CsvSource { path: path.to_path_buf(), reader, columns, count, since_record, total, encoding: label })
+        Ok(CsvSource {
+            path: path.to_path_buf(),
+            reader,
+            columns,
+            count,
+            since_record,
+            total,
+            encoding: label,
+            undecoded: encoding.is_none(),
+            bom: skip as u64,
+            delimiter,
+            quote: options.quote,
+        })
     }
+
+    /// The split point of this file, when it is large and read undecoded.
+    fn split_point(&self) -> Option<Split> {
+        use std::io::{Seek, SeekFrom};
+        if !self.undecoded || self.total < split_bytes().max(2 * Split::WINDOW) {
+            return None;
+        }
+        // The first line break at or past the middle (within 1 MiB; else no split).
+        let mut file = File::open(&self.path).ok()?;
+        let middle = self.total / 2;
+        file.seek(SeekFrom::Start(middle - Split::WINDOW)).ok()?;
+        let mut buf = Vec::with_capacity(1 << 20);
+        file.take(1 << 20).read_to_end(&mut buf).ok()?;
+        let from = Split::WINDOW as usize;
+        let nl = buf.get(from..)?.iter().position(|&b| b == b'\n')? + from;
+        let at = middle - Split::WINDOW + nl as u64 + 1;
+        if at >= self.total {
+            return None;
+        }
+        let before = buf[nl + 1 - Split::WINDOW as usize..=nl].to_vec();
+        Some(Split { path: self.path.clone(), at, before, bom: self.bom, delimiter: self.delimiter, quote: self.quote })
+    }
+}
+
+/// The CSV reader of a text: records of any length (a ragged row is a reject, not an error),
+/// no header row, reading bounded by [`MAX_RECORD_BYTES`] per record (`since_record` is reset
+/// after every record).
+fn csv_reader(
+    text: Box<dyn Read + Send>,
+    since_record: &Arc<AtomicU64>,
+    delimiter: u8,
+    quote: u8,
+) -> ::csv::Reader<Box<dyn Read + Send>> {
+    let text: Box<dyn Read + Send> = Box::new(Bounded { inner: text, since_record: Arc::clone(since_record) });
+    ::csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .quote(quote)
+        .flexible(true)
+        .has_headers(false)
+        .buffer_capacity(1 << 16)
+        .from_reader(text)
 }
 
 fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
@@ -298,11 +437,89 @@ impl RecordSource for CsvSource {
     fn encoding(&self) -> &'static str {
         self.encoding
     }
+
+    fn split(&self) -> Option<Split> {
+        self.split_point()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The keys (first fields) of a file read from the start, and as the scan of the line keys
+    /// reads it with a split point: from the start until a record meets the point, then from
+    /// the point; `None` for the second when the point lies inside a record.
+    fn read_both_ways(text: &[u8]) -> (Vec<String>, Option<Vec<String>>, Split) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lines.csv");
+        std::fs::write(&path, text).unwrap();
+        std::env::set_var("INVOICEFLOW_SPLIT_BYTES", "1");
+        let mut src = CsvSource::open(&path, &CsvOptions::default()).unwrap();
+        let split = src.split().expect("a split point");
+        let key = |r: &ByteRecord| String::from_utf8_lossy(&r[0]).into_owned();
+        let (mut whole, mut joined, mut watching, mut past) = (Vec::new(), Vec::new(), true, false);
+        let mut batch = RawBatch::default();
+        while src.next_batch(&mut batch, 3).unwrap() {
+            for r in &batch.records[..batch.len] {
+                match (watching, split.meets(r.position().unwrap().byte())) {
+                    (true, Meets::Aligned) => watching = false,
+                    (true, Meets::Past) => past = true,
+                    _ if watching => joined.push(key(r)),
+                    _ => {}
+                }
+                whole.push(key(r));
+            }
+        }
+        let mut second = Vec::new();
+        assert!(split
+            .records(|r| {
+                second.push(key(r));
+                true
+            })
+            .unwrap());
+        joined.extend(second);
+        (whole, (!past).then_some(joined), split)
+    }
+
+    #[test]
+    fn a_file_read_from_two_points_gives_the_records_of_one_reading() {
+        // 600 records, LF and CRLF, with blank lines and quoted line breaks away from the middle.
+        for eol in ["\n", "\r\n"] {
+            let mut text = format!("Key,Text{eol}");
+            for i in 0..600 {
+                let t = if i % 50 == 7 { format!("\"two{eol}lines, quoted\"") } else { format!("t{i}") };
+                text.push_str(&format!("k{i:04},{t}{eol}"));
+                if i % 97 == 0 {
+                    text.push_str(eol);
+                }
+            }
+            let (whole, joined, split) = read_both_ways(text.as_bytes());
+            assert_eq!(whole.len(), 600);
+            assert!(split.at > 3000 && split.at < text.len() as u64, "{}", split.at);
+            assert_eq!(joined.as_ref(), Some(&whole), "{eol:?}");
+        }
+    }
+
+    #[test]
+    fn a_split_point_inside_a_quoted_field_is_found_out() {
+        // The middle of the file is inside one long quoted field full of line breaks.
+        let mut text = String::from("Key,Text\n");
+        for i in 0..100 {
+            text.push_str(&format!("k{i:03},t{i}\n"));
+        }
+        text.push_str("k100,\"");
+        for i in 0..200 {
+            text.push_str(&format!("quoted line {i}\n"));
+        }
+        text.push_str("end\"\n");
+        for i in 101..200 {
+            text.push_str(&format!("k{i:03},t{i}\n"));
+        }
+        let (whole, joined, split) = read_both_ways(text.as_bytes());
+        assert_eq!(whole.len(), 200);
+        assert_eq!(joined, None, "the point {} was taken for a record start", split.at);
+    }
 
     #[test]
     fn sniffs_the_delimiter_outside_quotes() {

@@ -146,6 +146,11 @@ pub trait RecordSource: Send {
     fn total_bytes(&self) -> u64;
     /// What the file's encoding was found to be (for the summary).
     fn encoding(&self) -> &'static str;
+    /// Where the rest of the file may be read from a second point at the same time (see
+    /// [`csv::Split`]); `None` when it cannot.
+    fn split(&self) -> Option<csv::Split> {
+        None
+    }
 }
 
 /// The formats a file can be read as.

@@ -419,7 +419,7 @@ pub struct HeaderBook {
 #[derive(Debug)]
 pub enum LineRow {
     /// A typed line.
-    Line(InvoiceLine),
+    Line(Box<InvoiceLine>),
     /// A line that failed the row rules.
     Early(EarlyReject),
 }
@@ -709,7 +709,7 @@ impl Claim {
         let mut rows = rows;
         rows.sort_by_key(LineRow::origin);
         // Slots of the lines; `lines` keeps the typed lines by slot.
-        let mut lines: Vec<Option<InvoiceLine>> = Vec::with_capacity(rows.len());
+        let mut lines: Vec<Option<Box<InvoiceLine>>> = Vec::with_capacity(rows.len());
         let mut ls: Vec<LSlot> = Vec::with_capacity(rows.len());
         // Every row of the group has the same key; the first row's is taken (once).
         let key: HeaderKey = match rows.first() {
@@ -896,7 +896,7 @@ impl Claim {
                 // Every line here passed its rules, so it has a line and a resolved tax.
                 let taxes: Vec<LineTax> = resolved_tax.iter().flatten().cloned().collect();
                 let line_refs: Vec<&InvoiceLine> =
-                    ls.iter().filter_map(|l| l.line.and_then(|i| lines[i].as_ref())).collect();
+                    ls.iter().filter_map(|l| l.line.and_then(|i| lines[i].as_deref())).collect();
                 if let Some(h) = &slot.header {
                     match invoice_rules(h, &line_refs, std::mem::take(&mut nets), &taxes, ctx) {
                         Ok(t) => {
@@ -941,7 +941,8 @@ impl Claim {
         };
         // Accepted: lines in line-number order.
         let mut copies = std::mem::take(&mut slot.copies);
-        let mut pairs: Vec<(InvoiceLine, LineTax)> = Vec::with_capacity(ls.len());
+        let mut accepted: Vec<InvoiceLine> = Vec::with_capacity(ls.len());
+        let mut taxes: Vec<LineTax> = Vec::with_capacity(ls.len());
         for (li, l) in ls.iter().enumerate() {
             copies.extend_from_slice(&l.copies);
             let Some(mut line) = l.line.and_then(|i| lines[i].take()) else { continue };
@@ -949,16 +950,18 @@ impl Claim {
             if line.tax_code.as_deref() != Some(&*t.code) {
                 line.tax_code = Some(std::sync::Arc::clone(&t.code));
             }
-            pairs.push((line, t));
+            accepted.push(*line);
+            taxes.push(t);
         }
         // The totals are kept when they were computed with the lines in this order (the VAT
         // breakdown follows the order of the lines).
-        if !pairs.is_sorted_by_key(|(l, _)| l.line_number) {
+        if !accepted.is_sorted_by_key(|l| l.line_number) {
+            let mut pairs: Vec<(InvoiceLine, LineTax)> = accepted.into_iter().zip(taxes).collect();
             pairs.sort_by_key(|(l, _)| l.line_number);
+            (accepted, taxes) = pairs.into_iter().unzip();
             computed = None;
         }
-        let (lines, taxes) = pairs.into_iter().unzip();
-        out.invoice = Some(Invoice { header: *header, lines, taxes, rounding, copies, computed });
+        out.invoice = Some(Invoice { header: *header, lines: accepted, taxes, rounding, copies, computed });
         out
     }
 }
@@ -1091,7 +1094,7 @@ pub fn assemble(
     // Lines by key, keys in order of first appearance.
     let mut groups: Vec<(HeaderKey, Vec<LineRow>)> = Vec::new();
     let mut at: HashMap<HeaderKey, usize> = HashMap::default();
-    let mut rows: Vec<LineRow> = lines.into_iter().map(LineRow::Line).collect();
+    let mut rows: Vec<LineRow> = lines.into_iter().map(|l| LineRow::Line(Box::new(l))).collect();
     for e in early_lines {
         if e.key.is_some() {
             rows.push(LineRow::Early(e));

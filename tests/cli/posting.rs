@@ -417,14 +417,18 @@ fn unsorted_lines_give_the_store_and_outputs_of_sorted_lines() {
     let mut results = Vec::new();
     // The last two check the order after the headers are read (the keys read beside the
     // headers exceed a bound of one byte), as imports with millions of invoices may.
+    // The "split" cases read the keys of the line file from its start and from its middle at
+    // once (any file larger than 512 bytes is split then).
     let cases = [
-        ("sorted", false, "2", None),
-        ("unsorted", true, "1", None),
-        ("unsorted2", true, "2", None),
-        ("sorted-late", false, "2", Some("1")),
-        ("unsorted-late", true, "2", Some("1")),
+        ("sorted", false, "2", None, None),
+        ("unsorted", true, "1", None, None),
+        ("unsorted2", true, "2", None, None),
+        ("sorted-late", false, "2", Some("1"), None),
+        ("unsorted-late", true, "2", Some("1"), None),
+        ("sorted-split", false, "2", None, Some("1")),
+        ("unsorted-split", true, "2", None, Some("1")),
     ];
-    for (name, unsorted, threads, key_bound) in cases {
+    for (name, unsorted, threads, key_bound, split) in cases {
         let data = dir.path().join(name);
         generate(&GenerateRequest {
             invoices: 1500,
@@ -440,8 +444,9 @@ fn unsorted_lines_give_the_store_and_outputs_of_sorted_lines() {
         let store = dir.path().join(format!("{name}.db"));
         let args = import_args(&data, &store, &["--threads", threads, "--batch-size", "333"]);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut env = vec![("INVOICEFLOW_LOG", "invoiceflow::pipeline::stream=info")];
+        let mut env = vec![("INVOICEFLOW_LOG", "invoiceflow::pipeline::stream=debug")];
         env.extend(key_bound.map(|b| ("INVOICEFLOW_KEY_SCAN_BYTES", b)));
+        env.extend(split.map(|b| ("INVOICEFLOW_SPLIT_BYTES", b)));
         let run = crate::invoiceflow_env(tempfile::tempdir().unwrap(), &args, &env);
         assert_eq!(run.code, 3, "{}", run.stderr);
         let checked = format!(
@@ -450,6 +455,7 @@ fn unsorted_lines_give_the_store_and_outputs_of_sorted_lines() {
             if key_bound.is_some() { "after the headers" } else { "beside the headers" }
         );
         assert!(run.stderr.contains(&checked), "{name}: no `{checked}` in {}", run.stderr);
+        assert_eq!(run.stderr.contains("Line keys read from two points."), split.is_some(), "{name}: {}", run.stderr);
         let out = dir.path().join(format!("{name}-out"));
         for entity in ["BusinessDocumentSalesInvoiceLineItem", "GeneralJournalAccountEntry"] {
             let e = invoiceflow(&[
