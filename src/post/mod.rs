@@ -168,7 +168,8 @@ pub struct Posted {
     pub ledger: Vec<LedgerLine>,
     /// Which number sequence the invoice draws from when it has no number.
     pub sequence: &'static str,
-    /// Hash of the business content, to recognise an unchanged re-import.
+    /// Hash of the business content, to recognise an unchanged re-import (empty in a pro
+    /// forma run, which stores nothing to compare).
     pub content_hash: String,
     /// The legacy hash of the source content, when line numbers were changed by posting
     /// (else [`Posted::legacy_hash`] computes it from the invoice).
@@ -552,10 +553,11 @@ pub fn post_with(
             return Err(reject(inv, None, Rule::AmountOverflow, msg));
         }
     };
-    let content_hash = content_hash(&inv, due_date, &totals.line_nets);
+    // Pro forma compares nothing with a store: no hashes.
+    let content_hash = if opts.pro_forma { String::new() } else { content_hash(&inv, due_date, &totals.line_nets) };
     // Stores written before the content hash changed compare the legacy one; it is computed
     // here when line numbers change below, else by the store when it needs it.
-    let legacy_hash = opts.sequential_line_numbers.then(|| legacy_content_hash(&inv));
+    let legacy_hash = (opts.sequential_line_numbers && !opts.pro_forma).then(|| legacy_content_hash(&inv));
     if opts.sequential_line_numbers {
         for (i, l) in inv.lines.iter_mut().enumerate() {
             l.line_number = Decimal::from(i as u64 + 1);
