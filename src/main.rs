@@ -27,23 +27,6 @@ use invoiceflow::validate::Rule;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// mimalloc's `mi_option_purge_delay` (its position in `mi_option_e` of the mimalloc v3 that
-/// libmimalloc-sys 0.1.49 builds; the crate names no constant for it). A test holds the number
-/// to the option's default.
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
-/// Freed memory stays with the process instead of going back to the OS a second later: an
-/// import frees and allocates at a steady rate, and purging made the kernel zero fresh pages
-/// again and again (11k page faults and ~0.5 s of CPU on 1M lines; the peak RSS is the same,
-/// measured at 10M lines). `MIMALLOC_PURGE_DELAY` in the environment still decides when set.
-fn keep_freed_memory() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        // SAFETY: sets one of mimalloc's options, which it reads when it purges; no memory is
-        // touched.
-        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
-    }
-}
-
 const EXIT_OK: u8 = 0;
 const EXIT_FATAL: u8 = 1;
 const EXIT_USAGE: u8 = 2;
@@ -57,7 +40,6 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
         }
     };
-    keep_freed_memory();
     invoiceflow::read::install_panic_hook();
     init_logging();
     invoiceflow::progress::set_enabled(!quiet(&cli.command));
@@ -680,23 +662,4 @@ fn rules() -> u8 {
         println!("{:<26} {}\n{:<26} fix: {}", r.id(), r.what(), "", r.fix());
     }
     EXIT_OK
-}
-
-#[cfg(test)]
-mod tests {
-    use super::MI_OPTION_PURGE_DELAY;
-
-    #[test]
-    fn purge_delay_names_the_option_it_sets() {
-        // The purge delay's default in mimalloc v3 is 1000 ms; no neighbouring option has it.
-        // (Skipped when the environment sets the option.)
-        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-            assert_eq!(unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) }, 1000);
-            assert_eq!(unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY + 1) }, 0);
-        }
-        super::keep_freed_memory();
-        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-            assert_eq!(unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) }, -1);
-        }
-    }
 }
