@@ -357,6 +357,9 @@ pub(super) fn scan_keys(
         let plan = split.as_ref().map(|_| Plan::new(entity, &reader.columns, f.mapping.as_deref()));
         let le = req.legal_entity.as_str();
         let abandon = AtomicBool::new(false);
+        // Each of two readings keeps at most half the bound (their keys are joined after).
+        let half = bound / 2;
+        let mut full = false;
         std::thread::scope(|scope| -> Result<(), JobError> {
             // The second reading, from the split point.
             let mut second = split.as_ref().zip(plan.as_ref()).map(|(sp, plan)| {
@@ -366,7 +369,7 @@ pub(super) fn scan_keys(
                     let mut scratch = Vec::new();
                     let done = sp.records(|rec| {
                         invoice::raw_key_view(plan, columns, rec, le, |le, r| runs.push(le, r, &mut scratch));
-                        !abandon.load(Relaxed) && !stop.load(Relaxed) && runs.data.len() <= bound
+                        !abandon.load(Relaxed) && !stop.load(Relaxed) && runs.data.len() <= half
                     });
                     (matches!(done, Ok(true)), runs)
                 })
@@ -396,7 +399,9 @@ pub(super) fn scan_keys(
                         }
                         invoice::raw_key_view(&reader.plan, columns, rec, le, |le, r| runs.push(le, r, &mut scratch));
                     }
-                    if stop.load(Relaxed) || runs.data.len() > bound {
+                    let limit = if watching.is_some() { half } else { bound };
+                    full = runs.data.len() > limit;
+                    if stop.load(Relaxed) || full {
                         break;
                     }
                 }
@@ -411,7 +416,7 @@ pub(super) fn scan_keys(
         if stop.load(Relaxed) {
             return Ok(runs);
         }
-        if runs.data.len() > bound {
+        if full || runs.data.len() > bound {
             runs.complete = false;
             runs.data = Vec::new();
             runs.ends = Vec::new();
