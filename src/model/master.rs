@@ -127,9 +127,54 @@ pub struct MasterData {
     pub exchange_rates: Vec<ExchangeRate>,
     pub posting_setup: Vec<PostingSetup>,
     pub number_sequences: Vec<NumberSequence>,
+    /// `posting_setup` indexed (see [`MasterData::index_posting_setup`]).
+    pub posting_index: PostingIndex,
+}
+
+/// The rows of the posting setup by (posting type, account code, relation) and by (posting
+/// type, account code), in row order: posting looks an account up for every line, and a real
+/// setup has a row per item or group (thousands), which a scan per line would walk each time.
+#[derive(Debug, Clone, Default)]
+pub struct PostingIndex {
+    /// How many rows were indexed (an index of another length is not used).
+    rows: usize,
+    by_relation: rustc_hash::FxHashMap<u64, Vec<u32>>,
+    by_code: rustc_hash::FxHashMap<u64, Vec<u32>>,
+}
+
+fn posting_hash(ty: &str, code: &str, relation: Option<Option<&str>>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    (ty, code, relation).hash(&mut h);
+    h.finish()
 }
 
 impl MasterData {
+    /// Indexes the posting setup (called once its rows are loaded).
+    pub fn index_posting_setup(&mut self) {
+        let mut index = PostingIndex { rows: self.posting_setup.len(), ..PostingIndex::default() };
+        for (i, r) in self.posting_setup.iter().enumerate() {
+            let (ty, code) = (r.posting_type.as_str(), r.account_code.as_str());
+            index.by_relation.entry(posting_hash(ty, code, Some(r.relation.as_deref()))).or_default().push(i as u32);
+            index.by_code.entry(posting_hash(ty, code, None)).or_default().push(i as u32);
+        }
+        self.posting_index = index;
+    }
+
+    /// The first posting setup row of a posting type and account code, with this relation
+    /// (`Some`) or any (`None`).
+    pub fn posting_row(&self, ty: &str, code: &str, relation: Option<Option<&str>>) -> Option<&PostingSetup> {
+        let fits = |r: &&PostingSetup| {
+            r.posting_type == ty && r.account_code == code && relation.is_none_or(|rel| r.relation.as_deref() == rel)
+        };
+        let index = &self.posting_index;
+        if index.rows != self.posting_setup.len() {
+            return self.posting_setup.iter().find(fits);
+        }
+        let map = if relation.is_some() { &index.by_relation } else { &index.by_code };
+        map.get(&posting_hash(ty, code, relation))?.iter().map(|&i| &self.posting_setup[i as usize]).find(fits)
+    }
+
     /// The one tax code that a sales tax group and an item sales tax group share, or a
     /// sentence saying why there is none.
     pub fn resolve_tax(&self, group: &str, item_group: &str) -> Result<&TaxCode, String> {
@@ -148,5 +193,59 @@ impl MasterData {
                 many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_posting_index_finds_the_rows_a_scan_finds() {
+        let mut md = MasterData::default();
+        let rows = [
+            ("Revenue", "Table", Some("ITEM-1"), "4001"),
+            ("Revenue", "Group", Some("FULL"), "4002"),
+            ("Revenue", "All", Some("odd"), "4003"),
+            ("Revenue", "All", None, "4004"),
+            ("SalesTax", "All", None, "1776"),
+            ("Revenue", "Table", Some("ITEM-2"), "4005"),
+        ];
+        for (ty, code, rel, acc) in rows {
+            md.posting_setup.push(PostingSetup {
+                posting_type: ty.into(),
+                account_code: code.into(),
+                relation: rel.map(Into::into),
+                main_account: acc.into(),
+            });
+        }
+        let questions: Vec<(&str, &str, Option<Option<&str>>)> = [
+            ("Revenue", "Table", Some(Some("ITEM-1"))),
+            ("Revenue", "Table", Some(Some("ITEM-2"))),
+            ("Revenue", "Table", Some(Some("ITEM-3"))),
+            ("Revenue", "Group", Some(Some("FULL"))),
+            ("Revenue", "All", None),
+            ("Revenue", "All", Some(None)),
+            ("SalesTax", "All", None),
+            ("Discount", "All", None),
+        ]
+        .into();
+        // Not indexed yet: the rows are scanned.
+        let scanned: Vec<Option<String>> =
+            questions.iter().map(|&(t, c, r)| md.posting_row(t, c, r).map(|p| p.main_account.to_string())).collect();
+        md.index_posting_setup();
+        let indexed: Vec<Option<String>> =
+            questions.iter().map(|&(t, c, r)| md.posting_row(t, c, r).map(|p| p.main_account.to_string())).collect();
+        assert_eq!(scanned, indexed);
+        let want = [Some("4001"), Some("4005"), None, Some("4002"), Some("4003"), Some("4004"), Some("1776"), None];
+        assert_eq!(indexed, want.map(|w| w.map(String::from)));
+        // A row added after indexing is found again (the index no longer fits and is not used).
+        md.posting_setup.push(PostingSetup {
+            posting_type: "Discount".into(),
+            account_code: "All".into(),
+            relation: None,
+            main_account: "7001".into(),
+        });
+        assert_eq!(md.posting_row("Discount", "All", None).map(|p| &*p.main_account), Some("7001"));
     }
 }

@@ -216,13 +216,11 @@ pub fn account<'m>(
     table: Option<&str>,
     group: Option<&str>,
 ) -> Option<&'m std::sync::Arc<str>> {
-    let rows = || md.posting_setup.iter().filter(move |r| r.posting_type == ty.as_str());
-    let by = |code: &str, rel: Option<&str>| {
-        rel.and_then(|rel| rows().find(|r| r.account_code == code && r.relation.as_deref() == Some(rel)))
-    };
+    let ty = ty.as_str();
+    let by = |code: &str, rel: Option<&str>| rel.and_then(|rel| md.posting_row(ty, code, Some(Some(rel))));
     by("Table", table)
         .or_else(|| by("Group", group))
-        .or_else(|| rows().find(|r| r.account_code == "All"))
+        .or_else(|| md.posting_row(ty, "All", None))
         .map(|r| &r.main_account)
 }
 
