@@ -128,7 +128,7 @@ fn split_bytes() -> u64 {
 
 /// A second point to read an undecoded UTF-8 CSV file from: just after the first line break
 /// at or past its middle. A record starts there only if the line break does not lie inside a
-/// quoted field, which only a reading from the start can tell: [`Split::aligned`] says so for
+/// quoted field, which only a reading from the start can tell: [`Split::meets`] says so for
 /// each record that reading meets near the point, and [`Split::records`] reads from it.
 #[derive(Debug, Clone)]
 pub struct Split {
@@ -196,7 +196,7 @@ impl Split {
             if !more {
                 return Ok(true);
             }
-            if rec.len() == 1 && rec[0].is_empty() {
+            if is_blank(&rec) {
                 continue;
             }
             if !f(&rec) {
@@ -262,7 +262,7 @@ impl CsvSource {
         let mut header = ByteRecord::new();
         let got = reader.read_byte_record(&mut header).map_err(|e| csv_error(path, &e, 1))?;
         since_record.store(0, Ordering::Relaxed);
-        if !got || (header.len() == 1 && header[0].is_empty()) {
+        if !got || is_blank(&header) {
             return Err(ReadError::Empty { path: path.to_path_buf() });
         }
         let columns = header.iter().map(|c| String::from_utf8_lossy(c).trim().to_string()).collect();
@@ -281,10 +281,10 @@ impl CsvSource {
         })
     }
 
-    /// The split point of this file, when it is large and read undecoded.
-    fn split_point(&self) -> Option<Split> {
+    /// The split point of this file, when it has at least `min_bytes` and is read undecoded.
+    fn split_point(&self, min_bytes: u64) -> Option<Split> {
         use std::io::{Seek, SeekFrom};
-        if !self.undecoded || self.total < split_bytes().max(2 * Split::WINDOW) {
+        if !self.undecoded || self.total < min_bytes.max(2 * Split::WINDOW) {
             return None;
         }
         // The first line break at or past the middle (within 1 MiB; else no split).
@@ -321,6 +321,11 @@ fn csv_reader(
         .has_headers(false)
         .buffer_capacity(1 << 16)
         .from_reader(text)
+}
+
+/// A blank line reads as one empty field: it is no record.
+fn is_blank(rec: &ByteRecord) -> bool {
+    rec.len() == 1 && rec[0].is_empty()
 }
 
 fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
@@ -415,8 +420,7 @@ impl RecordSource for CsvSource {
             if !more {
                 break;
             }
-            // A blank line reads as one empty field: it is no record.
-            if rec.len() == 1 && rec[0].is_empty() {
+            if is_blank(rec) {
                 continue;
             }
             let pos = rec.position().map(|p| (p.line(), p.record())).unwrap_or((0, 0));
@@ -439,7 +443,7 @@ impl RecordSource for CsvSource {
     }
 
     fn split(&self) -> Option<Split> {
-        self.split_point()
+        self.split_point(split_bytes())
     }
 }
 
@@ -454,9 +458,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("lines.csv");
         std::fs::write(&path, text).unwrap();
-        std::env::set_var("INVOICEFLOW_SPLIT_BYTES", "1");
         let mut src = CsvSource::open(&path, &CsvOptions::default()).unwrap();
-        let split = src.split().expect("a split point");
+        let split = src.split_point(1).expect("a split point");
         let key = |r: &ByteRecord| String::from_utf8_lossy(&r[0]).into_owned();
         let (mut whole, mut joined, mut watching, mut past) = (Vec::new(), Vec::new(), true, false);
         let mut batch = RawBatch::default();
