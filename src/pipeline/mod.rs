@@ -240,6 +240,20 @@ struct FileEntry<'e> {
     is_master: bool,
 }
 
+impl<'e> FileEntry<'e> {
+    /// The report of one of the import's entity files (not master data), read to its end.
+    fn of_input(reader: Reader<'_>, entity: &'e Entity, file: &InputFile, csv: CsvOptions) -> FileEntry<'e> {
+        FileEntry {
+            run: reader.finish(),
+            entity,
+            push: Some(file.push),
+            path: file.path.clone(),
+            csv,
+            is_master: false,
+        }
+    }
+}
+
 struct FileRun {
     label: String,
     read: u64,
@@ -266,6 +280,24 @@ struct Reader<'e> {
 }
 
 impl<'e> Reader<'e> {
+    /// Opens entity file `i` of the import (file `first + i` of the run) with its mapping's
+    /// CSV options, which come back too (for the file's report); `label` names it on the
+    /// progress bar when `progress`.
+    fn open_input(
+        req: &ImportRequest,
+        first: usize,
+        i: usize,
+        entity: &'e Entity,
+        label: &str,
+        progress: bool,
+    ) -> Result<(Reader<'e>, CsvOptions), JobError> {
+        let f = &req.files[i];
+        let csv = f.mapping.as_ref().map(|m| m.csv.clone()).unwrap_or_default();
+        let reader =
+            Reader::open((first + i) as u32, &f.path, label, entity, f.mapping.as_deref(), &csv, req, progress)?;
+        Ok((reader, csv))
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn open(
         file_index: u32,
@@ -604,10 +636,8 @@ fn read_headers<'c>(
     let mut early = Vec::new();
     for &(i, entity) in files.iter().filter(|(_, e)| e.kind == EntityKind::InvoiceHeader) {
         let f = &req.files[i];
-        let idx = (first + i) as u32;
-        let csv = f.mapping.as_ref().map(|m| m.csv.clone()).unwrap_or_default();
-        let mut reader =
-            Reader::open(idx, &f.path, &run.labels[idx as usize], entity, f.mapping.as_deref(), &csv, req, true)?;
+        let idx = first + i;
+        let (mut reader, csv) = Reader::open_input(req, first, i, entity, &run.labels[idx], true)?;
         while let Some(batch) = reader.next_parsed(&req.legal_entity)? {
             for p in batch {
                 match p {
@@ -617,14 +647,7 @@ fn read_headers<'c>(
                 }
             }
         }
-        run.reports[idx as usize] = Some(FileEntry {
-            run: reader.finish(),
-            entity,
-            push: Some(f.push),
-            path: f.path.clone(),
-            csv,
-            is_master: false,
-        });
+        run.reports[idx] = Some(FileEntry::of_input(reader, entity, f, csv));
     }
     Ok((headers, early))
 }

@@ -285,8 +285,7 @@ impl KeyRuns {
                 scratch.extend_from_slice(&id.to_le_bytes());
             }
         }
-        let last = self.ends.len().checked_sub(2).map(|i| self.ends[i]).unwrap_or(0);
-        if !self.ends.is_empty() && self.data[last..] == scratch[..] {
+        if self.last() == Some(&scratch[..]) {
             return;
         }
         self.data.extend_from_slice(scratch);
@@ -344,9 +343,7 @@ pub(super) fn scan_keys(
     let bound = key_scan_bytes();
     for &(i, entity) in files {
         let f = &req.files[i];
-        let idx = (first + i) as u32;
-        let csv = f.mapping.as_ref().map(|m| m.csv.clone()).unwrap_or_default();
-        let mut reader = Reader::open(idx, &f.path, "", entity, f.mapping.as_deref(), &csv, req, false)?;
+        let (mut reader, _) = Reader::open_input(req, first, i, entity, "", false)?;
         runs.bytes += reader.source.total_bytes();
         if !runs.complete {
             continue;
@@ -447,10 +444,7 @@ pub(super) fn lines<'c>(
     if !scanned_all {
         // The first pass, with the book: the invoice key of every line, in file order.
         for &(i, entity) in files {
-            let f = &req.files[i];
-            let idx = (first + i) as u32;
-            let csv = f.mapping.as_ref().map(|m| m.csv.clone()).unwrap_or_default();
-            let mut reader = Reader::open(idx, &f.path, "", entity, f.mapping.as_deref(), &csv, req, false)?;
+            let (mut reader, _) = Reader::open_input(req, first, i, entity, "", false)?;
             bytes += reader.source.total_bytes();
             if !in_order {
                 // Known already; the sizes of the other files still count for partitioning.
@@ -532,11 +526,8 @@ fn merged<'c>(
 ) -> Result<Vec<(usize, FileEntry<'c>)>, JobError> {
     let mut readers = Vec::with_capacity(files.len());
     for &(i, entity) in files {
-        let f = &req.files[i];
         let idx = first + i;
-        let csv = f.mapping.as_ref().map(|m| m.csv.clone()).unwrap_or_default();
-        let reader =
-            Reader::open(idx as u32, &f.path, &asm.ctx.files[idx], entity, f.mapping.as_deref(), &csv, req, true)?;
+        let (reader, csv) = Reader::open_input(req, first, i, entity, &asm.ctx.files[idx], true)?;
         readers.push((idx, entity, csv, reader));
     }
     std::thread::scope(|scope| {
@@ -578,18 +569,7 @@ fn merged<'c>(
                 Ok(r) => r,
                 Err(payload) => std::panic::resume_unwind(payload),
             };
-            let f = &req.files[idx - first];
-            out.push((
-                idx,
-                FileEntry {
-                    run: reader.finish(),
-                    entity,
-                    push: Some(f.push),
-                    path: f.path.clone(),
-                    csv,
-                    is_master: false,
-                },
-            ));
+            out.push((idx, FileEntry::of_input(reader, entity, &req.files[idx - first], csv)));
         }
         merged.map(|()| out)
     })
@@ -705,9 +685,7 @@ fn partitioned<'c>(
     for &(i, entity) in files {
         let f = &req.files[i];
         let idx = first + i;
-        let csv = f.mapping.as_ref().map(|m| m.csv.clone()).unwrap_or_default();
-        let mut reader =
-            Reader::open(idx as u32, &f.path, &asm.ctx.files[idx], entity, f.mapping.as_deref(), &csv, req, true)?;
+        let (mut reader, csv) = Reader::open_input(req, first, i, entity, &asm.ctx.files[idx], true)?;
         while reader.next_raw()? {
             for (rec, pos) in reader.batch.iter() {
                 let ordinal =
@@ -721,10 +699,7 @@ fn partitioned<'c>(
         }
         let columns = reader.columns.clone();
         plans.insert(idx as u32, (columns.clone(), Plan::new(entity, &columns, f.mapping.as_deref()), entity));
-        out.push((
-            idx,
-            FileEntry { run: reader.finish(), entity, push: Some(f.push), path: f.path.clone(), csv, is_master: false },
-        ));
+        out.push((idx, FileEntry::of_input(reader, entity, f, csv)));
     }
     for w in writers.iter_mut() {
         w.flush().map_err(io)?;
