@@ -279,25 +279,7 @@ pub fn raw_key(
     record: &csv::ByteRecord,
     default_legal_entity: &str,
 ) -> Option<HeaderKey> {
-    if record.len() != columns {
-        return None;
-    }
-    let entity = plan.entity;
-    let text = |role: Role| -> Option<String> {
-        let i = entity.role_index(role)?;
-        plan.text(i, record).ok().map(|t| t.into_owned()).filter(|t| !t.is_empty())
-    };
-    let le: std::sync::Arc<str> = intern(text(Role::LegalEntity).as_deref().unwrap_or(default_legal_entity));
-    let href = match (entity.kind, entity.document) {
-        (crate::entity::EntityKind::InvoiceHeader, DocumentKind::FreeText) => {
-            HeaderRef::RecordId(text(Role::RecordId)?.parse().ok()?)
-        }
-        (crate::entity::EntityKind::InvoiceLine, DocumentKind::FreeText) => {
-            HeaderRef::RecordId(text(Role::ParentRecordId)?.parse().ok()?)
-        }
-        _ => HeaderRef::Number(text(Role::InvoiceNumber)?.into()),
-    };
-    Some((le, href))
+    raw_key_view(plan, columns, record, default_legal_entity, |le, r| (intern(le), r.to_ref()))
 }
 
 /// The position of the header a raw line belongs to (read leniently, as [`raw_key`] does),
@@ -349,6 +331,16 @@ pub enum RefView<'a> {
     Number(&'a str),
     /// By record id.
     RecordId(i64),
+}
+
+impl RefView<'_> {
+    /// The reference, owned.
+    pub fn to_ref(self) -> HeaderRef {
+        match self {
+            RefView::Number(n) => HeaderRef::Number(n.into()),
+            RefView::RecordId(id) => HeaderRef::RecordId(id),
+        }
+    }
 }
 
 impl HeaderRef {
@@ -645,11 +637,7 @@ impl HeaderBook {
         if self.collided.is_empty() {
             return None;
         }
-        let owned = match href {
-            RefView::Number(n) => HeaderRef::Number(n.into()),
-            RefView::RecordId(id) => HeaderRef::RecordId(id),
-        };
-        self.collided.get(&(legal_entity.into(), owned)).copied()
+        self.collided.get(&(legal_entity.into(), href.to_ref())).copied()
     }
 
     /// (legal entity, number) of every header with a number that passed the rules on
@@ -847,18 +835,17 @@ impl Claim {
             return out;
         };
         // Line rules, for lines whose header passed.
-        let mut resolved_tax: Vec<Option<LineTax>> = vec![None; ls.len()];
-        let mut nets: Vec<Decimal> = Vec::with_capacity(ls.len());
+        // Per line that passed: its tax and its net amount.
+        let mut resolved: Vec<Option<(LineTax, Decimal)>> = vec![None; ls.len()];
         if let (Some(h), None) = (&slot.header, &slot.bad) {
             for (li, l) in ls.iter_mut().enumerate() {
                 let (Some(line), None) = (l.line.and_then(|i| lines[i].as_ref()), &l.bad) else {
                     continue;
                 };
                 let (bad, tax, net) = line_rule(line, h, ctx);
-                if let Ok(t) = tax {
-                    resolved_tax[li] = Some(t);
+                if let (Ok(t), Some(n)) = (tax, net) {
+                    resolved[li] = Some((t, n));
                 }
-                nets.extend(net);
                 l.bad = bad;
             }
         }
@@ -894,11 +881,12 @@ impl Claim {
                 reject_all(&mut ls, Rule::RelationLineRejected, &message);
             } else {
                 // Every line here passed its rules, so it has a line and a resolved tax.
-                let taxes: Vec<LineTax> = resolved_tax.iter().flatten().cloned().collect();
+                let taxes: Vec<LineTax> = resolved.iter().flatten().map(|(t, _)| t.clone()).collect();
+                let nets: Vec<Decimal> = resolved.iter().flatten().map(|&(_, n)| n).collect();
                 let line_refs: Vec<&InvoiceLine> =
                     ls.iter().filter_map(|l| l.line.and_then(|i| lines[i].as_deref())).collect();
                 if let Some(h) = &slot.header {
-                    match invoice_rules(h, &line_refs, std::mem::take(&mut nets), &taxes, ctx) {
+                    match invoice_rules(h, &line_refs, nets, &taxes, ctx) {
                         Ok(t) => {
                             rounding = t.policy;
                             computed = Some(Box::new(t));
@@ -946,7 +934,7 @@ impl Claim {
         for (li, l) in ls.iter().enumerate() {
             copies.extend_from_slice(&l.copies);
             let Some(mut line) = l.line.and_then(|i| lines[i].take()) else { continue };
-            let Some(t) = resolved_tax[li].take() else { continue };
+            let Some((t, _)) = resolved[li].take() else { continue };
             if line.tax_code.as_deref() != Some(&*t.code) {
                 line.tax_code = Some(std::sync::Arc::clone(&t.code));
             }
@@ -1155,7 +1143,8 @@ fn resolve_tax(l: &InvoiceLine, h: &InvoiceHeader, md: &MasterData) -> Result<Li
     }
 }
 
-/// Totals, tax and sign of a whole invoice whose lines all passed (`nets`: their net amounts).
+/// Totals, tax and sign of a whole invoice whose lines all passed (`taxes` and `nets`: theirs,
+/// as the line rules found them).
 /// Returns the totals with the VAT rounding that reproduces the source's tax total (the default
 /// when it gives none).
 fn invoice_rules(
@@ -1169,13 +1158,7 @@ fn invoice_rules(
     let reject = |role: Role, rule: Rule, msg: String| {
         Err(Reject::new(o, ctx.field(o, role), rule, format!("{msg} — {}", rule.fix())))
     };
-    // Every line here passed its rules, which computed its net amount.
-    let nets = if nets.len() == lines.len() {
-        Ok(nets)
-    } else {
-        lines.iter().map(|l| l.net_amount(h.currency)).collect::<Result<Vec<_>, _>>()
-    };
-    let doc = match nets.and_then(|n| totals::compute_with_nets(h, lines, n, taxes, RoundingPolicy::Document)) {
+    let doc = match totals::compute_with_nets(h, lines, nets, taxes, RoundingPolicy::Document) {
         Ok(doc) => doc,
         Err(e) => return Err(overflow(h, lines, e, ctx)),
     };
