@@ -160,8 +160,9 @@ impl Date {
 
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (y, m, d) = self.ymd();
-        write!(f, "{y:04}-{m:02}-{d:02}")
+        let mut s = String::with_capacity(10);
+        self.write_iso(&mut s);
+        f.write_str(&s)
     }
 }
 

@@ -449,15 +449,8 @@ pub struct Invoice {
 
 impl Invoice {
     /// The document's totals (an [`Overflow`] when they leave [`AMOUNT_LIMIT`]; validation
-    /// rejects such invoices, so an accepted one always has totals).
-    pub fn totals(&self) -> Result<totals::Totals, Overflow> {
-        match &self.computed {
-            Some(t) => Ok((**t).clone()),
-            None => totals::compute(&self.header, &self.lines, &self.taxes, self.rounding),
-        }
-    }
-
-    /// [`Invoice::totals`], taking the ones validation kept.
+    /// rejects such invoices, so an accepted one always has totals): the ones validation kept,
+    /// taken, or computed.
     pub fn take_totals(&mut self) -> Result<totals::Totals, Overflow> {
         match self.computed.take() {
             Some(t) => {

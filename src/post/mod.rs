@@ -344,9 +344,14 @@ pub fn content_hash(inv: &Invoice, due_date: Date, line_nets: &[Decimal]) -> Str
     f.date(due_date);
     f.str(&hd.customer);
     f.str(hd.currency.code());
-    f.opt(hd.payment_terms.as_deref());
-    for v in [&hd.order_reference, &hd.buyer_reference, &hd.sales_order, &hd.original_invoice] {
-        f.opt(v.as_deref());
+    for v in [
+        hd.payment_terms.as_deref(),
+        hd.order_reference.as_deref(),
+        hd.buyer_reference.as_deref(),
+        hd.sales_order.as_deref(),
+        hd.original_invoice.as_deref(),
+    ] {
+        f.opt(v);
     }
     f.dec(hd.totals.charge.unwrap_or_default());
     f.dec(hd.totals.discount.unwrap_or_default());
@@ -361,10 +366,14 @@ pub fn content_hash(inv: &Invoice, due_date: Date, line_nets: &[Decimal]) -> Str
         }
         f.str(&t.code);
         f.str(&t.category);
-        for v in [l.item_id.as_deref(), l.item_name.as_deref(), l.description.as_deref()] {
-            f.opt(v);
-        }
-        for v in [l.unit.as_deref(), l.main_account.as_deref(), l.distribution.as_deref()] {
+        for v in [
+            l.item_id.as_deref(),
+            l.item_name.as_deref(),
+            l.description.as_deref(),
+            l.unit.as_deref(),
+            l.main_account.as_deref(),
+            l.distribution.as_deref(),
+        ] {
             f.opt(v);
         }
         f.extras(&l.entity, &l.extras);
@@ -382,30 +391,30 @@ pub fn legacy_content_hash(inv: &Invoice) -> String {
             h = h.wrapping_mul(0x0000_0100_0000_01b3);
         }
     };
-    let o = |v: &Option<Box<str>>| v.as_deref().unwrap_or("\u{0}").to_string();
+    let o = |v: Option<&str>| v.unwrap_or("\u{0}").to_string();
     let od = |v: &Option<Decimal>| v.map(|d| d.normalize().to_string()).unwrap_or_else(|| "\u{0}".into());
     let hd = &inv.header;
     for s in [
         hd.legal_entity.to_string(),
-        o(&hd.number),
+        o(hd.number.as_deref()),
         hd.record_id.map(|r| r.to_string()).unwrap_or_default(),
         hd.date.to_string(),
         hd.customer.to_string(),
         hd.currency.code().to_string(),
-        o(&hd.payment_terms.as_deref().map(Box::from)),
+        o(hd.payment_terms.as_deref()),
         hd.due_date.map(|d| d.to_string()).unwrap_or_default(),
-        o(&hd.order_reference),
-        o(&hd.buyer_reference),
-        o(&hd.sales_order),
-        o(&hd.original_invoice),
-        o(&hd.voucher),
+        o(hd.order_reference.as_deref()),
+        o(hd.buyer_reference.as_deref()),
+        o(hd.sales_order.as_deref()),
+        o(hd.original_invoice.as_deref()),
+        o(hd.voucher.as_deref()),
         od(&hd.exchange_rate),
         od(&hd.totals.amount),
         od(&hd.totals.tax),
         od(&hd.totals.charge),
         od(&hd.totals.discount),
-        o(&hd.tax_group.as_deref().map(Box::from)),
-        o(&hd.item_tax_group.as_deref().map(Box::from)),
+        o(hd.tax_group.as_deref()),
+        o(hd.item_tax_group.as_deref()),
         inv.rounding.as_str().to_string(),
     ] {
         feed(&s);
@@ -430,12 +439,12 @@ pub fn legacy_content_hash(inv: &Invoice) -> String {
             t.code.to_string(),
             t.category.to_string(),
             t.rate.normalize().to_string(),
-            o(&l.item_id),
-            o(&l.item_name),
-            o(&l.description),
-            o(&l.unit.as_deref().map(Box::from)),
-            o(&l.main_account.as_deref().map(Box::from)),
-            o(&l.distribution),
+            o(l.item_id.as_deref()),
+            o(l.item_name.as_deref()),
+            o(l.description.as_deref()),
+            o(l.unit.as_deref()),
+            o(l.main_account.as_deref()),
+            o(l.distribution.as_deref()),
             l.invoice_date.map(|d| d.to_string()).unwrap_or_default(),
         ] {
             feed(&s);
