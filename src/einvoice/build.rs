@@ -266,9 +266,9 @@ pub fn stored_of(p: &crate::post::Posted, number: &str) -> StoredDoc {
             put(&mut m, "tax_category", Some(tax.category.to_string()));
             put(&mut m, "tax_rate", Some(tax.rate.normalize().to_string()));
             for (k, v) in [
-                ("item_id", l.item_id.as_deref()),
-                ("item_name", l.item_name.as_deref()),
-                ("description", l.description.as_deref()),
+                ("item_id", l.item_id()),
+                ("item_name", l.item_name()),
+                ("description", l.description()),
                 ("unit", l.unit.as_deref()),
             ] {
                 put(&mut m, k, v.map(str::to_string));

@@ -127,8 +127,8 @@ fn doc_row(p: &Posted, position: usize) -> DocRow {
             .enumerate()
             .map(|(i, (l, tax))| LineRow {
                 line_number: l.line_number.normalize().to_string(),
-                item_id: l.item_id.as_deref().map(str::to_string),
-                description: l.description.as_deref().or(l.item_name.as_deref()).map(str::to_string),
+                item_id: l.item_id().map(str::to_string),
+                description: l.description().or(l.item_name()).map(str::to_string),
                 quantity: l.quantity.to_string(),
                 unit_price: l.unit_price.to_string(),
                 price_unit: l.price_unit.to_string(),

@@ -3,6 +3,7 @@
 
 mod currency;
 mod date;
+mod extras;
 pub mod master;
 pub mod totals;
 
@@ -10,6 +11,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 
 pub use currency::Currency;
 pub use date::{Date, DatePattern};
+pub use extras::{ChunkBuilder, Extras, Slot, TextChunk};
 
 use crate::entity::DocumentKind;
 use crate::read::Origin;
@@ -79,63 +81,6 @@ pub mod checked {
     /// The sum of `values`.
     pub fn sum(values: impl IntoIterator<Item = Decimal>) -> Result<Decimal, Overflow> {
         values.into_iter().try_fold(Decimal::ZERO, add)
-    }
-}
-
-/// Fields of a row that carry no role in the domain model, kept as canonical text so that
-/// exports can write the entity back whole: (field index, value), in field order, empty values
-/// left out. Packed: the texts of a row share one buffer (two allocations a row, not one a
-/// field).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Extras {
-    text: String,
-    ends: Vec<(u16, u32)>,
-}
-
-impl Extras {
-    /// Room for `bytes` of text in `fields` fields (no reallocation while a row is typed).
-    pub fn with_capacity(bytes: usize, fields: usize) -> Extras {
-        Extras { text: String::with_capacity(bytes), ends: Vec::with_capacity(fields) }
-    }
-
-    /// Gives back the room not used (for values kept long, as the headers of an import are).
-    pub fn shrink_to_fit(&mut self) {
-        self.text.shrink_to_fit();
-        self.ends.shrink_to_fit();
-    }
-
-    /// Adds a field's value written by `write` (nothing when it writes nothing).
-    pub fn push_with(&mut self, field: u16, write: impl FnOnce(&mut String)) {
-        let start = self.text.len();
-        write(&mut self.text);
-        if self.text.len() > start {
-            self.ends.push((field, self.text.len() as u32));
-        }
-    }
-
-    /// Adds a field's value.
-    pub fn push(&mut self, field: u16, value: &str) {
-        self.push_with(field, |s| s.push_str(value));
-    }
-
-    /// (field index, value), in the order they were added.
-    pub fn iter(&self) -> impl Iterator<Item = (u16, &str)> + '_ {
-        let mut start = 0usize;
-        self.ends.iter().map(move |&(f, end)| {
-            let v = &self.text[start..end as usize];
-            start = end as usize;
-            (f, v)
-        })
-    }
-
-    /// The value of a field.
-    pub fn get(&self, field: u16) -> Option<&str> {
-        self.iter().find(|(f, _)| *f == field).map(|(_, v)| v)
-    }
-
-    /// Whether no field has a value.
-    pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
     }
 }
 
@@ -311,25 +256,39 @@ pub struct InvoiceLine {
     pub tax_group: Option<std::sync::Arc<str>>,
     /// Item sales tax group.
     pub item_tax_group: Option<std::sync::Arc<str>>,
-    /// Item number.
-    pub item_id: Option<Box<str>>,
-    /// Item name (BT-153).
-    pub item_name: Option<Box<str>>,
-    /// Description (BT-154).
-    pub description: Option<Box<str>>,
     /// Unit of measure.
     pub unit: Option<std::sync::Arc<str>>,
     /// Main account (free-text lines).
     pub main_account: Option<std::sync::Arc<str>>,
-    /// Distribution of the line amount over main accounts by percent (free-text lines).
-    pub distribution: Option<Box<str>>,
     /// Currency repeated on the line (checked against the header).
     pub currency: Option<Currency>,
-    /// Fields without a role.
+    /// Fields without a role, and the line's free texts ([`Slot`]: item id and name,
+    /// description, distribution).
     pub extras: Extras,
 }
 
 impl InvoiceLine {
+    /// Item number.
+    pub fn item_id(&self) -> Option<&str> {
+        self.extras.slot(Slot::ItemId)
+    }
+
+    /// Item name (BT-153).
+    pub fn item_name(&self) -> Option<&str> {
+        self.extras.slot(Slot::ItemName)
+    }
+
+    /// Description (BT-154).
+    pub fn description(&self) -> Option<&str> {
+        self.extras.slot(Slot::Description)
+    }
+
+    /// Distribution of the line amount over main accounts by percent, `401100=60;401200=40`
+    /// (free-text lines).
+    pub fn distribution(&self) -> Option<&str> {
+        self.extras.slot(Slot::Distribution)
+    }
+
     /// Line net amount per EN 16931 (BT-131): quantity × (price − discount per unit) ÷ price
     /// unit, less the percentage discount and the discount amount, plus the charge, rounded
     /// once with [`round_money`].
@@ -549,12 +508,8 @@ mod tests {
             tax_code: None,
             tax_group: None,
             item_tax_group: None,
-            item_id: None,
-            item_name: None,
-            description: None,
             unit: None,
             main_account: None,
-            distribution: None,
             currency: None,
             extras: Default::default(),
         }
@@ -603,13 +558,6 @@ mod tests {
             write_decimal(&mut s, d);
             assert_eq!(s, d.to_string(), "{t}");
         }
-        let mut e = Extras::default();
-        e.push(3, "a");
-        e.push(5, "");
-        e.push(7, "bc");
-        assert_eq!(e.iter().collect::<Vec<_>>(), [(3, "a"), (7, "bc")]);
-        assert_eq!(e.get(7), Some("bc"));
-        assert_eq!(e.get(5), None);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 
 use crate::entity::{Catalog, DocumentKind};
 use crate::model::totals::{LineTax, RoundingPolicy};
-use crate::model::{Currency, Date, Extras, HeaderRef, HeaderTotals, Invoice, InvoiceHeader, InvoiceLine};
+use crate::model::{Currency, Date, Extras, HeaderRef, HeaderTotals, Invoice, InvoiceHeader, InvoiceLine, Slot};
 use crate::read::Origin;
 use crate::store::StoredDoc;
 
@@ -107,14 +107,23 @@ pub fn invoice_of(d: &StoredDoc) -> Option<(Invoice, String)> {
             tax_code: get(l, "tax_code").map(Into::into),
             tax_group: get(l, "tax_group").map(Into::into),
             item_tax_group: get(l, "item_tax_group").map(Into::into),
-            item_id: get(l, "item_id"),
-            item_name: get(l, "item_name"),
-            description: get(l, "description"),
             unit: get(l, "unit").map(Into::into),
             main_account: get(l, "main_account").map(Into::into),
-            distribution: get(l, "distribution"),
             currency: None,
-            extras: extras(&line_entity, l.get("extras")),
+            extras: {
+                let mut e = extras(&line_entity, l.get("extras"));
+                for (slot, name) in [
+                    (Slot::ItemId, "item_id"),
+                    (Slot::ItemName, "item_name"),
+                    (Slot::Description, "description"),
+                    (Slot::Distribution, "distribution"),
+                ] {
+                    if let Some(v) = get(l, name) {
+                        e.set_slot(slot, Some(&v));
+                    }
+                }
+                e
+            },
         });
         taxes.push(LineTax {
             code: get(l, "tax_code")?.into(),

@@ -13,7 +13,7 @@ use crate::entity::{Catalog, Entity, EntityKind};
 use crate::map::{Mapping, MappingError, Plan};
 use crate::model::master::MasterData;
 use crate::model::totals::RoundingPolicy;
-use crate::model::{Date, Invoice, InvoiceHeader, InvoiceLine};
+use crate::model::{ChunkBuilder, Date, Invoice, InvoiceHeader, InvoiceLine};
 use crate::read::{self, csv::CsvOptions, Origin, RawBatch, ReadError};
 use crate::rejects::{self, RejectSource, RejectsError};
 use crate::validate::field::Value;
@@ -193,8 +193,39 @@ enum Parsed {
     Rejected(EarlyReject),
 }
 
+/// Space reused from record to record while typing: the values of a record, and the chunk the
+/// texts of the lines typed together go into.
+#[derive(Default)]
+struct Scratch {
+    values: Vec<Value<'static>>,
+    texts: ChunkBuilder,
+}
+
+/// Lines typed together share one buffer for their texts (about 40 KB of full-width lines).
+const TEXT_CHUNK_ROWS: usize = 256;
+
+/// Types rows `0..len` with `type_one`, in parallel and in order; the lines of every run of
+/// [`TEXT_CHUNK_ROWS`] rows share one [`crate::model::TextChunk`].
+fn parse_rows(len: usize, type_one: impl Fn(usize, &mut Scratch) -> Parsed + Sync) -> Vec<Parsed> {
+    (0..len.div_ceil(TEXT_CHUNK_ROWS))
+        .into_par_iter()
+        .map_init(Scratch::default, |scratch, c| {
+            let rows = c * TEXT_CHUNK_ROWS..((c + 1) * TEXT_CHUNK_ROWS).min(len);
+            let mut out: Vec<Parsed> = rows.map(|i| type_one(i, scratch)).collect();
+            let chunk = scratch.texts.finish();
+            for p in &mut out {
+                if let Parsed::Line(l) = p {
+                    l.extras.attach(&chunk);
+                }
+            }
+            out
+        })
+        .flat_map_iter(Vec::into_iter)
+        .collect()
+}
+
 /// Turns one raw record into a typed row (or the reject of its row rules), through its file's
-/// plan. `values` is scratch space reused from record to record.
+/// plan, with `scratch` space (see [`parse_rows`]).
 #[allow(clippy::too_many_arguments)]
 fn parse_row(
     plan: &Plan<'_>,
@@ -203,24 +234,25 @@ fn parse_row(
     rec: &read::ByteRecord,
     origin: Origin,
     default_legal_entity: &str,
-    scratch: &mut Vec<Value<'static>>,
+    scratch: &mut Scratch,
 ) -> Parsed {
     // The scratch vector's buffer is reused for this record's values (which borrow it): an
     // empty vector collected into one of another lifetime keeps its allocation.
-    let mut values: Vec<Value<'_>> = std::mem::take(scratch).into_iter().map(|_| Value::Empty).collect();
+    let mut values: Vec<Value<'_>> = std::mem::take(&mut scratch.values).into_iter().map(|_| Value::Empty).collect();
     let parsed = validate::convert(plan, columns, rec, origin, &mut values).and_then(|()| match entity.kind {
         EntityKind::InvoiceHeader => {
             invoice::header_from(entity, &mut values, origin, default_legal_entity).map(|h| Parsed::Header(Box::new(h)))
         }
         EntityKind::InvoiceLine => {
-            invoice::line_from(entity, &mut values, origin, default_legal_entity).map(|l| Parsed::Line(Box::new(l)))
+            invoice::line_from(entity, &mut values, origin, default_legal_entity, &mut scratch.texts)
+                .map(|l| Parsed::Line(Box::new(l)))
         }
         EntityKind::Master | EntityKind::Ledger => {
             Ok(Parsed::Master(origin, std::mem::take(&mut values).into_iter().map(Value::into_owned).collect()))
         }
     });
     values.clear();
-    *scratch = values.into_iter().map(|_| Value::Empty).collect();
+    scratch.values = values.into_iter().map(|_| Value::Empty).collect();
     parsed.unwrap_or_else(|reject| {
         let key = match entity.kind {
             EntityKind::Master | EntityKind::Ledger => None,
@@ -363,14 +395,12 @@ impl<'e> Reader<'e> {
         let (ahead_read, parsed) = rayon::join(
             || source.next_batch(ahead, batch_size).map_err(JobError::from),
             || {
-                batch.records[..batch.len]
-                    .par_iter()
-                    .zip(batch.positions[..batch.len].par_iter())
-                    .map_init(Vec::new, |values, (rec, &(line, record))| {
-                        let origin = Origin { file, line, record };
-                        parse_row(plan, columns, entity, rec, origin, default_legal_entity, values)
-                    })
-                    .collect()
+                let (records, positions) = (&batch.records[..batch.len], &batch.positions[..batch.len]);
+                parse_rows(batch.len, |i, scratch| {
+                    let (line, record) = positions[i];
+                    let origin = Origin { file, line, record };
+                    parse_row(plan, columns, entity, &records[i], origin, default_legal_entity, scratch)
+                })
             },
         );
         self.ahead_read = Some(ahead_read);

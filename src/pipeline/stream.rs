@@ -18,7 +18,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap as HashMap;
 
 use super::posting::{Batch, PostOutcome, Poster};
-use super::{parse_row, FileEntry, ImportRequest, JobError, Parsed, Reader, Validated};
+use super::{parse_row, parse_rows, FileEntry, ImportRequest, JobError, Parsed, Reader, Validated};
 use crate::entity::Entity;
 use crate::map::Plan;
 use crate::model::Invoice;
@@ -180,7 +180,12 @@ impl Assembly<'_, '_, '_> {
                         self.orphans.len() - 1
                     }
                 };
-                self.orphans[i].1.extend(row_of(p));
+                // Kept to the end: with texts of their own, not holding their chunk.
+                let mut row = row_of(p);
+                if let Some(LineRow::Line(l)) = &mut row {
+                    l.extras.detach();
+                }
+                self.orphans[i].1.extend(row);
             }
             Class::Alone => match p {
                 Parsed::Rejected(e) => self.rejects.push(e.reject),
@@ -722,18 +727,16 @@ fn partitioned<'c>(
         drop(data);
         raws.sort_by_key(|r| (r.ordinal, r.file, r.line, r.record));
         for chunk in raws.chunks(8192) {
-            let parsed: Vec<Parsed> = chunk
-                .par_iter()
-                .map_init(Vec::new, |values, r| {
-                    let origin = Origin { file: r.file, line: r.line, record: r.record };
-                    match plans.get(&r.file) {
-                        Some((columns, plan, entity)) => {
-                            parse_row(plan, columns, entity, &r.record_bytes, origin, &req.legal_entity, values)
-                        }
-                        None => Parsed::Master(origin, Vec::new()),
+            let parsed: Vec<Parsed> = parse_rows(chunk.len(), |i, scratch| {
+                let r = &chunk[i];
+                let origin = Origin { file: r.file, line: r.line, record: r.record };
+                match plans.get(&r.file) {
+                    Some((columns, plan, entity)) => {
+                        parse_row(plan, columns, entity, &r.record_bytes, origin, &req.legal_entity, scratch)
                     }
-                })
-                .collect();
+                    None => Parsed::Master(origin, Vec::new()),
+                }
+            });
             for p in parsed {
                 let class = classify(&p, asm.book);
                 asm.take(class, p);

@@ -367,12 +367,12 @@ pub fn content_hash(inv: &Invoice, due_date: Date, line_nets: &[Decimal]) -> Str
         f.str(&t.code);
         f.str(&t.category);
         for v in [
-            l.item_id.as_deref(),
-            l.item_name.as_deref(),
-            l.description.as_deref(),
+            l.item_id(),
+            l.item_name(),
+            l.description(),
             l.unit.as_deref(),
             l.main_account.as_deref(),
-            l.distribution.as_deref(),
+            l.distribution(),
         ] {
             f.opt(v);
         }
@@ -439,12 +439,12 @@ pub fn legacy_content_hash(inv: &Invoice) -> String {
             t.code.to_string(),
             t.category.to_string(),
             t.rate.normalize().to_string(),
-            o(l.item_id.as_deref()),
-            o(l.item_name.as_deref()),
-            o(l.description.as_deref()),
+            o(l.item_id()),
+            o(l.item_name()),
+            o(l.description()),
             o(l.unit.as_deref()),
             o(l.main_account.as_deref()),
-            o(l.distribution.as_deref()),
+            o(l.distribution()),
             l.invoice_date.map(|d| d.to_string()).unwrap_or_default(),
         ] {
             feed(&s);
@@ -617,7 +617,7 @@ pub fn post_with(
         if net.is_zero() && l.unit_price.is_zero() && !opts.zero_price_to_revenue {
             continue;
         }
-        if let Some(dist) = l.distribution.as_deref() {
+        if let Some(dist) = l.distribution() {
             // Validated by the distribution rule; a parse failure here cannot happen.
             let parts = parse_distribution(dist).unwrap_or_default();
             let weights: Vec<Decimal> = parts.iter().map(|(_, p)| *p).collect();
@@ -631,7 +631,7 @@ pub fn post_with(
         let group = l.item_tax_group.as_deref().or(inv.header.item_tax_group.as_deref());
         let revenue = match l.main_account.as_deref() {
             Some(own) => Some(std::sync::Arc::from(own)),
-            None => account(md, PostingType::Revenue, l.item_id.as_deref(), group).cloned(),
+            None => account(md, PostingType::Revenue, l.item_id(), group).cloned(),
         };
         let Some(revenue) = revenue else {
             let msg = format!("no Revenue account for line {} in PostingSetup", l.line_number);

@@ -152,12 +152,8 @@ fn line(n: u32, qty: &str, price: &str, tax: &str) -> (InvoiceLine, LineTax) {
         tax_code: Some(tax.into()),
         tax_group: None,
         item_tax_group: if tax == "VAT7" { Some("REDUCED".into()) } else { Some("FULL".into()) },
-        item_id: None,
-        item_name: None,
-        description: None,
         unit: None,
         main_account: None,
-        distribution: None,
         currency: None,
         extras: Default::default(),
     };
@@ -240,9 +236,9 @@ fn credit_note_with_and_without_credit_correction() {
 #[test]
 fn free_text_invoice_distributed_over_two_accounts() {
     let (mut l1, t1) = line(1, "1", "1000.00", "VAT19");
-    l1.distribution = Some("401500=60;401600=40".into());
+    l1.extras.set_slot(crate::model::Slot::Distribution, Some("401500=60;401600=40"));
     let (mut l2, t2) = line(2, "3", "33.33", "VAT19");
-    l2.distribution = Some("401500=50;401600=50".into());
+    l2.extras.set_slot(crate::model::Slot::Distribution, Some("401500=50;401600=50"));
     let mut h = header("EUR", DocumentKind::FreeText);
     h.number = None;
     h.record_id = Some(5637150001);

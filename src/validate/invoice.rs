@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use crate::entity::{DocumentKind, Entity, Role};
 use crate::model::master::MasterData;
 use crate::model::totals::{self, LineTax, RoundingPolicy, Totals};
-use crate::model::{Currency, Date, HeaderRef, HeaderTotals, Invoice, InvoiceHeader, InvoiceLine};
+use crate::model::{ChunkBuilder, Currency, Date, HeaderRef, HeaderTotals, Invoice, InvoiceHeader, InvoiceLine, Slot};
 use crate::read::Origin;
 
 use super::field::Value;
@@ -82,6 +82,15 @@ fn take_int(entity: &Entity, values: &mut [Value<'_>], role: Role) -> Option<i64
     match take(entity, values, role) {
         Value::Int(i) => Some(i),
         _ => None,
+    }
+}
+
+/// The values of the fields without a role, in canonical text, into a chunk builder.
+fn extras_into(entity: &Entity, values: &[Value<'_>], out: &mut ChunkBuilder) {
+    for (i, (f, v)) in entity.fields.iter().zip(values).enumerate() {
+        if f.role.is_none() && *v != Value::Empty {
+            out.push_with(i as u16, |s| v.write_canonical(&f.ty, s));
+        }
     }
 }
 
@@ -172,15 +181,32 @@ pub fn header_from(
     Ok(h)
 }
 
-/// A line from a typed row (the values are moved out).
+/// A line from a typed row (the values are moved out). Its texts go into `texts`: the line's
+/// [`InvoiceLine::extras`] point there until [`crate::model::Extras::attach`] points them at the
+/// finished chunk.
 pub fn line_from(
     entity: &Entity,
     values: &mut [Value<'_>],
     origin: Origin,
     default_legal_entity: &str,
+    texts: &mut ChunkBuilder,
 ) -> Result<InvoiceLine, Reject> {
-    let extras = extras(entity, values);
     let cur = currency(entity, take_text(entity, values, Role::Currency), origin)?;
+    // The line's free texts first (a row's slots come before its fields), then the fields
+    // without a role.
+    let first = texts.start_row();
+    for (slot, role) in [
+        (Slot::ItemId, Role::ItemId),
+        (Slot::ItemName, Role::ItemName),
+        (Slot::Description, Role::Description),
+        (Slot::Distribution, Role::Distribution),
+    ] {
+        if let Some(t) = take_text(entity, values, role) {
+            texts.push_slot(slot, &t);
+        }
+    }
+    extras_into(entity, values, texts);
+    let extras = texts.end_row(first);
     let header = match entity.document {
         DocumentKind::Sales => HeaderRef::Number(take_str(entity, values, Role::InvoiceNumber).unwrap_or_default()),
         DocumentKind::FreeText => {
@@ -208,12 +234,8 @@ pub fn line_from(
         tax_code: take_code(entity, values, Role::TaxCode),
         tax_group: take_code(entity, values, Role::TaxGroup),
         item_tax_group: take_code(entity, values, Role::ItemTaxGroup),
-        item_id: take_str(entity, values, Role::ItemId),
-        item_name: take_str(entity, values, Role::ItemName),
-        description: take_str(entity, values, Role::Description),
         unit: take_code(entity, values, Role::Unit),
         main_account: take_code(entity, values, Role::MainAccount),
-        distribution: take_str(entity, values, Role::Distribution),
         currency: cur,
         extras,
     })
@@ -1048,7 +1070,7 @@ fn line_rule(l: &InvoiceLine, h: &InvoiceHeader, ctx: &Context<'_>) -> (Option<R
         )
     } else if let Err((role, msg)) = &tax {
         reject(*role, Rule::RefTaxCode, msg.clone())
-    } else if let Some(Err(msg)) = l.distribution.as_deref().map(crate::model::parse_distribution) {
+    } else if let Some(Err(msg)) = l.distribution().map(crate::model::parse_distribution) {
         reject(Role::Distribution, Rule::DistributionInvalid, format!("account distribution: {msg}"))
     } else if let Err(e) = net {
         let field = l.largest_input();
@@ -1443,9 +1465,32 @@ fn merge_line(kept: &mut InvoiceLine, other: &InvoiceLine, ctx: &Context<'_>) ->
             }
         )*};
     }
+    // The line's free texts (kept with its extras) merge as the optional fields do.
+    fn texts(
+        kept: &mut crate::model::Extras,
+        other: &crate::model::Extras,
+        slot: Slot,
+        both: bool,
+        name: &str,
+    ) -> Result<(), String> {
+        match (kept.slot(slot), other.slot(slot)) {
+            (Some(a), Some(b)) if a != b && both => Err(format!("{name} is {b:?} here and {a:?} there")),
+            (None, Some(b)) => {
+                let b = b.to_string();
+                kept.set_slot(slot, Some(&b));
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
     optional!(invoice_date: InvoiceDate, line_amount: LineAmount, line_tax: LineTax, tax_rate: TaxRate,
-        tax_code: TaxCode, tax_group: TaxGroup, item_tax_group: ItemTaxGroup, item_id: ItemId, item_name: ItemName,
-        description: Description, unit: Unit, main_account: MainAccount, distribution: Distribution, currency: Currency);
+        tax_code: TaxCode, tax_group: TaxGroup, item_tax_group: ItemTaxGroup);
+    texts(&mut kept.extras, &other.extras, Slot::ItemId, both(Role::ItemId), "item_id")?;
+    texts(&mut kept.extras, &other.extras, Slot::ItemName, both(Role::ItemName), "item_name")?;
+    texts(&mut kept.extras, &other.extras, Slot::Description, both(Role::Description), "description")?;
+    optional!(unit: Unit, main_account: MainAccount);
+    texts(&mut kept.extras, &other.extras, Slot::Distribution, both(Role::Distribution), "distribution")?;
+    optional!(currency: Currency);
     merge_extras(&kept.entity, &kept.extras, &other.entity, &other.extras, ctx)
 }
 
