@@ -209,8 +209,8 @@ pub struct HeaderTotals {
 /// How an invoice line points to its header.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum HeaderRef {
-    /// By invoice number (sales invoices).
-    Number(Box<str>),
+    /// By invoice number (sales invoices); the lines of one invoice typed together share it.
+    Number(std::sync::Arc<str>),
     /// By the header's record id (free-text invoices: ParentRecId).
     RecordId(i64),
 }

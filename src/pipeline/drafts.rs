@@ -49,7 +49,7 @@ pub fn invoice_of(d: &StoredDoc) -> Option<(Invoice, String)> {
     let number = get(i, "number");
     let header_ref = match (document, record_id, &number) {
         (DocumentKind::FreeText, Some(id), _) => HeaderRef::RecordId(id),
-        (_, _, Some(n)) => HeaderRef::Number(n.clone()),
+        (_, _, Some(n)) => HeaderRef::Number((**n).into()),
         _ => HeaderRef::Number("".into()),
     };
     let legal_entity = get(i, "legal_entity")?;

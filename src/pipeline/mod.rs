@@ -13,7 +13,7 @@ use crate::entity::{Catalog, Entity, EntityKind};
 use crate::map::{Mapping, MappingError, Plan};
 use crate::model::master::MasterData;
 use crate::model::totals::RoundingPolicy;
-use crate::model::{ChunkBuilder, Date, Invoice, InvoiceHeader, InvoiceLine};
+use crate::model::{Date, Invoice, InvoiceHeader, InvoiceLine};
 use crate::read::{self, csv::CsvOptions, Origin, RawBatch, ReadError};
 use crate::rejects::{self, RejectSource, RejectsError};
 use crate::validate::field::Value;
@@ -198,7 +198,7 @@ enum Parsed {
 #[derive(Default)]
 struct Scratch {
     values: Vec<Value<'static>>,
-    texts: ChunkBuilder,
+    lines: invoice::LineTyping,
 }
 
 /// Lines typed together share one buffer for their texts (about 40 KB of full-width lines).
@@ -212,7 +212,7 @@ fn parse_rows(len: usize, type_one: impl Fn(usize, &mut Scratch) -> Parsed + Syn
         .map_init(Scratch::default, |scratch, c| {
             let rows = c * TEXT_CHUNK_ROWS..((c + 1) * TEXT_CHUNK_ROWS).min(len);
             let mut out: Vec<Parsed> = rows.map(|i| type_one(i, scratch)).collect();
-            let chunk = scratch.texts.finish();
+            let chunk = scratch.lines.texts.finish();
             for p in &mut out {
                 if let Parsed::Line(l) = p {
                     l.extras.attach(&chunk);
@@ -220,8 +220,12 @@ fn parse_rows(len: usize, type_one: impl Fn(usize, &mut Scratch) -> Parsed + Syn
             }
             out
         })
-        .flat_map_iter(Vec::into_iter)
-        .collect()
+        .collect::<Vec<Vec<Parsed>>>()
+        .into_iter()
+        .fold(Vec::with_capacity(len), |mut all, rows| {
+            all.extend(rows);
+            all
+        })
 }
 
 /// Turns one raw record into a typed row (or the reject of its row rules), through its file's
@@ -244,7 +248,7 @@ fn parse_row(
             invoice::header_from(entity, &mut values, origin, default_legal_entity).map(|h| Parsed::Header(Box::new(h)))
         }
         EntityKind::InvoiceLine => {
-            invoice::line_from(entity, &mut values, origin, default_legal_entity, &mut scratch.texts)
+            invoice::line_from(entity, &mut values, origin, default_legal_entity, &mut scratch.lines)
                 .map(|l| Parsed::Line(Box::new(l)))
         }
         EntityKind::Master | EntityKind::Ledger => {

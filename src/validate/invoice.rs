@@ -181,16 +181,41 @@ pub fn header_from(
     Ok(h)
 }
 
-/// A line from a typed row (the values are moved out). Its texts go into `texts`: the line's
-/// [`InvoiceLine::extras`] point there until [`crate::model::Extras::attach`] points them at the
-/// finished chunk.
+/// What the lines typed together share: the chunk their texts go into, and the invoice number
+/// of the line before.
+#[derive(Debug, Default)]
+pub struct LineTyping {
+    /// The texts of the lines (see [`crate::model::TextChunk`]).
+    pub texts: ChunkBuilder,
+    number: Option<std::sync::Arc<str>>,
+}
+
+impl LineTyping {
+    /// `number` shared with the line before when it is the same (the lines of an invoice
+    /// usually come together).
+    fn number(&mut self, number: &str) -> std::sync::Arc<str> {
+        match &self.number {
+            Some(n) if **n == *number => std::sync::Arc::clone(n),
+            _ => {
+                let n: std::sync::Arc<str> = number.into();
+                self.number = Some(std::sync::Arc::clone(&n));
+                n
+            }
+        }
+    }
+}
+
+/// A line from a typed row (the values are moved out). Its texts go into `typing`'s chunk: the
+/// line's [`InvoiceLine::extras`] point there until [`crate::model::Extras::attach`] points them
+/// at the finished chunk.
 pub fn line_from(
     entity: &Entity,
     values: &mut [Value<'_>],
     origin: Origin,
     default_legal_entity: &str,
-    texts: &mut ChunkBuilder,
+    typing: &mut LineTyping,
 ) -> Result<InvoiceLine, Reject> {
+    let texts = &mut typing.texts;
     let cur = currency(entity, take_text(entity, values, Role::Currency), origin)?;
     // The line's free texts first (a row's slots come before its fields), then the fields
     // without a role.
@@ -208,7 +233,10 @@ pub fn line_from(
     extras_into(entity, values, texts);
     let extras = texts.end_row(first);
     let header = match entity.document {
-        DocumentKind::Sales => HeaderRef::Number(take_str(entity, values, Role::InvoiceNumber).unwrap_or_default()),
+        DocumentKind::Sales => {
+            let number = take_text(entity, values, Role::InvoiceNumber).unwrap_or_default();
+            HeaderRef::Number(typing.number(&number))
+        }
         DocumentKind::FreeText => {
             HeaderRef::RecordId(take_int(entity, values, Role::ParentRecordId).unwrap_or_default())
         }
@@ -280,7 +308,7 @@ pub type HeaderKey = (std::sync::Arc<str>, HeaderRef);
 fn header_key(h: &InvoiceHeader) -> HeaderKey {
     let r = match (&h.number, h.document) {
         (_, DocumentKind::FreeText) => HeaderRef::RecordId(h.record_id.unwrap_or_default()),
-        (Some(n), DocumentKind::Sales) => HeaderRef::Number(n.clone()),
+        (Some(n), DocumentKind::Sales) => HeaderRef::Number((**n).into()),
         (None, DocumentKind::Sales) => HeaderRef::Number("".into()),
     };
     (h.legal_entity.clone(), r)
