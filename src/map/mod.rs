@@ -372,7 +372,9 @@ fn text_format(
 /// one check per record instead of one per field.
 pub fn record_text(record: &csv::ByteRecord) -> Option<&str> {
     let all = std::str::from_utf8(record.as_slice()).ok()?;
-    (0..record.len()).all(|i| record.range(i).is_some_and(|r| all.is_char_boundary(r.start))).then_some(all)
+    // In ASCII text every byte starts a character.
+    (all.is_ascii() || (0..record.len()).all(|i| record.range(i).is_some_and(|r| all.is_char_boundary(r.start))))
+        .then_some(all)
 }
 
 /// `str::trim`, with a quick answer for the usual value that starts and ends with a visible

@@ -85,6 +85,10 @@ pub fn parse<'a>(text: &'a str, ty: &FieldType, format: &TextFormat) -> Result<V
     }
     match ty {
         FieldType::String { max } => {
+            // A text has at most as many characters as bytes.
+            if text.len() <= *max as usize {
+                return Ok(Value::Str(Cow::Borrowed(text)));
+            }
             let n = text.chars().count();
             if n > *max as usize {
                 return Err((Rule::FieldMaxLength, format!("is {n} characters long; at most {max} fit")));
@@ -133,8 +137,61 @@ pub fn parse<'a>(text: &'a str, ty: &FieldType, format: &TextFormat) -> Result<V
     }
 }
 
+/// The usual decimal in one look: an optional sign, at most 18 digits with at least one before
+/// the decimal separator and, when there is one, after it; not a negative zero, no thousands
+/// separator; fitting `precision` and `scale` as written. `None` for everything else (which
+/// [`parse_decimal`] then reads the long way, with its messages).
+fn quick_decimal(text: &[u8], precision: u8, scale: u8, format: &TextFormat) -> Option<Decimal> {
+    let (negative, digits) = match text.first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if digits.len() > 19 {
+        return None;
+    }
+    let (mut mantissa, mut int_digits, mut frac_digits, mut seen_point) = (0u64, 0u32, 0u32, false);
+    for &b in digits {
+        if b.is_ascii_digit() {
+            mantissa = mantissa * 10 + u64::from(b - b'0');
+            if seen_point {
+                frac_digits += 1;
+            } else {
+                int_digits += 1;
+            }
+        } else if b == format.decimal_separator && !seen_point {
+            seen_point = true;
+        } else {
+            return None;
+        }
+    }
+    let fits = int_digits > 0
+        && (!seen_point || frac_digits > 0)
+        && int_digits + frac_digits <= 18
+        && !(negative && mantissa == 0)
+        && frac_digits <= u32::from(scale);
+    if !fits {
+        return None;
+    }
+    // Digits before the point, leading zeros not counted.
+    let significant = mantissa.checked_ilog10().map(|l| l + 1).unwrap_or(0);
+    if significant.saturating_sub(frac_digits) > u32::from(precision - scale) {
+        return None;
+    }
+    let m = i128::from(mantissa);
+    Some(Decimal::from_i128_with_scale(if negative { -m } else { m }, frac_digits))
+}
+
 /// Parses a decimal written with the given separators, exactly (no float on the way).
 pub fn parse_decimal(text: &str, precision: u8, scale: u8, format: &TextFormat) -> Result<Decimal, Problem> {
+    match quick_decimal(text.as_bytes(), precision, scale, format) {
+        Some(d) => Ok(d),
+        None => parse_decimal_exact(text, precision, scale, format),
+    }
+}
+
+/// [`parse_decimal`] for every form, with the reason when the text is not a decimal that fits.
+fn parse_decimal_exact(text: &str, precision: u8, scale: u8, format: &TextFormat) -> Result<Decimal, Problem> {
     let bad = || (Rule::FieldDecimal, format!("`{text}` is not a number"));
     let mut buf = [0u8; 64];
     let mut n = 0;
@@ -269,6 +326,42 @@ mod tests {
         assert_eq!(seen, 162);
         assert_eq!(parse_decimal(".5", 32, 6, &f).unwrap(), Decimal::from_str("0.5").unwrap());
         assert!(parse_decimal("-0", 32, 6, &f).unwrap().is_zero());
+    }
+
+    #[test]
+    fn the_one_look_decimal_agrees_with_the_long_way() {
+        // Whenever the one look gives a value, the long way gives the same value, scale and
+        // sign: for tight precisions and scales, and for decimal commas.
+        let mut taken = 0;
+        for format in [TextFormat::default(), de()] {
+            let point = char::from(format.decimal_separator);
+            for sign in ["", "-", "+"] {
+                for int in ["0", "00", "7", "0012", "99999", "123456789012345678"] {
+                    for frac in ["", "_", "_0", "_5", "_50", "_000001", "_1234567"] {
+                        let t = format!("{sign}{int}{}", frac.replace('_', &point.to_string()));
+                        for (precision, scale) in [(32, 6), (9, 4), (5, 0), (6, 2), (20, 2), (28, 10)] {
+                            if let Some(q) = quick_decimal(t.as_bytes(), precision, scale, &format) {
+                                let e = parse_decimal_exact(&t, precision, scale, &format).unwrap();
+                                assert_eq!(
+                                    (q.to_string(), q.scale(), q.is_sign_negative()),
+                                    (e.to_string(), e.scale(), e.is_sign_negative()),
+                                    "{t} ({precision},{scale})"
+                                );
+                                taken += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(taken, 670);
+        // Left to the long way: thousands separators, a second point, a negative zero, more
+        // decimals than fit (even when they are zeros), more digits than fit.
+        let f = TextFormat::default();
+        for (t, p, s) in [("1,234.5", 32, 6), ("1.2.3", 32, 6), ("-0.00", 32, 6), ("1.50", 32, 1), ("123456", 9, 4)] {
+            assert_eq!(quick_decimal(t.as_bytes(), p, s, &f), None, "{t}");
+        }
+        assert_eq!(parse_decimal("1.50", 32, 1, &f).unwrap().to_string(), "1.50");
     }
 
     #[test]

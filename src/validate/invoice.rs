@@ -88,7 +88,7 @@ fn take_int(entity: &Entity, values: &mut [Value<'_>], role: Role) -> Option<i64
 /// The values of the fields without a role, in canonical text, into a chunk builder.
 fn extras_into(entity: &Entity, values: &[Value<'_>], out: &mut ChunkBuilder) {
     for (i, (f, v)) in entity.fields.iter().zip(values).enumerate() {
-        if f.role.is_none() && *v != Value::Empty {
+        if f.role.is_none() && !matches!(v, Value::Empty) {
             out.push_with(i as u16, |s| v.write_canonical(&f.ty, s));
         }
     }
