@@ -81,7 +81,9 @@ impl ChunkBuilder {
     /// Ends the row started at `first`: its texts, to be attached to the chunk once it is
     /// finished ([`Extras::attach`]).
     pub fn end_row(&self, first: u32) -> Extras {
-        Extras { texts: Texts::Pending { first, count: self.chunk.entries.len() as u32 - first } }
+        let row = &self.chunk.entries[first as usize..];
+        let slots = row.iter().take_while(|(id, _)| *id >= SLOT_BASE).count() as u8;
+        Extras { texts: Texts::Pending { first, count: row.len() as u32, slots } }
     }
 
     /// The finished chunk, for [`Extras::attach`]. The builder starts the next one with the
@@ -101,9 +103,10 @@ enum Texts {
     /// In a buffer of its own.
     Owned { text: String, ends: Vec<(u16, u32)> },
     /// Entries `first..first + count` of a shared chunk.
-    Shared { chunk: Arc<TextChunk>, first: u32, count: u32 },
+    /// Entries `first..first + count` of a shared chunk, the first `slots` of them slots.
+    Shared { chunk: Arc<TextChunk>, first: u32, count: u32, slots: u8 },
     /// Entries of a chunk still being built (only between typing and [`Extras::attach`]).
-    Pending { first: u32, count: u32 },
+    Pending { first: u32, count: u32, slots: u8 },
 }
 
 impl Default for Texts {
@@ -158,8 +161,8 @@ impl Extras {
 
     /// Points the texts of a row typed into a chunk at the finished chunk.
     pub fn attach(&mut self, chunk: &Arc<TextChunk>) {
-        if let Texts::Pending { first, count } = self.texts {
-            self.texts = Texts::Shared { chunk: Arc::clone(chunk), first, count };
+        if let Texts::Pending { first, count, slots } = self.texts {
+            self.texts = Texts::Shared { chunk: Arc::clone(chunk), first, count, slots };
         }
     }
 
@@ -182,7 +185,7 @@ impl Extras {
     fn all(&self) -> All<'_> {
         match &self.texts {
             Texts::Owned { text, ends } => All::Owned { text, ends: ends.iter(), start: 0 },
-            Texts::Shared { chunk, first, count } => {
+            Texts::Shared { chunk, first, count, .. } => {
                 All::Shared { chunk, next: *first as usize, end: (*first + *count) as usize }
             }
             Texts::Pending { .. } => All::Owned { text: "", ends: [].iter(), start: 0 },
@@ -191,7 +194,14 @@ impl Extras {
 
     /// (field index, value) of the fields without a role, in the order they were added.
     pub fn iter(&self) -> impl Iterator<Item = (u16, &str)> + '_ {
-        self.all().skip_while(|(f, _)| *f >= SLOT_BASE)
+        let all = match &self.texts {
+            // The slots skipped at once.
+            Texts::Shared { chunk, first, count, slots } => {
+                All::Shared { chunk, next: (*first + u32::from(*slots)) as usize, end: (*first + *count) as usize }
+            }
+            _ => self.all(),
+        };
+        all.skip_while(|(f, _)| *f >= SLOT_BASE)
     }
 
     /// The value of a field.
@@ -201,7 +211,14 @@ impl Extras {
 
     /// A slot's text.
     pub fn slot(&self, slot: Slot) -> Option<&str> {
-        self.all().take_while(|(f, _)| *f >= SLOT_BASE).find(|(f, _)| *f == slot.id()).map(|(_, v)| v)
+        let slots = match &self.texts {
+            // Only the slots looked at.
+            Texts::Shared { chunk, first, slots, .. } => {
+                All::Shared { chunk, next: *first as usize, end: (*first + u32::from(*slots)) as usize }
+            }
+            _ => self.all(),
+        };
+        slots.take_while(|(f, _)| *f >= SLOT_BASE).find(|(f, _)| *f == slot.id()).map(|(_, v)| v)
     }
 
     /// Sets (or, with `None`, clears) a slot's text.
