@@ -21,7 +21,7 @@ use super::posting::{Batch, PostOutcome, Poster};
 use super::{parse_row, parse_rows, FileEntry, ImportRequest, JobError, Parsed, Reader, Validated};
 use crate::entity::Entity;
 use crate::map::Plan;
-use crate::model::Invoice;
+use crate::model::{HeaderRef, Invoice};
 use crate::read::{ByteRecord, Origin};
 use crate::validate::invoice::{self, Context, HeaderBook, HeaderKey, LineRow};
 use crate::validate::Reject;
@@ -149,6 +149,40 @@ fn classify(p: &Parsed, book: &HeaderBook) -> Class {
     match book.ordinal_of(le, href) {
         Some(o) => Class::Invoice(o),
         None => Class::Orphan((le.into(), href.clone())),
+    }
+}
+
+/// [`classify`], remembering the last line's key: the lines of an invoice typed together share
+/// their legal entity and number (the same `Arc`s), so that one look-up in the book serves them
+/// all. Keys that are equal but not shared are looked up again (the answer is the same).
+#[derive(Default)]
+struct Classifier {
+    last: Option<(std::sync::Arc<str>, HeaderRef, Option<usize>)>,
+}
+
+impl Classifier {
+    fn classify(&mut self, p: &Parsed, book: &HeaderBook) -> Class {
+        let Parsed::Line(l) = p else { return classify(p, book) };
+        if let Some((le, r, o)) = &self.last {
+            let same_ref = match (r, &l.header) {
+                (HeaderRef::Number(a), HeaderRef::Number(b)) => std::sync::Arc::ptr_eq(a, b),
+                (HeaderRef::RecordId(a), HeaderRef::RecordId(b)) => a == b,
+                _ => false,
+            };
+            if same_ref && std::sync::Arc::ptr_eq(le, &l.legal_entity) {
+                return match o {
+                    Some(o) => Class::Invoice(*o),
+                    None => Class::Orphan((std::sync::Arc::clone(le), r.clone())),
+                };
+            }
+        }
+        let class = classify(p, book);
+        let o = match class {
+            Class::Invoice(o) => Some(o),
+            _ => None,
+        };
+        self.last = Some((std::sync::Arc::clone(&l.legal_entity), l.header.clone(), o));
+        class
     }
 }
 
@@ -496,6 +530,7 @@ struct Head {
     rx: std::sync::mpsc::Receiver<Result<Vec<Parsed>, JobError>>,
     buf: VecDeque<(Option<usize>, Class, Parsed)>,
     done: bool,
+    classifier: Classifier,
 }
 
 impl Head {
@@ -506,7 +541,7 @@ impl Head {
             match self.rx.recv() {
                 Ok(batch) => {
                     for p in batch? {
-                        let class = classify(&p, book);
+                        let class = self.classifier.classify(&p, book);
                         let o = match class {
                             Class::Invoice(o) => Some(o),
                             _ => None,
@@ -563,7 +598,7 @@ fn merged<'c>(
                     reader
                 }),
             ));
-            heads.push(Head { rx, buf: VecDeque::new(), done: false });
+            heads.push(Head { rx, buf: VecDeque::new(), done: false, classifier: Classifier::default() });
         }
         let merged = merge_heads(&mut heads, asm);
         // Stop the readers (on an error they may still be reading), then collect them.
@@ -726,6 +761,7 @@ fn partitioned<'c>(
         }
         drop(data);
         raws.sort_by_key(|r| (r.ordinal, r.file, r.line, r.record));
+        let mut classifier = Classifier::default();
         for chunk in raws.chunks(8192) {
             let parsed: Vec<Parsed> = parse_rows(chunk.len(), |i, scratch| {
                 let r = &chunk[i];
@@ -738,7 +774,7 @@ fn partitioned<'c>(
                 }
             });
             for p in parsed {
-                let class = classify(&p, asm.book);
+                let class = classifier.classify(&p, asm.book);
                 asm.take(class, p);
             }
             if asm.sink.stopped() {
