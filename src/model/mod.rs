@@ -157,8 +157,9 @@ pub struct InvoiceHeader {
     pub document: DocumentKind,
     /// Company (dataAreaId).
     pub legal_entity: std::sync::Arc<str>,
-    /// The invoice number; `None` for a free-text invoice that gets one when posted.
-    pub number: Option<Box<str>>,
+    /// The invoice number; `None` for a free-text invoice that gets one when posted. Shared
+    /// with the header's key in the book (one copy per header).
+    pub number: Option<std::sync::Arc<str>>,
     /// Free-text invoices: the source's record id that lines point to (ParentRecId).
     pub record_id: Option<i64>,
     /// Invoice date (BT-2).

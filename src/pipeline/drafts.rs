@@ -46,10 +46,10 @@ pub fn invoice_of(d: &StoredDoc) -> Option<(Invoice, String)> {
         DocumentKind::Sales
     };
     let record_id = i.get("record_id").and_then(|r| r.parse().ok());
-    let number = get(i, "number");
+    let number: Option<Arc<str>> = get(i, "number").map(Into::into);
     let header_ref = match (document, record_id, &number) {
         (DocumentKind::FreeText, Some(id), _) => HeaderRef::RecordId(id),
-        (_, _, Some(n)) => HeaderRef::Number((**n).into()),
+        (_, _, Some(n)) => HeaderRef::Number(Arc::clone(n)),
         _ => HeaderRef::Number("".into()),
     };
     let legal_entity = get(i, "legal_entity")?;

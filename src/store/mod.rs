@@ -1013,9 +1013,10 @@ fn number_in_use(
         Some(rec) => format!("free-text invoice record {rec}"),
         None => format!("invoice {source_key}"),
     };
-    for (kind, value, what) in
-        [(NumberKind::Invoice, &h.number, "invoice number"), (NumberKind::Voucher, &h.voucher, "voucher")]
-    {
+    for (kind, value, what) in [
+        (NumberKind::Invoice, h.number.as_deref(), "invoice number"),
+        (NumberKind::Voucher, h.voucher.as_deref(), "voucher"),
+    ] {
         let Some(value) = value else { continue };
         if let Some(other) = used_by(tx, path, &h.legal_entity, kind, value, source_key)? {
             let role = match kind {

@@ -153,7 +153,7 @@ pub fn header_from(
         entity: std::sync::Arc::clone(&entity.shared_name),
         document: entity.document,
         legal_entity: take_code(entity, values, Role::LegalEntity).unwrap_or_else(|| intern(default_legal_entity)),
-        number: take_str(entity, values, Role::InvoiceNumber),
+        number: take_text(entity, values, Role::InvoiceNumber).map(|t| std::sync::Arc::from(&*t)),
         record_id: take_int(entity, values, Role::RecordId),
         // InvoiceDate, Customer and Currency are required fields of every header entity
         // (checked when definitions load), so a typed row has them.
@@ -308,7 +308,7 @@ pub type HeaderKey = (std::sync::Arc<str>, HeaderRef);
 fn header_key(h: &InvoiceHeader) -> HeaderKey {
     let r = match (&h.number, h.document) {
         (_, DocumentKind::FreeText) => HeaderRef::RecordId(h.record_id.unwrap_or_default()),
-        (Some(n), DocumentKind::Sales) => HeaderRef::Number((**n).into()),
+        (Some(n), DocumentKind::Sales) => HeaderRef::Number(std::sync::Arc::clone(n)),
         (None, DocumentKind::Sales) => HeaderRef::Number("".into()),
     };
     (h.legal_entity.clone(), r)
@@ -692,7 +692,7 @@ impl HeaderBook {
 
     /// (legal entity, number) of every header with a number that passed the rules on
     /// headers alone (for the originals of credit notes).
-    pub fn numbers(&self) -> impl Iterator<Item = (std::sync::Arc<str>, Box<str>)> + '_ {
+    pub fn numbers(&self) -> impl Iterator<Item = (std::sync::Arc<str>, std::sync::Arc<str>)> + '_ {
         self.slots.iter().filter(|s| s.bad.is_none()).filter_map(|s| {
             let h = s.header.as_ref()?;
             Some((h.legal_entity.clone(), h.number.clone()?))
