@@ -189,8 +189,10 @@ enum Parsed {
     /// Boxed: a line is handed on several times before it is assembled (a pointer moves, not
     /// the ~470 bytes of the line).
     Line(Box<InvoiceLine>),
-    Master(Origin, Vec<Value<'static>>),
-    Rejected(EarlyReject),
+    /// Boxed, as the rejected row: rare variants do not make every typed row larger (a batch
+    /// of rows is one vector of them).
+    Master(Box<(Origin, Vec<Value<'static>>)>),
+    Rejected(Box<EarlyReject>),
 }
 
 /// Space reused from record to record while typing: the values of a record, and the chunk the
@@ -251,9 +253,10 @@ fn parse_row(
             invoice::line_from(entity, &mut values, origin, default_legal_entity, &mut scratch.lines)
                 .map(|l| Parsed::Line(Box::new(l)))
         }
-        EntityKind::Master | EntityKind::Ledger => {
-            Ok(Parsed::Master(origin, std::mem::take(&mut values).into_iter().map(Value::into_owned).collect()))
-        }
+        EntityKind::Master | EntityKind::Ledger => Ok(Parsed::Master(Box::new((
+            origin,
+            std::mem::take(&mut values).into_iter().map(Value::into_owned).collect(),
+        )))),
     });
     values.clear();
     scratch.values = values.into_iter().map(|_| Value::Empty).collect();
@@ -263,7 +266,7 @@ fn parse_row(
             _ => invoice::raw_key(plan, columns.len(), rec, default_legal_entity),
         };
         let is_header = entity.kind == EntityKind::InvoiceHeader;
-        Parsed::Rejected(EarlyReject { reject, key, is_header })
+        Parsed::Rejected(Box::new(EarlyReject { reject, key, is_header }))
     })
 }
 
@@ -541,7 +544,7 @@ impl<'c> Run<'c> {
             while let Some(batch) = reader.next_parsed("")? {
                 for p in batch {
                     match p {
-                        Parsed::Master(o, v) => rows.push((o, v)),
+                        Parsed::Master(m) => rows.push(*m),
                         Parsed::Rejected(e) => run.rejects.push(e.reject),
                         Parsed::Header(_) | Parsed::Line(_) => {}
                     }
@@ -676,7 +679,7 @@ fn read_headers<'c>(
             for p in batch {
                 match p {
                     Parsed::Header(h) => headers.push(h),
-                    Parsed::Rejected(e) => early.push(e),
+                    Parsed::Rejected(e) => early.push(*e),
                     Parsed::Line(_) | Parsed::Master(..) => {}
                 }
             }

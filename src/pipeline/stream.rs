@@ -770,7 +770,7 @@ fn partitioned<'c>(
                     Some((columns, plan, entity)) => {
                         parse_row(plan, columns, entity, &r.record_bytes, origin, &req.legal_entity, scratch)
                     }
-                    None => Parsed::Master(origin, Vec::new()),
+                    None => Parsed::Master(Box::new((origin, Vec::new()))),
                 }
             });
             for p in parsed {

@@ -455,15 +455,14 @@ pub struct HeaderBook {
     done: Vec<bool>,
 }
 
-/// A line row of one invoice: typed, or rejected by the row rules (its key known).
-// Typed lines are the common case: boxing them would cost an allocation per line.
-#[allow(clippy::large_enum_variant)]
+/// A line row of one invoice: typed, or rejected by the row rules (its key known). Both boxed:
+/// rows are moved between containers until their invoice is complete.
 #[derive(Debug)]
 pub enum LineRow {
     /// A typed line.
     Line(Box<InvoiceLine>),
     /// A line that failed the row rules.
-    Early(EarlyReject),
+    Early(Box<EarlyReject>),
 }
 
 impl LineRow {
@@ -1135,7 +1134,7 @@ pub fn assemble(
     let mut rows: Vec<LineRow> = lines.into_iter().map(|l| LineRow::Line(Box::new(l))).collect();
     for e in early_lines {
         if e.key.is_some() {
-            rows.push(LineRow::Early(e));
+            rows.push(LineRow::Early(Box::new(e)));
         } else {
             out.rejects.push(e.reject);
         }
