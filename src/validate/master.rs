@@ -225,9 +225,7 @@ pub fn add_rows(entity: &Entity, rows: Vec<(Origin, Vec<Value<'static>>)>, md: &
         }
     }
     md.exchange_rates.sort_by(|a, b| (&a.from, &a.to, a.start).cmp(&(&b.from, &b.to, b.start)));
-    if entity.name == "PostingSetup" {
-        md.index_posting_setup();
-    }
+    md.index_posting_setup();
     rejects
 }
 
