@@ -9,6 +9,8 @@
 
 use std::sync::Arc;
 
+use crate::entity::Role;
+
 /// A line's free texts, kept beside its fields without a role under ids no entity field has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Slot {
@@ -25,6 +27,27 @@ pub enum Slot {
 impl Slot {
     /// Every slot, in the order a row's texts list them.
     pub const ALL: [Slot; 4] = [Slot::ItemId, Slot::ItemName, Slot::Description, Slot::Distribution];
+
+    /// The role of the entity field the slot's text comes from.
+    pub const fn role(self) -> Role {
+        match self {
+            Slot::ItemId => Role::ItemId,
+            Slot::ItemName => Role::ItemName,
+            Slot::Description => Role::Description,
+            Slot::Distribution => Role::Distribution,
+        }
+    }
+
+    /// The slot's name where the line is stored (a column of the store's lines) and in
+    /// messages.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Slot::ItemId => "item_id",
+            Slot::ItemName => "item_name",
+            Slot::Description => "description",
+            Slot::Distribution => "distribution",
+        }
+    }
 
     /// The id the slot is kept under (above every field index).
     const fn id(self) -> u16 {
@@ -102,7 +125,6 @@ impl ChunkBuilder {
 enum Texts {
     /// In a buffer of its own.
     Owned { text: String, ends: Vec<(u16, u32)> },
-    /// Entries `first..first + count` of a shared chunk.
     /// Entries `first..first + count` of a shared chunk, the first `slots` of them slots.
     Shared { chunk: Arc<TextChunk>, first: u32, count: u32, slots: u8 },
     /// Entries of a chunk still being built (only between typing and [`Extras::attach`]).

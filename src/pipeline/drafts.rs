@@ -112,13 +112,8 @@ pub fn invoice_of(d: &StoredDoc) -> Option<(Invoice, String)> {
             currency: None,
             extras: {
                 let mut e = extras(&line_entity, l.get("extras"));
-                for (slot, name) in [
-                    (Slot::ItemId, "item_id"),
-                    (Slot::ItemName, "item_name"),
-                    (Slot::Description, "description"),
-                    (Slot::Distribution, "distribution"),
-                ] {
-                    if let Some(v) = get(l, name) {
+                for slot in Slot::ALL {
+                    if let Some(v) = get(l, slot.name()) {
                         e.set_slot(slot, Some(&v));
                     }
                 }

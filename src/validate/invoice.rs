@@ -85,22 +85,33 @@ fn take_int(entity: &Entity, values: &mut [Value<'_>], role: Role) -> Option<i64
     }
 }
 
+/// The fields without a role that have a value: (field index, field, value).
+fn without_role<'v, 'a>(
+    entity: &'v Entity,
+    values: &'v [Value<'a>],
+) -> impl Iterator<Item = (u16, &'v crate::entity::Field, &'v Value<'a>)> {
+    entity
+        .fields
+        .iter()
+        .zip(values)
+        .enumerate()
+        .filter(|(_, (f, v))| f.role.is_none() && !matches!(v, Value::Empty))
+        .map(|(i, (f, v))| (i as u16, f, v))
+}
+
 /// The values of the fields without a role, in canonical text, into a chunk builder.
 fn extras_into(entity: &Entity, values: &[Value<'_>], out: &mut ChunkBuilder) {
-    for (i, (f, v)) in entity.fields.iter().zip(values).enumerate() {
-        if f.role.is_none() && !matches!(v, Value::Empty) {
-            out.push_with(i as u16, |s| v.write_canonical(&f.ty, s));
-        }
+    for (i, f, v) in without_role(entity, values) {
+        out.push_with(i, |s| v.write_canonical(&f.ty, s));
     }
 }
 
+/// The values of the fields without a role, in canonical text, in a buffer of their own.
 fn extras(entity: &Entity, values: &[Value<'_>]) -> crate::model::Extras {
-    let fields = entity.fields.iter().zip(values).filter(|(f, v)| f.role.is_none() && **v != Value::Empty).count();
+    let fields = without_role(entity, values).count();
     let mut out = crate::model::Extras::with_capacity(fields * 12, fields);
-    for (i, (f, v)) in entity.fields.iter().zip(values).enumerate() {
-        if f.role.is_none() && *v != Value::Empty {
-            out.push_with(i as u16, |s| v.write_canonical(&f.ty, s));
-        }
+    for (i, f, v) in without_role(entity, values) {
+        out.push_with(i, |s| v.write_canonical(&f.ty, s));
     }
     out
 }
@@ -220,13 +231,8 @@ pub fn line_from(
     // The line's free texts first (a row's slots come before its fields), then the fields
     // without a role.
     let first = texts.start_row();
-    for (slot, role) in [
-        (Slot::ItemId, Role::ItemId),
-        (Slot::ItemName, Role::ItemName),
-        (Slot::Description, Role::Description),
-        (Slot::Distribution, Role::Distribution),
-    ] {
-        if let Some(t) = take_text(entity, values, role) {
+    for slot in Slot::ALL {
+        if let Some(t) = take_text(entity, values, slot.role()) {
             texts.push_slot(slot, &t);
         }
     }
@@ -1493,15 +1499,11 @@ fn merge_line(kept: &mut InvoiceLine, other: &InvoiceLine, ctx: &Context<'_>) ->
         )*};
     }
     // The line's free texts (kept with its extras) merge as the optional fields do.
-    fn texts(
-        kept: &mut crate::model::Extras,
-        other: &crate::model::Extras,
-        slot: Slot,
-        both: bool,
-        name: &str,
-    ) -> Result<(), String> {
+    let texts = |kept: &mut crate::model::Extras, other: &crate::model::Extras, slot: Slot| -> Result<(), String> {
         match (kept.slot(slot), other.slot(slot)) {
-            (Some(a), Some(b)) if a != b && both => Err(format!("{name} is {b:?} here and {a:?} there")),
+            (Some(a), Some(b)) if a != b && both(slot.role()) => {
+                Err(format!("{} is {b:?} here and {a:?} there", slot.name()))
+            }
             (None, Some(b)) => {
                 let b = b.to_string();
                 kept.set_slot(slot, Some(&b));
@@ -1509,14 +1511,14 @@ fn merge_line(kept: &mut InvoiceLine, other: &InvoiceLine, ctx: &Context<'_>) ->
             }
             _ => Ok(()),
         }
-    }
+    };
     optional!(invoice_date: InvoiceDate, line_amount: LineAmount, line_tax: LineTax, tax_rate: TaxRate,
         tax_code: TaxCode, tax_group: TaxGroup, item_tax_group: ItemTaxGroup);
-    texts(&mut kept.extras, &other.extras, Slot::ItemId, both(Role::ItemId), "item_id")?;
-    texts(&mut kept.extras, &other.extras, Slot::ItemName, both(Role::ItemName), "item_name")?;
-    texts(&mut kept.extras, &other.extras, Slot::Description, both(Role::Description), "description")?;
+    texts(&mut kept.extras, &other.extras, Slot::ItemId)?;
+    texts(&mut kept.extras, &other.extras, Slot::ItemName)?;
+    texts(&mut kept.extras, &other.extras, Slot::Description)?;
     optional!(unit: Unit, main_account: MainAccount);
-    texts(&mut kept.extras, &other.extras, Slot::Distribution, both(Role::Distribution), "distribution")?;
+    texts(&mut kept.extras, &other.extras, Slot::Distribution)?;
     optional!(currency: Currency);
     merge_extras(&kept.entity, &kept.extras, &other.entity, &other.extras, ctx)
 }
