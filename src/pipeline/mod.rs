@@ -187,7 +187,7 @@ enum Parsed {
     /// Boxed, as the book keeps it.
     Header(Box<InvoiceHeader>),
     /// Boxed: a line is handed on several times before it is assembled (a pointer moves, not
-    /// the ~470 bytes of the line).
+    /// the 408 bytes of the line).
     Line(Box<InvoiceLine>),
     /// Boxed, as the rejected row: rare variants do not make every typed row larger (a batch
     /// of rows is one vector of them).
