@@ -69,8 +69,8 @@ fn reading_a_million_line_file_holds_one_batch_of_records() {
     let mut records = 0u64;
     let mut last_line = 0;
     while source.next_batch(&mut batch, 4096).unwrap() {
-        records += batch.len as u64;
-        last_line = batch.positions[batch.len - 1].0;
+        records += batch.len() as u64;
+        last_line = batch.positions[batch.len() - 1].line;
     }
     let peak = PEAK.load(Ordering::Relaxed) - base;
     assert_eq!(records, 1_000_000);

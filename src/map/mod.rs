@@ -13,6 +13,7 @@ use serde::Deserialize;
 use crate::entity::{Catalog, Entity};
 use crate::model::DatePattern;
 use crate::read::csv::{CsvOptions, Encoding};
+use crate::read::Record;
 
 /// A broken mapping file: an operational error that stops the run before anything is read.
 #[derive(Debug, thiserror::Error)]
@@ -367,10 +368,10 @@ fn text_format(
     Ok(f)
 }
 
-/// The text of all fields of `record` (as [`csv::ByteRecord::as_slice`] holds them) when it is
+/// The text of all fields of `record` (as [`Record::as_slice`] holds them) when it is
 /// UTF-8 and no field starts inside a character, so that each field's range of it is text too:
 /// one check per record instead of one per field.
-pub fn record_text(record: &csv::ByteRecord) -> Option<&str> {
+pub fn record_text<'r>(record: Record<'r>) -> Option<&'r str> {
     let all = std::str::from_utf8(record.as_slice()).ok()?;
     // In ASCII text every byte starts a character.
     (all.is_ascii() || (0..record.len()).all(|i| record.range(i).is_some_and(|r| all.is_char_boundary(r.start))))
@@ -494,7 +495,7 @@ impl<'e> Plan<'e> {
 
     /// The text of field `i` in `record` after trimming, defaults and value maps; empty when
     /// the field has no value.
-    pub fn text<'r>(&'r self, i: usize, record: &'r csv::ByteRecord) -> Result<Cow<'r, str>, MapProblem> {
+    pub fn text<'r>(&'r self, i: usize, record: Record<'r>) -> Result<Cow<'r, str>, MapProblem> {
         self.text_in(i, record, None)
     }
 
@@ -503,7 +504,7 @@ impl<'e> Plan<'e> {
     pub fn text_in<'r>(
         &'r self,
         i: usize,
-        record: &'r csv::ByteRecord,
+        record: Record<'r>,
         fields: Option<&'r str>,
     ) -> Result<Cow<'r, str>, MapProblem> {
         let rule = &self.rules[i];

@@ -237,7 +237,7 @@ fn parse_row(
     plan: &Plan<'_>,
     columns: &[String],
     entity: &Entity,
-    rec: &read::ByteRecord,
+    rec: read::Record<'_>,
     origin: Origin,
     default_legal_entity: &str,
     scratch: &mut Scratch,
@@ -377,7 +377,7 @@ impl<'e> Reader<'e> {
     /// The next raw batch (in `self.batch`); false at the end.
     fn next_raw(&mut self) -> Result<bool, JobError> {
         let more = self.source.next_batch(&mut self.batch, self.batch_size)?;
-        self.read += self.batch.len as u64;
+        self.read += self.batch.len() as u64;
         self.pb.set_position(self.source.bytes_read());
         Ok(more)
     }
@@ -395,18 +395,18 @@ impl<'e> Reader<'e> {
         if !more {
             return Ok(None);
         }
-        self.read += self.batch.len as u64;
+        self.read += self.batch.len() as u64;
         self.pb.set_position(self.source.bytes_read());
         let Reader { source, plan, columns, entity, file_index: file, batch, ahead, batch_size, .. } = self;
         let (entity, file, batch_size) = (*entity, *file, *batch_size);
         let (ahead_read, parsed) = rayon::join(
             || source.next_batch(ahead, batch_size).map_err(JobError::from),
             || {
-                let (records, positions) = (&batch.records[..batch.len], &batch.positions[..batch.len]);
-                parse_rows(batch.len, |i, scratch| {
-                    let (line, record) = positions[i];
-                    let origin = Origin { file, line, record };
-                    parse_row(plan, columns, entity, &records[i], origin, default_legal_entity, scratch)
+                let batch = &*batch;
+                parse_rows(batch.len(), |i, scratch| {
+                    let p = batch.positions[i];
+                    let origin = Origin { file, line: p.line, record: p.record };
+                    parse_row(plan, columns, entity, batch.record(i), origin, default_legal_entity, scratch)
                 })
             },
         );

@@ -22,7 +22,7 @@ use super::{parse_row, parse_rows, FileEntry, ImportRequest, JobError, Parsed, R
 use crate::entity::Entity;
 use crate::map::Plan;
 use crate::model::{HeaderRef, Invoice};
-use crate::read::{ByteRecord, Origin};
+use crate::read::{Origin, Record, Records};
 use crate::validate::invoice::{self, Context, HeaderBook, HeaderKey, LineRow};
 use crate::validate::Reject;
 
@@ -413,9 +413,10 @@ pub(super) fn scan_keys(
             let mut watching = split.as_ref();
             let mut first = || -> Result<(), JobError> {
                 'file: while reader.next_raw()? {
-                    for rec in &reader.batch.records[..reader.batch.len] {
-                        if let (Some(sp), Some(pos)) = (watching, rec.position()) {
-                            match sp.meets(pos.byte()) {
+                    for (ri, pos) in reader.batch.positions.iter().enumerate() {
+                        let rec = reader.batch.record(ri);
+                        if let Some(sp) = watching {
+                            match sp.meets(pos.byte) {
                                 Meets::Before => {}
                                 Meets::Aligned => {
                                     watching = None;
@@ -491,7 +492,7 @@ pub(super) fn lines<'c>(
             }
             let mut last = 0usize;
             'file: while reader.next_raw()? {
-                for rec in &reader.batch.records[..reader.batch.len] {
+                for (rec, _) in reader.batch.iter() {
                     let ordinal =
                         invoice::raw_ordinal(&reader.plan, reader.columns.len(), rec, &req.legal_entity, book);
                     if let Some(o) = ordinal {
@@ -645,13 +646,14 @@ fn merge_heads(heads: &mut [Head], asm: &mut Assembly<'_, '_, '_>) -> Result<(),
     }
 }
 
-/// A raw line kept in a partition: its file, position, header position and fields.
+/// A raw line kept in a partition: its file, position, header position, and its fields'
+/// record in the partition's store.
 struct RawLine {
     file: u32,
     line: u64,
     record: u64,
     ordinal: u32,
-    record_bytes: ByteRecord,
+    index: usize,
 }
 
 const NO_HEADER: u32 = u32::MAX;
@@ -661,7 +663,7 @@ fn write_raw(
     file: u32,
     pos: (u64, u64),
     ordinal: u32,
-    rec: &ByteRecord,
+    rec: Record<'_>,
 ) -> std::io::Result<()> {
     w.write_all(&file.to_le_bytes())?;
     w.write_all(&pos.0.to_le_bytes())?;
@@ -675,7 +677,8 @@ fn write_raw(
     Ok(())
 }
 
-fn read_raw(data: &[u8], at: &mut usize) -> Option<RawLine> {
+/// The raw line at `at` of a partition's bytes; its fields go into `store`.
+fn read_raw(data: &[u8], at: &mut usize, store: &mut Records) -> Option<RawLine> {
     fn take<'d>(data: &'d [u8], at: &mut usize, n: usize) -> Option<&'d [u8]> {
         let s = data.get(*at..*at + n)?;
         *at += n;
@@ -690,12 +693,12 @@ fn read_raw(data: &[u8], at: &mut usize) -> Option<RawLine> {
     let record = u64_at(data, at)?;
     let ordinal = u32_at(data, at)?;
     let n = u32_at(data, at)? as usize;
-    let mut rec = ByteRecord::with_capacity(64, n);
+    store.start_record();
     for _ in 0..n {
         let len = u32_at(data, at)? as usize;
-        rec.push_field(take(data, at, len)?);
+        store.push_field(take(data, at, len)?);
     }
-    Some(RawLine { file, line, record, ordinal, record_bytes: rec })
+    Some(RawLine { file, line, record, ordinal, index: store.len() - 1 })
 }
 
 /// Line files not in header order: partitioned by header position into temporary files, each
@@ -752,9 +755,10 @@ fn partitioned<'c>(
             .map_err(io)?;
         let _ = std::fs::remove_file(dir.path().join(format!("{p}.part")));
         let mut raws = Vec::new();
+        let mut store = Records::default();
         let mut at = 0usize;
         while at < data.len() {
-            let Some(r) = read_raw(&data, &mut at) else {
+            let Some(r) = read_raw(&data, &mut at, &mut store) else {
                 return Err(JobError::Input(format!("{}: a partition of the lines is damaged", dir.path().display())));
             };
             raws.push(r);
@@ -768,7 +772,7 @@ fn partitioned<'c>(
                 let origin = Origin { file: r.file, line: r.line, record: r.record };
                 match plans.get(&r.file) {
                     Some((columns, plan, entity)) => {
-                        parse_row(plan, columns, entity, &r.record_bytes, origin, &req.legal_entity, scratch)
+                        parse_row(plan, columns, entity, store.get(r.index), origin, &req.legal_entity, scratch)
                     }
                     None => Parsed::Master(Box::new((origin, Vec::new()))),
                 }

@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use encoding_rs_io::DecodeReaderBytesBuilder;
 
-use super::{ByteRecord, RawBatch, ReadError, RecordSource};
+use super::records::{Records, TokenizeError, Tokenizer};
+use super::{RawBatch, ReadError, Record, RecordSource};
 
 /// Text encodings a CSV file may be declared to have (a BOM always wins).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, clap::ValueEnum)]
@@ -72,43 +73,12 @@ impl<R: Read> Read for Counting<R> {
 /// file without line breaks, and reading it whole would exhaust memory.
 pub const MAX_RECORD_BYTES: u64 = 64 << 20;
 
-/// A reader that fails once more than [`MAX_RECORD_BYTES`] pass without the record being
-/// finished (the CSV source resets the count after every record).
-struct Bounded<R> {
-    inner: R,
-    since_record: Arc<AtomicU64>,
-}
-
-/// The marker error of [`Bounded`].
-#[derive(Debug)]
-struct RecordTooLong;
-
-impl std::fmt::Display for RecordTooLong {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "a record is longer than {} MiB", MAX_RECORD_BYTES >> 20)
-    }
-}
-
-impl std::error::Error for RecordTooLong {}
-
-impl<R: Read> Read for Bounded<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.since_record.load(Ordering::Relaxed) > MAX_RECORD_BYTES {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, RecordTooLong));
-        }
-        let n = self.inner.read(buf)?;
-        self.since_record.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
-    }
-}
-
 /// A CSV file opened for reading.
 pub struct CsvSource {
     path: PathBuf,
-    reader: ::csv::Reader<Box<dyn Read + Send>>,
+    reader: Tokenizer,
     columns: Vec<String>,
     count: Arc<AtomicU64>,
-    since_record: Arc<AtomicU64>,
     total: u64,
     encoding: &'static str,
     /// UTF-8 read as it is (no decoding): byte positions of records are file offsets less
@@ -182,24 +152,25 @@ impl Split {
     /// lines are no records, as in [`CsvSource`]) until it returns false. `Ok(true)`: the end
     /// of the file was reached. An error (a record longer than [`MAX_RECORD_BYTES`], which a
     /// point inside a quoted field can make) means only that this reading is of no use.
-    pub fn records(&self, mut f: impl FnMut(&ByteRecord) -> bool) -> io::Result<bool> {
+    pub fn records(&self, mut f: impl FnMut(Record<'_>) -> bool) -> io::Result<bool> {
         use std::io::{Seek, SeekFrom};
         let mut file = File::open(&self.path)?;
         file.seek(SeekFrom::Start(self.at))?;
-        let since_record = Arc::new(AtomicU64::new(0));
-        let text = Box::new(BufReader::with_capacity(1 << 16, file));
-        let mut reader = csv_reader(text, &since_record, self.delimiter, self.quote);
-        let mut rec = ByteRecord::new();
+        let mut reader = Tokenizer::new(Box::new(file), self.delimiter, self.quote, MAX_RECORD_BYTES);
+        let mut store = Records::default();
         loop {
-            let more = reader.read_byte_record(&mut rec).map_err(io::Error::other)?;
-            since_record.store(0, Ordering::Relaxed);
-            if !more {
-                return Ok(true);
+            store.clear();
+            match reader.read_record(&mut store) {
+                Ok(Some(_)) => {}
+                Ok(None) => return Ok(true),
+                Err(TokenizeError::Io(e)) => return Err(e),
+                Err(TokenizeError::TooLong(_)) => return Err(io::Error::other("a record is too long")),
             }
-            if is_blank(&rec) {
+            let rec = store.get(0);
+            if is_blank(rec) {
                 continue;
             }
-            if !f(&rec) {
+            if !f(rec) {
                 return Ok(false);
             }
         }
@@ -257,21 +228,18 @@ impl CsvSource {
                 d
             }
         };
-        let since_record = Arc::new(AtomicU64::new(0));
-        let mut reader = csv_reader(text, &since_record, delimiter, options.quote);
-        let mut header = ByteRecord::new();
-        let got = reader.read_byte_record(&mut header).map_err(|e| csv_error(path, &e, 1))?;
-        since_record.store(0, Ordering::Relaxed);
-        if !got || is_blank(&header) {
+        let mut reader = Tokenizer::new(text, delimiter, options.quote, MAX_RECORD_BYTES);
+        let mut header = Records::default();
+        let got = reader.read_record(&mut header).map_err(|e| csv_error(path, e))?;
+        if got.is_none() || is_blank(header.get(0)) {
             return Err(ReadError::Empty { path: path.to_path_buf() });
         }
-        let columns = header.iter().map(|c| String::from_utf8_lossy(c).trim().to_string()).collect();
+        let columns = header.get(0).iter().map(|c| String::from_utf8_lossy(c).trim().to_string()).collect();
         Ok(CsvSource {
             path: path.to_path_buf(),
             reader,
             columns,
             count,
-            since_record,
             total,
             encoding: label,
             undecoded: encoding.is_none(),
@@ -304,28 +272,9 @@ impl CsvSource {
     }
 }
 
-/// The CSV reader of a text: records of any length (a ragged row is a reject, not an error),
-/// no header row, reading bounded by [`MAX_RECORD_BYTES`] per record (`since_record` is reset
-/// after every record).
-fn csv_reader(
-    text: Box<dyn Read + Send>,
-    since_record: &Arc<AtomicU64>,
-    delimiter: u8,
-    quote: u8,
-) -> ::csv::Reader<Box<dyn Read + Send>> {
-    let text: Box<dyn Read + Send> = Box::new(Bounded { inner: text, since_record: Arc::clone(since_record) });
-    ::csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .quote(quote)
-        .flexible(true)
-        .has_headers(false)
-        .buffer_capacity(1 << 16)
-        .from_reader(text)
-}
-
 /// A blank line reads as one empty field: it is no record.
-fn is_blank(rec: &ByteRecord) -> bool {
-    rec.len() == 1 && rec[0].is_empty()
+fn is_blank(rec: Record<'_>) -> bool {
+    rec.len() == 1 && rec.as_slice().is_empty()
 }
 
 fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
@@ -384,22 +333,20 @@ pub fn sniff_delimiter(line: &[u8], quote: u8) -> u8 {
     }
 }
 
-/// The error of a CSV read; `start` is the line where the record being read starts.
-fn csv_error(path: &Path, e: &::csv::Error, start: u64) -> ReadError {
-    let line = e.position().map(|p| p.line()).unwrap_or(start);
-    match e.kind() {
-        ::csv::ErrorKind::Io(io) if io.get_ref().is_some_and(|inner| inner.is::<RecordTooLong>()) => ReadError::Csv {
+/// The error of a CSV read.
+fn csv_error(path: &Path, e: TokenizeError) -> ReadError {
+    match e {
+        TokenizeError::TooLong(start) => ReadError::Csv {
             path: path.to_path_buf(),
-            line: start,
+            line: start.line,
             message: format!(
                 "the record that starts here is longer than {} MiB: a quote that is never closed, or a file without line breaks (check the delimiter and the quoting)",
                 MAX_RECORD_BYTES >> 20
             ),
         },
-        ::csv::ErrorKind::Io(io) => {
+        TokenizeError::Io(io) => {
             ReadError::Io { path: path.to_path_buf(), source: io::Error::new(io.kind(), io.to_string()) }
         }
-        _ => ReadError::Csv { path: path.to_path_buf(), line, message: e.to_string() },
     }
 }
 
@@ -409,25 +356,18 @@ impl RecordSource for CsvSource {
     }
 
     fn next_batch(&mut self, batch: &mut RawBatch, max: usize) -> Result<bool, ReadError> {
-        batch.reset(max);
-        while batch.len < max {
-            let rec = &mut batch.records[batch.len];
-            let start = self.reader.position().line();
-            let more = self.reader.read_byte_record(rec).map_err(|e| csv_error(&self.path, &e, start))?;
-            // The reader reads ahead by at most its buffer; what it holds counts for the next
-            // record, which is bounded well enough.
-            self.since_record.store(0, Ordering::Relaxed);
-            if !more {
+        batch.reset();
+        while batch.len() < max {
+            let Some(pos) = self.reader.read_record(&mut batch.records).map_err(|e| csv_error(&self.path, e))? else {
                 break;
-            }
-            if is_blank(rec) {
+            };
+            if is_blank(batch.records.get(batch.records.len() - 1)) {
+                batch.records.pop();
                 continue;
             }
-            let pos = rec.position().map(|p| (p.line(), p.record())).unwrap_or((0, 0));
-            batch.positions[batch.len] = pos;
-            batch.len += 1;
+            batch.positions.push(pos);
         }
-        Ok(batch.len > 0)
+        Ok(!batch.is_empty())
     }
 
     fn bytes_read(&self) -> u64 {
@@ -460,12 +400,13 @@ mod tests {
         std::fs::write(&path, text).unwrap();
         let mut src = CsvSource::open(&path, &CsvOptions::default()).unwrap();
         let split = src.split_point(1).expect("a split point");
-        let key = |r: &ByteRecord| String::from_utf8_lossy(&r[0]).into_owned();
+        let key = |r: Record<'_>| String::from_utf8_lossy(&r[0]).into_owned();
         let (mut whole, mut joined, mut watching, mut past) = (Vec::new(), Vec::new(), true, false);
         let mut batch = RawBatch::default();
         while src.next_batch(&mut batch, 3).unwrap() {
-            for r in &batch.records[..batch.len] {
-                match (watching, split.meets(r.position().unwrap().byte())) {
+            for (i, p) in batch.positions.iter().enumerate() {
+                let r = batch.record(i);
+                match (watching, split.meets(p.byte)) {
                     (true, Meets::Aligned) => watching = false,
                     (true, Meets::Past) => past = true,
                     _ if watching => joined.push(key(r)),

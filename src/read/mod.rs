@@ -4,10 +4,11 @@
 
 pub mod csv;
 pub mod parquet;
+pub mod records;
 
 use std::path::{Path, PathBuf};
 
-pub use ::csv::ByteRecord;
+pub use records::{Position, Record, Records};
 
 /// Where a record came from; the file is an index into the run's file table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -110,27 +111,37 @@ pub fn contain<T>(f: impl FnOnce() -> T) -> Result<T, String> {
 /// A batch of records, reused from batch to batch so that reading allocates little.
 #[derive(Debug, Default)]
 pub struct RawBatch {
-    /// The records; only the first `len` are valid.
-    pub records: Vec<ByteRecord>,
-    /// Where each valid record starts: (line, record number).
-    pub positions: Vec<(u64, u64)>,
-    /// Number of valid records.
-    pub len: usize,
+    /// The records.
+    pub records: Records,
+    /// Where each record starts.
+    pub positions: Vec<Position>,
 }
 
 impl RawBatch {
-    /// Empties the batch and makes room for `max` records, reusing their buffers.
-    pub fn reset(&mut self, max: usize) {
-        self.len = 0;
-        if self.records.len() < max {
-            self.records.resize_with(max, ByteRecord::new);
-            self.positions.resize(max, (0, 0));
-        }
+    /// Empties the batch, keeping its space.
+    pub fn reset(&mut self) {
+        self.records.clear();
+        self.positions.clear();
     }
 
-    /// The valid records with their positions.
-    pub fn iter(&self) -> impl Iterator<Item = (&ByteRecord, (u64, u64))> {
-        self.records[..self.len].iter().zip(self.positions[..self.len].iter().copied())
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.positions.len()
+    }
+
+    /// Whether the batch has no record.
+    pub fn is_empty(&self) -> bool {
+        self.positions.is_empty()
+    }
+
+    /// Record `i`.
+    pub fn record(&self, i: usize) -> Record<'_> {
+        self.records.get(i)
+    }
+
+    /// The records with their positions: (line, record number).
+    pub fn iter(&self) -> impl Iterator<Item = (Record<'_>, (u64, u64))> {
+        self.positions.iter().enumerate().map(|(i, p)| (self.records.get(i), (p.line, p.record)))
     }
 }
 

@@ -87,9 +87,9 @@ fn corrupt(decoder: &str) -> String {
 
 impl ParquetSource {
     fn fill(&mut self, batch: &mut RawBatch, max: usize) -> Result<bool, ReadError> {
-        batch.reset(max);
+        batch.reset();
         let options = FormatOptions::default();
-        while batch.len < max {
+        while batch.len() < max {
             let (rb, offset) = match self.pending.take() {
                 Some(p) => p,
                 None => match self.reader.next() {
@@ -104,19 +104,17 @@ impl ParquetSource {
                 .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| ReadError::Parquet { path: self.path.clone(), message: e.to_string() })?;
-            let take = (rb.num_rows() - offset).min(max - batch.len);
+            let take = (rb.num_rows() - offset).min(max - batch.len());
             for row in offset..offset + take {
-                let rec = &mut batch.records[batch.len];
-                rec.clear();
+                batch.records.start_record();
                 for f in &formatters {
                     self.text.clear();
                     // Writing into a String cannot fail.
                     let _ = write!(self.text, "{}", f.value(row));
-                    rec.push_field(self.text.as_bytes());
+                    batch.records.push_field(self.text.as_bytes());
                 }
                 self.rows_done += 1;
-                batch.positions[batch.len] = (self.rows_done + 1, self.rows_done);
-                batch.len += 1;
+                batch.positions.push(super::Position { line: self.rows_done + 1, record: self.rows_done, byte: 0 });
             }
             let rows = rb.num_rows();
             drop(formatters);
@@ -124,6 +122,6 @@ impl ParquetSource {
                 self.pending = Some((rb, offset + take));
             }
         }
-        Ok(batch.len > 0)
+        Ok(!batch.is_empty())
     }
 }

@@ -332,7 +332,7 @@ fn describe(r: &HeaderRef) -> String {
 pub fn raw_key(
     plan: &crate::map::Plan<'_>,
     columns: usize,
-    record: &csv::ByteRecord,
+    record: crate::read::Record<'_>,
     default_legal_entity: &str,
 ) -> Option<HeaderKey> {
     raw_key_view(plan, columns, record, default_legal_entity, |le, r| (intern(le), r.to_ref()))
@@ -343,7 +343,7 @@ pub fn raw_key(
 pub fn raw_ordinal(
     plan: &crate::map::Plan<'_>,
     columns: usize,
-    record: &csv::ByteRecord,
+    record: crate::read::Record<'_>,
     default_legal_entity: &str,
     book: &HeaderBook,
 ) -> Option<usize> {
@@ -355,7 +355,7 @@ pub fn raw_ordinal(
 pub fn raw_key_view<R>(
     plan: &crate::map::Plan<'_>,
     columns: usize,
-    record: &csv::ByteRecord,
+    record: crate::read::Record<'_>,
     default_legal_entity: &str,
     f: impl FnOnce(&str, RefView<'_>) -> R,
 ) -> Option<R> {

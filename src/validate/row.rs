@@ -1,7 +1,7 @@
 //! Typing one record: the plan's fields, each converted to its type; every problem of the row
 //! is collected into one reject (the first problem names the field and rule).
 
-use csv::ByteRecord;
+use crate::read::Record;
 
 use crate::entity::Entity;
 use crate::map::{MapProblem, Plan, Source};
@@ -14,7 +14,7 @@ use super::{Reject, Rule};
 pub fn convert<'r>(
     plan: &'r Plan<'_>,
     columns: &[String],
-    record: &'r ByteRecord,
+    record: Record<'r>,
     origin: Origin,
     out: &mut Vec<Value<'r>>,
 ) -> Result<(), Reject> {
@@ -105,7 +105,7 @@ fn describe_missing(plan: &Plan<'_>, i: usize) -> String {
 
 /// A record whose field count differs from the header's: a ragged row, or a quote left open
 /// (which swallows the line breaks after it into one field).
-fn shape_reject(columns: &[String], record: &ByteRecord, origin: Origin) -> Reject {
+fn shape_reject(columns: &[String], record: Record<'_>, origin: Origin) -> Reject {
     let swallowed = record.iter().position(|f| f.contains(&b'\n'));
     if let Some(fi) = swallowed {
         let breaks: usize = record.iter().map(|f| f.iter().filter(|&&b| b == b'\n').count()).sum();

@@ -1,0 +1,567 @@
+//! Records as the readers hand them on: the fields of many records stored back to back in one
+//! buffer, viewed one record at a time (no allocation per record); and the CSV tokenizer that
+//! fills them straight from the read buffer, one copy per record.
+
+use std::io::{self, Read};
+use std::ops::Range;
+
+/// One record of a [`Records`] store: its bytes and where each field lies in them.
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'a> {
+    /// The record's bytes: its fields, and for a CSV record the delimiters and quotes between
+    /// them too (ASCII).
+    bytes: &'a [u8],
+    /// Where each field starts and ends in `bytes`.
+    fields: &'a [(u32, u32)],
+}
+
+impl<'a> Record<'a> {
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Whether the record has no field.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// Where field `i` lies in [`Record::as_slice`].
+    pub fn range(&self, i: usize) -> Option<Range<usize>> {
+        let &(start, end) = self.fields.get(i)?;
+        Some(start as usize..end as usize)
+    }
+
+    /// The bytes of field `i`.
+    pub fn get(&self, i: usize) -> Option<&'a [u8]> {
+        self.range(i).map(|r| &self.bytes[r])
+    }
+
+    /// The record's bytes, every field's range within them (and, for a CSV record, the ASCII
+    /// delimiters and quotes around them).
+    pub fn as_slice(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// The fields in order.
+    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let bytes = self.bytes;
+        self.fields.iter().map(move |&(s, e)| &bytes[s as usize..e as usize])
+    }
+}
+
+impl std::ops::Index<usize> for Record<'_> {
+    type Output = [u8];
+
+    fn index(&self, i: usize) -> &[u8] {
+        self.get(i).expect("field index in range")
+    }
+}
+
+/// Records stored back to back: one buffer of their bytes, one list of field ranges (each
+/// relative to its record's start), and where each record begins in both. Cleared and refilled
+/// batch after batch, it keeps its capacity.
+#[derive(Debug, Default)]
+pub struct Records {
+    data: Vec<u8>,
+    fields: Vec<(u32, u32)>,
+    /// Per record: the index of its first field, and where its bytes start.
+    starts: Vec<(usize, usize)>,
+}
+
+impl Records {
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// Whether there is no record.
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Removes every record (keeping the space).
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.fields.clear();
+        self.starts.clear();
+    }
+
+    /// Record `i`.
+    pub fn get(&self, i: usize) -> Record<'_> {
+        let (first, base) = self.starts[i];
+        let (last, end) = self.starts.get(i + 1).copied().unwrap_or((self.fields.len(), self.data.len()));
+        Record { bytes: &self.data[base..end], fields: &self.fields[first..last] }
+    }
+
+    /// Starts a new record (its fields follow with [`Records::push_field`]).
+    pub fn start_record(&mut self) {
+        self.starts.push((self.fields.len(), self.data.len()));
+    }
+
+    /// Appends a field to the record last started. A field of more than 4 GiB is cut there
+    /// (no reader hands one on: CSV records are bounded well below).
+    pub fn push_field(&mut self, field: &[u8]) {
+        let base = self.starts.last().map(|s| s.1).unwrap_or(0);
+        let start = self.data.len() - base;
+        self.data.extend_from_slice(field);
+        let end = self.data.len() - base;
+        self.fields.push((clip(start), clip(end)));
+    }
+
+    /// Removes the record last started.
+    pub fn pop(&mut self) {
+        if let Some((first, base)) = self.starts.pop() {
+            self.fields.truncate(first);
+            self.data.truncate(base);
+        }
+    }
+
+    /// Appends a copy of `record`.
+    pub fn push(&mut self, record: Record<'_>) {
+        self.start_record();
+        for f in record.iter() {
+            self.push_field(f);
+        }
+    }
+}
+
+fn clip(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Where a record starts in the text a [`Tokenizer`] reads: what the `csv` crate's reader
+/// reports, so that line numbers stay as they were.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Position {
+    /// Line (1-based): line feeds before the record's start, plus one. A blank line before a
+    /// record counts as its start, as does the line feed of the CRLF that ended the record
+    /// before it.
+    pub line: u64,
+    /// Records before this one (the header row is record 0).
+    pub record: u64,
+    /// Byte offset in the text.
+    pub byte: u64,
+}
+
+/// Why a [`Tokenizer`] stopped.
+#[derive(Debug)]
+pub enum TokenizeError {
+    /// Reading the text failed.
+    Io(io::Error),
+    /// The record that starts at this position ran past the tokenizer's bound.
+    TooLong(Position),
+}
+
+/// The read buffer (256 KiB); it grows for a longer record.
+const BUFFER: usize = 1 << 18;
+
+/// A field found by [`Tokenizer::scan`]: its range in the read buffer, and whether it needs
+/// decoding (quotes inside it, or text after its closing quote) — then the range is the raw
+/// text from the opening quote.
+#[derive(Debug, Clone, Copy)]
+struct Found {
+    start: usize,
+    end: usize,
+    raw: bool,
+}
+
+/// A record found in the read buffer: where it ends, and its line end (CR or LF) if any.
+struct Scanned {
+    end: usize,
+    term: Option<u8>,
+    lines: u64,
+}
+
+/// A CSV tokenizer with the `csv` crate's reading (RFC 4180 quotes with doubled quotes, CR,
+/// LF or CRLF line ends, blank lines skipped, a UTF-8 BOM at the start dropped, records of any
+/// length) and the same positions. A record is found in the read buffer with a tight loop over
+/// its bytes and copied into the [`Records`] store whole; only quoted fields with quotes inside
+/// are decoded, in place.
+pub struct Tokenizer {
+    input: Box<dyn Read + Send>,
+    buf: Vec<u8>,
+    at: usize,
+    filled: usize,
+    /// Byte offset of `buf[0]` in the text.
+    buf_start: u64,
+    eof: bool,
+    started: bool,
+    line: u64,
+    record: u64,
+    delimiter: u8,
+    quote: u8,
+    /// Bytes that end an unquoted field: the delimiter, CR and LF.
+    stops: [bool; 256],
+    max_record_bytes: u64,
+    found: Vec<Found>,
+}
+
+impl Tokenizer {
+    /// A tokenizer of `input` with `delimiter` and `quote`; a record longer than
+    /// `max_record_bytes` is an error.
+    pub fn new(input: Box<dyn Read + Send>, delimiter: u8, quote: u8, max_record_bytes: u64) -> Tokenizer {
+        let mut stops = [false; 256];
+        for b in [delimiter, b'\r', b'\n'] {
+            stops[usize::from(b)] = true;
+        }
+        Tokenizer {
+            input,
+            buf: vec![0u8; BUFFER],
+            at: 0,
+            filled: 0,
+            buf_start: 0,
+            eof: false,
+            started: false,
+            line: 1,
+            record: 0,
+            delimiter,
+            quote,
+            stops,
+            max_record_bytes,
+            found: Vec::new(),
+        }
+    }
+
+    /// Where the next record would start.
+    pub fn position(&self) -> Position {
+        Position { line: self.line, record: self.record, byte: self.buf_start + self.at as u64 }
+    }
+
+    /// Reads more of the text after the bytes from `self.at` on, which move to the front of
+    /// the buffer (it grows when they fill it); false at the end of the text.
+    fn read_more(&mut self) -> io::Result<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        if self.at > 0 {
+            self.buf.copy_within(self.at..self.filled, 0);
+            self.buf_start += self.at as u64;
+            self.filled -= self.at;
+            self.at = 0;
+        }
+        if self.filled == self.buf.len() {
+            self.buf.resize(self.buf.len() * 2, 0);
+        }
+        loop {
+            match self.input.read(&mut self.buf[self.filled..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(false);
+                }
+                Ok(n) => {
+                    self.filled += n;
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Reads the next record into `out`; `None` at the end of the text.
+    pub fn read_record(&mut self, out: &mut Records) -> Result<Option<Position>, TokenizeError> {
+        // The position is taken before the BOM and the blank lines, as the `csv` crate takes it.
+        let pos = self.position();
+        if !self.started {
+            self.started = true;
+            while self.filled - self.at < 3 && self.read_more().map_err(TokenizeError::Io)? {}
+            if self.buf[self.at..self.filled].starts_with(&[0xEF, 0xBB, 0xBF]) {
+                self.at += 3;
+            }
+        }
+        // Blank lines (and the LF of a CRLF) are no record.
+        loop {
+            if self.at == self.filled && !self.read_more().map_err(TokenizeError::Io)? {
+                return Ok(None);
+            }
+            match self.buf[self.at] {
+                b'\n' => self.line += 1,
+                b'\r' => {}
+                _ => break,
+            }
+            self.at += 1;
+        }
+        let scanned = loop {
+            if let Some(s) = self.scan() {
+                break s;
+            }
+            if (self.filled - self.at) as u64 > self.max_record_bytes {
+                return Err(TokenizeError::TooLong(pos));
+            }
+            // The record runs past the buffer: read on (at the end of the text, the scan
+            // ends it there).
+            self.read_more().map_err(TokenizeError::Io)?;
+        };
+        if (scanned.end - self.at) as u64 > self.max_record_bytes {
+            return Err(TokenizeError::TooLong(pos));
+        }
+        self.line += scanned.lines;
+        // One copy of the record, then the fields that need decoding are decoded in place.
+        let base = out.data.len();
+        out.starts.push((out.fields.len(), base));
+        out.data.extend_from_slice(&self.buf[self.at..scanned.end]);
+        let start = self.at;
+        for f in &self.found {
+            let (s, e) = (f.start - start, f.end - start);
+            if f.raw {
+                let n = decode_in_place(&mut out.data[base + s..base + e], self.quote);
+                out.fields.push((clip(s), clip(s + n)));
+            } else {
+                out.fields.push((clip(s), clip(e)));
+            }
+        }
+        self.at = scanned.end;
+        if let Some(t) = scanned.term {
+            self.line += u64::from(t == b'\n');
+            self.at += 1;
+        }
+        self.record += 1;
+        Ok(Some(pos))
+    }
+
+    /// Finds the record that starts at `self.at` (not a line end) in the buffer, its fields
+    /// into `self.found`; `None` when it runs past the buffer and the text goes on.
+    fn scan(&mut self) -> Option<Scanned> {
+        let buf = &self.buf[..self.filled];
+        let n = buf.len();
+        let (quote, delimiter, eof) = (self.quote, self.delimiter, self.eof);
+        let stops = &self.stops;
+        let found = &mut self.found;
+        found.clear();
+        let mut lines = 0u64;
+        let mut i = self.at;
+        loop {
+            let start = i;
+            let mut raw = false;
+            if i < n && buf[i] == quote {
+                // A quoted field: to its closing quote; a doubled quote is a quote.
+                i += 1;
+                loop {
+                    let Some(k) = memchr::memchr(quote, &buf[i..]) else {
+                        if !eof {
+                            return None;
+                        }
+                        // Not closed: the field runs to the end of the text.
+                        lines += memchr::memchr_iter(b'\n', &buf[i..]).count() as u64;
+                        found.push(Found { start: if raw { start } else { start + 1 }, end: n, raw });
+                        return Some(Scanned { end: n, term: None, lines });
+                    };
+                    lines += memchr::memchr_iter(b'\n', &buf[i..i + k]).count() as u64;
+                    i += k + 1;
+                    if i == n && !eof {
+                        return None;
+                    }
+                    if i < n && buf[i] == quote {
+                        raw = true;
+                        i += 1;
+                        continue;
+                    }
+                    break;
+                }
+                if i == n || stops[usize::from(buf[i])] {
+                    let (s, e) = if raw { (start, i) } else { (start + 1, i - 1) };
+                    found.push(Found { start: s, end: e, raw });
+                } else {
+                    // Text after the closing quote belongs to the field, as it is.
+                    raw = true;
+                    while i < n && !stops[usize::from(buf[i])] {
+                        i += 1;
+                    }
+                    if i == n && !eof {
+                        return None;
+                    }
+                    found.push(Found { start, end: i, raw });
+                }
+            } else {
+                while i < n && !stops[usize::from(buf[i])] {
+                    i += 1;
+                }
+                if i == n && !eof {
+                    return None;
+                }
+                found.push(Found { start, end: i, raw });
+            }
+            if i == n {
+                return Some(Scanned { end: n, term: None, lines });
+            }
+            let c = buf[i];
+            if c == delimiter {
+                lines += u64::from(c == b'\n');
+                i += 1;
+                continue;
+            }
+            return Some(Scanned { end: i, term: Some(c), lines });
+        }
+    }
+}
+
+/// Decodes a quoted field's raw text (from its opening quote) in place: doubled quotes inside
+/// the quotes become one, the closing quote goes, text after it stays as it is. Returns the
+/// decoded length; the bytes after it become spaces (the record stays UTF-8 where it was).
+fn decode_in_place(f: &mut [u8], quote: u8) -> usize {
+    let mut w = 0;
+    let mut r = 1;
+    let mut quoted = true;
+    while r < f.len() {
+        let b = f[r];
+        if quoted && b == quote {
+            if r + 1 < f.len() && f[r + 1] == quote {
+                f[w] = quote;
+                w += 1;
+                r += 2;
+            } else {
+                quoted = false;
+                r += 1;
+            }
+            continue;
+        }
+        f[w] = b;
+        w += 1;
+        r += 1;
+    }
+    for b in &mut f[w..] {
+        *b = b' ';
+    }
+    w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Records read: their fields, and their positions (line, record, byte).
+    type ReadRecords = Vec<(Vec<Vec<u8>>, (u64, u64, u64))>;
+
+    /// Records and positions as the `csv` crate reads `text`.
+    fn by_csv(text: &[u8], delimiter: u8) -> ReadRecords {
+        let mut r = ::csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .flexible(true)
+            .has_headers(false)
+            .buffer_capacity(7)
+            .from_reader(text);
+        let mut rec = ::csv::ByteRecord::new();
+        let mut out = Vec::new();
+        while r.read_byte_record(&mut rec).unwrap() {
+            let p = rec.position().unwrap();
+            out.push((rec.iter().map(<[u8]>::to_vec).collect(), (p.line(), p.record(), p.byte())));
+        }
+        out
+    }
+
+    /// Reads in pieces of at most `piece` bytes, so that records straddle buffer ends.
+    struct Pieces {
+        text: Vec<u8>,
+        at: usize,
+        piece: usize,
+    }
+
+    impl Read for Pieces {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = (self.text.len() - self.at).min(self.piece).min(buf.len());
+            buf[..n].copy_from_slice(&self.text[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    fn by_tokenizer(text: &[u8], delimiter: u8, piece: usize) -> ReadRecords {
+        let input = Box::new(Pieces { text: text.to_vec(), at: 0, piece });
+        let mut t = Tokenizer::new(input, delimiter, b'"', u64::MAX);
+        let mut store = Records::default();
+        let mut out = Vec::new();
+        while let Some(p) = t.read_record(&mut store).unwrap() {
+            let r = store.get(store.len() - 1);
+            out.push((r.iter().map(<[u8]>::to_vec).collect(), (p.line, p.record, p.byte)));
+        }
+        out
+    }
+
+    #[test]
+    fn reads_as_the_csv_crate_on_the_usual_shapes() {
+        let cases: [&[u8]; 12] = [
+            b"a,b\nc,d\n",
+            b"a,b\r\nc,d\r\n",
+            b"a,b\rc,d",
+            b"\n\na,\"b,\nc\"\n\r\n,\n",
+            b"\"a\"\"b\",\"\"\nx\"y,z\n",
+            b"\"ab\"c,d\n\"open",
+            b"\xEF\xBB\xBFa,b\n",
+            b"a,b,\n,\n",
+            b"\"\"\n\"x\"\r",
+            b"",
+            b"\r\n\r\n",
+            b"a\"b\"c,\"d\"\"\"\n",
+        ];
+        for text in cases {
+            for piece in [1, 2, 3, 1000] {
+                assert_eq!(by_tokenizer(text, b',', piece), by_csv(text, b','), "{:?} in pieces of {piece}", text);
+            }
+        }
+    }
+
+    #[test]
+    fn a_record_longer_than_the_bound_is_an_error_at_its_start() {
+        let text = b"a,b\nc,\"dddddddddddddddddddddddd\n";
+        let mut t = Tokenizer::new(Box::new(Pieces { text: text.to_vec(), at: 0, piece: 4 }), b',', b'"', 16);
+        let mut store = Records::default();
+        assert!(t.read_record(&mut store).unwrap().is_some());
+        match t.read_record(&mut store) {
+            Err(TokenizeError::TooLong(p)) => assert_eq!((p.line, p.record, p.byte), (2, 1, 4)),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(store.len(), 1, "the record begun is removed");
+    }
+
+    #[test]
+    fn a_decoded_field_leaves_the_record_text_whole() {
+        let text = "k,\"caf\u{e9}\"\"\",\"\u{e9}\"x\n".as_bytes();
+        let mut t = Tokenizer::new(Box::new(Pieces { text: text.to_vec(), at: 0, piece: 5 }), b',', b'"', u64::MAX);
+        let mut store = Records::default();
+        t.read_record(&mut store).unwrap().unwrap();
+        let r = store.get(0);
+        let fields: Vec<&str> = r.iter().map(|f| std::str::from_utf8(f).unwrap()).collect();
+        assert_eq!(fields, ["k", "caf\u{e9}\"", "\u{e9}x"]);
+        assert!(std::str::from_utf8(r.as_slice()).is_ok(), "{:?}", r.as_slice());
+    }
+
+    #[test]
+    fn a_store_gives_back_its_records() {
+        let mut s = Records::default();
+        s.start_record();
+        s.push_field(b"ab");
+        s.push_field(b"");
+        s.push_field(b"c");
+        s.start_record();
+        s.start_record();
+        s.push_field(b"xyz");
+        let r = s.get(0);
+        assert_eq!((r.len(), r.as_slice(), r.range(1), &r[2]), (3, &b"abc"[..], Some(2..2), &b"c"[..]));
+        assert_eq!(s.get(1).len(), 0);
+        assert_eq!(s.get(2).iter().collect::<Vec<_>>(), vec![&b"xyz"[..]]);
+        s.pop();
+        assert_eq!((s.len(), s.bytes()), (2, 3));
+    }
+
+    proptest! {
+        #[test]
+        fn reads_as_the_csv_crate_on_any_text(
+            bytes in proptest::collection::vec(
+                prop_oneof![Just(b'a'), Just(b','), Just(b';'), Just(b'"'), Just(b'\r'), Just(b'\n'), Just(0xEF), Just(0xBB), Just(0xBF)],
+                0..120,
+            ),
+            semicolon in any::<bool>(),
+            piece in 1usize..9,
+        ) {
+            let d = if semicolon { b';' } else { b',' };
+            prop_assert_eq!(by_tokenizer(&bytes, d, piece), by_csv(&bytes, d));
+        }
+    }
+}
