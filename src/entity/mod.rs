@@ -237,7 +237,7 @@ pub struct Entity {
     /// Field index per role, indexed by `Role as usize` (a lookup per field of every row).
     by_role: Vec<Option<usize>>,
     /// The name, shared by every row read as this entity.
-    pub shared_name: std::sync::Arc<str>,
+    pub shared_name: crate::model::Name,
     /// Per field: whether it is a field without a role that every other entity of the same
     /// kind and document (the other views of the same documents, such as SalesInvoiceHeaderV2
     /// for SalesInvoiceJournalHeader) has too, by name. Only these take part when documents
@@ -314,7 +314,7 @@ impl Entity {
             }
         }
         let entity = Entity {
-            shared_name: parsed.name.as_str().into(),
+            shared_name: crate::model::name(&parsed.name),
             name: parsed.name,
             d365_entity: parsed.d365_entity,
             odata_collection: parsed.odata_collection,

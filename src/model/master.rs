@@ -62,15 +62,15 @@ pub struct Customer {
 #[derive(Debug, Clone, PartialEq)]
 #[allow(missing_docs)]
 pub struct TaxCode {
-    pub code: std::sync::Arc<str>,
+    pub code: super::Name,
     pub name: Option<String>,
     /// Percent.
     pub rate: Decimal,
     /// EN 16931 VAT category (S, Z, E, AE, K, G, O, L, M).
-    pub category: std::sync::Arc<str>,
+    pub category: super::Name,
     pub exemption_reason_code: Option<String>,
     pub exemption_reason: Option<String>,
-    pub payable_account: std::sync::Arc<str>,
+    pub payable_account: super::Name,
 }
 
 /// Terms of payment.
@@ -101,7 +101,7 @@ pub struct PostingSetup {
     pub posting_type: String,
     pub account_code: String,
     pub relation: Option<String>,
-    pub main_account: std::sync::Arc<str>,
+    pub main_account: super::Name,
 }
 
 /// A number sequence.
@@ -216,7 +216,7 @@ mod tests {
                 posting_type: ty.into(),
                 account_code: code.into(),
                 relation: rel.map(Into::into),
-                main_account: acc.into(),
+                main_account: acc,
             });
         }
         let questions: Vec<(&str, &str, Option<Option<&str>>)> = [
@@ -244,8 +244,8 @@ mod tests {
             posting_type: "Discount".into(),
             account_code: "All".into(),
             relation: None,
-            main_account: "7001".into(),
+            main_account: "7001",
         });
-        assert_eq!(md.posting_row("Discount", "All", None).map(|p| &*p.main_account), Some("7001"));
+        assert_eq!(md.posting_row("Discount", "All", None).map(|p| p.main_account), Some("7001"));
     }
 }

@@ -5,6 +5,7 @@ mod currency;
 mod date;
 mod extras;
 pub mod master;
+mod name;
 pub mod totals;
 
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -12,6 +13,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 pub use currency::Currency;
 pub use date::{Date, DatePattern};
 pub use extras::{ChunkBuilder, Extras, Slot, TextChunk};
+pub use name::{name, Name};
 
 use crate::entity::DocumentKind;
 use crate::read::Origin;
@@ -152,7 +154,7 @@ pub struct InvoiceHeader {
     /// Where the row came from.
     pub origin: Origin,
     /// The entity it was read as (shared by every row of the entity).
-    pub entity: std::sync::Arc<str>,
+    pub entity: Name,
     /// Sales or free-text invoice.
     pub document: DocumentKind,
     /// Company (dataAreaId).
@@ -222,7 +224,7 @@ pub struct InvoiceLine {
     /// Where the row came from.
     pub origin: Origin,
     /// The entity it was read as (shared by every row of the entity).
-    pub entity: std::sync::Arc<str>,
+    pub entity: Name,
     /// Company (dataAreaId).
     pub legal_entity: std::sync::Arc<str>,
     /// Its header.
@@ -491,7 +493,7 @@ mod tests {
     fn line(q: &str, p: &str) -> InvoiceLine {
         InvoiceLine {
             origin: Origin { file: 0, line: 2, record: 1 },
-            entity: "BusinessDocumentSalesInvoiceLineItem".into(),
+            entity: "BusinessDocumentSalesInvoiceLineItem",
             legal_entity: "DEMF".into(),
             header: HeaderRef::Number("1".into()),
             invoice_date: None,

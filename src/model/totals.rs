@@ -32,10 +32,10 @@ impl RoundingPolicy {
 /// The tax of one line: its tax code with category and rate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LineTax {
-    /// Sales tax code (shared with the master data).
-    pub code: std::sync::Arc<str>,
+    /// Sales tax code (a name of the master data).
+    pub code: super::Name,
     /// EN 16931 VAT category (S, Z, E, AE, K, G, O, L, M).
-    pub category: std::sync::Arc<str>,
+    pub category: super::Name,
     /// Percent.
     pub rate: Decimal,
 }
@@ -44,11 +44,11 @@ pub struct LineTax {
 #[derive(Debug, Clone, PartialEq)]
 pub struct VatGroup {
     /// VAT category (BT-118).
-    pub category: std::sync::Arc<str>,
+    pub category: super::Name,
     /// Rate in percent (BT-119).
     pub rate: Decimal,
     /// The tax code of the group's first line (its ledger account is used).
-    pub tax_code: std::sync::Arc<str>,
+    pub tax_code: super::Name,
     /// Sum of the group's line nets.
     pub lines: Decimal,
     /// The group's share of the document allowance.
@@ -169,9 +169,9 @@ pub fn compute_with_nets(
             Some(i) => i,
             None => {
                 groups.push(VatGroup {
-                    category: tax.category.clone(),
+                    category: tax.category,
                     rate: tax.rate,
-                    tax_code: tax.code.clone(),
+                    tax_code: tax.code,
                     lines: Decimal::ZERO,
                     allowance: Decimal::ZERO,
                     charge: Decimal::ZERO,

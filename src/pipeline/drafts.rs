@@ -54,11 +54,12 @@ pub fn invoice_of(d: &StoredDoc) -> Option<(Invoice, String)> {
     };
     let legal_entity = get(i, "legal_entity")?;
     let origin = Origin { file: 0, line: 0, record: 0 };
-    let header_entity: Arc<str> = i.get("header_entity").map(String::as_str).unwrap_or("").into();
-    let line_entity: Arc<str> = i.get("line_entity").map(String::as_str).unwrap_or("").into();
+    // Entity names are names of the catalog, bounded as the catalog is.
+    let header_entity = crate::model::name(i.get("header_entity").map(String::as_str).unwrap_or(""));
+    let line_entity = crate::model::name(i.get("line_entity").map(String::as_str).unwrap_or(""));
     let header = InvoiceHeader {
         origin,
-        entity: Arc::clone(&header_entity),
+        entity: header_entity,
         document,
         legal_entity: legal_entity.clone().into(),
         number,
@@ -82,14 +83,14 @@ pub fn invoice_of(d: &StoredDoc) -> Option<(Invoice, String)> {
         },
         tax_group: None,
         item_tax_group: None,
-        extras: extras(&header_entity, i.get("extras")),
+        extras: extras(header_entity, i.get("extras")),
     };
     let mut lines = Vec::with_capacity(d.lines.len());
     let mut taxes = Vec::with_capacity(d.lines.len());
     for l in &d.lines {
         lines.push(InvoiceLine {
             origin,
-            entity: Arc::clone(&line_entity),
+            entity: line_entity,
             legal_entity: legal_entity.clone().into(),
             header: header_ref.clone(),
             invoice_date: None,
@@ -111,7 +112,7 @@ pub fn invoice_of(d: &StoredDoc) -> Option<(Invoice, String)> {
             main_account: get(l, "main_account").map(Into::into),
             currency: None,
             extras: {
-                let mut e = extras(&line_entity, l.get("extras"));
+                let mut e = extras(line_entity, l.get("extras"));
                 for slot in Slot::ALL {
                     if let Some(v) = get(l, slot.name()) {
                         e.set_slot(slot, Some(&v));
@@ -121,8 +122,9 @@ pub fn invoice_of(d: &StoredDoc) -> Option<(Invoice, String)> {
             },
         });
         taxes.push(LineTax {
-            code: get(l, "tax_code")?.into(),
-            category: get(l, "tax_category")?.into(),
+            // Codes and categories of the master data's tax codes, which bound them.
+            code: crate::model::name(&get(l, "tax_code")?),
+            category: crate::model::name(&get(l, "tax_category")?),
             rate: dec(l, "tax_rate"),
         });
     }

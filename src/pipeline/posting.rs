@@ -154,7 +154,7 @@ impl Originals {
             return Ok(p);
         }
         let field = crate::entity::Catalog::builtin()
-            .get(&h.entity)
+            .get(h.entity)
             .and_then(|e| e.role_index(crate::entity::Role::OriginalInvoice).map(|i| e.fields[i].name.as_str()));
         let r = Reject::new(
             h.origin,
@@ -408,7 +408,7 @@ fn post_all(
                     }
                     Committed::Rejected(mut r, role) => {
                         if r.field.is_none() {
-                            r.field = role.and_then(|role| field_name(&p.invoice.header.entity, role));
+                            r.field = role.and_then(|role| field_name(p.invoice.header.entity, role));
                         }
                         report.rejected += 1;
                         reject_with_lines(&p.invoice, r, files, &mut rejects);

@@ -135,8 +135,8 @@ pub struct Parties {
 pub struct LedgerLine {
     /// What it posts.
     pub posting_type: PostingType,
-    /// Main account (shared with the master data).
-    pub account: std::sync::Arc<str>,
+    /// Main account: a name of the master data, or the line's own account.
+    pub account: std::borrow::Cow<'static, str>,
     /// Amount in the invoice currency.
     pub amount: Decimal,
     /// Amount in the accounting currency.
@@ -144,7 +144,7 @@ pub struct LedgerLine {
     /// Credit side (a storno keeps the original side with the opposite sign).
     pub is_credit: bool,
     /// Tax code of a sales tax line.
-    pub tax_code: Option<std::sync::Arc<str>>,
+    pub tax_code: Option<crate::model::Name>,
     /// Invoice line of a revenue line.
     pub line_number: Option<Decimal>,
 }
@@ -210,18 +210,18 @@ fn reject(inv: Invoice, field: Option<&str>, rule: Rule, msg: String) -> PostErr
 
 /// The main account for a posting type: the row for the specific record (Table) first, then
 /// its group (Group), then All — the lookup order of D365 posting profiles.
-pub fn account<'m>(
-    md: &'m MasterData,
+pub fn account(
+    md: &MasterData,
     ty: PostingType,
     table: Option<&str>,
     group: Option<&str>,
-) -> Option<&'m std::sync::Arc<str>> {
+) -> Option<crate::model::Name> {
     let ty = ty.as_str();
     let by = |code: &str, rel: Option<&str>| rel.and_then(|rel| md.posting_row(ty, code, Some(Some(rel))));
     by("Table", table)
         .or_else(|| by("Group", group))
         .or_else(|| md.posting_row(ty, "All", None))
-        .map(|r| &r.main_account)
+        .map(|r| r.main_account)
 }
 
 /// The rate from `from` to `to` valid on `date`: the latest rate starting on or before it, or
@@ -356,7 +356,7 @@ pub fn content_hash(inv: &Invoice, due_date: Date, line_nets: &[Decimal]) -> Str
     f.dec(hd.totals.charge.unwrap_or_default());
     f.dec(hd.totals.discount.unwrap_or_default());
     f.str(inv.rounding.as_str());
-    f.extras(&hd.entity, &hd.extras);
+    f.extras(hd.entity, &hd.extras);
     for ((l, t), net) in inv.lines.iter().zip(&inv.taxes).zip(line_nets) {
         f.str("\u{1e}");
         // The line's amount rather than how its discounts are split: a percent in one entity
@@ -364,8 +364,8 @@ pub fn content_hash(inv: &Invoice, due_date: Date, line_nets: &[Decimal]) -> Str
         for d in [l.line_number, l.quantity, l.unit_price, *net, l.charge_amount, t.rate] {
             f.dec(d);
         }
-        f.str(&t.code);
-        f.str(&t.category);
+        f.str(t.code);
+        f.str(t.category);
         for v in [
             l.item_id(),
             l.item_name(),
@@ -376,7 +376,7 @@ pub fn content_hash(inv: &Invoice, due_date: Date, line_nets: &[Decimal]) -> Str
         ] {
             f.opt(v);
         }
-        f.extras(&l.entity, &l.extras);
+        f.extras(l.entity, &l.extras);
     }
     format!("x3:{:032x}", f.hasher.digest128())
 }
@@ -527,10 +527,22 @@ impl PartiesCache {
         customer: &str,
         terms: Option<&str>,
     ) -> Option<SharedParties> {
-        let key = format!("{legal_entity}\u{1f}{customer}\u{1f}{}", terms.unwrap_or("\u{0}"));
-        if let Some(hit) = self.map.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
-            return Some(hit.clone());
+        thread_local! {
+            /// The key of the last look-up, its buffer reused (no allocation per invoice).
+            static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
         }
+        let hit = KEY.with(|k| {
+            let mut k = k.borrow_mut();
+            k.clear();
+            for part in [legal_entity, "\u{1f}", customer, "\u{1f}", terms.unwrap_or("\u{0}")] {
+                k.push_str(part);
+            }
+            self.map.lock().unwrap_or_else(|e| e.into_inner()).get(k.as_str()).cloned()
+        });
+        if hit.is_some() {
+            return hit;
+        }
+        let key = format!("{legal_entity}\u{1f}{customer}\u{1f}{}", terms.unwrap_or("\u{0}"));
         let p = parties(md, legal_entity, customer, terms)?;
         let json: std::sync::Arc<str> = serde_json::to_string(&p).unwrap_or_else(|_| "{}".into()).into();
         let entry = (std::sync::Arc::new(p), json);
@@ -587,19 +599,19 @@ pub fn post_with(
     // the invoice a reject; the ledger is not used then.
     let mut overflow = false;
     let mut push = |ty: PostingType,
-                    account: &std::sync::Arc<str>,
+                    account: std::borrow::Cow<'static, str>,
                     amount: Decimal,
-                    tax: Option<&std::sync::Arc<str>>,
+                    tax: Option<crate::model::Name>,
                     line: Option<Decimal>| {
         let amount_acc = checked::mul(amount, rate).and_then(|a| checked::bounded(round_money(a, acc)));
         overflow |= amount_acc.is_err();
         ledger.push(LedgerLine {
             posting_type: ty,
-            account: account.clone(),
+            account,
             amount: round_money(amount, cur),
             amount_acc: amount_acc.unwrap_or_default(),
             is_credit: false,
-            tax_code: tax.cloned(),
+            tax_code: tax,
             line_number: line,
         });
     };
@@ -611,7 +623,7 @@ pub fn post_with(
     ) else {
         return Err(reject(inv, None, Rule::RefPostingAccount, "no CustomerBalance account in PostingSetup".into()));
     };
-    push(PostingType::CustomerBalance, ar, totals.payable, None, None);
+    push(PostingType::CustomerBalance, ar.into(), totals.payable, None, None);
     for (i, l) in inv.lines.iter().enumerate() {
         let net = totals.line_nets[i];
         if net.is_zero() && l.unit_price.is_zero() && !opts.zero_price_to_revenue {
@@ -624,27 +636,27 @@ pub fn post_with(
             // The shares of an amount within the limit are within it too.
             let shares = crate::model::totals::split(net, &weights, cur).unwrap_or_default();
             for ((account, _), share) in parts.iter().zip(shares) {
-                push(PostingType::Revenue, &std::sync::Arc::from(&**account), -share, None, Some(l.line_number));
+                push(PostingType::Revenue, account.to_string().into(), -share, None, Some(l.line_number));
             }
             continue;
         }
         let group = l.item_tax_group.as_deref().or(inv.header.item_tax_group.as_deref());
         let revenue = match l.main_account.as_deref() {
-            Some(own) => Some(std::sync::Arc::from(own)),
-            None => account(md, PostingType::Revenue, l.item_id(), group).cloned(),
+            Some(own) => Some(std::borrow::Cow::Owned(own.to_string())),
+            None => account(md, PostingType::Revenue, l.item_id(), group).map(std::borrow::Cow::Borrowed),
         };
         let Some(revenue) = revenue else {
             let msg = format!("no Revenue account for line {} in PostingSetup", l.line_number);
             return Err(reject(inv, None, Rule::RefPostingAccount, msg));
         };
-        push(PostingType::Revenue, &revenue, -net, None, Some(l.line_number));
+        push(PostingType::Revenue, revenue, -net, None, Some(l.line_number));
     }
     for g in &totals.groups {
-        let Some(tax) = md.tax_codes.get(&*g.tax_code) else {
+        let Some(tax) = md.tax_codes.get(g.tax_code) else {
             let msg = format!("tax code {} is not in SalesTaxCode", g.tax_code);
             return Err(reject(inv, None, Rule::RefTaxCode, msg));
         };
-        push(PostingType::SalesTax, &tax.payable_account, -g.amount, Some(&g.tax_code), None);
+        push(PostingType::SalesTax, tax.payable_account.into(), -g.amount, Some(g.tax_code), None);
     }
     for (ty, amount) in [(PostingType::Discount, totals.allowance_total), (PostingType::Charges, -totals.charge_total)]
     {
@@ -655,7 +667,7 @@ pub fn post_with(
             let msg = format!("no {} account in PostingSetup", ty.as_str());
             return Err(reject(inv, None, Rule::RefPostingAccount, msg));
         };
-        push(ty, a, amount, None, None);
+        push(ty, a.into(), amount, None, None);
     }
     let diff = checked::sum(ledger.iter().map(|l| l.amount_acc)).and_then(checked::bounded);
     let diff = match (overflow, diff) {
@@ -677,7 +689,7 @@ pub fn post_with(
         };
         ledger.push(LedgerLine {
             posting_type: PostingType::PennyDifference,
-            account: a.clone(),
+            account: a.into(),
             amount: round_money(Decimal::ZERO, cur),
             amount_acc: round_money(-diff, acc),
             is_credit: false,
@@ -717,7 +729,7 @@ pub fn post_with(
         .groups
         .iter()
         .map(|g| {
-            let t = md.tax_codes.get(&*g.tax_code);
+            let t = md.tax_codes.get(g.tax_code);
             (t.and_then(|t| t.exemption_reason_code.clone()), t.and_then(|t| t.exemption_reason.clone()))
         })
         .collect();

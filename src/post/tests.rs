@@ -67,13 +67,13 @@ fn master() -> MasterData {
         md.tax_codes.insert(
             code.into(),
             TaxCode {
-                code: code.into(),
+                code,
                 name: None,
                 rate: d(rate),
-                category: "S".into(),
+                category: "S",
                 exemption_reason_code: None,
                 exemption_reason: None,
-                payable_account: account.into(),
+                payable_account: account,
             },
         );
     }
@@ -99,7 +99,7 @@ fn master() -> MasterData {
             posting_type: ty.into(),
             account_code: code.into(),
             relation: rel.map(Into::into),
-            main_account: acc.into(),
+            main_account: acc,
         });
     }
     md
@@ -108,7 +108,7 @@ fn master() -> MasterData {
 fn header(currency: &str, document: DocumentKind) -> InvoiceHeader {
     InvoiceHeader {
         origin: Origin { file: 0, line: 2, record: 1 },
-        entity: "SalesInvoiceJournalHeader".into(),
+        entity: "SalesInvoiceJournalHeader",
         document,
         legal_entity: "DEMF".into(),
         number: Some("INV-1".into()),
@@ -134,7 +134,7 @@ fn header(currency: &str, document: DocumentKind) -> InvoiceHeader {
 fn line(n: u32, qty: &str, price: &str, tax: &str) -> (InvoiceLine, LineTax) {
     let l = InvoiceLine {
         origin: Origin { file: 1, line: u64::from(n) + 1, record: u64::from(n) },
-        entity: "BusinessDocumentSalesInvoiceLineItem".into(),
+        entity: "BusinessDocumentSalesInvoiceLineItem",
         legal_entity: "DEMF".into(),
         header: HeaderRef::Number("INV-1".into()),
         invoice_date: None,
@@ -158,7 +158,7 @@ fn line(n: u32, qty: &str, price: &str, tax: &str) -> (InvoiceLine, LineTax) {
         extras: Default::default(),
     };
     let rate = if tax == "VAT7" { "7" } else { "19" };
-    (l, LineTax { code: tax.into(), category: "S".into(), rate: d(rate) })
+    (l, LineTax { code: crate::model::name(tax), category: "S", rate: d(rate) })
 }
 
 fn invoice(h: InvoiceHeader, lines: Vec<(InvoiceLine, LineTax)>) -> Invoice {

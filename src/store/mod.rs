@@ -524,7 +524,7 @@ impl Store {
                     p.vat_total_acc.to_string(),
                     t.policy.as_str(),
                     p.content_hash,
-                    extras_json(&h.entity, &h.extras),
+                    extras_json(h.entity, &h.extras),
                     &*p.parties_json,
                     version,
                 ])
@@ -556,8 +556,8 @@ impl Store {
                         l.discount_amount.to_string(),
                         l.charge_amount.to_string(),
                         t.line_nets[i].to_string(),
-                        &*tax.code,
-                        &*tax.category,
+                        tax.code,
+                        tax.category,
                         tax.rate.normalize().to_string(),
                         t.line_taxes[i].to_string(),
                         t.line_allowances[i].to_string(),
@@ -569,7 +569,7 @@ impl Store {
                         l.unit.as_deref(),
                         l.main_account.as_deref(),
                         l.distribution(),
-                        extras_json(&l.entity, &l.extras),
+                        extras_json(l.entity, &l.extras),
                         version,
                     ])
                     .map_err(sql)?;
@@ -585,9 +585,9 @@ impl Store {
                     stmt.execute(params![
                         id,
                         i as i64,
-                        &*g.category,
+                        g.category,
                         g.rate.normalize().to_string(),
-                        &*g.tax_code,
+                        g.tax_code,
                         g.lines.to_string(),
                         g.allowance.to_string(),
                         g.charge.to_string(),
@@ -624,7 +624,7 @@ impl Store {
                             e.amount_acc.to_string(),
                             p.accounting_currency.code(),
                             e.is_credit,
-                            e.tax_code.as_deref(),
+                            e.tax_code,
                             e.line_number.map(|n| n.normalize().to_string()),
                             version,
                         ])

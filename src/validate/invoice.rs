@@ -161,7 +161,7 @@ pub fn header_from(
     };
     let h = InvoiceHeader {
         origin,
-        entity: std::sync::Arc::clone(&entity.shared_name),
+        entity: entity.shared_name,
         document: entity.document,
         legal_entity: take_code(entity, values, Role::LegalEntity).unwrap_or_else(|| intern(default_legal_entity)),
         number: take_text(entity, values, Role::InvoiceNumber).map(|t| std::sync::Arc::from(&*t)),
@@ -250,7 +250,7 @@ pub fn line_from(
     let price_unit = take_dec(entity, values, Role::PriceUnit).unwrap_or(Decimal::ONE);
     Ok(InvoiceLine {
         origin,
-        entity: std::sync::Arc::clone(&entity.shared_name),
+        entity: entity.shared_name,
         legal_entity: take_code(entity, values, Role::LegalEntity).unwrap_or_else(|| intern(default_legal_entity)),
         header,
         invoice_date: take_date(entity, values, Role::InvoiceDate),
@@ -990,8 +990,8 @@ impl Claim {
             copies.extend_from_slice(&l.copies);
             let Some(mut line) = l.line.and_then(|i| lines[i].take()) else { continue };
             let Some((t, _)) = resolved[li].take() else { continue };
-            if line.tax_code.as_deref() != Some(&*t.code) {
-                line.tax_code = Some(std::sync::Arc::clone(&t.code));
+            if line.tax_code.as_deref() != Some(t.code) {
+                line.tax_code = Some(intern(t.code));
             }
             accepted.push(*line);
             taxes.push(t);
@@ -1178,7 +1178,7 @@ pub fn assemble(
 fn resolve_tax(l: &InvoiceLine, h: &InvoiceHeader, md: &MasterData) -> Result<LineTax, (Role, String)> {
     if let Some(code) = &l.tax_code {
         return match md.tax_codes.get(&**code) {
-            Some(t) => Ok(LineTax { code: t.code.clone(), category: t.category.clone(), rate: t.rate }),
+            Some(t) => Ok(LineTax { code: t.code, category: t.category, rate: t.rate }),
             None => Err((Role::TaxCode, format!("tax code `{code}` is not in the SalesTaxCode master data"))),
         };
     }
@@ -1188,7 +1188,7 @@ fn resolve_tax(l: &InvoiceLine, h: &InvoiceHeader, md: &MasterData) -> Result<Li
     match (group, item_group) {
         (Some(g), Some(ig)) => md
             .resolve_tax(g, ig)
-            .map(|t| LineTax { code: t.code.clone(), category: t.category.clone(), rate: t.rate })
+            .map(|t| LineTax { code: t.code, category: t.category, rate: t.rate })
             .map_err(|m| (Role::ItemTaxGroup, m)),
         (None, _) => Err((
             Role::TaxGroup,
@@ -1456,12 +1456,12 @@ fn merge_header(kept: &mut InvoiceHeader, other: &InvoiceHeader, ctx: &Context<'
         ]
     );
     merge_fields!(kept.totals, other.totals, [], [amount, tax, charge, discount]);
-    merge_extras(&kept.entity, &kept.extras, &other.entity, &other.extras, ctx)
+    merge_extras(kept.entity, &kept.extras, other.entity, &other.extras, ctx)
 }
 
 fn merge_line(kept: &mut InvoiceLine, other: &InvoiceLine, ctx: &Context<'_>) -> Result<(), String> {
     let find = |name: &str| ctx.entities.iter().copied().find(|e| e.name == name);
-    let (Some(ke), Some(oe)) = (find(&kept.entity), find(&other.entity)) else {
+    let (Some(ke), Some(oe)) = (find(kept.entity), find(other.entity)) else {
         return Err("unknown entity".into());
     };
     let both = |role: Role| ke.role_index(role).is_some() && oe.role_index(role).is_some();
@@ -1520,7 +1520,7 @@ fn merge_line(kept: &mut InvoiceLine, other: &InvoiceLine, ctx: &Context<'_>) ->
     optional!(unit: Unit, main_account: MainAccount);
     texts(&mut kept.extras, &other.extras, Slot::Distribution)?;
     optional!(currency: Currency);
-    merge_extras(&kept.entity, &kept.extras, &other.entity, &other.extras, ctx)
+    merge_extras(kept.entity, &kept.extras, other.entity, &other.extras, ctx)
 }
 
 /// Fields without a role: a field both entities have must hold the same value in both copies,

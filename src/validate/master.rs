@@ -159,13 +159,13 @@ pub fn add_rows(entity: &Entity, rows: Vec<(Origin, Vec<Value<'static>>)>, md: &
             }
             "SalesTaxCode" => {
                 let t = TaxCode {
-                    code: r.req("TaxCode").into(),
+                    code: crate::model::name(&r.req("TaxCode")),
                     name: r.s("Name"),
                     rate: r.dec("Rate").unwrap_or_default(),
-                    category: r.enum_name("VatCategory").unwrap_or_default().into(),
+                    category: crate::model::name(&r.enum_name("VatCategory").unwrap_or_default()),
                     exemption_reason_code: r.s("ExemptionReasonCode"),
                     exemption_reason: r.s("ExemptionReason"),
-                    payable_account: r.req("SalesTaxPayableAccount").into(),
+                    payable_account: crate::model::name(&r.req("SalesTaxPayableAccount")),
                 };
                 md.tax_codes.insert(t.code.to_string(), t);
             }
@@ -213,7 +213,7 @@ pub fn add_rows(entity: &Entity, rows: Vec<(Origin, Vec<Value<'static>>)>, md: &
                 posting_type: r.enum_name("PostingType").unwrap_or_default(),
                 account_code: r.enum_name("AccountCode").unwrap_or_default(),
                 relation: r.s("Relation"),
-                main_account: r.req("MainAccount").into(),
+                main_account: crate::model::name(&r.req("MainAccount")),
             }),
             "NumberSequence" => md.number_sequences.push(NumberSequence {
                 legal_entity: r.req("LegalEntityId"),
