@@ -193,6 +193,8 @@ pub struct Tokenizer {
     max_record_bytes: u64,
     /// Fields of the record being read that need decoding (their index in the store's list).
     raw: Vec<usize>,
+    /// The stop bytes of the last 64 bytes of the buffer looked at.
+    block: Block,
 }
 
 impl Tokenizer {
@@ -219,6 +221,7 @@ impl Tokenizer {
             needles: [delimiter, b'\r', b'\n'].map(|b| u64::from(b) * LOW_BYTES),
             max_record_bytes,
             raw: Vec::new(),
+            block: Block::NONE,
         }
     }
 
@@ -233,6 +236,7 @@ impl Tokenizer {
         if self.eof {
             return Ok(false);
         }
+        self.block = Block::NONE;
         if self.at > 0 {
             self.buf.copy_within(self.at..self.filled, 0);
             self.buf_start += self.at as u64;
@@ -334,6 +338,7 @@ impl Tokenizer {
         let needles = self.needles;
         let raw_fields = &mut self.raw;
         raw_fields.clear();
+        let block = &mut self.block;
         // Offsets from the record's start; the caller bounds a record well below 4 GiB.
         let mut push = |start: usize, end: usize, raw: bool| {
             if raw {
@@ -379,14 +384,14 @@ impl Tokenizer {
                     }
                 } else {
                     // Text after the closing quote belongs to the field, as it is.
-                    i = plain_end(buf, i, stops, needles);
+                    i = plain_end(buf, i, stops, needles, block);
                     if i == n && !eof {
                         return None;
                     }
                     push(start, i, true);
                 }
             } else {
-                i = plain_end(buf, i, stops, needles);
+                i = plain_end(buf, i, stops, needles, block);
                 if i == n && !eof {
                     return None;
                 }
@@ -408,28 +413,96 @@ impl Tokenizer {
 
 /// A byte of value 1 in every byte of a word.
 const LOW_BYTES: u64 = 0x0101_0101_0101_0101;
-/// The top bit of every byte of a word.
-const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+/// The low seven bits of every byte of a word.
+const LOW_SEVEN: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+
+/// Which of 64 bytes from a point of the read buffer end unquoted text (bit `k`: byte
+/// `start + k` is the delimiter, CR or LF). A field of ~7 bytes then ends with a shift and a
+/// count of trailing zeros instead of a loop whose exit the processor mispredicts.
+#[derive(Debug, Clone, Copy)]
+struct Block {
+    start: usize,
+    mask: u64,
+    /// 64, or 0 when there is no block yet.
+    len: usize,
+}
+
+impl Block {
+    const NONE: Block = Block { start: 0, mask: 0, len: 0 };
+}
 
 /// Where the unquoted text from `i` ends: the first delimiter, CR or LF, or the end of `buf`.
-/// Eight bytes at a time: a byte equal to a needle is a zero byte of the word xor the needle,
-/// and the lowest zero byte of a word is found exactly by the borrow trick (bits above it may
-/// be set wrongly, which the lowest set bit does not mind).
+/// `block` keeps the stop bytes of the last 64 bytes looked at (valid while `buf` is).
 #[inline(always)]
-fn plain_end(buf: &[u8], mut i: usize, stops: &[bool; 256], needles: [u64; 3]) -> usize {
-    let zero = |w: u64| w.wrapping_sub(LOW_BYTES) & !w & HIGH_BITS;
-    while i + 8 <= buf.len() {
-        let w = u64::from_le_bytes(buf[i..i + 8].try_into().expect("eight bytes"));
-        let m = zero(w ^ needles[0]) | zero(w ^ needles[1]) | zero(w ^ needles[2]);
-        if m != 0 {
-            return i + (m.trailing_zeros() / 8) as usize;
+fn plain_end(buf: &[u8], mut i: usize, stops: &[bool; 256], needles: [u64; 3], block: &mut Block) -> usize {
+    loop {
+        let k = i.wrapping_sub(block.start);
+        if k < block.len {
+            let m = block.mask >> k;
+            if m != 0 {
+                return i + m.trailing_zeros() as usize;
+            }
+            i = block.start + 64;
         }
-        i += 8;
+        let Some(bytes) = buf.get(i..i + 64) else { break };
+        *block = Block { start: i, mask: stop_mask(bytes.try_into().expect("64 bytes"), needles), len: 64 };
     }
     while i < buf.len() && !stops[usize::from(buf[i])] {
         i += 1;
     }
     i
+}
+
+/// The stop bytes of 64 bytes as bits (see [`Block`]): with SSE2 where there is (every x86-64
+/// processor), else a word at a time.
+#[inline(always)]
+fn stop_mask(bytes: &[u8; 64], needles: [u64; 3]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        stop_mask_sse2(bytes, needles)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        stop_mask_words(bytes, needles)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn stop_mask_sse2(bytes: &[u8; 64], needles: [u64; 3]) -> u64 {
+    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8};
+    let [d, cr, lf] = needles.map(|n| (n & 0xFF) as u8 as i8);
+    let mut mask = 0u64;
+    for (k, sixteen) in bytes.chunks_exact(16).enumerate() {
+        // SAFETY: SSE2 is part of every x86-64 processor (the target's baseline), and the load
+        // reads the 16 bytes of `sixteen`, unaligned loads allowed.
+        let m = unsafe {
+            let v = _mm_loadu_si128(sixteen.as_ptr().cast());
+            let hit = _mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(d)), _mm_cmpeq_epi8(v, _mm_set1_epi8(cr))),
+                _mm_cmpeq_epi8(v, _mm_set1_epi8(lf)),
+            );
+            _mm_movemask_epi8(hit)
+        };
+        mask |= u64::from(m as u16) << (16 * k);
+    }
+    mask
+}
+
+/// [`stop_mask`] a word at a time: a byte equal to a needle is a zero byte of the word xor
+/// the needle, found exactly (no borrow between bytes) by adding to the low seven bits.
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+fn stop_mask_words(bytes: &[u8; 64], needles: [u64; 3]) -> u64 {
+    let zeros = |x: u64| !(((x & LOW_SEVEN).wrapping_add(LOW_SEVEN)) | x | LOW_SEVEN);
+    let mut mask = 0u64;
+    for (k, eight) in bytes.chunks_exact(8).enumerate() {
+        let w = u64::from_le_bytes(eight.try_into().expect("eight bytes"));
+        // The top bit of every matching byte, gathered into the low eight bits.
+        let high = zeros(w ^ needles[0]) | zeros(w ^ needles[1]) | zeros(w ^ needles[2]);
+        let bits = ((high >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56;
+        mask |= bits << (8 * k);
+    }
+    mask
 }
 
 /// Decodes a quoted field's raw text (from its opening quote) in place: doubled quotes inside
@@ -582,6 +655,25 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn the_stop_bytes_of_64_bytes_are_found_either_way(
+            bytes in proptest::collection::vec(
+                prop_oneof![Just(b','), Just(b'\r'), Just(b'\n'), Just(b'a'), Just(0x80u8), Just(0xAC), any::<u8>()],
+                64,
+            ),
+            delimiter in prop_oneof![Just(b','), Just(b';'), Just(b'\t'), Just(0xACu8)],
+        ) {
+            let bytes: [u8; 64] = bytes.try_into().unwrap();
+            let needles = [delimiter, b'\r', b'\n'].map(|b| u64::from(b) * LOW_BYTES);
+            let expected = bytes
+                .iter()
+                .enumerate()
+                .filter(|(_, &b)| b == delimiter || b == b'\r' || b == b'\n')
+                .fold(0u64, |m, (k, _)| m | 1 << k);
+            prop_assert_eq!(stop_mask_words(&bytes, needles), expected);
+            prop_assert_eq!(stop_mask(&bytes, needles), expected);
+        }
+
         #[test]
         fn reads_as_the_csv_crate_on_any_text(
             bytes in proptest::collection::vec(
