@@ -372,7 +372,7 @@ fn text_format(
 /// UTF-8 and no field starts inside a character, so that each field's range of it is text too:
 /// one check per record instead of one per field.
 pub fn record_text<'r>(record: Record<'r>) -> Option<&'r str> {
-    let all = std::str::from_utf8(record.as_slice()).ok()?;
+    let all = simdutf8::basic::from_utf8(record.as_slice()).ok()?;
     // In ASCII text every byte starts a character.
     (all.is_ascii() || (0..record.len()).all(|i| record.range(i).is_some_and(|r| all.is_char_boundary(r.start))))
         .then_some(all)
