@@ -1,7 +1,11 @@
 //! Master data: the legal entities (sellers), customers (buyers), sales tax setup, terms of
 //! payment, exchange rates, posting setup and number sequences that invoices refer to.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The master data's maps: keyed by codes of the master files, looked up for every line (Fx
+/// hashing: no need for SipHash's defence against crafted keys in a batch run).
+type HashMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 use rust_decimal::Decimal;
 
@@ -183,15 +187,23 @@ impl MasterData {
             .item_tax_groups
             .get(item_group)
             .ok_or_else(|| format!("item sales tax group {item_group} is not in ItemSalesTaxGroup"))?;
-        let common: Vec<&String> = g.intersection(ig).collect();
-        match common.as_slice() {
-            [one] => self.tax_codes.get(one.as_str()).ok_or_else(|| format!("tax code {one} is not in SalesTaxCode")),
-            [] => Err(format!("sales tax group {group} and item sales tax group {item_group} share no tax code")),
-            many => Err(format!(
-                "sales tax group {group} and item sales tax group {item_group} share {} tax codes ({}); exactly one is needed",
-                many.len(),
-                many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-            )),
+        // The first two codes both groups have (one is the answer; a list only for the message).
+        let mut common = g.intersection(ig);
+        match (common.next(), common.next()) {
+            (Some(one), None) => {
+                self.tax_codes.get(one.as_str()).ok_or_else(|| format!("tax code {one} is not in SalesTaxCode"))
+            }
+            (None, _) => {
+                Err(format!("sales tax group {group} and item sales tax group {item_group} share no tax code"))
+            }
+            (Some(a), Some(b)) => {
+                let many: Vec<&str> = [a, b].into_iter().chain(common).map(String::as_str).collect();
+                Err(format!(
+                    "sales tax group {group} and item sales tax group {item_group} share {} tax codes ({}); exactly one is needed",
+                    many.len(),
+                    many.join(", ")
+                ))
+            }
         }
     }
 }
@@ -199,6 +211,36 @@ impl MasterData {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tax_code_of_two_groups_is_the_one_they_share() {
+        let mut md = MasterData::default();
+        let set = |codes: &[&str]| codes.iter().map(|c| c.to_string()).collect::<BTreeSet<String>>();
+        md.tax_groups.insert("DOM".into(), set(&["V19", "V7", "V0"]));
+        md.item_tax_groups.insert("FULL".into(), set(&["V19"]));
+        md.item_tax_groups.insert("NONE".into(), set(&["X"]));
+        md.item_tax_groups.insert("BOTH".into(), set(&["V7", "V0", "V19"]));
+        let code = TaxCode {
+            code: "V19",
+            name: None,
+            rate: Decimal::from(19),
+            category: "S",
+            exemption_reason_code: None,
+            exemption_reason: None,
+            payable_account: "1776",
+        };
+        md.tax_codes.insert("V19".into(), code);
+        assert_eq!(md.resolve_tax("DOM", "FULL").map(|t| t.code), Ok("V19"));
+        assert_eq!(
+            md.resolve_tax("DOM", "NONE").unwrap_err(),
+            "sales tax group DOM and item sales tax group NONE share no tax code"
+        );
+        assert_eq!(
+            md.resolve_tax("DOM", "BOTH").unwrap_err(),
+            "sales tax group DOM and item sales tax group BOTH share 3 tax codes (V0, V19, V7); exactly one is needed"
+        );
+        assert_eq!(md.resolve_tax("EU", "FULL").unwrap_err(), "sales tax group EU is not in SalesTaxGroup");
+    }
 
     #[test]
     fn the_posting_index_finds_the_rows_a_scan_finds() {

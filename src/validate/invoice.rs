@@ -308,6 +308,16 @@ pub struct Outcome {
     pub rejects: Vec<Reject>,
 }
 
+/// Whether `b` is greater than `a`: by the mantissas when both have one scale (line numbers
+/// mostly do), without the general comparison's alignment of scales.
+fn increases(a: Decimal, b: Decimal) -> bool {
+    if a.scale() == b.scale() {
+        a.mantissa() < b.mantissa()
+    } else {
+        a < b
+    }
+}
+
 /// The identity a header is known by and lines point to: (legal entity, number or record id).
 pub type HeaderKey = (std::sync::Arc<str>, HeaderRef);
 
@@ -777,10 +787,21 @@ impl Claim {
         // Views and duplicates both need two rows with one line number: when no number repeats
         // (the usual case) neither check has anything to do.
         let repeats = {
-            let mut numbers: Vec<Decimal> =
-                ls.iter().filter_map(|l| l.line.and_then(|li| lines[li].as_ref())).map(|l| l.line_number).collect();
-            numbers.sort_unstable();
-            numbers.windows(2).any(|w| w[0] == w[1])
+            let mut numbers = ls.iter().filter_map(|l| l.line.and_then(|li| lines[li].as_ref())).map(|l| l.line_number);
+            // Lines numbered upwards (the usual order) repeat none; else sorted and compared.
+            let mut last: Option<Decimal> = None;
+            let ascending = numbers.clone().all(|n| {
+                let up = last.is_none_or(|l| increases(l, n));
+                last = Some(n);
+                up
+            });
+            if ascending {
+                false
+            } else {
+                let mut numbers: Vec<Decimal> = numbers.by_ref().collect();
+                numbers.sort_unstable();
+                numbers.windows(2).any(|w| w[0] == w[1])
+            }
         };
         // The same line through two views of it, counted once when the copies agree.
         let mut line_conflicts: HashMap<Decimal, String> = HashMap::default();
@@ -1567,7 +1588,19 @@ fn copy_reject(copy: Origin, of: Origin, r: &Reject, ctx: &Context<'_>) -> Rejec
 
 #[cfg(test)]
 mod tests {
-    use super::shared_keys;
+    use super::{increases, shared_keys};
+    use rust_decimal::Decimal;
+
+    #[test]
+    fn a_line_number_increases_by_value_whatever_its_scale() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        assert!(increases(d("1"), d("2")));
+        assert!(increases(d("-3"), d("-2")));
+        assert!(!increases(d("2"), d("2")));
+        assert!(!increases(d("1.0"), d("1.00")));
+        assert!(increases(d("1.5"), d("2")));
+        assert!(!increases(d("10"), d("9.99")));
+    }
 
     #[test]
     fn shared_keys_groups_equal_keys_and_splits_colliding_hashes() {
