@@ -105,7 +105,8 @@ impl ChunkBuilder {
     /// finished ([`Extras::attach`]).
     pub fn end_row(&self, first: u32) -> Extras {
         let row = &self.chunk.entries[first as usize..];
-        let slots = row.iter().take_while(|(id, _)| *id >= SLOT_BASE).count() as u8;
+        // Slots were pushed first, in slot order.
+        let slots = row.iter().take_while(|(id, _)| *id >= SLOT_BASE).fold(0u8, |m, (id, _)| m | 1 << (id - SLOT_BASE));
         Extras { texts: Texts::Pending { first, count: row.len() as u32, slots } }
     }
 
@@ -125,7 +126,8 @@ impl ChunkBuilder {
 enum Texts {
     /// In a buffer of its own.
     Owned { text: String, ends: Vec<(u16, u32)> },
-    /// Entries `first..first + count` of a shared chunk, the first `slots` of them slots.
+    /// Entries `first..first + count` of a shared chunk; `slots` says which slots the row has
+    /// (bit `k` for the slot `Slot::ALL[k]`), and they are its first entries, in that order.
     Shared { chunk: Arc<TextChunk>, first: u32, count: u32, slots: u8 },
     /// Entries of a chunk still being built (only between typing and [`Extras::attach`]).
     Pending { first: u32, count: u32, slots: u8 },
@@ -219,7 +221,7 @@ impl Extras {
         let all = match &self.texts {
             // The slots skipped at once.
             Texts::Shared { chunk, first, count, slots } => {
-                All::Shared { chunk, next: (*first + u32::from(*slots)) as usize, end: (*first + *count) as usize }
+                All::Shared { chunk, next: (*first + slots.count_ones()) as usize, end: (*first + *count) as usize }
             }
             _ => self.all(),
         };
@@ -233,14 +235,16 @@ impl Extras {
 
     /// A slot's text.
     pub fn slot(&self, slot: Slot) -> Option<&str> {
-        let slots = match &self.texts {
-            // Only the slots looked at.
-            Texts::Shared { chunk, first, slots, .. } => {
-                All::Shared { chunk, next: *first as usize, end: (*first + u32::from(*slots)) as usize }
+        if let Texts::Shared { chunk, first, slots, .. } = &self.texts {
+            // Straight to its entry: the slots before it are the ones the row has.
+            let bit = 1u8 << (slot as u8);
+            if slots & bit == 0 {
+                return None;
             }
-            _ => self.all(),
-        };
-        slots.take_while(|(f, _)| *f >= SLOT_BASE).find(|(f, _)| *f == slot.id()).map(|(_, v)| v)
+            let at = *first + (slots & (bit - 1)).count_ones();
+            return Some(chunk.entry(at as usize).1);
+        }
+        self.all().take_while(|(f, _)| *f >= SLOT_BASE).find(|(f, _)| *f == slot.id()).map(|(_, v)| v)
     }
 
     /// Sets (or, with `None`, clears) a slot's text.
@@ -314,9 +318,20 @@ mod tests {
         let first = b.start_row();
         b.push_with(7, |s| s.push_str("bc"));
         let mut two = b.end_row(first);
+        // Two slots with gaps between them: each is found at its own entry.
+        let first = b.start_row();
+        b.push_slot(Slot::ItemName, "Bike");
+        b.push_slot(Slot::Distribution, "4010=100");
+        b.push_with(2, |s| s.push('z'));
+        let mut three = b.end_row(first);
         let chunk = b.finish();
         one.attach(&chunk);
         two.attach(&chunk);
+        three.attach(&chunk);
+        let slots = Slot::ALL.map(|s| three.slot(s));
+        assert_eq!(slots, [None, Some("Bike"), None, Some("4010=100")]);
+        assert_eq!(three.iter().collect::<Vec<_>>(), [(2, "z")]);
+        drop(three);
         assert_eq!(one.iter().collect::<Vec<_>>(), [(3, "a")]);
         assert_eq!(one.slot(Slot::ItemId), Some("I-1"));
         assert_eq!(one.slot(Slot::ItemName), None);
