@@ -209,18 +209,26 @@ const TEXT_CHUNK_ROWS: usize = 256;
 /// Types rows `0..len` with `type_one`, in parallel and in order; the lines of every run of
 /// [`TEXT_CHUNK_ROWS`] rows share one [`crate::model::TextChunk`].
 fn parse_rows(len: usize, type_one: impl Fn(usize, &mut Scratch) -> Parsed + Sync) -> Vec<Parsed> {
+    thread_local! {
+        /// A thread's scratch space, kept from batch to batch (rayon would start a new one for
+        /// every piece of work it splits off, each growing its buffers from nothing).
+        static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+    }
     (0..len.div_ceil(TEXT_CHUNK_ROWS))
         .into_par_iter()
-        .map_init(Scratch::default, |scratch, c| {
-            let rows = c * TEXT_CHUNK_ROWS..((c + 1) * TEXT_CHUNK_ROWS).min(len);
-            let mut out: Vec<Parsed> = rows.map(|i| type_one(i, scratch)).collect();
-            let chunk = scratch.lines.texts.finish();
-            for p in &mut out {
-                if let Parsed::Line(l) = p {
-                    l.extras.attach(&chunk);
+        .map(|c| {
+            SCRATCH.with(|scratch| {
+                let scratch = &mut *scratch.borrow_mut();
+                let rows = c * TEXT_CHUNK_ROWS..((c + 1) * TEXT_CHUNK_ROWS).min(len);
+                let mut out: Vec<Parsed> = rows.map(|i| type_one(i, scratch)).collect();
+                let chunk = scratch.lines.texts.finish();
+                for p in &mut out {
+                    if let Parsed::Line(l) = p {
+                        l.extras.attach(&chunk);
+                    }
                 }
-            }
-            out
+                out
+            })
         })
         .collect::<Vec<Vec<Parsed>>>()
         .into_iter()
