@@ -701,6 +701,28 @@ fn read_raw(data: &[u8], at: &mut usize, store: &mut Records) -> Option<RawLine>
     Some(RawLine { file, line, record, ordinal, index: store.len() - 1 })
 }
 
+/// Records, fields and field bytes in a partition's bytes (as [`read_raw`] reads them; a
+/// damaged end counts no further), to size the partition's store at once.
+fn count_raw(data: &[u8]) -> (usize, usize, usize) {
+    let u32_at = |at: usize| data.get(at..at + 4).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes);
+    let (mut records, mut fields, mut bytes) = (0, 0, 0);
+    let mut at = 0usize;
+    // file, line, record and ordinal come before the field count.
+    while let Some(n) = u32_at(at + 24) {
+        at += 28;
+        for _ in 0..n {
+            let Some(len) = u32_at(at).map(|l| l as usize).filter(|&l| at + 4 + l <= data.len()) else {
+                return (records, fields, bytes);
+            };
+            at += 4 + len;
+            bytes += len;
+        }
+        records += 1;
+        fields += n as usize;
+    }
+    (records, fields, bytes)
+}
+
 /// Line files not in header order: partitioned by header position into temporary files, each
 /// sorted in memory and streamed in order.
 fn partitioned<'c>(
@@ -754,8 +776,10 @@ fn partitioned<'c>(
             .read_to_end(&mut data)
             .map_err(io)?;
         let _ = std::fs::remove_file(dir.path().join(format!("{p}.part")));
-        let mut raws = Vec::new();
+        let (records, fields, bytes) = count_raw(&data);
+        let mut raws = Vec::with_capacity(records);
         let mut store = Records::default();
+        store.reserve(records, fields, bytes);
         let mut at = 0usize;
         while at < data.len() {
             let Some(r) = read_raw(&data, &mut at, &mut store) else {

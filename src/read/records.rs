@@ -85,6 +85,14 @@ impl Records {
         self.data.len()
     }
 
+    /// Room for `records` records of `fields` fields and `bytes` bytes in all (a store filled
+    /// once, whose doubling growth would otherwise leave up to half of it unused).
+    pub fn reserve(&mut self, records: usize, fields: usize, bytes: usize) {
+        self.data.reserve_exact(bytes);
+        self.fields.reserve_exact(fields);
+        self.starts.reserve_exact(records);
+    }
+
     /// Removes every record (keeping the space).
     pub fn clear(&mut self) {
         self.data.clear();
