@@ -144,8 +144,8 @@ pub fn write_decimal(out: &mut String, d: Decimal) {
             }
         }
     }
-    // Only ASCII digits, '-' and '.' were written.
-    out.push_str(std::str::from_utf8(&text[..k]).unwrap_or_default());
+    // Only ASCII digits, '-' and '.' were written: each byte is its char (no UTF-8 check).
+    out.extend(text[..k].iter().map(|&b| char::from(b)));
 }
 
 /// An invoice header as read and validated.

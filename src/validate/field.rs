@@ -88,8 +88,8 @@ fn write_int(out: &mut String, i: i64) {
     if i < 0 {
         out.push('-');
     }
-    // ASCII digits.
-    out.push_str(std::str::from_utf8(&digits[n..]).unwrap_or_default());
+    // ASCII digits: each byte is its char (no UTF-8 check).
+    out.extend(digits[n..].iter().map(|&b| char::from(b)));
 }
 
 /// Why a value does not fit its field: the rule and a message (without the field name).
