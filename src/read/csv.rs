@@ -272,9 +272,10 @@ impl CsvSource {
     }
 }
 
-/// A blank line reads as one empty field: it is no record.
+/// A blank line reads as one empty field: it is no record (nor is a line of `""`, one quoted
+/// empty field, as the csv crate's reader had it).
 fn is_blank(rec: Record<'_>) -> bool {
-    rec.len() == 1 && rec.as_slice().is_empty()
+    rec.len() == 1 && rec[0].is_empty()
 }
 
 fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
@@ -463,6 +464,18 @@ mod tests {
         let (whole, joined, split) = read_both_ways(text.as_bytes());
         assert_eq!(whole.len(), 200);
         assert_eq!(joined, None, "the point {} was taken for a record start", split.at);
+    }
+
+    #[test]
+    fn a_line_of_one_quoted_empty_field_is_no_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lines.csv");
+        std::fs::write(&path, "Key,Text\nk1,a\n\"\"\n\nk2,b\n").unwrap();
+        let mut src = CsvSource::open(&path, &CsvOptions::default()).unwrap();
+        let mut batch = RawBatch::default();
+        assert!(src.next_batch(&mut batch, 10).unwrap());
+        let keys: Vec<(Vec<u8>, u64)> = batch.iter().map(|(r, (line, _))| (r[0].to_vec(), line)).collect();
+        assert_eq!(keys, [(b"k1".to_vec(), 2), (b"k2".to_vec(), 4)]);
     }
 
     #[test]
