@@ -203,6 +203,9 @@ pub struct Tokenizer {
     raw: Vec<usize>,
     /// The stop bytes of the last 64 bytes of the buffer looked at.
     block: Block,
+    /// Scans begun again because a record ran past the buffer (for a test).
+    #[cfg(test)]
+    rescans: usize,
 }
 
 impl Tokenizer {
@@ -230,6 +233,8 @@ impl Tokenizer {
             max_record_bytes,
             raw: Vec::new(),
             block: Block::NONE,
+            #[cfg(test)]
+            rescans: 0,
         }
     }
 
@@ -239,7 +244,10 @@ impl Tokenizer {
     }
 
     /// Reads more of the text after the bytes from `self.at` on, which move to the front of
-    /// the buffer (it grows when they fill it); false at the end of the text.
+    /// the buffer (it doubles when they fill it), until the buffer is full or the text ends;
+    /// false when nothing more was read. Filling it whole keeps a record longer than the
+    /// buffer from being scanned again after every short read (a pipe, a decoder): it is
+    /// scanned again only once the buffer has doubled.
     fn read_more(&mut self) -> io::Result<bool> {
         if self.eof {
             return Ok(false);
@@ -254,20 +262,19 @@ impl Tokenizer {
         if self.filled == self.buf.len() {
             self.buf.resize(self.buf.len() * 2, 0);
         }
-        loop {
+        let before = self.filled;
+        while self.filled < self.buf.len() {
             match self.input.read(&mut self.buf[self.filled..]) {
                 Ok(0) => {
                     self.eof = true;
-                    return Ok(false);
+                    break;
                 }
-                Ok(n) => {
-                    self.filled += n;
-                    return Ok(true);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(n) => self.filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
+        Ok(self.filled > before)
     }
 
     /// Reads the next record into `out`; `None` at the end of the text.
@@ -301,6 +308,10 @@ impl Tokenizer {
                 break s;
             }
             out.fields.truncate(first);
+            #[cfg(test)]
+            {
+                self.rescans += 1;
+            }
             if (self.filled - self.at) as u64 > self.max_record_bytes {
                 out.starts.pop();
                 return Err(TokenizeError::TooLong(pos));
@@ -630,6 +641,22 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(store.len(), 1, "the record begun is removed");
+    }
+
+    #[test]
+    fn a_record_longer_than_the_buffer_is_scanned_again_only_as_the_buffer_doubles() {
+        // A 4 MiB field read 1 KiB at a time (as from a pipe or a decoder): the buffer of
+        // 256 KiB doubles four times, and the record is scanned once more each time.
+        let mut text = b"a,\"".to_vec();
+        text.extend(std::iter::repeat_n(b'x', 4 << 20));
+        text.extend_from_slice(b"\",b\nc,d\n");
+        let mut t = Tokenizer::new(Box::new(Pieces { text, at: 0, piece: 1024 }), b',', b'"', u64::MAX);
+        let mut store = Records::default();
+        t.read_record(&mut store).unwrap().unwrap();
+        assert_eq!((store.get(0).len(), store.get(0)[1].len()), (3, 4 << 20));
+        assert_eq!(t.rescans, 5);
+        t.read_record(&mut store).unwrap().unwrap();
+        assert_eq!(store.get(1).iter().collect::<Vec<_>>(), [&b"c"[..], &b"d"[..]]);
     }
 
     #[test]
