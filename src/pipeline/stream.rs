@@ -677,8 +677,9 @@ fn write_raw(
     Ok(())
 }
 
-/// The raw line at `at` of a partition's bytes; its fields go into `store`.
-fn read_raw(data: &[u8], at: &mut usize, store: &mut Records) -> Option<RawLine> {
+/// The raw line at `at` of a partition's bytes, each of its fields handed to `field` in order
+/// (where they are kept, and so the line's `index`, is the caller's business).
+fn read_raw(data: &[u8], at: &mut usize, mut field: impl FnMut(&[u8])) -> Option<RawLine> {
     fn take<'d>(data: &'d [u8], at: &mut usize, n: usize) -> Option<&'d [u8]> {
         let s = data.get(*at..*at + n)?;
         *at += n;
@@ -693,32 +694,25 @@ fn read_raw(data: &[u8], at: &mut usize, store: &mut Records) -> Option<RawLine>
     let record = u64_at(data, at)?;
     let ordinal = u32_at(data, at)?;
     let n = u32_at(data, at)? as usize;
-    store.start_record();
     for _ in 0..n {
         let len = u32_at(data, at)? as usize;
-        store.push_field(take(data, at, len)?);
+        field(take(data, at, len)?);
     }
-    Some(RawLine { file, line, record, ordinal, index: store.len() - 1 })
+    Some(RawLine { file, line, record, ordinal, index: 0 })
 }
 
-/// Records, fields and field bytes in a partition's bytes (as [`read_raw`] reads them; a
-/// damaged end counts no further), to size the partition's store at once.
+/// Records, fields and field bytes in a partition's bytes (a damaged end counts no further),
+/// to size the partition's store at once.
 fn count_raw(data: &[u8]) -> (usize, usize, usize) {
-    let u32_at = |at: usize| data.get(at..at + 4).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes);
     let (mut records, mut fields, mut bytes) = (0, 0, 0);
     let mut at = 0usize;
-    // file, line, record and ordinal come before the field count.
-    while let Some(n) = u32_at(at + 24) {
-        at += 28;
-        for _ in 0..n {
-            let Some(len) = u32_at(at).map(|l| l as usize).filter(|&l| at + 4 + l <= data.len()) else {
-                return (records, fields, bytes);
-            };
-            at += 4 + len;
-            bytes += len;
-        }
+    while read_raw(data, &mut at, |f| {
+        fields += 1;
+        bytes += f.len();
+    })
+    .is_some()
+    {
         records += 1;
-        fields += n as usize;
     }
     (records, fields, bytes)
 }
@@ -782,9 +776,11 @@ fn partitioned<'c>(
         store.reserve(records, fields, bytes);
         let mut at = 0usize;
         while at < data.len() {
-            let Some(r) = read_raw(&data, &mut at, &mut store) else {
+            store.start_record();
+            let Some(mut r) = read_raw(&data, &mut at, |f| store.push_field(f)) else {
                 return Err(JobError::Input(format!("{}: a partition of the lines is damaged", dir.path().display())));
             };
+            r.index = store.len() - 1;
             raws.push(r);
         }
         drop(data);
