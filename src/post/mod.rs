@@ -531,23 +531,21 @@ impl PartiesCache {
             /// The key of the last look-up, its buffer reused (no allocation per invoice).
             static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
         }
-        let hit = KEY.with(|k| {
-            let mut k = k.borrow_mut();
-            k.clear();
+        KEY.with(|k| {
+            let mut key = k.borrow_mut();
+            key.clear();
             for part in [legal_entity, "\u{1f}", customer, "\u{1f}", terms.unwrap_or("\u{0}")] {
-                k.push_str(part);
+                key.push_str(part);
             }
-            self.map.lock().unwrap_or_else(|e| e.into_inner()).get(k.as_str()).cloned()
-        });
-        if hit.is_some() {
-            return hit;
-        }
-        let key = format!("{legal_entity}\u{1f}{customer}\u{1f}{}", terms.unwrap_or("\u{0}"));
-        let p = parties(md, legal_entity, customer, terms)?;
-        let json: std::sync::Arc<str> = serde_json::to_string(&p).unwrap_or_else(|_| "{}".into()).into();
-        let entry = (std::sync::Arc::new(p), json);
-        self.map.lock().unwrap_or_else(|e| e.into_inner()).insert(key, entry.clone());
-        Some(entry)
+            if let Some(hit) = self.map.lock().unwrap_or_else(|e| e.into_inner()).get(key.as_str()) {
+                return Some(hit.clone());
+            }
+            let p = parties(md, legal_entity, customer, terms)?;
+            let json: std::sync::Arc<str> = serde_json::to_string(&p).unwrap_or_else(|_| "{}".into()).into();
+            let entry = (std::sync::Arc::new(p), json);
+            self.map.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone(), entry.clone());
+            Some(entry)
+        })
     }
 }
 
