@@ -4,8 +4,9 @@
 //! the cores pass between them; a name is a plain `&'static str`.
 //!
 //! A name lives as long as the process. Only what is bounded by the catalog and the master
-//! data becomes one (never a value of an input row), and a text is kept once however often it
-//! is named, so repeated runs in one process reuse their names.
+//! data becomes one (never a value of an invoice header or line, which any file could make
+//! unbounded), and a text is kept once however often it is named, so repeated runs in one
+//! process reuse their names.
 
 use std::sync::Mutex;
 

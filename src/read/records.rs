@@ -9,7 +9,8 @@ use std::ops::Range;
 #[derive(Debug, Clone, Copy)]
 pub struct Record<'a> {
     /// The record's bytes: its fields, and for a CSV record the delimiters and quotes between
-    /// them too (ASCII).
+    /// them too (ASCII; after a field decoded in place, spaces where its quotes were). A field
+    /// is only what its range says.
     bytes: &'a [u8],
     /// Where each field starts and ends in `bytes`.
     fields: &'a [(u32, u32)],
@@ -127,14 +128,6 @@ impl Records {
         if let Some((first, base)) = self.starts.pop() {
             self.fields.truncate(first);
             self.data.truncate(base);
-        }
-    }
-
-    /// Appends a copy of `record`.
-    pub fn push(&mut self, record: Record<'_>) {
-        self.start_record();
-        for f in record.iter() {
-            self.push_field(f);
         }
     }
 }

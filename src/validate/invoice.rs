@@ -787,7 +787,7 @@ impl Claim {
         // Views and duplicates both need two rows with one line number: when no number repeats
         // (the usual case) neither check has anything to do.
         let repeats = {
-            let mut numbers = ls.iter().filter_map(|l| l.line.and_then(|li| lines[li].as_ref())).map(|l| l.line_number);
+            let numbers = ls.iter().filter_map(|l| l.line.and_then(|li| lines[li].as_ref())).map(|l| l.line_number);
             // Lines numbered upwards (the usual order) repeat none; else sorted and compared.
             let mut last: Option<Decimal> = None;
             let ascending = numbers.clone().all(|n| {
@@ -798,7 +798,7 @@ impl Claim {
             if ascending {
                 false
             } else {
-                let mut numbers: Vec<Decimal> = numbers.by_ref().collect();
+                let mut numbers: Vec<Decimal> = numbers.collect();
                 numbers.sort_unstable();
                 numbers.windows(2).any(|w| w[0] == w[1])
             }
