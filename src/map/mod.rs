@@ -380,7 +380,7 @@ pub fn record_text<'r>(record: Record<'r>) -> Option<&'r str> {
 
 /// `str::trim`, with a quick answer for the usual value that starts and ends with a visible
 /// ASCII character.
-fn trim(s: &str) -> &str {
+pub(crate) fn trim(s: &str) -> &str {
     match (s.as_bytes().first(), s.as_bytes().last()) {
         (Some(a), Some(b)) if a.is_ascii_graphic() && b.is_ascii_graphic() => s,
         _ => s.trim(),
@@ -441,6 +441,18 @@ pub struct Plan<'e> {
     pub unknown_columns: Vec<String>,
     /// Required fields with no column, constant or default: every row lacks them.
     pub missing_required: Vec<usize>,
+    /// Per entity field: the column whose text is the field's as it stands (trimmed when
+    /// `trim`), when nothing else (a constant, a default, a value map) stands between them.
+    pub direct: Vec<Option<Direct>>,
+}
+
+/// A field taken straight from a column (see [`Plan::direct`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Direct {
+    /// The column.
+    pub column: u32,
+    /// Whether spaces around the text are dropped.
+    pub trim: bool,
 }
 
 /// A value problem found while mapping (before typing).
@@ -490,7 +502,15 @@ impl<'e> Plan<'e> {
         }
         let unknown_columns =
             columns.iter().zip(&used).filter(|(c, u)| !**u && !c.is_empty()).map(|(c, _)| c.clone()).collect();
-        Plan { entity, sources, rules, formats, unknown_columns, missing_required }
+        let direct = (sources.iter().zip(&rules).zip(&formats))
+            .map(|((source, rule), format)| match source {
+                Source::Column(c) if rule.default.is_none() && rule.values.is_empty() => {
+                    Some(Direct { column: *c as u32, trim: format.trim })
+                }
+                _ => None,
+            })
+            .collect();
+        Plan { entity, sources, rules, formats, unknown_columns, missing_required, direct }
     }
 
     /// The text of field `i` in `record` after trimming, defaults and value maps; empty when

@@ -101,6 +101,14 @@ impl ChunkBuilder {
         self.push_with(slot.id(), |s| s.push_str(text));
     }
 
+    /// Takes back the texts of the row started at `first` (as if it had not been started).
+    pub fn rollback(&mut self, first: u32) {
+        let first = first as usize;
+        let end = first.checked_sub(1).map(|p| self.chunk.entries[p].1 as usize).unwrap_or(0);
+        self.chunk.entries.truncate(first);
+        self.chunk.text.truncate(end);
+    }
+
     /// Ends the row started at `first`: its texts, to be attached to the chunk once it is
     /// finished ([`Extras::attach`]).
     pub fn end_row(&self, first: u32) -> Extras {

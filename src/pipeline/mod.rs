@@ -253,6 +253,22 @@ fn parse_row(
     // The scratch vector's buffer is reused for this record's values (which borrow it): an
     // empty vector collected into one of another lifetime keeps its allocation.
     let mut values: Vec<Value<'_>> = std::mem::take(&mut scratch.values).into_iter().map(|_| Value::Empty).collect();
+    if entity.kind == EntityKind::InvoiceLine {
+        let fast = validate::fast::line(
+            plan,
+            columns.len(),
+            rec,
+            origin,
+            default_legal_entity,
+            &mut values,
+            &mut scratch.lines,
+        );
+        if let Some(line) = fast {
+            values.clear();
+            scratch.values = values.into_iter().map(|_| Value::Empty).collect();
+            return Parsed::Line(Box::new(line));
+        }
+    }
     let parsed = validate::convert(plan, columns, rec, origin, &mut values).and_then(|()| match entity.kind {
         EntityKind::InvoiceHeader => {
             invoice::header_from(entity, &mut values, origin, default_legal_entity).map(|h| Parsed::Header(Box::new(h)))

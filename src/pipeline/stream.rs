@@ -387,8 +387,18 @@ pub(super) fn scan_keys(
         if !runs.complete {
             continue;
         }
-        let split = if rayon::current_num_threads() > 1 { reader.source.split() } else { None };
         let columns = reader.columns.len();
+        // Only the key's columns are needed: the rest of a record is passed over where it can
+        // be. A record cut after them counts as whole here (a row of that width with too few
+        // fields gives its key too: the order check then only asks more).
+        let keep = key_columns(&reader.plan);
+        reader.source.keep_fields(keep);
+        let width = |rec: &Record<'_>| if rec.len() == keep { keep } else { columns };
+        let split = if rayon::current_num_threads() > 1 { reader.source.split() } else { None };
+        let split = split.map(|mut s| {
+            s.keep = Some(keep);
+            s
+        });
         // The second reading's own plan (the first one's belongs to its reader).
         let plan = split.as_ref().map(|_| Plan::new(entity, &reader.columns, f.mapping.as_deref()));
         let le = req.legal_entity.as_str();
@@ -404,7 +414,7 @@ pub(super) fn scan_keys(
                     let mut runs = KeyRuns::new();
                     let mut scratch = Vec::new();
                     let done = sp.records(|rec| {
-                        invoice::raw_key_view(plan, columns, rec, le, |le, r| runs.push(le, r, &mut scratch));
+                        invoice::raw_key_view(plan, width(&rec), rec, le, |le, r| runs.push(le, r, &mut scratch));
                         !abandon.load(Relaxed) && !stop.load(Relaxed) && runs.data.len() <= half
                     });
                     (matches!(done, Ok(true)), runs)
@@ -434,7 +444,9 @@ pub(super) fn scan_keys(
                                 }
                             }
                         }
-                        invoice::raw_key_view(&reader.plan, columns, rec, le, |le, r| runs.push(le, r, &mut scratch));
+                        invoice::raw_key_view(&reader.plan, width(&rec), rec, le, |le, r| {
+                            runs.push(le, r, &mut scratch)
+                        });
                     }
                     let limit = if watching.is_some() { half } else { bound };
                     full = runs.data.len() > limit;
@@ -460,6 +472,21 @@ pub(super) fn scan_keys(
         }
     }
     Ok(runs)
+}
+
+/// How many leading columns hold a line's invoice key (legal entity, number or parent record
+/// id) in `plan`'s file (at least one).
+fn key_columns(plan: &Plan<'_>) -> usize {
+    use crate::entity::Role;
+    [Role::LegalEntity, Role::InvoiceNumber, Role::ParentRecordId, Role::RecordId]
+        .into_iter()
+        .filter_map(|role| plan.entity.role_index(role))
+        .filter_map(|i| match plan.sources[i] {
+            crate::map::Source::Column(c) => Some(c + 1),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(1)
 }
 
 /// Reads the line files into the book, invoice by invoice, and hands accepted invoices to the

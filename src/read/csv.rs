@@ -110,6 +110,8 @@ pub struct Split {
     bom: u64,
     delimiter: u8,
     quote: u8,
+    /// Fields a record keeps (see [`Tokenizer::keep_fields`]).
+    pub keep: Option<usize>,
 }
 
 /// Where a record read from the start lies against the split point.
@@ -157,6 +159,9 @@ impl Split {
         let mut file = File::open(&self.path)?;
         file.seek(SeekFrom::Start(self.at))?;
         let mut reader = Tokenizer::new(Box::new(file), self.delimiter, self.quote, MAX_RECORD_BYTES);
+        if let Some(n) = self.keep {
+            reader.keep_fields(n);
+        }
         let mut store = Records::default();
         loop {
             store.clear();
@@ -268,7 +273,15 @@ impl CsvSource {
             return None;
         }
         let before = buf[nl + 1 - Split::WINDOW as usize..=nl].to_vec();
-        Some(Split { path: self.path.clone(), at, before, bom: self.bom, delimiter: self.delimiter, quote: self.quote })
+        Some(Split {
+            path: self.path.clone(),
+            at,
+            before,
+            bom: self.bom,
+            delimiter: self.delimiter,
+            quote: self.quote,
+            keep: None,
+        })
     }
 }
 
@@ -385,6 +398,10 @@ impl RecordSource for CsvSource {
 
     fn split(&self) -> Option<Split> {
         self.split_point(split_bytes())
+    }
+
+    fn keep_fields(&mut self, n: usize) {
+        self.reader.keep_fields(n);
     }
 }
 

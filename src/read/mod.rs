@@ -162,6 +162,9 @@ pub trait RecordSource: Send {
     fn split(&self) -> Option<csv::Split> {
         None
     }
+    /// Asks for only the first `n` fields of each record where that is quicker to read (see
+    /// [`records::Tokenizer::keep_fields`]); a record may still come whole.
+    fn keep_fields(&mut self, _n: usize) {}
 }
 
 /// The formats a file can be read as.

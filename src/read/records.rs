@@ -33,6 +33,12 @@ impl<'a> Record<'a> {
         Some(start as usize..end as usize)
     }
 
+    /// Where field `i` starts and ends in [`Record::as_slice`] (as [`Record::range`], without
+    /// making a range).
+    pub fn bounds(&self, i: usize) -> Option<(usize, usize)> {
+        self.fields.get(i).map(|&(s, e)| (s as usize, e as usize))
+    }
+
     /// The bytes of field `i`.
     pub fn get(&self, i: usize) -> Option<&'a [u8]> {
         self.range(i).map(|r| &self.bytes[r])
@@ -196,6 +202,8 @@ pub struct Tokenizer {
     raw: Vec<usize>,
     /// The stop bytes of the last 64 bytes of the buffer looked at.
     block: Block,
+    /// Fields a record keeps (see [`Tokenizer::keep_fields`]).
+    keep: Option<usize>,
     /// Scans begun again because a record ran past the buffer (for a test).
     #[cfg(test)]
     rescans: usize,
@@ -226,9 +234,17 @@ impl Tokenizer {
             max_record_bytes,
             raw: Vec::new(),
             block: Block::NONE,
+            keep: None,
             #[cfg(test)]
             rescans: 0,
         }
+    }
+
+    /// Keeps only the first `n` fields of a record whose text after them holds no quote (the
+    /// rest is passed over to the line end without looking for delimiters): for a reading that
+    /// needs a few leading columns only. Records, their bytes and positions stay what they are.
+    pub fn keep_fields(&mut self, n: usize) {
+        self.keep = Some(n.max(1));
     }
 
     /// Where the next record would start.
@@ -351,6 +367,8 @@ impl Tokenizer {
         let raw_fields = &mut self.raw;
         raw_fields.clear();
         let block = &mut self.block;
+        // The fields after which the rest of the record may be passed over, counted down.
+        let mut keep = self.keep.unwrap_or(usize::MAX);
         // Offsets from the record's start; the caller bounds a record well below 4 GiB.
         let mut push = |start: usize, end: usize, raw: bool| {
             if raw {
@@ -416,6 +434,19 @@ impl Tokenizer {
             if c == delimiter {
                 lines += u64::from(c == b'\n');
                 i += 1;
+                keep -= 1;
+                if keep == 0 {
+                    // The rest of the record, when it holds no quote, ends at the next line end.
+                    match memchr::memchr3(quote, b'\r', b'\n', &buf[i..]) {
+                        Some(k) if buf[i + k] != quote => {
+                            return Some(Scanned { end: i + k, term: Some(buf[i + k]), lines });
+                        }
+                        // A quote: the fields are read on one by one.
+                        Some(_) => keep = usize::MAX,
+                        None if eof => return Some(Scanned { end: n, term: None, lines }),
+                        None => return None,
+                    }
+                }
                 continue;
             }
             return Some(Scanned { end: i, term: Some(c), lines });
@@ -589,8 +620,15 @@ mod tests {
     }
 
     fn by_tokenizer(text: &[u8], delimiter: u8, piece: usize) -> ReadRecords {
+        by_tokenizer_keeping(text, delimiter, piece, None)
+    }
+
+    fn by_tokenizer_keeping(text: &[u8], delimiter: u8, piece: usize, keep: Option<usize>) -> ReadRecords {
         let input = Box::new(Pieces { text: text.to_vec(), at: 0, piece });
         let mut t = Tokenizer::new(input, delimiter, b'"', u64::MAX);
+        if let Some(n) = keep {
+            t.keep_fields(n);
+        }
         let mut store = Records::default();
         let mut out = Vec::new();
         while let Some(p) = t.read_record(&mut store).unwrap() {
@@ -713,6 +751,26 @@ mod tests {
         ) {
             let d = if semicolon { b';' } else { b',' };
             prop_assert_eq!(by_tokenizer(&bytes, d, piece), by_csv(&bytes, d));
+        }
+
+        /// A reading that keeps the first fields finds the same records at the same positions,
+        /// each with the same first fields, and whole or cut right after them.
+        #[test]
+        fn a_reading_keeping_the_first_fields_finds_the_same_records(
+            bytes in proptest::collection::vec(
+                prop_oneof![4 => Just(b'a'), 3 => Just(b','), 1 => Just(b'"'), 1 => Just(b'\r'), 2 => Just(b'\n')],
+                0..160,
+            ),
+            keep in 1usize..4,
+            piece in prop_oneof![Just(1usize), Just(5), Just(100_000)],
+        ) {
+            let whole = by_tokenizer(&bytes, b',', piece);
+            let kept = by_tokenizer_keeping(&bytes, b',', piece, Some(keep));
+            prop_assert_eq!(kept.len(), whole.len());
+            for ((k, kp), (w, wp)) in kept.iter().zip(&whole) {
+                prop_assert_eq!(kp, wp);
+                prop_assert!(k == w || (k.len() == keep && w.len() > keep && k[..] == w[..keep]), "{:?} of {:?}", k, w);
+            }
         }
 
         #[test]

@@ -199,9 +199,29 @@ pub struct LineTyping {
     /// The texts of the lines (see [`crate::model::TextChunk`]).
     pub texts: ChunkBuilder,
     number: Option<std::sync::Arc<str>>,
+    /// The code each coded field of the line before had (see [`LineTyping::code`]).
+    codes: [Option<std::sync::Arc<str>>; CODED.len()],
 }
 
+/// The code-like fields of a line (each [`LineTyping::code`]'s `k` is an index here).
+const CODED: [Role; 6] =
+    [Role::LegalEntity, Role::TaxCode, Role::TaxGroup, Role::ItemTaxGroup, Role::Unit, Role::MainAccount];
+
 impl LineTyping {
+    /// The shared copy of the value of coded field `k` ([`CODED`]): the line before's when it
+    /// is the same (lines in a row mostly share their codes), else [`intern`]'s.
+    fn code(&mut self, k: usize, entity: &Entity, values: &mut [Value<'_>]) -> Option<std::sync::Arc<str>> {
+        let Value::Str(s) = take(entity, values, CODED[k]) else { return None };
+        match &self.codes[k] {
+            Some(c) if **c == *s => Some(std::sync::Arc::clone(c)),
+            _ => {
+                let c = intern(&s);
+                self.codes[k] = Some(std::sync::Arc::clone(&c));
+                Some(c)
+            }
+        }
+    }
+
     /// `number` shared with the line before when it is the same (the lines of an invoice
     /// usually come together).
     fn number(&mut self, number: &str) -> std::sync::Arc<str> {
@@ -226,6 +246,24 @@ pub fn line_from(
     default_legal_entity: &str,
     typing: &mut LineTyping,
 ) -> Result<InvoiceLine, Reject> {
+    let line = line_from_with(entity, values, origin, default_legal_entity, typing, |texts, values| {
+        extras_into(entity, values, texts);
+        true
+    })?;
+    Ok(line.expect("the texts of typed values are always written"))
+}
+
+/// [`line_from`] with the texts of the fields without a role written by `extras` (into the
+/// chunk, after the line's slots; from `values` or from elsewhere). `Ok(None)` when `extras`
+/// gives up (its texts are taken back).
+pub(crate) fn line_from_with(
+    entity: &Entity,
+    values: &mut [Value<'_>],
+    origin: Origin,
+    default_legal_entity: &str,
+    typing: &mut LineTyping,
+    extras: impl FnOnce(&mut ChunkBuilder, &[Value<'_>]) -> bool,
+) -> Result<Option<InvoiceLine>, Reject> {
     let texts = &mut typing.texts;
     let cur = currency(entity, take_text(entity, values, Role::Currency), origin)?;
     // The line's free texts first (a row's slots come before its fields), then the fields
@@ -236,7 +274,10 @@ pub fn line_from(
             texts.push_slot(slot, &t);
         }
     }
-    extras_into(entity, values, texts);
+    if !extras(texts, values) {
+        texts.rollback(first);
+        return Ok(None);
+    }
     let extras = texts.end_row(first);
     let header = match entity.document {
         DocumentKind::Sales => {
@@ -248,10 +289,16 @@ pub fn line_from(
         }
     };
     let price_unit = take_dec(entity, values, Role::PriceUnit).unwrap_or(Decimal::ONE);
-    Ok(InvoiceLine {
+    let legal_entity = typing.code(0, entity, values).unwrap_or_else(|| intern(default_legal_entity));
+    let tax_code = typing.code(1, entity, values);
+    let tax_group = typing.code(2, entity, values);
+    let item_tax_group = typing.code(3, entity, values);
+    let unit = typing.code(4, entity, values);
+    let main_account = typing.code(5, entity, values);
+    Ok(Some(InvoiceLine {
         origin,
         entity: entity.shared_name,
-        legal_entity: take_code(entity, values, Role::LegalEntity).unwrap_or_else(|| intern(default_legal_entity)),
+        legal_entity,
         header,
         invoice_date: take_date(entity, values, Role::InvoiceDate),
         line_number: take_dec(entity, values, Role::LineNumber).unwrap_or_default(),
@@ -265,14 +312,14 @@ pub fn line_from(
         line_amount: take_dec(entity, values, Role::LineAmount),
         line_tax: take_dec(entity, values, Role::LineTax),
         tax_rate: take_dec(entity, values, Role::TaxRate),
-        tax_code: take_code(entity, values, Role::TaxCode),
-        tax_group: take_code(entity, values, Role::TaxGroup),
-        item_tax_group: take_code(entity, values, Role::ItemTaxGroup),
-        unit: take_code(entity, values, Role::Unit),
-        main_account: take_code(entity, values, Role::MainAccount),
+        tax_code,
+        tax_group,
+        item_tax_group,
+        unit,
+        main_account,
         currency: cur,
         extras,
-    })
+    }))
 }
 
 /// What the cross-row rules need to know besides the rows.

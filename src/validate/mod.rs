@@ -2,6 +2,7 @@
 //! rows (keys, header↔line relations, master-data references, totals, signs, dates). It never
 //! writes: it turns typed rows into accepted domain invoices and [`Reject`]s.
 
+pub mod fast;
 pub mod field;
 pub mod invoice;
 pub mod master;

@@ -1,0 +1,291 @@
+//! The usual invoice line in one pass. Most lines of a large file are well formed, and most of
+//! their fields have no role: typing such a field into a value only to write the value back as
+//! text costs more than everything else done to the line. Here a field without a role whose
+//! text is already in canonical form (a text that fits, a plain decimal or whole number as
+//! [`Value::write_canonical`] writes it) is copied as it stands; the other fields are typed as
+//! [`super::convert`] types them.
+//!
+//! Whatever is not usual — a field breaking a rule, a row of the wrong width, text that is not
+//! UTF-8, a currency that does not fit — gives `None`, and the caller types the row the full
+//! way, which finds the same values and writes the reject with every problem of the row. The
+//! line made here is the line the full way makes (a test compares them).
+
+use std::borrow::Cow;
+
+use crate::entity::FieldType;
+use crate::map::{record_text, trim, Plan};
+use crate::model::{ChunkBuilder, InvoiceLine};
+use crate::read::{Origin, Record};
+
+use super::field::{self, Value};
+use super::invoice::{self, LineTyping};
+
+/// The line of `record` when every field of it passes (see the module): `values` is space for
+/// the typed fields, `typing` the chunk the line's texts go into.
+pub fn line<'r>(
+    plan: &'r Plan<'_>,
+    columns: usize,
+    record: Record<'r>,
+    origin: Origin,
+    default_legal_entity: &str,
+    values: &mut Vec<Value<'r>>,
+    typing: &mut LineTyping,
+) -> Option<InvoiceLine> {
+    let entity = plan.entity;
+    if record.len() != columns || !plan.missing_required.is_empty() {
+        return None;
+    }
+    let all = record_text(record)?;
+    values.clear();
+    values.resize(entity.fields.len(), Value::Empty);
+    for (i, f) in entity.fields.iter().enumerate().filter(|(_, f)| f.role.is_some()) {
+        let text = text(plan, i, record, all)?;
+        match field::parse(text, &f.ty, &plan.formats[i]) {
+            Ok(Value::Empty) if f.required => return None,
+            Ok(v) => values[i] = v,
+            Err(_) => return None,
+        }
+    }
+    let extras = |texts: &mut ChunkBuilder, _: &[Value<'_>]| extras(plan, record, all, texts);
+    invoice::line_from_with(entity, values, origin, default_legal_entity, typing, extras).ok().flatten()
+}
+
+/// The texts of the fields without a role into `texts` (false when one breaks a rule).
+fn extras(plan: &Plan<'_>, record: Record<'_>, all: &str, texts: &mut ChunkBuilder) -> bool {
+    for (i, f) in plan.entity.fields.iter().enumerate().filter(|(_, f)| f.role.is_none()) {
+        let Some(text) = text(plan, i, record, all) else { return false };
+        if text.is_empty() {
+            if f.required {
+                return false;
+            }
+            continue;
+        }
+        let format = &plan.formats[i];
+        let canonical = match &f.ty {
+            FieldType::String { max } => text.len() <= *max as usize,
+            FieldType::Decimal { precision, scale } => {
+                format.decimal_separator == b'.' && canonical_decimal(text.as_bytes(), *precision, *scale)
+            }
+            FieldType::Int => canonical_int(text.as_bytes(), true),
+            FieldType::Int64 => canonical_int(text.as_bytes(), false),
+            FieldType::Date | FieldType::Enum(_) | FieldType::Bool => false,
+        };
+        if canonical {
+            texts.push_with(i as u16, |s| s.push_str(text));
+            continue;
+        }
+        match field::parse(text, &f.ty, format) {
+            Ok(v) => texts.push_with(i as u16, |s| v.write_canonical(&f.ty, s)),
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+/// The mapped text of field `i` (see [`Plan::text_in`]; a field taken straight from a column
+/// the short way).
+fn text<'r>(plan: &'r Plan<'_>, i: usize, record: Record<'r>, all: &'r str) -> Option<&'r str> {
+    if let Some(d) = plan.direct[i] {
+        let (start, end) = record.bounds(d.column as usize)?;
+        let raw = all.get(start..end)?;
+        return Some(if d.trim { trim(raw) } else { raw });
+    }
+    match plan.text_in(i, record, Some(all)) {
+        Ok(Cow::Borrowed(t)) => Some(t),
+        _ => None,
+    }
+}
+
+/// Whether `text` is a decimal that fits `precision` and `scale` and that
+/// [`crate::model::write_decimal`] writes back as it stands: an optional `-`, digits without a
+/// leading zero (but `0` itself), and when there is a point, digits after it; at most 18
+/// digits, not a negative zero.
+fn canonical_decimal(text: &[u8], precision: u8, scale: u8) -> bool {
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    let (int, frac) = match digits.iter().position(|&b| b == b'.') {
+        Some(p) => (&digits[..p], Some(&digits[p + 1..])),
+        None => (digits, None),
+    };
+    let plain = |d: &[u8]| !d.is_empty() && d.iter().all(u8::is_ascii_digit);
+    if !plain(int) || (int.len() > 1 && int[0] == b'0') {
+        return false;
+    }
+    let frac_len = match frac {
+        Some(f) if !plain(f) => return false,
+        Some(f) => f.len(),
+        None => 0,
+    };
+    let int_significant = if int == b"0" { 0 } else { int.len() };
+    let zero = int == b"0" && frac.is_none_or(|f| f.iter().all(|&b| b == b'0'));
+    int.len() + frac_len <= 18
+        && frac_len <= usize::from(scale)
+        && int_significant <= usize::from(precision.saturating_sub(scale))
+        && !(negative && zero)
+}
+
+/// Whether `text` is a whole number (32-bit when `int32`) that is written back as it stands:
+/// an optional `-`, digits without a leading zero (but `0` itself), not `-0`.
+fn canonical_int(text: &[u8], int32: bool) -> bool {
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    if digits.len() > 1 && digits[0] == b'0' || negative && digits == b"0" {
+        return false;
+    }
+    if !int32 {
+        return true;
+    }
+    let v = digits.iter().fold(0i64, |v, &b| v * 10 + i64::from(b - b'0'));
+    i32::try_from(if negative { -v } else { v }).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::map::TextFormat;
+
+    /// What the full way makes of `text` as a field without a role: its canonical text, or
+    /// `None` when it breaks a rule.
+    fn full(text: &str, ty: &FieldType) -> Option<String> {
+        field::parse(text, ty, &TextFormat::default()).ok().map(|v| v.canonical(ty))
+    }
+
+    /// Each record of a generated line file, as it is and with one field changed to each of
+    /// some awkward values, typed here and the full way: where a line is made here, the full
+    /// way makes the same line with the same texts.
+    #[test]
+    fn a_line_made_here_is_the_line_the_full_way_makes() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::generate::generate(&crate::generate::GenerateRequest {
+            invoices: 40,
+            seed: 7,
+            out: dir.path().to_path_buf(),
+            defect_rate: 0.2,
+            customers: 10,
+            first: 1,
+            parquet: false,
+            unsorted: false,
+        })
+        .unwrap();
+        let catalog = crate::entity::Catalog::builtin();
+        let entity = catalog.get("BusinessDocumentSalesInvoiceLineItem").unwrap();
+        let path = dir.path().join("BusinessDocumentSalesInvoiceLineItem.csv");
+        let mut source = crate::read::open(&path, &Default::default()).unwrap();
+        let columns = source.columns().to_vec();
+        let plan = Plan::new(entity, &columns, None);
+        let mut batch = crate::read::RawBatch::default();
+        source.next_batch(&mut batch, 100_000).unwrap();
+        let awkward =
+            ["", " 5 ", "007", "-0", "+1", "1,5", "x", "0.0000001", "2023-01-02", "-12.5", "Yes", "10", "ä", "\"q\""];
+        let long = "y".repeat(300);
+        let (mut fast_typing, mut full_typing) = (LineTyping::default(), LineTyping::default());
+        let (mut made, mut compared) = (0, 0);
+        let mut one = |record: Record<'_>, origin: Origin, as_is: bool| {
+            let fast = line(&plan, columns.len(), record, origin, "DEMF", &mut Vec::new(), &mut fast_typing);
+            let mut full_values = Vec::new();
+            let full = super::super::convert(&plan, &columns, record, origin, &mut full_values)
+                .and_then(|()| invoice::line_from(entity, &mut full_values, origin, "DEMF", &mut full_typing));
+            let (fast_chunk, full_chunk) = (fast_typing.texts.finish(), full_typing.texts.finish());
+            if as_is {
+                assert!(fast.is_some(), "a well-formed line at {origin:?} is made here");
+            }
+            if let Some(mut l) = fast {
+                made += 1;
+                let mut f = full.expect("the full way accepts the line too");
+                l.extras.attach(&fast_chunk);
+                f.extras.attach(&full_chunk);
+                assert_eq!(l, f);
+                assert_eq!(l.extras.iter().collect::<Vec<_>>(), f.extras.iter().collect::<Vec<_>>());
+                compared += 1;
+            }
+        };
+        for i in 0..batch.len() {
+            let origin = Origin { file: 0, line: i as u64 + 2, record: i as u64 + 1 };
+            // The generator's defects are in a few rows; the others are well formed.
+            let record = batch.record(i);
+            let as_is = super::super::convert(&plan, &columns, record, origin, &mut Vec::new()).is_ok();
+            one(record, origin, as_is);
+            if i >= 12 {
+                continue;
+            }
+            for col in 0..columns.len() {
+                for v in awkward.iter().copied().chain([long.as_str()]) {
+                    let mut changed = crate::read::Records::default();
+                    changed.start_record();
+                    for (c, f) in record.iter().enumerate() {
+                        changed.push_field(if c == col { v.as_bytes() } else { f });
+                    }
+                    one(changed.get(0), origin, false);
+                }
+            }
+        }
+        assert!(made > batch.len() + 1000, "{made} lines made here");
+        assert_eq!(made, compared);
+    }
+
+    #[test]
+    fn a_text_copied_as_it_stands_is_the_text_the_full_way_writes() {
+        let dec = FieldType::Decimal { precision: 32, scale: 6 };
+        let small = FieldType::Decimal { precision: 5, scale: 2 };
+        let cases = [
+            "0",
+            "0.00",
+            "-0.5",
+            "12.345",
+            "100",
+            "-100.10",
+            "007",
+            "0.0000001",
+            "1234567",
+            "-0",
+            "-0.00",
+            "+1",
+            "1.",
+            ".5",
+            "1e3",
+            "1,5",
+            "123456789012345678",
+            "1234567890123456789",
+            "999.99",
+            "1000",
+            "12.345",
+            "0.000",
+            "00",
+            "-",
+            "",
+            "1.2.3",
+        ];
+        let mut copied = 0;
+        for text in cases {
+            for (ty, p, s) in [(&dec, 32, 6), (&small, 5, 2)] {
+                if canonical_decimal(text.as_bytes(), p, s) {
+                    copied += 1;
+                    assert_eq!(full(text, ty).as_deref(), Some(text), "{text} as {ty:?}");
+                }
+            }
+        }
+        assert_eq!(copied, 18);
+        let ints = ["0", "5", "-5", "007", "-0", "+5", "2147483647", "2147483648", "-2147483648", "99999999999", ""];
+        let mut copied = 0;
+        for text in ints {
+            for (ty, int32) in [(FieldType::Int, true), (FieldType::Int64, false)] {
+                if canonical_int(text.as_bytes(), int32) {
+                    copied += 1;
+                    assert_eq!(full(text, &ty).as_deref(), Some(text), "{text} as {ty:?}");
+                }
+            }
+        }
+        assert_eq!(copied, 12);
+        // What is not copied is typed: none of these is copied.
+        for text in ["007", "-0", "+5", "1.", "0.0000001"] {
+            assert!(!canonical_decimal(text.as_bytes(), 5, 2) && !canonical_int(text.as_bytes(), false));
+        }
+    }
+}
