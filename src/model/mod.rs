@@ -58,7 +58,9 @@ pub mod checked {
 
     /// `x` when it lies within the limit.
     pub fn bounded(x: Decimal) -> Result<Decimal, Overflow> {
-        if x.abs() < AMOUNT_LIMIT {
+        // The usual amount answers without comparing decimals: |x| is at most its mantissa,
+        // and a mantissa of 64 bits is far below the limit (10^26).
+        if x.mantissa().unsigned_abs() <= u128::from(u64::MAX) || x.abs() < AMOUNT_LIMIT {
             Ok(x)
         } else {
             Err(Overflow)
@@ -83,6 +85,16 @@ pub mod checked {
     /// The sum of `values`.
     pub fn sum(values: impl IntoIterator<Item = Decimal>) -> Result<Decimal, Overflow> {
         values.into_iter().try_fold(Decimal::ZERO, add)
+    }
+}
+
+/// Whether two decimals have the same value (as `==` says), answered without aligning scales
+/// when they have the same scale (the usual case: amounts of one column).
+pub fn same_value(a: Decimal, b: Decimal) -> bool {
+    if a.scale() == b.scale() {
+        a.mantissa() == b.mantissa()
+    } else {
+        a == b
     }
 }
 
@@ -587,5 +599,27 @@ mod tests {
         l.quantity = d("1000");
         assert_eq!(l.net_amount(eur), Err(Overflow));
         assert_eq!(l.largest_input(), Role::DiscountPercent);
+    }
+
+    #[test]
+    fn the_quick_answers_on_decimals_are_the_long_ones() {
+        use checked::bounded;
+        for (t, within) in [
+            ("0", true),
+            ("-18446744073709551615", true),
+            ("99999999999999999999999999.99", true),
+            ("-9999999999999999999999999.999", true),
+            ("100000000000000000000000000", false),
+            ("-100000000000000000000000000.0", false),
+            ("0.0000000000000000000000000001", true),
+        ] {
+            assert_eq!(bounded(d(t)).is_ok(), within, "{t}");
+        }
+        for (a, b, same) in
+            [("1", "1.00", true), ("1.50", "1.5", true), ("1.5", "1.50", true), ("19", "7", false), ("-0", "0", true)]
+        {
+            assert_eq!(same_value(d(a), d(b)), same, "{a} {b}");
+            assert_eq!(same_value(d(a), d(b)), d(a) == d(b), "{a} {b}");
+        }
     }
 }

@@ -165,7 +165,7 @@ pub fn compute_with_nets(
     let mut line_vat: Vec<Decimal> = Vec::new();
     let mut line_taxes = Vec::with_capacity(line_nets.len());
     for (net, tax) in line_nets.iter().zip(taxes) {
-        let gi = match groups.iter().position(|g| *g.category == *tax.category && g.rate == tax.rate) {
+        let gi = match groups.iter().position(|g| *g.category == *tax.category && super::same_value(g.rate, tax.rate)) {
             Some(i) => i,
             None => {
                 groups.push(VatGroup {

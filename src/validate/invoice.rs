@@ -1181,7 +1181,9 @@ fn line_rule(l: &InvoiceLine, h: &InvoiceHeader, ctx: &Context<'_>) -> (Option<R
             Rule::AmountOverflow,
             format!("its line amount {} cannot be computed (largest input: {name}): {e}", l.formula()),
         )
-    } else if let Some((given, net)) = net.ok().and_then(|n| l.line_amount.filter(|a| *a != n).map(|a| (a, n))) {
+    } else if let Some((given, net)) =
+        net.ok().and_then(|n| l.line_amount.filter(|a| !crate::model::same_value(*a, n)).map(|a| (a, n)))
+    {
         reject(Role::LineAmount, Rule::AmountLine, format!("line amount {given} differs from {net} = {}", l.formula()))
     } else {
         None
