@@ -121,6 +121,34 @@ pub fn split(amount: Decimal, weights: &[Decimal], currency: Currency) -> Result
     Ok(out)
 }
 
+/// `amount × rate ÷ 100` rounded to the currency ([`round_money`]): VAT at a rate in percent.
+/// The usual amount and rate (mantissas whose product stays below 10^28, scales adding up to at
+/// most 26) are computed exactly in integers, giving the value and scale the decimal steps give
+/// (a test compares them); the others take those steps.
+pub fn percent_of(amount: Decimal, rate: Decimal, currency: Currency) -> Result<Decimal, Overflow> {
+    const E28: i128 = 10_000_000_000_000_000_000_000_000_000;
+    let scale = amount.scale() + rate.scale() + 2;
+    let product = amount.mantissa().checked_mul(rate.mantissa()).filter(|p| p.unsigned_abs() < E28 as u128);
+    let (Some(p), true) = (product, scale <= 28) else {
+        return Ok(round_money(div(mul(amount, rate)?, Decimal::ONE_HUNDRED)?, currency));
+    };
+    let units = currency.minor_units();
+    let mantissa = if scale <= units {
+        p * 10i128.pow(units - scale)
+    } else {
+        // Half away from zero, as round_money rounds.
+        let d = 10i128.pow(scale - units);
+        let (q, r) = (p / d, p % d);
+        if r.unsigned_abs() * 2 >= d.unsigned_abs() {
+            q + p.signum()
+        } else {
+            q
+        }
+    };
+    // A zero is positive (round_money's rule).
+    Ok(Decimal::from_i128_with_scale(mantissa, units))
+}
+
 /// Computes the totals of a document from its header (currency, document allowance and charge)
 /// and its lines with their taxes (one per line). Fails with [`Overflow`] when an amount
 /// leaves [`super::AMOUNT_LIMIT`].
@@ -146,13 +174,14 @@ pub fn compute_with_nets(
 ) -> Result<Totals, Overflow> {
     debug_assert_eq!(lines.len(), line_nets.len());
     let cur = header.currency;
-    let hundred = Decimal::ONE_HUNDRED;
     let two = |d: Decimal| d.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
     let line_gross: Vec<Decimal> = lines
         .iter()
         .map(|l| {
-            let base = if l.price_unit.is_zero() { Decimal::ONE } else { l.price_unit };
-            Ok(two(bounded(div(mul(l.quantity, sub(l.unit_price, l.discount_per_unit)?)?, base)?)?))
+            let amount = mul(l.quantity, sub(l.unit_price, l.discount_per_unit)?)?;
+            // Division by a price unit of 1 (as written: scale 0) changes neither value nor scale.
+            let unit_one = l.price_unit.is_zero() || (l.price_unit.mantissa() == 1 && l.price_unit.scale() == 0);
+            Ok(two(bounded(if unit_one { amount } else { div(amount, l.price_unit)? })?))
         })
         .collect::<Result<_, Overflow>>()?;
     let line_allowances: Vec<Decimal> = lines
@@ -183,7 +212,7 @@ pub fn compute_with_nets(
             }
         };
         groups[gi].lines = bounded(add(groups[gi].lines, *net)?)?;
-        let own = bounded(round_money(div(mul(*net, tax.rate)?, hundred)?, cur))?;
+        let own = bounded(percent_of(*net, tax.rate, cur)?)?;
         line_vat[gi] = bounded(add(line_vat[gi], own)?)?;
         line_taxes.push(own);
     }
@@ -198,10 +227,8 @@ pub fn compute_with_nets(
         g.lines = round_money(g.lines, cur);
         g.base = bounded(round_money(add(sub(g.lines, g.allowance)?, g.charge)?, cur))?;
         g.amount = bounded(match policy {
-            RoundingPolicy::Document => round_money(div(mul(g.base, g.rate)?, hundred)?, cur),
-            RoundingPolicy::Line => {
-                add(line_vat[i], round_money(div(mul(sub(g.charge, g.allowance)?, g.rate)?, hundred)?, cur))?
-            }
+            RoundingPolicy::Document => percent_of(g.base, g.rate, cur)?,
+            RoundingPolicy::Line => add(line_vat[i], percent_of(sub(g.charge, g.allowance)?, g.rate, cur)?)?,
         })?;
     }
     let line_total = bounded(round_money(sum(line_nets.iter().copied())?, cur))?;
@@ -233,6 +260,63 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()
+    }
+
+    /// The integer way of [`percent_of`] gives the value and scale of the decimal steps.
+    #[test]
+    fn a_percent_computed_in_integers_is_the_decimal_one() {
+        let slow = |a: Decimal, r: Decimal, c: Currency| {
+            round_money(div(mul(a, r).unwrap(), Decimal::ONE_HUNDRED).unwrap(), c)
+        };
+        let currencies = ["EUR", "JPY", "BHD"].map(|c| Currency::from_code(c).unwrap());
+        let rates = ["19", "7", "0", "5.5", "20.000", "2.1", "8.875", "100", "-19", "0.0001"];
+        let mut rng = crate::generate::Rng::new(11);
+        let mut amounts: Vec<Decimal> = [
+            "0",
+            "0.00",
+            "-0.01",
+            "0.05",
+            "0.025",
+            "-0.025",
+            "1.005",
+            "12345678901234567.89",
+            "99999999999999999999.99",
+        ]
+        .iter()
+        .map(|t| d(t))
+        .collect();
+        for _ in 0..20_000 {
+            let m = rng.below(2_000_000_000_000) as i64 - 1_000_000_000_000;
+            amounts.push(Decimal::new(m, rng.below(9) as u32));
+        }
+        let mut checked = 0;
+        for a in &amounts {
+            for r in rates {
+                for c in currencies {
+                    let (fast, slow) = (percent_of(*a, d(r), c).unwrap(), slow(*a, d(r), c));
+                    assert_eq!((fast.mantissa(), fast.scale()), (slow.mantissa(), slow.scale()), "{a} × {r}% in {c:?}");
+                    assert_eq!(fast.is_sign_negative(), slow.is_sign_negative(), "{a} × {r}% in {c:?}");
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, (20_000 + 9) * 10 * 3);
+    }
+
+    /// The shortcut of the line gross amounts: dividing by a price unit of 1 keeps value and
+    /// scale.
+    #[test]
+    fn dividing_by_one_keeps_value_and_scale() {
+        let mut rng = crate::generate::Rng::new(5);
+        for _ in 0..20_000 {
+            let m = rng.below(4_000_000_000_000_000_000) as i64 - 2_000_000_000_000_000_000;
+            let x = Decimal::new(m, rng.below(29) as u32);
+            let q = div(x, Decimal::ONE).unwrap();
+            assert_eq!(
+                (q.mantissa(), q.scale(), q.is_sign_negative()),
+                (x.mantissa(), x.scale(), x.is_sign_negative())
+            );
+        }
     }
 
     #[test]
