@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::entity::{Catalog, Entity};
+use crate::entity::{Catalog, Entity, FieldType};
 use crate::model::DatePattern;
 use crate::read::csv::{CsvOptions, Encoding};
 use crate::read::Record;
@@ -444,8 +444,48 @@ pub struct Plan<'e> {
     /// Per entity field: the column whose text is the field's as it stands (trimmed when
     /// `trim`), when nothing else (a constant, a default, a value map) stands between them.
     pub direct: Vec<Option<Direct>>,
+    /// The fields with a role, then those without, as the quick typing of a line takes them
+    /// (`crate::validate::fast`), worked out once per file.
+    pub roles: Vec<FieldOp>,
+    /// See [`Plan::roles`].
+    pub others: Vec<FieldOp>,
 }
 
+/// One field as the quick typing of a line takes it (see [`Plan::roles`]).
+#[derive(Debug, Clone, Copy)]
+pub struct FieldOp {
+    /// The entity field.
+    pub field: usize,
+    /// Its column, when taken straight from one.
+    pub direct: Option<Direct>,
+    /// Whether it must have a value.
+    pub required: bool,
+    /// Its type, as far as the quick typing tells types apart.
+    pub kind: OpKind,
+}
+
+/// See [`FieldOp::kind`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpKind {
+    /// Text of at most `max` characters.
+    Text {
+        /// Characters.
+        max: u32,
+    },
+    /// A decimal written with `.` as the separator.
+    Decimal {
+        /// Digits.
+        precision: u8,
+        /// Digits after the point.
+        scale: u8,
+    },
+    /// A whole number of 32 bits.
+    Int32,
+    /// A whole number of 64 bits.
+    Int64,
+    /// Anything else (dates, enums, yes/no, decimals written otherwise).
+    Other,
+}
 /// A field taken straight from a column (see [`Plan::direct`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Direct {
@@ -502,7 +542,7 @@ impl<'e> Plan<'e> {
         }
         let unknown_columns =
             columns.iter().zip(&used).filter(|(c, u)| !**u && !c.is_empty()).map(|(c, _)| c.clone()).collect();
-        let direct = (sources.iter().zip(&rules).zip(&formats))
+        let direct: Vec<Option<Direct>> = (sources.iter().zip(&rules).zip(&formats))
             .map(|((source, rule), format)| match source {
                 Source::Column(c) if rule.default.is_none() && rule.values.is_empty() => {
                     Some(Direct { column: *c as u32, trim: format.trim })
@@ -510,7 +550,22 @@ impl<'e> Plan<'e> {
                 _ => None,
             })
             .collect();
-        Plan { entity, sources, rules, formats, unknown_columns, missing_required, direct }
+        let op = |i: usize| {
+            let f = &entity.fields[i];
+            let kind = match f.ty {
+                FieldType::String { max } => OpKind::Text { max },
+                FieldType::Decimal { precision, scale } if formats[i].decimal_separator == b'.' => {
+                    OpKind::Decimal { precision, scale }
+                }
+                FieldType::Int => OpKind::Int32,
+                FieldType::Int64 => OpKind::Int64,
+                _ => OpKind::Other,
+            };
+            FieldOp { field: i, direct: direct[i], required: f.required, kind }
+        };
+        let roles = (0..entity.fields.len()).filter(|&i| entity.fields[i].role.is_some()).map(op).collect();
+        let others = (0..entity.fields.len()).filter(|&i| entity.fields[i].role.is_none()).map(op).collect();
+        Plan { entity, sources, rules, formats, unknown_columns, missing_required, direct, roles, others }
     }
 
     /// The text of field `i` in `record` after trimming, defaults and value maps; empty when

@@ -12,8 +12,7 @@
 
 use std::borrow::Cow;
 
-use crate::entity::FieldType;
-use crate::map::{record_text, trim, Plan};
+use crate::map::{record_text, trim, FieldOp, OpKind, Plan};
 use crate::model::{ChunkBuilder, InvoiceLine};
 use crate::read::{Origin, Record};
 
@@ -38,10 +37,11 @@ pub fn line<'r>(
     let all = record_text(record)?;
     values.clear();
     values.resize(entity.fields.len(), Value::Empty);
-    for (i, f) in entity.fields.iter().enumerate().filter(|(_, f)| f.role.is_some()) {
-        let text = text(plan, i, record, all)?;
-        match field::parse(text, &f.ty, &plan.formats[i]) {
-            Ok(Value::Empty) if f.required => return None,
+    for op in &plan.roles {
+        let i = op.field;
+        let text = text(plan, op, record, all)?;
+        match field::parse(text, &entity.fields[i].ty, &plan.formats[i]) {
+            Ok(Value::Empty) if op.required => return None,
             Ok(v) => values[i] = v,
             Err(_) => return None,
         }
@@ -52,45 +52,44 @@ pub fn line<'r>(
 
 /// The texts of the fields without a role into `texts` (false when one breaks a rule).
 fn extras(plan: &Plan<'_>, record: Record<'_>, all: &str, texts: &mut ChunkBuilder) -> bool {
-    for (i, f) in plan.entity.fields.iter().enumerate().filter(|(_, f)| f.role.is_none()) {
-        let Some(text) = text(plan, i, record, all) else { return false };
+    for op in &plan.others {
+        let Some(text) = text(plan, op, record, all) else { return false };
         if text.is_empty() {
-            if f.required {
+            if op.required {
                 return false;
             }
             continue;
         }
-        let format = &plan.formats[i];
-        let canonical = match &f.ty {
-            FieldType::String { max } => text.len() <= *max as usize,
-            FieldType::Decimal { precision, scale } => {
-                format.decimal_separator == b'.' && canonical_decimal(text.as_bytes(), *precision, *scale)
-            }
-            FieldType::Int => canonical_int(text.as_bytes(), true),
-            FieldType::Int64 => canonical_int(text.as_bytes(), false),
-            FieldType::Date | FieldType::Enum(_) | FieldType::Bool => false,
+        let canonical = match op.kind {
+            OpKind::Text { max } => text.len() <= max as usize,
+            OpKind::Decimal { precision, scale } => canonical_decimal(text.as_bytes(), precision, scale),
+            OpKind::Int32 => canonical_int(text.as_bytes(), true),
+            OpKind::Int64 => canonical_int(text.as_bytes(), false),
+            OpKind::Other => false,
         };
+        let i = op.field;
         if canonical {
             texts.push_with(i as u16, |s| s.push_str(text));
             continue;
         }
-        match field::parse(text, &f.ty, format) {
-            Ok(v) => texts.push_with(i as u16, |s| v.write_canonical(&f.ty, s)),
+        let ty = &plan.entity.fields[i].ty;
+        match field::parse(text, ty, &plan.formats[i]) {
+            Ok(v) => texts.push_with(i as u16, |s| v.write_canonical(ty, s)),
             Err(_) => return false,
         }
     }
     true
 }
 
-/// The mapped text of field `i` (see [`Plan::text_in`]; a field taken straight from a column
-/// the short way).
-fn text<'r>(plan: &'r Plan<'_>, i: usize, record: Record<'r>, all: &'r str) -> Option<&'r str> {
-    if let Some(d) = plan.direct[i] {
+/// The mapped text of a field (see [`Plan::text_in`]; a field taken straight from a column the
+/// short way).
+fn text<'r>(plan: &'r Plan<'_>, op: &FieldOp, record: Record<'r>, all: &'r str) -> Option<&'r str> {
+    if let Some(d) = op.direct {
         let (start, end) = record.bounds(d.column as usize)?;
         let raw = all.get(start..end)?;
         return Some(if d.trim { trim(raw) } else { raw });
     }
-    match plan.text_in(i, record, Some(all)) {
+    match plan.text_in(op.field, record, Some(all)) {
         Ok(Cow::Borrowed(t)) => Some(t),
         _ => None,
     }
@@ -149,6 +148,7 @@ fn canonical_int(text: &[u8], int32: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::entity::FieldType;
     use crate::map::TextFormat;
 
     /// What the full way makes of `text` as a field without a role: its canonical text, or
