@@ -74,6 +74,25 @@ impl TextChunk {
     }
 }
 
+/// Where the texts of a row's fields are written: a row's own [`Extras`] or a chunk being
+/// built ([`ChunkBuilder`]).
+pub trait TextSink {
+    /// Adds a field's value written by `write` (nothing when it writes nothing).
+    fn push_with(&mut self, field: u16, write: impl FnOnce(&mut String));
+}
+
+impl TextSink for ChunkBuilder {
+    fn push_with(&mut self, field: u16, write: impl FnOnce(&mut String)) {
+        ChunkBuilder::push_with(self, field, write)
+    }
+}
+
+impl TextSink for Extras {
+    fn push_with(&mut self, field: u16, write: impl FnOnce(&mut String)) {
+        Extras::push_with(self, field, write)
+    }
+}
+
 /// Builds a [`TextChunk`] row by row; [`ChunkBuilder::finish`] shares it with the rows.
 #[derive(Debug, Default)]
 pub struct ChunkBuilder {
@@ -158,6 +177,18 @@ impl Extras {
     /// Room for `bytes` of text in `fields` fields (no reallocation while a row is typed).
     pub fn with_capacity(bytes: usize, fields: usize) -> Extras {
         Extras { texts: Texts::Owned { text: String::with_capacity(bytes), ends: Vec::with_capacity(fields) } }
+    }
+
+    /// Empties the texts, keeping their room (a buffer reused from row to row).
+    pub fn clear(&mut self) {
+        self.texts = match std::mem::take(&mut self.texts) {
+            Texts::Owned { mut text, mut ends } => {
+                text.clear();
+                ends.clear();
+                Texts::Owned { text, ends }
+            }
+            _ => Texts::default(),
+        };
     }
 
     /// Gives back the room not used (for values kept long, as the headers of an import are).

@@ -12,7 +12,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 
 pub use currency::Currency;
 pub use date::{Date, DatePattern};
-pub use extras::{ChunkBuilder, Extras, Slot, TextChunk};
+pub use extras::{ChunkBuilder, Extras, Slot, TextChunk, TextSink};
 pub use name::{name, Name};
 
 use crate::entity::DocumentKind;

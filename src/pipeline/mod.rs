@@ -253,21 +253,20 @@ fn parse_row(
     // The scratch vector's buffer is reused for this record's values (which borrow it): an
     // empty vector collected into one of another lifetime keeps its allocation.
     let mut values: Vec<Value<'_>> = std::mem::take(&mut scratch.values).into_iter().map(|_| Value::Empty).collect();
-    if entity.kind == EntityKind::InvoiceLine {
-        let fast = validate::fast::line(
-            plan,
-            columns.len(),
-            rec,
-            origin,
-            default_legal_entity,
-            &mut values,
-            &mut scratch.lines,
-        );
-        if let Some(line) = fast {
-            values.clear();
-            scratch.values = values.into_iter().map(|_| Value::Empty).collect();
-            return Parsed::Line(Box::new(line));
+    // The usual row the quick way; else (or when it breaks a rule) the full way.
+    let (n, dle) = (columns.len(), default_legal_entity);
+    let fast = match entity.kind {
+        EntityKind::InvoiceLine => validate::fast::line(plan, n, rec, origin, dle, &mut values, &mut scratch.lines)
+            .map(|l| Parsed::Line(Box::new(l))),
+        EntityKind::InvoiceHeader => {
+            validate::fast::header(plan, n, rec, origin, dle, &mut values).map(|h| Parsed::Header(Box::new(h)))
         }
+        EntityKind::Master | EntityKind::Ledger => None,
+    };
+    if let Some(parsed) = fast {
+        values.clear();
+        scratch.values = values.into_iter().map(|_| Value::Empty).collect();
+        return parsed;
     }
     let parsed = validate::convert(plan, columns, rec, origin, &mut values).and_then(|()| match entity.kind {
         EntityKind::InvoiceHeader => {

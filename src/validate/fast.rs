@@ -13,7 +13,7 @@
 use std::borrow::Cow;
 
 use crate::map::{record_text, trim, FieldOp, OpKind, Plan};
-use crate::model::{ChunkBuilder, InvoiceLine};
+use crate::model::{ChunkBuilder, Extras, InvoiceHeader, InvoiceLine, TextSink};
 use crate::read::{Origin, Record};
 
 use super::field::{self, Value};
@@ -30,6 +30,39 @@ pub fn line<'r>(
     values: &mut Vec<Value<'r>>,
     typing: &mut LineTyping,
 ) -> Option<InvoiceLine> {
+    let all = roles(plan, columns, record, values)?;
+    let extras = |texts: &mut ChunkBuilder, _: &[Value<'_>]| extras(plan, record, all, texts);
+    invoice::line_from_with(plan.entity, values, origin, default_legal_entity, typing, extras).ok().flatten()
+}
+
+/// The header of `record` when every field of it passes (see the module; `values` as for
+/// [`line`]).
+pub fn header<'r>(
+    plan: &'r Plan<'_>,
+    columns: usize,
+    record: Record<'r>,
+    origin: Origin,
+    default_legal_entity: &str,
+    values: &mut Vec<Value<'r>>,
+) -> Option<InvoiceHeader> {
+    thread_local! {
+        /// The texts of the header being typed, in room kept from header to header.
+        static TEXTS: std::cell::RefCell<Extras> = std::cell::RefCell::default();
+    }
+    let all = roles(plan, columns, record, values)?;
+    // Written into the kept room, then copied into room of their exact size: headers stay in
+    // the book until their lines are read.
+    let texts = TEXTS.with(|t| {
+        let mut t = t.borrow_mut();
+        t.clear();
+        extras(plan, record, all, &mut *t).then(|| t.clone())
+    })?;
+    invoice::header_with(plan.entity, values, origin, default_legal_entity, texts).ok()
+}
+
+/// The fields with a role of `record`, typed into `values`; the record's text, `None` when a
+/// field breaks a rule or the record is not the usual one.
+fn roles<'r>(plan: &'r Plan<'_>, columns: usize, record: Record<'r>, values: &mut Vec<Value<'r>>) -> Option<&'r str> {
     let entity = plan.entity;
     if record.len() != columns || !plan.missing_required.is_empty() {
         return None;
@@ -46,12 +79,11 @@ pub fn line<'r>(
             Err(_) => return None,
         }
     }
-    let extras = |texts: &mut ChunkBuilder, _: &[Value<'_>]| extras(plan, record, all, texts);
-    invoice::line_from_with(entity, values, origin, default_legal_entity, typing, extras).ok().flatten()
+    Some(all)
 }
 
 /// The texts of the fields without a role into `texts` (false when one breaks a rule).
-fn extras(plan: &Plan<'_>, record: Record<'_>, all: &str, texts: &mut ChunkBuilder) -> bool {
+fn extras(plan: &Plan<'_>, record: Record<'_>, all: &str, texts: &mut impl TextSink) -> bool {
     for op in &plan.others {
         let Some(text) = text(plan, op, record, all) else { return false };
         if text.is_empty() {
@@ -228,6 +260,73 @@ mod tests {
         }
         assert!(made > batch.len() + 1000, "{made} lines made here");
         assert_eq!(made, compared);
+    }
+
+    /// As for lines: each generated header as it is and with one field changed to awkward
+    /// values; where a header is made here, the full way makes the same one.
+    #[test]
+    fn a_header_made_here_is_the_header_the_full_way_makes() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::generate::generate(&crate::generate::GenerateRequest {
+            invoices: 60,
+            seed: 9,
+            out: dir.path().to_path_buf(),
+            defect_rate: 0.2,
+            customers: 10,
+            first: 1,
+            parquet: false,
+            unsorted: false,
+        })
+        .unwrap();
+        let catalog = crate::entity::Catalog::builtin();
+        let entity = catalog.get("SalesInvoiceHeaderV2").unwrap();
+        let mut source = crate::read::open(&dir.path().join("SalesInvoiceHeaderV2.csv"), &Default::default()).unwrap();
+        let columns = source.columns().to_vec();
+        let plan = Plan::new(entity, &columns, None);
+        let mut batch = crate::read::RawBatch::default();
+        source.next_batch(&mut batch, 100_000).unwrap();
+        let awkward =
+            ["", " 5 ", "007", "-0", "+1", "1,5", "x", "0.0000001", "2023-01-02", "-12.5", "Yes", "EUR", "ä", "\"q\""];
+        let long = "y".repeat(300);
+        let (mut made, mut full_ok) = (0, 0);
+        let mut one = |record: Record<'_>, origin: Origin, as_is: bool| {
+            let fast = header(&plan, columns.len(), record, origin, "DEMF", &mut Vec::new());
+            let mut values = Vec::new();
+            let full = super::super::convert(&plan, &columns, record, origin, &mut values)
+                .and_then(|()| invoice::header_from(entity, &mut values, origin, "DEMF"));
+            full_ok += usize::from(full.is_ok());
+            if as_is {
+                assert!(fast.is_some(), "a well-formed header at {origin:?} is made here");
+            }
+            if let Some(h) = fast {
+                made += 1;
+                let f = full.expect("the full way accepts the header too");
+                assert_eq!(h, f);
+                assert_eq!(h.extras.iter().collect::<Vec<_>>(), f.extras.iter().collect::<Vec<_>>());
+            }
+        };
+        for i in 0..batch.len() {
+            let origin = Origin { file: 0, line: i as u64 + 2, record: i as u64 + 1 };
+            let record = batch.record(i);
+            let as_is = super::super::convert(&plan, &columns, record, origin, &mut Vec::new()).is_ok();
+            one(record, origin, as_is);
+            if i >= 12 {
+                continue;
+            }
+            for col in 0..columns.len() {
+                for v in awkward.iter().copied().chain([long.as_str()]) {
+                    let mut changed = crate::read::Records::default();
+                    changed.start_record();
+                    for (c, f) in record.iter().enumerate() {
+                        changed.push_field(if c == col { v.as_bytes() } else { f });
+                    }
+                    one(changed.get(0), origin, false);
+                }
+            }
+        }
+        // Every header the full way makes is made here too (no header falls back needlessly).
+        assert_eq!(made, full_ok);
+        assert!(made > 2000, "{made} headers made here");
     }
 
     #[test]

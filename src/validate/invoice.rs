@@ -147,7 +147,18 @@ pub fn header_from(
     origin: Origin,
     default_legal_entity: &str,
 ) -> Result<InvoiceHeader, Reject> {
-    let mut extras = extras(entity, values);
+    let extras = extras(entity, values);
+    header_with(entity, values, origin, default_legal_entity, extras)
+}
+
+/// [`header_from`] with the texts of the fields without a role already written (`extras`).
+pub(crate) fn header_with(
+    entity: &Entity,
+    values: &mut [Value<'_>],
+    origin: Origin,
+    default_legal_entity: &str,
+    mut extras: crate::model::Extras,
+) -> Result<InvoiceHeader, Reject> {
     // Headers stay in the book until their lines are read: no spare room.
     extras.shrink_to_fit();
     let Some(cur) = currency(entity, take_text(entity, values, Role::Currency), origin)? else {
