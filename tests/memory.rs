@@ -140,9 +140,16 @@ fn the_import_path_holds_invoices_not_files() {
     // Partitions of 1 MiB for lines not in header order, so that these small files need
     // several (the default is 32 MiB).
     std::env::set_var("INVOICEFLOW_PARTITION_BYTES", (1 << 20).to_string());
+    // The least peak of three imports of each size: how many batches are in flight at the peak
+    // depends on the scheduling of the threads, which a loaded machine varies (one import's
+    // ratio ranged 1.36–1.68 here); the least is the steadier measure of what the import needs.
+    let least = |invoices: u64, unsorted: bool| {
+        let runs = [(); 3].map(|()| import_peak(invoices, unsorted));
+        (runs.iter().map(|r| r.0).min().unwrap_or(0), runs[0].1)
+    };
     for unsorted in [false, true] {
-        let (small, small_lines) = import_peak(3_000, unsorted);
-        let (large, large_lines) = import_peak(12_000, unsorted);
+        let (small, small_lines) = least(3_000, unsorted);
+        let (large, large_lines) = least(12_000, unsorted);
         assert!(large_lines > 3 * small_lines, "{small_lines} → {large_lines}");
         assert!(
             (large as f64) < 1.8 * small as f64,
