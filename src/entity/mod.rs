@@ -248,6 +248,10 @@ pub struct Entity {
 impl Entity {
     /// The field whose OData or staging name is `name`, case-insensitively.
     pub fn field_index(&self, name: &str) -> Option<usize> {
+        // Names as defined are found without lower-casing them (names are unique in any case).
+        if let Some(i) = self.fields.iter().position(|f| f.name == name) {
+            return Some(i);
+        }
         self.by_name.get(&name.to_ascii_lowercase()).copied()
     }
 

@@ -592,7 +592,8 @@ pub fn post_with(
     };
     let credit_note = totals.tax_exclusive < Decimal::ZERO;
     let customer = md.customers.get(&*inv.header.customer);
-    let mut ledger: Vec<LedgerLine> = Vec::new();
+    // A line each, the balance, a VAT line per rate, discount, charge, penny difference.
+    let mut ledger: Vec<LedgerLine> = Vec::with_capacity(inv.lines.len() + totals.groups.len() + 4);
     // An amount that leaves the limit in the accounting currency (a huge exchange rate) makes
     // the invoice a reject; the ledger is not used then.
     let mut overflow = false;
