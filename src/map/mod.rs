@@ -380,7 +380,7 @@ pub fn record_text<'r>(record: Record<'r>) -> Option<&'r str> {
 
 /// `str::trim`, with a quick answer for the usual value that starts and ends with a visible
 /// ASCII character.
-pub(crate) fn trim(s: &str) -> &str {
+fn trim(s: &str) -> &str {
     match (s.as_bytes().first(), s.as_bytes().last()) {
         (Some(a), Some(b)) if a.is_ascii_graphic() && b.is_ascii_graphic() => s,
         _ => s.trim(),
@@ -441,9 +441,6 @@ pub struct Plan<'e> {
     pub unknown_columns: Vec<String>,
     /// Required fields with no column, constant or default: every row lacks them.
     pub missing_required: Vec<usize>,
-    /// Per entity field: the column whose text is the field's as it stands (trimmed when
-    /// `trim`), when nothing else (a constant, a default, a value map) stands between them.
-    pub direct: Vec<Option<Direct>>,
     /// The fields with a role, then those without, as the quick typing of a line takes them
     /// (`crate::validate::fast`), worked out once per file.
     pub roles: Vec<FieldOp>,
@@ -456,7 +453,8 @@ pub struct Plan<'e> {
 pub struct FieldOp {
     /// The entity field.
     pub field: usize,
-    /// Its column, when taken straight from one.
+    /// Its column, when its text is the column's as it stands (trimmed when the format says
+    /// so): nothing else (a constant, a default, a value map) stands between them.
     pub direct: Option<Direct>,
     /// Whether it must have a value.
     pub required: bool,
@@ -486,7 +484,7 @@ pub enum OpKind {
     /// Anything else (dates, enums, yes/no, decimals written otherwise).
     Other,
 }
-/// A field taken straight from a column (see [`Plan::direct`]).
+/// A field taken straight from a column (see [`FieldOp::direct`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Direct {
     /// The column.
@@ -565,13 +563,27 @@ impl<'e> Plan<'e> {
         };
         let roles = (0..entity.fields.len()).filter(|&i| entity.fields[i].role.is_some()).map(op).collect();
         let others = (0..entity.fields.len()).filter(|&i| entity.fields[i].role.is_none()).map(op).collect();
-        Plan { entity, sources, rules, formats, unknown_columns, missing_required, direct, roles, others }
+        Plan { entity, sources, rules, formats, unknown_columns, missing_required, roles, others }
     }
 
     /// The text of field `i` in `record` after trimming, defaults and value maps; empty when
     /// the field has no value.
     pub fn text<'r>(&'r self, i: usize, record: Record<'r>) -> Result<Cow<'r, str>, MapProblem> {
         self.text_in(i, record, None)
+    }
+
+    /// [`Plan::text_in`] of the field of `op` (a field taken straight from a column the short
+    /// way); `None` when it is not UTF-8.
+    pub fn op_text<'r>(&'r self, op: &FieldOp, record: Record<'r>, fields: &'r str) -> Option<&'r str> {
+        if let Some(d) = op.direct {
+            let (start, end) = record.bounds(d.column as usize)?;
+            let raw = fields.get(start..end)?;
+            return Some(if d.trim { trim(raw) } else { raw });
+        }
+        match self.text_in(op.field, record, Some(fields)) {
+            Ok(Cow::Borrowed(t)) => Some(t),
+            _ => None,
+        }
     }
 
     /// [`Plan::text`] of a record whose fields [`record_text`] has already read as UTF-8 (its

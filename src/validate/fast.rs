@@ -10,9 +10,7 @@
 //! way, which finds the same values and writes the reject with every problem of the row. The
 //! line made here is the line the full way makes (a test compares them).
 
-use std::borrow::Cow;
-
-use crate::map::{record_text, trim, FieldOp, OpKind, Plan};
+use crate::map::{record_text, OpKind, Plan};
 use crate::model::{ChunkBuilder, Extras, InvoiceHeader, InvoiceLine, TextSink};
 use crate::read::{Origin, Record};
 
@@ -72,7 +70,7 @@ fn roles<'r>(plan: &'r Plan<'_>, columns: usize, record: Record<'r>, values: &mu
     values.resize(entity.fields.len(), Value::Empty);
     for op in &plan.roles {
         let i = op.field;
-        let text = text(plan, op, record, all)?;
+        let text = plan.op_text(op, record, all)?;
         match field::parse(text, &entity.fields[i].ty, &plan.formats[i]) {
             Ok(Value::Empty) if op.required => return None,
             Ok(v) => values[i] = v,
@@ -85,7 +83,7 @@ fn roles<'r>(plan: &'r Plan<'_>, columns: usize, record: Record<'r>, values: &mu
 /// The texts of the fields without a role into `texts` (false when one breaks a rule).
 fn extras(plan: &Plan<'_>, record: Record<'_>, all: &str, texts: &mut impl TextSink) -> bool {
     for op in &plan.others {
-        let Some(text) = text(plan, op, record, all) else { return false };
+        let Some(text) = plan.op_text(op, record, all) else { return false };
         if text.is_empty() {
             if op.required {
                 return false;
@@ -111,20 +109,6 @@ fn extras(plan: &Plan<'_>, record: Record<'_>, all: &str, texts: &mut impl TextS
         }
     }
     true
-}
-
-/// The mapped text of a field (see [`Plan::text_in`]; a field taken straight from a column the
-/// short way).
-fn text<'r>(plan: &'r Plan<'_>, op: &FieldOp, record: Record<'r>, all: &'r str) -> Option<&'r str> {
-    if let Some(d) = op.direct {
-        let (start, end) = record.bounds(d.column as usize)?;
-        let raw = all.get(start..end)?;
-        return Some(if d.trim { trim(raw) } else { raw });
-    }
-    match plan.text_in(op.field, record, Some(all)) {
-        Ok(Cow::Borrowed(t)) => Some(t),
-        _ => None,
-    }
 }
 
 /// Whether `text` is a decimal that fits `precision` and `scale` and that
