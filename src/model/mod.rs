@@ -321,8 +321,7 @@ impl InvoiceLine {
             sub(self.unit_price, self.discount_per_unit)?
         };
         let amount = mul(self.quantity, price)?;
-        let unit_one = self.price_unit.is_zero() || (self.price_unit == Decimal::ONE && self.price_unit.scale() == 0);
-        let gross = bounded(if unit_one { amount } else { div(amount, self.price_unit)? })?;
+        let gross = bounded(if self.price_unit_is_one() { amount } else { div(amount, self.price_unit)? })?;
         let net = if zero_within(self.discount_percent, 0) {
             gross
         } else {
@@ -330,6 +329,12 @@ impl InvoiceLine {
         };
         let net = add(sub(net, self.discount_amount)?, self.charge_amount)?;
         bounded(round_money(bounded(net)?, currency))
+    }
+
+    /// Whether dividing by the price unit changes neither value nor scale: a price unit of 1 as
+    /// written (scale 0), or none (0 stands for 1).
+    pub fn price_unit_is_one(&self) -> bool {
+        self.price_unit.is_zero() || (self.price_unit.mantissa() == 1 && self.price_unit.scale() == 0)
     }
 
     /// [`InvoiceLine::net_amount`] computed step by step, every step taken: what the shortcuts

@@ -179,9 +179,7 @@ pub fn compute_with_nets(
         .iter()
         .map(|l| {
             let amount = mul(l.quantity, sub(l.unit_price, l.discount_per_unit)?)?;
-            // Division by a price unit of 1 (as written: scale 0) changes neither value nor scale.
-            let unit_one = l.price_unit.is_zero() || (l.price_unit.mantissa() == 1 && l.price_unit.scale() == 0);
-            Ok(two(bounded(if unit_one { amount } else { div(amount, l.price_unit)? })?))
+            Ok(two(bounded(if l.price_unit_is_one() { amount } else { div(amount, l.price_unit)? })?))
         })
         .collect::<Result<_, Overflow>>()?;
     let line_allowances: Vec<Decimal> = lines
