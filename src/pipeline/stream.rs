@@ -478,7 +478,7 @@ pub(super) fn scan_keys(
 /// id) in `plan`'s file (at least one).
 fn key_columns(plan: &Plan<'_>) -> usize {
     use crate::entity::Role;
-    [Role::LegalEntity, Role::InvoiceNumber, Role::ParentRecordId, Role::RecordId]
+    [Role::LegalEntity, Role::InvoiceNumber, Role::ParentRecordId]
         .into_iter()
         .filter_map(|role| plan.entity.role_index(role))
         .filter_map(|i| match plan.sources[i] {
