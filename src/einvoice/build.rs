@@ -195,7 +195,7 @@ pub fn stored_of(p: &crate::post::Posted, number: &str) -> StoredDoc {
     put(&mut inv, "kind", Some(if p.credit_note { "credit_note" } else { "invoice" }.into()));
     put(&mut inv, "currency", Some(h.currency.code().into()));
     put(&mut inv, "accounting_currency", Some(p.accounting_currency.code().into()));
-    put(&mut inv, "parties", Some(p.parties_json.to_string()));
+    put(&mut inv, "parties", Some(p.parties_json().to_string()));
     put(&mut inv, "invoice_date", Some(h.date.to_string()));
     put(&mut inv, "due_date", Some(p.due_date.to_string()));
     put(&mut inv, "customer", Some(h.customer.to_string()));

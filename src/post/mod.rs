@@ -176,8 +176,9 @@ pub struct Posted {
     pub legacy_hash: Option<String>,
     /// Seller, buyer, payment (shared by the invoices of one customer).
     pub parties: std::sync::Arc<Parties>,
-    /// The parties as JSON, as the store keeps them (shared likewise).
-    pub parties_json: std::sync::Arc<str>,
+    /// The parties as JSON, as the store keeps them: written when first asked for (a pro
+    /// forma run never does), once for all the invoices that share them.
+    parties_json: PartiesJson,
     /// Exemption reason (code, text) of every VAT group, in the order of `totals.groups`.
     pub exemptions: Vec<(Option<String>, Option<String>)>,
     /// VAT total in the accounting currency (what the ledger's tax lines hold).
@@ -185,6 +186,11 @@ pub struct Posted {
 }
 
 impl Posted {
+    /// The parties as JSON, as the store keeps them (see [`Posted::parties`]).
+    pub fn parties_json(&self) -> &str {
+        self.parties_json.get_or_init(|| serde_json::to_string(&*self.parties).unwrap_or_else(|_| "{}".into()))
+    }
+
     /// The hash a store written before [`content_hash`] holds for this invoice.
     pub fn legacy_hash(&self) -> String {
         self.legacy_hash.clone().unwrap_or_else(|| legacy_content_hash(&self.invoice))
@@ -514,11 +520,15 @@ pub struct PartiesCache {
     map: std::sync::Mutex<rustc_hash::FxHashMap<String, SharedParties>>,
 }
 
-/// The parties of an invoice and their JSON, shared by the invoices that have them.
-pub type SharedParties = (std::sync::Arc<Parties>, std::sync::Arc<str>);
+/// The JSON of some parties, written when first asked for and shared (see
+/// [`Posted::parties_json`]).
+type PartiesJson = std::sync::Arc<std::sync::OnceLock<String>>;
+
+/// The parties of an invoice and room for their JSON, shared by the invoices that have them.
+pub type SharedParties = (std::sync::Arc<Parties>, PartiesJson);
 
 impl PartiesCache {
-    /// The parties (and their JSON) of an invoice; `None` when the legal entity is not in the
+    /// The parties (and room for their JSON) of an invoice; `None` when the legal entity is not in the
     /// master data.
     pub fn get(
         &self,
@@ -541,8 +551,7 @@ impl PartiesCache {
                 return Some(hit.clone());
             }
             let p = parties(md, legal_entity, customer, terms)?;
-            let json: std::sync::Arc<str> = serde_json::to_string(&p).unwrap_or_else(|_| "{}".into()).into();
-            let entry = (std::sync::Arc::new(p), json);
+            let entry = (std::sync::Arc::new(p), PartiesJson::default());
             self.map.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone(), entry.clone());
             Some(entry)
         })

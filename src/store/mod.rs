@@ -525,7 +525,7 @@ impl Store {
                     t.policy.as_str(),
                     p.content_hash,
                     extras_json(h.entity, &h.extras),
-                    &*p.parties_json,
+                    p.parties_json(),
                     version,
                 ])
             })
