@@ -159,7 +159,7 @@ pub fn parse<'a>(text: &'a str, ty: &FieldType, format: &TextFormat) -> Result<V
 /// the decimal separator and, when there is one, after it; not a negative zero, no thousands
 /// separator; fitting `precision` and `scale` as written. `None` for everything else (which
 /// [`parse_decimal`] then reads the long way, with its messages).
-fn quick_decimal(text: &[u8], precision: u8, scale: u8, format: &TextFormat) -> Option<Decimal> {
+pub(crate) fn quick_decimal(text: &[u8], precision: u8, scale: u8, separator: u8) -> Option<Decimal> {
     let (negative, digits) = match text.first()? {
         b'-' => (true, &text[1..]),
         b'+' => (false, &text[1..]),
@@ -177,7 +177,7 @@ fn quick_decimal(text: &[u8], precision: u8, scale: u8, format: &TextFormat) -> 
             } else {
                 int_digits += 1;
             }
-        } else if b == format.decimal_separator && !seen_point {
+        } else if b == separator && !seen_point {
             seen_point = true;
         } else {
             return None;
@@ -202,7 +202,7 @@ fn quick_decimal(text: &[u8], precision: u8, scale: u8, format: &TextFormat) -> 
 
 /// Parses a decimal written with the given separators, exactly (no float on the way).
 pub fn parse_decimal(text: &str, precision: u8, scale: u8, format: &TextFormat) -> Result<Decimal, Problem> {
-    match quick_decimal(text.as_bytes(), precision, scale, format) {
+    match quick_decimal(text.as_bytes(), precision, scale, format.decimal_separator) {
         Some(d) => Ok(d),
         None => parse_decimal_exact(text, precision, scale, format),
     }
@@ -367,7 +367,7 @@ mod tests {
                     for frac in ["", "_", "_0", "_5", "_50", "_000001", "_1234567"] {
                         let t = format!("{sign}{int}{}", frac.replace('_', &point.to_string()));
                         for (precision, scale) in [(32, 6), (9, 4), (5, 0), (6, 2), (20, 2), (28, 10)] {
-                            if let Some(q) = quick_decimal(t.as_bytes(), precision, scale, &format) {
+                            if let Some(q) = quick_decimal(t.as_bytes(), precision, scale, format.decimal_separator) {
                                 let e = parse_decimal_exact(&t, precision, scale, &format).unwrap();
                                 assert_eq!(
                                     (q.to_string(), q.scale(), q.is_sign_negative()),
@@ -386,7 +386,7 @@ mod tests {
         // decimals than fit (even when they are zeros), more digits than fit.
         let f = TextFormat::default();
         for (t, p, s) in [("1,234.5", 32, 6), ("1.2.3", 32, 6), ("-0.00", 32, 6), ("1.50", 32, 1), ("123456", 9, 4)] {
-            assert_eq!(quick_decimal(t.as_bytes(), p, s, &f), None, "{t}");
+            assert_eq!(quick_decimal(t.as_bytes(), p, s, f.decimal_separator), None, "{t}");
         }
         assert_eq!(parse_decimal("1.50", 32, 1, &f).unwrap().to_string(), "1.50");
     }
