@@ -168,36 +168,37 @@ pub(crate) fn quick_decimal(text: &[u8], precision: u8, scale: u8, separator: u8
     if digits.len() > 19 {
         return None;
     }
-    let (mut mantissa, mut int_digits, mut frac_digits, mut seen_point) = (0u64, 0u32, 0u32, false);
-    for &b in digits {
-        if b.is_ascii_digit() {
-            mantissa = mantissa * 10 + u64::from(b - b'0');
-            if seen_point {
-                frac_digits += 1;
-            } else {
-                int_digits += 1;
-            }
-        } else if b == separator && !seen_point {
-            seen_point = true;
+    // At most 19 bytes: the mantissa of their digits fits 64 bits.
+    let (mut mantissa, mut point) = (0u64, None);
+    for (k, &b) in digits.iter().enumerate() {
+        let d = b.wrapping_sub(b'0');
+        if d < 10 {
+            mantissa = mantissa * 10 + u64::from(d);
+        } else if b == separator && point.is_none() {
+            point = Some(k);
         } else {
             return None;
         }
     }
+    let (int_digits, frac_digits) = match point {
+        Some(p) => (p, digits.len() - p - 1),
+        None => (digits.len(), 0),
+    };
     let fits = int_digits > 0
-        && (!seen_point || frac_digits > 0)
+        && (point.is_none() || frac_digits > 0)
         && int_digits + frac_digits <= 18
         && !(negative && mantissa == 0)
-        && frac_digits <= u32::from(scale);
+        && frac_digits <= usize::from(scale);
     if !fits {
         return None;
     }
     // Digits before the point, leading zeros not counted.
-    let significant = mantissa.checked_ilog10().map(|l| l + 1).unwrap_or(0);
-    if significant.saturating_sub(frac_digits) > u32::from(precision - scale) {
+    let significant = int_digits - digits[..int_digits].iter().take_while(|&&b| b == b'0').count();
+    if significant > usize::from(precision - scale) {
         return None;
     }
-    let m = i128::from(mantissa);
-    Some(Decimal::from_i128_with_scale(if negative { -m } else { m }, frac_digits))
+    // At most 18 digits: the mantissa fits the low 64 bits of a decimal.
+    Some(Decimal::from_parts(mantissa as u32, (mantissa >> 32) as u32, 0, negative, frac_digits as u32))
 }
 
 /// Parses a decimal written with the given separators, exactly (no float on the way).
