@@ -380,9 +380,11 @@ pub fn record_text<'r>(record: Record<'r>) -> Option<&'r str> {
 
 /// `str::trim`, with a quick answer for the usual value that starts and ends with a visible
 /// ASCII character.
+#[inline]
 fn trim(s: &str) -> &str {
     match (s.as_bytes().first(), s.as_bytes().last()) {
         (Some(a), Some(b)) if a.is_ascii_graphic() && b.is_ascii_graphic() => s,
+        (None, _) => s,
         _ => s.trim(),
     }
 }
@@ -574,13 +576,19 @@ impl<'e> Plan<'e> {
 
     /// [`Plan::text_in`] of the field of `op` (a field taken straight from a column the short
     /// way); `None` when it is not UTF-8.
+    #[inline]
     pub fn op_text<'r>(&'r self, op: &FieldOp, record: Record<'r>, fields: &'r str) -> Option<&'r str> {
-        if let Some(d) = op.direct {
-            let (start, end) = record.bounds(d.column as usize)?;
-            let raw = fields.get(start..end)?;
-            return Some(if d.trim { trim(raw) } else { raw });
-        }
-        match self.text_in(op.field, record, Some(fields)) {
+        // The short way inline (it is most fields of most rows), the rest out of line.
+        let Some(d) = op.direct else { return self.mapped_text(op.field, record, fields) };
+        let (start, end) = record.bounds(d.column as usize)?;
+        let raw = fields.get(start..end)?;
+        Some(if d.trim { trim(raw) } else { raw })
+    }
+
+    /// [`Plan::op_text`] of a field that is not taken straight from a column.
+    #[inline(never)]
+    fn mapped_text<'r>(&'r self, i: usize, record: Record<'r>, fields: &'r str) -> Option<&'r str> {
+        match self.text_in(i, record, Some(fields)) {
             Ok(Cow::Borrowed(t)) => Some(t),
             _ => None,
         }
