@@ -379,6 +379,32 @@ impl Tokenizer {
         let mut lines = 0u64;
         let mut i = from;
         loop {
+            // The usual fields first: unquoted, each ending in the block of stop bits that holds
+            // its start, found with a shift and a count of trailing zeros (no end-of-buffer
+            // check: a block lies inside the buffer). Anything else (a quote, a field running
+            // past the block, the last block of the buffer, the field after which the rest may
+            // be passed over) goes the general way below.
+            while keep > 1 {
+                let mut k = i.wrapping_sub(block.start);
+                if k >= block.len {
+                    let Some(bytes) = buf.get(i..i + 64) else { break };
+                    *block = Block { start: i, mask: stop_mask(bytes.try_into().expect("64 bytes"), needles), len: 64 };
+                    k = 0;
+                }
+                let m = block.mask >> k;
+                if m == 0 || buf[i] == quote {
+                    break;
+                }
+                let end = i + m.trailing_zeros() as usize;
+                push(i, end, false);
+                let c = buf[end];
+                if c != delimiter {
+                    return Some(Scanned { end, term: Some(c), lines });
+                }
+                lines += u64::from(c == b'\n');
+                i = end + 1;
+                keep -= 1;
+            }
             let start = i;
             if i < n && buf[i] == quote {
                 // A quoted field: to its closing quote; a doubled quote is a quote.
