@@ -133,25 +133,31 @@ fn canonical_decimal(text: &[u8], precision: u8, scale: u8) -> bool {
         Some((b'-', rest)) => (true, rest),
         _ => (false, text),
     };
-    let (int, frac) = match digits.iter().position(|&b| b == b'.') {
-        Some(p) => (&digits[..p], Some(&digits[p + 1..])),
-        None => (digits, None),
+    // One look at each byte: digits, and at most one point with digits on both sides.
+    // A negative zero is not written back as it stands.
+    let (mut point, mut nonzero) = (None, false);
+    for (k, &b) in digits.iter().enumerate() {
+        if b.is_ascii_digit() {
+            nonzero |= b != b'0';
+        } else if b == b'.' && point.is_none() {
+            point = Some(k);
+        } else {
+            return false;
+        }
+    }
+    let (int_len, frac_len) = match point {
+        Some(p) => (p, digits.len() - p - 1),
+        None => (digits.len(), 0),
     };
-    let plain = |d: &[u8]| !d.is_empty() && d.iter().all(u8::is_ascii_digit);
-    if !plain(int) || (int.len() > 1 && int[0] == b'0') {
+    if int_len == 0 || point.is_some() && frac_len == 0 || int_len > 1 && digits[0] == b'0' {
         return false;
     }
-    let frac_len = match frac {
-        Some(f) if !plain(f) => return false,
-        Some(f) => f.len(),
-        None => 0,
-    };
-    let int_significant = if int == b"0" { 0 } else { int.len() };
-    let zero = int == b"0" && frac.is_none_or(|f| f.iter().all(|&b| b == b'0'));
-    int.len() + frac_len <= 18
+    // Without a leading zero, every digit before the point is significant (`0` has none).
+    let int_significant = if digits[0] == b'0' { 0 } else { int_len };
+    int_len + frac_len <= 18
         && frac_len <= usize::from(scale)
         && int_significant <= usize::from(precision.saturating_sub(scale))
-        && !(negative && zero)
+        && (nonzero || !negative)
 }
 
 /// Whether `text` is a whole number (32-bit when `int32`) that is written back as it stands:
