@@ -632,6 +632,11 @@ pub fn post_with(
         return Err(reject(inv, None, Rule::RefPostingAccount, "no CustomerBalance account in PostingSetup".into()));
     };
     push(PostingType::CustomerBalance, ar.into(), totals.payable, None, None);
+    // A line's revenue account depends on its item only when the setup has Revenue rows per
+    // item (Table); else on its item sales tax group alone, the same for most lines of an
+    // invoice: the last one found is kept.
+    let revenue_by_item = md.posting_row(PostingType::Revenue.as_str(), "Table", None).is_some();
+    let mut last_revenue: Option<(Option<&str>, crate::model::Name)> = None;
     for (i, l) in inv.lines.iter().enumerate() {
         let net = totals.line_nets[i];
         if net.is_zero() && l.unit_price.is_zero() && !opts.zero_price_to_revenue {
@@ -651,7 +656,17 @@ pub fn post_with(
         let group = l.item_tax_group.as_deref().or(inv.header.item_tax_group.as_deref());
         let revenue = match l.main_account.as_deref() {
             Some(own) => Some(std::borrow::Cow::Owned(own.to_string())),
-            None => account(md, PostingType::Revenue, l.item_id(), group).map(std::borrow::Cow::Borrowed),
+            None if revenue_by_item => {
+                account(md, PostingType::Revenue, l.item_id(), group).map(std::borrow::Cow::Borrowed)
+            }
+            None => match last_revenue {
+                Some((g, a)) if g == group => Some(std::borrow::Cow::Borrowed(a)),
+                _ => {
+                    let a = account(md, PostingType::Revenue, None, group);
+                    last_revenue = a.map(|a| (group, a));
+                    a.map(std::borrow::Cow::Borrowed)
+                }
+            },
         };
         let Some(revenue) = revenue else {
             let msg = format!("no Revenue account for line {} in PostingSetup", l.line_number);

@@ -322,3 +322,42 @@ fn missing_exchange_rate_is_a_reject() {
     assert_eq!(err.1.rule, Rule::RefExchangeRate);
     assert_eq!(err.1.message, "no exchange rate CHF → EUR valid on 2024-03-04 — Add the rate to ExchangeRate (FromCurrency = invoice currency, ToCurrency = accounting currency).");
 }
+
+/// D365's lookup order for a line's revenue account: the row for its item (Table), then its
+/// item sales tax group's (Group), then All; lines of one invoice alternate between them.
+#[test]
+fn revenue_accounts_by_item_then_group_then_all() {
+    let mut md = master();
+    md.posting_setup.push(PostingSetup {
+        posting_type: "Revenue".into(),
+        account_code: "Table".into(),
+        relation: Some("BIKE-1".into()),
+        main_account: "401900",
+    });
+    md.index_posting_setup();
+    let with_item = |(mut l, t): (InvoiceLine, LineTax), item: &str| {
+        l.extras.set_slot(crate::model::Slot::ItemId, Some(item));
+        (l, t)
+    };
+    let lines = vec![
+        with_item(line(1, "1", "10.00", "VAT19"), "BIKE-1"),
+        with_item(line(2, "1", "20.00", "VAT19"), "LOCK-1"),
+        with_item(line(3, "1", "30.00", "VAT7"), "BIKE-1"),
+        with_item(line(4, "1", "40.00", "VAT7"), "BOOK-1"),
+        with_item(line(5, "1", "50.00", "VAT19"), "LOCK-1"),
+    ];
+    let p = post(invoice(header("EUR", DocumentKind::Sales), lines.clone()), &md, &PostingOptions::default()).unwrap();
+    let revenue = |p: &Posted| {
+        p.ledger
+            .iter()
+            .filter(|l| l.posting_type == PostingType::Revenue)
+            .map(|l| l.account.to_string())
+            .collect::<Vec<_>>()
+    };
+    // The item's row wins over the group (line 3 is REDUCED); the others: REDUCED's group row
+    // or All.
+    assert_eq!(revenue(&p), ["401900", "401100", "401900", "401200", "401100"]);
+    // Without the item row, by group and All alone.
+    let p = post(invoice(header("EUR", DocumentKind::Sales), lines), &master(), &PostingOptions::default()).unwrap();
+    assert_eq!(revenue(&p), ["401100", "401100", "401200", "401200", "401100"]);
+}
