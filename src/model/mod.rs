@@ -449,7 +449,12 @@ impl Invoice {
     pub fn is_credit_note(&self) -> bool {
         let net = || -> Result<Decimal, Overflow> {
             let lines = match &self.computed {
-                Some(t) => checked::sum(t.line_nets.iter().copied())?,
+                // The sum of the line nets, which are rounded to the currency: rounding the sum
+                // keeps its value.
+                Some(t) => {
+                    debug_assert_eq!(checked::sum(t.line_nets.iter().copied()), Ok(t.line_total));
+                    t.line_total
+                }
                 None => self
                     .lines
                     .iter()
