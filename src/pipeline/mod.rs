@@ -15,7 +15,7 @@ use crate::model::master::MasterData;
 use crate::model::totals::RoundingPolicy;
 use crate::model::{Date, Invoice, InvoiceHeader, InvoiceLine};
 use crate::read::{self, csv::CsvOptions, Origin, RawBatch, ReadError};
-use crate::rejects::{self, RejectSource, RejectsError};
+use crate::rejects::{self, RejectLog, RejectSource, RejectsError};
 use crate::validate::field::Value;
 use crate::validate::invoice::{self, Context, EarlyReject};
 use crate::validate::{self, Reject};
@@ -166,8 +166,8 @@ pub struct ImportOutcome {
     pub validated: Validated,
     /// What posting did, when it ran.
     pub posting: Option<PostReport>,
-    /// All rejects, by file and line.
-    pub rejects: Vec<Reject>,
+    /// Rows rejected, in all (every one is in the rejects files).
+    pub rejected: u64,
     /// The run's rejects index, when written.
     pub rejects_file: Option<PathBuf>,
     /// Rejects per rule.
@@ -179,7 +179,7 @@ pub struct ImportOutcome {
 impl ImportOutcome {
     /// Whether any row was rejected.
     pub fn has_rejects(&self) -> bool {
-        !self.rejects.is_empty()
+        self.rejected > 0
     }
 }
 
@@ -502,7 +502,7 @@ struct Run<'c> {
     labels: Vec<String>,
     entities_of: Vec<&'c Entity>,
     reports: Vec<Option<FileEntry<'c>>>,
-    rejects: Vec<Reject>,
+    rejects: RejectLog,
     master: MasterData,
 }
 
@@ -552,7 +552,7 @@ impl<'c> Run<'c> {
             labels: Vec::new(),
             entities_of: Vec::new(),
             reports: Vec::new(),
-            rejects: Vec::new(),
+            rejects: RejectLog::default(),
             master: MasterData::default(),
         };
         let default_csv = CsvOptions::default();
@@ -721,30 +721,33 @@ fn finish(
     posting: Option<posting::PostOutcome>,
 ) -> Result<ImportOutcome, JobError> {
     let Run { labels, reports, rejects: mut all_rejects, .. } = run;
-    let posting = posting.map(|(report, post_rejects, same)| {
-        all_rejects.extend(post_rejects);
-        for (file, n) in same {
-            *unchanged.entry(file).or_default() += n;
+    let posting = match posting {
+        Some((report, post_rejects, same)) => {
+            all_rejects.append(post_rejects)?;
+            for (file, n) in same {
+                *unchanged.entry(file).or_default() += n;
+            }
+            Some(report)
         }
-        report
-    });
-    all_rejects.sort_by_key(|r| r.origin);
+        None => None,
+    };
 
-    // Counts and rejects files.
-    let mut by_file: BTreeMap<u32, Vec<&Reject>> = BTreeMap::new();
-    for r in &all_rejects {
-        by_file.entry(r.origin.file).or_default().push(r);
-    }
+    // Counts and rejects files: the rejects are read back in file and line order (they may be
+    // more than memory holds), once for the files' rejects files and once for the index.
+    let per_file = all_rejects.per_file().clone();
+    let by_rule: Vec<RuleCount> =
+        all_rejects.per_rule().iter().map(|(rule, rows)| RuleCount { rule: rule.to_string(), rows: *rows }).collect();
+    let rejected_in_all = all_rejects.len();
     let mut imports = Vec::new();
     let mut master = Vec::new();
+    let mut sorted = all_rejects.sorted()?;
     for (i, entry) in reports.iter().enumerate() {
         let Some(FileEntry { run, entity, push, path, csv, is_master }) = entry else { continue };
-        let file_rejects = by_file.remove(&(i as u32)).unwrap_or_default();
-        let rejected = file_rejects.len() as u64;
-        let rejects_file = match (&req.rejects_dir, file_rejects.is_empty()) {
-            (Some(dir), false) => {
-                let src = RejectSource { path, csv, rejects: file_rejects };
-                Some(rejects::write_file_rejects(dir, &src, &run.label)?.display().to_string())
+        let rejected = per_file.get(&(i as u32)).copied().unwrap_or(0);
+        let rejects_file = match (&req.rejects_dir, rejected) {
+            (Some(dir), 1..) => {
+                let src = RejectSource { path, csv, file: i as u32 };
+                Some(rejects::write_file_rejects(dir, &src, &run.label, &mut sorted)?.display().to_string())
             }
             _ => None,
         };
@@ -767,35 +770,37 @@ fn finish(
             imports.push(report);
         }
     }
-    let rejects_file = match &req.rejects_dir {
-        Some(dir) => {
-            let refs: Vec<&Reject> = all_rejects.iter().collect();
-            Some(rejects::write_index(dir, &labels, &refs)?)
-        }
-        None => None,
+    drop(sorted);
+    let entry = |r: &Reject| RejectEntry {
+        file: labels.get(r.origin.file as usize).cloned().unwrap_or_default(),
+        line: r.origin.line,
+        field: r.field.clone(),
+        rule: r.rule.id().to_string(),
+        message: r.message.clone(),
     };
-    let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
-    for r in &all_rejects {
-        *counts.entry(r.rule.id()).or_default() += 1;
-    }
-    let by_rule = counts.into_iter().map(|(rule, rows)| RuleCount { rule: rule.to_string(), rows }).collect();
-    let first_rejects = all_rejects
-        .iter()
-        .take(FIRST_REJECTS)
-        .map(|r| RejectEntry {
-            file: labels.get(r.origin.file as usize).cloned().unwrap_or_default(),
-            line: r.origin.line,
-            field: r.field.clone(),
-            rule: r.rule.id().to_string(),
-            message: r.message.clone(),
-        })
-        .collect();
+    let mut first_rejects = Vec::new();
+    let mut sorted = all_rejects.sorted()?;
+    let rejects_file = match &req.rejects_dir {
+        Some(dir) => Some(rejects::write_index(dir, &labels, &mut sorted, |r| {
+            if first_rejects.len() < FIRST_REJECTS {
+                first_rejects.push(entry(r));
+            }
+        })?),
+        None => {
+            while first_rejects.len() < FIRST_REJECTS {
+                let Some(r) = sorted.next_reject()? else { break };
+                first_rejects.push(entry(&r));
+            }
+            None
+        }
+    };
+    drop(sorted);
     Ok(ImportOutcome {
         imports,
         master,
         validated,
         posting,
-        rejects: all_rejects,
+        rejected: rejected_in_all,
         rejects_file,
         by_rule,
         first_rejects,
@@ -848,7 +853,7 @@ pub(crate) fn post_invoices(
 
 /// Reads the master data folder alone (for commands that need master data but import nothing):
 /// the master data and the rejects of its rows.
-pub fn load_master(dir: &Path, catalog: &Catalog) -> Result<(MasterData, Vec<Reject>), JobError> {
+pub fn load_master(dir: &Path, catalog: &Catalog) -> Result<(MasterData, RejectLog), JobError> {
     let req = ImportRequest {
         files: Vec::new(),
         master_dir: dir.to_path_buf(),

@@ -13,6 +13,7 @@ use crate::model::master::MasterData;
 use crate::model::Invoice;
 use crate::post::{self, PostError, Posted, PostingOptions};
 use crate::read::Origin;
+use crate::rejects::RejectLog;
 use crate::store::{Committed, Store};
 use crate::validate::{Reject, Rule};
 
@@ -171,7 +172,7 @@ impl Originals {
     }
 }
 
-fn reject_with_lines(inv: &Invoice, r: Reject, files: &[String], out: &mut Vec<Reject>) {
+fn reject_with_lines(inv: &Invoice, r: Reject, files: &[String], out: &mut RejectLog) {
     let at = r.origin;
     let file = files.get(at.file as usize).map(String::as_str).unwrap_or("?");
     // Its lines, and its copies through other entities of the same documents, go with it.
@@ -194,7 +195,7 @@ fn reject_with_lines(inv: &Invoice, r: Reject, files: &[String], out: &mut Vec<R
 
 /// The report, the rejects of posting (each with its lines), and per file the number of rows
 /// that are unchanged in the store (or copies of an invoice through another entity).
-pub type PostOutcome = (PostReport, Vec<Reject>, BTreeMap<u32, u64>);
+pub type PostOutcome = (PostReport, RejectLog, BTreeMap<u32, u64>);
 
 /// Invoices to post, each with the content hash it keeps (drafts read back from the store).
 pub type Batch = Vec<(Invoice, Option<String>)>;
@@ -255,7 +256,7 @@ fn post_all(
 ) -> Result<PostOutcome, JobError> {
     let mut report =
         PostReport { store: req.store.display().to_string(), pro_forma: req.options.pro_forma, ..Default::default() };
-    let mut rejects = Vec::new();
+    let mut rejects = RejectLog::default();
     let mut unchanged: BTreeMap<u32, u64> = BTreeMap::new();
     let mut same = |origins: &mut dyn Iterator<Item = Origin>| {
         for o in origins {

@@ -23,8 +23,8 @@ use crate::entity::Entity;
 use crate::map::Plan;
 use crate::model::{HeaderRef, Invoice};
 use crate::read::{Origin, Record, Records};
+use crate::rejects::RejectLog;
 use crate::validate::invoice::{self, Context, HeaderBook, HeaderKey, LineRow};
-use crate::validate::Reject;
 
 /// Invoices handed to posting at a time.
 const SEND: usize = 512;
@@ -114,7 +114,7 @@ impl<'s> Sink<'s> {
 struct Assembly<'a, 'b, 's> {
     book: &'a mut HeaderBook,
     ctx: &'a Context<'b>,
-    rejects: &'a mut Vec<Reject>,
+    rejects: &'a mut RejectLog,
     sink: &'a mut Sink<'s>,
     current: Option<usize>,
     rows: Vec<LineRow>,
@@ -499,7 +499,7 @@ pub(super) fn lines<'c>(
     files: &[(usize, &'c Entity)],
     book: &mut HeaderBook,
     ctx: &Context<'_>,
-    rejects: &mut Vec<Reject>,
+    rejects: &mut RejectLog,
     sink: &mut Sink<'_>,
     scanned: Option<KeyRuns>,
 ) -> Result<Vec<(usize, FileEntry<'c>)>, JobError> {

@@ -566,7 +566,7 @@ impl HeaderBook {
         headers: Vec<Box<InvoiceHeader>>,
         early: Vec<EarlyReject>,
         ctx: &Context<'_>,
-        rejects: &mut Vec<Reject>,
+        rejects: &mut impl Extend<Reject>,
     ) -> HeaderBook {
         let mut hs: Vec<HSlot> = Vec::with_capacity(headers.len() + early.len());
         hs.extend(headers.into_iter().map(|h| HSlot {
@@ -585,7 +585,7 @@ impl HeaderBook {
                     bad: Some(Box::new(e.reject)),
                     copies: Vec::new(),
                 }),
-                None => rejects.push(e.reject),
+                None => rejects.extend([e.reject]),
             }
         }
         hs.sort_by_key(|h| h.origin);

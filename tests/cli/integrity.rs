@@ -1147,3 +1147,65 @@ fn pro_forma_writes_the_computed_invoices_and_touches_no_store() {
     assert_eq!(check.code, 0, "{}", check.stderr);
     assert!(check.stderr.contains("8 passed, 0 failed"), "{}", check.stderr);
 }
+
+/// Rejects beyond what memory holds are written to temporary files and read back in order: a
+/// run that writes out every reject (`INVOICEFLOW_REJECTS_BYTES=1`) gives the same rejects
+/// files and summary as one that holds them all, for rejects of validation and of posting.
+#[test]
+fn rejects_written_out_to_temporary_files_give_the_same_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("g");
+    let run = invoiceflow(&[
+        "generate",
+        "--invoices",
+        "150",
+        "--seed",
+        "7",
+        "--defect-rate",
+        "0.3",
+        "--customers",
+        "40",
+        "--out",
+        &s(&out),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // No USD rate: every USD invoice is rejected when posting, with its lines.
+    let rates = out.join("master/ExchangeRate.csv");
+    let kept: String = std::fs::read_to_string(&rates)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("USD"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&rates, kept).unwrap();
+    let import = |env: &[(&str, &str)]| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut args: Vec<String> = ["import", "--pro-forma", "--json", "--quiet", "--rejects", "rejects", "--master"]
+            .map(String::from)
+            .to_vec();
+        args.push(s(&out.join("master")));
+        for f in ["SalesInvoiceHeaderV2", "BusinessDocumentSalesInvoiceLineItem"] {
+            args.push(s(&out.join(format!("{f}.csv"))));
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let run = crate::invoiceflow_env(dir, &refs, env);
+        assert_eq!(run.code, 3, "{}", run.stderr);
+        let mut json = run.json();
+        json["duration_ms"] = 0.into();
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(run.dir.path().join("rejects"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+            .collect();
+        files.sort();
+        (json, files)
+    };
+    let (held, held_files) = import(&[]);
+    let (written, written_files) = import(&[("INVOICEFLOW_REJECTS_BYTES", "1")]);
+    let rules: Vec<&str> =
+        held["rejects_by_rule"].as_array().unwrap().iter().map(|r| r["rule"].as_str().unwrap()).collect();
+    assert!(rules.contains(&"ref.exchange_rate") && rules.contains(&"field.decimal"), "{rules:?}");
+    assert_eq!(held_files.len(), 3);
+    assert_eq!(held, written);
+    assert_eq!(held_files, written_files);
+}
