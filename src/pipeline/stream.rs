@@ -8,8 +8,9 @@
 //! handed to posting. Otherwise the raw lines are written to temporary partitions, each
 //! covering a range of header positions and small enough to sort in memory, and the partitions
 //! are read back in order. Either way every invoice sees all of its lines, and the results do
-//! not depend on the path taken. Lines whose key has no header are kept aside (only they) and
-//! assembled last.
+//! not depend on the path taken. Lines whose key has no header are assembled last: only where
+//! they are is kept while the lines stream, and they are read again from their files into
+//! temporary partitions by key (see [`orphans`]).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufReader, BufWriter, Read as _, Write as _};
@@ -120,8 +121,16 @@ struct Assembly<'a, 'b, 's> {
     rows: Vec<LineRow>,
     /// Invoices whose lines are complete, assembled together (in parallel) in header order.
     pending: Vec<(invoice::Claim, Vec<LineRow>)>,
-    orphans: Vec<(HeaderKey, Vec<LineRow>)>,
-    orphan_at: HashMap<HeaderKey, usize>,
+    /// Where the lines whose key has no header are (they are read again at the end, see
+    /// [`orphans`]): kept small, as a file of them may be large.
+    orphans: Vec<Orphan>,
+}
+
+/// A line whose key has no header: its file and record, and a hash of its key.
+struct Orphan {
+    file: u32,
+    record: u64,
+    key: u64,
 }
 
 /// Invoices assembled at a time (in parallel).
@@ -206,20 +215,13 @@ impl Assembly<'_, '_, '_> {
                 self.rows.extend(row_of(p));
             }
             Class::Orphan(key) => {
-                let i = match self.orphan_at.get(&key) {
-                    Some(&i) => i,
-                    None => {
-                        self.orphans.push((key.clone(), Vec::new()));
-                        self.orphan_at.insert(key, self.orphans.len() - 1);
-                        self.orphans.len() - 1
-                    }
+                let origin = match &p {
+                    Parsed::Line(l) => l.origin,
+                    Parsed::Rejected(e) => e.reject.origin,
+                    Parsed::Header(h) => h.origin,
+                    Parsed::Master(m) => m.0,
                 };
-                // Kept to the end: with texts of their own, not holding their chunk.
-                let mut row = row_of(p);
-                if let Some(LineRow::Line(l)) = &mut row {
-                    l.extras.detach();
-                }
-                self.orphans[i].1.extend(row);
+                self.orphans.push(Orphan { file: origin.file, record: origin.record, key: key_hash(&key) });
             }
             Class::Alone => match p {
                 Parsed::Rejected(e) => self.rejects.push(e.reject),
@@ -253,14 +255,16 @@ impl Assembly<'_, '_, '_> {
         }
     }
 
-    /// The lines whose key has no header, last.
+    /// Assembles what is left (the lines whose key has no header are [`orphans`]' business).
     fn finish(mut self) {
         self.flush();
         self.assemble();
-        for (_, rows) in std::mem::take(&mut self.orphans) {
-            let a = self.book.invoice(None, rows, self.ctx);
-            self.rejects.extend(a.rejects);
-        }
+    }
+
+    /// Assembles the lines of one key that has no header (each is rejected).
+    fn orphan_group(&mut self, rows: Vec<LineRow>) {
+        let a = self.book.invoice(None, rows, self.ctx);
+        self.rejects.extend(a.rejects);
     }
 }
 
@@ -544,10 +548,12 @@ pub(super) fn lines<'c>(
         rows: Vec::new(),
         pending: Vec::new(),
         orphans: Vec::new(),
-        orphan_at: HashMap::default(),
     };
     let entries =
         if in_order { merged(req, first, files, &mut asm)? } else { partitioned(req, first, files, bytes, &mut asm)? };
+    if !asm.sink.stopped() {
+        orphans(req, first, files, &mut asm)?;
+    }
     asm.finish();
     Ok(entries)
 }
@@ -744,6 +750,174 @@ fn count_raw(data: &[u8]) -> (usize, usize, usize) {
     (records, fields, bytes)
 }
 
+/// A hash of a header key, to spread the lines of keys over partitions (the same key, the same
+/// partition).
+fn key_hash(key: &HeaderKey) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    key.hash(&mut h);
+    h.finish()
+}
+
+/// The next raw line of a partition file read as a stream (its fields into `store`); `None`
+/// at its end.
+fn read_raw_from(r: &mut impl std::io::Read, store: &mut Records) -> std::io::Result<Option<RawLine>> {
+    let mut head = [0u8; 28];
+    match r.read_exact(&mut head) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let u32_at = |at: usize| u32::from_le_bytes(head[at..at + 4].try_into().expect("four bytes"));
+    let u64_at = |at: usize| u64::from_le_bytes(head[at..at + 8].try_into().expect("eight bytes"));
+    let (file, line, record, ordinal, n) = (u32_at(0), u64_at(4), u64_at(12), u32_at(20), u32_at(24));
+    store.start_record();
+    let mut field = Vec::new();
+    for _ in 0..n {
+        let mut len = [0u8; 4];
+        r.read_exact(&mut len)?;
+        field.resize(u32::from_le_bytes(len) as usize, 0);
+        r.read_exact(&mut field)?;
+        store.push_field(&field);
+    }
+    Ok(Some(RawLine { file, line, record, ordinal, index: store.len() - 1 }))
+}
+
+/// The rows of a partition file in the order written, parsed 8,192 at a time (in parallel) and
+/// handed to `each`, which says whether to go on. Memory holds one chunk, whatever the file's
+/// size.
+fn stream_partition(
+    path: &std::path::Path,
+    plans: &HashMap<u32, (Vec<String>, Plan<'_>, &Entity)>,
+    legal_entity: &str,
+    mut each: impl FnMut(Parsed) -> bool,
+) -> std::io::Result<()> {
+    let mut r = BufReader::with_capacity(1 << 16, std::fs::File::open(path)?);
+    let mut store = Records::default();
+    let mut raws = Vec::with_capacity(8192);
+    loop {
+        store.clear();
+        raws.clear();
+        while raws.len() < 8192 {
+            match read_raw_from(&mut r, &mut store)? {
+                Some(raw) => raws.push(raw),
+                None => break,
+            }
+        }
+        if raws.is_empty() {
+            return Ok(());
+        }
+        let parsed: Vec<Parsed> = parse_rows(raws.len(), |i, scratch| {
+            let r = &raws[i];
+            let origin = Origin { file: r.file, line: r.line, record: r.record };
+            match plans.get(&r.file) {
+                Some((columns, plan, entity)) => {
+                    parse_row(plan, columns, entity, store.get(r.index), origin, legal_entity, scratch)
+                }
+                None => Parsed::Master(Box::new((origin, Vec::new()))),
+            }
+        });
+        for p in parsed {
+            if !each(p) {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// The lines whose key has no header (only where they are was kept while the lines streamed):
+/// read again from their files into temporary partitions by key, each small enough to hold,
+/// then assembled key by key (each line rejected: no header, or a duplicate line key). A file
+/// whose every line has no header (the header file forgotten, keys that do not match) needs no
+/// more memory than one that has them.
+fn orphans(
+    req: &ImportRequest,
+    first: usize,
+    files: &[(usize, &Entity)],
+    asm: &mut Assembly<'_, '_, '_>,
+) -> Result<(), JobError> {
+    if asm.orphans.is_empty() {
+        return Ok(());
+    }
+    let mut rows = std::mem::take(&mut asm.orphans);
+    rows.sort_by_key(|o| (o.file, o.record));
+    // About half a KiB a raw line: partitions of at most the partition size.
+    let parts = (rows.len() as u64 * 512 / partition_bytes() + 1) as usize;
+    let dir = tempfile::Builder::new().prefix("invoiceflow-orphans-").tempdir().map_err(|e| {
+        JobError::Input(format!("cannot create a temporary folder for the lines without a header: {e}"))
+    })?;
+    let io = |e: std::io::Error| {
+        JobError::Input(format!("{}: cannot write the lines without a header: {e}", dir.path().display()))
+    };
+    let part = |p: usize| dir.path().join(format!("{p}.orphans"));
+    let mut writers: Vec<BufWriter<std::fs::File>> = Vec::with_capacity(parts);
+    for p in 0..parts {
+        writers.push(BufWriter::new(std::fs::File::create(part(p)).map_err(io)?));
+    }
+    let mut plans: HashMap<u32, (Vec<String>, Plan<'_>, &Entity)> = HashMap::default();
+    for &(i, entity) in files {
+        let idx = (first + i) as u32;
+        let start = rows.partition_point(|o| o.file < idx);
+        let mine = &rows[start..rows.partition_point(|o| o.file <= idx)];
+        if mine.is_empty() {
+            continue;
+        }
+        let (mut reader, _) = Reader::open_input(req, first, i, entity, "", false)?;
+        let mut k = 0usize;
+        'file: while reader.next_raw()? {
+            for (rec, pos) in reader.batch.iter() {
+                if mine[k].record == pos.1 {
+                    let p = (mine[k].key % parts as u64) as usize;
+                    write_raw(&mut writers[p], idx, pos, NO_HEADER, rec).map_err(io)?;
+                    k += 1;
+                    if k == mine.len() {
+                        break 'file;
+                    }
+                }
+            }
+        }
+        if k < mine.len() {
+            return Err(JobError::Input(format!(
+                "{}: {} lines without a header were not found again (was the file changed during the import?)",
+                req.files[i].path.display(),
+                mine.len() - k
+            )));
+        }
+        let columns = reader.columns.clone();
+        plans.insert(idx, (columns.clone(), Plan::new(entity, &columns, req.files[i].mapping.as_deref()), entity));
+    }
+    drop(rows);
+    for w in writers.iter_mut() {
+        w.flush().map_err(io)?;
+    }
+    drop(writers);
+    for p in 0..parts {
+        // The keys of this partition, in the order their first line comes.
+        let mut groups: Vec<Vec<LineRow>> = Vec::new();
+        let mut at: HashMap<HeaderKey, usize> = HashMap::default();
+        stream_partition(&part(p), &plans, &req.legal_entity, |parsed| {
+            match classify(&parsed, asm.book) {
+                Class::Orphan(key) => {
+                    let g = *at.entry(key).or_insert_with(|| {
+                        groups.push(Vec::new());
+                        groups.len() - 1
+                    });
+                    groups[g].extend(row_of(parsed));
+                }
+                // Read again, a row is what it was (typing does not change).
+                class => asm.take(class, parsed),
+            }
+            true
+        })
+        .map_err(io)?;
+        let _ = std::fs::remove_file(part(p));
+        for rows in groups {
+            asm.orphan_group(rows);
+        }
+    }
+    Ok(())
+}
+
 /// Line files not in header order: partitioned by header position into temporary files, each
 /// sorted in memory and streamed in order.
 fn partitioned<'c>(
@@ -791,7 +965,7 @@ fn partitioned<'c>(
         w.flush().map_err(io)?;
     }
     drop(writers);
-    for p in 0..=parts {
+    for p in 0..parts {
         let mut data = Vec::new();
         BufReader::new(std::fs::File::open(dir.path().join(format!("{p}.part"))).map_err(io)?)
             .read_to_end(&mut data)
@@ -833,5 +1007,14 @@ fn partitioned<'c>(
             }
         }
     }
+    // The lines without a header position, in the order written (file by file), a chunk at a
+    // time: there may be many (a line file whose header file was forgotten).
+    stream_partition(&dir.path().join(format!("{parts}.part")), &plans, &req.legal_entity, |p| {
+        let class = classify(&p, asm.book);
+        asm.take(class, p);
+        !asm.sink.stopped()
+    })
+    .map_err(io)?;
+    let _ = std::fs::remove_file(dir.path().join(format!("{parts}.part")));
     Ok(out)
 }
