@@ -194,7 +194,12 @@ pub struct RejectLog {
     per_rule: BTreeMap<&'static str, u64>,
     /// Whether a write to a temporary file failed: the rejects are held from then on.
     unbounded: bool,
+    /// Merges of runs made (to name their files).
+    merges: usize,
 }
+
+/// Runs written out at most before they are merged into one.
+const MAX_RUNS: usize = 64;
 
 impl Default for RejectLog {
     fn default() -> Self {
@@ -220,6 +225,7 @@ impl RejectLog {
             per_file: BTreeMap::new(),
             per_rule: BTreeMap::new(),
             unbounded: false,
+            merges: 0,
         }
     }
 
@@ -276,48 +282,62 @@ impl RejectLog {
             return;
         }
         self.held.sort_by_key(|(seq, r)| (r.origin, *seq));
-        let written = (|| -> std::io::Result<PathBuf> {
-            if self.dir.is_none() {
-                self.dir = Some(tempfile::Builder::new().prefix("invoiceflow-rejects-").tempdir()?);
-            }
-            let dir = self.dir.as_ref().map(|d| d.path().to_path_buf()).unwrap_or_default();
-            let path = dir.join(format!("{}.run", self.runs.len()));
-            let mut w = BufWriter::new(File::create(&path)?);
-            for (seq, r) in &self.held {
-                write_spilled(&mut w, *seq, r)?;
-            }
-            w.flush()?;
-            Ok(path)
-        })();
-        match written {
-            Ok(path) => {
-                self.runs.push(path);
-                self.held.clear();
-                self.held_bytes = 0;
-            }
+        if let Err(e) = self.write_run() {
             // Held on in memory, as if there were no bound (slower to fail than to stop a run
             // at its end for want of temporary space).
-            Err(e) => {
-                tracing::warn!(error = %e, "Rejects cannot be written to a temporary file; they are held in memory.");
-                self.unbounded = true;
-            }
+            tracing::warn!(error = %e, "Rejects cannot be written to a temporary file; they are held in memory.");
+            self.unbounded = true;
         }
+    }
+
+    /// Writes the held rejects (sorted) to a new run file; merges the runs when they are many.
+    fn write_run(&mut self) -> Result<(), RejectsError> {
+        if self.dir.is_none() {
+            let dir = tempfile::Builder::new().prefix("invoiceflow-rejects-").tempdir();
+            self.dir = Some(dir.map_err(io(&std::env::temp_dir()))?);
+        }
+        let dir = self.dir.as_ref().map(|d| d.path().to_path_buf()).unwrap_or_default();
+        // Named by the last reject in it: unique.
+        let path = dir.join(format!("{}.run", self.count));
+        let mut w = BufWriter::new(File::create(&path).map_err(io(&path))?);
+        for (seq, r) in &self.held {
+            write_spilled(&mut w, *seq, r).map_err(io(&path))?;
+        }
+        w.flush().map_err(io(&path))?;
+        self.runs.push(path);
+        self.held.clear();
+        self.held_bytes = 0;
+        if self.runs.len() >= MAX_RUNS {
+            self.merge_runs()?;
+        }
+        Ok(())
     }
 
     /// Everything logged, in file and line order (see [`RejectLog`]); an error when a
     /// temporary file cannot be read back. Each call reads them from the start.
     pub fn sorted(&mut self) -> Result<Sorted<'_>, RejectsError> {
         self.held.sort_by_key(|(seq, r)| (r.origin, *seq));
-        let mut runs = Vec::with_capacity(self.runs.len());
-        for path in &self.runs {
-            let file = File::open(path).map_err(io(path))?;
-            runs.push((std::io::BufReader::with_capacity(64 << 10, file), path.clone()));
+        Sorted::of(&self.held, &self.runs)
+    }
+
+    /// Merges the runs written out into one, so that reading them back never opens more than
+    /// [`MAX_RUNS`] files at once.
+    fn merge_runs(&mut self) -> Result<(), RejectsError> {
+        let Some(dir) = self.dir.as_ref().map(|d| d.path().to_path_buf()) else { return Ok(()) };
+        self.merges += 1;
+        let path = dir.join(format!("merged-{}.run", self.merges));
+        let mut w = BufWriter::new(File::create(&path).map_err(io(&path))?);
+        {
+            let mut sorted = Sorted::of(&[], &self.runs)?;
+            while let Some((seq, r)) = sorted.next_entry()? {
+                write_spilled(&mut w, seq, &r).map_err(io(&path))?;
+            }
         }
-        let mut heads = Vec::with_capacity(runs.len());
-        for (r, path) in &mut runs {
-            heads.push(read_spilled(r).map_err(io(path))?);
+        w.flush().map_err(io(&path))?;
+        for old in std::mem::replace(&mut self.runs, vec![path]) {
+            let _ = fs::remove_file(old);
         }
-        Ok(Sorted { held: self.held.iter().peekable(), runs, heads, pending: None })
+        Ok(())
     }
 }
 
@@ -331,12 +351,31 @@ pub struct Sorted<'a> {
     pending: Option<Reject>,
 }
 
-impl Sorted<'_> {
+impl<'a> Sorted<'a> {
+    /// The rejects of `held` (sorted) and of the runs at `paths`, merged.
+    fn of(held: &'a [(u64, Reject)], paths: &[PathBuf]) -> Result<Sorted<'a>, RejectsError> {
+        let mut runs = Vec::with_capacity(paths.len());
+        for path in paths {
+            let file = File::open(path).map_err(io(path))?;
+            runs.push((std::io::BufReader::with_capacity(64 << 10, file), path.clone()));
+        }
+        let mut heads = Vec::with_capacity(runs.len());
+        for (r, path) in &mut runs {
+            heads.push(read_spilled(r).map_err(io(path))?);
+        }
+        Ok(Sorted { held: held.iter().peekable(), runs, heads, pending: None })
+    }
+
     /// The next reject; `None` after the last.
     pub fn next_reject(&mut self) -> Result<Option<Reject>, RejectsError> {
         if let Some(r) = self.pending.take() {
             return Ok(Some(r));
         }
+        Ok(self.next_entry()?.map(|(_, r)| r))
+    }
+
+    /// The next reject with the place it was logged in.
+    fn next_entry(&mut self) -> Result<Option<(u64, Reject)>, RejectsError> {
         // The least of the runs' heads and the held rejects' next, by (origin, order logged).
         let mut best: Option<(usize, (Origin, u64))> = None;
         for (i, h) in self.heads.iter().enumerate() {
@@ -353,12 +392,12 @@ impl Sorted<'_> {
             (None, _) => false,
         };
         if held_first {
-            return Ok(self.held.next().map(|(_, r)| r.clone()));
+            return Ok(self.held.next().cloned());
         }
         let Some((i, _)) = best else { return Ok(None) };
         let (run, path) = &mut self.runs[i];
         let next = read_spilled(run).map_err(io(path))?;
-        Ok(std::mem::replace(&mut self.heads[i], next).map(|(_, r)| r))
+        Ok(std::mem::replace(&mut self.heads[i], next))
     }
 
     /// The next reject when it is one of file `file` (those of files before it are passed
@@ -488,7 +527,10 @@ mod tests {
             let mut other = RejectLog::with_bound(bound);
             other.extend(second.iter().cloned());
             log.append(other).unwrap();
-            assert_eq!(log.runs.len() > 1, bound < usize::MAX, "runs written at bound {bound}");
+            // Written out when bounded, and never more runs than are merged at once.
+            assert_eq!(!log.runs.is_empty(), bound < usize::MAX, "runs written at bound {bound}");
+            assert!(log.runs.len() < MAX_RUNS, "{} runs", log.runs.len());
+            assert!(bound != 1 || log.merges > 0, "a run per reject: merged");
             assert_eq!(all(&mut log), expected, "bound {bound}");
             assert_eq!(all(&mut log), expected, "read again, bound {bound}");
             assert_eq!(log.len(), 1_000);
