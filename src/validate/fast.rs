@@ -125,39 +125,13 @@ fn extras(plan: &Plan<'_>, record: Record<'_>, all: &str, texts: &mut impl TextS
 }
 
 /// Whether `text` is a decimal that fits `precision` and `scale` and that
-/// [`crate::model::write_decimal`] writes back as it stands: an optional `-`, digits without a
-/// leading zero (but `0` itself), and when there is a point, digits after it; at most 18
-/// digits, not a negative zero.
+/// [`crate::model::write_decimal`] writes back as it stands: a plain decimal that fits
+/// ([`field::PlainDecimal`]), without a `+` and without a leading zero (but `0` itself).
 fn canonical_decimal(text: &[u8], precision: u8, scale: u8) -> bool {
-    let (negative, digits) = match text.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, text),
-    };
-    // One look at each byte: digits, and at most one point with digits on both sides.
-    // A negative zero is not written back as it stands.
-    let (mut point, mut nonzero) = (None, false);
-    for (k, &b) in digits.iter().enumerate() {
-        if b.is_ascii_digit() {
-            nonzero |= b != b'0';
-        } else if b == b'.' && point.is_none() {
-            point = Some(k);
-        } else {
-            return false;
-        }
-    }
-    let (int_len, frac_len) = match point {
-        Some(p) => (p, digits.len() - p - 1),
-        None => (digits.len(), 0),
-    };
-    if int_len == 0 || point.is_some() && frac_len == 0 || int_len > 1 && digits[0] == b'0' {
-        return false;
-    }
-    // Without a leading zero, every digit before the point is significant (`0` has none).
-    let int_significant = if digits[0] == b'0' { 0 } else { int_len };
-    int_len + frac_len <= 18
-        && frac_len <= usize::from(scale)
-        && int_significant <= usize::from(precision.saturating_sub(scale))
-        && (nonzero || !negative)
+    field::PlainDecimal::read(text, b'.').is_some_and(|d| {
+        let leading_zero = d.int_digits > 1 && d.leading_zeros > 0;
+        !d.plus && !leading_zero && d.fits(precision, scale)
+    })
 }
 
 /// Whether `text` is a whole number (32-bit when `int32`) that is written back as it stands:

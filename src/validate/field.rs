@@ -155,50 +155,79 @@ pub fn parse<'a>(text: &'a str, ty: &FieldType, format: &TextFormat) -> Result<V
     }
 }
 
-/// The usual decimal in one look: an optional sign, at most 18 digits with at least one before
-/// the decimal separator and, when there is one, after it; not a negative zero, no thousands
-/// separator; fitting `precision` and `scale` as written. `None` for everything else (which
-/// [`parse_decimal`] then reads the long way, with its messages).
-pub(crate) fn quick_decimal(text: &[u8], precision: u8, scale: u8, separator: u8) -> Option<Decimal> {
-    let (negative, digits) = match text.first()? {
-        b'-' => (true, &text[1..]),
-        b'+' => (false, &text[1..]),
-        _ => (false, text),
-    };
-    if digits.len() > 19 {
-        return None;
-    }
-    // At most 19 bytes: the mantissa of their digits fits 64 bits.
-    let (mut mantissa, mut point) = (0u64, None);
-    for (k, &b) in digits.iter().enumerate() {
-        let d = b.wrapping_sub(b'0');
-        if d < 10 {
-            mantissa = mantissa * 10 + u64::from(d);
-        } else if b == separator && point.is_none() {
-            point = Some(k);
-        } else {
+/// A decimal as written in the usual plain way: an optional sign, then digits with at most one
+/// decimal separator (no thousands separator), at most 19 bytes of them.
+pub(crate) struct PlainDecimal {
+    negative: bool,
+    /// Whether it is written with a `+`.
+    pub plus: bool,
+    /// Its digits as a whole number (they fit 64 bits).
+    mantissa: u64,
+    /// Digits before the separator, and the zeros those start with.
+    pub int_digits: usize,
+    pub leading_zeros: usize,
+    /// Digits after it.
+    frac_digits: usize,
+    /// Whether there is a separator.
+    point: bool,
+}
+
+impl PlainDecimal {
+    /// `text` read the plain way (`None` when it is written otherwise).
+    pub fn read(text: &[u8], separator: u8) -> Option<PlainDecimal> {
+        let (negative, plus, digits) = match text.first()? {
+            b'-' => (true, false, &text[1..]),
+            b'+' => (false, true, &text[1..]),
+            _ => (false, false, text),
+        };
+        if digits.len() > 19 {
             return None;
         }
+        // At most 19 bytes: the mantissa of their digits fits 64 bits.
+        let (mut mantissa, mut point) = (0u64, None);
+        for (k, &b) in digits.iter().enumerate() {
+            let d = b.wrapping_sub(b'0');
+            if d < 10 {
+                mantissa = mantissa * 10 + u64::from(d);
+            } else if b == separator && point.is_none() {
+                point = Some(k);
+            } else {
+                return None;
+            }
+        }
+        let (int_digits, frac_digits) = match point {
+            Some(p) => (p, digits.len() - p - 1),
+            None => (digits.len(), 0),
+        };
+        let leading_zeros = digits[..int_digits].iter().take_while(|&&b| b == b'0').count();
+        Some(PlainDecimal { negative, plus, mantissa, int_digits, leading_zeros, frac_digits, point: point.is_some() })
     }
-    let (int_digits, frac_digits) = match point {
-        Some(p) => (p, digits.len() - p - 1),
-        None => (digits.len(), 0),
-    };
-    let fits = int_digits > 0
-        && (point.is_none() || frac_digits > 0)
-        && int_digits + frac_digits <= 18
-        && !(negative && mantissa == 0)
-        && frac_digits <= usize::from(scale);
-    if !fits {
-        return None;
+
+    /// Whether it is a decimal that fits `precision` and `scale` as written: digits on both sides
+    /// of the separator (when there is one), at most 18, not a negative zero, no more decimals
+    /// than the scale and no more digits before the separator (leading zeros not counted) than
+    /// the precision leaves.
+    pub fn fits(&self, precision: u8, scale: u8) -> bool {
+        self.int_digits > 0
+            && (!self.point || self.frac_digits > 0)
+            && self.int_digits + self.frac_digits <= 18
+            && !(self.negative && self.mantissa == 0)
+            && self.frac_digits <= usize::from(scale)
+            && self.int_digits - self.leading_zeros <= usize::from(precision - scale)
     }
-    // Digits before the point, leading zeros not counted.
-    let significant = int_digits - digits[..int_digits].iter().take_while(|&&b| b == b'0').count();
-    if significant > usize::from(precision - scale) {
-        return None;
+
+    /// Its value, with the scale it is written with.
+    fn value(&self) -> Decimal {
+        // At most 19 digits: the mantissa fits the low 64 bits of a decimal.
+        let m = self.mantissa;
+        Decimal::from_parts(m as u32, (m >> 32) as u32, 0, self.negative, self.frac_digits as u32)
     }
-    // At most 18 digits: the mantissa fits the low 64 bits of a decimal.
-    Some(Decimal::from_parts(mantissa as u32, (mantissa >> 32) as u32, 0, negative, frac_digits as u32))
+}
+
+/// The usual decimal in one look ([`PlainDecimal`] that fits `precision` and `scale`). `None`
+/// for everything else (which [`parse_decimal`] then reads the long way, with its messages).
+pub(crate) fn quick_decimal(text: &[u8], precision: u8, scale: u8, separator: u8) -> Option<Decimal> {
+    PlainDecimal::read(text, separator).filter(|d| d.fits(precision, scale)).map(|d| d.value())
 }
 
 /// Parses a decimal written with the given separators, exactly (no float on the way).
