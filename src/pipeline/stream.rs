@@ -215,13 +215,10 @@ impl Assembly<'_, '_, '_> {
                 self.rows.extend(row_of(p));
             }
             Class::Orphan(key) => {
-                let origin = match &p {
-                    Parsed::Line(l) => l.origin,
-                    Parsed::Rejected(e) => e.reject.origin,
-                    Parsed::Header(h) => h.origin,
-                    Parsed::Master(m) => m.0,
-                };
-                self.orphans.push(Orphan { file: origin.file, record: origin.record, key: key_hash(&key) });
+                if let Some(row) = row_of(p) {
+                    let o = row.origin();
+                    self.orphans.push(Orphan { file: o.file, record: o.record, key: key_hash(&key) });
+                }
             }
             Class::Alone => match p {
                 Parsed::Rejected(e) => self.rejects.push(e.reject),
@@ -718,20 +715,25 @@ fn read_raw(data: &[u8], at: &mut usize, mut field: impl FnMut(&[u8])) -> Option
         *at += n;
         Some(s)
     }
-    let u32_at =
-        |data: &[u8], at: &mut usize| take(data, at, 4).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes);
-    let u64_at =
-        |data: &[u8], at: &mut usize| take(data, at, 8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes);
-    let file = u32_at(data, at)?;
-    let line = u64_at(data, at)?;
-    let record = u64_at(data, at)?;
-    let ordinal = u32_at(data, at)?;
-    let n = u32_at(data, at)? as usize;
+    let (raw, n) = raw_head(take(data, at, RAW_HEAD)?.try_into().ok()?);
     for _ in 0..n {
-        let len = u32_at(data, at)? as usize;
+        let len = u32::from_le_bytes(take(data, at, 4)?.try_into().ok()?) as usize;
         field(take(data, at, len)?);
     }
-    Some(RawLine { file, line, record, ordinal, index: 0 })
+    Some(raw)
+}
+
+/// Bytes before the fields of a raw line (see [`write_raw`]): file, line, record, ordinal and
+/// the number of fields.
+const RAW_HEAD: usize = 28;
+
+/// The raw line whose head is `head` (its `index` for the caller to fill), and its number of
+/// fields.
+fn raw_head(head: &[u8; RAW_HEAD]) -> (RawLine, usize) {
+    let u32_at = |at: usize| u32::from_le_bytes(head[at..at + 4].try_into().expect("four bytes"));
+    let u64_at = |at: usize| u64::from_le_bytes(head[at..at + 8].try_into().expect("eight bytes"));
+    let raw = RawLine { file: u32_at(0), line: u64_at(4), record: u64_at(12), ordinal: u32_at(20), index: 0 };
+    (raw, u32_at(24) as usize)
 }
 
 /// Records, fields and field bytes in a partition's bytes (a damaged end counts no further),
@@ -762,15 +764,13 @@ fn key_hash(key: &HeaderKey) -> u64 {
 /// The next raw line of a partition file read as a stream (its fields into `store`); `None`
 /// at its end.
 fn read_raw_from(r: &mut impl std::io::Read, store: &mut Records) -> std::io::Result<Option<RawLine>> {
-    let mut head = [0u8; 28];
+    let mut head = [0u8; RAW_HEAD];
     match r.read_exact(&mut head) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) => return Err(e),
     }
-    let u32_at = |at: usize| u32::from_le_bytes(head[at..at + 4].try_into().expect("four bytes"));
-    let u64_at = |at: usize| u64::from_le_bytes(head[at..at + 8].try_into().expect("eight bytes"));
-    let (file, line, record, ordinal, n) = (u32_at(0), u64_at(4), u64_at(12), u32_at(20), u32_at(24));
+    let (mut raw, n) = raw_head(&head);
     store.start_record();
     let mut field = Vec::new();
     for _ in 0..n {
@@ -780,7 +780,26 @@ fn read_raw_from(r: &mut impl std::io::Read, store: &mut Records) -> std::io::Re
         r.read_exact(&mut field)?;
         store.push_field(&field);
     }
-    Ok(Some(RawLine { file, line, record, ordinal, index: store.len() - 1 }))
+    raw.index = store.len() - 1;
+    Ok(Some(raw))
+}
+
+/// Per line file (by its index in the run): its columns, plan and entity, to parse its raw
+/// lines when they are read back from temporary files.
+type Plans<'p> = HashMap<u32, (Vec<String>, Plan<'p>, &'p Entity)>;
+
+/// Parses raw lines whose fields are in `store` (in parallel, in order).
+fn parse_raws(raws: &[RawLine], store: &Records, plans: &Plans<'_>, legal_entity: &str) -> Vec<Parsed> {
+    parse_rows(raws.len(), |i, scratch| {
+        let r = &raws[i];
+        let origin = Origin { file: r.file, line: r.line, record: r.record };
+        match plans.get(&r.file) {
+            Some((columns, plan, entity)) => {
+                parse_row(plan, columns, entity, store.get(r.index), origin, legal_entity, scratch)
+            }
+            None => Parsed::Master(Box::new((origin, Vec::new()))),
+        }
+    })
 }
 
 /// The rows of a partition file in the order written, parsed 8,192 at a time (in parallel) and
@@ -788,7 +807,7 @@ fn read_raw_from(r: &mut impl std::io::Read, store: &mut Records) -> std::io::Re
 /// size.
 fn stream_partition(
     path: &std::path::Path,
-    plans: &HashMap<u32, (Vec<String>, Plan<'_>, &Entity)>,
+    plans: &Plans<'_>,
     legal_entity: &str,
     mut each: impl FnMut(Parsed) -> bool,
 ) -> std::io::Result<()> {
@@ -807,17 +826,7 @@ fn stream_partition(
         if raws.is_empty() {
             return Ok(());
         }
-        let parsed: Vec<Parsed> = parse_rows(raws.len(), |i, scratch| {
-            let r = &raws[i];
-            let origin = Origin { file: r.file, line: r.line, record: r.record };
-            match plans.get(&r.file) {
-                Some((columns, plan, entity)) => {
-                    parse_row(plan, columns, entity, store.get(r.index), origin, legal_entity, scratch)
-                }
-                None => Parsed::Master(Box::new((origin, Vec::new()))),
-            }
-        });
-        for p in parsed {
+        for p in parse_raws(&raws, &store, plans, legal_entity) {
             if !each(p) {
                 return Ok(());
             }
@@ -854,7 +863,7 @@ fn orphans(
     for p in 0..parts {
         writers.push(BufWriter::new(std::fs::File::create(part(p)).map_err(io)?));
     }
-    let mut plans: HashMap<u32, (Vec<String>, Plan<'_>, &Entity)> = HashMap::default();
+    let mut plans: Plans<'_> = HashMap::default();
     for &(i, entity) in files {
         let idx = (first + i) as u32;
         let start = rows.partition_point(|o| o.file < idx);
@@ -883,8 +892,7 @@ fn orphans(
                 mine.len() - k
             )));
         }
-        let columns = reader.columns.clone();
-        plans.insert(idx, (columns.clone(), Plan::new(entity, &columns, req.files[i].mapping.as_deref()), entity));
+        plans.insert(idx, (reader.columns, reader.plan, entity));
     }
     drop(rows);
     for w in writers.iter_mut() {
@@ -940,7 +948,7 @@ fn partitioned<'c>(
         writers.push(BufWriter::new(std::fs::File::create(dir.path().join(format!("{p}.part"))).map_err(io)?));
     }
     // Per file: its columns and plan, to parse the rows when their partition is read back.
-    let mut plans: HashMap<u32, (Vec<String>, Plan<'c>, &'c Entity)> = HashMap::default();
+    let mut plans: Plans<'c> = HashMap::default();
     let mut out = Vec::with_capacity(files.len());
     for &(i, entity) in files {
         let f = &req.files[i];
@@ -988,17 +996,7 @@ fn partitioned<'c>(
         raws.sort_by_key(|r| (r.ordinal, r.file, r.line, r.record));
         let mut classifier = Classifier::default();
         for chunk in raws.chunks(8192) {
-            let parsed: Vec<Parsed> = parse_rows(chunk.len(), |i, scratch| {
-                let r = &chunk[i];
-                let origin = Origin { file: r.file, line: r.line, record: r.record };
-                match plans.get(&r.file) {
-                    Some((columns, plan, entity)) => {
-                        parse_row(plan, columns, entity, store.get(r.index), origin, &req.legal_entity, scratch)
-                    }
-                    None => Parsed::Master(Box::new((origin, Vec::new()))),
-                }
-            });
-            for p in parsed {
+            for p in parse_raws(chunk, &store, &plans, &req.legal_entity) {
                 let class = classifier.classify(&p, asm.book);
                 asm.take(class, p);
             }

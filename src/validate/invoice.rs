@@ -540,7 +540,8 @@ pub enum LineRow {
 }
 
 impl LineRow {
-    fn origin(&self) -> Origin {
+    /// The row's place in its file.
+    pub fn origin(&self) -> Origin {
         match self {
             LineRow::Line(l) => l.origin,
             LineRow::Early(e) => e.reject.origin,
