@@ -387,8 +387,8 @@ impl Tokenizer {
             while keep > 1 {
                 let mut k = i.wrapping_sub(block.start);
                 if k >= block.len {
-                    let Some(bytes) = buf.get(i..i + 64) else { break };
-                    *block = Block { start: i, mask: stop_mask(bytes.try_into().expect("64 bytes"), needles), len: 64 };
+                    let Some(b) = Block::at(buf, i, needles) else { break };
+                    *block = b;
                     k = 0;
                 }
                 let m = block.mask >> k;
@@ -498,6 +498,13 @@ struct Block {
 
 impl Block {
     const NONE: Block = Block { start: 0, mask: 0, len: 0 };
+
+    /// The block of the 64 bytes of `buf` from `i`; `None` when fewer are left.
+    #[inline(always)]
+    fn at(buf: &[u8], i: usize, needles: [u64; 3]) -> Option<Block> {
+        let bytes = buf.get(i..i + 64)?;
+        Some(Block { start: i, mask: stop_mask(bytes.try_into().expect("64 bytes"), needles), len: 64 })
+    }
 }
 
 /// Where the unquoted text from `i` ends: the first delimiter, CR or LF, or the end of `buf`.
@@ -513,8 +520,8 @@ fn plain_end(buf: &[u8], mut i: usize, stops: &[bool; 256], needles: [u64; 3], b
             }
             i = block.start + 64;
         }
-        let Some(bytes) = buf.get(i..i + 64) else { break };
-        *block = Block { start: i, mask: stop_mask(bytes.try_into().expect("64 bytes"), needles), len: 64 };
+        let Some(b) = Block::at(buf, i, needles) else { break };
+        *block = b;
     }
     while i < buf.len() && !stops[usize::from(buf[i])] {
         i += 1;
