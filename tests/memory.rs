@@ -95,42 +95,52 @@ fn generated(dir: &std::path::Path, invoices: u64, unsorted: bool) -> invoiceflo
     .unwrap()
 }
 
-/// The peak of heap bytes while importing (validating and computing the posting, pro forma)
-/// a generated data set of `invoices` invoices.
-fn import_peak(invoices: u64, unsorted: bool) -> (usize, u64) {
-    use invoiceflow::entity::Catalog;
-    use invoiceflow::pipeline::{self, ImportRequest, InputFile, PostRequest, Push};
-    let dir = tempfile::tempdir().unwrap();
-    let g = generated(dir.path(), invoices, unsorted);
-    let req = ImportRequest {
-        files: vec![
-            InputFile { entity: "SalesInvoiceHeaderV2".into(), path: g.headers, mapping: None, push: Push::Full },
-            InputFile {
-                entity: "BusinessDocumentSalesInvoiceLineItem".into(),
-                path: g.lines_file,
-                mapping: None,
-                push: Push::Full,
-            },
-        ],
-        master_dir: g.master,
+/// An import of `files` (entity, path) with the master data at `master`, in batches of 1,024.
+fn request(
+    files: Vec<(&str, std::path::PathBuf)>,
+    master: std::path::PathBuf,
+    rejects_dir: Option<std::path::PathBuf>,
+    post: Option<invoiceflow::pipeline::PostRequest>,
+) -> invoiceflow::pipeline::ImportRequest {
+    use invoiceflow::pipeline::{ImportRequest, InputFile, Push};
+    ImportRequest {
+        files: files
+            .into_iter()
+            .map(|(entity, path)| InputFile { entity: entity.into(), path, mapping: None, push: Push::Full })
+            .collect(),
+        master_dir: master,
         legal_entity: "DEMF".into(),
-        rejects_dir: None,
+        rejects_dir,
         batch_size: 1024,
         run_date: invoiceflow::model::Date::from_ymd(2026, 1, 1).unwrap(),
         progress: false,
-        post: Some(PostRequest {
-            store: std::path::PathBuf::new(),
-            options: invoiceflow::post::PostingOptions { pro_forma: true, ..Default::default() },
-            draft: false,
-            invoices_per_batch: 500,
-            lock_timeout: std::time::Duration::from_secs(1),
-            pro_forma_out: None,
-        }),
-    };
+        post,
+    }
+}
+
+/// The peak of heap bytes while `req` is imported, and what the import gave.
+fn peak_of(req: &invoiceflow::pipeline::ImportRequest) -> (usize, invoiceflow::pipeline::ImportOutcome) {
     let base = CURRENT.load(Ordering::Relaxed);
     PEAK.store(base, Ordering::Relaxed);
-    let out = pipeline::import(&req, Catalog::builtin()).unwrap();
-    let peak = PEAK.load(Ordering::Relaxed) - base;
+    let out = invoiceflow::pipeline::import(req, invoiceflow::entity::Catalog::builtin()).unwrap();
+    (PEAK.load(Ordering::Relaxed) - base, out)
+}
+
+/// The peak of heap bytes while importing (validating and computing the posting, pro forma)
+/// a generated data set of `invoices` invoices.
+fn import_peak(invoices: u64, unsorted: bool) -> (usize, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let g = generated(dir.path(), invoices, unsorted);
+    let post = invoiceflow::pipeline::PostRequest {
+        store: std::path::PathBuf::new(),
+        options: invoiceflow::post::PostingOptions { pro_forma: true, ..Default::default() },
+        draft: false,
+        invoices_per_batch: 500,
+        lock_timeout: std::time::Duration::from_secs(1),
+        pro_forma_out: None,
+    };
+    let files = vec![("SalesInvoiceHeaderV2", g.headers), ("BusinessDocumentSalesInvoiceLineItem", g.lines_file)];
+    let (peak, out) = peak_of(&request(files, g.master, None, Some(post)));
     assert_eq!(out.posting.unwrap().invoices + out.validated.credit_notes, invoices);
     (peak, out.validated.lines)
 }
@@ -203,29 +213,10 @@ fn rejects_beyond_the_bound_are_not_held() {
 /// The peak of heap bytes while importing the line file of a generated data set alone (every
 /// line without its header), and the lines read.
 fn orphans_peak(invoices: u64) -> (usize, u64) {
-    use invoiceflow::entity::Catalog;
-    use invoiceflow::pipeline::{self, ImportRequest, InputFile, Push};
     let dir = tempfile::tempdir().unwrap();
     let g = generated(dir.path(), invoices, false);
-    let req = ImportRequest {
-        files: vec![InputFile {
-            entity: "BusinessDocumentSalesInvoiceLineItem".into(),
-            path: g.lines_file,
-            mapping: None,
-            push: Push::Full,
-        }],
-        master_dir: g.master,
-        legal_entity: "DEMF".into(),
-        rejects_dir: Some(dir.path().join("rejects")),
-        batch_size: 1024,
-        run_date: invoiceflow::model::Date::from_ymd(2026, 1, 1).unwrap(),
-        progress: false,
-        post: None,
-    };
-    let base = CURRENT.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
-    let out = pipeline::import(&req, Catalog::builtin()).unwrap();
-    let peak = PEAK.load(Ordering::Relaxed) - base;
+    let files = vec![("BusinessDocumentSalesInvoiceLineItem", g.lines_file)];
+    let (peak, out) = peak_of(&request(files, g.master, Some(dir.path().join("rejects")), None));
     let lines = out.imports[0].read;
     assert_eq!((out.imports[0].rejected, out.by_rule[0].rule.as_str()), (lines, "relation.no_header"));
     (peak, lines)
