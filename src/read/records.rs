@@ -462,20 +462,62 @@ impl Tokenizer {
                 i += 1;
                 keep -= 1;
                 if keep == 0 {
-                    // The rest of the record, when it holds no quote, ends at the next line end.
-                    match memchr::memchr3(quote, b'\r', b'\n', &buf[i..]) {
-                        Some(k) if buf[i + k] != quote => {
-                            return Some(Scanned { end: i + k, term: Some(buf[i + k]), lines });
-                        }
-                        // A quote: the fields are read on one by one.
-                        Some(_) => keep = usize::MAX,
-                        None if eof => return Some(Scanned { end: n, term: None, lines }),
-                        None => return None,
-                    }
+                    // The rest of the record is passed over to its line end.
+                    let (end, term) = rest_end(buf, i, quote, delimiter, eof, &mut lines)?;
+                    return Some(Scanned { end, term, lines });
                 }
                 continue;
             }
             return Some(Scanned { end: i, term: Some(c), lines });
+        }
+    }
+}
+
+/// Where the record whose rest starts at `from` (a field's start) ends, passing over its fields
+/// without finding them: its line end (CR or LF) or the end of the text, and which (as
+/// [`Scanned`]); line feeds inside quoted fields are added to `lines`. `None` when the buffer
+/// ends first and the text goes on. A quote opens a quoted field only at a field's start
+/// (elsewhere it is text, as the `csv` crate reads it), and a quoted field, doubled quotes
+/// included, is jumped over with a search for its closing quote.
+fn rest_end(
+    buf: &[u8],
+    from: usize,
+    quote: u8,
+    delimiter: u8,
+    eof: bool,
+    lines: &mut u64,
+) -> Option<(usize, Option<u8>)> {
+    let n = buf.len();
+    let mut i = from;
+    loop {
+        let Some(k) = memchr::memchr3(quote, b'\r', b'\n', &buf[i..]) else {
+            return eof.then_some((n, None));
+        };
+        let q = i + k;
+        if buf[q] != quote {
+            return Some((q, Some(buf[q])));
+        }
+        i = q + 1;
+        if q != from && buf[q - 1] != delimiter {
+            // A quote inside unquoted text is text.
+            continue;
+        }
+        // A quoted field: to its closing quote; a doubled quote is a quote.
+        loop {
+            let Some(k) = memchr::memchr(quote, &buf[i..]) else {
+                if !eof {
+                    return None;
+                }
+                *lines += memchr::memchr_iter(b'\n', &buf[i..]).count() as u64;
+                return Some((n, None));
+            };
+            *lines += memchr::memchr_iter(b'\n', &buf[i..i + k]).count() as u64;
+            i += k + 1;
+            match buf.get(i) {
+                None if !eof => return None,
+                Some(&b) if b == quote => i += 1,
+                _ => break,
+            }
         }
     }
 }
