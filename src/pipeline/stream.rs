@@ -379,7 +379,7 @@ pub(super) fn scan_keys(
     use crate::read::csv::Meets;
     use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
     let mut runs = KeyRuns::new();
-    let mut scratch = Vec::new();
+    let (mut scratch, mut last) = (Vec::new(), LastKey::default());
     let bound = key_scan_bytes();
     for &(i, entity) in files {
         let f = &req.files[i];
@@ -413,9 +413,11 @@ pub(super) fn scan_keys(
                 let abandon = &abandon;
                 scope.spawn(move || {
                     let mut runs = KeyRuns::new();
-                    let mut scratch = Vec::new();
+                    let (mut scratch, mut last) = (Vec::new(), LastKey::default());
                     let done = sp.records(|rec| {
-                        invoice::raw_key_view(plan, width(&rec), rec, le, |le, r| runs.push(le, r, &mut scratch));
+                        if !last.repeats(rec) {
+                            invoice::raw_key_view(plan, width(&rec), rec, le, |le, r| runs.push(le, r, &mut scratch));
+                        }
                         !abandon.load(Relaxed) && !stop.load(Relaxed) && runs.data.len() <= half
                     });
                     (matches!(done, Ok(true)), runs)
@@ -445,9 +447,11 @@ pub(super) fn scan_keys(
                                 }
                             }
                         }
-                        invoice::raw_key_view(&reader.plan, width(&rec), rec, le, |le, r| {
-                            runs.push(le, r, &mut scratch)
-                        });
+                        if !last.repeats(rec) {
+                            invoice::raw_key_view(&reader.plan, width(&rec), rec, le, |le, r| {
+                                runs.push(le, r, &mut scratch)
+                            });
+                        }
                     }
                     let limit = if watching.is_some() { half } else { bound };
                     full = runs.data.len() > limit;
@@ -473,6 +477,32 @@ pub(super) fn scan_keys(
         }
     }
     Ok(runs)
+}
+
+/// The key fields of the record read before, to pass over a record with the same ones (the
+/// lines of an invoice follow one another) without reading its key again: its key is the same.
+#[derive(Default)]
+struct LastKey {
+    fields: Vec<u8>,
+    scratch: Vec<u8>,
+}
+
+impl LastKey {
+    /// Whether the fields of `rec` (a record of the key fields) are those of the record before;
+    /// `rec` is then the record before.
+    fn repeats(&mut self, rec: Record<'_>) -> bool {
+        // Each field with its length before it: the same bytes, the same fields.
+        self.scratch.clear();
+        for f in rec.iter() {
+            self.scratch.extend_from_slice(&(f.len() as u32).to_le_bytes());
+            self.scratch.extend_from_slice(f);
+        }
+        if self.scratch == self.fields {
+            return true;
+        }
+        std::mem::swap(&mut self.scratch, &mut self.fields);
+        false
+    }
 }
 
 /// How many leading columns hold a line's invoice key (legal entity, number or parent record

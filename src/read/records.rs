@@ -240,9 +240,9 @@ impl Tokenizer {
         }
     }
 
-    /// Keeps only the first `n` fields of a record whose text after them holds no quote (the
-    /// rest is passed over to the line end without looking for delimiters): for a reading that
-    /// needs a few leading columns only. Records, their bytes and positions stay what they are.
+    /// Keeps only the first `n` fields of a record (the rest is passed over to the line end
+    /// without looking for delimiters): for a reading that needs a few leading columns only.
+    /// Records and positions stay what they are; a record's bytes end with its last field.
     pub fn keep_fields(&mut self, n: usize) {
         self.keep = Some(n.max(1));
     }
@@ -338,9 +338,14 @@ impl Tokenizer {
             return Err(TokenizeError::TooLong(pos));
         }
         self.line += scanned.lines;
-        // One copy of the record (the field ranges are relative to its start), then the fields
-        // that need decoding are decoded in place.
-        out.data.extend_from_slice(&self.buf[self.at..scanned.end]);
+        // One copy of the record (the field ranges are relative to its start; when only the
+        // first fields are kept, through the last of them), then the fields that need decoding
+        // are decoded in place.
+        let copied = match self.keep {
+            Some(_) => self.at + out.fields[first..].last().map_or(0, |f| f.1 as usize),
+            None => scanned.end,
+        };
+        out.data.extend_from_slice(&self.buf[self.at..copied]);
         for &f in &self.raw {
             let (s, e) = out.fields[f];
             let n = decode_in_place(&mut out.data[base + s as usize..base + e as usize], self.quote);
@@ -411,17 +416,20 @@ impl Tokenizer {
                 let mut raw = false;
                 i += 1;
                 loop {
-                    let Some(k) = memchr::memchr(quote, &buf[i..]) else {
+                    // To the next quote, counting the line feeds on the way.
+                    let Some(k) = memchr::memchr2(quote, b'\n', &buf[i..]) else {
                         if !eof {
                             return None;
                         }
                         // Not closed: the field runs to the end of the text.
-                        lines += memchr::memchr_iter(b'\n', &buf[i..]).count() as u64;
                         push(if raw { start } else { start + 1 }, n, raw);
                         return Some(Scanned { end: n, term: None, lines });
                     };
-                    lines += memchr::memchr_iter(b'\n', &buf[i..i + k]).count() as u64;
                     i += k + 1;
+                    if buf[i - 1] == b'\n' {
+                        lines += 1;
+                        continue;
+                    }
                     if i == n && !eof {
                         return None;
                     }
@@ -504,15 +512,14 @@ fn rest_end(
         }
         // A quoted field: to its closing quote; a doubled quote is a quote.
         loop {
-            let Some(k) = memchr::memchr(quote, &buf[i..]) else {
-                if !eof {
-                    return None;
-                }
-                *lines += memchr::memchr_iter(b'\n', &buf[i..]).count() as u64;
-                return Some((n, None));
+            let Some(k) = memchr::memchr2(quote, b'\n', &buf[i..]) else {
+                return eof.then_some((n, None));
             };
-            *lines += memchr::memchr_iter(b'\n', &buf[i..i + k]).count() as u64;
             i += k + 1;
+            if buf[i - 1] == b'\n' {
+                *lines += 1;
+                continue;
+            }
             match buf.get(i) {
                 None if !eof => return None,
                 Some(&b) if b == quote => i += 1,
