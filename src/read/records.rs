@@ -485,8 +485,8 @@ impl Tokenizer {
 /// without finding them: its line end (CR or LF) or the end of the text, and which (as
 /// [`Scanned`]); line feeds inside quoted fields are added to `lines`. `None` when the buffer
 /// ends first and the text goes on. A quote opens a quoted field only at a field's start
-/// (elsewhere it is text, as the `csv` crate reads it), and a quoted field, doubled quotes
-/// included, is jumped over with a search for its closing quote.
+/// (elsewhere it is text, as the `csv` crate reads it); a doubled quote inside one is a quote.
+/// Only quotes, CR and LF are looked at, found through their bits in 64-byte blocks.
 fn rest_end(
     buf: &[u8],
     from: usize,
@@ -495,38 +495,74 @@ fn rest_end(
     eof: bool,
     lines: &mut u64,
 ) -> Option<(usize, Option<u8>)> {
-    let n = buf.len();
-    let mut i = from;
-    loop {
-        let Some(k) = memchr::memchr3(quote, b'\r', b'\n', &buf[i..]) else {
-            return eof.then_some((n, None));
-        };
-        let q = i + k;
-        if buf[q] != quote {
-            return Some((q, Some(buf[q])));
-        }
-        i = q + 1;
-        if q != from && buf[q - 1] != delimiter {
-            // A quote inside unquoted text is text.
-            continue;
-        }
-        // A quoted field: to its closing quote; a doubled quote is a quote.
-        loop {
-            let Some(k) = memchr::memchr2(quote, b'\n', &buf[i..]) else {
-                return eof.then_some((n, None));
-            };
-            i += k + 1;
-            if buf[i - 1] == b'\n' {
-                *lines += 1;
-                continue;
-            }
-            match buf.get(i) {
-                None if !eof => return None,
-                Some(&b) if b == quote => i += 1,
-                _ => break,
-            }
-        }
+    /// What a quote, CR or LF does.
+    enum Step {
+        Go,
+        /// A doubled quote: the next byte (its second quote) is passed over.
+        Skip,
+        End(usize, Option<u8>),
+        /// The buffer ends before it is known.
+        More,
     }
+    let n = buf.len();
+    let mut quoted = false;
+    let mut at = |p: usize, quoted: &mut bool| -> Step {
+        let b = buf[p];
+        if !*quoted {
+            if b != quote {
+                return Step::End(p, Some(b));
+            }
+            // A quote inside unquoted text is text.
+            *quoted = p == from || buf[p - 1] == delimiter;
+            return Step::Go;
+        }
+        if b == b'\n' {
+            *lines += 1;
+        }
+        if b != quote {
+            return Step::Go;
+        }
+        match buf.get(p + 1) {
+            None if !eof => Step::More,
+            Some(&c) if c == quote => Step::Skip,
+            _ => {
+                *quoted = false;
+                Step::Go
+            }
+        }
+    };
+    let needles = [quote, b'\r', b'\n'].map(|b| u64::from(b) * LOW_BYTES);
+    let mut i = from;
+    while let Some(bytes) = buf.get(i..i + 64) {
+        let mut m = stop_mask(bytes.try_into().expect("64 bytes"), needles);
+        let mut next = i + 64;
+        while m != 0 {
+            let k = m.trailing_zeros() as usize;
+            m &= m - 1;
+            match at(i + k, &mut quoted) {
+                Step::Go => {}
+                Step::Skip if k < 63 => m &= !(1u64 << (k + 1)),
+                Step::Skip => next = i + k + 2,
+                Step::End(e, t) => return Some((e, t)),
+                Step::More => return None,
+            }
+        }
+        i = next;
+    }
+    // Fewer than 64 bytes left: a byte at a time.
+    while i < n {
+        let b = buf[i];
+        if b == quote || b == b'\r' || b == b'\n' {
+            match at(i, &mut quoted) {
+                Step::Go => {}
+                Step::Skip => i += 1,
+                Step::End(e, t) => return Some((e, t)),
+                Step::More => return None,
+            }
+        }
+        i += 1;
+    }
+    eof.then_some((n, None))
 }
 
 /// A byte of value 1 in every byte of a word.
@@ -802,6 +838,19 @@ mod tests {
         assert_eq!((s.len(), s.bytes()), (2, 3));
     }
 
+    /// A reading that keeps the first `keep` fields finds the records of a whole reading at the
+    /// same positions, each with the same first fields, and whole or cut right after them.
+    fn keeping_the_first_fields(bytes: &[u8], keep: usize, piece: usize) -> Result<(), TestCaseError> {
+        let whole = by_tokenizer(bytes, b',', piece);
+        let kept = by_tokenizer_keeping(bytes, b',', piece, Some(keep));
+        prop_assert_eq!(kept.len(), whole.len());
+        for ((k, kp), (w, wp)) in kept.iter().zip(&whole) {
+            prop_assert_eq!(kp, wp);
+            prop_assert!(k == w || (k.len() == keep && w.len() > keep && k[..] == w[..keep]), "{:?} of {:?}", k, w);
+        }
+        Ok(())
+    }
+
     proptest! {
         #[test]
         fn the_stop_bytes_of_64_bytes_are_found_either_way(
@@ -846,13 +895,27 @@ mod tests {
             keep in 1usize..4,
             piece in prop_oneof![Just(1usize), Just(5), Just(100_000)],
         ) {
-            let whole = by_tokenizer(&bytes, b',', piece);
-            let kept = by_tokenizer_keeping(&bytes, b',', piece, Some(keep));
-            prop_assert_eq!(kept.len(), whole.len());
-            for ((k, kp), (w, wp)) in kept.iter().zip(&whole) {
-                prop_assert_eq!(kp, wp);
-                prop_assert!(k == w || (k.len() == keep && w.len() > keep && k[..] == w[..keep]), "{:?} of {:?}", k, w);
-            }
+            keeping_the_first_fields(&bytes, keep, piece)?;
+        }
+
+        /// The same on long records (quoted fields and doubled quotes across 64-byte blocks).
+        #[test]
+        fn a_reading_keeping_the_first_fields_finds_the_same_long_records(
+            tokens in proptest::collection::vec(
+                prop_oneof![
+                    4 => Just(&b"abcdefghijklmnopqrstu"[..]),
+                    3 => Just(&b","[..]),
+                    2 => Just(&b"\""[..]),
+                    1 => Just(&b"\"\""[..]),
+                    1 => Just(&b"\r"[..]),
+                    1 => Just(&b"\n"[..]),
+                ],
+                0..60,
+            ),
+            keep in 1usize..4,
+            piece in prop_oneof![Just(1usize), Just(70), Just(100_000)],
+        ) {
+            keeping_the_first_fields(&tokens.concat(), keep, piece)?;
         }
 
         #[test]
