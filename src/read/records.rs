@@ -384,31 +384,35 @@ impl Tokenizer {
         let mut lines = 0u64;
         let mut i = from;
         loop {
-            // The usual fields first: unquoted, each ending in the block of stop bits that holds
-            // its start, found with a shift and a count of trailing zeros (no end-of-buffer
-            // check: a block lies inside the buffer). Anything else (a quote, a field running
-            // past the block, the last block of the buffer, the field after which the rest may
-            // be passed over) goes the general way below.
+            // The usual fields first: unquoted ones, found through the stop bits of the 64 bytes
+            // from the field's start, one field per bit (no end-of-buffer check: the block lies
+            // inside the buffer), as far as the block's first quote. Anything else (a quote, a
+            // field running past the block, the last block of the buffer, the field after which
+            // the rest may be passed over) goes the general way below.
             while keep > 1 {
-                let mut k = i.wrapping_sub(block.start);
-                if k >= block.len {
-                    let Some(b) = Block::at(buf, i, needles) else { break };
-                    *block = b;
-                    k = 0;
+                let Some(bytes) = buf.get(i..i + 64) else { break };
+                let (stops, quotes) = stop_and_quote_masks(bytes.try_into().expect("64 bytes"), needles, quote);
+                // The stops before the first quote (all when there is none).
+                let mut m = stops & quotes.wrapping_sub(1) & !quotes;
+                let mut start = i;
+                while m != 0 && keep > 1 {
+                    let end = i + m.trailing_zeros() as usize;
+                    m &= m - 1;
+                    push(start, end, false);
+                    let c = buf[end];
+                    if c != delimiter {
+                        return Some(Scanned { end, term: Some(c), lines });
+                    }
+                    lines += u64::from(c == b'\n');
+                    start = end + 1;
+                    keep -= 1;
                 }
-                let m = block.mask >> k;
-                if m == 0 || buf[i] == quote {
+                let found = start != i;
+                i = start;
+                // On with the next block only when this one ended fields and held no quote.
+                if !found || quotes != 0 {
                     break;
                 }
-                let end = i + m.trailing_zeros() as usize;
-                push(i, end, false);
-                let c = buf[end];
-                if c != delimiter {
-                    return Some(Scanned { end, term: Some(c), lines });
-                }
-                lines += u64::from(c == b'\n');
-                i = end + 1;
-                keep -= 1;
             }
             let start = i;
             if i < n && buf[i] == quote {
@@ -612,6 +616,43 @@ fn plain_end(buf: &[u8], mut i: usize, stops: &[bool; 256], needles: [u64; 3], b
         i += 1;
     }
     i
+}
+
+/// The stop bytes of 64 bytes as bits (see [`Block`]), and the quotes among them as bits.
+#[inline(always)]
+fn stop_and_quote_masks(bytes: &[u8; 64], needles: [u64; 3], quote: u8) -> (u64, u64) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        stop_and_quote_masks_sse2(bytes, needles, quote)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let q = u64::from(quote) * LOW_BYTES;
+        (stop_mask_words(bytes, needles), stop_mask_words(bytes, [q; 3]))
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn stop_and_quote_masks_sse2(bytes: &[u8; 64], needles: [u64; 3], quote: u8) -> (u64, u64) {
+    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8};
+    let [d, cr, lf] = needles.map(|n| (n & 0xFF) as u8 as i8);
+    let (mut stops, mut quotes) = (0u64, 0u64);
+    for (k, sixteen) in bytes.chunks_exact(16).enumerate() {
+        // SAFETY: SSE2 is part of every x86-64 processor (the target's baseline), and the load
+        // reads the 16 bytes of `sixteen`, unaligned loads allowed.
+        let (s, q) = unsafe {
+            let v = _mm_loadu_si128(sixteen.as_ptr().cast());
+            let hit = _mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(d)), _mm_cmpeq_epi8(v, _mm_set1_epi8(cr))),
+                _mm_cmpeq_epi8(v, _mm_set1_epi8(lf)),
+            );
+            (_mm_movemask_epi8(hit), _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(quote as i8))))
+        };
+        stops |= u64::from(s as u16) << (16 * k);
+        quotes |= u64::from(q as u16) << (16 * k);
+    }
+    (stops, quotes)
 }
 
 /// The stop bytes of 64 bytes as bits (see [`Block`]): with SSE2 where there is (every x86-64
