@@ -506,10 +506,24 @@ struct Run<'c> {
     master: MasterData,
 }
 
+/// The master data files of a run: (file number, path, entity), in the catalog's order.
+type MasterFiles<'c> = Vec<(u32, PathBuf, &'c Entity)>;
+
 impl<'c> Run<'c> {
     /// Checks every input before reading anything (a bad operation stops before any output),
     /// reads the master data, and numbers the entity files in the order given.
     fn start(req: &ImportRequest, catalog: &'c Catalog) -> Result<(Run<'c>, EntityFiles<'c>), JobError> {
+        let (mut run, files, masters) = Run::plan(req, catalog)?;
+        run.read_master(req, masters)?;
+        Ok((run, files))
+    }
+
+    /// [`Run::start`] without reading the master data: the master data files to read, numbered
+    /// before the entity files.
+    fn plan(
+        req: &ImportRequest,
+        catalog: &'c Catalog,
+    ) -> Result<(Run<'c>, EntityFiles<'c>, MasterFiles<'c>), JobError> {
         let mut plans = Vec::new();
         for (i, f) in req.files.iter().enumerate() {
             let entity = catalog.get(&f.entity).ok_or_else(|| {
@@ -555,28 +569,13 @@ impl<'c> Run<'c> {
             rejects: RejectLog::default(),
             master: MasterData::default(),
         };
-        let default_csv = CsvOptions::default();
+        let mut masters = Vec::new();
         for entity in catalog.entities().iter().filter(|e| e.kind == EntityKind::Master) {
             let Some(path) = find_master_file(&req.master_dir, entity)? else {
                 continue;
             };
             let idx = run.add_file(path.display().to_string(), entity);
-            let mut reader =
-                Reader::open(idx, &path, &run.labels[idx as usize], entity, None, &default_csv, req, true)?;
-            let mut rows = Vec::new();
-            while let Some(batch) = reader.next_parsed("")? {
-                for p in batch {
-                    match p {
-                        Parsed::Master(m) => rows.push(*m),
-                        Parsed::Rejected(e) => run.rejects.push(e.reject),
-                        Parsed::Header(_) | Parsed::Line(_) => {}
-                    }
-                }
-            }
-            run.rejects.extend(validate::master::add_rows(entity, rows, &mut run.master));
-            let entry =
-                FileEntry { run: reader.finish(), entity, push: None, path, csv: default_csv.clone(), is_master: true };
-            run.reports[idx as usize] = Some(entry);
+            masters.push((idx, path, entity));
         }
         // Entity files keep the numbers of the order they were given in.
         let first = run.labels.len();
@@ -588,7 +587,31 @@ impl<'c> Run<'c> {
                 (i, entity)
             })
             .collect();
-        Ok((run, files))
+        Ok((run, files, masters))
+    }
+
+    /// Reads the master data files (see [`Run::plan`]).
+    fn read_master(&mut self, req: &ImportRequest, masters: MasterFiles<'c>) -> Result<(), JobError> {
+        let default_csv = CsvOptions::default();
+        for (idx, path, entity) in masters {
+            let mut reader =
+                Reader::open(idx, &path, &self.labels[idx as usize], entity, None, &default_csv, req, true)?;
+            let mut rows = Vec::new();
+            while let Some(batch) = reader.next_parsed("")? {
+                for p in batch {
+                    match p {
+                        Parsed::Master(m) => rows.push(*m),
+                        Parsed::Rejected(e) => self.rejects.push(e.reject),
+                        Parsed::Header(_) | Parsed::Line(_) => {}
+                    }
+                }
+            }
+            self.rejects.extend(validate::master::add_rows(entity, rows, &mut self.master));
+            let entry =
+                FileEntry { run: reader.finish(), entity, push: None, path, csv: default_csv.clone(), is_master: true };
+            self.reports[idx as usize] = Some(entry);
+        }
+        Ok(())
     }
 
     fn add_file(&mut self, label: String, entity: &'c Entity) -> u32 {
@@ -629,18 +652,19 @@ fn import_keeping(
     catalog: &Catalog,
     keep: bool,
 ) -> Result<(ImportOutcome, Option<Kept>), JobError> {
-    let (mut run, files) = Run::start(req, catalog)?;
+    let (mut run, files, masters) = Run::plan(req, catalog)?;
     let first = run.labels.len() - files.len();
     let rounding = req.post.as_ref().map(|p| p.options.rounding).unwrap_or(RoundingPolicy::Document);
 
     let line_files: Vec<(usize, &Entity)> =
         files.iter().copied().filter(|(_, e)| e.kind == EntityKind::InvoiceLine).collect();
 
-    // Headers into the book, while a thread of its own reads the invoice keys of the lines.
+    // Master data, then headers into the book, while a thread of its own reads the invoice keys
+    // of the lines.
     let stop = std::sync::atomic::AtomicBool::new(false);
     let (mut book, stage, scanned) = std::thread::scope(|scope| -> Result<_, JobError> {
         let scan = scope.spawn(|| stream::scan_keys(req, first, &line_files, &stop));
-        let headers = read_headers(req, first, &files, &mut run);
+        let headers = run.read_master(req, masters).and_then(|()| read_headers(req, first, &files, &mut run));
         let (headers, early) = match headers {
             Ok(h) => h,
             Err(e) => {
