@@ -129,7 +129,7 @@ fn extras(plan: &Plan<'_>, record: Record<'_>, all: &str, texts: &mut impl TextS
 /// ([`field::PlainDecimal`]), without a `+` and without a leading zero (but `0` itself).
 fn canonical_decimal(text: &[u8], precision: u8, scale: u8) -> bool {
     field::PlainDecimal::read(text, b'.').is_some_and(|d| {
-        let leading_zero = d.int_digits > 1 && d.leading_zeros > 0;
+        let leading_zero = d.int_digits > 1 && d.leading_zeros() > 0;
         !d.plus && !leading_zero && d.fits(precision, scale)
     })
 }

@@ -157,24 +157,25 @@ pub fn parse<'a>(text: &'a str, ty: &FieldType, format: &TextFormat) -> Result<V
 
 /// A decimal as written in the usual plain way: an optional sign, then digits with at most one
 /// decimal separator (no thousands separator), at most 19 bytes of them.
-pub(crate) struct PlainDecimal {
+pub(crate) struct PlainDecimal<'a> {
     negative: bool,
     /// Whether it is written with a `+`.
     pub plus: bool,
     /// Its digits as a whole number (they fit 64 bits).
     mantissa: u64,
-    /// Digits before the separator, and the zeros those start with.
+    /// Its digits and separator (after the sign).
+    digits: &'a [u8],
+    /// Digits before the separator.
     pub int_digits: usize,
-    pub leading_zeros: usize,
     /// Digits after it.
     frac_digits: usize,
     /// Whether there is a separator.
     point: bool,
 }
 
-impl PlainDecimal {
+impl<'a> PlainDecimal<'a> {
     /// `text` read the plain way (`None` when it is written otherwise).
-    pub fn read(text: &[u8], separator: u8) -> Option<PlainDecimal> {
+    pub fn read(text: &'a [u8], separator: u8) -> Option<PlainDecimal<'a>> {
         let (negative, plus, digits) = match text.first()? {
             b'-' => (true, false, &text[1..]),
             b'+' => (false, true, &text[1..]),
@@ -199,8 +200,13 @@ impl PlainDecimal {
             Some(p) => (p, digits.len() - p - 1),
             None => (digits.len(), 0),
         };
-        let leading_zeros = digits[..int_digits].iter().take_while(|&&b| b == b'0').count();
-        Some(PlainDecimal { negative, plus, mantissa, int_digits, leading_zeros, frac_digits, point: point.is_some() })
+        Some(PlainDecimal { negative, plus, mantissa, digits, int_digits, frac_digits, point: point.is_some() })
+    }
+
+    /// The zeros the digits before the separator start with (counted when asked: most
+    /// decimals need not know).
+    pub fn leading_zeros(&self) -> usize {
+        self.digits[..self.int_digits].iter().take_while(|&&b| b == b'0').count()
     }
 
     /// Whether it is a decimal that fits `precision` and `scale` as written: digits on both sides
@@ -208,12 +214,13 @@ impl PlainDecimal {
     /// than the scale and no more digits before the separator (leading zeros not counted) than
     /// the precision leaves.
     pub fn fits(&self, precision: u8, scale: u8) -> bool {
+        let room = usize::from(precision - scale);
         self.int_digits > 0
             && (!self.point || self.frac_digits > 0)
             && self.int_digits + self.frac_digits <= 18
             && !(self.negative && self.mantissa == 0)
             && self.frac_digits <= usize::from(scale)
-            && self.int_digits - self.leading_zeros <= usize::from(precision - scale)
+            && (self.int_digits <= room || self.int_digits - self.leading_zeros() <= room)
     }
 
     /// Its value, with the scale it is written with.
