@@ -371,15 +371,44 @@ fn text_format(
 /// The text of all fields of `record` (as [`Record::as_slice`] holds them) when it is
 /// UTF-8 and no field starts inside a character, so that each field's range of it is text too:
 /// one check per record instead of one per field.
-pub fn record_text<'r>(record: Record<'r>) -> Option<&'r str> {
+pub fn record_text<'r>(record: Record<'r>) -> Option<RecordText<'r>> {
     let bytes = record.as_slice();
     if bytes.is_ascii() {
         // SAFETY: ASCII is UTF-8 (and in ASCII text every byte starts a character). One look at
         // the bytes instead of a validation and then this look.
-        return Some(unsafe { std::str::from_utf8_unchecked(bytes) });
+        return Some(RecordText { record, text: unsafe { std::str::from_utf8_unchecked(bytes) } });
     }
-    let all = simdutf8::basic::from_utf8(bytes).ok()?;
-    (0..record.len()).all(|i| record.range(i).is_some_and(|r| all.is_char_boundary(r.start))).then_some(all)
+    let text = simdutf8::basic::from_utf8(bytes).ok()?;
+    (0..record.len())
+        .all(|i| record.range(i).is_some_and(|r| text.is_char_boundary(r.start)))
+        .then_some(RecordText { record, text })
+}
+
+/// A record whose fields are all text, with that text ([`record_text`] makes it): each field's
+/// range of the text starts on a character boundary, and ends on one (where the record does,
+/// or before the next field's start, a delimiter, a quote or the spaces of a decoded quoted
+/// field, all ASCII).
+#[derive(Debug, Clone, Copy)]
+pub struct RecordText<'r> {
+    record: Record<'r>,
+    text: &'r str,
+}
+
+impl<'r> RecordText<'r> {
+    /// The text of all fields (as [`Record::as_slice`] holds them).
+    pub fn as_str(self) -> &'r str {
+        self.text
+    }
+
+    /// The text of field `i`.
+    #[inline(always)]
+    fn field(self, i: usize) -> Option<&'r str> {
+        let (start, end) = self.record.bounds(i)?;
+        debug_assert!(start <= end && self.text.is_char_boundary(start) && self.text.is_char_boundary(end));
+        // SAFETY: a field's range lies in the record's bytes, which `text` is, and starts and
+        // ends on character boundaries (see the type).
+        Some(unsafe { self.text.get_unchecked(start..end) })
+    }
 }
 
 /// `str::trim`, with a quick answer for the usual value that starts and ends with a visible
@@ -581,18 +610,17 @@ impl<'e> Plan<'e> {
     /// [`Plan::text_in`] of the field of `op` (a field taken straight from a column the short
     /// way); `None` when it is not UTF-8.
     #[inline]
-    pub fn op_text<'r>(&'r self, op: &FieldOp, record: Record<'r>, fields: &'r str) -> Option<&'r str> {
+    pub fn op_text<'r>(&'r self, op: &FieldOp, text: RecordText<'r>) -> Option<&'r str> {
         // The short way inline (it is most fields of most rows), the rest out of line.
-        let Some(d) = op.direct else { return self.mapped_text(op.field, record, fields) };
-        let (start, end) = record.bounds(d.column as usize)?;
-        let raw = fields.get(start..end)?;
+        let Some(d) = op.direct else { return self.mapped_text(op.field, text) };
+        let raw = text.field(d.column as usize)?;
         Some(if d.trim { trim(raw) } else { raw })
     }
 
     /// [`Plan::op_text`] of a field that is not taken straight from a column.
     #[inline(never)]
-    fn mapped_text<'r>(&'r self, i: usize, record: Record<'r>, fields: &'r str) -> Option<&'r str> {
-        match self.text_in(i, record, Some(fields)) {
+    fn mapped_text<'r>(&'r self, i: usize, text: RecordText<'r>) -> Option<&'r str> {
+        match self.text_in(i, text.record, Some(text)) {
             Ok(Cow::Borrowed(t)) => Some(t),
             _ => None,
         }
@@ -604,7 +632,7 @@ impl<'e> Plan<'e> {
         &'r self,
         i: usize,
         record: Record<'r>,
-        fields: Option<&'r str>,
+        fields: Option<RecordText<'r>>,
     ) -> Result<Cow<'r, str>, MapProblem> {
         let rule = &self.rules[i];
         let raw: &str = match &self.sources[i] {
@@ -612,7 +640,7 @@ impl<'e> Plan<'e> {
             Source::Missing { .. } => "",
             Source::Column(ci) => match (fields, record.range(*ci)) {
                 // The record's text is UTF-8 and every field starts on a character boundary.
-                (Some(all), Some(r)) => &all[r],
+                (Some(all), Some(r)) => &all.as_str()[r],
                 (_, r) => {
                     let bytes = r.map(|r| &record.as_slice()[r]).unwrap_or(b"");
                     std::str::from_utf8(bytes).map_err(|e| MapProblem::NotUtf8(e.valid_up_to()))?

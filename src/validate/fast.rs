@@ -10,7 +10,7 @@
 //! way, which finds the same values and writes the reject with every problem of the row. The
 //! line made here is the line the full way makes (a test compares them).
 
-use crate::map::{record_text, OpKind, Plan};
+use crate::map::{record_text, OpKind, Plan, RecordText};
 use crate::model::{ChunkBuilder, Extras, InvoiceHeader, InvoiceLine, TextSink};
 use crate::read::{Origin, Record};
 
@@ -29,7 +29,7 @@ pub fn line<'r>(
     typing: &mut LineTyping,
 ) -> Option<InvoiceLine> {
     let all = roles(plan, columns, record, values)?;
-    let extras = |texts: &mut ChunkBuilder, _: &[Value<'_>]| extras(plan, record, all, texts);
+    let extras = |texts: &mut ChunkBuilder, _: &[Value<'_>]| extras(plan, all, texts);
     invoice::line_from_with(plan.entity, values, origin, default_legal_entity, typing, extras).ok().flatten()
 }
 
@@ -53,14 +53,19 @@ pub fn header<'r>(
     let texts = TEXTS.with(|t| {
         let mut t = t.borrow_mut();
         t.clear();
-        extras(plan, record, all, &mut *t).then(|| t.clone())
+        extras(plan, all, &mut *t).then(|| t.clone())
     })?;
     invoice::header_with(plan.entity, values, origin, default_legal_entity, texts).ok()
 }
 
 /// The fields with a role of `record`, typed into `values`; the record's text, `None` when a
 /// field breaks a rule or the record is not the usual one.
-fn roles<'r>(plan: &'r Plan<'_>, columns: usize, record: Record<'r>, values: &mut Vec<Value<'r>>) -> Option<&'r str> {
+fn roles<'r>(
+    plan: &'r Plan<'_>,
+    columns: usize,
+    record: Record<'r>,
+    values: &mut Vec<Value<'r>>,
+) -> Option<RecordText<'r>> {
     let entity = plan.entity;
     if record.len() != columns || !plan.missing_required.is_empty() {
         return None;
@@ -70,7 +75,7 @@ fn roles<'r>(plan: &'r Plan<'_>, columns: usize, record: Record<'r>, values: &mu
     values.resize(entity.fields.len(), Value::Empty);
     for op in &plan.roles {
         let i = op.field;
-        let text = plan.op_text(op, record, all)?;
+        let text = plan.op_text(op, all)?;
         if text.is_empty() {
             if op.required {
                 return None;
@@ -94,9 +99,9 @@ fn roles<'r>(plan: &'r Plan<'_>, columns: usize, record: Record<'r>, values: &mu
 }
 
 /// The texts of the fields without a role into `texts` (false when one breaks a rule).
-fn extras(plan: &Plan<'_>, record: Record<'_>, all: &str, texts: &mut impl TextSink) -> bool {
+fn extras(plan: &Plan<'_>, all: RecordText<'_>, texts: &mut impl TextSink) -> bool {
     for op in &plan.others {
-        let Some(text) = plan.op_text(op, record, all) else { return false };
+        let Some(text) = plan.op_text(op, all) else { return false };
         if text.is_empty() {
             if op.required {
                 return false;
