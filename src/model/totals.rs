@@ -175,19 +175,16 @@ pub fn compute_with_nets(
     debug_assert_eq!(lines.len(), line_nets.len());
     let cur = header.currency;
     let two = |d: Decimal| d.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
-    let line_gross: Vec<Decimal> = lines
-        .iter()
-        .map(|l| {
-            let amount = mul(l.quantity, sub(l.unit_price, l.discount_per_unit)?)?;
-            Ok(two(bounded(if l.price_unit_is_one() { amount } else { div(amount, l.price_unit)? })?))
-        })
-        .collect::<Result<_, Overflow>>()?;
-    let line_allowances: Vec<Decimal> = lines
-        .iter()
-        .zip(&line_gross)
-        .zip(&line_nets)
-        .map(|((l, g), n)| bounded(sub(add(*g, l.charge_amount)?, *n)?))
-        .collect::<Result<_, _>>()?;
+    // Vectors of their final size at once (a collect through `Result` cannot know it).
+    let mut line_gross = Vec::with_capacity(lines.len());
+    for l in lines {
+        let amount = mul(l.quantity, sub(l.unit_price, l.discount_per_unit)?)?;
+        line_gross.push(two(bounded(if l.price_unit_is_one() { amount } else { div(amount, l.price_unit)? })?));
+    }
+    let mut line_allowances = Vec::with_capacity(lines.len());
+    for ((l, g), n) in lines.iter().zip(&line_gross).zip(&line_nets) {
+        line_allowances.push(bounded(sub(add(*g, l.charge_amount)?, *n)?)?);
+    }
     let mut groups: Vec<VatGroup> = Vec::new();
     let mut line_vat: Vec<Decimal> = Vec::new();
     let mut line_taxes = Vec::with_capacity(line_nets.len());
