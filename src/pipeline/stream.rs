@@ -379,10 +379,13 @@ pub(super) fn scan_keys(
     use crate::read::csv::Meets;
     use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
     let mut runs = KeyRuns::new();
-    let (mut scratch, mut last) = (Vec::new(), LastKey::default());
+    let mut scratch = Vec::new();
     let bound = key_scan_bytes();
     for &(i, entity) in files {
         let f = &req.files[i];
+        // A record repeats only a record of its own file and reading (another file has its own
+        // mapping; after a second reading, the keys read last are that reading's).
+        let mut last = LastKey::default();
         let (mut reader, _) = Reader::open_input(req, first, i, entity, "", false)?;
         runs.bytes += reader.source.total_bytes();
         if !runs.complete {
