@@ -495,6 +495,8 @@ pub struct FieldOp {
     pub required: bool,
     /// Its type, as far as the quick typing tells types apart.
     pub kind: OpKind,
+    /// Its role, when it is the field the entity takes that role from.
+    pub role: Option<crate::entity::Role>,
 }
 
 /// See [`FieldOp::kind`].
@@ -594,7 +596,8 @@ impl<'e> Plan<'e> {
                 FieldType::Int64 => OpKind::Int64,
                 _ => OpKind::Other,
             };
-            FieldOp { field: i, direct: direct[i], required: f.required, kind }
+            let role = f.role.filter(|&r| entity.role_index(r) == Some(i));
+            FieldOp { field: i, direct: direct[i], required: f.required, kind, role }
         };
         let roles = (0..entity.fields.len()).filter(|&i| entity.fields[i].role.is_some()).map(op).collect();
         let others = (0..entity.fields.len()).filter(|&i| entity.fields[i].role.is_none()).map(op).collect();

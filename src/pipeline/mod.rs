@@ -256,8 +256,9 @@ fn parse_row(
     // The usual row the quick way; else (or when it breaks a rule) the full way.
     let (n, dle) = (columns.len(), default_legal_entity);
     let fast = match entity.kind {
-        EntityKind::InvoiceLine => validate::fast::line(plan, n, rec, origin, dle, &mut values, &mut scratch.lines)
-            .map(|l| Parsed::Line(Box::new(l))),
+        EntityKind::InvoiceLine => {
+            validate::fast::line(plan, n, rec, origin, dle, &mut scratch.lines).map(|l| Parsed::Line(Box::new(l)))
+        }
         EntityKind::InvoiceHeader => {
             validate::fast::header(plan, n, rec, origin, dle, &mut values).map(|h| Parsed::Header(Box::new(h)))
         }

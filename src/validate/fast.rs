@@ -10,27 +10,71 @@
 //! way, which finds the same values and writes the reject with every problem of the row. The
 //! line made here is the line the full way makes (a test compares them).
 
-use crate::map::{record_text, OpKind, Plan, RecordText};
+use crate::map::{record_text, FieldOp, OpKind, Plan, RecordText};
 use crate::model::{ChunkBuilder, Extras, InvoiceHeader, InvoiceLine, TextSink};
 use crate::read::{Origin, Record};
 
 use super::field::{self, Value};
-use super::invoice::{self, LineTyping};
+use super::invoice::{self, LinePart, LineParts, LineTyping};
 
-/// The line of `record` when every field of it passes (see the module): `values` is space for
-/// the typed fields, `typing` the chunk the line's texts go into.
+/// The line of `record` when every field of it passes (see the module): its fields with a role
+/// typed straight into the line's parts, `typing` the chunk the line's texts go into.
 pub fn line<'r>(
     plan: &'r Plan<'_>,
     columns: usize,
     record: Record<'r>,
     origin: Origin,
     default_legal_entity: &str,
-    values: &mut Vec<Value<'r>>,
     typing: &mut LineTyping,
 ) -> Option<InvoiceLine> {
-    let all = roles(plan, columns, record, values)?;
-    let extras = |texts: &mut ChunkBuilder, _: &[Value<'_>]| extras(plan, all, texts);
-    invoice::line_from_with(plan.entity, values, origin, default_legal_entity, typing, extras).ok().flatten()
+    if record.len() != columns || !plan.missing_required.is_empty() {
+        return None;
+    }
+    let all = record_text(record)?;
+    let entity = plan.entity;
+    let mut parts = LineParts::default();
+    for op in &plan.roles {
+        let text = plan.op_text(op, all)?;
+        if text.is_empty() {
+            if op.required {
+                return None;
+            }
+            continue;
+        }
+        // The usual text and decimal straight into their part; the rest typed, then set.
+        let part = op.role.map_or(LinePart::Unused, LinePart::of);
+        match (op.kind, part) {
+            (OpKind::Text { max }, LinePart::Text(k)) if text.len() <= max as usize => {
+                parts.set_text(k, text);
+                continue;
+            }
+            (OpKind::Decimal { precision, scale }, LinePart::Decimal(k)) => {
+                if let Some(d) = field::quick_decimal(text.as_bytes(), precision, scale, b'.') {
+                    parts.set_decimal(k, d);
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        let value = match quick(op, text) {
+            Some(v) => v,
+            None => field::parse(text, &entity.fields[op.field].ty, &plan.formats[op.field]).ok()?,
+        };
+        parts.set(part, value);
+    }
+    let extras = |texts: &mut ChunkBuilder| extras(plan, all, texts);
+    invoice::line_with(entity, parts, origin, default_legal_entity, typing, extras).ok().flatten()
+}
+
+/// The usual text and decimal without the general typing's look-ups (the same values).
+fn quick<'r>(op: &FieldOp, text: &'r str) -> Option<Value<'r>> {
+    match op.kind {
+        OpKind::Text { max } if text.len() <= max as usize => Some(Value::Str(text.into())),
+        OpKind::Decimal { precision, scale } => {
+            field::quick_decimal(text.as_bytes(), precision, scale, b'.').map(Value::Dec)
+        }
+        _ => None,
+    }
 }
 
 /// The header of `record` when every field of it passes (see the module; `values` as for
@@ -58,7 +102,7 @@ pub fn header<'r>(
     invoice::header_with(plan.entity, values, origin, default_legal_entity, texts).ok()
 }
 
-/// The fields with a role of `record`, typed into `values`; the record's text, `None` when a
+/// The fields with a role of a header's `record`, typed into `values`; the record's text, `None` when a
 /// field breaks a rule or the record is not the usual one.
 fn roles<'r>(
     plan: &'r Plan<'_>,
@@ -82,15 +126,7 @@ fn roles<'r>(
             }
             continue;
         }
-        // The usual text and decimal without the general typing's look-ups (the same values).
-        let quick = match op.kind {
-            OpKind::Text { max } if text.len() <= max as usize => Some(Value::Str(text.into())),
-            OpKind::Decimal { precision, scale } => {
-                field::quick_decimal(text.as_bytes(), precision, scale, b'.').map(Value::Dec)
-            }
-            _ => None,
-        };
-        values[i] = match quick {
+        values[i] = match quick(op, text) {
             Some(v) => v,
             None => field::parse(text, &entity.fields[i].ty, &plan.formats[i]).ok()?,
         };
@@ -227,7 +263,7 @@ mod tests {
         let (mut fast_typing, mut full_typing) = (LineTyping::default(), LineTyping::default());
         let (mut made, mut full_ok) = (0, 0);
         rows_and_changes("BusinessDocumentSalesInvoiceLineItem", 7, |plan, columns, record, origin, as_is| {
-            let fast = line(plan, columns.len(), record, origin, "DEMF", &mut Vec::new(), &mut fast_typing);
+            let fast = line(plan, columns.len(), record, origin, "DEMF", &mut fast_typing);
             let mut values = Vec::new();
             let full = super::super::convert(plan, columns, record, origin, &mut values)
                 .and_then(|()| invoice::line_from(plan.entity, &mut values, origin, "DEMF", &mut full_typing));

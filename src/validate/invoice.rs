@@ -221,8 +221,8 @@ const CODED: [Role; 6] =
 impl LineTyping {
     /// The shared copy of the value of coded field `k` ([`CODED`]): the line before's when it
     /// is the same (lines in a row mostly share their codes), else [`intern`]'s.
-    fn code(&mut self, k: usize, entity: &Entity, values: &mut [Value<'_>]) -> Option<std::sync::Arc<str>> {
-        let Value::Str(s) = take(entity, values, CODED[k]) else { return None };
+    fn code(&mut self, k: usize, text: Option<std::borrow::Cow<'_, str>>) -> Option<std::sync::Arc<str>> {
+        let s = text?;
         match &self.codes[k] {
             Some(c) if **c == *s => Some(std::sync::Arc::clone(c)),
             _ => {
@@ -257,72 +257,220 @@ pub fn line_from(
     default_legal_entity: &str,
     typing: &mut LineTyping,
 ) -> Result<InvoiceLine, Reject> {
-    let line = line_from_with(entity, values, origin, default_legal_entity, typing, |texts, values| {
+    let parts = LineParts::take(entity, values);
+    let line = line_with(entity, parts, origin, default_legal_entity, typing, |texts| {
         extras_into(entity, values, texts);
         true
     })?;
     Ok(line.expect("the texts of typed values are always written"))
 }
 
-/// [`line_from`] with the texts of the fields without a role written by `extras` (into the
-/// chunk, after the line's slots; from `values` or from elsewhere). `Ok(None)` when `extras`
-/// gives up (its texts are taken back).
-pub(crate) fn line_from_with(
+/// What a line's fields with a role give, as the line is made of them ([`line_with`]): each
+/// role's value as the line takes it (a text, a decimal, a date or a record id), `None` when
+/// the field is empty or has a value of another kind.
+#[derive(Debug, Default)]
+pub(crate) struct LineParts<'a> {
+    /// By [`TEXT_PARTS`].
+    texts: [Option<std::borrow::Cow<'a, str>>; TEXT_PARTS.len()],
+    /// By [`DECIMAL_PARTS`].
+    decimals: [Option<Decimal>; DECIMAL_PARTS.len()],
+    invoice_date: Option<Date>,
+    parent_record_id: Option<i64>,
+}
+
+/// The roles whose part is a text: the currency, the line's [`Slot`]s (in [`Slot::ALL`]'s
+/// order), the invoice number, then the [`CODED`] fields (in that order).
+const TEXT_PARTS: [Role; 12] = [
+    Role::Currency,
+    Role::ItemId,
+    Role::ItemName,
+    Role::Description,
+    Role::Distribution,
+    Role::InvoiceNumber,
+    Role::LegalEntity,
+    Role::TaxCode,
+    Role::TaxGroup,
+    Role::ItemTaxGroup,
+    Role::Unit,
+    Role::MainAccount,
+];
+
+/// The roles whose part is a decimal.
+const DECIMAL_PARTS: [Role; 11] = [
+    Role::LineNumber,
+    Role::Quantity,
+    Role::UnitPrice,
+    Role::PriceUnit,
+    Role::DiscountPerUnit,
+    Role::DiscountPercent,
+    Role::DiscountAmount,
+    Role::ChargeAmount,
+    Role::LineAmount,
+    Role::LineTax,
+    Role::TaxRate,
+];
+
+/// Which part of a line a role gives (see [`LineParts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LinePart {
+    /// `texts[k]`.
+    Text(u8),
+    /// `decimals[k]`.
+    Decimal(u8),
+    /// The invoice date.
+    Date,
+    /// The parent record id.
+    RecordId,
+    /// None: a line does not use the role.
+    Unused,
+}
+
+impl LinePart {
+    /// The part `role` gives.
+    #[inline]
+    pub(crate) fn of(role: Role) -> LinePart {
+        /// [`LinePart::of`] by role (`Role as usize`; roles are fewer than 64).
+        const BY_ROLE: [LinePart; 64] = {
+            let mut t = [LinePart::Unused; 64];
+            let mut k = 0;
+            while k < TEXT_PARTS.len() {
+                t[TEXT_PARTS[k] as usize] = LinePart::Text(k as u8);
+                k += 1;
+            }
+            let mut k = 0;
+            while k < DECIMAL_PARTS.len() {
+                t[DECIMAL_PARTS[k] as usize] = LinePart::Decimal(k as u8);
+                k += 1;
+            }
+            t[Role::InvoiceDate as usize] = LinePart::Date;
+            t[Role::ParentRecordId as usize] = LinePart::RecordId;
+            t
+        };
+        BY_ROLE[role as usize]
+    }
+}
+
+impl<'a> LineParts<'a> {
+    /// The parts of a typed row (the values of its fields with a role are moved out).
+    fn take(entity: &Entity, values: &mut [Value<'a>]) -> LineParts<'a> {
+        let mut parts = LineParts::default();
+        for (i, f) in entity.fields.iter().enumerate() {
+            if let Some(role) = f.role.filter(|&r| entity.role_index(r) == Some(i)) {
+                parts.set(LinePart::of(role), std::mem::take(&mut values[i]));
+            }
+        }
+        parts
+    }
+
+    /// Sets `part` from the value of its field: a text part takes a text, a decimal part a
+    /// decimal or a whole number, the date a date, the record id a whole number; any other
+    /// value leaves the part empty.
+    pub(crate) fn set(&mut self, part: LinePart, value: Value<'a>) {
+        match part {
+            LinePart::Text(k) => {
+                self.texts[usize::from(k)] = match value {
+                    Value::Str(s) => Some(s),
+                    _ => None,
+                }
+            }
+            LinePart::Decimal(k) => {
+                self.decimals[usize::from(k)] = match value {
+                    Value::Dec(d) => Some(d),
+                    Value::Int(i) => Some(Decimal::from(i)),
+                    _ => None,
+                }
+            }
+            LinePart::Date => {
+                self.invoice_date = match value {
+                    Value::Date(d) => Some(d),
+                    _ => None,
+                }
+            }
+            LinePart::RecordId => {
+                self.parent_record_id = match value {
+                    Value::Int(i) => Some(i),
+                    _ => None,
+                }
+            }
+            LinePart::Unused => {}
+        }
+    }
+
+    /// Sets text part `k` (what [`LineParts::set`] does with a text).
+    #[inline]
+    pub(crate) fn set_text(&mut self, k: u8, text: &'a str) {
+        self.texts[usize::from(k)] = Some(std::borrow::Cow::Borrowed(text));
+    }
+
+    /// Sets decimal part `k` (what [`LineParts::set`] does with a decimal).
+    #[inline]
+    pub(crate) fn set_decimal(&mut self, k: u8, d: Decimal) {
+        self.decimals[usize::from(k)] = Some(d);
+    }
+}
+
+/// [`line_from`] of a line's parts, with the texts of the fields without a role written by
+/// `extras` (into the chunk, after the line's slots). `Ok(None)` when `extras` finds a field
+/// it cannot write (its texts are then taken back).
+pub(crate) fn line_with(
     entity: &Entity,
-    values: &mut [Value<'_>],
+    parts: LineParts<'_>,
     origin: Origin,
     default_legal_entity: &str,
     typing: &mut LineTyping,
-    extras: impl FnOnce(&mut ChunkBuilder, &[Value<'_>]) -> bool,
+    extras: impl FnOnce(&mut ChunkBuilder) -> bool,
 ) -> Result<Option<InvoiceLine>, Reject> {
+    let LineParts {
+        texts: [currency_code, slots @ .., number, le, tc, tg, itg, u, ma],
+        decimals,
+        invoice_date,
+        parent_record_id,
+    } = parts;
+    let [line_number, quantity, unit_price, price_unit, discount_per_unit, discount_percent, discount_amount, charge_amount, line_amount, line_tax, tax_rate] =
+        decimals;
     let texts = &mut typing.texts;
-    let cur = currency(entity, take_text(entity, values, Role::Currency), origin)?;
+    let cur = currency(entity, currency_code, origin)?;
     // The line's free texts first (a row's slots come before its fields), then the fields
     // without a role.
     let first = texts.start_row();
-    for slot in Slot::ALL {
-        if let Some(t) = take_text(entity, values, slot.role()) {
-            texts.push_slot(slot, &t);
+    for (slot, t) in Slot::ALL.into_iter().zip(&slots) {
+        if let Some(t) = t {
+            texts.push_slot(slot, t);
         }
     }
-    if !extras(texts, values) {
+    if !extras(texts) {
         texts.rollback(first);
         return Ok(None);
     }
     let extras = texts.end_row(first);
     let header = match entity.document {
-        DocumentKind::Sales => {
-            let number = take_text(entity, values, Role::InvoiceNumber).unwrap_or_default();
-            HeaderRef::Number(typing.number(&number))
-        }
-        DocumentKind::FreeText => {
-            HeaderRef::RecordId(take_int(entity, values, Role::ParentRecordId).unwrap_or_default())
-        }
+        DocumentKind::Sales => HeaderRef::Number(typing.number(number.as_deref().unwrap_or_default())),
+        DocumentKind::FreeText => HeaderRef::RecordId(parent_record_id.unwrap_or_default()),
     };
-    let price_unit = take_dec(entity, values, Role::PriceUnit).unwrap_or(Decimal::ONE);
-    let legal_entity = typing.code(0, entity, values).unwrap_or_else(|| intern(default_legal_entity));
-    let tax_code = typing.code(1, entity, values);
-    let tax_group = typing.code(2, entity, values);
-    let item_tax_group = typing.code(3, entity, values);
-    let unit = typing.code(4, entity, values);
-    let main_account = typing.code(5, entity, values);
+    let price_unit = price_unit.unwrap_or(Decimal::ONE);
+    let legal_entity = typing.code(0, le).unwrap_or_else(|| intern(default_legal_entity));
+    let tax_code = typing.code(1, tc);
+    let tax_group = typing.code(2, tg);
+    let item_tax_group = typing.code(3, itg);
+    let unit = typing.code(4, u);
+    let main_account = typing.code(5, ma);
     Ok(Some(InvoiceLine {
         origin,
         entity: entity.shared_name,
         legal_entity,
         header,
-        invoice_date: take_date(entity, values, Role::InvoiceDate),
-        line_number: take_dec(entity, values, Role::LineNumber).unwrap_or_default(),
-        quantity: take_dec(entity, values, Role::Quantity).unwrap_or_default(),
-        unit_price: take_dec(entity, values, Role::UnitPrice).unwrap_or_default(),
+        invoice_date,
+        line_number: line_number.unwrap_or_default(),
+        quantity: quantity.unwrap_or_default(),
+        unit_price: unit_price.unwrap_or_default(),
         price_unit: if price_unit.is_zero() { Decimal::ONE } else { price_unit },
-        discount_per_unit: take_dec(entity, values, Role::DiscountPerUnit).unwrap_or_default(),
-        discount_percent: take_dec(entity, values, Role::DiscountPercent).unwrap_or_default(),
-        discount_amount: take_dec(entity, values, Role::DiscountAmount).unwrap_or_default(),
-        charge_amount: take_dec(entity, values, Role::ChargeAmount).unwrap_or_default(),
-        line_amount: take_dec(entity, values, Role::LineAmount),
-        line_tax: take_dec(entity, values, Role::LineTax),
-        tax_rate: take_dec(entity, values, Role::TaxRate),
+        discount_per_unit: discount_per_unit.unwrap_or_default(),
+        discount_percent: discount_percent.unwrap_or_default(),
+        discount_amount: discount_amount.unwrap_or_default(),
+        charge_amount: charge_amount.unwrap_or_default(),
+        line_amount,
+        line_tax,
+        tax_rate,
         tax_code,
         tax_group,
         item_tax_group,
@@ -1649,8 +1797,41 @@ fn copy_reject(copy: Origin, of: Origin, r: &Reject, ctx: &Context<'_>) -> Rejec
 
 #[cfg(test)]
 mod tests {
-    use super::{increases, shared_keys};
+    use super::{increases, shared_keys, LinePart, LineParts, DECIMAL_PARTS, TEXT_PARTS};
+    use crate::entity::Role;
+    use crate::validate::field::Value;
     use rust_decimal::Decimal;
+
+    /// Every role a line takes has the part the line takes it from; the others have none; a
+    /// part is set only from a value of its kind.
+    #[test]
+    fn a_role_gives_the_part_of_its_kind() {
+        assert_eq!(LinePart::of(Role::Currency), LinePart::Text(0));
+        assert_eq!(LinePart::of(Role::Distribution), LinePart::Text(4));
+        assert_eq!(LinePart::of(Role::InvoiceNumber), LinePart::Text(5));
+        assert_eq!(LinePart::of(Role::MainAccount), LinePart::Text(11));
+        assert_eq!(LinePart::of(Role::LineNumber), LinePart::Decimal(0));
+        assert_eq!(LinePart::of(Role::TaxRate), LinePart::Decimal(10));
+        assert_eq!(LinePart::of(Role::InvoiceDate), LinePart::Date);
+        assert_eq!(LinePart::of(Role::ParentRecordId), LinePart::RecordId);
+        for role in [Role::Customer, Role::DueDate, Role::TotalAmount, Role::RecordId, Role::Voucher] {
+            assert_eq!(LinePart::of(role), LinePart::Unused, "{role:?}");
+        }
+        for (k, &role) in TEXT_PARTS.iter().enumerate() {
+            assert_eq!(LinePart::of(role), LinePart::Text(k as u8));
+        }
+        for (k, &role) in DECIMAL_PARTS.iter().enumerate() {
+            assert_eq!(LinePart::of(role), LinePart::Decimal(k as u8));
+        }
+        let mut parts = LineParts::default();
+        parts.set(LinePart::Decimal(1), Value::Int(7));
+        parts.set(LinePart::Decimal(2), Value::Str("7".into()));
+        parts.set(LinePart::Text(0), Value::Dec(Decimal::ONE));
+        parts.set(LinePart::RecordId, Value::Int(5637144577));
+        assert_eq!(parts.decimals[1], Some(Decimal::from(7)));
+        assert_eq!((parts.decimals[2], &parts.texts[0]), (None, &None));
+        assert_eq!(parts.parent_record_id, Some(5637144577));
+    }
 
     #[test]
     fn a_line_number_increases_by_value_whatever_its_scale() {
