@@ -16,6 +16,7 @@
 //! - [`progress`]: progress bars and stage events;
 //! - [`job`]: job files; [`cli`]: the command line.
 
+pub mod alloc;
 pub mod cli;
 pub mod einvoice;
 pub mod entity;

@@ -25,67 +25,7 @@ use invoiceflow::validate::Rule;
 // mimalloc: the import path allocates and frees many small values across threads, where it
 // is markedly faster than the system allocator (measured in BENCHMARKS.md).
 #[global_allocator]
-static GLOBAL: MiMalloc = MiMalloc;
-
-/// mimalloc as the global allocator, through its plain entry points wherever the alignment
-/// asked for is one that every block of mimalloc has (16 bytes on 64-bit targets). The
-/// `mimalloc` crate's allocator calls the aligned entry points for every allocation, whose
-/// general path costs some 130 instructions a call where the plain one costs about 20 (the
-/// 10k-invoice pro forma makes ~900k allocations; BENCHMARKS.md).
-struct MiMalloc;
-
-/// The alignment every block that mimalloc hands out has (`MI_MAX_ALIGN_SIZE`).
-const MI_ALIGN: usize = 16;
-
-// SAFETY: each function passes the layout's size to mimalloc and asks for the layout's
-// alignment unless every mimalloc block already has it; blocks are freed by mimalloc, which
-// frees aligned and plain blocks alike.
-unsafe impl std::alloc::GlobalAlloc for MiMalloc {
-    #[inline]
-    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        use libmimalloc_sys as mi;
-        // SAFETY: see the impl.
-        unsafe {
-            if layout.align() <= MI_ALIGN {
-                mi::mi_malloc(layout.size()).cast()
-            } else {
-                mi::mi_malloc_aligned(layout.size(), layout.align()).cast()
-            }
-        }
-    }
-
-    #[inline]
-    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
-        use libmimalloc_sys as mi;
-        // SAFETY: see the impl.
-        unsafe {
-            if layout.align() <= MI_ALIGN {
-                mi::mi_zalloc(layout.size()).cast()
-            } else {
-                mi::mi_zalloc_aligned(layout.size(), layout.align()).cast()
-            }
-        }
-    }
-
-    #[inline]
-    unsafe fn dealloc(&self, ptr: *mut u8, _layout: std::alloc::Layout) {
-        // SAFETY: see the impl.
-        unsafe { libmimalloc_sys::mi_free(ptr.cast()) }
-    }
-
-    #[inline]
-    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
-        use libmimalloc_sys as mi;
-        // SAFETY: see the impl.
-        unsafe {
-            if layout.align() <= MI_ALIGN {
-                mi::mi_realloc(ptr.cast(), new_size).cast()
-            } else {
-                mi::mi_realloc_aligned(ptr.cast(), new_size, layout.align()).cast()
-            }
-        }
-    }
-}
+static GLOBAL: invoiceflow::alloc::MiMalloc = invoiceflow::alloc::MiMalloc;
 
 const EXIT_OK: u8 = 0;
 const EXIT_FATAL: u8 = 1;
