@@ -1,7 +1,7 @@
 //! Master data rows (already typed) → the master data model; duplicate keys and bad codes are
 //! rejects like any other row's.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use rust_decimal::Decimal;
 
@@ -16,22 +16,26 @@ use super::{Reject, Rule};
 /// Typed access to one row by field name.
 struct Row<'a> {
     entity: &'a Entity,
+    /// The entity's fields by name, as defined.
+    names: &'a FxHashMap<&'a str, usize>,
     values: &'a [Value<'static>],
 }
 
 impl Row<'_> {
-    fn get(&self, name: &str) -> &Value<'static> {
+    /// The field of that name: its index and value.
+    fn field(&self, name: &str) -> Option<(usize, &Value<'static>)> {
         // Field names used below are those of the compiled-in definitions (tested).
-        self.entity.field_index(name).and_then(|i| self.values.get(i)).unwrap_or(&Value::Empty)
+        let i = self.names.get(name).copied().or_else(|| self.entity.field_index(name))?;
+        Some((i, self.values.get(i)?))
+    }
+    fn get(&self, name: &str) -> &Value<'static> {
+        self.field(name).map_or(&Value::Empty, |(_, v)| v)
     }
     fn s(&self, name: &str) -> Option<String> {
-        match self.get(name) {
-            Value::Str(s) => Some(s.to_string()),
-            Value::Empty => None,
-            other => {
-                let i = self.entity.field_index(name)?;
-                Some(other.canonical(&self.entity.fields[i].ty))
-            }
+        match self.field(name)? {
+            (_, Value::Str(s)) => Some(s.to_string()),
+            (_, Value::Empty) => None,
+            (i, other) => Some(other.canonical(&self.entity.fields[i].ty)),
         }
     }
     fn req(&self, name: &str) -> String {
@@ -56,8 +60,8 @@ impl Row<'_> {
         }
     }
     fn enum_name(&self, name: &str) -> Option<String> {
-        let i = self.entity.field_index(name)?;
-        match (self.get(name), &self.entity.fields[i].ty) {
+        let (i, value) = self.field(name)?;
+        match (value, &self.entity.fields[i].ty) {
             (Value::Enum(v), FieldType::Enum(names)) => names.get(usize::from(*v)).cloned(),
             _ => None,
         }
@@ -71,13 +75,22 @@ fn key_of(entity: &Entity, values: &[Value<'_>]) -> Vec<String> {
 /// Adds typed rows of a master entity to `md`; returns the rows rejected.
 pub fn add_rows(entity: &Entity, rows: Vec<(Origin, Vec<Value<'static>>)>, md: &mut MasterData) -> Vec<Reject> {
     let mut rejects = Vec::new();
-    let mut seen: HashMap<Vec<String>, Vec<Origin>> = HashMap::new();
-    for (o, v) in &rows {
-        seen.entry(key_of(entity, v)).or_default().push(*o);
+    // Each row's key once; how many rows have it; the rows of a key that several rows have.
+    let keys: Vec<Vec<String>> = rows.iter().map(|(_, v)| key_of(entity, v)).collect();
+    let mut count: FxHashMap<&[String], u32> = FxHashMap::default();
+    count.reserve(keys.len());
+    for k in &keys {
+        *count.entry(k.as_slice()).or_default() += 1;
     }
-    for (origin, values) in &rows {
-        let copies = &seen[&key_of(entity, values)];
-        if copies.len() > 1 {
+    let mut copies_of: FxHashMap<&[String], Vec<Origin>> = FxHashMap::default();
+    for ((o, _), k) in rows.iter().zip(&keys) {
+        if count[k.as_slice()] > 1 {
+            copies_of.entry(k.as_slice()).or_default().push(*o);
+        }
+    }
+    let names: FxHashMap<&str, usize> = entity.fields.iter().enumerate().map(|(i, f)| (f.name.as_str(), i)).collect();
+    for ((origin, values), key) in rows.iter().zip(&keys) {
+        if let Some(copies) = copies_of.get(key.as_slice()) {
             let others: Vec<String> =
                 copies.iter().filter(|c| *c != origin).map(|c| format!("line {}", c.line)).collect();
             let key_names: Vec<&str> = entity.key.iter().map(|&k| entity.fields[k].name.as_str()).collect();
@@ -88,14 +101,14 @@ pub fn add_rows(entity: &Entity, rows: Vec<(Origin, Vec<Value<'static>>)>, md: &
                 format!(
                     "{} {} occurs again at {} — {}",
                     key_names.join("+"),
-                    key_of(entity, values).join("+"),
+                    key.join("+"),
                     others.join(", "),
                     Rule::KeyDuplicate.fix()
                 ),
             ));
             continue;
         }
-        let r = Row { entity, values };
+        let r = Row { entity, names: &names, values };
         let bad_currency = |field: &str, code: &str| {
             Reject::new(
                 *origin,

@@ -153,6 +153,66 @@ fn master_copy(dir: &Path) -> std::path::PathBuf {
     master
 }
 
+/// Master rows with one key are all rejected, each naming the others by line; the other
+/// customers stay, and invoices of a rejected customer are rejected as for an unknown one.
+#[test]
+fn master_rows_sharing_a_key_are_each_rejected_naming_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let master = master_copy(d);
+    let customers = master.join("Customer.csv");
+    let text = std::fs::read_to_string(&customers).unwrap();
+    let de002 = text.lines().find(|l| l.starts_with("DE-002,")).unwrap().to_string();
+    // DE-002 on line 3, again on lines 9 and 10.
+    std::fs::write(&customers, format!("{text}{de002}\n{}\n", de002.replacen("Süd", "Nord", 1))).unwrap();
+    std::fs::write(
+        d.join("headers.csv"),
+        "DATAAREAID,INVOICENUMBER,INVOICEDATE,INVOICECUSTOMERACCOUNTNUMBER,CURRENCYCODE,PAYMENTTERMSNAME\n\
+         DEMF,X-1,2024-03-01,DE-001,EUR,Net30\nDEMF,X-2,2024-03-01,DE-002,EUR,Net30\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("lines.csv"),
+        "DATAAREAID,INVOICEID,LINECREATIONSEQUENCENUMBER,ITEMID,ITEMNAME,QTY,SALESPRICE,ITEMSALESTAXGROUP\n\
+         DEMF,X-1,1,BK-1001,Bike,1,10.00,FULL\nDEMF,X-2,1,BK-1001,Bike,1,10.00,FULL\n",
+    )
+    .unwrap();
+    let run = invoiceflow(&[
+        "import",
+        "--json",
+        "--quiet",
+        "--master",
+        &s(&master),
+        "--rejects",
+        &s(&d.join("rejects")),
+        "--pro-forma",
+        &format!("SalesInvoiceJournalHeader={}", s(&d.join("headers.csv"))),
+        &format!("BusinessDocumentSalesInvoiceLineItem={}", s(&d.join("lines.csv"))),
+    ]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let customer = run.import_of("Customer.csv");
+    assert_eq!((customer["read"].as_u64(), customer["rejected"].as_u64()), (Some(9), Some(3)), "{customer}");
+    let mut rows = csv::Reader::from_path(d.join("rejects/rejects.csv")).unwrap();
+    let rejects: Vec<crate::RejectRow> = rows.deserialize().map(|r| r.unwrap()).collect();
+    let dup: Vec<(u64, &str, &str)> = rejects
+        .iter()
+        .filter(|r| r.file.ends_with("Customer.csv"))
+        .map(|r| (r.line, r.rule.as_str(), r.message.split(" — ").next().unwrap()))
+        .collect();
+    assert_eq!(
+        dup,
+        [
+            (3, "key.duplicate", "CustomerAccount DE-002 occurs again at line 9, line 10"),
+            (9, "key.duplicate", "CustomerAccount DE-002 occurs again at line 3, line 10"),
+            (10, "key.duplicate", "CustomerAccount DE-002 occurs again at line 3, line 9"),
+        ]
+    );
+    let json = run.json();
+    assert_eq!(json["validated"]["invoices"], 1, "{json}");
+    let x2 = rejects.iter().find(|r| r.file.ends_with("headers.csv")).unwrap();
+    assert_eq!((x2.line, x2.rule.as_str()), (3, "ref.customer"), "{x2:?}");
+}
+
 #[test]
 fn an_exchange_rate_that_overflows_the_accounting_amounts_rejects_its_invoice_and_the_rest_posts() {
     let dir = tempfile::tempdir().unwrap();
