@@ -233,6 +233,10 @@ pub struct Entity {
     pub headers: Vec<String>,
     /// Fields in export order.
     pub fields: Vec<Field>,
+    /// Field index by name as defined (the usual look-up, without lower-casing; Fx-hashed:
+    /// the master data look fields up by name for every row).
+    by_exact_name: rustc_hash::FxHashMap<String, usize>,
+    /// Field index by lower-cased OData or staging name.
     by_name: HashMap<String, usize>,
     /// Field index per role, indexed by `Role as usize` (a lookup per field of every row).
     by_role: Vec<Option<usize>>,
@@ -249,10 +253,15 @@ impl Entity {
     /// The field whose OData or staging name is `name`, case-insensitively.
     pub fn field_index(&self, name: &str) -> Option<usize> {
         // Names as defined are found without lower-casing them (names are unique in any case).
-        if let Some(i) = self.fields.iter().position(|f| f.name == name) {
+        if let Some(&i) = self.by_exact_name.get(name) {
             return Some(i);
         }
         self.by_name.get(&name.to_ascii_lowercase()).copied()
+    }
+
+    /// The role field `i` gives, when it is the field the entity takes that role from.
+    pub fn role_of(&self, i: usize) -> Option<Role> {
+        self.fields.get(i)?.role.filter(|&r| self.role_index(r) == Some(i))
     }
 
     /// The field with a role.
@@ -330,6 +339,7 @@ impl Entity {
             key,
             headers: parsed.headers,
             shared: vec![false; fields.len()],
+            by_exact_name: fields.iter().enumerate().map(|(i, f)| (f.name.clone(), i)).collect(),
             fields,
             by_name,
             by_role,

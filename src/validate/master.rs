@@ -16,8 +16,6 @@ use super::{Reject, Rule};
 /// Typed access to one row by field name.
 struct Row<'a> {
     entity: &'a Entity,
-    /// The entity's fields by name, as defined.
-    names: &'a FxHashMap<&'a str, usize>,
     values: &'a [Value<'static>],
 }
 
@@ -25,7 +23,7 @@ impl Row<'_> {
     /// The field of that name: its index and value.
     fn field(&self, name: &str) -> Option<(usize, &Value<'static>)> {
         // Field names used below are those of the compiled-in definitions (tested).
-        let i = self.names.get(name).copied().or_else(|| self.entity.field_index(name))?;
+        let i = self.entity.field_index(name)?;
         Some((i, self.values.get(i)?))
     }
     fn get(&self, name: &str) -> &Value<'static> {
@@ -88,7 +86,6 @@ pub fn add_rows(entity: &Entity, rows: Vec<(Origin, Vec<Value<'static>>)>, md: &
             copies_of.entry(k.as_slice()).or_default().push(*o);
         }
     }
-    let names: FxHashMap<&str, usize> = entity.fields.iter().enumerate().map(|(i, f)| (f.name.as_str(), i)).collect();
     for ((origin, values), key) in rows.iter().zip(&keys) {
         if let Some(copies) = copies_of.get(key.as_slice()) {
             let others: Vec<String> =
@@ -108,7 +105,7 @@ pub fn add_rows(entity: &Entity, rows: Vec<(Origin, Vec<Value<'static>>)>, md: &
             ));
             continue;
         }
-        let r = Row { entity, names: &names, values };
+        let r = Row { entity, values };
         let bad_currency = |field: &str, code: &str| {
             Reject::new(
                 *origin,
