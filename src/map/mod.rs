@@ -596,8 +596,7 @@ impl<'e> Plan<'e> {
                 FieldType::Int64 => OpKind::Int64,
                 _ => OpKind::Other,
             };
-            let role = f.role.filter(|&r| entity.role_index(r) == Some(i));
-            FieldOp { field: i, direct: direct[i], required: f.required, kind, role }
+            FieldOp { field: i, direct: direct[i], required: f.required, kind, role: entity.role_of(i) }
         };
         let roles = (0..entity.fields.len()).filter(|&i| entity.fields[i].role.is_some()).map(op).collect();
         let others = (0..entity.fields.len()).filter(|&i| entity.fields[i].role.is_none()).map(op).collect();

@@ -43,20 +43,24 @@ pub fn line<'r>(
         }
         // The usual text and decimal straight into their part; the rest typed, then set.
         let part = op.role.map_or(LinePart::Unused, LinePart::of);
-        match (op.kind, part) {
+        let quick_value = match (op.kind, part) {
             (OpKind::Text { max }, LinePart::Text(k)) if text.len() <= max as usize => {
                 parts.set_text(k, text);
                 continue;
             }
             (OpKind::Decimal { precision, scale }, LinePart::Decimal(k)) => {
-                if let Some(d) = field::quick_decimal(text.as_bytes(), precision, scale, b'.') {
-                    parts.set_decimal(k, d);
-                    continue;
+                match field::quick_decimal(text.as_bytes(), precision, scale, b'.') {
+                    Some(d) => {
+                        parts.set_decimal(k, d);
+                        continue;
+                    }
+                    // Not the usual decimal: typed the general way below (no second look).
+                    None => None,
                 }
             }
-            _ => {}
-        }
-        let value = match quick(op, text) {
+            _ => quick(op, text),
+        };
+        let value = match quick_value {
             Some(v) => v,
             None => field::parse(text, &entity.fields[op.field].ty, &plan.formats[op.field]).ok()?,
         };

@@ -278,22 +278,23 @@ pub(crate) struct LineParts<'a> {
     parent_record_id: Option<i64>,
 }
 
-/// The roles whose part is a text: the currency, the line's [`Slot`]s (in [`Slot::ALL`]'s
-/// order), the invoice number, then the [`CODED`] fields (in that order).
-const TEXT_PARTS: [Role; 12] = [
-    Role::Currency,
-    Role::ItemId,
-    Role::ItemName,
-    Role::Description,
-    Role::Distribution,
-    Role::InvoiceNumber,
-    Role::LegalEntity,
-    Role::TaxCode,
-    Role::TaxGroup,
-    Role::ItemTaxGroup,
-    Role::Unit,
-    Role::MainAccount,
-];
+/// The roles whose part is a text: the currency, the roles of the line's [`Slot`]s (in
+/// [`Slot::ALL`]'s order), the invoice number, then the [`CODED`] roles (in that order).
+const TEXT_PARTS: [Role; 12] = {
+    let mut t = [Role::Currency; 12];
+    let mut k = 0;
+    while k < Slot::ALL.len() {
+        t[1 + k] = Slot::ALL[k].role();
+        k += 1;
+    }
+    t[1 + Slot::ALL.len()] = Role::InvoiceNumber;
+    let mut k = 0;
+    while k < CODED.len() {
+        t[2 + Slot::ALL.len() + k] = CODED[k];
+        k += 1;
+    }
+    t
+};
 
 /// The roles whose part is a decimal.
 const DECIMAL_PARTS: [Role; 11] = [
@@ -354,9 +355,9 @@ impl<'a> LineParts<'a> {
     /// The parts of a typed row (the values of its fields with a role are moved out).
     fn take(entity: &Entity, values: &mut [Value<'a>]) -> LineParts<'a> {
         let mut parts = LineParts::default();
-        for (i, f) in entity.fields.iter().enumerate() {
-            if let Some(role) = f.role.filter(|&r| entity.role_index(r) == Some(i)) {
-                parts.set(LinePart::of(role), std::mem::take(&mut values[i]));
+        for (i, value) in values.iter_mut().enumerate() {
+            if let Some(role) = entity.role_of(i) {
+                parts.set(LinePart::of(role), std::mem::take(value));
             }
         }
         parts
