@@ -153,6 +153,28 @@ fn master_copy(dir: &Path) -> std::path::PathBuf {
     master
 }
 
+/// Writes `d/headers.csv` and `d/lines.csv`: invoice X-1, X-2, … of 2024-03-01, one per
+/// (customer, currency, unit price), each with one line of one bike; the import arguments of
+/// the two files.
+fn invoice_files(d: &Path, invoices: &[(&str, &str, &str)]) -> [String; 2] {
+    let mut headers = String::from(
+        "DATAAREAID,INVOICENUMBER,INVOICEDATE,INVOICECUSTOMERACCOUNTNUMBER,CURRENCYCODE,PAYMENTTERMSNAME\n",
+    );
+    let mut lines = String::from(
+        "DATAAREAID,INVOICEID,LINECREATIONSEQUENCENUMBER,ITEMID,ITEMNAME,QTY,SALESPRICE,ITEMSALESTAXGROUP\n",
+    );
+    for (k, (customer, currency, price)) in invoices.iter().enumerate() {
+        headers += &format!("DEMF,X-{},2024-03-01,{customer},{currency},Net30\n", k + 1);
+        lines += &format!("DEMF,X-{},1,BK-1001,Bike,1,{price},FULL\n", k + 1);
+    }
+    std::fs::write(d.join("headers.csv"), headers).unwrap();
+    std::fs::write(d.join("lines.csv"), lines).unwrap();
+    [
+        format!("SalesInvoiceJournalHeader={}", s(&d.join("headers.csv"))),
+        format!("BusinessDocumentSalesInvoiceLineItem={}", s(&d.join("lines.csv"))),
+    ]
+}
+
 /// Master rows with one key are all rejected, each naming the others by line; the other
 /// customers stay, and invoices of a rejected customer are rejected as for an unknown one.
 #[test]
@@ -165,35 +187,12 @@ fn master_rows_sharing_a_key_are_each_rejected_naming_the_others() {
     let de002 = text.lines().find(|l| l.starts_with("DE-002,")).unwrap().to_string();
     // DE-002 on line 3, again on lines 9 and 10.
     std::fs::write(&customers, format!("{text}{de002}\n{}\n", de002.replacen("Süd", "Nord", 1))).unwrap();
-    std::fs::write(
-        d.join("headers.csv"),
-        "DATAAREAID,INVOICENUMBER,INVOICEDATE,INVOICECUSTOMERACCOUNTNUMBER,CURRENCYCODE,PAYMENTTERMSNAME\n\
-         DEMF,X-1,2024-03-01,DE-001,EUR,Net30\nDEMF,X-2,2024-03-01,DE-002,EUR,Net30\n",
-    )
-    .unwrap();
-    std::fs::write(
-        d.join("lines.csv"),
-        "DATAAREAID,INVOICEID,LINECREATIONSEQUENCENUMBER,ITEMID,ITEMNAME,QTY,SALESPRICE,ITEMSALESTAXGROUP\n\
-         DEMF,X-1,1,BK-1001,Bike,1,10.00,FULL\nDEMF,X-2,1,BK-1001,Bike,1,10.00,FULL\n",
-    )
-    .unwrap();
-    let run = invoiceflow(&[
-        "import",
-        "--json",
-        "--quiet",
-        "--master",
-        &s(&master),
-        "--rejects",
-        &s(&d.join("rejects")),
-        "--pro-forma",
-        &format!("SalesInvoiceJournalHeader={}", s(&d.join("headers.csv"))),
-        &format!("BusinessDocumentSalesInvoiceLineItem={}", s(&d.join("lines.csv"))),
-    ]);
+    let files = invoice_files(d, &[("DE-001", "EUR", "10.00"), ("DE-002", "EUR", "10.00")]);
+    let run = crate::import(&files, &master);
     assert_eq!(run.code, 3, "{}", run.stderr);
     let customer = run.import_of("Customer.csv");
     assert_eq!((customer["read"].as_u64(), customer["rejected"].as_u64()), (Some(9), Some(3)), "{customer}");
-    let mut rows = csv::Reader::from_path(d.join("rejects/rejects.csv")).unwrap();
-    let rejects: Vec<crate::RejectRow> = rows.deserialize().map(|r| r.unwrap()).collect();
+    let rejects = run.rejects();
     let dup: Vec<(u64, &str, &str)> = rejects
         .iter()
         .filter(|r| r.file.ends_with("Customer.csv"))
@@ -219,30 +218,10 @@ fn an_exchange_rate_that_overflows_the_accounting_amounts_rejects_its_invoice_an
     let d = dir.path();
     let master = master_copy(d);
     edit(&master.join("ExchangeRate.csv"), "GBP,EUR,2024-01-01,1.1650", "GBP,EUR,2024-01-01,100000000000000000");
-    std::fs::write(
-        d.join("headers.csv"),
-        "DATAAREAID,INVOICENUMBER,INVOICEDATE,INVOICECUSTOMERACCOUNTNUMBER,CURRENCYCODE,PAYMENTTERMSNAME\n\
-         DEMF,X-1,2024-03-01,GB-001,GBP,Net30\nDEMF,X-2,2024-03-01,DE-001,EUR,Net30\n",
-    )
-    .unwrap();
-    std::fs::write(
-        d.join("lines.csv"),
-        "DATAAREAID,INVOICEID,LINECREATIONSEQUENCENUMBER,ITEMID,ITEMNAME,QTY,SALESPRICE,ITEMSALESTAXGROUP\n\
-         DEMF,X-1,1,BK-1001,Bike,1,10000000000000,FULL\nDEMF,X-2,1,BK-1001,Bike,1,10.00,FULL\n",
-    )
-    .unwrap();
+    let [headers, lines] = invoice_files(d, &[("GB-001", "GBP", "10000000000000"), ("DE-001", "EUR", "10.00")]);
     let store = d.join("s.db");
-    let run = invoiceflow(&[
-        "import",
-        "--json",
-        "--quiet",
-        "--master",
-        &s(&master),
-        "--store",
-        &s(&store),
-        &format!("SalesInvoiceJournalHeader={}", s(&d.join("headers.csv"))),
-        &format!("BusinessDocumentSalesInvoiceLineItem={}", s(&d.join("lines.csv"))),
-    ]);
+    let run =
+        invoiceflow(&["import", "--json", "--quiet", "--master", &s(&master), "--store", &s(&store), &headers, &lines]);
     assert_eq!(run.code, 3, "{}", run.stderr);
     let json = run.json();
     assert_eq!(json["posting"]["invoices"], 1);
