@@ -5,8 +5,10 @@
 //! their general path costs ~130 instructions a call where the plain one costs ~20 (the pro
 //! forma of the 10k-invoice set makes ~900k allocations; BENCHMARKS.md). Every block mimalloc
 //! hands out is aligned to 8 bytes (block sizes are whole words, pages start 16-aligned), but
-//! not every block to 16: a block of 24 or 56 bytes may sit at 8 mod 16, and a layout's size
-//! need not be a multiple of its alignment (hashbrown asks for 16-aligned tables of such sizes).
+//! not every block to 16 (were 16-byte alignment taken the plain way, the test below would fail
+//! on a one-byte layout, whose block sits at 8 mod 16), and a layout's size need not be a
+//! multiple of its alignment (hashbrown's tables: buckets × entry size rounded up to 16, then a
+//! control byte per bucket and 16 more).
 //! So alignments up to 8 take the plain entry points, larger ones the aligned entry points,
 //! which find an aligned block or make one.
 
