@@ -13,6 +13,9 @@
 #     BENCH_DIR=DIR    where data and outputs go (default /tmp/invoiceflow-bench)
 #     PEERS=DIR        where peer_polars.py / peer_duckdb.py are (default ../shared/tools)
 #     SKIP_EINVOICE=1  leaves out the e-invoice rows (the slowest)
+#     ROUNDS=N         also runs the floor, each peer and the pro forma import in turn N times
+#                      and reports their medians and in how many rounds we were ahead (one run
+#                      each is at the mercy of the machine's noise; default 1: not done)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-100000}
@@ -49,6 +52,14 @@ read -r s mb < <(measure target/release/examples/csv_floor "$h" "$l")
 floor=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["seconds"])' "$dir/out.txt")
 row "floor: bare csv ByteRecord loop, both files" "$floor" "$(rate "$lines" "$floor" lines)" "$mb"
 
+# A peer's own timing of read + validate + post, from the last line it prints.
+peer_seconds() {
+  python3 - "$1" <<'PY'
+import re, sys
+t = dict(re.findall(r"(\S+)=([0-9.]+)s", sys.argv[1]))
+print(f"{float(t['read']) + float(t['validate+post']):.2f}")
+PY
+}
 # The peers: read both files, type as decimals, line nets, VAT per rate, header totals,
 # orphans, duplicate keys, then Parquet. Their "read + validate + post" compares with our
 # "import + validate + post"; their total includes writing Parquet.
@@ -61,12 +72,7 @@ for peer in polars duckdb; do
   fi
   read -r s mb < <(measure python3 "$script" "$h" "$l" "$dir/peer-$peer" --threads "$(nproc)")
   line=$(tail -1 "$dir/out.txt")
-  rv=$(python3 - "$line" <<'PY'
-import re, sys
-t = dict(re.findall(r"(\S+)=([0-9.]+)s", sys.argv[1]))
-print(f"{float(t['read']) + float(t['validate+post']):.2f}")
-PY
-)
+  rv=$(peer_seconds "$line")
   row "$peer: read + validate + post (of its total)" "$rv" "$(rate "$lines" "$rv" lines)" "-"
   row "$peer: the whole script, with Parquet out" "$s" "$(rate "$lines" "$s" lines)" "$mb"
   echo "    ($line)"
@@ -103,3 +109,38 @@ for p in "${peer_rw[@]}"; do
   awk -v name="${p%%=*}" -v t="${p#*=}" -v b="$post" \
     'BEGIN { printf "to %s (read + validate + post): %.2fx (below 1 is ahead)\n", name, b/t }'
 done
+
+# Head to head: the floor, each peer and the pro forma import in turn, ROUNDS times.
+rounds=${ROUNDS:-1}
+if [ "$rounds" -gt 1 ]; then
+  median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+  floors=(); ours=(); declare -A theirs=() ahead=()
+  for r in $(seq 1 "$rounds"); do
+    measure target/release/examples/csv_floor "$h" "$l" > /dev/null
+    f=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["seconds"])' "$dir/out.txt")
+    declare -A now=()
+    for p in "${peer_rw[@]}"; do
+      peer=${p%%=*}
+      measure python3 "$peers/peer_$peer.py" "$h" "$l" "$dir/peer-$peer" --threads "$(nproc)" > /dev/null
+      now[$peer]=$(peer_seconds "$(tail -1 "$dir/out.txt")")
+    done
+    read -r s _ < <(measure $bin import --quiet --json --pro-forma --master "$m" "$h" "$l")
+    floors+=("$f"); ours+=("$s")
+    line="round $r: floor $f s, pro forma $s s"
+    for peer in "${!now[@]}"; do
+      theirs[$peer]="${theirs[$peer]:-} ${now[$peer]}"
+      if awk -v a="$s" -v b="${now[$peer]}" 'BEGIN { exit !(a < b) }'; then ahead[$peer]=$((${ahead[$peer]:-0} + 1)); fi
+      line="$line, $peer ${now[$peer]} s"
+    done
+    echo "$line"
+  done
+  mf=$(median "${floors[@]}"); mo=$(median "${ours[@]}")
+  awk -v f="$mf" -v o="$mo" -v r="$rounds" \
+    'BEGIN { printf "medians of %d rounds: floor %.3f s, pro forma %.3f s = %.1fx the floor (target 1.5x)\n", r, f, o, o / f }'
+  for peer in "${!theirs[@]}"; do
+    # shellcheck disable=SC2086
+    mp=$(median ${theirs[$peer]})
+    awk -v name="$peer" -v t="$mp" -v o="$mo" -v a="${ahead[$peer]:-0}" -v r="$rounds" \
+      'BEGIN { printf "  %s: median %.2f s; pro forma %.2fx of it, ahead in %d of %d rounds\n", name, t, o / t, a, r }'
+  done
+fi
