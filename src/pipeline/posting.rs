@@ -285,6 +285,9 @@ fn post_all(
             posted_count += batch.len() as u64;
             let results: Vec<Result<Posted, PostError>> =
                 batch.into_par_iter().map(|(inv, _)| post::post_with(inv, md, opts, &cache)).collect();
+            // The computed invoices not written out are dropped by the pool afterwards: dropped
+            // one by one on this thread, they held up the stages waiting for it.
+            let mut done: Vec<Posted> = Vec::new();
             for r in results {
                 let r = r.and_then(|p| {
                     originals.check(p, |le, n| store.as_ref().map_or(Ok(false), |s| s.has_posted_invoice(le, n)))
@@ -295,6 +298,8 @@ fn post_all(
                         same(&mut p.invoice.copies.iter().copied());
                         if req.pro_forma_out.is_some() {
                             shown.push(p);
+                        } else {
+                            done.push(p);
                         }
                     }
                     Err(e) => {
@@ -304,6 +309,7 @@ fn post_all(
                     }
                 }
             }
+            done.into_par_iter().for_each(drop);
         }
         // Pro forma writes no ledger, so there are no entries or open items to report.
         report.ledger_entries = 0;

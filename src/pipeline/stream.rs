@@ -54,6 +54,9 @@ pub(super) struct Sink<'s> {
     stopped: bool,
     /// Accepted invoices kept (when asked, for tools on small data sets).
     kept: Option<Vec<Invoice>>,
+    /// Accepted invoices done with when nothing posts, to be dropped by the pool
+    /// ([`Sink::release`]) rather than one by one on the assembling thread.
+    done: Vec<Invoice>,
 }
 
 impl<'s> Sink<'s> {
@@ -65,6 +68,7 @@ impl<'s> Sink<'s> {
             copies: BTreeMap::new(),
             stopped: false,
             kept: keep.then(Vec::new),
+            done: Vec::new(),
         }
     }
 
@@ -79,9 +83,18 @@ impl<'s> Sink<'s> {
             for o in &inv.copies {
                 *self.copies.entry(o.file).or_default() += 1;
             }
-            if let Some(k) = &mut self.kept {
-                k.push(inv);
+            match &mut self.kept {
+                Some(k) => k.push(inv),
+                None => self.done.push(inv),
             }
+        }
+    }
+
+    /// Drops the invoices done with, in parallel: dropping a million lines one after the other
+    /// on the thread that assembles them held up the stages that wait for it.
+    fn release(&mut self) {
+        if !self.done.is_empty() {
+            std::mem::take(&mut self.done).into_par_iter().for_each(drop);
         }
     }
 
@@ -250,6 +263,7 @@ impl Assembly<'_, '_, '_> {
                 self.sink.accept(inv);
             }
         }
+        self.sink.release();
     }
 
     /// Assembles what is left (the lines whose key has no header are [`orphans`]' business).
