@@ -4,6 +4,8 @@
 
 use rustc_hash::FxHashMap as HashMap;
 
+use rayon::iter::{IntoParallelRefMutIterator as _, ParallelIterator as _};
+use rayon::slice::ParallelSliceMut as _;
 use rust_decimal::Decimal;
 
 use crate::entity::{DocumentKind, Entity, Role};
@@ -870,12 +872,11 @@ impl HeaderBook {
         // Header rules: references and dates.
         let earliest = Date::from_ymd(1950, 1, 1).unwrap_or(Date::from_days_since_epoch(-7305));
         let latest = ctx.run_date.add_days(366);
-        for slot in hs.iter_mut() {
-            let (Some(h), None) = (&slot.header, &slot.bad) else {
-                continue;
-            };
-            slot.bad = header_rule(h, earliest, latest, ctx).map(Box::new);
-        }
+        hs.par_iter_mut().for_each(|slot| {
+            if let (Some(h), None) = (&slot.header, &slot.bad) {
+                slot.bad = header_rule(h, earliest, latest, ctx).map(Box::new);
+            }
+        });
         let done = vec![false; hs.len()];
         HeaderBook { slots: hs, index, collided, done }
     }
@@ -1580,7 +1581,9 @@ fn shared_keys<K: PartialEq>(
     key: impl Fn(usize) -> K,
 ) -> (Vec<Vec<usize>>, Vec<usize>) {
     let mut hashed: Vec<(u64, u32)> = hashed.map(|(i, h)| (h, i as u32)).collect();
-    hashed.sort_unstable();
+    // On every core (the book is built while nothing else runs); the pairs are distinct, so the
+    // order is the same however the sort is split.
+    hashed.par_sort_unstable();
     let mut groups: Vec<Vec<usize>> = Vec::new();
     let mut firsts: Vec<usize> = Vec::with_capacity(hashed.len());
     let mut run_start = 0;
@@ -1610,7 +1613,7 @@ fn shared_keys<K: PartialEq>(
         run_start = run_end;
     }
     groups.sort();
-    firsts.sort_unstable();
+    firsts.par_sort_unstable();
     (groups, firsts)
 }
 
