@@ -75,7 +75,7 @@ for peer in polars duckdb; do
   rv=$(peer_seconds "$line")
   row "$peer: read + validate + post (of its total)" "$rv" "$(rate "$lines" "$rv" lines)" "-"
   row "$peer: the whole script, with Parquet out" "$s" "$(rate "$lines" "$s" lines)" "$mb"
-  echo "    ($line)"
+  echo "    ($peer $(python3 -c "import $peer; print($peer.__version__)" 2>/dev/null): $line)"
   peer_rw+=("$peer=$rv")
 done
 
