@@ -30,6 +30,9 @@ use crate::validate::invoice::{self, Context, HeaderBook, HeaderKey, LineRow};
 /// Invoices handed to posting at a time.
 const SEND: usize = 512;
 
+/// Lines placed into partitions per task of the pool (see [`partitioned`]).
+const PLACE_CHUNK: usize = 1024;
+
 /// Raw line bytes per partition of the partitioned path (16 MiB; `INVOICEFLOW_PARTITION_BYTES`
 /// sets another size, for tests and tuning).
 fn partition_bytes() -> u64 {
@@ -742,16 +745,22 @@ fn write_raw(
     ordinal: u32,
     rec: Record<'_>,
 ) -> std::io::Result<()> {
-    w.write_all(&file.to_le_bytes())?;
-    w.write_all(&pos.0.to_le_bytes())?;
-    w.write_all(&pos.1.to_le_bytes())?;
-    w.write_all(&ordinal.to_le_bytes())?;
-    w.write_all(&(rec.len() as u32).to_le_bytes())?;
+    let mut bytes = Vec::with_capacity(RAW_HEAD + rec.as_slice().len() + 4 * rec.len());
+    encode_raw(&mut bytes, file, pos, ordinal, rec);
+    w.write_all(&bytes)
+}
+
+/// [`write_raw`] into a buffer.
+fn encode_raw(out: &mut Vec<u8>, file: u32, pos: (u64, u64), ordinal: u32, rec: Record<'_>) {
+    out.extend_from_slice(&file.to_le_bytes());
+    out.extend_from_slice(&pos.0.to_le_bytes());
+    out.extend_from_slice(&pos.1.to_le_bytes());
+    out.extend_from_slice(&ordinal.to_le_bytes());
+    out.extend_from_slice(&(rec.len() as u32).to_le_bytes());
     for f in rec.iter() {
-        w.write_all(&(f.len() as u32).to_le_bytes())?;
-        w.write_all(f)?;
+        out.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        out.extend_from_slice(f);
     }
-    Ok(())
 }
 
 /// The raw line at `at` of a partition's bytes, each of its fields handed to `field` in order
@@ -1001,16 +1010,42 @@ fn partitioned<'c>(
         let f = &req.files[i];
         let idx = first + i;
         let (mut reader, csv) = Reader::open_input(req, first, i, entity, &asm.ctx.files[idx], true)?;
-        while reader.next_raw()? {
-            for (rec, pos) in reader.batch.iter() {
-                let ordinal =
-                    invoice::raw_ordinal(&reader.plan, reader.columns.len(), rec, &req.legal_entity, asm.book);
-                let (part, ord) = match ordinal {
-                    Some(o) => (o * parts / count, o as u32),
-                    None => (parts, NO_HEADER),
-                };
-                write_raw(&mut writers[part], idx as u32, pos, ord, rec).map_err(io)?;
+        // Each batch is placed (its lines' header positions) and encoded by the pool, a chunk
+        // of lines per task, while the batch after it is read; the chunks' bytes are then
+        // written in line order, so every partition holds what one line at a time would write.
+        let book = &*asm.book;
+        let le = req.legal_entity.as_str();
+        let Reader { source, batch, ahead, plan, columns, batch_size, read, pb, .. } = &mut reader;
+        let (plan, width, batch_size) = (&*plan, columns.len(), *batch_size);
+        let place = |batch: &crate::read::RawBatch| -> Vec<Vec<Vec<u8>>> {
+            (0..batch.len().div_ceil(PLACE_CHUNK))
+                .into_par_iter()
+                .map(|c| {
+                    let mut bufs = vec![Vec::new(); parts + 1];
+                    for ri in c * PLACE_CHUNK..((c + 1) * PLACE_CHUNK).min(batch.len()) {
+                        let (rec, p) = (batch.record(ri), batch.positions[ri]);
+                        let (part, ord) = match invoice::raw_ordinal(plan, width, rec, le, book) {
+                            Some(o) => (o * parts / count, o as u32),
+                            None => (parts, NO_HEADER),
+                        };
+                        encode_raw(&mut bufs[part], idx as u32, (p.line, p.record), ord, rec);
+                    }
+                    bufs
+                })
+                .collect()
+        };
+        let mut more = source.next_batch(batch, batch_size)?;
+        while more {
+            *read += batch.len() as u64;
+            pb.set_position(source.bytes_read());
+            let (next, placed) = rayon::join(|| source.next_batch(ahead, batch_size), || place(batch));
+            for bufs in placed {
+                for (w, b) in writers.iter_mut().zip(bufs) {
+                    w.write_all(&b).map_err(io)?;
+                }
             }
+            more = next?;
+            std::mem::swap(batch, ahead);
         }
         let columns = reader.columns.clone();
         plans.insert(idx as u32, (columns.clone(), Plan::new(entity, &columns, f.mapping.as_deref()), entity));
