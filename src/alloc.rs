@@ -22,6 +22,13 @@ pub struct MiMalloc;
 /// The alignment every mimalloc block has.
 const PLAIN_ALIGN: usize = 8;
 
+/// Whether `layout` may take the plain entry points (the one place that decides; see the
+/// module).
+#[inline(always)]
+fn plain(layout: Layout) -> bool {
+    layout.align() <= PLAIN_ALIGN
+}
+
 // SAFETY: each function passes the layout's size to mimalloc and asks for the layout's
 // alignment unless every mimalloc block already has it (see the module); mimalloc frees and
 // reallocates aligned and plain blocks alike, and keeps a block's alignment when it moves it
@@ -31,7 +38,7 @@ unsafe impl GlobalAlloc for MiMalloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: see the impl.
         unsafe {
-            if layout.align() <= PLAIN_ALIGN {
+            if plain(layout) {
                 mi::mi_malloc(layout.size()).cast()
             } else {
                 mi::mi_malloc_aligned(layout.size(), layout.align()).cast()
@@ -43,7 +50,7 @@ unsafe impl GlobalAlloc for MiMalloc {
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: see the impl.
         unsafe {
-            if layout.align() <= PLAIN_ALIGN {
+            if plain(layout) {
                 mi::mi_zalloc(layout.size()).cast()
             } else {
                 mi::mi_zalloc_aligned(layout.size(), layout.align()).cast()
@@ -61,7 +68,7 @@ unsafe impl GlobalAlloc for MiMalloc {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: see the impl.
         unsafe {
-            if layout.align() <= PLAIN_ALIGN {
+            if plain(layout) {
                 mi::mi_realloc(ptr.cast(), new_size).cast()
             } else {
                 mi::mi_realloc_aligned(ptr.cast(), new_size, layout.align()).cast()
