@@ -407,8 +407,24 @@ impl<'e> Reader<'e> {
     }
 
     /// The next batch as typed rows (converted in parallel, in file order); `None` at the end.
-    /// The batch after it is read meanwhile (reading is the one step that cannot be shared).
     fn next_parsed(&mut self, default_legal_entity: &str) -> Result<Option<Vec<Parsed>>, JobError> {
+        let (entity, file) = (self.entity, self.file_index);
+        self.next_with(|batch, plan, columns| {
+            parse_rows(batch.len(), |i, scratch| {
+                let p = batch.positions[i];
+                let origin = Origin { file, line: p.line, record: p.record };
+                parse_row(plan, columns, entity, batch.record(i), origin, default_legal_entity, scratch)
+            })
+        })
+    }
+
+    /// What `work` (run in the pool, with the file's plan and columns) makes of the next raw
+    /// batch; `None` at the end. The batch after it is read meanwhile (reading is the one step
+    /// that cannot be shared).
+    fn next_with<R: Send>(
+        &mut self,
+        work: impl FnOnce(&RawBatch, &Plan<'e>, &[String]) -> R + Send,
+    ) -> Result<Option<R>, JobError> {
         let more = match self.ahead_read.take() {
             Some(more) => {
                 std::mem::swap(&mut self.batch, &mut self.ahead);
@@ -421,21 +437,12 @@ impl<'e> Reader<'e> {
         }
         self.read += self.batch.len() as u64;
         self.pb.set_position(self.source.bytes_read());
-        let Reader { source, plan, columns, entity, file_index: file, batch, ahead, batch_size, .. } = self;
-        let (entity, file, batch_size) = (*entity, *file, *batch_size);
-        let (ahead_read, parsed) = rayon::join(
-            || source.next_batch(ahead, batch_size).map_err(JobError::from),
-            || {
-                let batch = &*batch;
-                parse_rows(batch.len(), |i, scratch| {
-                    let p = batch.positions[i];
-                    let origin = Origin { file, line: p.line, record: p.record };
-                    parse_row(plan, columns, entity, batch.record(i), origin, default_legal_entity, scratch)
-                })
-            },
-        );
+        let Reader { source, plan, columns, batch, ahead, batch_size, .. } = self;
+        let batch_size = *batch_size;
+        let (ahead_read, out) =
+            rayon::join(|| source.next_batch(ahead, batch_size).map_err(JobError::from), || work(batch, plan, columns));
         self.ahead_read = Some(ahead_read);
-        Ok(Some(parsed))
+        Ok(Some(out))
     }
 
     fn finish(self) -> FileRun {

@@ -23,7 +23,7 @@ use super::{parse_row, parse_rows, FileEntry, ImportRequest, JobError, Parsed, R
 use crate::entity::Entity;
 use crate::map::Plan;
 use crate::model::{HeaderRef, Invoice};
-use crate::read::{Origin, Record, Records};
+use crate::read::{Origin, RawBatch, Record, Records};
 use crate::rejects::RejectLog;
 use crate::validate::invoice::{self, Context, HeaderBook, HeaderKey, LineRow};
 
@@ -738,19 +738,8 @@ struct RawLine {
 
 const NO_HEADER: u32 = u32::MAX;
 
-fn write_raw(
-    w: &mut impl std::io::Write,
-    file: u32,
-    pos: (u64, u64),
-    ordinal: u32,
-    rec: Record<'_>,
-) -> std::io::Result<()> {
-    let mut bytes = Vec::with_capacity(RAW_HEAD + rec.as_slice().len() + 4 * rec.len());
-    encode_raw(&mut bytes, file, pos, ordinal, rec);
-    w.write_all(&bytes)
-}
-
-/// [`write_raw`] into a buffer.
+/// A raw line as a partition keeps it, appended to `out`: its head ([`RAW_HEAD`] bytes: file,
+/// line, record, header position, field count), then each field's length and bytes.
 fn encode_raw(out: &mut Vec<u8>, file: u32, pos: (u64, u64), ordinal: u32, rec: Record<'_>) {
     out.extend_from_slice(&file.to_le_bytes());
     out.extend_from_slice(&pos.0.to_le_bytes());
@@ -779,7 +768,7 @@ fn read_raw(data: &[u8], at: &mut usize, mut field: impl FnMut(&[u8])) -> Option
     Some(raw)
 }
 
-/// Bytes before the fields of a raw line (see [`write_raw`]): file, line, record, ordinal and
+/// Bytes before the fields of a raw line (see [`encode_raw`]): file, line, record, ordinal and
 /// the number of fields.
 const RAW_HEAD: usize = 28;
 
@@ -929,11 +918,14 @@ fn orphans(
         }
         let (mut reader, _) = Reader::open_input(req, first, i, entity, "", false)?;
         let mut k = 0usize;
+        let mut bytes = Vec::new();
         'file: while reader.next_raw()? {
             for (rec, pos) in reader.batch.iter() {
                 if mine[k].record == pos.1 {
                     let p = (mine[k].key % parts as u64) as usize;
-                    write_raw(&mut writers[p], idx, pos, NO_HEADER, rec).map_err(io)?;
+                    bytes.clear();
+                    encode_raw(&mut bytes, idx, pos, NO_HEADER, rec);
+                    writers[p].write_all(&bytes).map_err(io)?;
                     k += 1;
                     if k == mine.len() {
                         break 'file;
@@ -1013,18 +1005,15 @@ fn partitioned<'c>(
         // Each batch is placed (its lines' header positions) and encoded by the pool, a chunk
         // of lines per task, while the batch after it is read; the chunks' bytes are then
         // written in line order, so every partition holds what one line at a time would write.
-        let book = &*asm.book;
-        let le = req.legal_entity.as_str();
-        let Reader { source, batch, ahead, plan, columns, batch_size, read, pb, .. } = &mut reader;
-        let (plan, width, batch_size) = (&*plan, columns.len(), *batch_size);
-        let place = |batch: &crate::read::RawBatch| -> Vec<Vec<Vec<u8>>> {
+        let (book, le) = (&*asm.book, req.legal_entity.as_str());
+        let place = |batch: &RawBatch, plan: &Plan<'_>, columns: &[String]| -> Vec<Vec<Vec<u8>>> {
             (0..batch.len().div_ceil(PLACE_CHUNK))
                 .into_par_iter()
                 .map(|c| {
                     let mut bufs = vec![Vec::new(); parts + 1];
                     for ri in c * PLACE_CHUNK..((c + 1) * PLACE_CHUNK).min(batch.len()) {
                         let (rec, p) = (batch.record(ri), batch.positions[ri]);
-                        let (part, ord) = match invoice::raw_ordinal(plan, width, rec, le, book) {
+                        let (part, ord) = match invoice::raw_ordinal(plan, columns.len(), rec, le, book) {
                             Some(o) => (o * parts / count, o as u32),
                             None => (parts, NO_HEADER),
                         };
@@ -1034,18 +1023,12 @@ fn partitioned<'c>(
                 })
                 .collect()
         };
-        let mut more = source.next_batch(batch, batch_size)?;
-        while more {
-            *read += batch.len() as u64;
-            pb.set_position(source.bytes_read());
-            let (next, placed) = rayon::join(|| source.next_batch(ahead, batch_size), || place(batch));
+        while let Some(placed) = reader.next_with(place)? {
             for bufs in placed {
                 for (w, b) in writers.iter_mut().zip(bufs) {
                     w.write_all(&b).map_err(io)?;
                 }
             }
-            more = next?;
-            std::mem::swap(batch, ahead);
         }
         let columns = reader.columns.clone();
         plans.insert(idx as u32, (columns.clone(), Plan::new(entity, &columns, f.mapping.as_deref()), entity));
