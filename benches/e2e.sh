@@ -48,8 +48,10 @@ row() { printf "%-52s %7s s %16s %8s MB\n" "$1" "$2" "$3" "$4"; }
 rate() { awk -v n="$1" -v s="$2" -v u="$3" 'BEGIN { if (s > 0) printf "%.0fk %s/s", n / s / 1000, u; else print "-" }'; }
 printf "%-52s %9s %16s %11s\n" "step" "wall" "throughput" "peak RSS"
 
+# The floor's own timing of its loop, from what it printed (in $dir/out.txt).
+floor_seconds() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["seconds"])' "$dir/out.txt"; }
 read -r s mb < <(measure target/release/examples/csv_floor "$h" "$l")
-floor=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["seconds"])' "$dir/out.txt")
+floor=$(floor_seconds)
 row "floor: bare csv ByteRecord loop, both files" "$floor" "$(rate "$lines" "$floor" lines)" "$mb"
 
 # A peer's own timing of read + validate + post, from the last line it prints.
@@ -117,7 +119,7 @@ if [ "$rounds" -gt 1 ]; then
   floors=(); ours=(); declare -A theirs=() ahead=()
   for r in $(seq 1 "$rounds"); do
     measure target/release/examples/csv_floor "$h" "$l" > /dev/null
-    f=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["seconds"])' "$dir/out.txt")
+    f=$(floor_seconds)
     declare -A now=()
     for p in "${peer_rw[@]}"; do
       peer=${p%%=*}
