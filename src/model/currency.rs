@@ -37,6 +37,17 @@ impl Currency {
     pub fn minor_units(&self) -> u32 {
         u32::from(self.minor_units)
     }
+
+    /// The code's bytes and the minor units, for [`Currency::from_bytes`].
+    pub(crate) fn to_bytes(self) -> [u8; 4] {
+        let [a, b, c] = self.code;
+        [a, b, c, self.minor_units]
+    }
+
+    /// The currency [`Currency::to_bytes`] gave (only ever given bytes it wrote).
+    pub(crate) fn from_bytes([a, b, c, minor_units]: [u8; 4]) -> Currency {
+        Currency { code: [a, b, c], minor_units }
+    }
 }
 
 #[cfg(test)]

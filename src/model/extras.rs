@@ -244,6 +244,20 @@ impl Extras {
         self.push_with(field, |s| s.push_str(value));
     }
 
+    /// The bytes of every text together.
+    pub(crate) fn text_len(&self) -> usize {
+        match &self.texts {
+            Texts::Owned { text, .. } => text.len(),
+            _ => self.all().map(|(_, t)| t.len()).sum(),
+        }
+    }
+
+    /// Every text as (id, text), slots included, in the order they were added (for
+    /// [`Extras::push`] to add back in the same order).
+    pub(crate) fn texts(&self) -> impl Iterator<Item = (u16, &str)> + Clone + '_ {
+        self.all()
+    }
+
     /// Every text, slots included, in the order they were added.
     fn all(&self) -> All<'_> {
         match &self.texts {
@@ -308,6 +322,7 @@ impl Extras {
 }
 
 /// The texts of one row, wherever they are kept.
+#[derive(Clone)]
 enum All<'a> {
     Owned { text: &'a str, ends: std::slice::Iter<'a, (u16, u32)>, start: usize },
     Shared { chunk: &'a TextChunk, next: usize, end: usize },

@@ -6,6 +6,7 @@ mod date;
 mod extras;
 pub mod master;
 mod name;
+mod packed;
 pub mod totals;
 
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -14,6 +15,7 @@ pub use currency::Currency;
 pub use date::{Date, DatePattern};
 pub use extras::{ChunkBuilder, Extras, Slot, TextChunk, TextSink};
 pub use name::{name, Name};
+pub use packed::{Head, PackedHeader};
 
 use crate::entity::DocumentKind;
 use crate::read::Origin;

@@ -184,8 +184,8 @@ impl ImportOutcome {
 }
 
 enum Parsed {
-    /// Boxed, as the book keeps it.
-    Header(Box<InvoiceHeader>),
+    /// Packed for the book (boxed: a batch of rows is one vector of them).
+    Header(Box<invoice::Booked>),
     /// Boxed: a line is handed on several times before it is assembled (a pointer moves, not
     /// the 408 bytes of the line).
     Line(Box<InvoiceLine>),
@@ -260,7 +260,7 @@ fn parse_row(
             validate::fast::line(plan, n, rec, origin, dle, &mut scratch.lines).map(|l| Parsed::Line(Box::new(l)))
         }
         EntityKind::InvoiceHeader => {
-            validate::fast::header(plan, n, rec, origin, dle, &mut values).map(|h| Parsed::Header(Box::new(h)))
+            validate::fast::header(plan, n, rec, origin, dle, &mut values).map(|b| Parsed::Header(Box::new(b)))
         }
         EntityKind::Master | EntityKind::Ledger => None,
     };
@@ -271,7 +271,7 @@ fn parse_row(
     }
     let parsed = validate::convert(plan, columns, rec, origin, &mut values).and_then(|()| match entity.kind {
         EntityKind::InvoiceHeader => {
-            invoice::header_from(entity, &mut values, origin, default_legal_entity).map(|h| Parsed::Header(Box::new(h)))
+            invoice::header_from(entity, &mut values, origin, default_legal_entity).map(|h| booked(&h))
         }
         EntityKind::InvoiceLine => {
             invoice::line_from(entity, &mut values, origin, default_legal_entity, &mut scratch.lines)
@@ -292,6 +292,11 @@ fn parse_row(
         let is_header = entity.kind == EntityKind::InvoiceHeader;
         Parsed::Rejected(Box::new(EarlyReject { reject, key, is_header }))
     })
+}
+
+/// A typed header, packed for the book.
+fn booked(h: &InvoiceHeader) -> Parsed {
+    Parsed::Header(Box::new(invoice::Booked::new(h)))
 }
 
 struct FileEntry<'e> {
@@ -689,6 +694,8 @@ fn import_keeping(
         let scanned = scan.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
         tracing::debug!(
             book_ms = built.as_millis() as u64,
+            headers = book.len(),
+            packed_bytes = book.packed_bytes(),
             waited_for_key_scan_ms = (started.elapsed() - built).as_millis() as u64,
             "Header book built."
         );
@@ -723,7 +730,7 @@ fn read_headers<'c>(
     first: usize,
     files: &[(usize, &'c Entity)],
     run: &mut Run<'c>,
-) -> Result<(Vec<Box<InvoiceHeader>>, Vec<EarlyReject>), JobError> {
+) -> Result<(Vec<Box<invoice::Booked>>, Vec<EarlyReject>), JobError> {
     let mut headers = Vec::new();
     let mut early = Vec::new();
     for &(i, entity) in files.iter().filter(|(_, e)| e.kind == EntityKind::InvoiceHeader) {

@@ -11,7 +11,7 @@
 //! line made here is the line the full way makes (a test compares them).
 
 use crate::map::{record_text, FieldOp, OpKind, Plan, RecordText};
-use crate::model::{ChunkBuilder, Extras, InvoiceHeader, InvoiceLine, TextSink};
+use crate::model::{ChunkBuilder, Extras, InvoiceLine, TextSink};
 use crate::read::{Origin, Record};
 
 use super::field::{self, Value};
@@ -81,8 +81,8 @@ fn quick<'r>(op: &FieldOp, text: &'r str) -> Option<Value<'r>> {
     }
 }
 
-/// The header of `record` when every field of it passes (see the module; `values` as for
-/// [`line`]).
+/// The header of `record`, packed for the book, when every field of it passes (see the
+/// module; `values` the room its typed fields are put in).
 pub fn header<'r>(
     plan: &'r Plan<'_>,
     columns: usize,
@@ -90,20 +90,22 @@ pub fn header<'r>(
     origin: Origin,
     default_legal_entity: &str,
     values: &mut Vec<Value<'r>>,
-) -> Option<InvoiceHeader> {
+) -> Option<invoice::Booked> {
     thread_local! {
         /// The texts of the header being typed, in room kept from header to header.
         static TEXTS: std::cell::RefCell<Extras> = std::cell::RefCell::default();
     }
     let all = roles(plan, columns, record, values)?;
-    // Written into the kept room, then copied into room of their exact size: headers stay in
-    // the book until their lines are read.
-    let texts = TEXTS.with(|t| {
+    TEXTS.with(|t| {
         let mut t = t.borrow_mut();
         t.clear();
-        extras(plan, all, &mut *t).then(|| t.clone())
-    })?;
-    invoice::header_with(plan.entity, values, origin, default_legal_entity, texts).ok()
+        if !extras(plan, all, &mut *t) {
+            return None;
+        }
+        // Typed without its texts and packed with them: they are copied once, into the pack.
+        let h = invoice::header_with(plan.entity, values, origin, default_legal_entity, Extras::default()).ok()?;
+        Some(invoice::Booked::with_texts(&h, &t))
+    })
 }
 
 /// The fields with a role of a header's `record`, typed into `values`; the record's text, `None` when a
@@ -287,7 +289,7 @@ mod tests {
         assert!(made > 5000, "{made} lines made here");
     }
 
-    /// As for lines, with headers.
+    /// As for lines, with headers (made here packed for the book: unpacked, the same header).
     #[test]
     fn a_header_made_here_is_the_header_the_full_way_makes() {
         let (mut made, mut full_ok) = (0, 0);
@@ -298,7 +300,7 @@ mod tests {
                 .and_then(|()| invoice::header_from(plan.entity, &mut values, origin, "DEMF"));
             full_ok += usize::from(full.is_ok());
             assert!(!as_is || fast.is_some(), "a well-formed header at {origin:?} is made here");
-            if let Some(h) = fast {
+            if let Some(h) = fast.map(|b| b.unpacked()) {
                 made += 1;
                 let f = full.expect("the full way accepts the header too");
                 assert_eq!(h, f);

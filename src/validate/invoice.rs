@@ -11,7 +11,10 @@ use rust_decimal::Decimal;
 use crate::entity::{DocumentKind, Entity, Role};
 use crate::model::master::MasterData;
 use crate::model::totals::{self, LineTax, RoundingPolicy, Totals};
-use crate::model::{ChunkBuilder, Currency, Date, HeaderRef, HeaderTotals, Invoice, InvoiceHeader, InvoiceLine, Slot};
+use crate::model::{
+    ChunkBuilder, Currency, Date, Head, HeaderRef, HeaderTotals, Invoice, InvoiceHeader, InvoiceLine, PackedHeader,
+    Slot,
+};
 use crate::read::Origin;
 
 use super::field::Value;
@@ -642,8 +645,8 @@ pub struct EarlyReject {
 struct HSlot {
     key: HeaderKey,
     origin: Origin,
-    /// Boxed: a book of a million headers holds a million slots, most of them claimed.
-    header: Option<Box<InvoiceHeader>>,
+    /// Packed: a book of a million headers holds a million of them until their lines come.
+    header: Option<PackedHeader>,
     bad: Option<Box<Reject>>,
     /// Rows that are this same header through another entity (see [`merge_views`]).
     copies: Vec<Origin>,
@@ -711,22 +714,59 @@ pub struct Assembled {
     pub rejects: Vec<Reject>,
 }
 
+/// A typed header on its way into the book: its key and origin, and the header packed.
+#[derive(Debug)]
+pub struct Booked {
+    key: HeaderKey,
+    origin: Origin,
+    header: PackedHeader,
+}
+
+impl Booked {
+    /// `h` packed for the book.
+    pub fn new(h: &InvoiceHeader) -> Booked {
+        Booked::with_texts(h, &h.extras)
+    }
+
+    /// `h` packed for the book with `extras` as its texts (whatever `h.extras` holds).
+    pub fn with_texts(h: &InvoiceHeader, extras: &crate::model::Extras) -> Booked {
+        Booked { key: header_key(h), origin: h.origin, header: PackedHeader::pack_with(h, extras) }
+    }
+
+    /// The header that was packed.
+    pub fn unpacked(&self) -> InvoiceHeader {
+        unpack_with(&self.header, self.origin, &self.key)
+    }
+}
+
+/// The header packed in `slot`, unpacked with the slot's origin and the shared parts of its key.
+fn unpack(header: &PackedHeader, slot: &HSlot) -> InvoiceHeader {
+    unpack_with(header, slot.origin, &slot.key)
+}
+
+fn unpack_with(header: &PackedHeader, origin: Origin, key: &HeaderKey) -> InvoiceHeader {
+    let number = match &key.1 {
+        HeaderRef::Number(n) => Some(n),
+        HeaderRef::RecordId(_) => None,
+    };
+    header.unpack(origin, std::sync::Arc::clone(&key.0), number, intern)
+}
+
 impl HeaderBook {
     /// Books the header rows of an import (typed, or rejected by the row rules) and applies
     /// the rules on headers alone. Rows rejected without a readable key go to `rejects`.
+    // Boxed: a million headers do not need one contiguous allocation beside the slots.
+    #[allow(clippy::vec_box)]
     pub fn new(
-        headers: Vec<Box<InvoiceHeader>>,
+        headers: Vec<Box<Booked>>,
         early: Vec<EarlyReject>,
         ctx: &Context<'_>,
         rejects: &mut impl Extend<Reject>,
     ) -> HeaderBook {
         let mut hs: Vec<HSlot> = Vec::with_capacity(headers.len() + early.len());
-        hs.extend(headers.into_iter().map(|h| HSlot {
-            key: header_key(&h),
-            origin: h.origin,
-            header: Some(h),
-            bad: None,
-            copies: Vec::new(),
+        hs.extend(headers.into_iter().map(|b| {
+            let Booked { key, origin, header } = *b;
+            HSlot { key, origin, header: Some(header), bad: None, copies: Vec::new() }
         }));
         for e in early {
             match e.key {
@@ -760,18 +800,19 @@ impl HeaderBook {
                 let Some(entities) = distinct_entities(idxs.iter().map(|&i| hs[i].origin), ctx) else { continue };
                 let keep = widest(&idxs, |i| hs[i].origin, ctx);
                 let mut merged = match &hs[keep].header {
-                    Some(h) => h.clone(),
+                    Some(h) => unpack(h, &hs[keep]),
                     None => continue,
                 };
                 let mut verdict = Ok(());
                 for &i in idxs.iter().filter(|&&i| i != keep) {
                     if let Some(other) = &hs[i].header {
-                        verdict = verdict.and_then(|()| merge_header(&mut merged, other, ctx));
+                        let other = unpack(other, &hs[i]);
+                        verdict = verdict.and_then(|()| merge_header(&mut merged, &other, ctx));
                     }
                 }
                 match verdict {
                     Ok(()) => {
-                        hs[keep].header = Some(merged);
+                        hs[keep].header = Some(PackedHeader::pack(&merged));
                         for &i in idxs.iter().filter(|&&i| i != keep) {
                             drop[i] = true;
                             let o = hs[i].origin;
@@ -874,7 +915,7 @@ impl HeaderBook {
         let latest = ctx.run_date.add_days(366);
         hs.par_iter_mut().for_each(|slot| {
             if let (Some(h), None) = (&slot.header, &slot.bad) {
-                slot.bad = header_rule(h, earliest, latest, ctx).map(Box::new);
+                slot.bad = header_rule(slot.origin, &slot.key.0, h.head(), earliest, latest, ctx).map(Box::new);
             }
         });
         let done = vec![false; hs.len()];
@@ -884,6 +925,11 @@ impl HeaderBook {
     /// Number of headers (after copies through other views were merged).
     pub fn len(&self) -> usize {
         self.slots.len()
+    }
+
+    /// The bytes of the headers packed in the book (for the log).
+    pub fn packed_bytes(&self) -> usize {
+        self.slots.iter().filter_map(|s| s.header.as_ref()).map(PackedHeader::len).sum()
     }
 
     /// Whether the import has no headers.
@@ -918,8 +964,12 @@ impl HeaderBook {
     /// headers alone (for the originals of credit notes).
     pub fn numbers(&self) -> impl Iterator<Item = (std::sync::Arc<str>, std::sync::Arc<str>)> + '_ {
         self.slots.iter().filter(|s| s.bad.is_none()).filter_map(|s| {
-            let h = s.header.as_ref()?;
-            Some((h.legal_entity.clone(), h.number.clone()?))
+            let number = s.header.as_ref()?.head().number?;
+            let number = match &s.key.1 {
+                HeaderRef::Number(n) if **n == *number => std::sync::Arc::clone(n),
+                _ => number.into(),
+            };
+            Some((std::sync::Arc::clone(&s.key.0), number))
         })
     }
 
@@ -1119,10 +1169,15 @@ impl Claim {
             }
             return out;
         };
+        // The header, unpacked when it passed (a rejected one is not needed again).
+        let mut header = match (slot.header.take(), &slot.bad) {
+            (Some(h), None) => Some(unpack(&h, &slot)),
+            _ => None,
+        };
         // Line rules, for lines whose header passed.
         // Per line that passed: its tax and its net amount.
         let mut resolved: Vec<Option<(LineTax, Decimal)>> = vec![None; ls.len()];
-        if let (Some(h), None) = (&slot.header, &slot.bad) {
+        if let (Some(h), None) = (&header, &slot.bad) {
             for (li, l) in ls.iter_mut().enumerate() {
                 let (Some(line), None) = (l.line.and_then(|i| lines[i].as_ref()), &l.bad) else {
                     continue;
@@ -1170,7 +1225,7 @@ impl Claim {
                 let nets: Vec<Decimal> = resolved.iter().flatten().map(|&(_, n)| n).collect();
                 let line_refs: Vec<&InvoiceLine> =
                     ls.iter().filter_map(|l| l.line.and_then(|i| lines[i].as_deref())).collect();
-                if let Some(h) = &slot.header {
+                if let Some(h) = &header {
                     match invoice_rules(h, &line_refs, nets, &taxes, ctx) {
                         Ok(t) => {
                             rounding = t.policy;
@@ -1208,7 +1263,7 @@ impl Claim {
             out.rejects.extend(ls.into_iter().filter_map(|l| l.bad));
             return out;
         }
-        let Some(header) = slot.header.take() else {
+        let Some(header) = header.take() else {
             out.rejects.extend(ls.into_iter().filter_map(|l| l.bad));
             return out;
         };
@@ -1234,7 +1289,7 @@ impl Claim {
             (accepted, taxes) = pairs.into_iter().unzip();
             computed = None;
         }
-        out.invoice = Some(Invoice { header: *header, lines: accepted, taxes, rounding, copies, computed });
+        out.invoice = Some(Invoice { header, lines: accepted, taxes, rounding, copies, computed });
         out
     }
 }
@@ -1264,26 +1319,32 @@ impl HeaderBook {
 }
 
 /// The rules on one header alone: references to master data and dates.
-fn header_rule(h: &InvoiceHeader, earliest: Date, latest: Date, ctx: &Context<'_>) -> Option<Reject> {
-    let o = h.origin;
+fn header_rule(
+    o: Origin,
+    legal_entity: &str,
+    h: Head<'_>,
+    earliest: Date,
+    latest: Date,
+    ctx: &Context<'_>,
+) -> Option<Reject> {
     let reject = |role: Role, rule: Rule, msg: String| {
         Some(Reject::new(o, ctx.field(o, role), rule, format!("{msg} — {}", rule.fix())))
     };
-    if !ctx.master.legal_entities.contains_key(&*h.legal_entity) {
+    if !ctx.master.legal_entities.contains_key(legal_entity) {
         reject(
             Role::LegalEntity,
             Rule::RefLegalEntity,
-            format!("legal entity `{}` is not in the LegalEntity master data", h.legal_entity),
+            format!("legal entity `{legal_entity}` is not in the LegalEntity master data"),
         )
-    } else if let Some(c) = ctx.master.customers.get(&*h.customer).filter(|c| c.blocked) {
+    } else if let Some(c) = ctx.master.customers.get(h.customer).filter(|c| c.blocked) {
         reject(Role::Customer, Rule::RefCustomerBlocked, format!("customer {} is on hold for invoicing", c.account))
-    } else if !ctx.master.customers.contains_key(&*h.customer) {
+    } else if !ctx.master.customers.contains_key(h.customer) {
         reject(
             Role::Customer,
             Rule::RefCustomer,
             format!("customer `{}` is not in the Customer master data", h.customer),
         )
-    } else if let Some(p) = h.payment_terms.as_deref().filter(|p| !ctx.master.payment_terms.contains_key(*p)) {
+    } else if let Some(p) = h.payment_terms.filter(|p| !ctx.master.payment_terms.contains_key(*p)) {
         reject(
             Role::PaymentTerms,
             Rule::RefPaymentTerms,
@@ -1365,7 +1426,12 @@ pub fn assemble(
     let mut out = Outcome::default();
     let (early_headers, early_lines): (Vec<EarlyReject>, Vec<EarlyReject>) =
         early.into_iter().partition(|e| e.is_header);
-    let mut book = HeaderBook::new(headers.into_iter().map(Box::new).collect(), early_headers, ctx, &mut out.rejects);
+    let mut book = HeaderBook::new(
+        headers.iter().map(|h| Box::new(Booked::new(h))).collect(),
+        early_headers,
+        ctx,
+        &mut out.rejects,
+    );
     // Lines by key, keys in order of first appearance.
     let mut groups: Vec<(HeaderKey, Vec<LineRow>)> = Vec::new();
     let mut at: HashMap<HeaderKey, usize> = HashMap::default();
@@ -1562,12 +1628,12 @@ fn slot_key(h: &HSlot) -> (u64, (&str, RefView<'_>)) {
 
 /// A slot's (legal entity, invoice number or voucher), hashed, for [`shared_keys`].
 fn slot_number(h: &HSlot, role: Role) -> Option<(u64, (&str, &str))> {
-    let header = h.header.as_ref()?;
+    let head = h.header.as_ref()?.head();
     let value = match role {
-        Role::InvoiceNumber => header.number.as_deref(),
-        _ => header.voucher.as_deref(),
+        Role::InvoiceNumber => head.number,
+        _ => head.voucher,
     }?;
-    let le: &str = &header.legal_entity;
+    let le: &str = &h.key.0;
     Some((key_hash(le, RefView::Number(value)), (le, value)))
 }
 
