@@ -287,7 +287,7 @@ fn post_all(
                 batch.into_par_iter().map(|(inv, _)| post::post_with(inv, md, opts, &cache)).collect();
             // The computed invoices not written out are dropped by the pool afterwards: dropped
             // one by one on this thread, they held up the stages waiting for it.
-            let mut done: Vec<Posted> = Vec::new();
+            let mut done: Vec<Posted> = Vec::with_capacity(results.len());
             for r in results {
                 let r = r.and_then(|p| {
                     originals.check(p, |le, n| store.as_ref().map_or(Ok(false), |s| s.has_posted_invoice(le, n)))

@@ -103,7 +103,9 @@ impl<'s> Sink<'s> {
 
     fn flush(&mut self) {
         if let Some(p) = &mut self.poster {
-            if !p.send(std::mem::take(&mut self.batch)) {
+            // The next batch in room of a full one (grown from nothing, its invoices were
+            // copied nine times over).
+            if !p.send(std::mem::replace(&mut self.batch, Vec::with_capacity(SEND))) {
                 self.stopped = true;
             }
         }
@@ -248,7 +250,9 @@ impl Assembly<'_, '_, '_> {
     fn flush(&mut self) {
         if let Some(o) = self.current.take() {
             let claim = self.book.claim(Some(o));
-            self.pending.push((claim, std::mem::take(&mut self.rows)));
+            // The next invoice's lines in room of this one's (invoices are alike).
+            let room = self.rows.len();
+            self.pending.push((claim, std::mem::replace(&mut self.rows, Vec::with_capacity(room))));
             if self.pending.len() >= ASSEMBLE {
                 self.assemble();
             }
