@@ -173,8 +173,11 @@ fn the_import_path_holds_invoices_not_files() {
             (large as f64) < 1.8 * small as f64,
             "unsorted {unsorted}: peak {small} bytes for {small_lines} lines, {large} bytes for {large_lines} lines"
         );
+        // What the book holds per invoice shows where the peak is the book's: with the lines in
+        // header order. (Not in header order, the peak of the small import lies elsewhere, and
+        // the difference holds the partitions read back too.)
         let per_invoice = large.saturating_sub(small) / 9_000;
-        assert!(per_invoice < 450, "unsorted {unsorted}: {per_invoice} bytes more per invoice (bound 450)");
+        assert!(unsorted || per_invoice < 450, "{per_invoice} bytes more per invoice (bound 450)");
     }
 }
 

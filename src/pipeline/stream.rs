@@ -883,6 +883,40 @@ fn stream_partition(
     }
 }
 
+/// A partition of lines read back: their fields, and their places sorted into header order.
+struct Loaded {
+    store: Records,
+    raws: Vec<RawLine>,
+}
+
+/// Reads partition `p` of the folder `dir` back (and removes its file): its lines in the order
+/// of their headers' positions, then of their files and lines.
+fn load_partition(dir: &std::path::Path, p: usize) -> Result<Loaded, JobError> {
+    let path = dir.join(format!("{p}.part"));
+    let io = |e: std::io::Error| {
+        JobError::Input(format!("{}: cannot read a partition of the lines back: {e}", path.display()))
+    };
+    let mut data = Vec::new();
+    BufReader::new(std::fs::File::open(&path).map_err(io)?).read_to_end(&mut data).map_err(io)?;
+    let _ = std::fs::remove_file(&path);
+    let (records, fields, bytes) = count_raw(&data);
+    let mut raws = Vec::with_capacity(records);
+    let mut store = Records::default();
+    store.reserve(records, fields, bytes);
+    let mut at = 0usize;
+    while at < data.len() {
+        store.start_record();
+        let Some(mut r) = read_raw(&data, &mut at, |f| store.push_field(f)) else {
+            return Err(JobError::Input(format!("{}: a partition of the lines is damaged", path.display())));
+        };
+        r.index = store.len() - 1;
+        raws.push(r);
+    }
+    drop(data);
+    raws.sort_by_key(|r| (r.ordinal, r.file, r.line, r.record));
+    Ok(Loaded { store, raws })
+}
+
 /// The lines whose key has no header (only where they are was kept while the lines streamed):
 /// read again from their files into temporary partitions by key, each small enough to hold,
 /// then assembled key by key (each line rejected: no header, or a duplicate line key). A file
@@ -1042,37 +1076,39 @@ fn partitioned<'c>(
         w.flush().map_err(io)?;
     }
     drop(writers);
-    for p in 0..parts {
-        let mut data = Vec::new();
-        BufReader::new(std::fs::File::open(dir.path().join(format!("{p}.part"))).map_err(io)?)
-            .read_to_end(&mut data)
-            .map_err(io)?;
-        let _ = std::fs::remove_file(dir.path().join(format!("{p}.part")));
-        let (records, fields, bytes) = count_raw(&data);
-        let mut raws = Vec::with_capacity(records);
-        let mut store = Records::default();
-        store.reserve(records, fields, bytes);
-        let mut at = 0usize;
-        while at < data.len() {
-            store.start_record();
-            let Some(mut r) = read_raw(&data, &mut at, |f| store.push_field(f)) else {
-                return Err(JobError::Input(format!("{}: a partition of the lines is damaged", dir.path().display())));
-            };
-            r.index = store.len() - 1;
-            raws.push(r);
-        }
-        drop(data);
-        raws.sort_by_key(|r| (r.ordinal, r.file, r.line, r.record));
-        let mut classifier = Classifier::default();
-        for chunk in raws.chunks(8192) {
-            for p in parse_raws(chunk, &store, &plans, &req.legal_entity) {
-                let class = classifier.classify(&p, asm.book);
-                asm.take(class, p);
+    // Each partition is read back, decoded and sorted by a thread of its own while the one
+    // before it is parsed and assembled (the three ran between partitions, with the pool idle);
+    // the channel holds none, so at most two partitions are in memory.
+    let stopped = std::thread::scope(|scope| -> Result<bool, JobError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Loaded, JobError>>(0);
+        let at = dir.path();
+        scope.spawn(move || {
+            for p in 0..parts {
+                let loaded = load_partition(at, p);
+                let failed = loaded.is_err();
+                // A closed channel: the lines stopped (posting failed); a failure: reported.
+                if tx.send(loaded).is_err() || failed {
+                    return;
+                }
             }
-            if asm.sink.stopped() {
-                return Ok(out);
+        });
+        for loaded in rx {
+            let Loaded { store, raws } = loaded?;
+            let mut classifier = Classifier::default();
+            for chunk in raws.chunks(8192) {
+                for p in parse_raws(chunk, &store, &plans, &req.legal_entity) {
+                    let class = classifier.classify(&p, asm.book);
+                    asm.take(class, p);
+                }
+                if asm.sink.stopped() {
+                    return Ok(true);
+                }
             }
         }
+        Ok(false)
+    })?;
+    if stopped {
+        return Ok(out);
     }
     // The lines without a header position, in the order written (file by file), a chunk at a
     // time: there may be many (a line file whose header file was forgotten).
