@@ -883,6 +883,38 @@ fn stream_partition(
     }
 }
 
+/// Files the process keeps open beside the partitions it writes (the files read, the store,
+/// the rejects spilled, the standard streams).
+const OTHER_OPEN_FILES: u64 = 64;
+
+/// Makes room for `partitions` files of `what` written at once: the soft limit on open files
+/// (1,024 on many systems: 16 GiB of lines in partitions of 16 MiB) is raised as far as needed,
+/// up to the hard limit; beyond that, an error that says what to change, before anything is
+/// written.
+fn room_for_open_files(what: &str, partitions: usize) -> Result<(), JobError> {
+    #[cfg(unix)]
+    {
+        let want = partitions as u64 + OTHER_OPEN_FILES;
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: getrlimit only writes the struct it is given, which lives for the call.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 || limit.rlim_cur >= want {
+            return Ok(());
+        }
+        let raised = libc::rlimit { rlim_cur: want, rlim_max: limit.rlim_max };
+        // SAFETY: setrlimit only reads the struct it is given, which lives for the call.
+        if want > limit.rlim_max || unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
+            let may = if want > limit.rlim_max { limit.rlim_max } else { limit.rlim_cur };
+            return Err(JobError::Input(format!(
+                "{what} need {partitions} temporary partitions written at once, but this process may open \
+                 only {may} files — raise the limit (`ulimit -n {want}`) or the size of a partition \
+                 (INVOICEFLOW_PARTITION_BYTES, now {} bytes)",
+                partition_bytes()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// A partition of lines read back: their fields, and their places sorted into header order.
 struct Loaded {
     store: Records,
@@ -935,6 +967,7 @@ fn orphans(
     rows.sort_by_key(|o| (o.file, o.record));
     // About half a KiB a raw line: partitions of at most the partition size.
     let parts = (rows.len() as u64 * 512 / partition_bytes() + 1) as usize;
+    room_for_open_files("the lines without a header", parts)?;
     let dir = tempfile::Builder::new().prefix("invoiceflow-orphans-").tempdir().map_err(|e| {
         JobError::Input(format!("cannot create a temporary folder for the lines without a header: {e}"))
     })?;
@@ -1023,6 +1056,8 @@ fn partitioned<'c>(
 ) -> Result<Vec<(usize, FileEntry<'c>)>, JobError> {
     let count = asm.book.len().max(1);
     let parts = (bytes / partition_bytes() + 1).min(count as u64).max(1) as usize;
+    // Written at once: one more for the lines without a header position.
+    room_for_open_files("the lines not in header order", parts + 1)?;
     let dir = tempfile::Builder::new().prefix("invoiceflow-lines-").tempdir().map_err(|e| {
         JobError::Input(format!("cannot create a temporary folder for the partitions of the lines: {e}"))
     })?;

@@ -1248,3 +1248,58 @@ fn rejects_written_out_to_temporary_files_give_the_same_files() {
     assert_eq!(held, written);
     assert_eq!(held_files, written_files);
 }
+
+/// Imports of the generated lines not in header order (2,000 invoices, 20,544 lines) in
+/// partitions of 20,000 bytes — 273 of them and one for the lines without a header position,
+/// written at once — with the open-files limit set by `ulimit` first (`soft`, then `hard`).
+fn import_in_partitions_under(soft: u32, hard: u32, d: &Path) -> std::process::Output {
+    let script = format!("ulimit -S -n {soft} && ulimit -H -n {hard} && exec \"$0\" \"$@\"");
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_invoiceflow"))
+        .args(["import", "--quiet", "--json", "--dry-run", "--master", &s(&d.join("g/master"))])
+        .args([s(&d.join("g/SalesInvoiceHeaderV2.csv")), s(&d.join("g/BusinessDocumentSalesInvoiceLineItem.csv"))])
+        .env("INVOICEFLOW_PARTITION_BYTES", "20000")
+        .output()
+        .unwrap()
+}
+
+/// Lines not in header order are written to partitions all open at once: more of them than the
+/// soft limit on open files (1,024 on many systems: 16 GiB of lines) failed with "Too many open
+/// files" halfway through. The limit is raised up to the hard limit; beyond the hard limit the
+/// import stops before anything is written and says what to change.
+#[test]
+fn lines_in_more_partitions_than_the_open_files_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    invoiceflow::generate::generate(&invoiceflow::generate::GenerateRequest {
+        invoices: 2000,
+        seed: 2,
+        out: d.join("g"),
+        defect_rate: 0.0,
+        customers: 200,
+        first: 1,
+        parquet: false,
+        unsorted: true,
+    })
+    .unwrap();
+
+    let raised = import_in_partitions_under(64, 4096, d);
+    assert_eq!(raised.status.code(), Some(0), "{}", String::from_utf8_lossy(&raised.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&raised.stdout).unwrap();
+    assert_eq!(json["imports"][1]["read"], 20544);
+    assert_eq!(json["imports"][1]["accepted"], 20544);
+
+    let stopped = import_in_partitions_under(100, 100, d);
+    let err = String::from_utf8_lossy(&stopped.stderr);
+    assert_eq!(stopped.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "the lines not in header order need 274 temporary partitions written at once, but this process \
+             may open only 100 files — raise the limit (`ulimit -n 338`) or the size of a partition \
+             (INVOICEFLOW_PARTITION_BYTES, now 20000 bytes)"
+        ),
+        "{err}"
+    );
+}
