@@ -1221,10 +1221,15 @@ impl Claim {
                 reject_all(&mut ls, Rule::RelationLineRejected, &message);
             } else {
                 // Every line here passed its rules, so it has a line and a resolved tax.
-                let taxes: Vec<LineTax> = resolved.iter().flatten().map(|(t, _)| t.clone()).collect();
-                let nets: Vec<Decimal> = resolved.iter().flatten().map(|&(_, n)| n).collect();
-                let line_refs: Vec<&InvoiceLine> =
-                    ls.iter().filter_map(|l| l.line.and_then(|i| lines[i].as_deref())).collect();
+                // Filled into room of their size (collected through a filter, they grew from
+                // nothing invoice after invoice).
+                let (mut taxes, mut nets, mut line_refs): (Vec<LineTax>, Vec<Decimal>, Vec<&InvoiceLine>) =
+                    (Vec::with_capacity(ls.len()), Vec::with_capacity(ls.len()), Vec::with_capacity(ls.len()));
+                for (t, n) in resolved.iter().flatten() {
+                    taxes.push(t.clone());
+                    nets.push(*n);
+                }
+                line_refs.extend(ls.iter().filter_map(|l| l.line.and_then(|i| lines[i].as_deref())));
                 if let Some(h) = &header {
                     match invoice_rules(h, &line_refs, nets, &taxes, ctx) {
                         Ok(t) => {
