@@ -929,7 +929,8 @@ fn load_partition(dir: &std::path::Path, p: usize) -> Result<Loaded, JobError> {
         JobError::Input(format!("{}: cannot read a partition of the lines back: {e}", path.display()))
     };
     let mut data = Vec::new();
-    BufReader::new(std::fs::File::open(&path).map_err(io)?).read_to_end(&mut data).map_err(io)?;
+    // Read whole: no buffer in front (read_to_end sizes its reads by the file).
+    std::fs::File::open(&path).and_then(|mut f| f.read_to_end(&mut data)).map_err(io)?;
     let _ = std::fs::remove_file(&path);
     let (records, fields, bytes) = count_raw(&data);
     let mut raws = Vec::with_capacity(records);
