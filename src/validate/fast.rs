@@ -58,6 +58,14 @@ pub fn line<'r>(
                     None => None,
                 }
             }
+            // An ISO date (no pattern of the mapping's): the line before's when the same text.
+            (OpKind::Other, LinePart::Date)
+                if plan.formats[op.field].date.is_none()
+                    && matches!(entity.fields[op.field].ty, crate::entity::FieldType::Date) =>
+            {
+                parts.set_date(typing.iso_date(text)?);
+                continue;
+            }
             _ => quick(op, text),
         };
         let value = match quick_value {
@@ -70,15 +78,40 @@ pub fn line<'r>(
     invoice::line_with(entity, parts, origin, default_legal_entity, typing, extras).ok().flatten()
 }
 
-/// The usual text and decimal without the general typing's look-ups (the same values).
+/// The usual text, decimal and whole number without the general typing's look-ups (the same
+/// values).
 fn quick<'r>(op: &FieldOp, text: &'r str) -> Option<Value<'r>> {
     match op.kind {
         OpKind::Text { max } if text.len() <= max as usize => Some(Value::Str(text.into())),
         OpKind::Decimal { precision, scale } => {
             field::quick_decimal(text.as_bytes(), precision, scale, b'.').map(Value::Dec)
         }
+        OpKind::Int32 => quick_int(text.as_bytes(), true).map(Value::Int),
+        OpKind::Int64 => quick_int(text.as_bytes(), false).map(Value::Int),
         _ => None,
     }
+}
+
+/// The usual whole number (what `str::parse::<i64>` reads, 32-bit when `int32`): an optional
+/// `-` and at most 18 digits; `None` for everything else (typed the general way).
+fn quick_int(text: &[u8], int32: bool) -> Option<i64> {
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    let mut v = 0i64;
+    for &b in digits {
+        let d = b.wrapping_sub(b'0');
+        if d >= 10 {
+            return None;
+        }
+        v = v * 10 + i64::from(d);
+    }
+    let v = if negative { -v } else { v };
+    (!int32 || i32::try_from(v).is_ok()).then_some(v)
 }
 
 /// The header of `record`, packed for the book, when every field of it passes (see the

@@ -217,7 +217,12 @@ pub struct LineTyping {
     number: Option<std::sync::Arc<str>>,
     /// The code each coded field of the line before had (see [`LineTyping::code`]).
     codes: [Option<std::sync::Arc<str>>; CODED.len()],
+    /// The ISO date text last read and its date (see [`LineTyping::iso_date`]).
+    date: ([u8; DATE_TEXT], u8, Option<Date>),
 }
+
+/// The longest date text [`LineTyping::iso_date`] keeps (`yyyy-MM-ddTHH:mm:ss.fffffffZ`).
+const DATE_TEXT: usize = 28;
 
 /// The code-like fields of a line (each [`LineTyping::code`]'s `k` is an index here).
 const CODED: [Role; 6] =
@@ -236,6 +241,22 @@ impl LineTyping {
                 Some(c)
             }
         }
+    }
+
+    /// The ISO date `text` is ([`Date::parse_iso`]): the line before's when it is the same text
+    /// (the lines of a file share a few dates), else read.
+    pub(crate) fn iso_date(&mut self, text: &str) -> Option<Date> {
+        let (kept, len, date) = &mut self.date;
+        let b = text.as_bytes();
+        if usize::from(*len) == b.len() && kept[..b.len()] == *b {
+            return *date;
+        }
+        let d = Date::parse_iso(text);
+        if b.len() <= DATE_TEXT {
+            kept[..b.len()].copy_from_slice(b);
+            (*len, *date) = (b.len() as u8, d);
+        }
+        d
     }
 
     /// `number` shared with the line before when it is the same (the lines of an invoice
@@ -366,6 +387,11 @@ impl<'a> LineParts<'a> {
             }
         }
         parts
+    }
+
+    /// Sets the invoice date.
+    pub(crate) fn set_date(&mut self, d: Date) {
+        self.invoice_date = Some(d);
     }
 
     /// Sets `part` from the value of its field: a text part takes a text, a decimal part a
