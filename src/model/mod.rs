@@ -24,8 +24,14 @@ use crate::read::Origin;
 /// (commercial rounding, what EN 16931 examples and D365 use).
 /// The result always has exactly the currency's decimals (`0.00`, never `0` or `-0`).
 pub fn round_money(amount: Decimal, currency: Currency) -> Decimal {
-    let mut r = amount.round_dp_with_strategy(currency.minor_units(), RoundingStrategy::MidpointAwayFromZero);
-    r.rescale(currency.minor_units());
+    let units = currency.minor_units();
+    // An amount with the currency's decimals already (most are: line nets, totals) is its own
+    // rounding, but for the sign of a zero.
+    if amount.scale() == units && !amount.is_zero() {
+        return amount;
+    }
+    let mut r = amount.round_dp_with_strategy(units, RoundingStrategy::MidpointAwayFromZero);
+    r.rescale(units);
     if r.is_zero() {
         r.set_sign_positive(true);
     }
@@ -478,6 +484,41 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()
+    }
+
+    /// Money rounds to the currency's decimals, half away from zero, zero without a sign; an
+    /// amount with those decimals already comes back as it is.
+    #[test]
+    fn money_has_the_currency_decimals_and_no_negative_zero() {
+        let (eur, jpy, bhd) = (
+            Currency::from_code("EUR").unwrap(),
+            Currency::from_code("JPY").unwrap(),
+            Currency::from_code("BHD").unwrap(),
+        );
+        let cases = [
+            ("12.34", eur, "12.34"),
+            ("-12.34", eur, "-12.34"),
+            ("12.345", eur, "12.35"),
+            ("-12.345", eur, "-12.35"),
+            ("12.344999", eur, "12.34"),
+            ("5", eur, "5.00"),
+            ("-0.004", eur, "0.00"),
+            ("0", jpy, "0"),
+            ("12.5", jpy, "13"),
+            ("-12.5", jpy, "-13"),
+            ("1.0005", bhd, "1.001"),
+            ("1.000", bhd, "1.000"),
+        ];
+        for (amount, cur, want) in cases {
+            let r = round_money(d(amount), cur);
+            assert_eq!((r.to_string(), r.is_sign_negative()), (want.to_string(), want.starts_with('-')), "{amount}");
+        }
+        // A negative zero with the currency's decimals loses its sign.
+        let mut neg_zero = Decimal::new(0, 2);
+        neg_zero.set_sign_negative(true);
+        assert!(neg_zero.is_sign_negative());
+        let r = round_money(neg_zero, eur);
+        assert_eq!((r.to_string(), r.is_sign_negative()), ("0.00".to_string(), false));
     }
 
     #[test]

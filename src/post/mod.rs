@@ -599,6 +599,7 @@ pub fn post_with(
         let msg = format!("no exchange rate {} → {} valid on {}", cur.code(), acc.code(), inv.header.date);
         return Err(reject(inv, Some("CurrencyCode"), Rule::RefExchangeRate, msg));
     };
+    let same_money = acc == cur && rate.scale() == 0 && rate.mantissa() == 1;
     let credit_note = totals.tax_exclusive < Decimal::ZERO;
     let customer = md.customers.get(&*inv.header.customer);
     // A line each, the balance, a VAT line per rate, discount, charge, penny difference.
@@ -611,12 +612,19 @@ pub fn post_with(
                     amount: Decimal,
                     tax: Option<crate::model::Name>,
                     line: Option<Decimal>| {
-        let amount_acc = checked::mul(amount, rate).and_then(|a| checked::bounded(round_money(a, acc)));
+        let rounded = round_money(amount, cur);
+        // At the rate 1 (scale 0: the product has the amount's scale) into the same currency,
+        // the amount rounded is the one in the accounting currency too.
+        let amount_acc = if same_money {
+            checked::bounded(rounded)
+        } else {
+            checked::mul(amount, rate).and_then(|a| checked::bounded(round_money(a, acc)))
+        };
         overflow |= amount_acc.is_err();
         ledger.push(LedgerLine {
             posting_type: ty,
             account,
-            amount: round_money(amount, cur),
+            amount: rounded,
             amount_acc: amount_acc.unwrap_or_default(),
             is_credit: false,
             tax_code: tax,
