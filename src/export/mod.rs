@@ -223,6 +223,10 @@ pub fn export(store: &mut Store, req: &ExportRequest, catalog: &Catalog) -> Resu
     let columns = store.scan_columns(table, document)?;
     let sources = sources(entity, table, &columns);
     let extras_col = columns.iter().position(|c| c == "extras");
+    let entity_col = columns.iter().position(|c| c == "line_entity");
+    // Fields without a role held by index: the index of each exported field's name in the
+    // entity the row came from, per such entity.
+    let mut by_entity: std::collections::HashMap<String, Vec<Option<u16>>> = std::collections::HashMap::new();
     let name = file_name(&entity.name, range, req.job.is_some(), req.format);
     let path = req.out.join(&name);
     let tmp = req.out.join(format!(".{name}.tmp"));
@@ -239,10 +243,33 @@ pub fn export(store: &mut Store, req: &ExportRequest, catalog: &Catalog) -> Resu
         if rows.is_multiple_of(4096) {
             pb.set_position(rows);
         }
-        let extras: Option<serde_json::Map<String, serde_json::Value>> =
-            extras_col.and_then(|c| row.get(c)).filter(|t| *t != "{}").and_then(|t| serde_json::from_str(t).ok());
-        let values: Vec<Option<Cow<'_, str>>> =
-            entity.fields.iter().zip(&sources).map(|(f, s)| value(row, &f.ty, s, extras.as_ref())).collect();
+        let fields = extras_col.and_then(|c| row.fields(c));
+        let extras = match fields {
+            Some(fields) => {
+                let source = entity_col.and_then(|c| row.get(c)).unwrap_or_default();
+                if !by_entity.contains_key(source) {
+                    let of = catalog.get(source);
+                    let index = entity
+                        .fields
+                        .iter()
+                        .map(|f| of.and_then(|e| e.field_index(&f.name)).and_then(|i| u16::try_from(i).ok()))
+                        .collect();
+                    by_entity.insert(source.to_string(), index);
+                }
+                Extras::Fields { index: &by_entity[source], fields }
+            }
+            None => match extras_col.and_then(|c| row.get(c)).filter(|t| *t != "{}") {
+                Some(t) => serde_json::from_str(t).map(Extras::Json).unwrap_or(Extras::None),
+                None => Extras::None,
+            },
+        };
+        let values: Vec<Option<Cow<'_, str>>> = entity
+            .fields
+            .iter()
+            .zip(&sources)
+            .enumerate()
+            .map(|(k, (f, s))| value(row, &f.ty, s, &extras, k))
+            .collect();
         rows += 1;
         sink.push(&values)
     })?;
@@ -331,11 +358,27 @@ fn sources(entity: &Entity, table: ExportTable, columns: &[String]) -> Vec<Sourc
         .collect()
 }
 
+/// The fields without a role of an exported row.
+enum Extras<'r> {
+    /// None.
+    None,
+    /// By name (as stored in a row table).
+    Json(serde_json::Map<String, serde_json::Value>),
+    /// By index in the row's own entity; `index[k]` is the index of exported field `k` there.
+    Fields {
+        /// Per exported field, its index in the row's entity.
+        index: &'r [Option<u16>],
+        /// (index, text).
+        fields: &'r [(u16, String)],
+    },
+}
+
 fn value<'r>(
     row: &'r ScanRow<'_, '_>,
     ty: &FieldType,
     s: &Source,
-    extras: Option<&serde_json::Map<String, serde_json::Value>>,
+    extras: &Extras<'r>,
+    k: usize,
 ) -> Option<Cow<'r, str>> {
     match s {
         Source::Column(c) => match row.get(*c) {
@@ -345,9 +388,14 @@ fn value<'r>(
                 _ => Cow::Owned(i.to_string()),
             }),
         },
-        Source::Extra(name) => {
-            extras.and_then(|m| m.get(name)).and_then(|v| v.as_str()).map(|v| Cow::Owned(v.to_string()))
-        }
+        Source::Extra(name) => match extras {
+            Extras::None => None,
+            Extras::Json(m) => m.get(name).and_then(|v| v.as_str()).map(|v| Cow::Owned(v.to_string())),
+            Extras::Fields { index, fields } => {
+                let i = index.get(k).copied().flatten()?;
+                fields.iter().find(|(f, _)| *f == i).map(|(_, t)| Cow::Borrowed(t.as_str()))
+            }
+        },
         Source::TotalDiscount([q, p, pu, c, n]) => {
             let d = |i: usize| row.get(i).and_then(|t| t.parse::<rust_decimal::Decimal>().ok());
             let (q, p, pu, c, n) = (d(*q)?, d(*p)?, d(*pu)?, d(*c)?, d(*n)?);

@@ -1,8 +1,11 @@
 //! The ledger store: one SQLite file (WAL), versioned schema migrations, one transaction per
 //! batch, a store-wide change version per committed invoice. The only module that knows SQL.
 //!
-//! Decimals are stored as exact text; sums are done in Rust, never in SQL.
+//! An invoice is a row of `invoice` and a row of `invoice_body` whose blobs hold its lines, VAT
+//! breakdown and ledger entries ([`body`]). Decimals are exact (text in `invoice`, scaled in the
+//! blobs); sums are done in Rust, never in SQL.
 
+mod body;
 mod jobs;
 mod schema;
 
@@ -78,6 +81,14 @@ pub enum StoreError {
         path: PathBuf,
         /// The numbers, with their legal entity.
         numbers: String,
+    },
+    /// An invoice body does not read back.
+    #[error("{path}: {message}")]
+    Damaged {
+        /// The store.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
     },
     /// A number sequence is missing (checked before posting, so this is a defect guard).
     #[error("{path}: no number sequence {reference} for legal entity {legal_entity}")]
@@ -191,9 +202,15 @@ fn fmt_number(format: &str, n: i64) -> String {
 }
 
 fn extras_json(entity: &str, extras: &Extras) -> String {
+    fields_json(entity, extras.iter())
+}
+
+/// Fields without a role as a JSON object by field name (an index the entity does not have
+/// under its number).
+fn fields_json<'a>(entity: &str, fields: impl Iterator<Item = (u16, &'a str)>) -> String {
     let e = Catalog::builtin().get(entity);
     let mut map = serde_json::Map::new();
-    for (i, v) in extras.iter() {
+    for (i, v) in fields {
         let name =
             e.and_then(|e| e.fields.get(usize::from(i))).map(|f| f.name.clone()).unwrap_or_else(|| i.to_string());
         map.insert(name, serde_json::Value::String(v.to_string()));
@@ -257,6 +274,10 @@ impl Store {
         Ok(Store { path: path.to_path_buf(), conn, _lock: lock, jobs: false, balances: HashMap::new() })
     }
 
+    fn damaged(&self, e: body::Damaged) -> StoreError {
+        StoreError::Damaged { path: self.path.clone(), message: e.to_string() }
+    }
+
     fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
         move |source| StoreError::Sqlite { path: self.path.clone(), source }
     }
@@ -289,6 +310,12 @@ impl Store {
                 }
             }
             tx.execute_batch(m).map_err(sql)?;
+            if i == 3 {
+                let n = body::convert_row_tables(&tx).map_err(sql)?;
+                if n > 0 {
+                    tracing::info!(store = %self.path.display(), invoices = n, "Converted lines, VAT breakdown and ledger entries to invoice bodies.");
+                }
+            }
             tx.pragma_update(None, "user_version", i as i64 + 1).map_err(sql)?;
             tx.commit().map_err(sql)?;
         }
@@ -457,9 +484,7 @@ impl Store {
             }
             // Every check passed: a draft of the same invoice is replaced.
             if let Some((id, ..)) = &existing {
-                for t in ["invoice_line", "invoice_tax"] {
-                    tx.execute(&format!("DELETE FROM {t} WHERE invoice_id = ?1"), [id]).map_err(sql)?;
-                }
+                tx.execute("DELETE FROM invoice_body WHERE invoice_id = ?1", [id]).map_err(sql)?;
                 tx.execute("DELETE FROM invoice WHERE id = ?1", [id]).map_err(sql)?;
             }
             version += 1;
@@ -531,105 +556,69 @@ impl Store {
             })
             .map_err(sql)?;
             let id = tx.last_insert_rowid();
-            {
-                let mut stmt = tx
-                    .prepare_cached(
-                        "INSERT INTO invoice_line (invoice_id, position, line_number, quantity, unit_price, price_unit,
-                            discount_per_unit, discount_percent, discount_amount, charge_amount, net_amount, tax_code,
-                            tax_category, tax_rate, tax_amount, allowance_amount, tax_group,
-                            item_tax_group, item_id, item_name, description, unit, main_account, distribution,
-                            extras, version)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-                            ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
-                    )
-                    .map_err(sql)?;
-                for (i, (l, tax)) in p.invoice.lines.iter().zip(&p.invoice.taxes).enumerate() {
-                    stmt.execute(params![
-                        id,
-                        i as i64,
-                        l.line_number.normalize().to_string(),
-                        l.quantity.to_string(),
-                        l.unit_price.to_string(),
-                        l.price_unit.to_string(),
-                        l.discount_per_unit.to_string(),
-                        l.discount_percent.to_string(),
-                        l.discount_amount.to_string(),
-                        l.charge_amount.to_string(),
-                        t.line_nets[i].to_string(),
-                        tax.code,
-                        tax.category,
-                        tax.rate.normalize().to_string(),
-                        t.line_taxes[i].to_string(),
-                        t.line_allowances[i].to_string(),
-                        l.tax_group.as_deref().or(h.tax_group.as_deref()),
-                        l.item_tax_group.as_deref().or(h.item_tax_group.as_deref()),
-                        l.item_id(),
-                        l.item_name(),
-                        l.description(),
-                        l.unit.as_deref(),
-                        l.main_account.as_deref(),
-                        l.distribution(),
-                        extras_json(l.entity, &l.extras),
-                        version,
-                    ])
-                    .map_err(sql)?;
-                }
-                let mut stmt = tx
-                    .prepare_cached(
-                        "INSERT INTO invoice_tax (invoice_id, position, category, rate, tax_code, lines, allowance, charge,
-                            base, amount, exemption_code, exemption_reason, version)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                    )
-                    .map_err(sql)?;
-                for (i, g) in t.groups.iter().enumerate() {
-                    stmt.execute(params![
-                        id,
-                        i as i64,
-                        g.category,
-                        g.rate.normalize().to_string(),
-                        g.tax_code,
-                        g.lines.to_string(),
-                        g.allowance.to_string(),
-                        g.charge.to_string(),
-                        g.base.to_string(),
-                        g.amount.to_string(),
-                        p.exemptions.get(i).and_then(|e| e.0.as_deref()),
-                        p.exemptions.get(i).and_then(|e| e.1.as_deref()),
-                        version
-                    ])
-                    .map_err(sql)?;
-                }
+            let mut lines = body::Writer::new();
+            for (i, (l, tax)) in p.invoice.lines.iter().zip(&p.invoice.taxes).enumerate() {
+                lines
+                    .row()
+                    .dec(l.line_number.normalize())
+                    .dec(l.quantity)
+                    .dec(l.unit_price)
+                    .dec(l.price_unit)
+                    .dec(l.discount_per_unit)
+                    .dec(l.discount_percent)
+                    .dec(l.discount_amount)
+                    .dec(l.charge_amount)
+                    .dec(t.line_nets[i])
+                    .text(tax.code)
+                    .text(tax.category)
+                    .dec(tax.rate.normalize())
+                    .dec(t.line_taxes[i])
+                    .dec(t.line_allowances[i])
+                    .opt_text(l.tax_group.as_deref().or(h.tax_group.as_deref()))
+                    .opt_text(l.item_tax_group.as_deref().or(h.item_tax_group.as_deref()))
+                    .opt_text(l.item_id())
+                    .opt_text(l.item_name())
+                    .opt_text(l.description())
+                    .opt_text(l.unit.as_deref())
+                    .opt_text(l.main_account.as_deref())
+                    .opt_text(l.distribution())
+                    .fields(l.extras.iter());
             }
+            let mut taxes = body::Writer::new();
+            for (i, g) in t.groups.iter().enumerate() {
+                taxes
+                    .row()
+                    .text(g.category)
+                    .dec(g.rate.normalize())
+                    .text(g.tax_code)
+                    .dec(g.lines)
+                    .dec(g.allowance)
+                    .dec(g.charge)
+                    .dec(g.base)
+                    .dec(g.amount)
+                    .opt_text(p.exemptions.get(i).and_then(|e| e.0.as_deref()))
+                    .opt_text(p.exemptions.get(i).and_then(|e| e.1.as_deref()));
+            }
+            let ledger = (!draft).then(|| {
+                let mut w = body::Writer::new();
+                for e in &p.ledger {
+                    w.row()
+                        .text(&e.account)
+                        .text(e.posting_type.as_str())
+                        .dec(e.amount)
+                        .dec(e.amount_acc)
+                        .int(i64::from(e.is_credit))
+                        .opt_text(e.tax_code)
+                        .opt_dec(e.line_number.map(|n| n.normalize()));
+                }
+                w.finish()
+            });
+            tx.prepare_cached("INSERT INTO invoice_body (invoice_id, lines, taxes, ledger) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(sql)?
+                .execute(params![id, lines.finish(), taxes.finish(), ledger])
+                .map_err(sql)?;
             match (number, voucher) {
                 (Some(number), Some(voucher)) if !draft => {
-                    let mut stmt = tx
-                        .prepare_cached(
-                            "INSERT INTO ledger_entry (voucher, legal_entity, invoice_id, position, entry_date, account,
-                                posting_type, amount, currency, amount_acc, accounting_currency, is_credit, tax_code,
-                                line_number, version)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-                        )
-                        .map_err(sql)?;
-                    for (i, e) in p.ledger.iter().enumerate() {
-                        stmt.execute(params![
-                            voucher,
-                            &*h.legal_entity,
-                            id,
-                            i as i64,
-                            h.date.to_string(),
-                            &*e.account,
-                            e.posting_type.as_str(),
-                            e.amount.to_string(),
-                            h.currency.code(),
-                            e.amount_acc.to_string(),
-                            p.accounting_currency.code(),
-                            e.is_credit,
-                            e.tax_code,
-                            e.line_number.map(|n| n.normalize().to_string()),
-                            version,
-                        ])
-                        .map_err(sql)?;
-                    }
                     tx.prepare_cached(
                         "INSERT INTO customer_trans (legal_entity, customer, invoice_id, invoice_number, voucher, trans_date,
                             due_date, amount, currency, amount_acc, accounting_currency, version)
@@ -676,36 +665,86 @@ impl Store {
     /// items, number sequences, change version), for comparing stores in tests and audits.
     pub fn dump(&self) -> Result<String, StoreError> {
         let mut out = String::new();
-        for (table, order) in [
-            ("meta", "key"),
-            ("number_sequence", "legal_entity, reference"),
-            ("invoice", "id"),
-            ("invoice_line", "invoice_id, position"),
-            ("invoice_tax", "invoice_id, position"),
-            ("ledger_entry", "id"),
-            ("customer_trans", "id"),
+        let text = |c: &body::Cell| match c {
+            body::Cell::Null => "∅".to_string(),
+            c => c.to_text().unwrap_or_default(),
+        };
+        for (table, sql, kinds) in [
+            ("meta", "SELECT * FROM meta ORDER BY key", None),
+            ("number_sequence", "SELECT * FROM number_sequence ORDER BY legal_entity, reference", None),
+            ("invoice", "SELECT * FROM invoice ORDER BY id", None),
+            (BODY_VIEWS[0].0, BODY_VIEWS[0].1, Some(BODY_VIEWS[0].2)),
+            (BODY_VIEWS[1].0, BODY_VIEWS[1].1, Some(BODY_VIEWS[1].2)),
+            (BODY_VIEWS[2].0, BODY_VIEWS[2].1, Some(BODY_VIEWS[2].2)),
+            ("customer_trans", "SELECT * FROM customer_trans ORDER BY id", None),
         ] {
-            let mut stmt = self.conn.prepare(&format!("SELECT * FROM {table} ORDER BY {order}")).map_err(self.err())?;
-            let n = stmt.column_count();
-            let names: Vec<String> = stmt.column_names().map(|s| s.to_string()).collect();
+            let mut stmt = self.conn.prepare(sql).map_err(self.err())?;
+            let names: Vec<String> = match kinds {
+                Some(k) => body_names(&stmt, k),
+                None => stmt.column_names().map(str::to_string).collect(),
+            };
             out.push_str(&format!("## {table}: {}\n", names.join(",")));
             let mut rows = stmt.query([]).map_err(self.err())?;
             while let Some(r) = rows.next().map_err(self.err())? {
-                let vals: Vec<String> = (0..n)
-                    .map(|i| match r.get_ref(i) {
-                        Ok(rusqlite::types::ValueRef::Null) => "∅".to_string(),
-                        Ok(rusqlite::types::ValueRef::Integer(v)) => v.to_string(),
-                        Ok(rusqlite::types::ValueRef::Real(v)) => v.to_string(),
-                        Ok(rusqlite::types::ValueRef::Text(t)) => String::from_utf8_lossy(t).into_owned(),
-                        Ok(rusqlite::types::ValueRef::Blob(b)) => format!("{b:?}"),
-                        Err(e) => format!("error {e}"),
-                    })
-                    .collect();
-                out.push_str(&vals.join("|"));
-                out.push('\n');
+                let cells = match kinds {
+                    Some(k) => body_rows(r, k).map_err(|e| self.damaged(e))?,
+                    None => {
+                        vec![(0..names.len()).map(|i| r.get_ref(i).map(sql_cell).unwrap_or(body::Cell::Null)).collect()]
+                    }
+                };
+                for row in cells {
+                    out.push_str(&row.iter().map(text).collect::<Vec<_>>().join("|"));
+                    out.push('\n');
+                }
             }
         }
         Ok(out)
+    }
+
+    /// Lays the invoice bodies out as the row tables they replaced (`invoice_line`,
+    /// `invoice_tax`, `ledger_entry`, with the same columns), as temporary tables of this
+    /// connection, for audits and tests that query them with SQL. A ledger entry's `id` is its
+    /// place in posting order.
+    pub fn expand_bodies(&self) -> Result<(), StoreError> {
+        for (table, sql, kinds) in BODY_VIEWS {
+            let mut stmt = self.conn.prepare(sql).map_err(self.err())?;
+            let names = body_names(&stmt, kinds);
+            let id = if table == "ledger_entry" { "id INTEGER PRIMARY KEY, " } else { "" };
+            // The column types of the row tables: integers, the rest text (decimals as text).
+            let typed: Vec<String> = names
+                .iter()
+                .map(|n| match n.as_str() {
+                    "invoice_id" | "position" | "version" | "is_credit" => format!("{n} INTEGER"),
+                    _ => format!("{n} TEXT"),
+                })
+                .collect();
+            self.conn
+                .execute_batch(&format!(
+                    "DROP TABLE IF EXISTS temp.{table}; CREATE TEMP TABLE {table} ({id}{});",
+                    typed.join(", ")
+                ))
+                .map_err(self.err())?;
+            let marks = vec!["?"; names.len()].join(", ");
+            let mut insert = self
+                .conn
+                .prepare(&format!("INSERT INTO temp.{table} ({}) VALUES ({marks})", names.join(", ")))
+                .map_err(self.err())?;
+            let mut rows = stmt.query([]).map_err(self.err())?;
+            while let Some(r) = rows.next().map_err(self.err())? {
+                for row in body_rows(r, kinds).map_err(|e| self.damaged(e))? {
+                    let values: Vec<rusqlite::types::Value> = row
+                        .iter()
+                        .map(|c| match c {
+                            body::Cell::Null => rusqlite::types::Value::Null,
+                            body::Cell::Int(v) => rusqlite::types::Value::Integer(*v),
+                            c => rusqlite::types::Value::Text(c.to_text().unwrap_or_default()),
+                        })
+                        .collect();
+                    insert.execute(rusqlite::params_from_iter(values)).map_err(self.err())?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Runs a query returning rows of text (NULL as None), for exports and checks.
@@ -757,38 +796,184 @@ impl ExportTable {
                  ORDER BY i.version"
             ),
             ExportTable::Lines => format!(
-                "SELECT l.*, i.legal_entity, i.number, i.invoice_date, i.voucher, i.currency, i.customer, i.record_id
-                 FROM invoice_line l JOIN invoice i ON i.id = l.invoice_id
-                 WHERE i.status = 'posted' AND l.version > ?1 AND l.version <= ?2{doc}
-                 ORDER BY l.version, l.position"
+                "SELECT i.id AS invoice_id, i.version AS version, i.legal_entity, i.number, i.invoice_date, i.voucher,
+                    i.currency, i.customer, i.record_id, i.line_entity, b.lines
+                 FROM invoice i JOIN invoice_body b ON b.invoice_id = i.id
+                 WHERE i.status = 'posted' AND i.version > ?1 AND i.version <= ?2{doc}
+                 ORDER BY i.version"
             ),
-            ExportTable::Ledger => "SELECT e.*, i.number FROM ledger_entry e JOIN invoice i ON i.id = e.invoice_id
-                 WHERE e.version > ?1 AND e.version <= ?2 ORDER BY e.id"
+            ExportTable::Ledger => "SELECT i.id AS invoice_id, i.version AS version, i.voucher, i.legal_entity,
+                    i.invoice_date AS entry_date, i.currency, i.accounting_currency, i.number, b.ledger
+                 FROM invoice i JOIN invoice_body b ON b.invoice_id = i.id
+                 WHERE b.ledger IS NOT NULL AND i.version > ?1 AND i.version <= ?2 ORDER BY i.version"
                 .to_string(),
             ExportTable::CustomerTrans => {
                 "SELECT t.* FROM customer_trans t WHERE t.version > ?1 AND t.version <= ?2 ORDER BY t.id".to_string()
             }
         }
     }
+
+    /// The body blob an export of this table reads (its last column), and its columns.
+    fn body(self) -> Option<&'static [(&'static str, body::Kind)]> {
+        match self {
+            ExportTable::Lines => Some(body::LINE),
+            ExportTable::Ledger => Some(body::LEDGER),
+            ExportTable::Invoices | ExportTable::CustomerTrans => None,
+        }
+    }
 }
 
 /// One row of an export scan: text by column index (NULL as `None`).
-pub struct ScanRow<'a, 'b>(&'a rusqlite::Row<'b>);
+pub enum ScanRow<'a, 'b> {
+    /// A row of a row table.
+    Sql(&'a rusqlite::Row<'b>),
+    /// A row of an invoice body: its invoice's columns, its position, its cells (decimals as
+    /// text; fields without a role as [`ScanRow::fields`] gives them).
+    Body {
+        /// The invoice's columns.
+        shared: &'a [body::Cell],
+        /// The position of the row in its invoice, as text.
+        position: &'a str,
+        /// The row's cells.
+        cells: &'a [body::Cell],
+    },
+}
 
 impl ScanRow<'_, '_> {
+    fn cell(&self, i: usize) -> Option<&body::Cell> {
+        match self {
+            ScanRow::Sql(_) => None,
+            ScanRow::Body { shared, cells, .. } => {
+                if i < shared.len() {
+                    shared.get(i)
+                } else {
+                    cells.get(i - shared.len() - 1)
+                }
+            }
+        }
+    }
+
     /// The text of column `i`.
     pub fn get(&self, i: usize) -> Option<&str> {
-        match self.0.get_ref(i) {
-            Ok(rusqlite::types::ValueRef::Text(t)) => std::str::from_utf8(t).ok(),
+        match self {
+            ScanRow::Sql(r) => match r.get_ref(i) {
+                Ok(rusqlite::types::ValueRef::Text(t)) => std::str::from_utf8(t).ok(),
+                _ => None,
+            },
+            ScanRow::Body { shared, position, .. } if i == shared.len() => Some(position),
+            ScanRow::Body { .. } => match self.cell(i) {
+                Some(body::Cell::Text(t)) => Some(t),
+                _ => None,
+            },
+        }
+    }
+
+    /// The integer of column `i`.
+    pub fn int(&self, i: usize) -> Option<i64> {
+        match self {
+            ScanRow::Sql(r) => match r.get_ref(i) {
+                Ok(rusqlite::types::ValueRef::Integer(v)) => Some(v),
+                _ => None,
+            },
+            ScanRow::Body { .. } => match self.cell(i) {
+                Some(body::Cell::Int(v)) => Some(*v),
+                _ => None,
+            },
+        }
+    }
+
+    /// The fields without a role of column `i`, by their index in the row's entity (the
+    /// `line_entity` column), when the store holds them so; `None` when it holds them as a JSON
+    /// text ([`ScanRow::get`] gives that).
+    pub fn fields(&self, i: usize) -> Option<&[(u16, String)]> {
+        match self.cell(i) {
+            Some(body::Cell::Fields(f)) => Some(f),
             _ => None,
         }
     }
-    /// The integer of column `i`.
-    pub fn int(&self, i: usize) -> Option<i64> {
-        match self.0.get_ref(i) {
-            Ok(rusqlite::types::ValueRef::Integer(v)) => Some(v),
-            _ => None,
-        }
+}
+
+/// The columns of a body blob.
+type Columns = &'static [(&'static str, body::Kind)];
+
+/// The invoice bodies as the row tables they replaced: table name, the query (the blob last),
+/// the blob's columns.
+const BODY_VIEWS: [(&str, &str, Columns); 3] = [
+    (
+        "invoice_line",
+        "SELECT b.invoice_id, i.version, i.line_entity, b.lines FROM invoice_body b JOIN invoice i ON i.id = b.invoice_id
+         ORDER BY b.invoice_id",
+        body::LINE,
+    ),
+    (
+        "invoice_tax",
+        "SELECT b.invoice_id, i.version, b.taxes FROM invoice_body b JOIN invoice i ON i.id = b.invoice_id
+         ORDER BY b.invoice_id",
+        body::TAX,
+    ),
+    (
+        "ledger_entry",
+        "SELECT b.invoice_id, i.version, i.voucher, i.legal_entity, i.invoice_date AS entry_date, i.currency,
+            i.accounting_currency, b.ledger
+         FROM invoice_body b JOIN invoice i ON i.id = b.invoice_id WHERE b.ledger IS NOT NULL
+         ORDER BY i.version",
+        body::LEDGER,
+    ),
+];
+
+/// The column names of a body scan: the query's (but its last, the blob), `position`, then
+/// the body's.
+fn body_names(stmt: &rusqlite::Statement<'_>, kinds: &[(&str, body::Kind)]) -> Vec<String> {
+    let n = stmt.column_count();
+    let mut names: Vec<String> = stmt.column_names().take(n.saturating_sub(1)).map(str::to_string).collect();
+    names.push("position".to_string());
+    names.extend(kinds.iter().map(|(k, _)| k.to_string()));
+    names
+}
+
+/// The cell of an SQL value.
+fn sql_cell(v: rusqlite::types::ValueRef<'_>) -> body::Cell {
+    match v {
+        rusqlite::types::ValueRef::Integer(v) => body::Cell::Int(v),
+        rusqlite::types::ValueRef::Text(t) => body::Cell::Text(String::from_utf8_lossy(t).into_owned()),
+        rusqlite::types::ValueRef::Real(v) => body::Cell::Text(v.to_string()),
+        rusqlite::types::ValueRef::Null | rusqlite::types::ValueRef::Blob(_) => body::Cell::Null,
+    }
+}
+
+/// The rows of the body blob in the last column of `r`, each as the row's other columns,
+/// its position and its cells.
+fn body_rows(r: &rusqlite::Row<'_>, kinds: &[(&str, body::Kind)]) -> Result<Vec<Vec<body::Cell>>, body::Damaged> {
+    let n = r.as_ref().column_count();
+    let blob = match r.get_ref(n - 1) {
+        Ok(rusqlite::types::ValueRef::Blob(b)) => b,
+        _ => return Err(body::Damaged("no body")),
+    };
+    let shared: Vec<body::Cell> = (0..n - 1).map(|i| r.get_ref(i).map(sql_cell).unwrap_or(body::Cell::Null)).collect();
+    let entity = (0..n - 1)
+        .find(|i| r.as_ref().column_name(*i).ok() == Some("line_entity"))
+        .and_then(|i| r.get_ref(i).ok())
+        .and_then(|v| v.as_str().ok())
+        .unwrap_or_default();
+    Ok(body::read(blob, kinds.len())?
+        .into_iter()
+        .enumerate()
+        .map(|(pos, cells)| {
+            let mut row = Vec::with_capacity(shared.len() + 1 + cells.len());
+            row.extend(shared.iter().cloned());
+            row.push(body::Cell::Int(pos as i64));
+            row.extend(cells.into_iter().map(|c| named_fields(entity, c)));
+            row
+        })
+        .collect())
+}
+
+/// A cell of fields without a role as the JSON object by field name the readers take
+/// (`{"DeliveryModeCode":"PARCEL"}`); other cells as they are.
+fn named_fields(entity: &str, c: body::Cell) -> body::Cell {
+    match c {
+        body::Cell::Fields(f) => body::Cell::Text(fields_json(entity, f.iter().map(|(i, t)| (*i, t.as_str())))),
+        c => c,
     }
 }
 
@@ -800,7 +985,10 @@ impl Store {
         document: Option<crate::entity::DocumentKind>,
     ) -> Result<Vec<String>, StoreError> {
         let stmt = self.conn.prepare(&table.sql(document)).map_err(self.err())?;
-        Ok(stmt.column_names().map(str::to_string).collect())
+        Ok(match table.body() {
+            Some(kinds) => body_names(&stmt, kinds),
+            None => stmt.column_names().map(str::to_string).collect(),
+        })
     }
 
     /// Calls `f` for every row of `table` with `from < version <= to` (of invoices of one
@@ -816,8 +1004,32 @@ impl Store {
         let mut stmt = self.conn.prepare(&table.sql(document)).map_err(self.err())?;
         let mut rows = stmt.query(params![range.from, range.to]).map_err(self.err())?;
         while let Some(r) = rows.next().map_err(self.err())? {
-            if let Err(e) = f(&ScanRow(r)) {
-                return Ok(Err(e));
+            let Some(kinds) = table.body() else {
+                if let Err(e) = f(&ScanRow::Sql(r)) {
+                    return Ok(Err(e));
+                }
+                continue;
+            };
+            let n = r.as_ref().column_count();
+            let blob = match r.get_ref(n - 1) {
+                Ok(rusqlite::types::ValueRef::Blob(b)) => b,
+                _ => return Err(self.damaged(body::Damaged("no body"))),
+            };
+            let shared: Vec<body::Cell> =
+                (0..n - 1).map(|i| r.get_ref(i).map(sql_cell).unwrap_or(body::Cell::Null)).collect();
+            let mut position = String::new();
+            for (pos, mut cells) in body::read(blob, kinds.len()).map_err(|e| self.damaged(e))?.into_iter().enumerate()
+            {
+                for c in &mut cells {
+                    if let body::Cell::Dec(d) = c {
+                        *c = body::Cell::Text(d.to_string());
+                    }
+                }
+                position.clear();
+                std::fmt::Write::write_fmt(&mut position, format_args!("{pos}")).ok();
+                if let Err(e) = f(&ScanRow::Body { shared: &shared, position: &position, cells: &cells }) {
+                    return Ok(Err(e));
+                }
             }
         }
         Ok(Ok(()))
@@ -836,31 +1048,6 @@ pub struct StoredDoc {
 }
 
 type RowMap = std::collections::HashMap<String, String>;
-
-/// The rows of an ordered child scan that belong to invoice `id`; the first row of the next
-/// invoice is kept in `pending` for the next call (a merge join on `invoice_id`).
-fn take_children(
-    rows: &mut rusqlite::Rows<'_>,
-    names: &[String],
-    pending: &mut Option<RowMap>,
-    id: &str,
-) -> rusqlite::Result<Vec<RowMap>> {
-    let mut out = Vec::new();
-    loop {
-        let row = match pending.take() {
-            Some(p) => Some(p),
-            None => rows.next()?.map(|r| row_map(r, names)),
-        };
-        match row {
-            Some(r) if r.get("invoice_id").map(String::as_str) == Some(id) => out.push(r),
-            Some(r) => {
-                *pending = Some(r);
-                return Ok(out);
-            }
-            None => return Ok(out),
-        }
-    }
-}
 
 fn row_map(r: &rusqlite::Row<'_>, names: &[String]) -> std::collections::HashMap<String, String> {
     let mut m = std::collections::HashMap::with_capacity(names.len());
@@ -918,34 +1105,52 @@ impl Store {
         // The parties a refused e-invoice was finally written with take the place of those
         // the invoice was posted with.
         let select = if self.jobs {
-            "SELECT i.*, p.parties AS parties_written FROM invoice i
+            "SELECT i.*, p.parties AS parties_written, b.lines AS body_lines, b.taxes AS body_taxes FROM invoice i
+             JOIN invoice_body b ON b.invoice_id = i.id
              LEFT JOIN jobs.einvoice_parties p ON p.invoice_id = i.id"
         } else {
-            "SELECT i.* FROM invoice i"
+            "SELECT i.*, b.lines AS body_lines, b.taxes AS body_taxes FROM invoice i
+             JOIN invoice_body b ON b.invoice_id = i.id"
         };
         let mut inv = tx.prepare(&format!("{select} WHERE {filter} ORDER BY i.id")).map_err(self.err())?;
-        let mut lines = tx
-            .prepare(&format!("SELECT l.* FROM invoice_line l JOIN invoice i ON i.id = l.invoice_id WHERE {filter} ORDER BY l.invoice_id, l.position"))
-            .map_err(self.err())?;
-        let mut taxes = tx
-            .prepare(&format!("SELECT t.* FROM invoice_tax t JOIN invoice i ON i.id = t.invoice_id WHERE {filter} ORDER BY t.invoice_id, t.position"))
-            .map_err(self.err())?;
-        let names = |s: &rusqlite::Statement<'_>| s.column_names().map(str::to_string).collect::<Vec<_>>();
-        let (in_names, l_names, t_names) = (names(&inv), names(&lines), names(&taxes));
-        let mut lrows = lines.query(args.clone()).map_err(self.err())?;
-        let mut trows = taxes.query(args.clone()).map_err(self.err())?;
+        let in_names: Vec<String> = inv.column_names().map(str::to_string).collect();
+        let at = |name: &str| in_names.iter().position(|n| n == name).unwrap_or(usize::MAX);
+        let (lines_at, taxes_at) = (at("body_lines"), at("body_taxes"));
         let mut irows = inv.query(args).map_err(self.err())?;
-        let mut pending_line = None;
-        let mut pending_tax = None;
         while let Some(r) = irows.next().map_err(self.err())? {
             let mut invoice = row_map(r, &in_names);
             if let Some(p) = invoice.remove("parties_written") {
                 invoice.insert("parties".into(), p);
             }
             let id = invoice.get("id").cloned().unwrap_or_default();
-            let mut doc = StoredDoc { invoice, ..StoredDoc::default() };
-            doc.lines = take_children(&mut lrows, &l_names, &mut pending_line, &id).map_err(self.err())?;
-            doc.taxes = take_children(&mut trows, &t_names, &mut pending_tax, &id).map_err(self.err())?;
+            let version = invoice.get("version").cloned().unwrap_or_default();
+            let line_entity = invoice.get("line_entity").cloned().unwrap_or_default();
+            let children = |at: usize, kinds: &[(&str, body::Kind)]| -> Result<Vec<RowMap>, StoreError> {
+                let blob = match r.get_ref(at) {
+                    Ok(rusqlite::types::ValueRef::Blob(b)) => b,
+                    _ => return Err(self.damaged(body::Damaged("no body"))),
+                };
+                let rows = body::read(blob, kinds.len()).map_err(|e| self.damaged(e))?;
+                Ok(rows
+                    .into_iter()
+                    .enumerate()
+                    .map(|(pos, cells)| {
+                        let mut m = RowMap::with_capacity(kinds.len() + 3);
+                        m.insert("invoice_id".into(), id.clone());
+                        m.insert("position".into(), pos.to_string());
+                        m.insert("version".into(), version.clone());
+                        for ((name, _), c) in kinds.iter().zip(cells) {
+                            if let Some(t) = named_fields(&line_entity, c).to_text() {
+                                m.insert(name.to_string(), t);
+                            }
+                        }
+                        m
+                    })
+                    .collect())
+            };
+            let lines = children(lines_at, body::LINE)?;
+            let taxes = children(taxes_at, body::TAX)?;
+            let doc = StoredDoc { invoice, lines, taxes };
             f(doc);
         }
         Ok(())
@@ -1064,12 +1269,8 @@ fn draw(
 ) -> Result<String, StoreError> {
     let sql = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
     let row: Option<(String, i64)> = tx
-        .query_row(
-            "SELECT format, next FROM number_sequence WHERE legal_entity = ?1 AND reference = ?2",
-            params![legal_entity, reference],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()
+        .prepare_cached("SELECT format, next FROM number_sequence WHERE legal_entity = ?1 AND reference = ?2")
+        .and_then(|mut s| s.query_row(params![legal_entity, reference], |r| Ok((r.get(0)?, r.get(1)?))).optional())
         .map_err(sql)?;
     let Some((format, next)) = row else {
         return Err(StoreError::NoSequence {
@@ -1078,11 +1279,9 @@ fn draw(
             reference: reference.to_string(),
         });
     };
-    tx.execute(
-        "UPDATE number_sequence SET next = next + 1 WHERE legal_entity = ?1 AND reference = ?2",
-        params![legal_entity, reference],
-    )
-    .map_err(sql)?;
+    tx.prepare_cached("UPDATE number_sequence SET next = next + 1 WHERE legal_entity = ?1 AND reference = ?2")
+        .and_then(|mut s| s.execute(params![legal_entity, reference]))
+        .map_err(sql)?;
     Ok(fmt_number(&format, next))
 }
 

@@ -65,6 +65,12 @@ pub const MIGRATIONS: &[&str] = &[
     "
     DROP TABLE export_watermark;
     ",
+    // 4: an invoice's lines, VAT breakdown and ledger entries move into blobs beside it, one
+    // row per invoice (`store::body`); `Store::migrate` converts the row tables, then drops them.
+    "
+    CREATE TABLE invoice_body (
+        invoice_id INTEGER PRIMARY KEY, lines BLOB NOT NULL, taxes BLOB NOT NULL, ledger BLOB);
+    ",
 ];
 
 /// Invoice numbers and vouchers that more than one document of a legal entity uses (the first

@@ -1,7 +1,7 @@
 //! Integrity and operability: unique numbers, e-invoice jobs that cannot jam, round trips of
 //! the exports, original invoices of credit notes, hostile input, exit codes that tell the truth.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::{invoiceflow, root};
 
@@ -507,8 +507,7 @@ fn a_sales_and_a_free_text_invoice_sharing_a_number_in_one_import_are_both_rejec
 #[test]
 fn a_store_with_duplicate_numbers_from_an_earlier_release_says_which_numbers() {
     let copy = sample_copy();
-    assert_eq!(run_job(copy.path(), &[]).code, 0);
-    let store = copy.path().join("out/invoiceflow.db");
+    let store = earlier_store(copy.path());
     {
         // Back to schema 1, with a duplicate number such as earlier releases could write.
         let conn = rusqlite::Connection::open(&store).unwrap();
@@ -776,8 +775,7 @@ fn a_folder_or_a_device_given_as_an_import_file_says_so() {
 #[test]
 fn a_store_of_an_earlier_schema_keeps_its_export_watermarks() {
     let copy = sample_copy();
-    assert_eq!(run_job(copy.path(), &[]).code, 0);
-    let store = copy.path().join("out/invoiceflow.db");
+    let store = earlier_store(copy.path());
     {
         // Back to schema 2: the watermarks in the store itself, no jobs database.
         let conn = rusqlite::Connection::open(&store).unwrap();
@@ -802,7 +800,58 @@ fn a_store_of_an_earlier_schema_keeps_its_export_watermarks() {
     assert_eq!(json["einvoices"][0]["documents"], 0);
     let conn = rusqlite::Connection::open(&store).unwrap();
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
+}
+
+/// The sample job's store as the release before invoice bodies wrote it (schema 3, with its
+/// jobs database), placed where the sample job keeps its store; its path.
+fn earlier_store(copy: &Path) -> PathBuf {
+    let out = copy.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    for f in ["invoiceflow.db", "invoiceflow.db.jobs"] {
+        std::fs::copy(root().join("tests/fixtures/store-v3").join(f), out.join(f)).unwrap();
+    }
+    out.join("invoiceflow.db")
+}
+
+#[test]
+fn a_store_written_before_invoice_bodies_migrates_to_the_same_content() {
+    let copy = sample_copy();
+    let store = earlier_store(copy.path());
+    let conn = rusqlite::Connection::open(&store).unwrap();
+    let rows = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+    assert_eq!((rows("SELECT count(*) FROM invoice_line"), rows("SELECT count(*) FROM ledger_entry")), (29, 60));
+    drop(conn);
+    // Migrated on first open: the same business content as a store this release writes.
+    let migrated = invoiceflow::store::Store::open(&store).unwrap();
+    let fresh_copy = sample_copy();
+    assert_eq!(run_job(fresh_copy.path(), &[]).code, 0);
+    let fresh = invoiceflow::store::Store::open(&fresh_copy.path().join("out/invoiceflow.db")).unwrap();
+    let (a, b) = (migrated.dump().unwrap(), fresh.dump().unwrap());
+    assert_eq!(a.lines().filter(|l| !l.starts_with("##")).count(), b.lines().filter(|l| !l.starts_with("##")).count());
+    assert_eq!(a, b);
+    // The row tables are gone; the bodies lay out as they did.
+    migrated.expand_bodies().unwrap();
+    let count = |sql: &str| migrated.query_text(sql, &[]).unwrap()[0][0].clone().unwrap();
+    assert_eq!(count("SELECT count(*) FROM ledger_entry"), "60");
+    assert_eq!(count("SELECT sum(position) FROM invoice_line"), count("SELECT sum(position) FROM temp.invoice_line"));
+    let conn = rusqlite::Connection::open(&store).unwrap();
+    assert_eq!(conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), 4);
+    let tables: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name IN ('invoice_line', 'invoice_tax', 'ledger_entry')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(tables, 0);
+    drop((migrated, fresh, conn));
+    // The job's next run on the migrated store finds everything unchanged and exported.
+    let again = run_job(copy.path(), &[]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let json = again.json();
+    assert!(json["exports"].as_array().unwrap().iter().all(|e| e["rows"] == 0), "{json}");
+    assert_eq!(json["einvoices"][0]["documents"], 0);
 }
 
 #[test]
@@ -896,6 +945,7 @@ const INVOICE_ENTITIES: [&str; 6] = [
 /// without row ids and change versions (which depend on the order of the import).
 fn business_content(store: &Path) -> Vec<String> {
     let s = invoiceflow::store::Store::open(store).unwrap();
+    s.expand_bodies().unwrap();
     let mut out = Vec::new();
     for (what, sql) in [
         (

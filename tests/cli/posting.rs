@@ -56,6 +56,7 @@ fn dump(store: &Path) -> String {
 /// The ledger invariants; returns the number of invoices checked.
 fn check_invariants(store: &Path) -> usize {
     let s = Store::open(store).unwrap();
+    s.expand_bodies().unwrap();
     // Every voucher balances in both currencies.
     let mut vouchers: BTreeMap<String, (Decimal, Decimal)> = BTreeMap::new();
     for r in s.query_text("SELECT voucher, amount, amount_acc FROM ledger_entry", &[]).unwrap() {
@@ -309,6 +310,7 @@ fn a_posted_invoice_is_immutable_and_a_draft_is_upserted() {
     let json = run.json();
     assert_eq!((json["posting"]["drafts"].as_u64(), json["posting"]["unchanged"].as_u64()), (Some(1), Some(2)));
     let s = Store::open(&drafts).unwrap();
+    s.expand_bodies().unwrap();
     let rows = s.query_text("SELECT order_reference, status, version FROM invoice ORDER BY source_key", &[]).unwrap();
     assert_eq!(rows[0], vec![Some("PO 1 changed".into()), Some("draft".into()), Some("4".into())]);
     assert_eq!(s.query_text("SELECT count(*) FROM ledger_entry", &[]).unwrap()[0][0].as_deref(), Some("0"));
@@ -382,6 +384,7 @@ fn drafts_posted_later_give_the_ledger_of_a_direct_import() {
     assert_eq!(run.json()["posting"]["credit_notes"], 1);
     let content = |p: &Path| {
         let s = Store::open(p).unwrap();
+        s.expand_bodies().unwrap();
         let mut out = s
             .query_text(
                 "SELECT number, voucher, tax_inclusive, vat_total, content_hash FROM invoice ORDER BY number",
