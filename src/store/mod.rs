@@ -269,6 +269,11 @@ impl Store {
         let sql = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
         let conn = Connection::open(path).map_err(sql)?;
         conn.busy_timeout(timeout).map_err(sql)?;
+        // A new store gets 32 KiB pages (an invoice body of a few KiB fits a page; 4 KiB pages
+        // chained them over overflow pages): 7.2 -> 5.4 s for a durable import of 1M lines. An
+        // existing store keeps its page size. The WAL is checkpointed every 64 MiB, not 4.
+        conn.pragma_update(None, "page_size", 32768).map_err(sql)?;
+        conn.pragma_update(None, "wal_autocheckpoint", 2000).map_err(sql)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
         Ok(Store { path: path.to_path_buf(), conn, _lock: lock, jobs: false, balances: HashMap::new() })
