@@ -14,7 +14,7 @@ use crate::model::Invoice;
 use crate::post::{self, PostError, Posted, PostingOptions};
 use crate::read::Origin;
 use crate::rejects::RejectLog;
-use crate::store::{Committed, Store};
+use crate::store::{Body, Committed, Store};
 use crate::validate::{Reject, Rule};
 
 use super::JobError;
@@ -351,7 +351,7 @@ fn post_all(
             let batch = std::mem::replace(&mut pending, rest);
             pb.inc(batch.len() as u64);
             posted_count += batch.len() as u64;
-            let computed: Vec<Result<Posted, PostError>> = batch
+            let computed: Vec<Result<(Posted, Body), PostError>> = batch
                 .into_par_iter()
                 .map(|(inv, keep)| {
                     let mut p = post::post_with(inv, md, opts, &cache)?;
@@ -359,7 +359,8 @@ fn post_all(
                         p.content_hash = h;
                     }
                     if draft {
-                        return Ok(p);
+                        let body = Body::of(&p, draft);
+                        return Ok((p, body));
                     }
                     let le = p.invoice.header.legal_entity.to_string();
                     let needs = [
@@ -380,13 +381,18 @@ fn post_all(
                             return Err(Box::new((p.invoice, r)));
                         }
                     }
-                    Ok(p)
+                    let body = Body::of(&p, draft);
+                    Ok((p, body))
                 })
                 .collect();
             let mut ok = Vec::with_capacity(computed.len());
+            let mut bodies = Vec::with_capacity(computed.len());
             for r in computed {
-                match r.and_then(|p| originals.check(p, |le, n| store.has_posted_invoice(le, n))) {
-                    Ok(p) => ok.push(p),
+                match r.and_then(|(p, b)| originals.check(p, |le, n| store.has_posted_invoice(le, n)).map(|p| (p, b))) {
+                    Ok((p, b)) => {
+                        ok.push(p);
+                        bodies.push(b);
+                    }
                     Err(e) => {
                         let (inv, r) = *e;
                         report.rejected += 1;
@@ -394,7 +400,7 @@ fn post_all(
                     }
                 }
             }
-            let results = store.commit(&ok, draft, opts.credit_limit, md)?;
+            let results = store.commit(&ok, &bodies, draft, opts.credit_limit, md)?;
             report.batches += 1;
             for (p, c) in ok.iter().zip(results) {
                 match c {

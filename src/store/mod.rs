@@ -218,6 +218,81 @@ fn fields_json<'a>(entity: &str, fields: impl Iterator<Item = (u16, &'a str)>) -
     serde_json::Value::Object(map).to_string()
 }
 
+/// An invoice's body blobs ([`body`]): encoded beside the posting, on the posting threads, so
+/// that the one writer only stores them.
+#[derive(Debug, Clone, Default)]
+pub struct Body {
+    lines: Vec<u8>,
+    taxes: Vec<u8>,
+    ledger: Option<Vec<u8>>,
+}
+
+impl Body {
+    /// The body of a posted invoice (its ledger left out when it is stored as a draft).
+    pub fn of(p: &Posted, draft: bool) -> Body {
+        let h = &p.invoice.header;
+        let t = &p.totals;
+        let mut lines = body::Writer::new();
+        for (i, (l, tax)) in p.invoice.lines.iter().zip(&p.invoice.taxes).enumerate() {
+            lines
+                .row()
+                .dec(l.line_number.normalize())
+                .dec(l.quantity)
+                .dec(l.unit_price)
+                .dec(l.price_unit)
+                .dec(l.discount_per_unit)
+                .dec(l.discount_percent)
+                .dec(l.discount_amount)
+                .dec(l.charge_amount)
+                .dec(t.line_nets[i])
+                .text(tax.code)
+                .text(tax.category)
+                .dec(tax.rate.normalize())
+                .dec(t.line_taxes[i])
+                .dec(t.line_allowances[i])
+                .opt_text(l.tax_group.as_deref().or(h.tax_group.as_deref()))
+                .opt_text(l.item_tax_group.as_deref().or(h.item_tax_group.as_deref()))
+                .opt_text(l.item_id())
+                .opt_text(l.item_name())
+                .opt_text(l.description())
+                .opt_text(l.unit.as_deref())
+                .opt_text(l.main_account.as_deref())
+                .opt_text(l.distribution())
+                .fields(l.extras.iter());
+        }
+        let mut taxes = body::Writer::new();
+        for (i, g) in t.groups.iter().enumerate() {
+            taxes
+                .row()
+                .text(g.category)
+                .dec(g.rate.normalize())
+                .text(g.tax_code)
+                .dec(g.lines)
+                .dec(g.allowance)
+                .dec(g.charge)
+                .dec(g.base)
+                .dec(g.amount)
+                .opt_text(p.exemptions.get(i).and_then(|e| e.0.as_deref()))
+                .opt_text(p.exemptions.get(i).and_then(|e| e.1.as_deref()));
+        }
+        let ledger = (!draft).then(|| {
+            let mut w = body::Writer::new();
+            for e in &p.ledger {
+                w.row()
+                    .text(&e.account)
+                    .text(e.posting_type.as_str())
+                    .dec(e.amount)
+                    .dec(e.amount_acc)
+                    .int(i64::from(e.is_credit))
+                    .opt_text(e.tax_code)
+                    .opt_dec(e.line_number.map(|n| n.normalize()));
+            }
+            w.finish()
+        });
+        Body { lines: lines.finish(), taxes: taxes.finish(), ledger }
+    }
+}
+
 impl Store {
     /// Opens (creating and migrating when needed) the store at `path` for writing, waiting up
     /// to [`DEFAULT_LOCK_TIMEOUT`] for another writer.
@@ -383,6 +458,7 @@ impl Store {
     pub fn commit(
         &mut self,
         batch: &[Posted],
+        bodies: &[Body],
         draft: bool,
         credit_limit: CreditLimitCheck,
         md: &MasterData,
@@ -393,7 +469,14 @@ impl Store {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
         let mut out = Vec::with_capacity(batch.len());
         let mut balances = self.balances.clone();
-        for p in batch {
+        if bodies.len() != batch.len() {
+            // A caller's defect, not the data's: nothing is written.
+            return Err(StoreError::Damaged {
+                path: self.path.clone(),
+                message: format!("{} invoices to commit with {} bodies", batch.len(), bodies.len()),
+            });
+        }
+        for (p, b) in batch.iter().zip(bodies) {
             let h = &p.invoice.header;
             let source_key = match (h.document, &h.number, h.record_id) {
                 (crate::entity::DocumentKind::FreeText, _, Some(id)) => format!("FT:{id}"),
@@ -561,66 +644,9 @@ impl Store {
             })
             .map_err(sql)?;
             let id = tx.last_insert_rowid();
-            let mut lines = body::Writer::new();
-            for (i, (l, tax)) in p.invoice.lines.iter().zip(&p.invoice.taxes).enumerate() {
-                lines
-                    .row()
-                    .dec(l.line_number.normalize())
-                    .dec(l.quantity)
-                    .dec(l.unit_price)
-                    .dec(l.price_unit)
-                    .dec(l.discount_per_unit)
-                    .dec(l.discount_percent)
-                    .dec(l.discount_amount)
-                    .dec(l.charge_amount)
-                    .dec(t.line_nets[i])
-                    .text(tax.code)
-                    .text(tax.category)
-                    .dec(tax.rate.normalize())
-                    .dec(t.line_taxes[i])
-                    .dec(t.line_allowances[i])
-                    .opt_text(l.tax_group.as_deref().or(h.tax_group.as_deref()))
-                    .opt_text(l.item_tax_group.as_deref().or(h.item_tax_group.as_deref()))
-                    .opt_text(l.item_id())
-                    .opt_text(l.item_name())
-                    .opt_text(l.description())
-                    .opt_text(l.unit.as_deref())
-                    .opt_text(l.main_account.as_deref())
-                    .opt_text(l.distribution())
-                    .fields(l.extras.iter());
-            }
-            let mut taxes = body::Writer::new();
-            for (i, g) in t.groups.iter().enumerate() {
-                taxes
-                    .row()
-                    .text(g.category)
-                    .dec(g.rate.normalize())
-                    .text(g.tax_code)
-                    .dec(g.lines)
-                    .dec(g.allowance)
-                    .dec(g.charge)
-                    .dec(g.base)
-                    .dec(g.amount)
-                    .opt_text(p.exemptions.get(i).and_then(|e| e.0.as_deref()))
-                    .opt_text(p.exemptions.get(i).and_then(|e| e.1.as_deref()));
-            }
-            let ledger = (!draft).then(|| {
-                let mut w = body::Writer::new();
-                for e in &p.ledger {
-                    w.row()
-                        .text(&e.account)
-                        .text(e.posting_type.as_str())
-                        .dec(e.amount)
-                        .dec(e.amount_acc)
-                        .int(i64::from(e.is_credit))
-                        .opt_text(e.tax_code)
-                        .opt_dec(e.line_number.map(|n| n.normalize()));
-                }
-                w.finish()
-            });
             tx.prepare_cached("INSERT INTO invoice_body (invoice_id, lines, taxes, ledger) VALUES (?1, ?2, ?3, ?4)")
                 .map_err(sql)?
-                .execute(params![id, lines.finish(), taxes.finish(), ledger])
+                .execute(params![id, b.lines, b.taxes, if draft { None } else { b.ledger.as_deref() }])
                 .map_err(sql)?;
             match (number, voucher) {
                 (Some(number), Some(voucher)) if !draft => {
