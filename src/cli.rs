@@ -173,6 +173,10 @@ pub struct PostingFlags {
     /// (a migration that starts mid-history); the summary counts them.
     #[arg(long)]
     pub originals_outside_store: bool,
+    /// Ledger entries per invoice line (`line`), or summarised per main account, posting type
+    /// and tax code (`summary`, D365's summarised voucher).
+    #[arg(long, value_enum, default_value_t = crate::post::LedgerDetail::Line)]
+    pub ledger_detail: crate::post::LedgerDetail,
     /// Invoices per store transaction.
     #[arg(long, value_name = "N", default_value_t = crate::job::DEFAULT_INVOICES_PER_BATCH,
           value_parser = ranged::<1, { crate::job::MAX_INVOICES_PER_BATCH }>)]
@@ -194,6 +198,7 @@ impl PostingFlags {
             credit_correction: self.credit_correction,
             pro_forma,
             originals_outside_store: self.originals_outside_store,
+            ledger_detail: self.ledger_detail,
         }
     }
 }

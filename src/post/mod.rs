@@ -21,6 +21,18 @@ pub enum CreditLimitCheck {
     Balance,
 }
 
+/// How much detail a voucher's ledger entries keep.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LedgerDetail {
+    /// One entry per invoice line, tax code, charge and discount.
+    #[default]
+    Line,
+    /// D365's summarised voucher: entries with the same main account, posting type and tax
+    /// code added into one (the revenue of an invoice's lines on one account is one entry).
+    Summary,
+}
+
 /// Posting options (the AR parameters of D365 that matter here).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -41,6 +53,8 @@ pub struct PostingOptions {
     /// Accept credit notes whose original invoice is neither in the store nor in the import
     /// (a migration that starts mid-history); they are counted in the summary.
     pub originals_outside_store: bool,
+    /// Ledger entries per line (`line`) or summarised per account (`summary`).
+    pub ledger_detail: LedgerDetail,
 }
 
 impl Default for PostingOptions {
@@ -53,6 +67,7 @@ impl Default for PostingOptions {
             credit_correction: false,
             pro_forma: false,
             originals_outside_store: false,
+            ledger_detail: LedgerDetail::Line,
         }
     }
 }
@@ -728,6 +743,9 @@ pub fn post_with(
             line_number: None,
         });
     }
+    if opts.ledger_detail == LedgerDetail::Summary {
+        ledger = summarise(ledger);
+    }
     for l in &mut ledger {
         // The natural side: debit for positive amounts. A storno credit note keeps the side
         // the invoice would have used, with the opposite sign.
@@ -784,6 +802,28 @@ pub fn post_with(
         exemptions,
         vat_total_acc,
     })
+}
+
+/// The entries of a voucher with the same posting type, main account and tax code added into
+/// one, in the order each first appears; an entry that stands alone keeps its line number.
+/// Amounts are rounded already: their sums are exact, so the voucher balances as before.
+fn summarise(ledger: Vec<LedgerLine>) -> Vec<LedgerLine> {
+    let mut out: Vec<LedgerLine> = Vec::with_capacity(ledger.len().min(8));
+    for l in ledger {
+        match out
+            .iter_mut()
+            .find(|o| o.posting_type == l.posting_type && o.account == l.account && o.tax_code == l.tax_code)
+        {
+            Some(o) => {
+                // Within the amount limit checked before posting: cannot overflow.
+                o.amount += l.amount;
+                o.amount_acc += l.amount_acc;
+                o.line_number = None;
+            }
+            None => out.push(l),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -202,6 +202,35 @@ fn multi_rate_invoice() {
 }
 
 #[test]
+fn a_summarised_voucher_adds_the_entries_of_one_account_and_still_balances() {
+    let mk = || {
+        let (mut l3, t3) = line(3, "1", "100.00", "VAT19");
+        l3.discount_percent = d("10");
+        invoice(
+            header("EUR", DocumentKind::Sales),
+            vec![line(1, "3", "19.99", "VAT19"), line(2, "2", "7.45", "VAT7"), (l3, t3)],
+        )
+    };
+    let opts = PostingOptions { ledger_detail: LedgerDetail::Summary, ..PostingOptions::default() };
+    let p = post(mk(), &master(), &opts).unwrap();
+    // The two revenue lines of account 401100 (−59.97, −90.00) become one entry of −149.97
+    // without a line number; 401200's one line keeps its number; the totals do not move.
+    assert_eq!(
+        entries(&p),
+        vec![
+            ("CustomerBalance", "130100", "194.40".into(), "194.40".into(), false),
+            ("Revenue", "401100", "-149.97".into(), "-149.97".into(), true),
+            ("Revenue", "401200", "-14.90".into(), "-14.90".into(), true),
+            ("SalesTax", "260100", "-28.49".into(), "-28.49".into(), true),
+            ("SalesTax", "260110", "-1.04".into(), "-1.04".into(), true),
+        ]
+    );
+    assert_eq!(p.ledger.iter().map(|l| l.line_number).collect::<Vec<_>>(), [None, None, Some(d("2")), None, None]);
+    assert!(p.ledger.iter().map(|l| l.amount).sum::<Decimal>().is_zero());
+    assert_eq!(p.totals, post(mk(), &master(), &PostingOptions::default()).unwrap().totals);
+}
+
+#[test]
 fn credit_note_with_and_without_credit_correction() {
     let mk = || {
         let mut h = header("EUR", DocumentKind::Sales);

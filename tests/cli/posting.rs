@@ -138,6 +138,45 @@ fn generated_data_posts_with_every_invariant_holding() {
     assert_eq!(check_invariants(&store), posted as usize);
 }
 
+/// Ledger sums by (voucher, account, posting type, tax code): amount, accounting amount, entries.
+type Sums = BTreeMap<(Option<String>, Option<String>, Option<String>, Option<String>), (Decimal, Decimal, u32)>;
+
+#[test]
+fn a_summarised_ledger_has_fewer_entries_with_the_same_balances() {
+    let dir = tempfile::tempdir().unwrap();
+    data(dir.path(), 400, 0.0);
+    let mut runs = Vec::new();
+    for detail in ["line", "summary"] {
+        let store = dir.path().join(format!("{detail}.db"));
+        let run = import_into(dir.path(), &store, &["--ledger-detail", detail]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let json = run.json();
+        assert_eq!(check_invariants(&store), 400);
+        let s = Store::open(&store).unwrap();
+        s.expand_bodies().unwrap();
+        // Per voucher, account, posting type and tax code: the same sum whatever the detail.
+        let mut sums: Sums = BTreeMap::new();
+        for r in s
+            .query_text("SELECT voucher, account, posting_type, tax_code, amount, amount_acc FROM ledger_entry", &[])
+            .unwrap()
+        {
+            let e = sums.entry((r[0].clone(), r[1].clone(), r[2].clone(), r[3].clone())).or_default();
+            e.0 += dec(&r[4]);
+            e.1 += dec(&r[5]);
+            e.2 += 1;
+        }
+        runs.push((json["posting"]["ledger_entries"].as_u64().unwrap(), sums));
+    }
+    let (line, summary) = (&runs[0], &runs[1]);
+    let amounts = |m: &Sums| m.iter().map(|(k, v)| (k.clone(), v.0, v.1)).collect::<Vec<_>>();
+    assert_eq!(amounts(&line.1), amounts(&summary.1));
+    // A summarised voucher has one entry per group; the line detail has more wherever an
+    // invoice has two lines on one revenue account.
+    assert_eq!(summary.0, summary.1.len() as u64);
+    assert!(summary.1.values().all(|v| v.2 == 1));
+    assert!(line.0 > summary.0 + 100, "{} vs {}", line.0, summary.0);
+}
+
 #[test]
 fn thread_count_and_batch_size_do_not_change_the_store() {
     let dir = tempfile::tempdir().unwrap();
