@@ -93,6 +93,11 @@ read -r s mb < <(measure $bin import --quiet --json --pro-forma --threads 1 --ma
 row "  the same on 1 thread" "$s" "$(rate "$lines" "$s" lines)" "$mb"
 read -r s mb < <(measure $bin import --quiet --json --master "$m" --store "$dir/store.db" "$h" "$l")
 row "import + validate + post + durable commit" "$s" "$(rate "$lines" "$s" lines)" "$mb"; commit=$s
+echo "    (ledger entries: $(grep -o '"ledger_entries":[0-9]*' "$dir/out.txt" | tail -1 | cut -d: -f2); store $(du -m "$dir/store.db" | cut -f1) MB)"
+read -r s mb < <(measure $bin import --quiet --json --ledger-detail summary --master "$m" --store "$dir/store-summary.db" "$h" "$l")
+row "  the same, ledger summarised per account" "$s" "$(rate "$lines" "$s" lines)" "$mb"
+echo "    (ledger entries: $(grep -o '"ledger_entries":[0-9]*' "$dir/out.txt" | tail -1 | cut -d: -f2); store $(du -m "$dir/store-summary.db" | cut -f1) MB)"
+rm -f "$dir"/store-summary.db*
 for fmt in parquet csv; do
   read -r s mb < <(measure $bin export --json --store "$dir/store.db" --entity BusinessDocumentSalesInvoiceLineItem --format $fmt --out "$dir/$fmt")
   row "full $fmt export, line entity" "$s" "$(rate "$lines" "$s" rows)" "$mb"
