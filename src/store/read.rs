@@ -1,0 +1,517 @@
+//! The reads: export scans, the documents of e-invoices, the canonical dump. Invoice bodies are
+//! handed out under the column names of the row tables they replaced.
+
+use rusqlite::params;
+
+use super::{body, ExportRange, Store, StoreError};
+use crate::entity::Catalog;
+
+impl Store {
+    /// A canonical text dump of the business content (invoices, lines, taxes, ledger, open
+    /// items, number sequences, change version), for comparing stores in tests and audits.
+    pub fn dump(&self) -> Result<String, StoreError> {
+        let mut out = String::new();
+        let text = |c: &body::Cell| match c {
+            body::Cell::Null => "∅".to_string(),
+            c => c.to_text().unwrap_or_default(),
+        };
+        for (table, sql, kinds) in [
+            ("meta", "SELECT * FROM meta ORDER BY key", None),
+            ("number_sequence", "SELECT * FROM number_sequence ORDER BY legal_entity, reference", None),
+            ("invoice", "SELECT * FROM invoice ORDER BY id", None),
+            (BODY_VIEWS[0].0, BODY_VIEWS[0].1, Some(BODY_VIEWS[0].2)),
+            (BODY_VIEWS[1].0, BODY_VIEWS[1].1, Some(BODY_VIEWS[1].2)),
+            (BODY_VIEWS[2].0, BODY_VIEWS[2].1, Some(BODY_VIEWS[2].2)),
+            ("customer_trans", "SELECT * FROM customer_trans ORDER BY id", None),
+        ] {
+            let mut stmt = self.conn.prepare(sql).map_err(self.err())?;
+            let names: Vec<String> = match kinds {
+                Some(k) => body_names(&stmt, k),
+                None => stmt.column_names().map(str::to_string).collect(),
+            };
+            out.push_str(&format!("## {table}: {}\n", names.join(",")));
+            let mut rows = stmt.query([]).map_err(self.err())?;
+            while let Some(r) = rows.next().map_err(self.err())? {
+                let cells = match kinds {
+                    Some(k) => body_rows(r, k).map_err(|e| self.damaged(e))?,
+                    None => {
+                        vec![(0..names.len()).map(|i| r.get_ref(i).map(sql_cell).unwrap_or(body::Cell::Null)).collect()]
+                    }
+                };
+                for row in cells {
+                    out.push_str(&row.iter().map(text).collect::<Vec<_>>().join("|"));
+                    out.push('\n');
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Lays the invoice bodies out as the row tables they replaced (`invoice_line`,
+    /// `invoice_tax`, `ledger_entry`, with the same columns), as temporary tables of this
+    /// connection, for audits and tests that query them with SQL. A ledger entry's `id` is its
+    /// place in posting order.
+    pub fn expand_bodies(&self) -> Result<(), StoreError> {
+        for (table, sql, kinds) in BODY_VIEWS {
+            let mut stmt = self.conn.prepare(sql).map_err(self.err())?;
+            let names = body_names(&stmt, kinds);
+            let id = if table == "ledger_entry" { "id INTEGER PRIMARY KEY, " } else { "" };
+            // The column types of the row tables: integers, the rest text (decimals as text).
+            let typed: Vec<String> = names
+                .iter()
+                .map(|n| match n.as_str() {
+                    "invoice_id" | "position" | "version" | "is_credit" => format!("{n} INTEGER"),
+                    _ => format!("{n} TEXT"),
+                })
+                .collect();
+            self.conn
+                .execute_batch(&format!(
+                    "DROP TABLE IF EXISTS temp.{table}; CREATE TEMP TABLE {table} ({id}{});",
+                    typed.join(", ")
+                ))
+                .map_err(self.err())?;
+            let marks = vec!["?"; names.len()].join(", ");
+            let mut insert = self
+                .conn
+                .prepare(&format!("INSERT INTO temp.{table} ({}) VALUES ({marks})", names.join(", ")))
+                .map_err(self.err())?;
+            let mut rows = stmt.query([]).map_err(self.err())?;
+            while let Some(r) = rows.next().map_err(self.err())? {
+                for row in body_rows(r, kinds).map_err(|e| self.damaged(e))? {
+                    let values: Vec<rusqlite::types::Value> = row
+                        .iter()
+                        .map(|c| match c {
+                            body::Cell::Null => rusqlite::types::Value::Null,
+                            body::Cell::Int(v) => rusqlite::types::Value::Integer(*v),
+                            c => rusqlite::types::Value::Text(c.to_text().unwrap_or_default()),
+                        })
+                        .collect();
+                    insert.execute(rusqlite::params_from_iter(values)).map_err(self.err())?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs a query returning rows of text (NULL as None), for exports and checks.
+    pub fn query_text(&self, sql: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<Vec<Option<String>>>, StoreError> {
+        let mut stmt = self.conn.prepare(sql).map_err(self.err())?;
+        let n = stmt.column_count();
+        let mut rows = stmt.query(args).map_err(self.err())?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(self.err())? {
+            let mut row = Vec::with_capacity(n);
+            for i in 0..n {
+                row.push(match r.get_ref(i).map_err(self.err())? {
+                    rusqlite::types::ValueRef::Null => None,
+                    rusqlite::types::ValueRef::Integer(v) => Some(v.to_string()),
+                    rusqlite::types::ValueRef::Real(v) => Some(v.to_string()),
+                    rusqlite::types::ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
+                    rusqlite::types::ValueRef::Blob(_) => None,
+                });
+            }
+            out.push(row);
+        }
+        Ok(out)
+    }
+}
+
+/// What an export reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportTable {
+    /// Posted invoices (headers).
+    Invoices,
+    /// Their lines, with the invoice's columns.
+    Lines,
+    /// Ledger entries, with the invoice number.
+    Ledger,
+    /// Customer transactions.
+    CustomerTrans,
+}
+
+impl ExportTable {
+    fn sql(self, document: Option<crate::entity::DocumentKind>) -> String {
+        let doc = match document {
+            Some(crate::entity::DocumentKind::Sales) => " AND i.document = 'sales'",
+            Some(crate::entity::DocumentKind::FreeText) => " AND i.document = 'free_text'",
+            None => "",
+        };
+        match self {
+            ExportTable::Invoices => format!(
+                "SELECT i.* FROM invoice i WHERE i.status = 'posted' AND i.version > ?1 AND i.version <= ?2{doc}
+                 ORDER BY i.version"
+            ),
+            ExportTable::Lines => format!(
+                "SELECT i.id AS invoice_id, i.version AS version, i.legal_entity, i.number, i.invoice_date, i.voucher,
+                    i.currency, i.customer, i.record_id, i.line_entity, b.lines
+                 FROM invoice i JOIN invoice_body b ON b.invoice_id = i.id
+                 WHERE i.status = 'posted' AND i.version > ?1 AND i.version <= ?2{doc}
+                 ORDER BY i.version"
+            ),
+            ExportTable::Ledger => "SELECT i.id AS invoice_id, i.version AS version, i.voucher, i.legal_entity,
+                    i.invoice_date AS entry_date, i.currency, i.accounting_currency, i.number, b.ledger
+                 FROM invoice i JOIN invoice_body b ON b.invoice_id = i.id
+                 WHERE b.ledger IS NOT NULL AND i.version > ?1 AND i.version <= ?2 ORDER BY i.version"
+                .to_string(),
+            ExportTable::CustomerTrans => {
+                "SELECT t.* FROM customer_trans t WHERE t.version > ?1 AND t.version <= ?2 ORDER BY t.id".to_string()
+            }
+        }
+    }
+
+    /// The body blob an export of this table reads (its last column), and its columns.
+    fn body(self) -> Option<&'static [(&'static str, body::Kind)]> {
+        match self {
+            ExportTable::Lines => Some(body::LINE),
+            ExportTable::Ledger => Some(body::LEDGER),
+            ExportTable::Invoices | ExportTable::CustomerTrans => None,
+        }
+    }
+}
+
+/// One row of an export scan: text by column index (NULL as `None`).
+pub enum ScanRow<'a, 'b> {
+    /// A row of a row table.
+    Sql(&'a rusqlite::Row<'b>),
+    /// A row of an invoice body: its invoice's columns, its position, its cells (decimals as
+    /// text; fields without a role as [`ScanRow::fields`] gives them).
+    Body {
+        /// The invoice's columns.
+        shared: &'a [body::Cell],
+        /// The position of the row in its invoice, as text.
+        position: &'a str,
+        /// The row's cells.
+        cells: &'a [body::Cell],
+    },
+}
+
+impl ScanRow<'_, '_> {
+    fn cell(&self, i: usize) -> Option<&body::Cell> {
+        match self {
+            ScanRow::Sql(_) => None,
+            ScanRow::Body { shared, cells, .. } => {
+                if i < shared.len() {
+                    shared.get(i)
+                } else {
+                    cells.get(i - shared.len() - 1)
+                }
+            }
+        }
+    }
+
+    /// The text of column `i`.
+    pub fn get(&self, i: usize) -> Option<&str> {
+        match self {
+            ScanRow::Sql(r) => match r.get_ref(i) {
+                Ok(rusqlite::types::ValueRef::Text(t)) => std::str::from_utf8(t).ok(),
+                _ => None,
+            },
+            ScanRow::Body { shared, position, .. } if i == shared.len() => Some(position),
+            ScanRow::Body { .. } => match self.cell(i) {
+                Some(body::Cell::Text(t)) => Some(t),
+                _ => None,
+            },
+        }
+    }
+
+    /// The integer of column `i`.
+    pub fn int(&self, i: usize) -> Option<i64> {
+        match self {
+            ScanRow::Sql(r) => match r.get_ref(i) {
+                Ok(rusqlite::types::ValueRef::Integer(v)) => Some(v),
+                _ => None,
+            },
+            ScanRow::Body { .. } => match self.cell(i) {
+                Some(body::Cell::Int(v)) => Some(*v),
+                _ => None,
+            },
+        }
+    }
+
+    /// The fields without a role of column `i`, by their index in the row's entity (the
+    /// `line_entity` column), when the store holds them so; `None` when it holds them as a JSON
+    /// text ([`ScanRow::get`] gives that).
+    pub fn fields(&self, i: usize) -> Option<&[(u16, String)]> {
+        match self.cell(i) {
+            Some(body::Cell::Fields(f)) => Some(f),
+            _ => None,
+        }
+    }
+}
+
+/// The columns of a body blob.
+type Columns = &'static [(&'static str, body::Kind)];
+
+/// The invoice bodies as the row tables they replaced: table name, the query (the blob last),
+/// the blob's columns.
+const BODY_VIEWS: [(&str, &str, Columns); 3] = [
+    (
+        "invoice_line",
+        "SELECT b.invoice_id, i.version, i.line_entity, b.lines FROM invoice_body b JOIN invoice i ON i.id = b.invoice_id
+         ORDER BY b.invoice_id",
+        body::LINE,
+    ),
+    (
+        "invoice_tax",
+        "SELECT b.invoice_id, i.version, b.taxes FROM invoice_body b JOIN invoice i ON i.id = b.invoice_id
+         ORDER BY b.invoice_id",
+        body::TAX,
+    ),
+    (
+        "ledger_entry",
+        "SELECT b.invoice_id, i.version, i.voucher, i.legal_entity, i.invoice_date AS entry_date, i.currency,
+            i.accounting_currency, b.ledger
+         FROM invoice_body b JOIN invoice i ON i.id = b.invoice_id WHERE b.ledger IS NOT NULL
+         ORDER BY i.version",
+        body::LEDGER,
+    ),
+];
+
+/// The column names of a body scan: the query's (but its last, the blob), `position`, then
+/// the body's.
+fn body_names(stmt: &rusqlite::Statement<'_>, kinds: &[(&str, body::Kind)]) -> Vec<String> {
+    let n = stmt.column_count();
+    let mut names: Vec<String> = stmt.column_names().take(n.saturating_sub(1)).map(str::to_string).collect();
+    names.push("position".to_string());
+    names.extend(kinds.iter().map(|(k, _)| k.to_string()));
+    names
+}
+
+/// The cell of an SQL value.
+fn sql_cell(v: rusqlite::types::ValueRef<'_>) -> body::Cell {
+    match v {
+        rusqlite::types::ValueRef::Integer(v) => body::Cell::Int(v),
+        rusqlite::types::ValueRef::Text(t) => body::Cell::Text(String::from_utf8_lossy(t).into_owned()),
+        rusqlite::types::ValueRef::Real(v) => body::Cell::Text(v.to_string()),
+        rusqlite::types::ValueRef::Null | rusqlite::types::ValueRef::Blob(_) => body::Cell::Null,
+    }
+}
+
+/// The rows of the body blob in the last column of `r`, each as the row's other columns,
+/// its position and its cells.
+fn body_rows(r: &rusqlite::Row<'_>, kinds: &[(&str, body::Kind)]) -> Result<Vec<Vec<body::Cell>>, body::Damaged> {
+    let n = r.as_ref().column_count();
+    let blob = match r.get_ref(n - 1) {
+        Ok(rusqlite::types::ValueRef::Blob(b)) => b,
+        _ => return Err(body::Damaged("no body")),
+    };
+    let shared: Vec<body::Cell> = (0..n - 1).map(|i| r.get_ref(i).map(sql_cell).unwrap_or(body::Cell::Null)).collect();
+    let entity = (0..n - 1)
+        .find(|i| r.as_ref().column_name(*i).ok() == Some("line_entity"))
+        .and_then(|i| r.get_ref(i).ok())
+        .and_then(|v| v.as_str().ok())
+        .unwrap_or_default();
+    Ok(body::read(blob, kinds.len())?
+        .into_iter()
+        .enumerate()
+        .map(|(pos, cells)| {
+            let mut row = Vec::with_capacity(shared.len() + 1 + cells.len());
+            row.extend(shared.iter().cloned());
+            row.push(body::Cell::Int(pos as i64));
+            row.extend(cells.into_iter().map(|c| named_fields(entity, c)));
+            row
+        })
+        .collect())
+}
+
+/// A cell of fields without a role as the JSON object by field name the readers take
+/// (`{"DeliveryModeCode":"PARCEL"}`); other cells as they are.
+fn named_fields(entity: &str, c: body::Cell) -> body::Cell {
+    match c {
+        body::Cell::Fields(f) => body::Cell::Text(fields_json(entity, f.iter().map(|(i, t)| (*i, t.as_str())))),
+        c => c,
+    }
+}
+
+impl Store {
+    /// The column names of an export scan.
+    pub fn scan_columns(
+        &self,
+        table: ExportTable,
+        document: Option<crate::entity::DocumentKind>,
+    ) -> Result<Vec<String>, StoreError> {
+        let stmt = self.conn.prepare(&table.sql(document)).map_err(self.err())?;
+        Ok(match table.body() {
+            Some(kinds) => body_names(&stmt, kinds),
+            None => stmt.column_names().map(str::to_string).collect(),
+        })
+    }
+
+    /// Calls `f` for every row of `table` with `from < version <= to` (of invoices of one
+    /// document kind, when given), in version order, inside one read transaction (a consistent
+    /// snapshot).
+    pub fn scan(
+        &self,
+        table: ExportTable,
+        document: Option<crate::entity::DocumentKind>,
+        range: ExportRange,
+        mut f: impl FnMut(&ScanRow<'_, '_>) -> Result<(), String>,
+    ) -> Result<Result<(), String>, StoreError> {
+        let mut stmt = self.conn.prepare(&table.sql(document)).map_err(self.err())?;
+        let mut rows = stmt.query(params![range.from, range.to]).map_err(self.err())?;
+        while let Some(r) = rows.next().map_err(self.err())? {
+            let Some(kinds) = table.body() else {
+                if let Err(e) = f(&ScanRow::Sql(r)) {
+                    return Ok(Err(e));
+                }
+                continue;
+            };
+            let n = r.as_ref().column_count();
+            let blob = match r.get_ref(n - 1) {
+                Ok(rusqlite::types::ValueRef::Blob(b)) => b,
+                _ => return Err(self.damaged(body::Damaged("no body"))),
+            };
+            let shared: Vec<body::Cell> =
+                (0..n - 1).map(|i| r.get_ref(i).map(sql_cell).unwrap_or(body::Cell::Null)).collect();
+            let mut position = String::new();
+            for (pos, mut cells) in body::read(blob, kinds.len()).map_err(|e| self.damaged(e))?.into_iter().enumerate()
+            {
+                for c in &mut cells {
+                    if let body::Cell::Dec(d) = c {
+                        *c = body::Cell::Text(d.to_string());
+                    }
+                }
+                position.clear();
+                std::fmt::Write::write_fmt(&mut position, format_args!("{pos}")).ok();
+                if let Err(e) = f(&ScanRow::Body { shared: &shared, position: &position, cells: &cells }) {
+                    return Ok(Err(e));
+                }
+            }
+        }
+        Ok(Ok(()))
+    }
+}
+
+/// A posted invoice as stored, for writing its e-invoice: text columns by name.
+#[derive(Debug, Clone, Default)]
+pub struct StoredDoc {
+    /// Invoice columns (name → text).
+    pub invoice: std::collections::HashMap<String, String>,
+    /// Line rows, in position order.
+    pub lines: Vec<std::collections::HashMap<String, String>>,
+    /// VAT breakdown rows, in position order.
+    pub taxes: Vec<std::collections::HashMap<String, String>>,
+}
+
+type RowMap = std::collections::HashMap<String, String>;
+
+fn row_map(r: &rusqlite::Row<'_>, names: &[String]) -> std::collections::HashMap<String, String> {
+    let mut m = std::collections::HashMap::with_capacity(names.len());
+    for (i, n) in names.iter().enumerate() {
+        let v = match r.get_ref(i) {
+            Ok(rusqlite::types::ValueRef::Text(t)) => String::from_utf8_lossy(t).into_owned(),
+            Ok(rusqlite::types::ValueRef::Integer(v)) => v.to_string(),
+            _ => continue,
+        };
+        m.insert(n.clone(), v);
+    }
+    m
+}
+
+impl Store {
+    /// Calls `f` with every posted invoice with `from < version <= to`, its lines and VAT
+    /// breakdown (three ordered scans merged, one read transaction).
+    pub fn documents(&self, range: ExportRange, f: impl FnMut(StoredDoc)) -> Result<(), StoreError> {
+        self.documents_with_status("posted", range, f)
+    }
+
+    /// Calls `f` with every draft (unposted) invoice, in the order it was stored.
+    pub fn drafts(&self, f: impl FnMut(StoredDoc)) -> Result<(), StoreError> {
+        self.documents_with_status("draft", ExportRange { from: i64::MIN, to: i64::MAX, resumed: false }, f)
+    }
+
+    fn documents_with_status(
+        &self,
+        status: &str,
+        range: ExportRange,
+        f: impl FnMut(StoredDoc),
+    ) -> Result<(), StoreError> {
+        let status = if status == "draft" { "draft" } else { "posted" };
+        let filter = format!("i.status = '{status}' AND i.version > ?1 AND i.version <= ?2");
+        self.documents_where(&filter, params![range.from, range.to], f)
+    }
+
+    /// Calls `f` with every document a job's e-invoice output refused and nobody skipped, in
+    /// the order they were posted.
+    pub fn pending_documents(&self, job: &str, output: &str, f: impl FnMut(StoredDoc)) -> Result<(), StoreError> {
+        let filter = "i.id IN (SELECT invoice_id FROM jobs.einvoice_pending
+                       WHERE job = ?1 AND output = ?2 AND skipped_at IS NULL)";
+        self.documents_where(filter, params![job, output], f)
+    }
+
+    /// The documents whose invoice row passes `filter` (an SQL condition on `i`), with their
+    /// lines and VAT breakdown: three ordered scans merged in one read transaction.
+    fn documents_where(
+        &self,
+        filter: &str,
+        args: impl rusqlite::Params + Clone,
+        mut f: impl FnMut(StoredDoc),
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.unchecked_transaction().map_err(self.err())?;
+        // The parties a refused e-invoice was finally written with take the place of those
+        // the invoice was posted with.
+        let select = if self.jobs {
+            "SELECT i.*, p.parties AS parties_written, b.lines AS body_lines, b.taxes AS body_taxes FROM invoice i
+             JOIN invoice_body b ON b.invoice_id = i.id
+             LEFT JOIN jobs.einvoice_parties p ON p.invoice_id = i.id"
+        } else {
+            "SELECT i.*, b.lines AS body_lines, b.taxes AS body_taxes FROM invoice i
+             JOIN invoice_body b ON b.invoice_id = i.id"
+        };
+        let mut inv = tx.prepare(&format!("{select} WHERE {filter} ORDER BY i.id")).map_err(self.err())?;
+        let in_names: Vec<String> = inv.column_names().map(str::to_string).collect();
+        let at = |name: &str| in_names.iter().position(|n| n == name).unwrap_or(usize::MAX);
+        let (lines_at, taxes_at) = (at("body_lines"), at("body_taxes"));
+        let mut irows = inv.query(args).map_err(self.err())?;
+        while let Some(r) = irows.next().map_err(self.err())? {
+            let mut invoice = row_map(r, &in_names);
+            if let Some(p) = invoice.remove("parties_written") {
+                invoice.insert("parties".into(), p);
+            }
+            let id = invoice.get("id").cloned().unwrap_or_default();
+            let version = invoice.get("version").cloned().unwrap_or_default();
+            let line_entity = invoice.get("line_entity").cloned().unwrap_or_default();
+            let children = |at: usize, kinds: &[(&str, body::Kind)]| -> Result<Vec<RowMap>, StoreError> {
+                let blob = match r.get_ref(at) {
+                    Ok(rusqlite::types::ValueRef::Blob(b)) => b,
+                    _ => return Err(self.damaged(body::Damaged("no body"))),
+                };
+                let rows = body::read(blob, kinds.len()).map_err(|e| self.damaged(e))?;
+                Ok(rows
+                    .into_iter()
+                    .enumerate()
+                    .map(|(pos, cells)| {
+                        let mut m = RowMap::with_capacity(kinds.len() + 3);
+                        m.insert("invoice_id".into(), id.clone());
+                        m.insert("position".into(), pos.to_string());
+                        m.insert("version".into(), version.clone());
+                        for ((name, _), c) in kinds.iter().zip(cells) {
+                            if let Some(t) = named_fields(&line_entity, c).to_text() {
+                                m.insert(name.to_string(), t);
+                            }
+                        }
+                        m
+                    })
+                    .collect())
+            };
+            let lines = children(lines_at, body::LINE)?;
+            let taxes = children(taxes_at, body::TAX)?;
+            let doc = StoredDoc { invoice, lines, taxes };
+            f(doc);
+        }
+        Ok(())
+    }
+}
+
+/// Fields without a role as a JSON object by field name (an index the entity does not have
+/// under its number).
+pub(super) fn fields_json<'a>(entity: &str, fields: impl Iterator<Item = (u16, &'a str)>) -> String {
+    let e = Catalog::builtin().get(entity);
+    let mut map = serde_json::Map::new();
+    for (i, v) in fields {
+        let name =
+            e.and_then(|e| e.fields.get(usize::from(i))).map(|f| f.name.clone()).unwrap_or_else(|| i.to_string());
+        map.insert(name, serde_json::Value::String(v.to_string()));
+    }
+    serde_json::Value::Object(map).to_string()
+}
