@@ -80,10 +80,17 @@ fn stages(c: &mut Criterion) {
         )
     });
 
-    let posted: Vec<post::Posted> =
-        v.invoices.iter().cloned().map(|i| post::post(i, &v.master, &opts).unwrap()).collect();
-    // The bodies are encoded on the posting threads in a run; here beside the commit.
-    let bodies: Vec<Body> = posted.iter().map(|p| Body::of(p, false)).collect();
+    // Each with its body, as the posting threads of a run hand them to the commit.
+    let posted: Vec<(post::Posted, Body)> = v
+        .invoices
+        .iter()
+        .cloned()
+        .map(|i| post::post(i, &v.master, &opts).unwrap())
+        .map(|p| {
+            let b = Body::of(&p);
+            (p, b)
+        })
+        .collect();
     group.bench_function("store_commit", |b| {
         b.iter_batched(
             || {
@@ -93,8 +100,8 @@ fn stages(c: &mut Criterion) {
                 (d, s)
             },
             |(_d, mut s)| {
-                for (chunk, b) in posted.chunks(500).zip(bodies.chunks(500)) {
-                    s.commit(chunk, b, false, post::CreditLimitCheck::None, &v.master).unwrap();
+                for chunk in posted.chunks(500) {
+                    s.commit(chunk, false, post::CreditLimitCheck::None, &v.master).unwrap();
                 }
             },
             BatchSize::PerIteration,
@@ -105,7 +112,7 @@ fn stages(c: &mut Criterion) {
     {
         let mut s = Store::open(&store_path).unwrap();
         s.seed_sequences(&v.master).unwrap();
-        s.commit(&posted, &bodies, false, post::CreditLimitCheck::None, &v.master).unwrap();
+        s.commit(&posted, false, post::CreditLimitCheck::None, &v.master).unwrap();
     }
     let mut store = Store::open(&store_path).unwrap();
     for (name, format) in [("export_csv", Format::Csv), ("export_parquet", Format::Parquet)] {

@@ -358,17 +358,14 @@ fn post_all(
                     if let Some(h) = keep {
                         p.content_hash = h;
                     }
-                    if draft {
-                        let body = Body::of(&p, draft);
-                        return Ok((p, body));
-                    }
+                    // A draft draws no numbers; a posting needs the sequences it draws from.
                     let le = p.invoice.header.legal_entity.to_string();
                     let needs = [
                         (p.invoice.header.number.is_none(), p.sequence),
                         (p.invoice.header.voucher.is_none(), "Voucher"),
                     ];
                     for (needed, reference) in needs {
-                        if needed && !sequences.contains(&(le.clone(), reference.to_string())) {
+                        if !draft && needed && !sequences.contains(&(le.clone(), reference.to_string())) {
                             let r = Reject::new(
                                 p.invoice.header.origin,
                                 None,
@@ -381,18 +378,14 @@ fn post_all(
                             return Err(Box::new((p.invoice, r)));
                         }
                     }
-                    let body = Body::of(&p, draft);
+                    let body = Body::of(&p);
                     Ok((p, body))
                 })
                 .collect();
             let mut ok = Vec::with_capacity(computed.len());
-            let mut bodies = Vec::with_capacity(computed.len());
             for r in computed {
                 match r.and_then(|(p, b)| originals.check(p, |le, n| store.has_posted_invoice(le, n)).map(|p| (p, b))) {
-                    Ok((p, b)) => {
-                        ok.push(p);
-                        bodies.push(b);
-                    }
+                    Ok(pb) => ok.push(pb),
                     Err(e) => {
                         let (inv, r) = *e;
                         report.rejected += 1;
@@ -400,9 +393,9 @@ fn post_all(
                     }
                 }
             }
-            let results = store.commit(&ok, &bodies, draft, opts.credit_limit, md)?;
+            let results = store.commit(&ok, draft, opts.credit_limit, md)?;
             report.batches += 1;
-            for (p, c) in ok.iter().zip(results) {
+            for ((p, _), c) in ok.iter().zip(results) {
                 match c {
                     Committed::Posted { .. } => {
                         count(&mut report, p);

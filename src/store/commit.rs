@@ -57,12 +57,12 @@ fn extras_json(entity: &str, extras: &Extras) -> String {
 pub struct Body {
     lines: Vec<u8>,
     taxes: Vec<u8>,
-    ledger: Option<Vec<u8>>,
+    ledger: Vec<u8>,
 }
 
 impl Body {
-    /// The body of a posted invoice (its ledger left out when it is stored as a draft).
-    pub fn of(p: &Posted, draft: bool) -> Body {
+    /// The body of a posted invoice (the commit leaves the ledger out of a draft).
+    pub fn of(p: &Posted) -> Body {
         let h = &p.invoice.header;
         let t = &p.totals;
         let mut lines = body::Writer::new();
@@ -108,32 +108,29 @@ impl Body {
                 .opt_text(p.exemptions.get(i).and_then(|e| e.0.as_deref()))
                 .opt_text(p.exemptions.get(i).and_then(|e| e.1.as_deref()));
         }
-        let ledger = (!draft).then(|| {
-            let mut w = body::Writer::new();
-            for e in &p.ledger {
-                w.row()
-                    .text(&e.account)
-                    .text(e.posting_type.as_str())
-                    .dec(e.amount)
-                    .dec(e.amount_acc)
-                    .int(i64::from(e.is_credit))
-                    .opt_text(e.tax_code)
-                    .opt_dec(e.line_number.map(|n| n.normalize()));
-            }
-            w.finish()
-        });
-        Body { lines: lines.finish(), taxes: taxes.finish(), ledger }
+        let mut ledger = body::Writer::new();
+        for e in &p.ledger {
+            ledger
+                .row()
+                .text(&e.account)
+                .text(e.posting_type.as_str())
+                .dec(e.amount)
+                .dec(e.amount_acc)
+                .int(i64::from(e.is_credit))
+                .opt_text(e.tax_code)
+                .opt_dec(e.line_number.map(|n| n.normalize()));
+        }
+        Body { lines: lines.finish(), taxes: taxes.finish(), ledger: ledger.finish() }
     }
 }
 
 impl Store {
-    /// Commits a batch of posted invoices in one transaction, in order: unchanged ones are
-    /// skipped, changed posted ones refused, the rest numbered and written with the next
-    /// change versions. `draft` stores them unposted (no numbers drawn, no ledger).
+    /// Commits a batch of posted invoices, each with its body, in one transaction, in order:
+    /// unchanged ones are skipped, changed posted ones refused, the rest numbered and written
+    /// with the next change versions. `draft` stores them unposted (no numbers drawn, no ledger).
     pub fn commit(
         &mut self,
-        batch: &[Posted],
-        bodies: &[Body],
+        batch: &[(Posted, Body)],
         draft: bool,
         credit_limit: CreditLimitCheck,
         md: &MasterData,
@@ -144,14 +141,7 @@ impl Store {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
         let mut out = Vec::with_capacity(batch.len());
         let mut balances = self.balances.clone();
-        if bodies.len() != batch.len() {
-            // A caller's defect, not the data's: nothing is written.
-            return Err(StoreError::Damaged {
-                path: self.path.clone(),
-                message: format!("{} invoices to commit with {} bodies", batch.len(), bodies.len()),
-            });
-        }
-        for (p, b) in batch.iter().zip(bodies) {
+        for (p, b) in batch {
             let h = &p.invoice.header;
             let source_key = match (h.document, &h.number, h.record_id) {
                 (crate::entity::DocumentKind::FreeText, _, Some(id)) => format!("FT:{id}"),
@@ -321,7 +311,7 @@ impl Store {
             let id = tx.last_insert_rowid();
             tx.prepare_cached("INSERT INTO invoice_body (invoice_id, lines, taxes, ledger) VALUES (?1, ?2, ?3, ?4)")
                 .map_err(sql)?
-                .execute(params![id, b.lines, b.taxes, if draft { None } else { b.ledger.as_deref() }])
+                .execute(params![id, b.lines, b.taxes, (!draft).then_some(&b.ledger)])
                 .map_err(sql)?;
             match (number, voucher) {
                 (Some(number), Some(voucher)) if !draft => {
