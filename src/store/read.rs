@@ -15,15 +15,14 @@ impl Store {
             body::Cell::Null => "∅".to_string(),
             c => c.to_text().unwrap_or_default(),
         };
-        for (table, sql, kinds) in [
+        let rows: [(&str, &str, Option<Columns>); 3] = [
             ("meta", "SELECT * FROM meta ORDER BY key", None),
             ("number_sequence", "SELECT * FROM number_sequence ORDER BY legal_entity, reference", None),
             ("invoice", "SELECT * FROM invoice ORDER BY id", None),
-            (BODY_VIEWS[0].0, BODY_VIEWS[0].1, Some(BODY_VIEWS[0].2)),
-            (BODY_VIEWS[1].0, BODY_VIEWS[1].1, Some(BODY_VIEWS[1].2)),
-            (BODY_VIEWS[2].0, BODY_VIEWS[2].1, Some(BODY_VIEWS[2].2)),
-            ("customer_trans", "SELECT * FROM customer_trans ORDER BY id", None),
-        ] {
+        ];
+        let bodies = BODY_VIEWS.map(|(table, sql, kinds)| (table, sql, Some(kinds)));
+        let open_items = ("customer_trans", "SELECT * FROM customer_trans ORDER BY id", None);
+        for (table, sql, kinds) in rows.into_iter().chain(bodies).chain([open_items]) {
             let mut stmt = self.conn.prepare(sql).map_err(self.err())?;
             let names: Vec<String> = match kinds {
                 Some(k) => body_names(&stmt, k),
@@ -48,8 +47,8 @@ impl Store {
     }
 
     /// Lays the invoice bodies out as the row tables they replaced (`invoice_line`,
-    /// `invoice_tax`, `ledger_entry`, with the same columns), as temporary tables of this
-    /// connection, for audits and tests that query them with SQL. A ledger entry's `id` is its
+    /// `invoice_tax`, `ledger_entry`, with their columns; a line also names its entity), as
+    /// temporary tables of this connection, for audits and tests that query them with SQL. A ledger entry's `id` is its
     /// place in posting order.
     pub fn expand_bodies(&self) -> Result<(), StoreError> {
         for (table, sql, kinds) in BODY_VIEWS {
@@ -287,15 +286,27 @@ fn sql_cell(v: rusqlite::types::ValueRef<'_>) -> body::Cell {
     }
 }
 
+/// The blob in column `i` of `r`.
+fn blob_at<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> Result<&'r [u8], body::Damaged> {
+    match r.get_ref(i) {
+        Ok(rusqlite::types::ValueRef::Blob(b)) => Ok(b),
+        _ => Err(body::Damaged("no body")),
+    }
+}
+
+/// The body blob in the last column of a body query's row, and the row's other columns (the
+/// invoice's, shared by every row of the body).
+fn blob_and_shared<'r>(r: &'r rusqlite::Row<'_>) -> Result<(&'r [u8], Vec<body::Cell>), body::Damaged> {
+    let n = r.as_ref().column_count();
+    let shared = (0..n - 1).map(|i| r.get_ref(i).map(sql_cell).unwrap_or(body::Cell::Null)).collect();
+    Ok((blob_at(r, n - 1)?, shared))
+}
+
 /// The rows of the body blob in the last column of `r`, each as the row's other columns,
 /// its position and its cells.
 fn body_rows(r: &rusqlite::Row<'_>, kinds: &[(&str, body::Kind)]) -> Result<Vec<Vec<body::Cell>>, body::Damaged> {
-    let n = r.as_ref().column_count();
-    let blob = match r.get_ref(n - 1) {
-        Ok(rusqlite::types::ValueRef::Blob(b)) => b,
-        _ => return Err(body::Damaged("no body")),
-    };
-    let shared: Vec<body::Cell> = (0..n - 1).map(|i| r.get_ref(i).map(sql_cell).unwrap_or(body::Cell::Null)).collect();
+    let (blob, shared) = blob_and_shared(r)?;
+    let n = shared.len() + 1;
     let entity = (0..n - 1)
         .find(|i| r.as_ref().column_name(*i).ok() == Some("line_entity"))
         .and_then(|i| r.get_ref(i).ok())
@@ -356,13 +367,7 @@ impl Store {
                 }
                 continue;
             };
-            let n = r.as_ref().column_count();
-            let blob = match r.get_ref(n - 1) {
-                Ok(rusqlite::types::ValueRef::Blob(b)) => b,
-                _ => return Err(self.damaged(body::Damaged("no body"))),
-            };
-            let shared: Vec<body::Cell> =
-                (0..n - 1).map(|i| r.get_ref(i).map(sql_cell).unwrap_or(body::Cell::Null)).collect();
+            let (blob, shared) = blob_and_shared(r).map_err(|e| self.damaged(e))?;
             let mut position = String::new();
             for (pos, mut cells) in body::read(blob, kinds.len()).map_err(|e| self.damaged(e))?.into_iter().enumerate()
             {
@@ -410,7 +415,7 @@ fn row_map(r: &rusqlite::Row<'_>, names: &[String]) -> std::collections::HashMap
 
 impl Store {
     /// Calls `f` with every posted invoice with `from < version <= to`, its lines and VAT
-    /// breakdown (three ordered scans merged, one read transaction).
+    /// breakdown (one read transaction).
     pub fn documents(&self, range: ExportRange, f: impl FnMut(StoredDoc)) -> Result<(), StoreError> {
         self.documents_with_status("posted", range, f)
     }
@@ -440,7 +445,7 @@ impl Store {
     }
 
     /// The documents whose invoice row passes `filter` (an SQL condition on `i`), with their
-    /// lines and VAT breakdown: three ordered scans merged in one read transaction.
+    /// lines and VAT breakdown from the invoice's body, in one read transaction.
     fn documents_where(
         &self,
         filter: &str,
@@ -472,11 +477,7 @@ impl Store {
             let version = invoice.get("version").cloned().unwrap_or_default();
             let line_entity = invoice.get("line_entity").cloned().unwrap_or_default();
             let children = |at: usize, kinds: &[(&str, body::Kind)]| -> Result<Vec<RowMap>, StoreError> {
-                let blob = match r.get_ref(at) {
-                    Ok(rusqlite::types::ValueRef::Blob(b)) => b,
-                    _ => return Err(self.damaged(body::Damaged("no body"))),
-                };
-                let rows = body::read(blob, kinds.len()).map_err(|e| self.damaged(e))?;
+                let rows = blob_at(r, at).and_then(|b| body::read(b, kinds.len())).map_err(|e| self.damaged(e))?;
                 Ok(rows
                     .into_iter()
                     .enumerate()
