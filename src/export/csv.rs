@@ -1,12 +1,12 @@
 //! CSV exports: DMF upper-case column names, `.` decimals, ISO dates; UTF-8, or D365's
 //! CSV-Unicode (UTF-16 LE with BOM, CRLF) for files meant to go back into D365.
 
-use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 
 use crate::entity::Entity;
 
+use super::value::{Scratch, Value};
 use super::Sink;
 
 /// Writes UTF-16 LE, transcoding the UTF-8 the CSV writer produces.
@@ -37,6 +37,7 @@ enum Writer {
 pub struct CsvSink {
     writer: Writer,
     header: Option<Vec<String>>,
+    scratch: Scratch,
 }
 
 impl CsvSink {
@@ -57,7 +58,7 @@ impl CsvSink {
         } else {
             Writer::Utf8(csv::WriterBuilder::new().buffer_capacity(1 << 16).from_writer(buf))
         };
-        CsvSink { writer, header: Some(header) }
+        CsvSink { writer, header: Some(header), scratch: [0; 64] }
     }
 
     fn write<I, T>(&mut self, record: I) -> Result<(), String>
@@ -74,14 +75,23 @@ impl CsvSink {
 }
 
 impl Sink for CsvSink {
-    fn push(&mut self, values: &[Option<Cow<'_, str>>]) -> Result<(), String> {
+    fn value(&mut self, _k: usize, v: &Value<'_>) -> Result<(), String> {
         if let Some(h) = self.header.take() {
             self.write(&h)?;
         }
-        self.write(values.iter().map(|v| v.as_deref().unwrap_or("").as_bytes()))
+        let field = v.text(&mut self.scratch).unwrap_or("").as_bytes();
+        match &mut self.writer {
+            Writer::Utf8(w) => w.write_field(field),
+            Writer::Utf16(w) => w.write_field(field),
+        }
+        .map_err(|e| e.to_string())
     }
 
-    fn finish(mut self: Box<Self>) -> Result<File, String> {
+    fn end_row(&mut self) -> Result<(), String> {
+        self.write(None::<&[u8]>)
+    }
+
+    fn finish(mut self) -> Result<File, String> {
         if let Some(h) = self.header.take() {
             self.write(&h)?;
         }

@@ -7,15 +7,16 @@
 mod csv;
 mod parquet;
 pub mod proforma;
+mod value;
 
-use std::borrow::Cow;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::entity::{Catalog, Entity, EntityKind, FieldType, Role};
-use crate::store::{ExportRange, ExportTable, ScanRow, Store, StoreError};
+use crate::store::{CellRef, ExportRange, ExportTable, ScanRow, Store, StoreError};
+use value::Value;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
@@ -164,10 +165,14 @@ fn line_column(role: Role) -> Option<&'static str> {
     })
 }
 
-/// Receives rows of field texts and writes them.
+/// Receives rows field by field and writes them.
 trait Sink {
-    fn push(&mut self, values: &[Option<Cow<'_, str>>]) -> Result<(), String>;
-    fn finish(self: Box<Self>) -> Result<File, String>;
+    /// The value of field `k` of the current row (fields come in order, each once).
+    fn value(&mut self, k: usize, v: &Value<'_>) -> Result<(), String>;
+    /// Ends the current row.
+    fn end_row(&mut self) -> Result<(), String>;
+    /// Writes what is buffered and hands the file back, unsynced.
+    fn finish(self) -> Result<File, String>;
 }
 
 /// The file name of an export: entity, job range or full snapshot, extension.
@@ -221,60 +226,39 @@ pub fn export(store: &mut Store, req: &ExportRequest, catalog: &Catalog) -> Resu
         return Ok(report);
     }
     let columns = store.scan_columns(table, document)?;
-    let sources = sources(entity, table, &columns);
-    let extras_col = columns.iter().position(|c| c == "extras");
-    let entity_col = columns.iter().position(|c| c == "line_entity");
-    // Fields without a role held by index: the index of each exported field's name in the
-    // entity the row came from, per such entity.
-    let mut by_entity: std::collections::HashMap<String, Vec<Option<u16>>> = std::collections::HashMap::new();
+    let rows_of = Rows {
+        entity,
+        catalog,
+        sources: sources(entity, table, &columns),
+        extras_col: columns.iter().position(|c| c == "extras"),
+        entity_col: columns.iter().position(|c| c == "line_entity"),
+        by_entity: std::collections::HashMap::new(),
+        spare: Vec::new(),
+    };
     let name = file_name(&entity.name, range, req.job.is_some(), req.format);
     let path = req.out.join(&name);
     let tmp = req.out.join(format!(".{name}.tmp"));
     let werr = |p: &Path, m: String| ExportError::Write { path: p.to_path_buf(), message: m };
     let file = File::create(&tmp).map_err(|e| werr(&tmp, e.to_string()))?;
-    let mut sink: Box<dyn Sink> = match req.format {
-        Format::Csv => Box::new(csv::CsvSink::new(file, entity, req.dmf_unicode)),
-        Format::Parquet => Box::new(parquet::ParquetSink::new(file, entity).map_err(|m| werr(&tmp, m))?),
-    };
     let stage = crate::progress::Stage::start("export", format!("{} {:?}", entity.name, req.format));
     let pb = crate::progress::spinner(&format!("export {}", entity.name), "rows");
-    let mut rows = 0u64;
-    let scanned = store.scan(table, document, range, |row| {
-        if rows.is_multiple_of(4096) {
-            pb.set_position(rows);
+    let written = match req.format {
+        Format::Csv => {
+            rows_of.write(store, table, document, range, csv::CsvSink::new(file, entity, req.dmf_unicode), &pb)
         }
-        let fields = extras_col.and_then(|c| row.fields(c));
-        let extras = match fields {
-            Some(fields) => {
-                let source = entity_col.and_then(|c| row.get(c)).unwrap_or_default();
-                if !by_entity.contains_key(source) {
-                    let of = catalog.get(source);
-                    let index = entity
-                        .fields
-                        .iter()
-                        .map(|f| of.and_then(|e| e.field_index(&f.name)).and_then(|i| u16::try_from(i).ok()))
-                        .collect();
-                    by_entity.insert(source.to_string(), index);
-                }
-                Extras::Fields { index: &by_entity[source], fields }
-            }
-            None => match extras_col.and_then(|c| row.get(c)).filter(|t| *t != "{}") {
-                Some(t) => serde_json::from_str(t).map(Extras::Json).unwrap_or(Extras::None),
-                None => Extras::None,
-            },
-        };
-        let values: Vec<Option<Cow<'_, str>>> = entity
-            .fields
-            .iter()
-            .zip(&sources)
-            .enumerate()
-            .map(|(k, (f, s))| value(row, &f.ty, s, &extras, k))
-            .collect();
-        rows += 1;
-        sink.push(&values)
-    })?;
-    let finished = scanned.and_then(|()| sink.finish());
+        Format::Parquet => match parquet::ParquetSink::new(file, entity) {
+            Ok(sink) => rows_of.write(store, table, document, range, sink, &pb),
+            Err(m) => Ok((0, Err(m))),
+        },
+    };
     pb.finish_and_clear();
+    let (rows, finished) = match written {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e.into());
+        }
+    };
     stage.done(rows, "rows");
     let file = match finished {
         Ok(f) => f,
@@ -358,55 +342,146 @@ fn sources(entity: &Entity, table: ExportTable, columns: &[String]) -> Vec<Sourc
         .collect()
 }
 
+/// How the rows of one export are made from the store's rows.
+struct Rows<'e> {
+    entity: &'e Entity,
+    catalog: &'e Catalog,
+    sources: Vec<Source>,
+    extras_col: Option<usize>,
+    entity_col: Option<usize>,
+    /// Fields without a role held by index: per entity a row came from, by index of a field
+    /// there, the exported field it is.
+    by_entity: std::collections::HashMap<String, Vec<Option<usize>>>,
+    /// The buffer of a row's fields without a role, by exported field.
+    spare: Vec<Option<&'static str>>,
+}
+
+impl Rows<'_> {
+    /// Scans the store into `sink`: the rows written, and the file or why writing failed.
+    fn write<S: Sink>(
+        mut self,
+        store: &Store,
+        table: ExportTable,
+        document: Option<crate::entity::DocumentKind>,
+        range: ExportRange,
+        mut sink: S,
+        pb: &indicatif::ProgressBar,
+    ) -> Result<(u64, Result<File, String>), StoreError> {
+        let mut rows = 0u64;
+        let scanned = store.scan(table, document, range, |row| {
+            if rows.is_multiple_of(4096) {
+                pb.set_position(rows);
+            }
+            self.row(row, &mut sink)?;
+            rows += 1;
+            Ok(())
+        })?;
+        Ok((rows, scanned.and_then(|()| sink.finish())))
+    }
+
+    fn row<S: Sink>(&mut self, row: &ScanRow<'_, '_>, sink: &mut S) -> Result<(), String> {
+        let mut slots = recycle(std::mem::take(&mut self.spare));
+        let extras = match self.extras_col.map(|c| row.cell(c)) {
+            Some(CellRef::Fields(fields)) => {
+                let source = self.entity_col.and_then(|c| row.get(c)).unwrap_or_default();
+                if !self.by_entity.contains_key(source) {
+                    let mut exported = Vec::new();
+                    if let Some(of) = self.catalog.get(source) {
+                        for (k, f) in self.entity.fields.iter().enumerate() {
+                            if let Some(i) = of.field_index(&f.name) {
+                                if exported.len() <= i {
+                                    exported.resize(i + 1, None);
+                                }
+                                exported[i] = Some(k);
+                            }
+                        }
+                    }
+                    self.by_entity.insert(source.to_string(), exported);
+                }
+                // One pass over the row's fields puts each where the export wants it.
+                let exported = &self.by_entity[source];
+                slots.resize(self.entity.fields.len(), None);
+                for (i, t) in fields.iter() {
+                    if let Some(k) = exported.get(usize::from(i)).copied().flatten() {
+                        slots[k] = Some(t);
+                    }
+                }
+                Extras::Fields(&slots)
+            }
+            Some(CellRef::Text(t)) if t != "{}" => serde_json::from_str(t).map(Extras::Json).unwrap_or(Extras::None),
+            _ => Extras::None,
+        };
+        let mut written = Ok(());
+        for (k, (f, s)) in self.entity.fields.iter().zip(&self.sources).enumerate() {
+            written = sink.value(k, &value(row, &f.ty, s, &extras, k));
+            if written.is_err() {
+                break;
+            }
+        }
+        drop(extras);
+        self.spare = recycle(slots);
+        written?;
+        sink.end_row()
+    }
+}
+
+/// An emptied buffer of borrowed texts, for borrows of another lifetime: the allocation is
+/// kept (the collect reuses it in place), so a row costs none.
+fn recycle<'b>(mut v: Vec<Option<&str>>) -> Vec<Option<&'b str>> {
+    v.clear();
+    v.into_iter().map(|_| None).collect()
+}
+
 /// The fields without a role of an exported row.
 enum Extras<'r> {
     /// None.
     None,
     /// By name (as stored in a row table).
     Json(serde_json::Map<String, serde_json::Value>),
-    /// By index in the row's own entity; `index[k]` is the index of exported field `k` there.
-    Fields {
-        /// Per exported field, its index in the row's entity.
-        index: &'r [Option<u16>],
-        /// (index, text).
-        fields: &'r [(u16, String)],
-    },
+    /// By exported field: `slots[k]` is the text of exported field `k`.
+    Fields(&'r [Option<&'r str>]),
 }
 
-fn value<'r>(
-    row: &'r ScanRow<'_, '_>,
-    ty: &FieldType,
-    s: &Source,
-    extras: &Extras<'r>,
-    k: usize,
-) -> Option<Cow<'r, str>> {
+fn value<'r>(row: &'r ScanRow<'_, '_>, ty: &'r FieldType, s: &Source, extras: &Extras<'r>, k: usize) -> Value<'r> {
     match s {
-        Source::Column(c) => match row.get(*c) {
-            Some(t) => Some(Cow::Borrowed(t)),
-            None => row.int(*c).map(|i| match ty {
-                FieldType::Enum(names) => Cow::Owned(names.get(i as usize).cloned().unwrap_or_else(|| i.to_string())),
-                _ => Cow::Owned(i.to_string()),
-            }),
+        Source::Column(c) => match row.cell(*c) {
+            CellRef::Text(t) => Value::Text(t),
+            CellRef::Dec(d) => Value::Dec(d),
+            CellRef::Int(i) => match ty {
+                FieldType::Enum(names) => match names.get(i as usize) {
+                    Some(n) => Value::Text(n),
+                    None => Value::Int(i),
+                },
+                _ => Value::Int(i),
+            },
+            CellRef::Null | CellRef::Fields(_) => Value::Null,
         },
         Source::Extra(name) => match extras {
-            Extras::None => None,
-            Extras::Json(m) => m.get(name).and_then(|v| v.as_str()).map(|v| Cow::Owned(v.to_string())),
-            Extras::Fields { index, fields } => {
-                let i = index.get(k).copied().flatten()?;
-                fields.iter().find(|(f, _)| *f == i).map(|(_, t)| Cow::Borrowed(t.as_str()))
-            }
+            Extras::None => Value::Null,
+            Extras::Json(m) => match m.get(name).and_then(|v| v.as_str()) {
+                Some(v) => Value::Owned(v.to_string()),
+                None => Value::Null,
+            },
+            Extras::Fields(slots) => slots.get(k).copied().flatten().map_or(Value::Null, Value::Text),
         },
-        Source::TotalDiscount([q, p, pu, c, n]) => {
-            let d = |i: usize| row.get(i).and_then(|t| t.parse::<rust_decimal::Decimal>().ok());
-            let (q, p, pu, c, n) = (d(*q)?, d(*p)?, d(*pu)?, d(*c)?, d(*n)?);
-            let pu = if pu.is_zero() { rust_decimal::Decimal::ONE } else { pu };
-            // Stored amounts are within the amount limit, so this cannot overflow.
-            let total = q.checked_mul(p)?.checked_div(pu)?.checked_add(c)?.checked_sub(n)?;
-            let total = total.round_dp_with_strategy(6, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
-            Some(Cow::Owned(total.normalize().to_string()))
-        }
-        Source::Empty => None,
+        Source::TotalDiscount(columns) => total_discount(row, columns).map_or(Value::Null, Value::Dec),
+        Source::Empty => Value::Null,
     }
+}
+
+/// See [`Source::TotalDiscount`].
+fn total_discount(row: &ScanRow<'_, '_>, [q, p, pu, c, n]: &[usize; 5]) -> Option<rust_decimal::Decimal> {
+    let d = |i: usize| match row.cell(i) {
+        CellRef::Dec(d) => Some(d),
+        CellRef::Text(t) => t.parse::<rust_decimal::Decimal>().ok(),
+        _ => None,
+    };
+    let (q, p, pu, c, n) = (d(*q)?, d(*p)?, d(*pu)?, d(*c)?, d(*n)?);
+    let pu = if pu.is_zero() { rust_decimal::Decimal::ONE } else { pu };
+    // Stored amounts are within the amount limit, so this cannot overflow.
+    let total = q.checked_mul(p)?.checked_div(pu)?.checked_add(c)?.checked_sub(n)?;
+    let total = total.round_dp_with_strategy(6, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    Some(total.normalize())
 }
 
 /// Writes a CSV file of `entity` (columns by OData or staging name) as Parquet with the
@@ -434,16 +509,19 @@ pub fn csv_to_parquet(entity: &Entity, csv_path: &Path, out: &Path) -> Result<u6
     let file = File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let mut sink = parquet::ParquetSink::with_text_columns(file, entity, &as_text)?;
     let mut rows = 0u64;
-    while reader.read_record(&mut rec).map_err(|e| e.to_string())? {
-        let mut values: Vec<Option<Cow<'_, str>>> = vec![None; entity.fields.len()];
-        for (v, c) in rec.iter().zip(&columns) {
-            if let Some(i) = c {
-                values[*i] = Some(Cow::Borrowed(v));
-            }
+    let mut at: Vec<Option<usize>> = vec![None; entity.fields.len()];
+    for (k, c) in columns.iter().enumerate() {
+        if let Some(i) = c {
+            at[*i] = Some(k);
         }
-        sink.push(&values)?;
+    }
+    while reader.read_record(&mut rec).map_err(|e| e.to_string())? {
+        for (k, c) in at.iter().enumerate() {
+            sink.value(k, &c.and_then(|c| rec.get(c)).map_or(Value::Null, Value::Text))?;
+        }
+        sink.end_row()?;
         rows += 1;
     }
-    Box::new(sink).finish()?.sync_all().map_err(|e| e.to_string())?;
+    sink.finish()?.sync_all().map_err(|e| e.to_string())?;
     Ok(rows)
 }

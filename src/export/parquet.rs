@@ -1,8 +1,9 @@
 //! Parquet exports: decimals as exact Decimal128 with the entity's precision and scale, dates
 //! as Date32, text dictionary-encoded by the writer where it pays, zstd, bounded row groups,
-//! written batch by batch so memory stays flat in the number of rows.
+//! written batch by batch so memory stays flat in the number of rows. Rows are laid into
+//! Arrow builders on the caller's thread while a second thread encodes and compresses the
+//! batch before (one batch in flight).
 
-use std::borrow::Cow;
 use std::fs::File;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use rust_decimal::Decimal;
 use crate::entity::{Entity, FieldType};
 use crate::model::Date;
 
+use super::value::{Scratch, Value};
 use super::Sink;
 
 /// Rows per record batch.
@@ -38,7 +40,10 @@ enum Col {
 
 /// A Parquet export being written.
 pub struct ParquetSink {
-    writer: ArrowWriter<File>,
+    /// Hands full batches to the writing thread.
+    batches: Option<std::sync::mpsc::SyncSender<RecordBatch>>,
+    /// The writing thread: the file, or why writing failed.
+    writing: Option<std::thread::JoinHandle<Result<File, String>>>,
     schema: SchemaRef,
     cols: Vec<Col>,
     names: Vec<String>,
@@ -57,13 +62,17 @@ fn data_type(ty: &FieldType) -> DataType {
     }
 }
 
-fn builders(kinds: &[FieldType]) -> Result<Vec<Col>, String> {
+/// Builders for a batch; a text column's bytes sized as in the batch before (`text_bytes`, by
+/// column; none at first), so that they seldom grow by copying.
+fn builders(kinds: &[FieldType], text_bytes: &[usize]) -> Result<Vec<Col>, String> {
     kinds
         .iter()
-        .map(|ty| {
+        .enumerate()
+        .map(|(k, ty)| {
             Ok(match ty {
                 FieldType::String { .. } | FieldType::Enum(_) => {
-                    Col::Text(StringBuilder::with_capacity(BATCH, BATCH * 8))
+                    let bytes = text_bytes.get(k).map_or(BATCH * 8, |b| b + b / 8);
+                    Col::Text(StringBuilder::with_capacity(BATCH, bytes))
                 }
                 FieldType::Decimal { precision, scale } => Col::Decimal(
                     Decimal128Builder::with_capacity(BATCH)
@@ -108,11 +117,22 @@ impl ParquetSink {
             .set_compression(Compression::ZSTD(ZstdLevel::default()))
             .set_max_row_group_row_count(Some(ROW_GROUP))
             .build();
-        let writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props)).map_err(|e| e.to_string())?;
+        let mut writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props)).map_err(|e| e.to_string())?;
+        let (batches, received) = std::sync::mpsc::sync_channel::<RecordBatch>(0);
+        let writing = std::thread::Builder::new()
+            .name("parquet-writer".into())
+            .spawn(move || {
+                for batch in received {
+                    writer.write(&batch).map_err(|e| e.to_string())?;
+                }
+                writer.into_inner().map_err(|e| e.to_string())
+            })
+            .map_err(|e| format!("cannot start the Parquet writer: {e}"))?;
         Ok(ParquetSink {
-            writer,
+            batches: Some(batches),
+            writing: Some(writing),
             schema,
-            cols: builders(&kinds)?,
+            cols: builders(&kinds, &[])?,
             names: entity.fields.iter().map(|f| f.staging.clone()).collect(),
             kinds,
             rows: 0,
@@ -123,7 +143,15 @@ impl ParquetSink {
         if self.rows == 0 {
             return Ok(());
         }
-        let fresh = builders(&self.kinds)?;
+        let text_bytes: Vec<usize> = self
+            .cols
+            .iter()
+            .map(|c| match c {
+                Col::Text(b) => b.values_slice().len(),
+                _ => 0,
+            })
+            .collect();
+        let fresh = builders(&self.kinds, &text_bytes)?;
         let arrays: Vec<ArrayRef> = std::mem::replace(&mut self.cols, fresh)
             .into_iter()
             .map(|c| -> ArrayRef {
@@ -138,9 +166,22 @@ impl ParquetSink {
             })
             .collect();
         let batch = RecordBatch::try_new(Arc::clone(&self.schema), arrays).map_err(|e| e.to_string())?;
-        self.writer.write(&batch).map_err(|e| e.to_string())?;
         self.rows = 0;
+        let sent = self.batches.as_ref().is_some_and(|b| b.send(batch).is_ok());
+        if !sent {
+            // The writing thread stopped: its error says why.
+            return Err(self.join().err().unwrap_or_else(|| "the Parquet writer stopped".to_string()));
+        }
         Ok(())
+    }
+
+    /// Ends the writing thread and takes its result.
+    fn join(&mut self) -> Result<File, String> {
+        self.batches = None;
+        match self.writing.take() {
+            Some(t) => t.join().unwrap_or_else(|_| Err("the Parquet writer failed".to_string())),
+            None => Err("the Parquet writer stopped".to_string()),
+        }
     }
 }
 
@@ -159,35 +200,90 @@ pub fn fits(ty: &FieldType, text: &str) -> bool {
     }
 }
 
-impl Sink for ParquetSink {
-    fn push(&mut self, values: &[Option<Cow<'_, str>>]) -> Result<(), String> {
-        for ((col, v), name) in self.cols.iter_mut().zip(values).zip(&self.names) {
-            let v = v.as_deref().filter(|t| !t.is_empty());
-            let bad = |what: &str| format!("column {name}: `{}` is not {what}", v.unwrap_or(""));
-            match col {
-                Col::Text(b) => b.append_option(v),
-                Col::Decimal(b, scale) => match v {
-                    None => b.append_null(),
-                    Some(t) => {
-                        let mut d = Decimal::from_str(t).map_err(|_| bad("a decimal"))?;
-                        d.rescale(*scale);
-                        if d.scale() != *scale {
-                            return Err(bad("representable at the column's scale"));
-                        }
-                        b.append_value(d.mantissa());
+/// A decimal's mantissa at `scale`, when that is exact without rounding and within the 96 bits
+/// of a decimal (else the caller takes `Decimal::rescale`'s path and its verdict).
+fn mantissa_at(d: &Decimal, scale: u32) -> Option<i128> {
+    let from = d.scale();
+    if from > scale {
+        return None;
+    }
+    let m = d.mantissa().checked_mul(10i128.checked_pow(scale - from)?)?;
+    (m.unsigned_abs() < 1u128 << 96).then_some(m)
+}
+
+impl ParquetSink {
+    /// Appends a value given as text (how values of another type than their column's arrive).
+    fn text_value(&mut self, k: usize, v: Option<&str>) -> Result<(), String> {
+        let v = v.filter(|t| !t.is_empty());
+        let name = &self.names[k];
+        let bad = |what: &str| format!("column {name}: `{}` is not {what}", v.unwrap_or(""));
+        match &mut self.cols[k] {
+            Col::Text(b) => b.append_option(v),
+            Col::Decimal(b, scale) => match v {
+                None => b.append_null(),
+                Some(t) => {
+                    let mut d = Decimal::from_str(t).map_err(|_| bad("a decimal"))?;
+                    d.rescale(*scale);
+                    if d.scale() != *scale {
+                        return Err(bad("representable at the column's scale"));
                     }
-                },
-                Col::Int(b) => b.append_option(v.map(|t| t.parse::<i32>().map_err(|_| bad("an integer"))).transpose()?),
-                Col::Long(b) => {
-                    b.append_option(v.map(|t| t.parse::<i64>().map_err(|_| bad("an integer"))).transpose()?)
+                    b.append_value(d.mantissa());
                 }
-                Col::Date(b) => b.append_option(
-                    v.map(|t| Date::parse_iso(t).map(|d| d.days_since_epoch()).ok_or_else(|| bad("a date")))
-                        .transpose()?,
-                ),
-                Col::Bool(b) => b.append_option(v.map(|t| matches!(t, "Yes" | "true" | "1"))),
-            }
+            },
+            Col::Int(b) => b.append_option(v.map(|t| t.parse::<i32>().map_err(|_| bad("an integer"))).transpose()?),
+            Col::Long(b) => b.append_option(v.map(|t| t.parse::<i64>().map_err(|_| bad("an integer"))).transpose()?),
+            Col::Date(b) => b.append_option(
+                v.map(|t| Date::parse_iso(t).map(|d| d.days_since_epoch()).ok_or_else(|| bad("a date"))).transpose()?,
+            ),
+            Col::Bool(b) => b.append_option(v.map(|t| matches!(t, "Yes" | "true" | "1"))),
         }
+        Ok(())
+    }
+}
+
+impl Sink for ParquetSink {
+    fn value(&mut self, k: usize, v: &Value<'_>) -> Result<(), String> {
+        // The typed paths; any other pairing goes through the value's text, as it would from
+        // a CSV file, with the same verdicts.
+        match (&mut self.cols[k], v) {
+            (Col::Text(b), Value::Text(t)) => {
+                b.append_option(Some(*t).filter(|t| !t.is_empty()));
+                return Ok(());
+            }
+            (Col::Decimal(b, scale), Value::Dec(d)) => {
+                if let Some(m) = mantissa_at(d, *scale) {
+                    b.append_value(m);
+                    return Ok(());
+                }
+            }
+            (Col::Int(b), Value::Int(i)) => {
+                if let Ok(i) = i32::try_from(*i) {
+                    b.append_value(i);
+                    return Ok(());
+                }
+            }
+            (Col::Long(b), Value::Int(i)) => {
+                b.append_value(*i);
+                return Ok(());
+            }
+            (col, Value::Null) => {
+                match col {
+                    Col::Text(b) => b.append_null(),
+                    Col::Decimal(b, _) => b.append_null(),
+                    Col::Int(b) => b.append_null(),
+                    Col::Long(b) => b.append_null(),
+                    Col::Date(b) => b.append_null(),
+                    Col::Bool(b) => b.append_null(),
+                }
+                return Ok(());
+            }
+            _ => {}
+        }
+        let mut scratch: Scratch = [0; 64];
+        self.text_value(k, v.text(&mut scratch))
+    }
+
+    fn end_row(&mut self) -> Result<(), String> {
         self.rows += 1;
         if self.rows == BATCH {
             self.flush_batch()?;
@@ -195,8 +291,132 @@ impl Sink for ParquetSink {
         Ok(())
     }
 
-    fn finish(mut self: Box<Self>) -> Result<File, String> {
+    fn finish(mut self) -> Result<File, String> {
         self.flush_batch()?;
-        self.writer.into_inner().map_err(|e| e.to_string())
+        self.join()
+    }
+}
+
+impl Drop for ParquetSink {
+    /// An export given up (the scan failed) still waits for the writing thread, so that no
+    /// thread writes the file after the caller removed it.
+    fn drop(&mut self) {
+        if self.writing.is_some() {
+            let _ = self.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entity::Catalog;
+    use arrow_array::{Array, BooleanArray, Date32Array, Decimal128Array, Int32Array, StringArray};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    const ENTITY: &str = r#"
+version = 1
+name = "Probe"
+label = "Probe"
+kind = "master"
+description = "Every column type."
+key = ["Name"]
+
+[[field]]
+name = "Name"
+type = "string(10)"
+
+[[field]]
+name = "Amount"
+type = "decimal(9,2)"
+
+[[field]]
+name = "Count"
+type = "int"
+
+[[field]]
+name = "Day"
+type = "date"
+
+[[field]]
+name = "Flag"
+type = "bool"
+"#;
+
+    fn write(rows: &[[Value<'_>; 5]]) -> Result<RecordBatch, String> {
+        let catalog = Catalog::from_sources([("Probe.toml", ENTITY)]).unwrap();
+        let entity = catalog.get("Probe").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("probe.parquet");
+        let mut sink = ParquetSink::new(File::create(&path).unwrap(), entity)?;
+        for row in rows {
+            for (k, v) in row.iter().enumerate() {
+                sink.value(k, v)?;
+            }
+            sink.end_row()?;
+        }
+        sink.finish()?;
+        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap()).unwrap().build().unwrap();
+        let mut batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
+        assert_eq!(batches.len(), 1);
+        Ok(batches.remove(0))
+    }
+
+    #[test]
+    fn typed_values_and_text_land_in_their_columns() {
+        let mut negative_zero = Decimal::new(0, 2);
+        negative_zero.set_sign_negative(true);
+        let batch = write(&[
+            [
+                Value::Text("a"),
+                Value::Dec(Decimal::new(15, 1)),
+                Value::Int(3),
+                Value::Text("2026-01-31"),
+                Value::Text("Yes"),
+            ],
+            [Value::Null, Value::Dec(negative_zero), Value::Dec(Decimal::new(7, 0)), Value::Null, Value::Null],
+            [
+                Value::Int(12),
+                Value::Text("2.25"),
+                Value::Text(""),
+                Value::Owned("2026-02-01".into()),
+                Value::Text("No"),
+            ],
+        ])
+        .unwrap();
+        let col = |i: usize| batch.column(i).clone();
+        let names = col(0);
+        let names = names.as_any().downcast_ref::<StringArray>().unwrap();
+        assert_eq!((names.value(0), names.is_null(1), names.value(2)), ("a", true, "12"));
+        let amounts = col(1);
+        let amounts = amounts.as_any().downcast_ref::<Decimal128Array>().unwrap();
+        assert_eq!((amounts.value(0), amounts.value(1), amounts.value(2)), (150, 0, 225));
+        let counts = col(2);
+        let counts = counts.as_any().downcast_ref::<Int32Array>().unwrap();
+        assert_eq!((counts.value(0), counts.value(1), counts.is_null(2)), (3, 7, true));
+        let days = col(3);
+        let days = days.as_any().downcast_ref::<Date32Array>().unwrap();
+        assert_eq!((days.value(0), days.is_null(1), days.value(2)), (20_484, true, 20_485));
+        let flags = col(4);
+        let flags = flags.as_any().downcast_ref::<BooleanArray>().unwrap();
+        assert_eq!((flags.value(0), flags.is_null(1), flags.value(2)), (true, true, false));
+    }
+
+    #[test]
+    fn a_value_its_column_cannot_hold_is_refused_with_its_text() {
+        let row =
+            |count: Value<'static>, amount: Value<'static>| [Value::Text("a"), amount, count, Value::Null, Value::Null];
+        let err = write(&[row(Value::Int(3_000_000_000), Value::Null)]).unwrap_err();
+        assert_eq!(err, "column COUNT: `3000000000` is not an integer");
+        let err = write(&[row(Value::Dec(Decimal::new(15, 1)), Value::Null)]).unwrap_err();
+        assert_eq!(err, "column COUNT: `1.5` is not an integer");
+        let err = write(&[row(Value::Null, Value::Text("1,5"))]).unwrap_err();
+        assert_eq!(err, "column AMOUNT: `1,5` is not a decimal");
+        let err = write(&[row(Value::Null, Value::Dec(Decimal::MAX))]).unwrap_err();
+        assert_eq!(err, "column AMOUNT: `79228162514264337593543950335` is not representable at the column's scale");
+        // A decimal of a lower scale is scaled up exactly.
+        let batch = write(&[row(Value::Null, Value::Dec(Decimal::new(10_000_000, 0)))]).unwrap();
+        let amounts = batch.column(1).clone();
+        assert_eq!(amounts.as_any().downcast_ref::<Decimal128Array>().unwrap().value(0), 1_000_000_000);
     }
 }

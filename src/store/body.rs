@@ -241,26 +241,97 @@ pub struct Damaged(pub &'static str);
 
 /// Reads a blob of `columns` columns into rows of cells.
 pub fn read(blob: &[u8], columns: usize) -> Result<Vec<Vec<Cell>>, Damaged> {
-    let mut r = Reader { b: blob, at: 0 };
-    if r.byte()? != LAYOUT {
-        return Err(Damaged("unknown layout"));
-    }
-    let rows = r.varint()? as usize;
-    if rows > blob.len() {
-        return Err(Damaged("row count beyond the blob"));
-    }
-    let mut out = Vec::with_capacity(rows);
-    for _ in 0..rows {
-        let mut row = Vec::with_capacity(columns);
-        for _ in 0..columns {
-            row.push(r.cell()?);
-        }
-        out.push(row);
-    }
-    if r.at != blob.len() {
-        return Err(Damaged("bytes after the last row"));
+    let mut rows = Rows::new(blob, columns)?;
+    let mut out = Vec::with_capacity(rows.left);
+    let mut cells = Vec::with_capacity(columns);
+    while rows.next_into(&mut cells)? {
+        out.push(cells.iter().map(|c| c.into_cell()).collect());
     }
     Ok(out)
+}
+
+/// A cell read in place: text borrowed from the blob, nothing allocated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellRef<'a> {
+    /// Null.
+    Null,
+    /// An integer.
+    Int(i64),
+    /// A decimal.
+    Dec(Decimal),
+    /// Text.
+    Text(&'a str),
+    /// Fields without a role.
+    Fields(FieldsRef<'a>),
+}
+
+impl CellRef<'_> {
+    /// The cell, owning its text.
+    pub fn into_cell(self) -> Cell {
+        match self {
+            CellRef::Null => Cell::Null,
+            CellRef::Int(v) => Cell::Int(v),
+            CellRef::Dec(d) => Cell::Dec(d),
+            CellRef::Text(t) => Cell::Text(t.to_string()),
+            CellRef::Fields(f) => Cell::Fields(f.iter().map(|(i, t)| (i, t.to_string())).collect()),
+        }
+    }
+}
+
+/// The fields without a role of a cell, in the blob (checked when the cell was read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldsRef<'a> {
+    bytes: &'a [u8],
+    count: usize,
+}
+
+impl<'a> FieldsRef<'a> {
+    /// (index of the field in its entity, text), in the order written.
+    pub fn iter(self) -> impl Iterator<Item = (u16, &'a str)> {
+        let mut r = Reader { b: self.bytes, at: 0 };
+        // The bytes were checked when the cell was read: a field that does not read ends the
+        // iteration, which cannot happen.
+        (0..self.count).map_while(move |_| r.field().ok())
+    }
+}
+
+/// The rows of a blob, read one at a time into a caller's buffer.
+pub struct Rows<'a> {
+    r: Reader<'a>,
+    left: usize,
+    columns: usize,
+}
+
+impl<'a> Rows<'a> {
+    /// Starts reading a blob of `columns` columns.
+    pub fn new(blob: &'a [u8], columns: usize) -> Result<Rows<'a>, Damaged> {
+        let mut r = Reader { b: blob, at: 0 };
+        if r.byte()? != LAYOUT {
+            return Err(Damaged("unknown layout"));
+        }
+        let left = r.varint()? as usize;
+        if left > blob.len() {
+            return Err(Damaged("row count beyond the blob"));
+        }
+        Ok(Rows { r, left, columns })
+    }
+
+    /// Reads the next row's cells into `out` (cleared first); `false` after the last row, when
+    /// the whole blob has been read.
+    pub fn next_into(&mut self, out: &mut Vec<CellRef<'a>>) -> Result<bool, Damaged> {
+        out.clear();
+        if self.left == 0 {
+            if self.r.at != self.r.b.len() {
+                return Err(Damaged("bytes after the last row"));
+            }
+            return Ok(false);
+        }
+        self.left -= 1;
+        for _ in 0..self.columns {
+            out.push(self.r.cell()?);
+        }
+        Ok(true)
+    }
 }
 
 struct Reader<'a> {
@@ -268,7 +339,7 @@ struct Reader<'a> {
     at: usize,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn byte(&mut self) -> Result<u8, Damaged> {
         let v = *self.b.get(self.at).ok_or(Damaged("cut short"))?;
         self.at += 1;
@@ -276,6 +347,13 @@ impl Reader<'_> {
     }
 
     fn varint(&mut self) -> Result<u128, Damaged> {
+        // Most numbers are one byte.
+        if let Some(&b) = self.b.get(self.at) {
+            if b < 0x80 {
+                self.at += 1;
+                return Ok(u128::from(b));
+            }
+        }
         let mut v = 0u128;
         for shift in (0..128).step_by(7) {
             let b = self.byte()?;
@@ -287,13 +365,26 @@ impl Reader<'_> {
         Err(Damaged("a number too long"))
     }
 
-    fn cell(&mut self) -> Result<Cell, Damaged> {
+    fn text(&mut self) -> Result<&'a str, Damaged> {
+        let n = self.varint()? as usize;
+        let end = self.at.checked_add(n).filter(|e| *e <= self.b.len()).ok_or(Damaged("text cut short"))?;
+        let t = simdutf8::basic::from_utf8(&self.b[self.at..end]).map_err(|_| Damaged("text not UTF-8"))?;
+        self.at = end;
+        Ok(t)
+    }
+
+    fn field(&mut self) -> Result<(u16, &'a str), Damaged> {
+        let i = u16::try_from(self.varint()?).map_err(|_| Damaged("a field index too large"))?;
+        Ok((i, self.text()?))
+    }
+
+    fn cell(&mut self) -> Result<CellRef<'a>, Damaged> {
         Ok(match self.byte()? {
-            NULL => Cell::Null,
+            NULL => CellRef::Null,
             INT => {
                 let z = self.varint()?;
                 let z = u64::try_from(z).map_err(|_| Damaged("an integer too large"))?;
-                Cell::Int(((z >> 1) as i64) ^ -((z & 1) as i64))
+                CellRef::Int(((z >> 1) as i64) ^ -((z & 1) as i64))
             }
             DEC => {
                 let flags = self.byte()?;
@@ -304,31 +395,19 @@ impl Reader<'_> {
                 }
                 let mut d = Decimal::from_i128_with_scale(m as i128, scale);
                 d.set_sign_negative(flags & 0x80 != 0);
-                Cell::Dec(d)
+                CellRef::Dec(d)
             }
-            TEXT => {
-                let n = self.varint()? as usize;
-                let end = self.at.checked_add(n).filter(|e| *e <= self.b.len()).ok_or(Damaged("text cut short"))?;
-                let t = std::str::from_utf8(&self.b[self.at..end]).map_err(|_| Damaged("text not UTF-8"))?;
-                self.at = end;
-                Cell::Text(t.to_string())
-            }
+            TEXT => CellRef::Text(self.text()?),
             FIELDS => {
-                let n = self.varint()? as usize;
-                if n > self.b.len() {
+                let count = self.varint()? as usize;
+                if count > self.b.len() {
                     return Err(Damaged("field count beyond the blob"));
                 }
-                let mut fields = Vec::with_capacity(n);
-                for _ in 0..n {
-                    let i = u16::try_from(self.varint()?).map_err(|_| Damaged("a field index too large"))?;
-                    let len = self.varint()? as usize;
-                    let end =
-                        self.at.checked_add(len).filter(|e| *e <= self.b.len()).ok_or(Damaged("text cut short"))?;
-                    let t = std::str::from_utf8(&self.b[self.at..end]).map_err(|_| Damaged("text not UTF-8"))?;
-                    self.at = end;
-                    fields.push((i, t.to_string()));
+                let start = self.at;
+                for _ in 0..count {
+                    self.field()?;
                 }
-                Cell::Fields(fields)
+                CellRef::Fields(FieldsRef { bytes: &self.b[start..self.at], count })
             }
             _ => return Err(Damaged("unknown cell tag")),
         })

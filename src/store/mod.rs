@@ -11,6 +11,7 @@ mod jobs;
 mod read;
 mod schema;
 
+pub use body::{CellRef, FieldsRef};
 pub use commit::{Body, Committed};
 pub use jobs::{path_of as jobs_path, EinvoiceRun, ExportRange, PendingDoc, PendingEntry, Skip};
 pub use read::{ExportTable, ScanRow, StoredDoc};

@@ -168,73 +168,51 @@ impl ExportTable {
     }
 }
 
-/// One row of an export scan: text by column index (NULL as `None`).
+/// One row of an export scan: typed cells by column index, text borrowed from the store.
 pub enum ScanRow<'a, 'b> {
     /// A row of a row table.
     Sql(&'a rusqlite::Row<'b>),
-    /// A row of an invoice body: its invoice's columns, its position, its cells (decimals as
-    /// text; fields without a role as [`ScanRow::fields`] gives them).
+    /// A row of an invoice body: its invoice's columns, its position in the invoice, its cells.
     Body {
         /// The invoice's columns.
-        shared: &'a [body::Cell],
-        /// The position of the row in its invoice, as text.
-        position: &'a str,
+        shared: &'a [body::CellRef<'a>],
+        /// The position of the row in its invoice.
+        position: usize,
         /// The row's cells.
-        cells: &'a [body::Cell],
+        cells: &'a [body::CellRef<'a>],
     },
 }
 
 impl ScanRow<'_, '_> {
-    fn cell(&self, i: usize) -> Option<&body::Cell> {
+    /// The cell of column `i` (null when there is none; a value SQLite holds as a float or a
+    /// blob reads as null).
+    pub fn cell(&self, i: usize) -> body::CellRef<'_> {
         match self {
-            ScanRow::Sql(_) => None,
-            ScanRow::Body { shared, cells, .. } => {
-                if i < shared.len() {
-                    shared.get(i)
-                } else {
-                    cells.get(i - shared.len() - 1)
-                }
-            }
+            ScanRow::Sql(r) => r.get_ref(i).map(sql_cell_ref).unwrap_or(body::CellRef::Null),
+            ScanRow::Body { shared, position, cells } => match i.cmp(&shared.len()) {
+                std::cmp::Ordering::Less => shared[i],
+                std::cmp::Ordering::Equal => body::CellRef::Int(*position as i64),
+                std::cmp::Ordering::Greater => cells.get(i - shared.len() - 1).copied().unwrap_or(body::CellRef::Null),
+            },
         }
     }
 
     /// The text of column `i`.
     pub fn get(&self, i: usize) -> Option<&str> {
-        match self {
-            ScanRow::Sql(r) => match r.get_ref(i) {
-                Ok(rusqlite::types::ValueRef::Text(t)) => std::str::from_utf8(t).ok(),
-                _ => None,
-            },
-            ScanRow::Body { shared, position, .. } if i == shared.len() => Some(position),
-            ScanRow::Body { .. } => match self.cell(i) {
-                Some(body::Cell::Text(t)) => Some(t),
-                _ => None,
-            },
-        }
-    }
-
-    /// The integer of column `i`.
-    pub fn int(&self, i: usize) -> Option<i64> {
-        match self {
-            ScanRow::Sql(r) => match r.get_ref(i) {
-                Ok(rusqlite::types::ValueRef::Integer(v)) => Some(v),
-                _ => None,
-            },
-            ScanRow::Body { .. } => match self.cell(i) {
-                Some(body::Cell::Int(v)) => Some(*v),
-                _ => None,
-            },
-        }
-    }
-
-    /// The fields without a role of column `i`, by their index in the row's entity (the
-    /// `line_entity` column), when the store holds them so; `None` when it holds them as a JSON
-    /// text ([`ScanRow::get`] gives that).
-    pub fn fields(&self, i: usize) -> Option<&[(u16, String)]> {
         match self.cell(i) {
-            Some(body::Cell::Fields(f)) => Some(f),
+            body::CellRef::Text(t) => Some(t),
             _ => None,
         }
+    }
+}
+
+/// An SQL value as a cell, text borrowed (text that is not UTF-8, floats and blobs as null:
+/// the store writes none).
+fn sql_cell_ref(v: rusqlite::types::ValueRef<'_>) -> body::CellRef<'_> {
+    match v {
+        rusqlite::types::ValueRef::Integer(v) => body::CellRef::Int(v),
+        rusqlite::types::ValueRef::Text(t) => std::str::from_utf8(t).map_or(body::CellRef::Null, body::CellRef::Text),
+        _ => body::CellRef::Null,
     }
 }
 
@@ -367,20 +345,18 @@ impl Store {
                 }
                 continue;
             };
-            let (blob, shared) = blob_and_shared(r).map_err(|e| self.damaged(e))?;
-            let mut position = String::new();
-            for (pos, mut cells) in body::read(blob, kinds.len()).map_err(|e| self.damaged(e))?.into_iter().enumerate()
-            {
-                for c in &mut cells {
-                    if let body::Cell::Dec(d) = c {
-                        *c = body::Cell::Text(d.to_string());
-                    }
-                }
-                position.clear();
-                std::fmt::Write::write_fmt(&mut position, format_args!("{pos}")).ok();
-                if let Err(e) = f(&ScanRow::Body { shared: &shared, position: &position, cells: &cells }) {
+            let n = r.as_ref().column_count();
+            let shared: Vec<body::CellRef<'_>> =
+                (0..n - 1).map(|i| r.get_ref(i).map(sql_cell_ref).unwrap_or(body::CellRef::Null)).collect();
+            let blob = blob_at(r, n - 1).map_err(|e| self.damaged(e))?;
+            let mut rows = body::Rows::new(blob, kinds.len()).map_err(|e| self.damaged(e))?;
+            let mut cells = Vec::with_capacity(kinds.len());
+            let mut position = 0;
+            while rows.next_into(&mut cells).map_err(|e| self.damaged(e))? {
+                if let Err(e) = f(&ScanRow::Body { shared: &shared, position, cells: &cells }) {
                     return Ok(Err(e));
                 }
+                position += 1;
             }
         }
         Ok(Ok(()))
