@@ -1,5 +1,6 @@
 //! CSV exports: DMF upper-case column names, `.` decimals, ISO dates; UTF-8, or D365's
-//! CSV-Unicode (UTF-16 LE with BOM, CRLF) for files meant to go back into D365.
+//! CSV-Unicode (UTF-16 LE with BOM, CRLF) for files meant to go back into D365. Rows are
+//! formatted in parts ([`CsvPart`], on any thread) that [`CsvFile`] writes in order.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -9,96 +10,75 @@ use crate::entity::Entity;
 use super::value::{Scratch, Value};
 use super::Sink;
 
-/// Writes UTF-16 LE, transcoding the UTF-8 the CSV writer produces.
-struct Utf16Le<W: Write>(W);
-
-impl<W: Write> Write for Utf16Le<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        // The CSV writer hands over whole records or fields, always valid UTF-8.
-        let text = std::str::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-        let mut out = Vec::with_capacity(buf.len() * 2);
-        for u in text.encode_utf16() {
-            out.extend_from_slice(&u.to_le_bytes());
-        }
-        self.0.write_all(&out)?;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.flush()
-    }
-}
-
-enum Writer {
-    Utf8(csv::Writer<BufWriter<File>>),
-    Utf16(csv::Writer<Utf16Le<BufWriter<File>>>),
-}
-
-/// A CSV export being written.
-pub struct CsvSink {
-    writer: Writer,
-    header: Option<Vec<String>>,
+/// The rows of one part of a CSV file, formatted.
+pub struct CsvPart {
+    writer: csv::Writer<Vec<u8>>,
+    utf16: bool,
     scratch: Scratch,
 }
 
-impl CsvSink {
-    /// Starts a CSV file for `entity`.
-    pub fn new(file: File, entity: &Entity, dmf_unicode: bool) -> CsvSink {
-        let header = entity.fields.iter().map(|f| f.staging.clone()).collect();
-        let buf = BufWriter::with_capacity(1 << 20, file);
-        let writer = if dmf_unicode {
-            let mut inner = buf;
-            // A BOM first; the writer's errors surface on the first record.
-            let _ = inner.write_all(&[0xFF, 0xFE]);
-            Writer::Utf16(
-                csv::WriterBuilder::new()
-                    .terminator(csv::Terminator::CRLF)
-                    .buffer_capacity(1 << 16)
-                    .from_writer(Utf16Le(inner)),
-            )
-        } else {
-            Writer::Utf8(csv::WriterBuilder::new().buffer_capacity(1 << 16).from_writer(buf))
-        };
-        CsvSink { writer, header: Some(header), scratch: [0; 64] }
+impl CsvPart {
+    /// An empty part; `utf16` for D365's CSV-Unicode (then rows end in CRLF).
+    pub fn new(utf16: bool, capacity: usize) -> CsvPart {
+        let mut builder = csv::WriterBuilder::new();
+        if utf16 {
+            builder.terminator(csv::Terminator::CRLF);
+        }
+        CsvPart { writer: builder.from_writer(Vec::with_capacity(capacity)), utf16, scratch: [0; 64] }
     }
 
-    fn write<I, T>(&mut self, record: I) -> Result<(), String>
-    where
-        I: IntoIterator<Item = T>,
-        T: AsRef<[u8]>,
-    {
-        match &mut self.writer {
-            Writer::Utf8(w) => w.write_record(record),
-            Writer::Utf16(w) => w.write_record(record),
+    /// The part's bytes, in the file's encoding.
+    pub fn finish(self) -> Result<Vec<u8>, String> {
+        let utf8 = self.writer.into_inner().map_err(|e| e.to_string())?;
+        if !self.utf16 {
+            return Ok(utf8);
         }
-        .map_err(|e| e.to_string())
+        // Every field came in as text, so the bytes are UTF-8.
+        let text = String::from_utf8(utf8).map_err(|e| e.to_string())?;
+        let mut out = Vec::with_capacity(text.len() * 2);
+        for u in text.encode_utf16() {
+            out.extend_from_slice(&u.to_le_bytes());
+        }
+        Ok(out)
     }
 }
 
-impl Sink for CsvSink {
+impl Sink for CsvPart {
     fn value(&mut self, _k: usize, v: &Value<'_>) -> Result<(), String> {
-        if let Some(h) = self.header.take() {
-            self.write(&h)?;
-        }
         let field = v.text(&mut self.scratch).unwrap_or("").as_bytes();
-        match &mut self.writer {
-            Writer::Utf8(w) => w.write_field(field),
-            Writer::Utf16(w) => w.write_field(field),
-        }
-        .map_err(|e| e.to_string())
+        self.writer.write_field(field).map_err(|e| e.to_string())
     }
 
     fn end_row(&mut self) -> Result<(), String> {
-        self.write(None::<&[u8]>)
+        self.writer.write_record(None::<&[u8]>).map_err(|e| e.to_string())
+    }
+}
+
+/// A CSV export file: the header (after a BOM in UTF-16), then the parts in the order given.
+pub struct CsvFile {
+    out: BufWriter<File>,
+}
+
+impl CsvFile {
+    /// Starts the file of `entity` with its header.
+    pub fn new(file: File, entity: &Entity, utf16: bool) -> Result<CsvFile, String> {
+        let mut out = BufWriter::with_capacity(1 << 20, file);
+        let mut header = CsvPart::new(utf16, 1024);
+        header.writer.write_record(entity.fields.iter().map(|f| f.staging.as_bytes())).map_err(|e| e.to_string())?;
+        if utf16 {
+            out.write_all(&[0xFF, 0xFE]).map_err(|e| e.to_string())?;
+        }
+        out.write_all(&header.finish()?).map_err(|e| e.to_string())?;
+        Ok(CsvFile { out })
     }
 
-    fn finish(mut self) -> Result<File, String> {
-        if let Some(h) = self.header.take() {
-            self.write(&h)?;
-        }
-        let file = match self.writer {
-            Writer::Utf8(w) => w.into_inner().map_err(|e| e.to_string())?.into_inner().map_err(|e| e.to_string())?,
-            Writer::Utf16(w) => w.into_inner().map_err(|e| e.to_string())?.0.into_inner().map_err(|e| e.to_string())?,
-        };
-        Ok(file)
+    /// Writes a part.
+    pub fn write(&mut self, part: &[u8]) -> Result<(), String> {
+        self.out.write_all(part).map_err(|e| e.to_string())
+    }
+
+    /// Writes what is buffered and hands the file back, unsynced.
+    pub fn finish(self) -> Result<File, String> {
+        self.out.into_inner().map_err(|e| e.to_string())
     }
 }

@@ -1,8 +1,7 @@
 //! Parquet exports: decimals as exact Decimal128 with the entity's precision and scale, dates
 //! as Date32, text dictionary-encoded by the writer where it pays, zstd, bounded row groups,
-//! written batch by batch so memory stays flat in the number of rows. Rows are laid into
-//! Arrow builders on the caller's thread while a second thread encodes and compresses the
-//! batch before (one batch in flight).
+//! written batch by batch so memory stays flat in the number of rows. Batches are built
+//! ([`BatchBuilder`], on any thread) apart from the writer that encodes them ([`Shape::writer`]).
 
 use std::fs::File;
 use std::str::FromStr;
@@ -25,7 +24,7 @@ use super::value::{Scratch, Value};
 use super::Sink;
 
 /// Rows per record batch.
-const BATCH: usize = 65_536;
+pub const BATCH: usize = 65_536;
 /// Rows per row group.
 const ROW_GROUP: usize = 262_144;
 
@@ -38,17 +37,12 @@ enum Col {
     Bool(BooleanBuilder),
 }
 
-/// A Parquet export being written.
-pub struct ParquetSink {
-    /// Hands full batches to the writing thread.
-    batches: Option<std::sync::mpsc::SyncSender<RecordBatch>>,
-    /// The writing thread: the file, or why writing failed.
-    writing: Option<std::thread::JoinHandle<Result<File, String>>>,
+/// The shape of a Parquet export: its schema and the type of each column.
+#[derive(Debug, Clone)]
+pub struct Shape {
     schema: SchemaRef,
-    cols: Vec<Col>,
-    names: Vec<String>,
     kinds: Vec<FieldType>,
-    rows: usize,
+    names: Vec<String>,
 }
 
 fn data_type(ty: &FieldType) -> DataType {
@@ -62,43 +56,16 @@ fn data_type(ty: &FieldType) -> DataType {
     }
 }
 
-/// Builders for a batch; a text column's bytes sized as in the batch before (`text_bytes`, by
-/// column; none at first), so that they seldom grow by copying.
-fn builders(kinds: &[FieldType], text_bytes: &[usize]) -> Result<Vec<Col>, String> {
-    kinds
-        .iter()
-        .enumerate()
-        .map(|(k, ty)| {
-            Ok(match ty {
-                FieldType::String { .. } | FieldType::Enum(_) => {
-                    let bytes = text_bytes.get(k).map_or(BATCH * 8, |b| b + b / 8);
-                    Col::Text(StringBuilder::with_capacity(BATCH, bytes))
-                }
-                FieldType::Decimal { precision, scale } => Col::Decimal(
-                    Decimal128Builder::with_capacity(BATCH)
-                        .with_precision_and_scale(*precision, *scale as i8)
-                        .map_err(|e| e.to_string())?,
-                    u32::from(*scale),
-                ),
-                FieldType::Int => Col::Int(Int32Builder::with_capacity(BATCH)),
-                FieldType::Int64 => Col::Long(Int64Builder::with_capacity(BATCH)),
-                FieldType::Date => Col::Date(Date32Builder::with_capacity(BATCH)),
-                FieldType::Bool => Col::Bool(BooleanBuilder::with_capacity(BATCH)),
-            })
-        })
-        .collect()
-}
-
-impl ParquetSink {
-    /// Starts a Parquet file for `entity`.
-    pub fn new(file: File, entity: &Entity) -> Result<ParquetSink, String> {
-        ParquetSink::with_text_columns(file, entity, &[])
+impl Shape {
+    /// The shape of `entity`'s exports.
+    pub fn new(entity: &Entity) -> Shape {
+        Shape::with_text_columns(entity, &[])
     }
 
-    /// Starts a Parquet file for `entity` in which the fields flagged in `as_text` are written
-    /// as text whatever their type (for files that carry values their type cannot hold, such as
+    /// The shape of a file of `entity` in which the fields flagged in `as_text` are text
+    /// whatever their type (for files that carry values their type cannot hold, such as
     /// defective test data: the reader then rejects them as it would in a CSV file).
-    pub fn with_text_columns(file: File, entity: &Entity, as_text: &[bool]) -> Result<ParquetSink, String> {
+    pub fn with_text_columns(entity: &Entity, as_text: &[bool]) -> Shape {
         let text = FieldType::String { max: u32::MAX };
         let kinds: Vec<FieldType> = entity
             .fields
@@ -112,47 +79,72 @@ impl ParquetSink {
             .zip(&kinds)
             .map(|(f, ty)| Field::new(f.staging.clone(), data_type(ty), !f.required))
             .collect();
-        let schema = Arc::new(Schema::new(fields));
+        Shape {
+            schema: Arc::new(Schema::new(fields)),
+            kinds,
+            names: entity.fields.iter().map(|f| f.staging.clone()).collect(),
+        }
+    }
+
+    /// The writer of a file of this shape: zstd, row groups of [`ROW_GROUP`] rows.
+    pub fn writer(&self, file: File) -> Result<ArrowWriter<File>, String> {
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::default()))
             .set_max_row_group_row_count(Some(ROW_GROUP))
             .build();
-        let mut writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props)).map_err(|e| e.to_string())?;
-        let (batches, received) = std::sync::mpsc::sync_channel::<RecordBatch>(0);
-        let writing = std::thread::Builder::new()
-            .name("parquet-writer".into())
-            .spawn(move || {
-                for batch in received {
-                    writer.write(&batch).map_err(|e| e.to_string())?;
-                }
-                writer.into_inner().map_err(|e| e.to_string())
-            })
-            .map_err(|e| format!("cannot start the Parquet writer: {e}"))?;
-        Ok(ParquetSink {
-            batches: Some(batches),
-            writing: Some(writing),
-            schema,
-            cols: builders(&kinds, &[])?,
-            names: entity.fields.iter().map(|f| f.staging.clone()).collect(),
-            kinds,
-            rows: 0,
-        })
+        ArrowWriter::try_new(file, Arc::clone(&self.schema), Some(props)).map_err(|e| e.to_string())
     }
 
-    fn flush_batch(&mut self) -> Result<(), String> {
-        if self.rows == 0 {
-            return Ok(());
-        }
-        let text_bytes: Vec<usize> = self
-            .cols
+    /// Builders for one batch; text column `k`'s bytes sized as `text_bytes[k]` (by a batch
+    /// before, [`text_bytes`]), so that they seldom grow by copying.
+    pub fn batch(&self, text_bytes: &[usize]) -> Result<BatchBuilder<'_>, String> {
+        let cols = self
+            .kinds
             .iter()
-            .map(|c| match c {
-                Col::Text(b) => b.values_slice().len(),
-                _ => 0,
+            .enumerate()
+            .map(|(k, ty)| {
+                Ok(match ty {
+                    FieldType::String { .. } | FieldType::Enum(_) => {
+                        let bytes = text_bytes.get(k).map_or(BATCH * 8, |b| b + b / 8);
+                        Col::Text(StringBuilder::with_capacity(BATCH, bytes))
+                    }
+                    FieldType::Decimal { precision, scale } => Col::Decimal(
+                        Decimal128Builder::with_capacity(BATCH)
+                            .with_precision_and_scale(*precision, *scale as i8)
+                            .map_err(|e| e.to_string())?,
+                        u32::from(*scale),
+                    ),
+                    FieldType::Int => Col::Int(Int32Builder::with_capacity(BATCH)),
+                    FieldType::Int64 => Col::Long(Int64Builder::with_capacity(BATCH)),
+                    FieldType::Date => Col::Date(Date32Builder::with_capacity(BATCH)),
+                    FieldType::Bool => Col::Bool(BooleanBuilder::with_capacity(BATCH)),
+                })
             })
-            .collect();
-        let fresh = builders(&self.kinds, &text_bytes)?;
-        let arrays: Vec<ArrayRef> = std::mem::replace(&mut self.cols, fresh)
+            .collect::<Result<_, String>>()?;
+        Ok(BatchBuilder { shape: self, cols })
+    }
+}
+
+/// The bytes of each text column of a batch (0 for other columns).
+pub fn text_bytes(batch: &RecordBatch) -> Vec<usize> {
+    batch
+        .columns()
+        .iter()
+        .map(|c| c.as_any().downcast_ref::<arrow_array::StringArray>().map_or(0, |a| a.values().len()))
+        .collect()
+}
+
+/// The rows of one record batch being laid into Arrow builders.
+pub struct BatchBuilder<'s> {
+    shape: &'s Shape,
+    cols: Vec<Col>,
+}
+
+impl BatchBuilder<'_> {
+    /// The batch.
+    pub fn finish(self) -> Result<RecordBatch, String> {
+        let arrays: Vec<ArrayRef> = self
+            .cols
             .into_iter()
             .map(|c| -> ArrayRef {
                 match c {
@@ -165,28 +157,12 @@ impl ParquetSink {
                 }
             })
             .collect();
-        let batch = RecordBatch::try_new(Arc::clone(&self.schema), arrays).map_err(|e| e.to_string())?;
-        self.rows = 0;
-        let sent = self.batches.as_ref().is_some_and(|b| b.send(batch).is_ok());
-        if !sent {
-            // The writing thread stopped: its error says why.
-            return Err(self.join().err().unwrap_or_else(|| "the Parquet writer stopped".to_string()));
-        }
-        Ok(())
-    }
-
-    /// Ends the writing thread and takes its result.
-    fn join(&mut self) -> Result<File, String> {
-        self.batches = None;
-        match self.writing.take() {
-            Some(t) => t.join().unwrap_or_else(|_| Err("the Parquet writer failed".to_string())),
-            None => Err("the Parquet writer stopped".to_string()),
-        }
+        RecordBatch::try_new(Arc::clone(&self.shape.schema), arrays).map_err(|e| e.to_string())
     }
 }
 
 /// Whether a non-empty text can be written into a column of type `ty` (what
-/// [`ParquetSink::push`] accepts).
+/// [`BatchBuilder`] accepts as text).
 pub fn fits(ty: &FieldType, text: &str) -> bool {
     match ty {
         FieldType::String { .. } | FieldType::Enum(_) | FieldType::Bool => true,
@@ -211,11 +187,11 @@ fn mantissa_at(d: &Decimal, scale: u32) -> Option<i128> {
     (m.unsigned_abs() < 1u128 << 96).then_some(m)
 }
 
-impl ParquetSink {
+impl BatchBuilder<'_> {
     /// Appends a value given as text (how values of another type than their column's arrive).
     fn text_value(&mut self, k: usize, v: Option<&str>) -> Result<(), String> {
         let v = v.filter(|t| !t.is_empty());
-        let name = &self.names[k];
+        let name = &self.shape.names[k];
         let bad = |what: &str| format!("column {name}: `{}` is not {what}", v.unwrap_or(""));
         match &mut self.cols[k] {
             Col::Text(b) => b.append_option(v),
@@ -241,7 +217,7 @@ impl ParquetSink {
     }
 }
 
-impl Sink for ParquetSink {
+impl Sink for BatchBuilder<'_> {
     fn value(&mut self, k: usize, v: &Value<'_>) -> Result<(), String> {
         // The typed paths; any other pairing goes through the value's text, as it would from
         // a CSV file, with the same verdicts.
@@ -284,26 +260,7 @@ impl Sink for ParquetSink {
     }
 
     fn end_row(&mut self) -> Result<(), String> {
-        self.rows += 1;
-        if self.rows == BATCH {
-            self.flush_batch()?;
-        }
         Ok(())
-    }
-
-    fn finish(mut self) -> Result<File, String> {
-        self.flush_batch()?;
-        self.join()
-    }
-}
-
-impl Drop for ParquetSink {
-    /// An export given up (the scan failed) still waits for the writing thread, so that no
-    /// thread writes the file after the caller removed it.
-    fn drop(&mut self) {
-        if self.writing.is_some() {
-            let _ = self.join();
-        }
     }
 }
 
@@ -348,14 +305,17 @@ type = "bool"
         let entity = catalog.get("Probe").unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("probe.parquet");
-        let mut sink = ParquetSink::new(File::create(&path).unwrap(), entity)?;
+        let shape = Shape::new(entity);
+        let mut batch = shape.batch(&[])?;
         for row in rows {
             for (k, v) in row.iter().enumerate() {
-                sink.value(k, v)?;
+                batch.value(k, v)?;
             }
-            sink.end_row()?;
+            batch.end_row()?;
         }
-        sink.finish()?;
+        let mut writer = shape.writer(File::create(&path).unwrap())?;
+        writer.write(&batch.finish()?).map_err(|e| e.to_string())?;
+        writer.close().map_err(|e| e.to_string())?;
         let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap()).unwrap().build().unwrap();
         let mut batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
         assert_eq!(batches.len(), 1);

@@ -222,6 +222,16 @@ pub enum Cell {
 }
 
 impl Cell {
+    /// The cell, borrowed (fields without a role, which only a body holds, as null).
+    pub fn as_cell_ref(&self) -> CellRef<'_> {
+        match self {
+            Cell::Null | Cell::Fields(_) => CellRef::Null,
+            Cell::Int(v) => CellRef::Int(*v),
+            Cell::Dec(d) => CellRef::Dec(*d),
+            Cell::Text(t) => CellRef::Text(t),
+        }
+    }
+
     /// The cell as the text the row tables held (null as `None`).
     pub fn to_text(&self) -> Option<String> {
         match self {
@@ -314,6 +324,11 @@ impl<'a> Rows<'a> {
             return Err(Damaged("row count beyond the blob"));
         }
         Ok(Rows { r, left, columns })
+    }
+
+    /// The number of rows not read yet.
+    pub fn left(&self) -> usize {
+        self.left
     }
 
     /// Reads the next row's cells into `out` (cleared first); `false` after the last row, when

@@ -11,10 +11,10 @@ mod jobs;
 mod read;
 mod schema;
 
-pub use body::{CellRef, FieldsRef};
+pub use body::{CellRef, Damaged, FieldsRef};
 pub use commit::{Body, Committed};
 pub use jobs::{path_of as jobs_path, EinvoiceRun, ExportRange, PendingDoc, PendingEntry, Skip};
-pub use read::{ExportTable, ScanRow, StoredDoc};
+pub use read::{BodyChunk, ExportTable, ScanRow, StoredDoc};
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -228,7 +228,8 @@ impl Store {
         Ok(Store { path: path.to_path_buf(), conn, _lock: lock, jobs: false, balances: HashMap::new() })
     }
 
-    fn damaged(&self, e: body::Damaged) -> StoreError {
+    /// The error of a body that does not read back.
+    pub fn damaged(&self, e: body::Damaged) -> StoreError {
         StoreError::Damaged { path: self.path.clone(), message: e.to_string() }
     }
 

@@ -158,6 +158,12 @@ impl ExportTable {
         }
     }
 
+    /// Whether rows of this table come from invoice bodies (then [`Store::scan_chunks`] reads
+    /// them).
+    pub fn has_body(self) -> bool {
+        self.body().is_some()
+    }
+
     /// The body blob an export of this table reads (its last column), and its columns.
     fn body(self) -> Option<&'static [(&'static str, body::Kind)]> {
         match self {
@@ -360,6 +366,119 @@ impl Store {
             }
         }
         Ok(Ok(()))
+    }
+}
+
+/// Body rows copied out of the store, to be made into export rows on another thread: whole
+/// invoice bodies, or the part of one that falls into this chunk.
+#[derive(Debug, Default)]
+pub struct BodyChunk {
+    /// The invoices' columns, `width` per invoice.
+    shared: Vec<body::Cell>,
+    width: usize,
+    /// The bodies, one after another.
+    blobs: Vec<u8>,
+    parts: Vec<ChunkPart>,
+    columns: usize,
+    rows: usize,
+}
+
+/// One invoice's share of a chunk: its body (a range of `blobs`), the rows before its share,
+/// the rows in it, and whether they are its last.
+#[derive(Debug)]
+struct ChunkPart {
+    blob: std::ops::Range<usize>,
+    skip: usize,
+    take: usize,
+    to_end: bool,
+}
+
+impl BodyChunk {
+    /// The number of rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Calls `f` with every row, in order, each with its position in its invoice.
+    pub fn scan(
+        &self,
+        mut f: impl FnMut(&ScanRow<'_, '_>) -> Result<(), String>,
+    ) -> Result<Result<(), String>, body::Damaged> {
+        let mut cells = Vec::with_capacity(self.columns);
+        for (i, part) in self.parts.iter().enumerate() {
+            let shared: Vec<body::CellRef<'_>> =
+                self.shared[i * self.width..(i + 1) * self.width].iter().map(body::Cell::as_cell_ref).collect();
+            let mut rows = body::Rows::new(&self.blobs[part.blob.clone()], self.columns)?;
+            for _ in 0..part.skip {
+                rows.next_into(&mut cells)?;
+            }
+            for position in part.skip..part.skip + part.take {
+                if !rows.next_into(&mut cells)? {
+                    return Err(body::Damaged("fewer rows than counted"));
+                }
+                if let Err(e) = f(&ScanRow::Body { shared: &shared, position, cells: &cells }) {
+                    return Ok(Err(e));
+                }
+            }
+            // The last share of a body also checks that the body ends there.
+            if part.to_end && rows.next_into(&mut cells)? {
+                return Err(body::Damaged("more rows than counted"));
+            }
+        }
+        Ok(Ok(()))
+    }
+}
+
+impl Store {
+    /// Hands `f` the rows of a body table (lines or ledger) with `from < version <= to`, in
+    /// version order, as chunks of exactly `rows` rows (the last one fewer), copied out of one
+    /// read transaction; stops early when `f` says `false`.
+    pub fn scan_chunks(
+        &self,
+        table: ExportTable,
+        document: Option<crate::entity::DocumentKind>,
+        range: ExportRange,
+        rows: usize,
+        mut f: impl FnMut(BodyChunk) -> bool,
+    ) -> Result<(), StoreError> {
+        let Some(kinds) = table.body() else {
+            return Err(StoreError::Damaged {
+                path: self.path.clone(),
+                message: format!("{table:?} has no invoice bodies to read in chunks"),
+            });
+        };
+        let rows = rows.max(1);
+        let mut stmt = self.conn.prepare(&table.sql(document)).map_err(self.err())?;
+        let width = stmt.column_count() - 1;
+        let fresh = || BodyChunk { width, columns: kinds.len(), ..BodyChunk::default() };
+        let mut chunk = fresh();
+        let mut found = stmt.query(params![range.from, range.to]).map_err(self.err())?;
+        while let Some(r) = found.next().map_err(self.err())? {
+            let blob = blob_at(r, width).map_err(|e| self.damaged(e))?;
+            let total = body::Rows::new(blob, kinds.len()).map_err(|e| self.damaged(e))?.left();
+            let mut done = 0;
+            while done < total {
+                let take = (total - done).min(rows - chunk.rows);
+                chunk.shared.extend((0..width).map(|i| r.get_ref(i).map(sql_cell).unwrap_or(body::Cell::Null)));
+                let start = chunk.blobs.len();
+                chunk.blobs.extend_from_slice(blob);
+                chunk.parts.push(ChunkPart {
+                    blob: start..chunk.blobs.len(),
+                    skip: done,
+                    take,
+                    to_end: done + take == total,
+                });
+                chunk.rows += take;
+                done += take;
+                if chunk.rows == rows && !f(std::mem::replace(&mut chunk, fresh())) {
+                    return Ok(());
+                }
+            }
+        }
+        if chunk.rows > 0 {
+            f(chunk);
+        }
+        Ok(())
     }
 }
 

@@ -192,22 +192,28 @@ fn thread_count_and_batch_size_do_not_change_the_store() {
         );
         assert_eq!(run.code, 3, "{}", run.stderr);
         dumps.push(dump(&store));
+        // Exports with as many threads: a CSV export of the lines is made in chunks of 4,096
+        // rows on several threads, or on one without chunks; the bytes are the same.
         let out = dir.path().join(format!("x-{threads}-{batch}"));
-        let run = invoiceflow(&[
-            "export",
-            "--store",
-            &store.display().to_string(),
-            "--entity",
-            "BusinessDocumentSalesInvoiceLineItem",
-            "--entity",
-            "GeneralJournalAccountEntry",
-            "--format",
-            "parquet",
-            "--out",
-            &out.display().to_string(),
-        ]);
-        assert_eq!(run.code, 0, "{}", run.stderr);
-        let mut files: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
+        let entities = ["BusinessDocumentSalesInvoiceLineItem", "GeneralJournalAccountEntry"];
+        for (format, unicode) in [("parquet", false), ("csv", false), ("csv", true)] {
+            let mut args = vec!["export", "--store", store.to_str().unwrap(), "--threads", threads, "--format", format];
+            for e in entities {
+                args.extend(["--entity", e]);
+            }
+            let sub = out.join(format!("{format}-{unicode}"));
+            args.extend(["--out", sub.to_str().unwrap()]);
+            if unicode {
+                args.push("--dmf-unicode");
+            }
+            let run = invoiceflow(&args);
+            assert_eq!(run.code, 0, "{}", run.stderr);
+        }
+        let mut files: Vec<_> = std::fs::read_dir(&out)
+            .unwrap()
+            .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
+            .map(|e| e.unwrap().path())
+            .collect();
         files.sort();
         exports.push(files.iter().map(|f| std::fs::read(f).unwrap()).collect::<Vec<_>>());
     }
@@ -215,7 +221,14 @@ fn thread_count_and_batch_size_do_not_change_the_store() {
     for d in &dumps[1..] {
         assert!(d == &dumps[0], "stores differ");
     }
-    assert_eq!(exports[0].len(), 2);
+    assert_eq!(exports[0].len(), 6);
+    // The line export in CSV (the first file: csv-false/BusinessDocument…): a header and a row
+    // for each of the 8,172 lines, two chunks on several threads; in UTF-16 (the third), a BOM
+    // first.
+    let lines = &exports[0][0];
+    assert!(lines.starts_with(b"DATAAREAID,INVOICEID,"));
+    assert_eq!(lines.iter().filter(|b| **b == b'\n').count(), 1 + 8172);
+    assert!(exports[0][2].starts_with(&[0xFF, 0xFE, b'D', 0]));
     for e in &exports[1..] {
         assert!(e == &exports[0], "exports differ");
     }
