@@ -139,7 +139,7 @@ pub fn build(s: &StoredDoc, syntax: Syntax) -> Doc {
         Syntax::Ubl => (PEPPOL_CUSTOMIZATION, Some(PEPPOL_PROFILE.to_string())),
         Syntax::Cii => (EN16931, None),
     };
-    Doc {
+    let mut doc = Doc {
         kind: if credit { Kind::CreditNote } else { Kind::Invoice },
         customization: Some(customization.into()),
         profile,
@@ -175,7 +175,9 @@ pub fn build(s: &StoredDoc, syntax: Syntax) -> Doc {
             payable: Some(dec(inv, "payable") * sign),
         },
         lines,
-    }
+    };
+    doc.tidy();
+    doc
 }
 
 /// A posted invoice that was not stored (pro forma) in the form the store gives it back, so

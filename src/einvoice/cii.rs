@@ -14,7 +14,7 @@ fn date(x: &mut Xml, tag: &str, iso: &str) {
 }
 
 fn party(x: &mut Xml, tag: &str, p: &Party) {
-    x.open(tag).opt("ram:Name", p.name.as_deref());
+    x.open(tag).opt("ram:ID", p.id.as_deref()).opt("ram:Name", p.name.as_deref());
     if let Some(id) = &p.legal_id {
         x.open("ram:SpecifiedLegalOrganization").leaf("ram:ID", id).close("ram:SpecifiedLegalOrganization");
     }

@@ -121,6 +121,9 @@ fn party(x: &mut Xml, p: &Party) {
     if let Some((id, scheme)) = &p.endpoint {
         x.leaf_attr("cbc:EndpointID", "schemeID", scheme, id);
     }
+    if let Some(id) = &p.id {
+        x.open("cac:PartyIdentification").leaf("cbc:ID", id).close("cac:PartyIdentification");
+    }
     x.open("cac:PostalAddress");
     x.opt("cbc:StreetName", p.street.as_deref())
         .opt("cbc:CityName", p.city.as_deref())

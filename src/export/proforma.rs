@@ -271,7 +271,7 @@ pub fn write(out: &ProFormaOut, posted: &[Posted]) -> Result<ProFormaReport, Str
                 Syntax::Ubl => einvoice::ubl::write(&doc),
                 Syntax::Cii => einvoice::cii::write(&doc),
             };
-            let checked = einvoice::check_bytes(&number, xml.as_bytes());
+            let checked = einvoice::check_built(&number, &doc, xml.as_bytes());
             if !checked.ok {
                 report.refused.push((number, checked.findings.into_iter().map(|(rule, _)| rule).collect()));
                 continue;

@@ -153,3 +153,60 @@ fn incremental_einvoices_write_each_document_once() {
     let files = |le: &str| std::fs::read_dir(dir.path().join("out").join(le)).unwrap().count();
     assert_eq!((files("DEMF"), files("USMF")), (11, 3));
 }
+
+/// What `einvoice` checks before writing (the document's model, no re-parse) and what `check`
+/// finds in the written bytes agree: on every official example written in either syntax, and on
+/// broken copies of each (a rule broken, texts a reader gets back otherwise than written).
+#[test]
+fn the_check_on_the_model_and_on_the_written_bytes_agree() {
+    use invoiceflow::einvoice::{self, cii, read, ubl, Doc, Syntax};
+    use rust_decimal::Decimal;
+    let Some(examples) = examples() else { return };
+    type Break = (&'static str, fn(&mut Doc), Option<&'static str>);
+    let breaks: [Break; 8] = [
+        ("as read", |_| {}, None),
+        ("buyer without country", |d| d.buyer.country = None, Some("BR-11")),
+        ("seller name of spaces and a control character", |d| d.seller.name = Some("  \u{1} ".into()), Some("BR-06")),
+        ("payable one more", |d| d.totals.payable = d.totals.payable.map(|p| p + Decimal::ONE), Some("BR-CO-16")),
+        ("no VAT breakdown", |d| d.vat.clear(), Some("BR-CO-18")),
+        ("currency a tab", |d| d.currency = Some("\t".into()), Some("BR-05")),
+        ("number with CRLF inside and spaces around", |d| d.number = Some(" INV\r\n1 ".into()), None),
+        ("a line name with a form feed", |d| d.lines[0].item_name = Some("Bolt\u{c}M8".into()), None),
+    ];
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&examples)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "xml"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 16);
+    let (mut compared, mut broke) = (0, 0);
+    for file in &files {
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let (doc, _) = read::read(&std::fs::read(file).unwrap()).unwrap();
+        for syntax in [Syntax::Ubl, Syntax::Cii] {
+            for (what, f, rule) in &breaks {
+                let mut d = doc.clone();
+                f(&mut d);
+                d.tidy();
+                let xml = match syntax {
+                    Syntax::Ubl => ubl::write(&d),
+                    Syntax::Cii => cii::write(&d),
+                };
+                let on_model = einvoice::check_built(&name, &d, xml.as_bytes());
+                let on_bytes = einvoice::check_bytes(&name, xml.as_bytes());
+                assert_eq!(on_model.findings, on_bytes.findings, "{name} as {syntax:?}, {what}");
+                compared += 1;
+                if let Some(rule) = rule {
+                    assert!(
+                        on_model.findings.iter().any(|(r, _)| r == rule),
+                        "{name} as {syntax:?}, {what}: {:?}",
+                        on_model.findings
+                    );
+                    broke += 1;
+                }
+            }
+        }
+    }
+    assert_eq!((compared, broke), (16 * 2 * 8, 16 * 2 * 5));
+}
