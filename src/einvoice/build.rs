@@ -278,5 +278,5 @@ pub fn stored_of(p: &crate::post::Posted, number: &str) -> StoredDoc {
             m
         })
         .collect();
-    StoredDoc { invoice: inv, lines, taxes }
+    StoredDoc { invoice: inv, lines, taxes, bodies: None }
 }

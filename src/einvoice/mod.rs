@@ -134,6 +134,7 @@ pub fn run(
     let werr = |p: &std::path::Path, m: String| crate::export::ExportError::Write { path: p.to_path_buf(), message: m };
     std::fs::create_dir_all(&req.out).map_err(|e| werr(&req.out, e.to_string()))?;
     let output = output_name(req.syntax);
+    let from = store.path().to_path_buf();
     let range = match &req.job {
         Some(job) => store.begin_export(job, output)?,
         None => crate::store::ExportRange { from: 0, to: store.change_version()?, resumed: false },
@@ -161,8 +162,8 @@ pub fn run(
                 refresh_parties(d, md);
             }
         }
-        for chunk in pending.chunks(CHUNK) {
-            write_chunk(chunk, req, true, &mut report, &mut outcome)?;
+        for chunk in pending.chunks_mut(CHUNK) {
+            write_chunk(&from, chunk, req, true, &mut report, &mut outcome)?;
             pb.inc(chunk.len() as u64);
         }
     }
@@ -173,7 +174,7 @@ pub fn run(
         store.documents(range, |d| {
             chunk.push(d);
             if chunk.len() == CHUNK && failure.is_none() {
-                if let Err(e) = write_chunk(&chunk, req, false, &mut report, &mut outcome) {
+                if let Err(e) = write_chunk(&from, &mut chunk, req, false, &mut report, &mut outcome) {
                     failure = Some(e);
                 }
                 pb.inc(chunk.len() as u64);
@@ -183,7 +184,7 @@ pub fn run(
         if let Some(e) = failure {
             return Err(e);
         }
-        write_chunk(&chunk, req, false, &mut report, &mut outcome)?;
+        write_chunk(&from, &mut chunk, req, false, &mut report, &mut outcome)?;
     }
     pb.finish_and_clear();
     stage.done(report.documents + report.refused.len() as u64, "documents");
@@ -229,7 +230,8 @@ const CHUNK: usize = 4096;
 /// Builds, writes, checks and publishes one chunk of documents: the files of the chunk are
 /// written to temp names, flushed to disk together, then renamed into place.
 fn write_chunk(
-    docs: &[crate::store::StoredDoc],
+    from: &std::path::Path,
+    docs: &mut [crate::store::StoredDoc],
     req: &EinvoiceRequest,
     pending: bool,
     report: &mut EinvoiceReport,
@@ -246,9 +248,11 @@ fn write_chunk(
         file: std::path::PathBuf,
         result: Result<String, Findings>,
     }
-    let results: Vec<Built> = docs
-        .par_iter()
+    // Each document's lines are laid out of the store's blobs here, on every core.
+    let results: Vec<Result<Built, crate::store::Damaged>> = docs
+        .par_iter_mut()
         .map(|s| {
+            s.expand()?;
             let doc = build(s, syntax);
             let xml = match syntax {
                 Syntax::Ubl => ubl::write(&doc),
@@ -257,16 +261,20 @@ fn write_chunk(
             let number = doc.number.clone().unwrap_or_default();
             let legal_entity = s.invoice.get("legal_entity").cloned().unwrap_or_default();
             let checked = check_built(&number, &doc, xml.as_bytes());
-            Built {
+            Ok(Built {
                 id: s.invoice.get("id").and_then(|i| i.parse().ok()).unwrap_or_default(),
                 file: document_path(&legal_entity, &number),
                 legal_entity,
                 number,
                 kind: doc.kind,
                 result: if checked.ok { Ok(xml) } else { Err(checked.findings) },
-            }
+            })
         })
         .collect();
+    let results = results
+        .into_iter()
+        .collect::<Result<Vec<Built>, _>>()
+        .map_err(|e| crate::store::StoreError::Damaged { path: from.to_path_buf(), message: e.to_string() })?;
     let mut dirs: Vec<std::path::PathBuf> =
         results.iter().filter_map(|b| b.file.parent().map(|p| req.out.join(p))).collect();
     dirs.sort();

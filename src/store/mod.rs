@@ -228,6 +228,11 @@ impl Store {
         Ok(Store { path: path.to_path_buf(), conn, _lock: lock, jobs: false, balances: HashMap::new() })
     }
 
+    /// The store file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// The error of a body that does not read back.
     pub fn damaged(&self, e: body::Damaged) -> StoreError {
         StoreError::Damaged { path: self.path.clone(), message: e.to_string() }

@@ -491,6 +491,47 @@ pub struct StoredDoc {
     pub lines: Vec<std::collections::HashMap<String, String>>,
     /// VAT breakdown rows, in position order.
     pub taxes: Vec<std::collections::HashMap<String, String>>,
+    /// The line and VAT breakdown blobs as stored, when the reader left them for
+    /// [`StoredDoc::expand`] (on another thread) to lay out into `lines` and `taxes`.
+    pub bodies: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl StoredDoc {
+    /// Lays the stored bodies out into `lines` and `taxes` (nothing when done already).
+    pub fn expand(&mut self) -> Result<(), body::Damaged> {
+        let Some((lines, taxes)) = self.bodies.take() else { return Ok(()) };
+        let get = |k: &str| self.invoice.get(k).map(String::as_str).unwrap_or_default();
+        let (id, version, entity) = (get("id"), get("version"), get("line_entity"));
+        self.lines = body_maps(&lines, body::LINE, id, version, entity)?;
+        self.taxes = body_maps(&taxes, body::TAX, id, version, entity)?;
+        Ok(())
+    }
+}
+
+/// The rows of a body blob as maps of the row tables' column names to text.
+fn body_maps(
+    blob: &[u8],
+    kinds: &[(&str, body::Kind)],
+    id: &str,
+    version: &str,
+    entity: &str,
+) -> Result<Vec<RowMap>, body::Damaged> {
+    Ok(body::read(blob, kinds.len())?
+        .into_iter()
+        .enumerate()
+        .map(|(pos, cells)| {
+            let mut m = RowMap::with_capacity(kinds.len() + 3);
+            m.insert("invoice_id".into(), id.to_string());
+            m.insert("position".into(), pos.to_string());
+            m.insert("version".into(), version.to_string());
+            for ((name, _), c) in kinds.iter().zip(cells) {
+                if let Some(t) = named_fields(entity, c).to_text() {
+                    m.insert(name.to_string(), t);
+                }
+            }
+            m
+        })
+        .collect())
 }
 
 type RowMap = std::collections::HashMap<String, String>;
@@ -510,25 +551,17 @@ fn row_map(r: &rusqlite::Row<'_>, names: &[String]) -> std::collections::HashMap
 
 impl Store {
     /// Calls `f` with every posted invoice with `from < version <= to`, its lines and VAT
-    /// breakdown (one read transaction).
+    /// breakdown left as stored: [`StoredDoc::expand`] lays them out, on any thread (one read
+    /// transaction).
     pub fn documents(&self, range: ExportRange, f: impl FnMut(StoredDoc)) -> Result<(), StoreError> {
-        self.documents_with_status("posted", range, f)
+        let filter = "i.status = 'posted' AND i.version > ?1 AND i.version <= ?2";
+        self.documents_where(filter, params![range.from, range.to], true, f)
     }
 
     /// Calls `f` with every draft (unposted) invoice, in the order it was stored.
     pub fn drafts(&self, f: impl FnMut(StoredDoc)) -> Result<(), StoreError> {
-        self.documents_with_status("draft", ExportRange { from: i64::MIN, to: i64::MAX, resumed: false }, f)
-    }
-
-    fn documents_with_status(
-        &self,
-        status: &str,
-        range: ExportRange,
-        f: impl FnMut(StoredDoc),
-    ) -> Result<(), StoreError> {
-        let status = if status == "draft" { "draft" } else { "posted" };
-        let filter = format!("i.status = '{status}' AND i.version > ?1 AND i.version <= ?2");
-        self.documents_where(&filter, params![range.from, range.to], f)
+        let filter = "i.status = 'draft' AND i.version > ?1 AND i.version <= ?2";
+        self.documents_where(filter, params![i64::MIN, i64::MAX], false, f)
     }
 
     /// Calls `f` with every document a job's e-invoice output refused and nobody skipped, in
@@ -536,15 +569,17 @@ impl Store {
     pub fn pending_documents(&self, job: &str, output: &str, f: impl FnMut(StoredDoc)) -> Result<(), StoreError> {
         let filter = "i.id IN (SELECT invoice_id FROM jobs.einvoice_pending
                        WHERE job = ?1 AND output = ?2 AND skipped_at IS NULL)";
-        self.documents_where(filter, params![job, output], f)
+        self.documents_where(filter, params![job, output], false, f)
     }
 
     /// The documents whose invoice row passes `filter` (an SQL condition on `i`), with their
-    /// lines and VAT breakdown from the invoice's body, in one read transaction.
+    /// lines and VAT breakdown from the invoice's body (`raw`: left as stored, for
+    /// [`StoredDoc::expand`]), in one read transaction.
     fn documents_where(
         &self,
         filter: &str,
         args: impl rusqlite::Params + Clone,
+        raw: bool,
         mut f: impl FnMut(StoredDoc),
     ) -> Result<(), StoreError> {
         let tx = self.conn.unchecked_transaction().map_err(self.err())?;
@@ -568,31 +603,11 @@ impl Store {
             if let Some(p) = invoice.remove("parties_written") {
                 invoice.insert("parties".into(), p);
             }
-            let id = invoice.get("id").cloned().unwrap_or_default();
-            let version = invoice.get("version").cloned().unwrap_or_default();
-            let line_entity = invoice.get("line_entity").cloned().unwrap_or_default();
-            let children = |at: usize, kinds: &[(&str, body::Kind)]| -> Result<Vec<RowMap>, StoreError> {
-                let rows = blob_at(r, at).and_then(|b| body::read(b, kinds.len())).map_err(|e| self.damaged(e))?;
-                Ok(rows
-                    .into_iter()
-                    .enumerate()
-                    .map(|(pos, cells)| {
-                        let mut m = RowMap::with_capacity(kinds.len() + 3);
-                        m.insert("invoice_id".into(), id.clone());
-                        m.insert("position".into(), pos.to_string());
-                        m.insert("version".into(), version.clone());
-                        for ((name, _), c) in kinds.iter().zip(cells) {
-                            if let Some(t) = named_fields(&line_entity, c).to_text() {
-                                m.insert(name.to_string(), t);
-                            }
-                        }
-                        m
-                    })
-                    .collect())
-            };
-            let lines = children(lines_at, body::LINE)?;
-            let taxes = children(taxes_at, body::TAX)?;
-            let doc = StoredDoc { invoice, lines, taxes };
+            let blob = |at: usize| blob_at(r, at).map(<[u8]>::to_vec).map_err(|e| self.damaged(e));
+            let mut doc = StoredDoc { invoice, bodies: Some((blob(lines_at)?, blob(taxes_at)?)), ..StoredDoc::default() };
+            if !raw {
+                doc.expand().map_err(|e| self.damaged(e))?;
+            }
             f(doc);
         }
         Ok(())
