@@ -604,7 +604,8 @@ impl Store {
                 invoice.insert("parties".into(), p);
             }
             let blob = |at: usize| blob_at(r, at).map(<[u8]>::to_vec).map_err(|e| self.damaged(e));
-            let mut doc = StoredDoc { invoice, bodies: Some((blob(lines_at)?, blob(taxes_at)?)), ..StoredDoc::default() };
+            let mut doc =
+                StoredDoc { invoice, bodies: Some((blob(lines_at)?, blob(taxes_at)?)), ..StoredDoc::default() };
             if !raw {
                 doc.expand().map_err(|e| self.damaged(e))?;
             }
