@@ -254,6 +254,9 @@ fn write_chunk(
         .map(|s| {
             s.expand()?;
             let doc = build(s, syntax);
+            // The laid-out rows are not needed again: freed now, not with the whole chunk.
+            s.lines = Vec::new();
+            s.taxes = Vec::new();
             let xml = match syntax {
                 Syntax::Ubl => ubl::write(&doc),
                 Syntax::Cii => cii::write(&doc),
