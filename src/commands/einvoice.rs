@@ -1,0 +1,137 @@
+//! `invoiceflow einvoice` and `skip-einvoice`.
+
+use std::time::Instant;
+
+use anyhow::Context as _;
+
+use invoiceflow::cli::{EinvoiceArgs, SkipArgs};
+use invoiceflow::entity::Catalog;
+use invoiceflow::job;
+use invoiceflow::pipeline::{self, Summary};
+use invoiceflow::store::Store;
+
+use super::{fail, print_json, EXIT_FATAL, EXIT_OK, EXIT_REJECTS};
+
+pub(crate) fn einvoice_command(a: EinvoiceArgs) -> u8 {
+    let started = Instant::now();
+    let run = || -> anyhow::Result<invoiceflow::einvoice::EinvoiceReport> {
+        if !a.store.exists() {
+            anyhow::bail!("{}: no such store; import into it first", a.store.display());
+        }
+        let md = match &a.master {
+            Some(dir) => {
+                let (md, rejects) = pipeline::load_master(dir, Catalog::builtin())?;
+                if !rejects.is_empty() {
+                    eprintln!("warning: {} master data rows rejected (import shows which)", rejects.len());
+                }
+                Some(md)
+            }
+            None => None,
+        };
+        let mut store =
+            Store::open_reader(&a.store, job::lock_timeout(a.common.lock_timeout)).context("cannot open the store")?;
+        let req = invoiceflow::einvoice::EinvoiceRequest { syntax: a.syntax, out: a.out.clone(), job: a.job.clone() };
+        Ok(invoiceflow::einvoice::run(&mut store, &req, md.as_ref())?)
+    };
+    match run() {
+        Ok(r) => {
+            eprintln!(
+                "{} documents written ({} credit notes) to {} for versions {}–{}; {} refused",
+                r.documents,
+                r.credit_notes,
+                r.dir,
+                r.from_version + 1,
+                r.to_version,
+                r.refused.len()
+            );
+            for f in &r.refused {
+                for (rule, msg) in &f.findings {
+                    eprintln!("    {} {}: {rule}: {msg}", f.legal_entity, f.number);
+                }
+            }
+            if r.pending_written > 0 {
+                eprintln!("{} documents refused by earlier runs were written", r.pending_written);
+            }
+            if r.job.is_some() && !r.refused.is_empty() {
+                eprintln!(
+                    "refused documents stay pending for job {}: correct them (with --master for master data) or skip them with `invoiceflow skip-einvoice`",
+                    r.job.as_deref().unwrap_or("")
+                );
+            }
+            let refused = !r.refused.is_empty();
+            if a.common.json {
+                let summary =
+                    Summary { einvoices: vec![r], ..Summary::empty(if refused { "partial" } else { "ok" }, started) };
+                print_json(&summary);
+            }
+            if refused {
+                EXIT_REJECTS
+            } else {
+                EXIT_OK
+            }
+        }
+        Err(e) => fail(&a.common, e, started),
+    }
+}
+
+pub(crate) fn skip_command(a: SkipArgs) -> u8 {
+    let run = || -> anyhow::Result<Vec<invoiceflow::store::PendingEntry>> {
+        let mut store =
+            Store::open_reader(&a.store, job::lock_timeout(a.lock_timeout)).context("cannot open the store")?;
+        let output = invoiceflow::einvoice::output_name(a.syntax);
+        if !a.list && !a.numbers.is_empty() {
+            let Some(reason) = a.reason.clone().filter(|r| !r.trim().is_empty()) else {
+                anyhow::bail!("say why with --reason: it is recorded with who skipped the documents");
+            };
+            let by = a.by.clone().or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into());
+            let skip = invoiceflow::store::Skip { by, reason, at: invoiceflow::pipeline::now_utc() };
+            let mut missing = Vec::new();
+            for n in &a.numbers {
+                if !store.skip_einvoice(&a.job, output, &a.legal_entity, n, &skip)? {
+                    missing.push(n.as_str());
+                }
+            }
+            if !missing.is_empty() {
+                anyhow::bail!(
+                    "job {} has no pending {output} document {} of legal entity {} (`--list` shows the pending ones); nothing was skipped",
+                    a.job,
+                    missing.join(", "),
+                    a.legal_entity
+                );
+            }
+            eprintln!("skipped {} documents of job {} as {}: {}", a.numbers.len(), a.job, skip.by, skip.reason);
+        }
+        Ok(store.pending_einvoices(&a.job, output)?)
+    };
+    match run() {
+        Ok(entries) => {
+            if a.list || a.numbers.is_empty() {
+                for e in &entries {
+                    match (&e.skipped_by, &e.skipped_at) {
+                        (Some(by), Some(at)) => eprintln!(
+                            "{} {}: skipped by {by} at {at}: {}",
+                            e.legal_entity,
+                            e.number,
+                            e.skip_reason.as_deref().unwrap_or("")
+                        ),
+                        _ => eprintln!(
+                            "{} {}: pending since {} ({} runs): {}",
+                            e.legal_entity, e.number, e.first_refused, e.runs, e.findings
+                        ),
+                    }
+                }
+            }
+            if a.json {
+                match serde_json::to_string(&entries) {
+                    Ok(s) => println!("{s}"),
+                    Err(e) => eprintln!("error: {e}"),
+                }
+            }
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            EXIT_FATAL
+        }
+    }
+}
