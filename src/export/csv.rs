@@ -24,7 +24,7 @@ impl CsvPart {
         if utf16 {
             builder.terminator(csv::Terminator::CRLF);
         }
-        CsvPart { writer: builder.from_writer(Vec::with_capacity(capacity)), utf16, scratch: [0; 64] }
+        CsvPart { writer: builder.from_writer(Vec::with_capacity(capacity)), utf16, scratch: Scratch::new() }
     }
 
     /// The part's bytes, in the file's encoding.

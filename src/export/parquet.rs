@@ -255,7 +255,7 @@ impl Sink for BatchBuilder<'_> {
             }
             _ => {}
         }
-        let mut scratch: Scratch = [0; 64];
+        let mut scratch = Scratch::new();
         self.text_value(k, v.text(&mut scratch))
     }
 

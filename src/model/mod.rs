@@ -168,6 +168,26 @@ pub fn write_decimal(out: &mut String, d: Decimal) {
     out.extend(text[..k].iter().map(|&b| char::from(b)));
 }
 
+/// Appends `i` in decimal digits (as `{i}` writes it, without the formatting machinery).
+pub fn write_int(out: &mut String, i: i64) {
+    let mut digits = [0u8; 20];
+    let mut n = digits.len();
+    let mut v = i.unsigned_abs();
+    loop {
+        n -= 1;
+        digits[n] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        out.push('-');
+    }
+    // ASCII digits: each byte is its char (no UTF-8 check).
+    out.extend(digits[n..].iter().map(|&b| char::from(b)));
+}
+
 /// An invoice header as read and validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InvoiceHeader {

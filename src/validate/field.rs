@@ -46,7 +46,7 @@ impl Value<'_> {
             (Value::Empty, _) => {}
             (Value::Str(s), _) => out.push_str(s),
             (Value::Dec(d), _) => crate::model::write_decimal(out, *d),
-            (Value::Int(i), _) => write_int(out, *i),
+            (Value::Int(i), _) => crate::model::write_int(out, *i),
             (Value::Date(d), _) => d.write_iso(out),
             (Value::Enum(i), FieldType::Enum(names)) => {
                 out.push_str(names.get(usize::from(*i)).map(String::as_str).unwrap_or(""))
@@ -70,26 +70,6 @@ impl Value<'_> {
             Value::Bool(b) => Value::Bool(b),
         }
     }
-}
-
-/// Appends `i` in decimal digits (as `{i}` writes it, without the formatting machinery).
-fn write_int(out: &mut String, i: i64) {
-    let mut digits = [0u8; 20];
-    let mut n = digits.len();
-    let mut v = i.unsigned_abs();
-    loop {
-        n -= 1;
-        digits[n] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    if i < 0 {
-        out.push('-');
-    }
-    // ASCII digits: each byte is its char (no UTF-8 check).
-    out.extend(digits[n..].iter().map(|&b| char::from(b)));
 }
 
 /// Why a value does not fit its field: the rule and a message (without the field name).
@@ -345,7 +325,7 @@ mod tests {
     fn whole_numbers_are_written_as_format_writes_them() {
         for i in [0i64, 7, -7, 10, 1_000_000, -1_234_567_890, i64::MAX, i64::MIN] {
             let mut s = String::from("x");
-            write_int(&mut s, i);
+            crate::model::write_int(&mut s, i);
             assert_eq!(s, format!("x{i}"));
         }
     }
