@@ -199,8 +199,8 @@ impl Maker {
     }
 
     /// Threads making parts from chunks copied out of the store (for CSV, as many as `--threads`
-    /// says, at most four); with one, the parts are made
-    /// on the thread reading the store, with no copy ([`Rows::write_rows`]). A record batch is
+    /// says, at most four); with one, the parts are made on the thread reading the store, with
+    /// no copy ([`Rows::write_rows`]). A record batch is
     /// ~35 MB and its encoding (on the writer's thread) takes about as long as making it: one
     /// maker keeps both cores busy, where more would add copies and batches in memory (measured:
     /// 2.3–2.6 s and 420–500 MB against 2.0 s and 253 MB for the line export of 1M lines).

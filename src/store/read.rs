@@ -92,7 +92,8 @@ impl Store {
         Ok(())
     }
 
-    /// Runs a query returning rows of text (NULL as None), for exports and checks.
+    /// Runs a query returning rows of text (NULL as None), for tests and audits (exports read
+    /// with [`Store::scan`] and [`Store::scan_chunks`]).
     pub fn query_text(&self, sql: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<Vec<Option<String>>>, StoreError> {
         let mut stmt = self.conn.prepare(sql).map_err(self.err())?;
         let n = stmt.column_count();
