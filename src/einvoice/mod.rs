@@ -547,7 +547,7 @@ fn tidy_opt(t: &mut Option<String>) {
 
 impl Doc {
     /// Puts every text in the form a reader of the written document gets back (see
-    /// [`tidy_text`]; an empty optional text becomes absent), so that checking the model
+    /// `tidy_text`; an empty optional text becomes absent), so that checking the model
     /// ([`check_built`]) reports what checking the written bytes would. [`build`] does this.
     pub fn tidy(&mut self) {
         for t in [

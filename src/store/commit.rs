@@ -51,7 +51,7 @@ fn extras_json(entity: &str, extras: &Extras) -> String {
     super::read::fields_json(entity, extras.iter())
 }
 
-/// An invoice's body blobs ([`body`]): encoded beside the posting, on the posting threads, so
+/// An invoice's body blobs (`store/body.rs`): encoded beside the posting, on the posting threads, so
 /// that the one writer only stores them.
 #[derive(Debug, Clone, Default)]
 pub struct Body {

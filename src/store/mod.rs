@@ -2,7 +2,7 @@
 //! batch, a store-wide change version per committed invoice. The only module that knows SQL.
 //!
 //! An invoice is a row of `invoice` and a row of `invoice_body` whose blobs hold its lines, VAT
-//! breakdown and ledger entries ([`body`]). Decimals are exact (text in `invoice`, scaled in the
+//! breakdown and ledger entries (`body.rs`). Decimals are exact (text in `invoice`, scaled in the
 //! blobs); sums are done in Rust, never in SQL.
 
 mod body;
