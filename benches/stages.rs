@@ -139,7 +139,7 @@ fn stages(c: &mut Criterion) {
             b.iter(|| {
                 docs.iter()
                     .map(|s| {
-                        let doc = einvoice::build(s, syntax);
+                        let doc = einvoice::build(s, syntax).unwrap();
                         let xml = match syntax {
                             Syntax::Ubl => einvoice::ubl::write(&doc),
                             Syntax::Cii => einvoice::cii::write(&doc),

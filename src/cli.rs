@@ -262,12 +262,17 @@ pub struct EinvoiceArgs {
     #[arg(long, value_enum)]
     pub syntax: crate::einvoice::Syntax,
     /// Output folder (one file per document, named after its number).
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "dry_run")]
+    pub out: Option<PathBuf>,
     /// Change-tracking job: documents posted since this job's last run, and the documents
     /// earlier runs refused (they stay pending until written or skipped). Without it, all.
     #[arg(long, value_name = "NAME")]
     pub job: Option<String>,
+    /// Build and check every document but write none and record nothing (the job's watermark
+    /// and pending list stay as they are): which documents would be refused, and why (exit 3
+    /// when any would be).
+    #[arg(long)]
+    pub dry_run: bool,
     /// Master data folder: documents that earlier runs refused are written with today's seller
     /// and buyer data (so a corrected customer address takes effect).
     #[arg(long, value_name = "DIR")]

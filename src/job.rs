@@ -185,7 +185,12 @@ impl Job {
         let einvoices = file
             .einvoice
             .iter()
-            .map(|e| crate::einvoice::EinvoiceRequest { syntax: e.syntax, out: join(base, &e.out), job: e.job.clone() })
+            .map(|e| crate::einvoice::EinvoiceRequest {
+                syntax: e.syntax,
+                out: join(base, &e.out),
+                job: e.job.clone(),
+                dry_run: false,
+            })
             .collect();
         let mut imports = Vec::new();
         for (i, s) in file.import.into_iter().enumerate() {

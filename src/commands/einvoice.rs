@@ -30,20 +30,36 @@ pub(crate) fn einvoice_command(a: EinvoiceArgs) -> u8 {
         };
         let mut store =
             Store::open_reader(&a.store, job::lock_timeout(a.common.lock_timeout)).context("cannot open the store")?;
-        let req = invoiceflow::einvoice::EinvoiceRequest { syntax: a.syntax, out: a.out.clone(), job: a.job.clone() };
+        let req = invoiceflow::einvoice::EinvoiceRequest {
+            syntax: a.syntax,
+            out: a.out.clone().unwrap_or_default(),
+            job: a.job.clone(),
+            dry_run: a.dry_run,
+        };
         Ok(invoiceflow::einvoice::run(&mut store, &req, md.as_ref())?)
     };
     match run() {
         Ok(r) => {
-            eprintln!(
-                "{} documents written ({} credit notes) to {} for versions {}–{}; {} refused",
-                r.documents,
-                r.credit_notes,
-                r.dir,
-                r.from_version + 1,
-                r.to_version,
-                r.refused.len()
-            );
+            if r.dry_run {
+                eprintln!(
+                    "dry run: {} documents pass the checks ({} credit notes) for versions {}–{}; {} would be refused; nothing written",
+                    r.documents,
+                    r.credit_notes,
+                    r.from_version + 1,
+                    r.to_version,
+                    r.refused.len()
+                );
+            } else {
+                eprintln!(
+                    "{} documents written ({} credit notes) to {} for versions {}–{}; {} refused",
+                    r.documents,
+                    r.credit_notes,
+                    r.dir,
+                    r.from_version + 1,
+                    r.to_version,
+                    r.refused.len()
+                );
+            }
             for f in &r.refused {
                 for (rule, msg) in &f.findings {
                     eprintln!("    {} {}: {rule}: {msg}", f.legal_entity, f.number);
@@ -52,7 +68,7 @@ pub(crate) fn einvoice_command(a: EinvoiceArgs) -> u8 {
             if r.pending_written > 0 {
                 eprintln!("{} documents refused by earlier runs were written", r.pending_written);
             }
-            if r.job.is_some() && !r.refused.is_empty() {
+            if r.job.is_some() && !r.refused.is_empty() && !r.dry_run {
                 eprintln!(
                     "refused documents stay pending for job {}: correct them (with --master for master data) or skip them with `invoiceflow skip-einvoice`",
                     r.job.as_deref().unwrap_or("")

@@ -1,8 +1,6 @@
 //! From what the store holds to the semantic document: posted amounts, sign-flipped for credit
-//! notes (e-invoice credit notes carry positive amounts), parties as they were at posting.
-
-use std::collections::HashMap;
-use std::str::FromStr;
+//! notes (e-invoice credit notes carry positive amounts), parties as they were at posting. The
+//! lines and the VAT breakdown are read in place from the stored blobs, cell by cell.
 
 use rust_decimal::Decimal;
 
@@ -12,14 +10,23 @@ use super::{
 };
 
 use crate::post::Parties;
-use crate::store::StoredDoc;
+use crate::store::{line_col as lc, tax_col as tc, BodyRows, CellRef, Damaged, PostedDoc};
 
-fn get<'a>(m: &'a HashMap<String, String>, k: &str) -> Option<&'a str> {
-    m.get(k).map(String::as_str).filter(|v| !v.is_empty())
+/// A cell's text, when not empty.
+fn text<'a>(c: CellRef<'a>) -> Option<&'a str> {
+    match c {
+        CellRef::Text(t) if !t.is_empty() => Some(t),
+        _ => None,
+    }
 }
 
-fn dec(m: &HashMap<String, String>, k: &str) -> Decimal {
-    get(m, k).and_then(|v| Decimal::from_str(v).ok()).unwrap_or_default()
+/// A cell's decimal (null as zero).
+fn dec(c: CellRef<'_>) -> Decimal {
+    match c {
+        CellRef::Dec(d) => d,
+        CellRef::Int(v) => Decimal::from(v),
+        _ => Decimal::ZERO,
+    }
 }
 
 fn party(p: &crate::post::Party) -> Party {
@@ -45,23 +52,26 @@ fn party(p: &crate::post::Party) -> Party {
     }
 }
 
-/// The semantic document of a stored, posted invoice.
-pub fn build(s: &StoredDoc, syntax: Syntax) -> Doc {
-    let inv = &s.invoice;
-    let credit = get(inv, "kind") == Some("credit_note");
+/// The semantic document of a stored, posted invoice (an error when its blobs do not read back).
+pub fn build(s: &PostedDoc, syntax: Syntax) -> Result<Doc, Damaged> {
+    let credit = s.credit_note;
     let sign = if credit { -Decimal::ONE } else { Decimal::ONE };
-    let currency = get(inv, "currency").unwrap_or("").to_string();
-    let acc = get(inv, "accounting_currency").map(str::to_string);
-    let tax_currency = acc.filter(|a| *a != currency);
-    let parties: Parties = get(inv, "parties").and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default();
+    let opt_text = |t: &Option<String>| t.clone().filter(|t| !t.is_empty());
+    let currency = s.currency.clone();
+    let tax_currency = Some(s.accounting_currency.clone()).filter(|a| !a.is_empty() && *a != currency);
+    let parties: Parties = serde_json::from_str(&s.parties).unwrap_or_default();
     let opt = |v: Decimal| if v.is_zero() { None } else { Some(v * sign) };
+    let mut cells = Vec::with_capacity(crate::store::LINE_COLUMNS);
     let mut vat = Vec::new();
     let mut allowances = Vec::new();
-    for t in &s.taxes {
-        let category = get(t, "category").unwrap_or("").to_string();
-        let rate = if category == "O" { None } else { Some(dec(t, "rate")) };
-        for (charge, key) in [(false, "allowance"), (true, "charge")] {
-            let a = dec(t, key) * sign;
+    let mut intra_community = false;
+    let mut taxes = BodyRows::new(&s.taxes, crate::store::TAX_COLUMNS)?;
+    while taxes.next_into(&mut cells)? {
+        let category = text(cells[tc::CATEGORY]).unwrap_or("").to_string();
+        intra_community |= category == "K";
+        let rate = if category == "O" { None } else { Some(dec(cells[tc::RATE])) };
+        for (charge, at) in [(false, tc::ALLOWANCE), (true, tc::CHARGE)] {
+            let a = dec(cells[at]) * sign;
             if !a.is_zero() {
                 allowances.push(AllowanceCharge {
                     charge,
@@ -75,63 +85,70 @@ pub fn build(s: &StoredDoc, syntax: Syntax) -> Doc {
         vat.push(VatRow {
             category,
             rate,
-            base: dec(t, "base") * sign,
-            amount: dec(t, "amount") * sign,
-            exemption_code: get(t, "exemption_code").map(str::to_string),
-            exemption_reason: get(t, "exemption_reason").map(str::to_string),
+            base: dec(cells[tc::BASE]) * sign,
+            amount: dec(cells[tc::AMOUNT]) * sign,
+            exemption_code: text(cells[tc::EXEMPTION_CODE]).map(str::to_string),
+            exemption_reason: text(cells[tc::EXEMPTION_REASON]).map(str::to_string),
         });
     }
-    let lines = s
-        .lines
-        .iter()
-        .map(|l| {
-            let qty = dec(l, "quantity");
-            let price = dec(l, "unit_price") - dec(l, "discount_per_unit");
-            let base = dec(l, "price_unit");
-            let base = if base.is_zero() { Decimal::ONE } else { base };
-            let net = dec(l, "net_amount");
-            let charge = dec(l, "charge_amount");
-            // Posting stored the line's two-decimal gross amount and what takes it to the net
-            // (discounts and the currency's rounding); printed as an allowance, or a charge when
-            // it adds. On a credit note every amount turns sign.
-            let allowance = dec(l, "allowance_amount");
-            let discounted = !(dec(l, "discount_per_unit").is_zero()
-                && dec(l, "discount_percent").is_zero()
-                && dec(l, "discount_amount").is_zero());
-            let mut adj = Vec::new();
-            if !charge.is_zero() {
-                adj.push((true, charge * sign, "Charge"));
+    let mut rows = BodyRows::new(&s.lines, crate::store::LINE_COLUMNS)?;
+    let mut lines = Vec::with_capacity(rows.left());
+    // The roles e-invoices print come before the fields without a role, which are stepped over.
+    while rows.next_into_first(&mut cells, lc::UNIT + 1)? {
+        let c = |at: usize| dec(cells[at]);
+        let qty = c(lc::QUANTITY);
+        let price = c(lc::UNIT_PRICE) - c(lc::DISCOUNT_PER_UNIT);
+        let base = c(lc::PRICE_UNIT);
+        let base = if base.is_zero() { Decimal::ONE } else { base };
+        let net = c(lc::NET_AMOUNT);
+        let charge = c(lc::CHARGE_AMOUNT);
+        // Posting stored the line's two-decimal gross amount and what takes it to the net
+        // (discounts and the currency's rounding); printed as an allowance, or a charge when
+        // it adds. On a credit note every amount turns sign.
+        let allowance = c(lc::ALLOWANCE_AMOUNT);
+        let discounted = !(c(lc::DISCOUNT_PER_UNIT).is_zero()
+            && c(lc::DISCOUNT_PERCENT).is_zero()
+            && c(lc::DISCOUNT_AMOUNT).is_zero());
+        let mut adj = Vec::new();
+        if !charge.is_zero() {
+            adj.push((true, charge * sign, "Charge"));
+        }
+        if !allowance.is_zero() {
+            let reason = if discounted { "Discount" } else { "Rounding" };
+            let signed = allowance * sign;
+            adj.push((signed < Decimal::ZERO, signed.abs(), reason));
+        }
+        let category = text(cells[lc::TAX_CATEGORY]).map(str::to_string);
+        let line_number = match cells[lc::LINE_NUMBER] {
+            CellRef::Dec(d) => {
+                let mut id = String::new();
+                crate::model::write_decimal(&mut id, d);
+                id
             }
-            if !allowance.is_zero() {
-                let reason = if discounted { "Discount" } else { "Rounding" };
-                let signed = allowance * sign;
-                adj.push((signed < Decimal::ZERO, signed.abs(), reason));
-            }
-            let category = get(l, "tax_category").map(str::to_string);
-            Line {
-                id: get(l, "line_number").unwrap_or("").to_string(),
-                quantity: Some(qty * sign),
-                unit: Some(unit_code(get(l, "unit"))),
-                net_amount: Some(net * sign),
-                price: Some(price),
-                base_quantity: if base == Decimal::ONE { None } else { Some(base) },
-                item_name: get(l, "item_name")
-                    .or_else(|| get(l, "description"))
-                    .or_else(|| get(l, "item_id"))
-                    .map(str::to_string),
-                item_id: get(l, "item_id").map(str::to_string),
-                rate: if category.as_deref() == Some("O") { None } else { Some(dec(l, "tax_rate")) },
-                category,
-                allowances: adj,
-            }
-        })
-        .collect();
-    let intra_community = s.taxes.iter().any(|t| get(t, "category") == Some("K"));
-    let order_reference = get(inv, "order_reference").map(str::to_string);
+            other => text(other).unwrap_or("").to_string(),
+        };
+        let item_id = text(cells[lc::ITEM_ID]);
+        lines.push(Line {
+            id: line_number,
+            quantity: Some(qty * sign),
+            unit: Some(unit_code(text(cells[lc::UNIT]))),
+            net_amount: Some(net * sign),
+            price: Some(price),
+            base_quantity: if base == Decimal::ONE { None } else { Some(base) },
+            item_name: text(cells[lc::ITEM_NAME])
+                .or_else(|| text(cells[lc::DESCRIPTION]))
+                .or(item_id)
+                .map(str::to_string),
+            item_id: item_id.map(str::to_string),
+            rate: if category.as_deref() == Some("O") { None } else { Some(c(lc::TAX_RATE)) },
+            category,
+            allowances: adj,
+        });
+    }
+    let order_reference = opt_text(&s.order_reference);
     // BT-10: the invoice's own, else the customer's from master data, else the customer account
     // (PEPPOL needs BT-10 or BT-13, German rules BT-10).
-    let buyer_reference = get(inv, "buyer_reference")
-        .map(str::to_string)
+    let buyer_reference = opt_text(&s.buyer_reference)
         .or_else(|| parties.buyer_reference.clone())
         .or_else(|| Some(parties.customer.clone()).filter(|c| !c.is_empty()));
     let means = parties.payment_means.clone().filter(|m| !matches!(m.as_str(), "30" | "58") || parties.iban.is_some());
@@ -139,20 +156,21 @@ pub fn build(s: &StoredDoc, syntax: Syntax) -> Doc {
         Syntax::Ubl => (PEPPOL_CUSTOMIZATION, Some(PEPPOL_PROFILE.to_string())),
         Syntax::Cii => (EN16931, None),
     };
+    let t = &s.totals;
+    let issue_date = Some(s.invoice_date.clone()).filter(|d| !d.is_empty());
     let mut doc = Doc {
         kind: if credit { Kind::CreditNote } else { Kind::Invoice },
         customization: Some(customization.into()),
         profile,
-        number: get(inv, "number").map(str::to_string),
-        issue_date: get(inv, "invoice_date").map(str::to_string),
-        due_date: get(inv, "due_date").map(str::to_string),
+        number: Some(s.number.clone()).filter(|n| !n.is_empty()),
+        due_date: Some(s.due_date.clone()).filter(|d| !d.is_empty()),
         type_code: Some(if credit { "381" } else { "380" }.into()),
-        currency: Some(currency.clone()),
-        tax_currency: tax_currency.clone(),
+        currency: Some(currency),
         buyer_reference,
         order_reference,
-        preceding_invoice: get(inv, "original_invoice").map(str::to_string),
-        delivery_date: if intra_community { get(inv, "invoice_date").map(str::to_string) } else { None },
+        preceding_invoice: opt_text(&s.original_invoice),
+        delivery_date: if intra_community { issue_date.clone() } else { None },
+        issue_date,
         delivery_country: if intra_community { parties.buyer.country.clone() } else { None },
         payment_means: means.clone(),
         iban: means.as_ref().and(parties.iban.clone()),
@@ -163,120 +181,60 @@ pub fn build(s: &StoredDoc, syntax: Syntax) -> Doc {
         allowances,
         vat,
         totals: Totals {
-            line_total: Some(dec(inv, "line_total") * sign),
-            allowance_total: opt(dec(inv, "allowance_total")),
-            charge_total: opt(dec(inv, "charge_total")),
-            tax_exclusive: Some(dec(inv, "tax_exclusive") * sign),
-            vat_total: Some(dec(inv, "vat_total") * sign),
-            vat_total_accounting: tax_currency.as_ref().map(|_| dec(inv, "vat_total_acc") * sign),
-            tax_inclusive: Some(dec(inv, "tax_inclusive") * sign),
-            prepaid: opt(dec(inv, "prepaid")),
+            line_total: Some(t.line_total * sign),
+            allowance_total: opt(t.allowance_total),
+            charge_total: opt(t.charge_total),
+            tax_exclusive: Some(t.tax_exclusive * sign),
+            vat_total: Some(t.vat_total * sign),
+            vat_total_accounting: tax_currency.as_ref().map(|_| t.vat_total_acc * sign),
+            tax_inclusive: Some(t.tax_inclusive * sign),
+            prepaid: opt(t.prepaid),
             rounding: None,
-            payable: Some(dec(inv, "payable") * sign),
+            payable: Some(t.payable * sign),
         },
+        tax_currency,
         lines,
     };
     doc.tidy();
-    doc
+    Ok(doc)
 }
 
-/// A posted invoice that was not stored (pro forma) in the form the store gives it back, so
-/// that its e-invoice is built exactly as a posted one's would be. `number` stands in for the
-/// number the store would draw.
-pub fn stored_of(p: &crate::post::Posted, number: &str) -> StoredDoc {
+/// A posted invoice that was not stored (pro forma) in the form the store gives it back (its
+/// bodies encoded as a commit would store them), so that its e-invoice is built exactly as a
+/// posted one's would be. `number` stands in for the number the store would draw.
+pub fn stored_of(p: &crate::post::Posted, number: &str) -> PostedDoc {
     let h = &p.invoice.header;
     let t = &p.totals;
-    let mut inv: HashMap<String, String> = HashMap::new();
-    let put = |m: &mut HashMap<String, String>, k: &str, v: Option<String>| {
-        if let Some(v) = v {
-            m.insert(k.to_string(), v);
-        }
-    };
-    put(&mut inv, "legal_entity", Some(h.legal_entity.to_string()));
-    put(&mut inv, "number", Some(number.to_string()));
-    put(&mut inv, "kind", Some(if p.credit_note { "credit_note" } else { "invoice" }.into()));
-    put(&mut inv, "currency", Some(h.currency.code().into()));
-    put(&mut inv, "accounting_currency", Some(p.accounting_currency.code().into()));
-    put(&mut inv, "parties", Some(p.parties_json().to_string()));
-    put(&mut inv, "invoice_date", Some(h.date.to_string()));
-    put(&mut inv, "due_date", Some(p.due_date.to_string()));
-    put(&mut inv, "customer", Some(h.customer.to_string()));
-    put(&mut inv, "payment_terms", h.payment_terms.as_deref().map(str::to_string));
-    put(&mut inv, "original_invoice", h.original_invoice.as_deref().map(str::to_string));
-    put(&mut inv, "order_reference", h.order_reference.as_deref().map(str::to_string));
-    put(&mut inv, "buyer_reference", h.buyer_reference.as_deref().map(str::to_string));
-    for (k, v) in [
-        ("line_total", t.line_total),
-        ("allowance_total", t.allowance_total),
-        ("charge_total", t.charge_total),
-        ("tax_exclusive", t.tax_exclusive),
-        ("vat_total", t.vat_total),
-        ("tax_inclusive", t.tax_inclusive),
-        ("prepaid", t.prepaid),
-        ("payable", t.payable),
-        ("vat_total_acc", p.vat_total_acc),
-    ] {
-        put(&mut inv, k, Some(v.to_string()));
+    let (lines, taxes) = crate::store::Body::of(p).into_lines_and_taxes();
+    let opt = |v: Option<&str>| v.map(str::to_string);
+    PostedDoc {
+        id: 0,
+        legal_entity: h.legal_entity.to_string(),
+        number: number.to_string(),
+        credit_note: p.credit_note,
+        currency: h.currency.code().into(),
+        accounting_currency: p.accounting_currency.code().into(),
+        invoice_date: h.date.to_string(),
+        due_date: p.due_date.to_string(),
+        customer: h.customer.to_string(),
+        payment_terms: opt(h.payment_terms.as_deref()),
+        order_reference: opt(h.order_reference.as_deref()),
+        buyer_reference: opt(h.buyer_reference.as_deref()),
+        original_invoice: opt(h.original_invoice.as_deref()),
+        totals: crate::store::PostedTotals {
+            line_total: t.line_total,
+            allowance_total: t.allowance_total,
+            charge_total: t.charge_total,
+            tax_exclusive: t.tax_exclusive,
+            vat_total: t.vat_total,
+            tax_inclusive: t.tax_inclusive,
+            prepaid: t.prepaid,
+            payable: t.payable,
+            vat_total_acc: p.vat_total_acc,
+        },
+        parties: p.parties_json().to_string(),
+        parties_refreshed: false,
+        lines,
+        taxes,
     }
-    let taxes = t
-        .groups
-        .iter()
-        .enumerate()
-        .map(|(i, g)| {
-            let mut m = HashMap::new();
-            put(&mut m, "category", Some(g.category.to_string()));
-            put(&mut m, "rate", Some(g.rate.normalize().to_string()));
-            put(&mut m, "tax_code", Some(g.tax_code.to_string()));
-            for (k, v) in [
-                ("lines", g.lines),
-                ("allowance", g.allowance),
-                ("charge", g.charge),
-                ("base", g.base),
-                ("amount", g.amount),
-            ] {
-                put(&mut m, k, Some(v.to_string()));
-            }
-            put(&mut m, "exemption_code", p.exemptions.get(i).and_then(|e| e.0.clone()));
-            put(&mut m, "exemption_reason", p.exemptions.get(i).and_then(|e| e.1.clone()));
-            m
-        })
-        .collect();
-    let lines = p
-        .invoice
-        .lines
-        .iter()
-        .zip(&p.invoice.taxes)
-        .enumerate()
-        .map(|(i, (l, tax))| {
-            let mut m = HashMap::new();
-            put(&mut m, "line_number", Some(l.line_number.normalize().to_string()));
-            for (k, v) in [
-                ("quantity", l.quantity),
-                ("unit_price", l.unit_price),
-                ("price_unit", l.price_unit),
-                ("discount_per_unit", l.discount_per_unit),
-                ("discount_percent", l.discount_percent),
-                ("discount_amount", l.discount_amount),
-                ("charge_amount", l.charge_amount),
-                ("net_amount", t.line_nets[i]),
-                ("tax_amount", t.line_taxes[i]),
-                ("allowance_amount", t.line_allowances[i]),
-            ] {
-                put(&mut m, k, Some(v.to_string()));
-            }
-            put(&mut m, "tax_code", Some(tax.code.to_string()));
-            put(&mut m, "tax_category", Some(tax.category.to_string()));
-            put(&mut m, "tax_rate", Some(tax.rate.normalize().to_string()));
-            for (k, v) in [
-                ("item_id", l.item_id()),
-                ("item_name", l.item_name()),
-                ("description", l.description()),
-                ("unit", l.unit.as_deref()),
-            ] {
-                put(&mut m, k, v.map(str::to_string));
-            }
-            m
-        })
-        .collect();
-    StoredDoc { invoice: inv, lines, taxes, bodies: None }
 }

@@ -69,7 +69,7 @@ fn allowance(x: &mut Xml, charge: bool, amount: Decimal, reason: Option<&str>, t
 
 /// Writes a document as CII D16B (EN 16931).
 pub fn write(d: &Doc) -> String {
-    let mut x = Xml::new();
+    let mut x = Xml::with_capacity(4096 + 1536 * d.lines.len());
     let cur = d.currency.as_deref().unwrap_or("");
     x.open_attrs(
         "rsm:CrossIndustryInvoice",

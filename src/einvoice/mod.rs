@@ -73,6 +73,9 @@ pub struct EinvoiceRequest {
     pub out: std::path::PathBuf,
     /// Change-tracking job.
     pub job: Option<String>,
+    /// Build and check every document, write none and record nothing (no watermark moves, no
+    /// document becomes pending): which documents would be refused, and why.
+    pub dry_run: bool,
 }
 
 /// A document not written because it broke a rule.
@@ -96,8 +99,10 @@ pub struct EinvoiceReport {
     pub syntax: Syntax,
     /// Job.
     pub job: Option<String>,
-    /// Documents written.
+    /// Documents written (with `dry_run`: that passed the check and would be written).
     pub documents: u64,
+    /// Whether this was a dry run: nothing written or recorded.
+    pub dry_run: bool,
     /// Credit notes among them.
     pub credit_notes: u64,
     /// Documents refused by the checks (not written): new ones and those still pending.
@@ -126,23 +131,37 @@ pub fn output_name(syntax: Syntax) -> &'static str {
 /// (with the parties of `master` when given, so corrected master data takes effect) until it is
 /// written or skipped (`skip-einvoice`). Files are named after the legal entity and the invoice
 /// number, so a re-run rewrites the same files.
+///
+/// The work runs as a pipeline over chunks of 2,048 documents: this thread reads the store
+/// and builds a chunk on every core while one writer thread publishes the chunk before it, so
+/// memory holds two chunks whatever the store's size.
 pub fn run(
     store: &mut crate::store::Store,
     req: &EinvoiceRequest,
     master: Option<&crate::model::master::MasterData>,
 ) -> Result<EinvoiceReport, crate::export::ExportError> {
     let werr = |p: &std::path::Path, m: String| crate::export::ExportError::Write { path: p.to_path_buf(), message: m };
-    std::fs::create_dir_all(&req.out).map_err(|e| werr(&req.out, e.to_string()))?;
+    if !req.dry_run {
+        std::fs::create_dir_all(&req.out).map_err(|e| werr(&req.out, e.to_string()))?;
+    }
     let output = output_name(req.syntax);
     let from = store.path().to_path_buf();
+    let damaged = |e: crate::store::Damaged| {
+        crate::export::ExportError::from(crate::store::StoreError::Damaged {
+            path: from.clone(),
+            message: e.to_string(),
+        })
+    };
     let range = match &req.job {
-        Some(job) => store.begin_export(job, output)?,
+        Some(job) if !req.dry_run => store.begin_export(job, output)?,
+        Some(job) => store.export_range(job, output)?,
         None => crate::store::ExportRange { from: 0, to: store.change_version()?, resumed: false },
     };
     let mut report = EinvoiceReport {
         syntax: req.syntax,
         job: req.job.clone(),
         documents: 0,
+        dry_run: req.dry_run,
         credit_notes: 0,
         refused: Vec::new(),
         pending_written: 0,
@@ -162,33 +181,64 @@ pub fn run(
                 refresh_parties(d, md);
             }
         }
-        for chunk in pending.chunks_mut(CHUNK) {
-            write_chunk(&from, chunk, req, true, &mut report, &mut outcome)?;
+        for chunk in pending.chunks(CHUNK) {
+            let built = build_chunk(chunk, req.syntax).map_err(damaged)?;
+            publish_chunk(built, req, true, &mut report, &mut outcome)?;
             pb.inc(chunk.len() as u64);
         }
     }
     if range.to > range.from || req.job.is_none() {
-        // Stream the documents in chunks: memory holds one chunk, whatever the store's size.
-        let mut chunk: Vec<crate::store::StoredDoc> = Vec::with_capacity(CHUNK);
-        let mut failure: Option<crate::export::ExportError> = None;
-        store.documents(range, |d| {
-            chunk.push(d);
-            if chunk.len() == CHUNK && failure.is_none() {
-                if let Err(e) = write_chunk(&from, &mut chunk, req, false, &mut report, &mut outcome) {
-                    failure = Some(e);
+        std::thread::scope(|scope| -> Result<(), crate::export::ExportError> {
+            // Capacity 0 on both channels: a stage takes a chunk when it is done with the one
+            // before, so one chunk is read while one is built and one is written.
+            let (raw_tx, raw_rx) = std::sync::mpsc::sync_channel::<Vec<crate::store::PostedDoc>>(0);
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Built>>(0);
+            let (report, outcome, pb) = (&mut report, &mut outcome, &pb);
+            let writer = scope.spawn(move || -> Result<(), crate::export::ExportError> {
+                for built in rx {
+                    let n = built.len() as u64;
+                    publish_chunk(built, req, false, report, outcome)?;
+                    pb.inc(n);
                 }
-                pb.inc(chunk.len() as u64);
-                chunk.clear();
+                Ok(())
+            });
+            // A send fails when the stage after stopped on an error: reported when it is joined.
+            let builder = scope.spawn(move || -> Result<(), crate::export::ExportError> {
+                for chunk in raw_rx {
+                    let built = build_chunk(&chunk, req.syntax).map_err(damaged)?;
+                    drop(chunk);
+                    if tx.send(built).is_err() {
+                        break;
+                    }
+                }
+                Ok(())
+            });
+            let mut chunk: Vec<crate::store::PostedDoc> = Vec::with_capacity(CHUNK);
+            let mut stopped = false;
+            let read = store.documents(range, |d| {
+                if stopped {
+                    return;
+                }
+                chunk.push(d);
+                if chunk.len() == CHUNK {
+                    stopped = raw_tx.send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))).is_err();
+                }
+            });
+            if read.is_ok() && !stopped && !chunk.is_empty() {
+                let _ = raw_tx.send(chunk);
             }
+            drop(raw_tx);
+            let failed = |what: &str| Err(werr(&req.out, format!("the {what} thread failed")));
+            let built = builder.join().unwrap_or_else(|_| failed("building"));
+            let written = writer.join().unwrap_or_else(|_| failed("writer"));
+            read?;
+            built?;
+            written
         })?;
-        if let Some(e) = failure {
-            return Err(e);
-        }
-        write_chunk(&from, &mut chunk, req, false, &mut report, &mut outcome)?;
     }
     pb.finish_and_clear();
     stage.done(report.documents + report.refused.len() as u64, "documents");
-    if let Some(job) = &req.job {
+    if let (Some(job), false) = (&req.job, req.dry_run) {
         let today = crate::pipeline::today().to_string();
         let run = crate::store::EinvoiceRun {
             to: (range.to > range.from).then_some(range.to),
@@ -213,119 +263,110 @@ struct Outcome {
 
 /// Replaces a stored document's parties by those of today's master data (for a document that
 /// was refused, e.g. for a missing buyer country, and is tried again).
-fn refresh_parties(d: &mut crate::store::StoredDoc, md: &crate::model::master::MasterData) {
-    let get = |k: &str| d.invoice.get(k).map(String::as_str).unwrap_or("");
-    let terms = Some(get("payment_terms")).filter(|t| !t.is_empty());
-    if let Some(p) = crate::post::parties(md, get("legal_entity"), get("customer"), terms) {
+fn refresh_parties(d: &mut crate::store::PostedDoc, md: &crate::model::master::MasterData) {
+    let terms = d.payment_terms.as_deref().filter(|t| !t.is_empty());
+    if let Some(p) = crate::post::parties(md, &d.legal_entity, &d.customer, terms) {
         if let Ok(json) = serde_json::to_string(&p) {
-            d.invoice.insert("parties".into(), json);
-            d.invoice.insert("parties_refreshed".into(), "1".into());
+            d.parties = json;
+            d.parties_refreshed = true;
         }
     }
 }
 
 /// Documents per chunk.
-const CHUNK: usize = 4096;
+const CHUNK: usize = 2048;
 
-/// Builds, writes, checks and publishes one chunk of documents: the files of the chunk are
-/// written to temp names, flushed to disk together, then renamed into place.
-fn write_chunk(
-    from: &std::path::Path,
-    docs: &mut [crate::store::StoredDoc],
+/// A document built, printed and checked.
+struct Built {
+    id: i64,
+    legal_entity: String,
+    number: String,
+    kind: Kind,
+    file: std::path::PathBuf,
+    /// The XML, or why it was refused.
+    result: Result<String, Findings>,
+    /// The parties it was built with, when refreshed from today's master data.
+    refreshed: Option<String>,
+}
+
+/// Builds, prints and checks the documents of a chunk on every core.
+fn build_chunk(docs: &[crate::store::PostedDoc], syntax: Syntax) -> Result<Vec<Built>, crate::store::Damaged> {
+    use rayon::prelude::*;
+    docs.par_iter()
+        .map(|s| {
+            let doc = build(s, syntax)?;
+            let xml = match syntax {
+                Syntax::Ubl => ubl::write(&doc),
+                Syntax::Cii => cii::write(&doc),
+            };
+            let checked = check_built(&s.number, &doc, xml.as_bytes());
+            Ok(Built {
+                id: s.id,
+                file: document_path(&s.legal_entity, &s.number),
+                legal_entity: s.legal_entity.clone(),
+                number: s.number.clone(),
+                kind: doc.kind,
+                result: if checked.ok { Ok(xml) } else { Err(checked.findings) },
+                refreshed: s.parties_refreshed.then(|| s.parties.clone()),
+            })
+        })
+        .collect()
+}
+
+/// Publishes one chunk of built documents (unless a dry run): the files are written to temp
+/// names, flushed to disk together, then renamed into place; then the chunk is counted.
+fn publish_chunk(
+    results: Vec<Built>,
     req: &EinvoiceRequest,
     pending: bool,
     report: &mut EinvoiceReport,
     outcome: &mut Outcome,
 ) -> Result<(), crate::export::ExportError> {
-    use rayon::prelude::*;
     let werr = |p: &std::path::Path, m: String| crate::export::ExportError::Write { path: p.to_path_buf(), message: m };
-    let syntax = req.syntax;
-    struct Built {
-        id: i64,
-        legal_entity: String,
-        number: String,
-        kind: Kind,
-        file: std::path::PathBuf,
-        result: Result<String, Findings>,
-    }
-    // Each document's lines are laid out of the store's blobs here, on every core.
-    let results: Vec<Result<Built, crate::store::Damaged>> = docs
-        .par_iter_mut()
-        .map(|s| {
-            s.expand()?;
-            let doc = build(s, syntax);
-            // The laid-out rows are not needed again: freed now, not with the whole chunk.
-            s.lines = Vec::new();
-            s.taxes = Vec::new();
-            let xml = match syntax {
-                Syntax::Ubl => ubl::write(&doc),
-                Syntax::Cii => cii::write(&doc),
-            };
-            let number = doc.number.clone().unwrap_or_default();
-            let legal_entity = s.invoice.get("legal_entity").cloned().unwrap_or_default();
-            let checked = check_built(&number, &doc, xml.as_bytes());
-            Ok(Built {
-                id: s.invoice.get("id").and_then(|i| i.parse().ok()).unwrap_or_default(),
-                file: document_path(&legal_entity, &number),
-                legal_entity,
-                number,
-                kind: doc.kind,
-                result: if checked.ok { Ok(xml) } else { Err(checked.findings) },
-            })
-        })
-        .collect();
-    let results = results
-        .into_iter()
-        .collect::<Result<Vec<Built>, _>>()
-        .map_err(|e| crate::store::StoreError::Damaged { path: from.to_path_buf(), message: e.to_string() })?;
-    let mut dirs: Vec<std::path::PathBuf> =
-        results.iter().filter_map(|b| b.file.parent().map(|p| req.out.join(p))).collect();
-    dirs.sort();
-    dirs.dedup();
-    for d in &dirs {
-        std::fs::create_dir_all(d).map_err(|e| werr(d, e.to_string()))?;
-    }
-    // One thread creates the files: two contend on the folder's lock in the kernel, spinning
-    // (a third of the time in `rwsem_spin_on_owner`, measured on 10k documents).
-    let written: Vec<Result<(std::path::PathBuf, std::path::PathBuf), crate::export::ExportError>> = results
-        .iter()
-        .filter_map(|b| b.result.as_ref().ok().map(|xml| (b, xml)))
-        .map(|(b, xml)| {
+    if !req.dry_run {
+        let mut dirs: Vec<std::path::PathBuf> =
+            results.iter().filter_map(|b| b.file.parent().map(|p| req.out.join(p))).collect();
+        dirs.sort();
+        dirs.dedup();
+        for d in &dirs {
+            std::fs::create_dir_all(d).map_err(|e| werr(d, e.to_string()))?;
+        }
+        // One thread creates the files: two contend on the folder's lock in the kernel,
+        // spinning (a third of the time in `rwsem_spin_on_owner`, measured on 10k documents).
+        let mut renames = Vec::with_capacity(results.len());
+        let mut first_error = None;
+        for (b, xml) in results.iter().filter_map(|b| b.result.as_ref().ok().map(|xml| (b, xml))) {
             let path = req.out.join(&b.file);
             let name = b.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             let tmp = path.with_file_name(format!(".{name}.tmp"));
-            std::fs::write(&tmp, xml)
-                .map_err(|e| werr(&tmp, format!("document {} of legal entity {}: {e}", b.number, b.legal_entity)))?;
-            Ok((tmp, path))
-        })
-        .collect();
-    let mut renames = Vec::with_capacity(written.len());
-    let mut first_error = None;
-    for w in written {
-        match w {
-            Ok(r) => renames.push(r),
-            Err(e) => {
-                first_error.get_or_insert(e);
+            match std::fs::write(&tmp, xml) {
+                Ok(()) => renames.push((tmp, path)),
+                Err(e) => {
+                    first_error =
+                        Some(werr(&tmp, format!("document {} of legal entity {}: {e}", b.number, b.legal_entity)));
+                    break;
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            // Leave no stray temp file behind.
+            for (tmp, _) in &renames {
+                let _ = std::fs::remove_file(tmp);
+            }
+            return Err(e);
+        }
+        sync_files(&req.out, renames.iter().map(|(tmp, _)| tmp.as_path()))
+            .map_err(|e| werr(&req.out, e.to_string()))?;
+        for (tmp, path) in &renames {
+            std::fs::rename(tmp, path).map_err(|e| werr(path, e.to_string()))?;
+        }
+        for d in std::iter::once(&req.out).chain(&dirs) {
+            if let Ok(dir) = std::fs::File::open(d) {
+                dir.sync_all().map_err(|e| werr(d, e.to_string()))?;
             }
         }
     }
-    if let Some(e) = first_error {
-        // Leave no stray temp file behind.
-        for (tmp, _) in &renames {
-            let _ = std::fs::remove_file(tmp);
-        }
-        return Err(e);
-    }
-    sync_files(&req.out, renames.iter().map(|(tmp, _)| tmp.as_path())).map_err(|e| werr(&req.out, e.to_string()))?;
-    for (tmp, path) in &renames {
-        std::fs::rename(tmp, path).map_err(|e| werr(path, e.to_string()))?;
-    }
-    for d in std::iter::once(&req.out).chain(&dirs) {
-        if let Ok(dir) = std::fs::File::open(d) {
-            dir.sync_all().map_err(|e| werr(d, e.to_string()))?;
-        }
-    }
-    for (b, s) in results.into_iter().zip(docs) {
+    for b in results {
         match b.result {
             Ok(_) => {
                 report.documents += 1;
@@ -335,10 +376,8 @@ fn write_chunk(
                 if pending {
                     report.pending_written += 1;
                     outcome.written_pending.push(b.id);
-                    if s.invoice.contains_key("parties_refreshed") {
-                        if let Some(json) = s.invoice.get("parties") {
-                            outcome.refreshed.push((b.id, json.clone()));
-                        }
+                    if let Some(json) = b.refreshed {
+                        outcome.refreshed.push((b.id, json));
                     }
                 }
             }

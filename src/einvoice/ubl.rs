@@ -15,7 +15,14 @@ pub struct Xml {
 impl Xml {
     /// A document with the XML declaration.
     pub fn new() -> Xml {
-        Xml { s: String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"), depth: 0 }
+        Xml::with_capacity(0)
+    }
+    /// A document with the XML declaration, room made for `bytes` of text (one allocation for
+    /// a document of about that size).
+    pub fn with_capacity(bytes: usize) -> Xml {
+        let mut s = String::with_capacity(bytes);
+        s.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
+        Xml { s, depth: 0 }
     }
     fn indent(&mut self) {
         self.s.push('\n');
@@ -92,24 +99,32 @@ impl Default for Xml {
     }
 }
 
-/// Escapes XML text and attribute values.
+/// Escapes XML text and attribute values: markup characters as entities, control characters
+/// (which XML cannot carry) as spaces. The runs between them are copied whole.
 pub fn escape_into(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push(' '),
-            c => out.push(c),
-        }
+    let mut from = 0;
+    for (i, b) in text.bytes().enumerate() {
+        let with = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&apos;",
+            b'\t' | b'\n' | b'\r' => continue,
+            b if b < 0x20 => " ",
+            _ => continue,
+        };
+        // `i` is at an ASCII byte: a character boundary.
+        out.push_str(&text[from..i]);
+        out.push_str(with);
+        from = i + 1;
     }
+    out.push_str(&text[from..]);
 }
 
-/// A decimal as XML text (as stored: exact, no exponent).
-pub fn num(d: Decimal) -> String {
-    d.to_string()
+/// A decimal as XML text (as stored: exact, no exponent), without allocating.
+pub fn num(d: Decimal) -> crate::model::DecimalText {
+    crate::model::decimal_text(d)
 }
 
 fn amount(x: &mut Xml, tag: &str, cur: &str, d: Decimal) {
@@ -173,7 +188,7 @@ fn allowance(x: &mut Xml, cur: &str, a: &AllowanceCharge) {
 
 /// Writes a document as PEPPOL BIS 3 UBL (Invoice or CreditNote).
 pub fn write(d: &Doc) -> String {
-    let mut x = Xml::new();
+    let mut x = Xml::with_capacity(4096 + 1024 * d.lines.len());
     let (root, ns, line_tag, qty_tag) = match d.kind {
         Kind::Invoice => (
             "Invoice",

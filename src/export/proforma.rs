@@ -259,7 +259,7 @@ pub fn write(out: &ProFormaOut, posted: &[Posted]) -> Result<ProFormaReport, Str
         });
         for (i, p) in posted.iter().enumerate() {
             let number = provisional(p, i);
-            let mut doc = einvoice::build(&einvoice::stored_of(p, &number), syntax);
+            let mut doc = einvoice::build(&einvoice::stored_of(p, &number), syntax).map_err(|e| e.to_string())?;
             if !p.credit_note {
                 doc.type_code = Some(einvoice::PRO_FORMA.into());
             }

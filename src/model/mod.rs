@@ -109,6 +109,25 @@ pub fn same_value(a: Decimal, b: Decimal) -> bool {
 /// Writes a decimal as `Display` does (plain, with its scale, `-` when negative), without
 /// allocating.
 pub fn write_decimal(out: &mut String, d: Decimal) {
+    out.push_str(&decimal_text(d));
+}
+
+/// A decimal's text as [`write_decimal`] writes it, held on the stack (it derefs to `&str`).
+pub struct DecimalText {
+    text: [u8; 72],
+    len: usize,
+}
+
+impl std::ops::Deref for DecimalText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        // Only ASCII digits, '-' and '.' are written, so the check cannot fail.
+        std::str::from_utf8(&self.text[..self.len]).unwrap_or_default()
+    }
+}
+
+/// A decimal's text as `Display` writes it, without allocating.
+pub fn decimal_text(d: Decimal) -> DecimalText {
     // The digits, least significant first, in u64 arithmetic (a u128 division is a call per
     // digit): the mantissa (at most 96 bits) as two parts of at most 19 digits.
     fn put_digits(mut v: u64, digits: &mut [u8; 40], n: &mut usize, at_least: usize) {
@@ -164,8 +183,7 @@ pub fn write_decimal(out: &mut String, d: Decimal) {
             }
         }
     }
-    // Only ASCII digits, '-' and '.' were written: each byte is its char (no UTF-8 check).
-    out.extend(text[..k].iter().map(|&b| char::from(b)));
+    DecimalText { text, len: k }
 }
 
 /// Appends `i` in decimal digits (as `{i}` writes it, without the formatting machinery).

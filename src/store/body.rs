@@ -86,6 +86,49 @@ pub const LEDGER: &[(&str, Kind)] = &[
     ("line_number", Kind::Dec),
 ];
 
+/// Positions of the columns of a line blob, for readers that take a row's cells by position.
+#[allow(missing_docs)]
+pub mod line_col {
+    pub const LINE_NUMBER: usize = 0;
+    pub const QUANTITY: usize = 1;
+    pub const UNIT_PRICE: usize = 2;
+    pub const PRICE_UNIT: usize = 3;
+    pub const DISCOUNT_PER_UNIT: usize = 4;
+    pub const DISCOUNT_PERCENT: usize = 5;
+    pub const DISCOUNT_AMOUNT: usize = 6;
+    pub const CHARGE_AMOUNT: usize = 7;
+    pub const NET_AMOUNT: usize = 8;
+    pub const TAX_CODE: usize = 9;
+    pub const TAX_CATEGORY: usize = 10;
+    pub const TAX_RATE: usize = 11;
+    pub const TAX_AMOUNT: usize = 12;
+    pub const ALLOWANCE_AMOUNT: usize = 13;
+    pub const TAX_GROUP: usize = 14;
+    pub const ITEM_TAX_GROUP: usize = 15;
+    pub const ITEM_ID: usize = 16;
+    pub const ITEM_NAME: usize = 17;
+    pub const DESCRIPTION: usize = 18;
+    pub const UNIT: usize = 19;
+    pub const MAIN_ACCOUNT: usize = 20;
+    pub const DISTRIBUTION: usize = 21;
+    pub const EXTRAS: usize = 22;
+}
+
+/// Positions of the columns of a VAT breakdown blob.
+#[allow(missing_docs)]
+pub mod tax_col {
+    pub const CATEGORY: usize = 0;
+    pub const RATE: usize = 1;
+    pub const TAX_CODE: usize = 2;
+    pub const LINES: usize = 3;
+    pub const ALLOWANCE: usize = 4;
+    pub const CHARGE: usize = 5;
+    pub const BASE: usize = 6;
+    pub const AMOUNT: usize = 7;
+    pub const EXEMPTION_CODE: usize = 8;
+    pub const EXEMPTION_REASON: usize = 9;
+}
+
 /// The layout version written in a blob's first byte.
 const LAYOUT: u8 = 1;
 
@@ -334,6 +377,12 @@ impl<'a> Rows<'a> {
     /// Reads the next row's cells into `out` (cleared first); `false` after the last row, when
     /// the whole blob has been read.
     pub fn next_into(&mut self, out: &mut Vec<CellRef<'a>>) -> Result<bool, Damaged> {
+        self.next_into_first(out, self.columns)
+    }
+
+    /// As [`Rows::next_into`], reading only the first `wanted` cells of the row: the others
+    /// are stepped over (their lengths followed, their texts not checked, as nobody gets them).
+    pub fn next_into_first(&mut self, out: &mut Vec<CellRef<'a>>, wanted: usize) -> Result<bool, Damaged> {
         out.clear();
         if self.left == 0 {
             if self.r.at != self.r.b.len() {
@@ -342,8 +391,12 @@ impl<'a> Rows<'a> {
             return Ok(false);
         }
         self.left -= 1;
-        for _ in 0..self.columns {
-            out.push(self.r.cell()?);
+        for c in 0..self.columns {
+            if c < wanted {
+                out.push(self.r.cell()?);
+            } else {
+                self.r.skip_cell()?;
+            }
         }
         Ok(true)
     }
@@ -386,6 +439,43 @@ impl<'a> Reader<'a> {
         let t = simdutf8::basic::from_utf8(&self.b[self.at..end]).map_err(|_| Damaged("text not UTF-8"))?;
         self.at = end;
         Ok(t)
+    }
+
+    /// Steps over `n` bytes.
+    fn skip(&mut self, n: usize) -> Result<(), Damaged> {
+        self.at = self.at.checked_add(n).filter(|e| *e <= self.b.len()).ok_or(Damaged("cut short"))?;
+        Ok(())
+    }
+
+    /// Steps over a cell without reading it into a value.
+    fn skip_cell(&mut self) -> Result<(), Damaged> {
+        match self.byte()? {
+            NULL => {}
+            INT => {
+                self.varint()?;
+            }
+            DEC => {
+                self.byte()?;
+                self.varint()?;
+            }
+            TEXT => {
+                let n = self.varint()? as usize;
+                self.skip(n)?;
+            }
+            FIELDS => {
+                let count = self.varint()? as usize;
+                if count > self.b.len() {
+                    return Err(Damaged("field count beyond the blob"));
+                }
+                for _ in 0..count {
+                    self.varint()?;
+                    let n = self.varint()? as usize;
+                    self.skip(n)?;
+                }
+            }
+            _ => return Err(Damaged("unknown cell tag")),
+        }
+        Ok(())
     }
 
     fn field(&mut self) -> Result<(u16, &'a str), Damaged> {
@@ -542,6 +632,37 @@ pub fn write_cells(w: &mut Writer, cells: &[Cell]) {
 mod tests {
     use super::*;
     use std::str::FromStr;
+
+    #[test]
+    fn rows_read_in_part_step_over_the_rest() {
+        let mut w = Writer::new();
+        w.row().dec(Decimal::new(150, 2)).text("a").fields([(3u16, "x"), (7, "yz")].into_iter()).int(-5);
+        w.row().null().text("b").fields(std::iter::empty()).int(9);
+        let blob = w.finish();
+        let mut rows = Rows::new(&blob, 4).unwrap();
+        let mut cells = Vec::new();
+        assert!(rows.next_into_first(&mut cells, 2).unwrap());
+        assert_eq!(cells, vec![CellRef::Dec(Decimal::new(150, 2)), CellRef::Text("a")]);
+        assert!(rows.next_into_first(&mut cells, 2).unwrap());
+        assert_eq!(cells, vec![CellRef::Null, CellRef::Text("b")]);
+        assert!(!rows.next_into_first(&mut cells, 2).unwrap());
+        // A blob cut inside a skipped cell is still found damaged.
+        let mut rows = Rows::new(&blob[..blob.len() - 3], 4).unwrap();
+        assert!(rows.next_into_first(&mut cells, 2).unwrap());
+        assert_eq!(rows.next_into_first(&mut cells, 2), Err(Damaged("cut short")));
+    }
+
+    #[test]
+    fn column_positions_name_the_columns() {
+        let at = |kinds: &[(&str, Kind)], name: &str| kinds.iter().position(|(n, _)| *n == name).unwrap();
+        assert_eq!(line_col::QUANTITY, at(LINE, "quantity"));
+        assert_eq!(line_col::DISCOUNT_AMOUNT, at(LINE, "discount_amount"));
+        assert_eq!(line_col::ALLOWANCE_AMOUNT, at(LINE, "allowance_amount"));
+        assert_eq!(line_col::UNIT, at(LINE, "unit"));
+        assert_eq!(line_col::EXTRAS, LINE.len() - 1);
+        assert_eq!(tax_col::CATEGORY, at(TAX, "category"));
+        assert_eq!(tax_col::EXEMPTION_REASON, TAX.len() - 1);
+    }
 
     #[test]
     fn cells_read_back_as_written() {

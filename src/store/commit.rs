@@ -122,6 +122,11 @@ impl Body {
         }
         Body { lines: lines.finish(), taxes: taxes.finish(), ledger: ledger.finish() }
     }
+
+    /// The line and VAT breakdown blobs, as [`crate::store::PostedDoc`] holds them.
+    pub fn into_lines_and_taxes(self) -> (Vec<u8>, Vec<u8>) {
+        (self.lines, self.taxes)
+    }
 }
 
 impl Store {

@@ -173,6 +173,15 @@ impl Store {
     /// is returned again (so its file is rewritten, not duplicated); otherwise the range up to
     /// the store's last committed change version is recorded as pending.
     pub fn begin_export(&mut self, job: &str, entity: &str) -> Result<ExportRange, StoreError> {
+        self.export_range_with(job, entity, true)
+    }
+
+    /// The range [`Store::begin_export`] would give, recording nothing (for a dry run).
+    pub fn export_range(&mut self, job: &str, entity: &str) -> Result<ExportRange, StoreError> {
+        self.export_range_with(job, entity, false)
+    }
+
+    fn export_range_with(&mut self, job: &str, entity: &str, record: bool) -> Result<ExportRange, StoreError> {
         let current = self.change_version()?;
         self.jobs_transaction(|tx| {
             let row: Option<(i64, Option<i64>)> = tx
@@ -187,7 +196,7 @@ impl Store {
                 Some((from, None)) => ExportRange { from, to: current.max(from), resumed: false },
                 None => ExportRange { from: 0, to: current, resumed: false },
             };
-            if !range.resumed && range.to > range.from {
+            if record && !range.resumed && range.to > range.from {
                 tx.execute(
                     "INSERT INTO jobs.export_watermark (job, entity, version, pending_to) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT(job, entity) DO UPDATE SET pending_to = excluded.pending_to",

@@ -11,10 +11,15 @@ mod jobs;
 mod read;
 mod schema;
 
-pub use body::{CellRef, Damaged, FieldsRef};
+pub use body::{line_col, tax_col, CellRef, Damaged, FieldsRef, Rows as BodyRows};
+
+/// The number of columns of a line blob ([`line_col`] names their positions).
+pub const LINE_COLUMNS: usize = body::LINE.len();
+/// The number of columns of a VAT breakdown blob ([`tax_col`]).
+pub const TAX_COLUMNS: usize = body::TAX.len();
 pub use commit::{Body, Committed};
 pub use jobs::{path_of as jobs_path, EinvoiceRun, ExportRange, PendingDoc, PendingEntry, Skip};
-pub use read::{BodyChunk, ExportTable, ScanRow, StoredDoc};
+pub use read::{BodyChunk, ExportTable, PostedDoc, PostedTotals, ScanRow, StoredDoc};
 
 use std::collections::HashMap;
 use std::fs::File;

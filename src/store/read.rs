@@ -1,7 +1,10 @@
 //! The reads: export scans, the documents of e-invoices, the canonical dump. Invoice bodies are
 //! handed out under the column names of the row tables they replaced.
 
+use std::str::FromStr;
+
 use rusqlite::params;
+use rust_decimal::Decimal;
 
 use super::{body, ExportRange, Store, StoreError};
 use crate::entity::Catalog;
@@ -483,7 +486,8 @@ impl Store {
     }
 }
 
-/// A posted invoice as stored, for writing its e-invoice: text columns by name.
+/// A stored invoice with its columns by name and its lines and VAT breakdown as rows of text
+/// by column name: how drafts are read back to be posted.
 #[derive(Debug, Clone, Default)]
 pub struct StoredDoc {
     /// Invoice columns (name → text).
@@ -492,21 +496,66 @@ pub struct StoredDoc {
     pub lines: Vec<std::collections::HashMap<String, String>>,
     /// VAT breakdown rows, in position order.
     pub taxes: Vec<std::collections::HashMap<String, String>>,
-    /// The line and VAT breakdown blobs as stored, when the reader left them for
-    /// [`StoredDoc::expand`] (on another thread) to lay out into `lines` and `taxes`.
-    pub bodies: Option<(Vec<u8>, Vec<u8>)>,
 }
 
-impl StoredDoc {
-    /// Lays the stored bodies out into `lines` and `taxes` (nothing when done already).
-    pub fn expand(&mut self) -> Result<(), body::Damaged> {
-        let Some((lines, taxes)) = self.bodies.take() else { return Ok(()) };
-        let get = |k: &str| self.invoice.get(k).map(String::as_str).unwrap_or_default();
-        let (id, version, entity) = (get("id"), get("version"), get("line_entity"));
-        self.lines = body_maps(&lines, body::LINE, id, version, entity)?;
-        self.taxes = body_maps(&taxes, body::TAX, id, version, entity)?;
-        Ok(())
-    }
+/// A posted invoice as its e-invoice is built from it: the invoice row's columns a document
+/// prints, typed, and the line and VAT breakdown blobs as stored, read in place with
+/// [`super::BodyRows`] by the positions of [`super::line_col`] and [`super::tax_col`] (no row is
+/// laid out into maps).
+#[derive(Debug, Clone, Default)]
+pub struct PostedDoc {
+    /// The invoice's row id.
+    pub id: i64,
+    /// Legal entity.
+    pub legal_entity: String,
+    /// Invoice number.
+    pub number: String,
+    /// Whether it is a credit note.
+    pub credit_note: bool,
+    /// Document currency.
+    pub currency: String,
+    /// The legal entity's accounting currency.
+    pub accounting_currency: String,
+    /// Invoice date, ISO.
+    pub invoice_date: String,
+    /// Due date, ISO.
+    pub due_date: String,
+    /// Customer account.
+    pub customer: String,
+    /// Terms of payment.
+    pub payment_terms: Option<String>,
+    /// The customer's order reference.
+    pub order_reference: Option<String>,
+    /// Buyer reference.
+    pub buyer_reference: Option<String>,
+    /// The invoice a credit note corrects.
+    pub original_invoice: Option<String>,
+    /// Posted totals.
+    pub totals: PostedTotals,
+    /// The parties as JSON: as posted, or as a refused document was finally written.
+    pub parties: String,
+    /// Whether `parties` were replaced by today's master data (a pending document tried again).
+    pub parties_refreshed: bool,
+    /// The line blob.
+    pub lines: Vec<u8>,
+    /// The VAT breakdown blob.
+    pub taxes: Vec<u8>,
+}
+
+/// The posted totals of an invoice row, in the document currency (and the VAT total in the
+/// accounting currency).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub struct PostedTotals {
+    pub line_total: Decimal,
+    pub allowance_total: Decimal,
+    pub charge_total: Decimal,
+    pub tax_exclusive: Decimal,
+    pub vat_total: Decimal,
+    pub tax_inclusive: Decimal,
+    pub prepaid: Decimal,
+    pub payable: Decimal,
+    pub vat_total_acc: Decimal,
 }
 
 /// The rows of a body blob as maps of the row tables' column names to text.
@@ -551,69 +600,134 @@ fn row_map(r: &rusqlite::Row<'_>, names: &[String]) -> std::collections::HashMap
 }
 
 impl Store {
-    /// Calls `f` with every posted invoice with `from < version <= to`, its lines and VAT
-    /// breakdown left as stored: [`StoredDoc::expand`] lays them out, on any thread (one read
-    /// transaction).
-    pub fn documents(&self, range: ExportRange, f: impl FnMut(StoredDoc)) -> Result<(), StoreError> {
+    /// Calls `f` with every posted invoice with `from < version <= to`, in the order posted (one
+    /// read transaction).
+    pub fn documents(&self, range: ExportRange, f: impl FnMut(PostedDoc)) -> Result<(), StoreError> {
         let filter = "i.status = 'posted' AND i.version > ?1 AND i.version <= ?2";
-        self.documents_where(filter, params![range.from, range.to], true, f)
-    }
-
-    /// Calls `f` with every draft (unposted) invoice, in the order it was stored.
-    pub fn drafts(&self, f: impl FnMut(StoredDoc)) -> Result<(), StoreError> {
-        let filter = "i.status = 'draft' AND i.version > ?1 AND i.version <= ?2";
-        self.documents_where(filter, params![i64::MIN, i64::MAX], false, f)
+        self.posted_where(filter, params![range.from, range.to], f)
     }
 
     /// Calls `f` with every document a job's e-invoice output refused and nobody skipped, in
     /// the order they were posted.
-    pub fn pending_documents(&self, job: &str, output: &str, f: impl FnMut(StoredDoc)) -> Result<(), StoreError> {
+    pub fn pending_documents(&self, job: &str, output: &str, f: impl FnMut(PostedDoc)) -> Result<(), StoreError> {
         let filter = "i.id IN (SELECT invoice_id FROM jobs.einvoice_pending
                        WHERE job = ?1 AND output = ?2 AND skipped_at IS NULL)";
-        self.documents_where(filter, params![job, output], false, f)
+        self.posted_where(filter, params![job, output], f)
     }
 
-    /// The documents whose invoice row passes `filter` (an SQL condition on `i`), with their
-    /// lines and VAT breakdown from the invoice's body (`raw`: left as stored, for
-    /// [`StoredDoc::expand`]), in one read transaction.
-    fn documents_where(
+    /// The posted documents whose invoice row passes `filter` (an SQL condition on `i`).
+    fn posted_where(
         &self,
         filter: &str,
-        args: impl rusqlite::Params + Clone,
-        raw: bool,
-        mut f: impl FnMut(StoredDoc),
+        args: impl rusqlite::Params,
+        mut f: impl FnMut(PostedDoc),
     ) -> Result<(), StoreError> {
         let tx = self.conn.unchecked_transaction().map_err(self.err())?;
         // The parties a refused e-invoice was finally written with take the place of those
         // the invoice was posted with.
-        let select = if self.jobs {
-            "SELECT i.*, p.parties AS parties_written, b.lines AS body_lines, b.taxes AS body_taxes FROM invoice i
-             JOIN invoice_body b ON b.invoice_id = i.id
-             LEFT JOIN jobs.einvoice_parties p ON p.invoice_id = i.id"
+        let (parties, join) = if self.jobs {
+            ("COALESCE(p.parties, i.parties)", "LEFT JOIN jobs.einvoice_parties p ON p.invoice_id = i.id")
         } else {
-            "SELECT i.*, b.lines AS body_lines, b.taxes AS body_taxes FROM invoice i
-             JOIN invoice_body b ON b.invoice_id = i.id"
+            ("i.parties", "")
         };
-        let mut inv = tx.prepare(&format!("{select} WHERE {filter} ORDER BY i.id")).map_err(self.err())?;
-        let in_names: Vec<String> = inv.column_names().map(str::to_string).collect();
-        let at = |name: &str| in_names.iter().position(|n| n == name).unwrap_or(usize::MAX);
-        let (lines_at, taxes_at) = (at("body_lines"), at("body_taxes"));
-        let mut irows = inv.query(args).map_err(self.err())?;
-        while let Some(r) = irows.next().map_err(self.err())? {
-            let mut invoice = row_map(r, &in_names);
-            if let Some(p) = invoice.remove("parties_written") {
-                invoice.insert("parties".into(), p);
-            }
-            let blob = |at: usize| blob_at(r, at).map(<[u8]>::to_vec).map_err(|e| self.damaged(e));
-            let mut doc =
-                StoredDoc { invoice, bodies: Some((blob(lines_at)?, blob(taxes_at)?)), ..StoredDoc::default() };
-            if !raw {
-                doc.expand().map_err(|e| self.damaged(e))?;
-            }
+        let sql = format!(
+            "SELECT i.id, i.legal_entity, i.number, i.kind, i.currency, i.accounting_currency, i.invoice_date,
+                    i.due_date, i.customer, i.payment_terms, i.order_reference, i.buyer_reference,
+                    i.original_invoice, i.line_total, i.allowance_total, i.charge_total, i.tax_exclusive,
+                    i.vat_total, i.tax_inclusive, i.prepaid, i.payable, i.vat_total_acc, {parties},
+                    b.lines, b.taxes
+             FROM invoice i JOIN invoice_body b ON b.invoice_id = i.id {join}
+             WHERE {filter} ORDER BY i.id"
+        );
+        let mut stmt = tx.prepare(&sql).map_err(self.err())?;
+        let mut rows = stmt.query(args).map_err(self.err())?;
+        while let Some(r) = rows.next().map_err(self.err())? {
+            let doc = posted_doc(r).map_err(|e| self.damaged(e))?;
             f(doc);
         }
         Ok(())
     }
+
+    /// Calls `f` with every draft (unposted) invoice, in the order it was stored.
+    pub fn drafts(&self, mut f: impl FnMut(StoredDoc)) -> Result<(), StoreError> {
+        let tx = self.conn.unchecked_transaction().map_err(self.err())?;
+        let mut inv = tx
+            .prepare(
+                "SELECT i.*, b.lines AS body_lines, b.taxes AS body_taxes FROM invoice i
+                 JOIN invoice_body b ON b.invoice_id = i.id WHERE i.status = 'draft' ORDER BY i.id",
+            )
+            .map_err(self.err())?;
+        let in_names: Vec<String> = inv.column_names().map(str::to_string).collect();
+        let at = |name: &str| in_names.iter().position(|n| n == name).unwrap_or(usize::MAX);
+        let (lines_at, taxes_at) = (at("body_lines"), at("body_taxes"));
+        let mut irows = inv.query([]).map_err(self.err())?;
+        while let Some(r) = irows.next().map_err(self.err())? {
+            let invoice = row_map(r, &in_names);
+            let get = |k: &str| invoice.get(k).map(String::as_str).unwrap_or_default();
+            let (id, version, entity) = (get("id"), get("version"), get("line_entity"));
+            let maps = |at: usize, kinds| {
+                blob_at(r, at).and_then(|b| body_maps(b, kinds, id, version, entity)).map_err(|e| self.damaged(e))
+            };
+            let (lines, taxes) = (maps(lines_at, body::LINE)?, maps(taxes_at, body::TAX)?);
+            f(StoredDoc { invoice, lines, taxes });
+        }
+        Ok(())
+    }
+}
+
+/// A row of [`Store::posted_where`]'s query as a document.
+fn posted_doc(r: &rusqlite::Row<'_>) -> Result<PostedDoc, body::Damaged> {
+    use rusqlite::types::ValueRef;
+    let text = |i: usize| -> Result<Option<String>, body::Damaged> {
+        match r.get_ref(i) {
+            Ok(ValueRef::Text(t)) if !t.is_empty() => {
+                std::str::from_utf8(t).map(|t| Some(t.to_string())).map_err(|_| body::Damaged("text not UTF-8"))
+            }
+            Ok(ValueRef::Text(_) | ValueRef::Null) => Ok(None),
+            _ => Err(body::Damaged("a text column holds another type")),
+        }
+    };
+    let req = |i: usize| text(i).map(Option::unwrap_or_default);
+    let dec = |i: usize| -> Result<Decimal, body::Damaged> {
+        match r.get_ref(i) {
+            Ok(ValueRef::Text(t)) => std::str::from_utf8(t)
+                .ok()
+                .and_then(|t| Decimal::from_str(t).ok())
+                .ok_or(body::Damaged("an amount does not read as a decimal")),
+            _ => Err(body::Damaged("an amount is missing")),
+        }
+    };
+    let blob = |i: usize| blob_at(r, i).map(<[u8]>::to_vec);
+    Ok(PostedDoc {
+        id: r.get(0).map_err(|_| body::Damaged("no invoice id"))?,
+        legal_entity: req(1)?,
+        number: req(2)?,
+        credit_note: text(3)?.as_deref() == Some("credit_note"),
+        currency: req(4)?,
+        accounting_currency: req(5)?,
+        invoice_date: req(6)?,
+        due_date: req(7)?,
+        customer: req(8)?,
+        payment_terms: text(9)?,
+        order_reference: text(10)?,
+        buyer_reference: text(11)?,
+        original_invoice: text(12)?,
+        totals: PostedTotals {
+            line_total: dec(13)?,
+            allowance_total: dec(14)?,
+            charge_total: dec(15)?,
+            tax_exclusive: dec(16)?,
+            vat_total: dec(17)?,
+            tax_inclusive: dec(18)?,
+            prepaid: dec(19)?,
+            payable: dec(20)?,
+            vat_total_acc: dec(21)?,
+        },
+        parties: req(22)?,
+        parties_refreshed: false,
+        lines: blob(23)?,
+        taxes: blob(24)?,
+    })
 }
 
 /// Fields without a role as a JSON object by field name (an index the entity does not have

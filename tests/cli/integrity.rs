@@ -610,6 +610,28 @@ fn a_refused_einvoice_stays_pending_until_written_or_skipped() {
     };
     assert_eq!(refused(&first).len(), 4);
     assert!(refused(&first).iter().all(|(_, before)| !before));
+    let written = first.json()["einvoices"][0]["documents"].as_u64().unwrap();
+    assert!(written > 0);
+    // A dry run of another job finds the same documents and the same four refusals, writes
+    // nothing and records nothing: the real run after it still has everything to do.
+    let store = s(&copy.path().join("out/invoiceflow.db"));
+    let preview = copy.path().join("preview");
+    for dry in [true, false] {
+        let mut args = vec!["einvoice", "--json", "--store", &store, "--syntax", "ubl", "--job", "preview"];
+        let out = s(&preview);
+        if dry {
+            args.push("--dry-run");
+        } else {
+            args.extend(["--out", &out]);
+        }
+        let run = invoiceflow(&args);
+        assert_eq!(run.code, 3, "{}", run.stderr);
+        let e = &run.json()["einvoices"][0];
+        assert_eq!((e["documents"].as_u64(), e["dry_run"].as_bool()), (Some(written), Some(dry)), "{e}");
+        assert_eq!(refused(&run).len(), 4);
+        assert!(refused(&run).iter().all(|(_, before)| !before), "the dry run made them pending");
+        assert_eq!(preview.exists(), !dry);
+    }
     // The next run has nothing new, yet reports the four again: they did not get lost.
     let second = run_job(copy.path(), &[]);
     assert_eq!(second.code, 3, "{}", second.stderr);
@@ -618,7 +640,6 @@ fn a_refused_einvoice_stays_pending_until_written_or_skipped() {
     assert_eq!(again.len(), 4, "{again:?}");
     assert!(again.iter().all(|(_, before)| *before));
     // One is skipped by someone, with a reason.
-    let store = s(&copy.path().join("out/invoiceflow.db"));
     let skip = invoiceflow(&[
         "skip-einvoice",
         "--store",
