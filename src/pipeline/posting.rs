@@ -337,92 +337,121 @@ fn post_all(
     }
     let per_batch = req.invoices_per_batch.max(1);
     let draft = req.draft;
-    // Incoming batches are cut into store transactions of `invoices_per_batch`.
-    let mut pending: Batch = Vec::new();
-    let mut incoming = rx.into_iter();
-    let mut done = false;
-    while !done {
-        match incoming.next() {
-            Some(b) => pending.extend(b),
-            None => done = true,
-        }
-        while pending.len() >= per_batch || (done && !pending.is_empty()) {
-            let rest = pending.split_off(pending.len().min(per_batch));
-            let batch = std::mem::replace(&mut pending, rest);
-            pb.inc(batch.len() as u64);
-            posted_count += batch.len() as u64;
-            let computed: Vec<Result<(Posted, Body), PostError>> = batch
-                .into_par_iter()
-                .map(|(inv, keep)| {
-                    let mut p = post::post_with(inv, md, opts, &cache)?;
-                    if let Some(h) = keep {
-                        p.content_hash = h;
-                    }
-                    // A draft draws no numbers; a posting needs the sequences it draws from.
-                    let le = p.invoice.header.legal_entity.to_string();
-                    let needs = [
-                        (p.invoice.header.number.is_none(), p.sequence),
-                        (p.invoice.header.voucher.is_none(), "Voucher"),
-                    ];
-                    for (needed, reference) in needs {
-                        if !draft && needed && !sequences.contains(&(le.clone(), reference.to_string())) {
-                            let r = Reject::new(
-                                p.invoice.header.origin,
-                                None,
-                                Rule::RefNumberSequence,
-                                format!(
-                                    "legal entity {le} has no {reference} number sequence — {}",
-                                    Rule::RefNumberSequence.fix()
-                                ),
-                            );
-                            return Err(Box::new((p.invoice, r)));
+    // Two stages: this thread posts a batch on every core while the committer thread below
+    // commits the batch before it (checks against the store, numbers, the transaction) and
+    // accounts for the outcome. Batches keep their order: numbers and versions are the same
+    // whatever overlaps.
+    std::thread::scope(|s| -> Result<(), JobError> {
+        type Computed = Vec<Result<(Posted, Body), PostError>>;
+        let (to_commit, committing) = mpsc::sync_channel::<Computed>(0);
+        let (store, report, rejects, originals, same) =
+            (&mut store, &mut report, &mut rejects, &mut originals, &mut same);
+        let committer = s.spawn(move || -> Result<(), JobError> {
+            for computed in committing {
+                let mut ok = Vec::with_capacity(computed.len());
+                for r in computed {
+                    match r
+                        .and_then(|(p, b)| originals.check(p, |le, n| store.has_posted_invoice(le, n)).map(|p| (p, b)))
+                    {
+                        Ok(pb) => ok.push(pb),
+                        Err(e) => {
+                            let (inv, r) = *e;
+                            report.rejected += 1;
+                            reject_with_lines(&inv, r, files, rejects);
                         }
                     }
-                    let body = Body::of(&p);
-                    Ok((p, body))
-                })
-                .collect();
-            let mut ok = Vec::with_capacity(computed.len());
-            for r in computed {
-                match r.and_then(|(p, b)| originals.check(p, |le, n| store.has_posted_invoice(le, n)).map(|p| (p, b))) {
-                    Ok(pb) => ok.push(pb),
-                    Err(e) => {
-                        let (inv, r) = *e;
-                        report.rejected += 1;
-                        reject_with_lines(&inv, r, files, &mut rejects);
+                }
+                let results = store.commit(&ok, draft, opts.credit_limit, md)?;
+                report.batches += 1;
+                for ((p, _), c) in ok.iter().zip(results) {
+                    match c {
+                        Committed::Posted { .. } => {
+                            count(report, p);
+                            report.vouchers += 1;
+                            same(&mut p.invoice.copies.iter().copied());
+                        }
+                        Committed::Draft { .. } => {
+                            report.drafts += 1;
+                            same(&mut p.invoice.copies.iter().copied());
+                        }
+                        Committed::Unchanged => {
+                            report.unchanged += 1;
+                            same(&mut std::iter::once(p.invoice.header.origin));
+                            same(&mut p.invoice.lines.iter().map(|l| l.origin));
+                            same(&mut p.invoice.copies.iter().copied());
+                        }
+                        Committed::Rejected(mut r, role) => {
+                            if r.field.is_none() {
+                                r.field = role.and_then(|role| field_name(p.invoice.header.entity, role));
+                            }
+                            report.rejected += 1;
+                            reject_with_lines(&p.invoice, r, files, rejects);
+                        }
                     }
                 }
+                // Dropped by the pool: freeing a batch here held up the next commit.
+                rayon::spawn(move || drop(ok));
             }
-            let results = store.commit(&ok, draft, opts.credit_limit, md)?;
-            report.batches += 1;
-            for ((p, _), c) in ok.iter().zip(results) {
-                match c {
-                    Committed::Posted { .. } => {
-                        count(&mut report, p);
-                        report.vouchers += 1;
-                        same(&mut p.invoice.copies.iter().copied());
-                    }
-                    Committed::Draft { .. } => {
-                        report.drafts += 1;
-                        same(&mut p.invoice.copies.iter().copied());
-                    }
-                    Committed::Unchanged => {
-                        report.unchanged += 1;
-                        same(&mut std::iter::once(p.invoice.header.origin));
-                        same(&mut p.invoice.lines.iter().map(|l| l.origin));
-                        same(&mut p.invoice.copies.iter().copied());
-                    }
-                    Committed::Rejected(mut r, role) => {
-                        if r.field.is_none() {
-                            r.field = role.and_then(|role| field_name(p.invoice.header.entity, role));
+            Ok(())
+        });
+        // Incoming batches are cut into store transactions of `invoices_per_batch`.
+        let mut pending: Batch = Vec::new();
+        let mut incoming = rx.into_iter();
+        let mut done = false;
+        while !done {
+            match incoming.next() {
+                Some(b) => pending.extend(b),
+                None => done = true,
+            }
+            while pending.len() >= per_batch || (done && !pending.is_empty()) {
+                let rest = pending.split_off(pending.len().min(per_batch));
+                let batch = std::mem::replace(&mut pending, rest);
+                pb.inc(batch.len() as u64);
+                posted_count += batch.len() as u64;
+                let computed: Computed = batch
+                    .into_par_iter()
+                    .map(|(inv, keep)| {
+                        let mut p = post::post_with(inv, md, opts, &cache)?;
+                        if let Some(h) = keep {
+                            p.content_hash = h;
                         }
-                        report.rejected += 1;
-                        reject_with_lines(&p.invoice, r, files, &mut rejects);
-                    }
+                        // A draft draws no numbers; a posting needs the sequences it draws from.
+                        let le = p.invoice.header.legal_entity.to_string();
+                        let needs = [
+                            (p.invoice.header.number.is_none(), p.sequence),
+                            (p.invoice.header.voucher.is_none(), "Voucher"),
+                        ];
+                        for (needed, reference) in needs {
+                            if !draft && needed && !sequences.contains(&(le.clone(), reference.to_string())) {
+                                let r = Reject::new(
+                                    p.invoice.header.origin,
+                                    None,
+                                    Rule::RefNumberSequence,
+                                    format!(
+                                        "legal entity {le} has no {reference} number sequence — {}",
+                                        Rule::RefNumberSequence.fix()
+                                    ),
+                                );
+                                return Err(Box::new((p.invoice, r)));
+                            }
+                        }
+                        let body = Body::of(&p);
+                        Ok((p, body))
+                    })
+                    .collect();
+                // A refused send: the committer stopped on an error, which its join gives.
+                if to_commit.send(computed).is_err() {
+                    done = true;
+                    break;
                 }
             }
         }
-    }
+        drop(to_commit);
+        match committer.join() {
+            Ok(r) => r,
+            Err(payload) => std::panic::resume_unwind(payload),
+        }
+    })?;
     report.change_version = store.change_version()?;
     report.originals_outside_store = originals.outside;
     pb.finish_and_clear();

@@ -58,6 +58,8 @@ pub struct Body {
     lines: Vec<u8>,
     taxes: Vec<u8>,
     ledger: Vec<u8>,
+    /// The header's fields without a role, as the invoice row holds them (JSON by name).
+    extras: String,
 }
 
 impl Body {
@@ -120,7 +122,12 @@ impl Body {
                 .opt_text(e.tax_code)
                 .opt_dec(e.line_number.map(|n| n.normalize()));
         }
-        Body { lines: lines.finish(), taxes: taxes.finish(), ledger: ledger.finish() }
+        Body {
+            lines: lines.finish(),
+            taxes: taxes.finish(),
+            ledger: ledger.finish(),
+            extras: extras_json(h.entity, &h.extras),
+        }
     }
 
     /// The line and VAT breakdown blobs, as [`crate::store::PostedDoc`] holds them.
@@ -146,6 +153,7 @@ impl Store {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
         let mut out = Vec::with_capacity(batch.len());
         let mut balances = self.balances.clone();
+        let mut drawn = Drawn::default();
         for (p, b) in batch {
             let h = &p.invoice.header;
             let source_key = match (h.document, &h.number, h.record_id) {
@@ -251,11 +259,11 @@ impl Store {
             } else {
                 let number = match &h.number {
                     Some(n) => n.to_string(),
-                    None => next_number(&tx, &path, &h.legal_entity, p.sequence)?,
+                    None => next_number(&tx, &path, &mut drawn, &h.legal_entity, p.sequence)?,
                 };
                 let voucher = match &h.voucher {
                     Some(v) => v.to_string(),
-                    None => next_number(&tx, &path, &h.legal_entity, "Voucher")?,
+                    None => next_number(&tx, &path, &mut drawn, &h.legal_entity, "Voucher")?,
                 };
                 (Some(number), Some(voucher))
             };
@@ -307,7 +315,7 @@ impl Store {
                     p.vat_total_acc.to_string(),
                     t.policy.as_str(),
                     p.content_hash,
-                    extras_json(h.entity, &h.extras),
+                    b.extras,
                     p.parties_json(),
                     version,
                 ])
@@ -347,6 +355,7 @@ impl Store {
                 _ => out.push(Committed::Draft { version }),
             }
         }
+        drawn.store(&tx, &path)?;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('change_version', ?1)
              ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -455,40 +464,74 @@ fn number_in_use(
 fn next_number(
     tx: &rusqlite::Transaction<'_>,
     path: &Path,
+    drawn: &mut Drawn,
     legal_entity: &str,
     reference: &str,
 ) -> Result<String, StoreError> {
     let kind = if reference == "Voucher" { NumberKind::Voucher } else { NumberKind::Invoice };
     loop {
-        let candidate = draw(tx, path, legal_entity, reference)?;
+        let candidate = drawn.draw(tx, path, legal_entity, reference)?;
         if used_by(tx, path, legal_entity, kind, &candidate, "")?.is_none() {
             return Ok(candidate);
         }
     }
 }
 
-fn draw(
-    tx: &rusqlite::Transaction<'_>,
-    path: &Path,
-    legal_entity: &str,
-    reference: &str,
-) -> Result<String, StoreError> {
-    let sql = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
-    let row: Option<(String, i64)> = tx
-        .prepare_cached("SELECT format, next FROM number_sequence WHERE legal_entity = ?1 AND reference = ?2")
-        .and_then(|mut s| s.query_row(params![legal_entity, reference], |r| Ok((r.get(0)?, r.get(1)?))).optional())
-        .map_err(sql)?;
-    let Some((format, next)) = row else {
-        return Err(StoreError::NoSequence {
-            path: path.to_path_buf(),
-            legal_entity: legal_entity.to_string(),
-            reference: reference.to_string(),
-        });
-    };
-    tx.prepare_cached("UPDATE number_sequence SET next = next + 1 WHERE legal_entity = ?1 AND reference = ?2")
-        .and_then(|mut s| s.execute(params![legal_entity, reference]))
-        .map_err(sql)?;
-    Ok(fmt_number(&format, next))
+/// The number sequences a commit draws from: each read once per transaction, counted in
+/// memory, and written back once before the transaction commits ([`Drawn::store`]).
+#[derive(Default)]
+struct Drawn {
+    /// (legal entity, reference) → (format, next number).
+    sequences: std::collections::HashMap<(String, String), (String, i64)>,
+}
+
+impl Drawn {
+    fn draw(
+        &mut self,
+        tx: &rusqlite::Transaction<'_>,
+        path: &Path,
+        legal_entity: &str,
+        reference: &str,
+    ) -> Result<String, StoreError> {
+        let key = (legal_entity.to_string(), reference.to_string());
+        let (format, next) = match self.sequences.entry(key) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let sql = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
+                let row: Option<(String, i64)> = tx
+                    .prepare_cached(
+                        "SELECT format, next FROM number_sequence WHERE legal_entity = ?1 AND reference = ?2",
+                    )
+                    .and_then(|mut s| {
+                        s.query_row(params![legal_entity, reference], |r| Ok((r.get(0)?, r.get(1)?))).optional()
+                    })
+                    .map_err(sql)?;
+                let Some(row) = row else {
+                    return Err(StoreError::NoSequence {
+                        path: path.to_path_buf(),
+                        legal_entity: legal_entity.to_string(),
+                        reference: reference.to_string(),
+                    });
+                };
+                e.insert(row)
+            }
+        };
+        let number = fmt_number(format, *next);
+        *next += 1;
+        Ok(number)
+    }
+
+    /// Writes the sequences' next numbers back (in the commit's transaction).
+    fn store(self, tx: &rusqlite::Transaction<'_>, path: &Path) -> Result<(), StoreError> {
+        let sql = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
+        let mut update = tx
+            .prepare_cached("UPDATE number_sequence SET next = ?3 WHERE legal_entity = ?1 AND reference = ?2")
+            .map_err(sql)?;
+        for ((legal_entity, reference), (_, next)) in self.sequences {
+            update.execute(params![legal_entity, reference, next]).map_err(sql)?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
