@@ -367,7 +367,7 @@ pub fn export(store: &mut Store, req: &ExportRequest, catalog: &Catalog) -> Resu
         sources: sources(entity, table, &columns),
         extras_col: columns.iter().position(|c| c == "extras"),
         entity_col: columns.iter().position(|c| c == "line_entity"),
-        by_entity: std::collections::HashMap::new(),
+        by_entity: Vec::new(),
         spare: Vec::new(),
     };
     let name = file_name(&entity.name, range, req.job.is_some(), req.format);
@@ -508,7 +508,8 @@ struct Rows<'e> {
     entity_col: Option<usize>,
     /// Fields without a role held by index: per entity a row came from, by index of a field
     /// there, the exported field it is.
-    by_entity: std::collections::HashMap<String, Vec<Option<usize>>>,
+    /// (A list searched in order: an export's rows come from one or two entities.)
+    by_entity: Vec<(String, Vec<Option<usize>>)>,
     /// The buffer of a row's fields without a role, by exported field.
     spare: Vec<Option<&'static str>>,
 }
@@ -637,22 +638,26 @@ impl Rows<'_> {
         let extras = match self.extras_col.map(|c| row.cell(c)) {
             Some(CellRef::Fields(fields)) => {
                 let source = self.entity_col.and_then(|c| row.get(c)).unwrap_or_default();
-                if !self.by_entity.contains_key(source) {
-                    let mut exported = Vec::new();
-                    if let Some(of) = self.catalog.get(source) {
-                        for (k, f) in self.entity.fields.iter().enumerate() {
-                            if let Some(i) = of.field_index(&f.name) {
-                                if exported.len() <= i {
-                                    exported.resize(i + 1, None);
+                let known = match self.by_entity.iter().position(|(name, _)| name == source) {
+                    Some(at) => at,
+                    None => {
+                        let mut exported = Vec::new();
+                        if let Some(of) = self.catalog.get(source) {
+                            for (k, f) in self.entity.fields.iter().enumerate() {
+                                if let Some(i) = of.field_index(&f.name) {
+                                    if exported.len() <= i {
+                                        exported.resize(i + 1, None);
+                                    }
+                                    exported[i] = Some(k);
                                 }
-                                exported[i] = Some(k);
                             }
                         }
+                        self.by_entity.push((source.to_string(), exported));
+                        self.by_entity.len() - 1
                     }
-                    self.by_entity.insert(source.to_string(), exported);
-                }
+                };
                 // One pass over the row's fields puts each where the export wants it.
-                let exported = &self.by_entity[source];
+                let exported = &self.by_entity[known].1;
                 slots.resize(self.entity.fields.len(), None);
                 for (i, t) in fields.iter() {
                     if let Some(k) = exported.get(usize::from(i)).copied().flatten() {

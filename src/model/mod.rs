@@ -109,7 +109,9 @@ pub fn same_value(a: Decimal, b: Decimal) -> bool {
 /// Writes a decimal as `Display` does (plain, with its scale, `-` when negative), without
 /// allocating.
 pub fn write_decimal(out: &mut String, d: Decimal) {
-    out.push_str(&decimal_text(d));
+    let t = decimal_text(d);
+    // Only ASCII digits, '-' and '.': each byte is its char (no UTF-8 check).
+    out.extend(t.text[..t.len].iter().map(|&b| char::from(b)));
 }
 
 /// A decimal's text as [`write_decimal`] writes it, held on the stack (it derefs to `&str`).
@@ -143,9 +145,14 @@ pub fn decimal_text(d: Decimal) -> DecimalText {
     }
     const E19: u128 = 10_000_000_000_000_000_000;
     let m = d.mantissa().unsigned_abs();
-    let (hi, lo) = ((m / E19) as u64, (m % E19) as u64);
     let mut digits = [0u8; 40];
     let mut n = 0usize;
+    // Most mantissas fit 64 bits: no u128 division (a library call) for them.
+    let small = u64::try_from(m).ok();
+    let (hi, lo) = match small {
+        Some(v) => (0, v),
+        None => ((m / E19) as u64, (m % E19) as u64),
+    };
     if hi == 0 {
         put_digits(lo, &mut digits, &mut n, 1);
     } else {
@@ -654,6 +661,8 @@ mod tests {
             "10.000",
             "-10",
             "18446744073709551615",
+            "10000000000000000000",
+            "-1234567890.1234567890",
             "1844674407370955161.6",
             "-18446744073709551616",
             "0.18446744073709551616",

@@ -344,7 +344,7 @@ impl<'a> FieldsRef<'a> {
         let mut r = Reader { b: self.bytes, at: 0 };
         // The bytes were checked when the cell was read: a field that does not read ends the
         // iteration, which cannot happen.
-        (0..self.count).map_while(move |_| r.field().ok())
+        (0..self.count).map_while(move |_| r.checked_field().ok())
     }
 }
 
@@ -476,6 +476,20 @@ impl<'a> Reader<'a> {
             _ => return Err(Damaged("unknown cell tag")),
         }
         Ok(())
+    }
+
+    /// A field of a [`FieldsRef`], whose texts [`Reader::cell`] checked already: the lengths
+    /// are followed again, the UTF-8 not checked twice.
+    fn checked_field(&mut self) -> Result<(u16, &'a str), Damaged> {
+        let i = u16::try_from(self.varint()?).map_err(|_| Damaged("a field index too large"))?;
+        let n = self.varint()? as usize;
+        let end = self.at.checked_add(n).filter(|e| *e <= self.b.len()).ok_or(Damaged("text cut short"))?;
+        let bytes = &self.b[self.at..end];
+        self.at = end;
+        // SAFETY: a `FieldsRef` is made only by `Reader::cell`, over bytes whose every field
+        // text `Reader::field` read with a UTF-8 check (its fields are private); this reads
+        // the same texts at the same places.
+        Ok((i, unsafe { std::str::from_utf8_unchecked(bytes) }))
     }
 
     fn field(&mut self) -> Result<(u16, &'a str), Damaged> {
