@@ -12,29 +12,79 @@ use super::Sink;
 
 /// The rows of one part of a CSV file, formatted.
 pub struct CsvPart {
-    writer: csv::Writer<Vec<u8>>,
-    utf16: bool,
+    rows: Rows,
     scratch: Scratch,
+}
+
+/// Rows formatted as the `csv` crate writes them with its defaults (`,` and `"`, a field quoted
+/// only when it holds `,` `"` CR or LF, quotes doubled; a row of one empty field as `""`), into
+/// one buffer with no writer in between.
+struct Rows {
+    out: Vec<u8>,
+    utf16: bool,
+    /// Fields written in the row so far.
+    in_row: usize,
+    /// Where the row's last field starts in `out`.
+    field_at: usize,
+}
+
+/// The bytes that make a field quoted.
+const SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b',' as usize] = true;
+    t[b'"' as usize] = true;
+    t[b'\r' as usize] = true;
+    t[b'\n' as usize] = true;
+    t
+};
+
+impl Rows {
+    /// Writes one field of the current row.
+    fn field(&mut self, field: &[u8]) {
+        if self.in_row > 0 {
+            self.out.push(b',');
+        }
+        self.in_row += 1;
+        self.field_at = self.out.len();
+        if !field.iter().any(|&b| SPECIAL[usize::from(b)]) {
+            self.out.extend_from_slice(field);
+            return;
+        }
+        self.out.push(b'"');
+        for part in field.split_inclusive(|&b| b == b'"') {
+            self.out.extend_from_slice(part);
+            if part.last() == Some(&b'"') {
+                self.out.push(b'"');
+            }
+        }
+        self.out.push(b'"');
+    }
+
+    /// Ends the current row.
+    fn end_row(&mut self) {
+        // A row of one empty field would read back as no field at all.
+        if self.in_row == 1 && self.field_at == self.out.len() {
+            self.out.extend_from_slice(b"\"\"");
+        }
+        self.out.extend_from_slice(if self.utf16 { b"\r\n" } else { b"\n" });
+        self.in_row = 0;
+    }
 }
 
 impl CsvPart {
     /// An empty part; `utf16` for D365's CSV-Unicode (then rows end in CRLF).
     pub fn new(utf16: bool, capacity: usize) -> CsvPart {
-        let mut builder = csv::WriterBuilder::new();
-        if utf16 {
-            builder.terminator(csv::Terminator::CRLF);
-        }
-        CsvPart { writer: builder.from_writer(Vec::with_capacity(capacity)), utf16, scratch: Scratch::new() }
+        let rows = Rows { out: Vec::with_capacity(capacity), utf16, in_row: 0, field_at: 0 };
+        CsvPart { rows, scratch: Scratch::new() }
     }
 
     /// The part's bytes, in the file's encoding.
     pub fn finish(self) -> Result<Vec<u8>, String> {
-        let utf8 = self.writer.into_inner().map_err(|e| e.to_string())?;
-        if !self.utf16 {
-            return Ok(utf8);
+        if !self.rows.utf16 {
+            return Ok(self.rows.out);
         }
         // Every field came in as text, so the bytes are UTF-8.
-        let text = String::from_utf8(utf8).map_err(|e| e.to_string())?;
+        let text = String::from_utf8(self.rows.out).map_err(|e| e.to_string())?;
         let mut out = Vec::with_capacity(text.len() * 2);
         for u in text.encode_utf16() {
             out.extend_from_slice(&u.to_le_bytes());
@@ -45,12 +95,13 @@ impl CsvPart {
 
 impl Sink for CsvPart {
     fn value(&mut self, _k: usize, v: &Value<'_>) -> Result<(), String> {
-        let field = v.text(&mut self.scratch).unwrap_or("").as_bytes();
-        self.writer.write_field(field).map_err(|e| e.to_string())
+        self.rows.field(v.text(&mut self.scratch).unwrap_or("").as_bytes());
+        Ok(())
     }
 
     fn end_row(&mut self) -> Result<(), String> {
-        self.writer.write_record(None::<&[u8]>).map_err(|e| e.to_string())
+        self.rows.end_row();
+        Ok(())
     }
 }
 
@@ -64,7 +115,10 @@ impl CsvFile {
     pub fn new(file: File, entity: &Entity, utf16: bool) -> Result<CsvFile, String> {
         let mut out = BufWriter::with_capacity(1 << 20, file);
         let mut header = CsvPart::new(utf16, 1024);
-        header.writer.write_record(entity.fields.iter().map(|f| f.staging.as_bytes())).map_err(|e| e.to_string())?;
+        for f in &entity.fields {
+            header.rows.field(f.staging.as_bytes());
+        }
+        header.rows.end_row();
         if utf16 {
             out.write_all(&[0xFF, 0xFE]).map_err(|e| e.to_string())?;
         }
@@ -80,5 +134,40 @@ impl CsvFile {
     /// Writes what is buffered and hands the file back, unsynced.
     pub fn finish(self) -> Result<File, String> {
         self.out.into_inner().map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Our rows against the `csv` crate's writer on the fields that need care.
+    #[test]
+    fn rows_are_written_as_the_csv_crate_writes_them() {
+        let rows: Vec<Vec<&str>> = vec![
+            vec!["a", "b,c", "say \"hi\"", "", "line\nbreak", "cr\rhere", "\"", "ü ñ", " lead"],
+            vec![""],
+            vec!["", ""],
+            vec!["only"],
+            vec!["\"\"", ",", "x\r\ny"],
+        ];
+        for utf16 in [false, true] {
+            let mut ours = CsvPart::new(utf16, 16);
+            let mut builder = csv::WriterBuilder::new();
+            builder.flexible(true);
+            if utf16 {
+                builder.terminator(csv::Terminator::CRLF);
+            }
+            let mut theirs = builder.from_writer(Vec::new());
+            for row in &rows {
+                for f in row {
+                    ours.rows.field(f.as_bytes());
+                }
+                ours.rows.end_row();
+                theirs.write_record(row).unwrap();
+            }
+            let theirs = theirs.into_inner().unwrap();
+            assert_eq!(String::from_utf8_lossy(&ours.rows.out), String::from_utf8_lossy(&theirs), "utf16 {utf16}");
+        }
     }
 }
