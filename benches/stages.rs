@@ -87,7 +87,7 @@ fn stages(c: &mut Criterion) {
         .cloned()
         .map(|i| post::post(i, &v.master, &opts).unwrap())
         .map(|p| {
-            let b = Body::of(&p);
+            let b = Body::of(&p, invoiceflow::entity::field_name);
             (p, b)
         })
         .collect();

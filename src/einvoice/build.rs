@@ -205,7 +205,7 @@ pub fn build(s: &PostedDoc, syntax: Syntax) -> Result<Doc, Damaged> {
 pub fn stored_of(p: &crate::post::Posted, number: &str) -> PostedDoc {
     let h = &p.invoice.header;
     let t = &p.totals;
-    let (lines, taxes) = crate::store::Body::of(p).into_lines_and_taxes();
+    let (lines, taxes) = crate::store::Body::of(p, crate::entity::field_name).into_lines_and_taxes();
     let opt = |v: Option<&str>| v.map(str::to_string);
     PostedDoc {
         id: 0,

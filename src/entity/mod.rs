@@ -377,6 +377,12 @@ pub struct Catalog {
     entities: Vec<Entity>,
 }
 
+/// The name of field `index` of the built-in entity `entity` (how the store's readers name the
+/// fields without a role it keeps by index: a `store::FieldNames`).
+pub fn field_name(entity: &str, index: u16) -> Option<&'static str> {
+    Catalog::builtin().get(entity)?.fields.get(usize::from(index)).map(|f| f.name.as_str())
+}
+
 impl Catalog {
     /// The built-in catalog (the `entities/` folder compiled in). Loaded once.
     pub fn builtin() -> &'static Catalog {

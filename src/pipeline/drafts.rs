@@ -160,7 +160,7 @@ pub fn post_drafts(
     let mut docs = Vec::new();
     {
         let store = crate::store::Store::open_reader(&req.store, req.lock_timeout)?;
-        store.drafts(|d| docs.push(d))?;
+        store.drafts(crate::entity::field_name, |d| docs.push(d))?;
     }
     let mut invoices = Vec::with_capacity(docs.len());
     for d in &docs {

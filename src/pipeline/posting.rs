@@ -380,12 +380,9 @@ fn post_all(
                             same(&mut p.invoice.lines.iter().map(|l| l.origin));
                             same(&mut p.invoice.copies.iter().copied());
                         }
-                        Committed::Rejected(mut r, role) => {
-                            if r.field.is_none() {
-                                r.field = role.and_then(|role| field_name(p.invoice.header.entity, role));
-                            }
+                        Committed::Refused(refusal) => {
                             report.rejected += 1;
-                            reject_with_lines(&p.invoice, r, files, rejects);
+                            reject_with_lines(&p.invoice, refused(p, refusal), files, rejects);
                         }
                     }
                 }
@@ -435,7 +432,7 @@ fn post_all(
                                 return Err(Box::new((p.invoice, r)));
                             }
                         }
-                        let body = Body::of(&p);
+                        let body = Body::of(&p, crate::entity::field_name);
                         Ok((p, body))
                     })
                     .collect();
@@ -468,6 +465,49 @@ fn count(report: &mut PostReport, p: &Posted) {
     report.lines += p.invoice.lines.len() as u64;
     report.ledger_entries += p.ledger.len() as u64;
     report.customer_transactions += 1;
+}
+
+/// The reject of an invoice the store refused, in the words of the rule it breaks, naming the
+/// field at fault when there is one.
+fn refused(p: &Posted, refusal: crate::store::Refusal) -> Reject {
+    use crate::store::{NumberKind, Refusal};
+    let h = &p.invoice.header;
+    let (rule, role, message) = match refusal {
+        Refusal::PostedChanged { source_key } => (
+            Rule::StorePostedChanged,
+            None,
+            format!("invoice {source_key} of legal entity {} is posted and differs from this row", h.legal_entity),
+        ),
+        Refusal::CreditLimit { balance, adds, limit } => (
+            Rule::PostCreditLimit,
+            None,
+            format!(
+                "customer {} has an open balance of {balance} and this invoice adds {adds}: above the credit limit {limit}",
+                h.customer
+            ),
+        ),
+        Refusal::NumberInUse { source_key, kind, value, other } => {
+            let this = match source_key.strip_prefix("FT:") {
+                Some(rec) => format!("free-text invoice record {rec}"),
+                None => format!("invoice {source_key}"),
+            };
+            let (role, what) = match kind {
+                NumberKind::Invoice => (crate::entity::Role::InvoiceNumber, "invoice number"),
+                NumberKind::Voucher => (crate::entity::Role::Voucher, "voucher"),
+            };
+            (
+                Rule::KeyNumberInUse,
+                Some(role),
+                format!(
+                    "{this} of legal entity {} has the {what} {value}, which {other} uses already",
+                    h.legal_entity
+                ),
+            )
+        }
+    };
+    let mut r = Reject::new(h.origin, None, rule, format!("{message} — {}", rule.fix()));
+    r.field = role.and_then(|role| field_name(h.entity, role));
+    r
 }
 
 /// The name of the field with `role` in the entity `entity` (for rejects the store makes).

@@ -8,9 +8,7 @@ use rust_decimal::Decimal;
 
 use super::{body, Store, StoreError};
 use crate::model::master::MasterData;
-use crate::model::Extras;
 use crate::post::{CreditLimitCheck, Posted};
-use crate::validate::{Reject, Rule};
 
 /// What happened to one invoice of a batch.
 #[derive(Debug)]
@@ -31,9 +29,40 @@ pub enum Committed {
     },
     /// Identical to what the store holds: nothing written.
     Unchanged,
-    /// Refused (a changed posted invoice, a credit limit, a number in use), with the role of
-    /// the field at fault for the caller to name (the store knows no entity definitions).
-    Rejected(Reject, Option<crate::entity::Role>),
+    /// Refused by the store's own checks: the caller says why, under which rule and field (the
+    /// store knows no validation rules).
+    Refused(Refusal),
+}
+
+/// Why the store refused an invoice, with what an explanation needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// A posted invoice of the same legal entity and key differs from this one.
+    PostedChanged {
+        /// The invoice's key in the store (its number, or `FT:` and the record id).
+        source_key: String,
+    },
+    /// Posting it would take the customer's open balance (accounting currency) above the credit
+    /// limit.
+    CreditLimit {
+        /// The open balance before it.
+        balance: Decimal,
+        /// What it adds.
+        adds: Decimal,
+        /// The customer's credit limit.
+        limit: Decimal,
+    },
+    /// The invoice number or voucher its source gives is another document's.
+    NumberInUse {
+        /// The invoice's key in the store.
+        source_key: String,
+        /// Which number.
+        kind: NumberKind,
+        /// The number.
+        value: String,
+        /// The document using it, described ("the posted sales invoice S-1").
+        other: String,
+    },
 }
 
 fn fmt_number(format: &str, n: i64) -> String {
@@ -45,10 +74,6 @@ fn fmt_number(format: &str, n: i64) -> String {
     let digits = format!("{n:0width$}");
     let end = start + format[start..].chars().take_while(|c| *c == '#').count();
     format!("{}{}{}", &format[..start], digits, &format[end..])
-}
-
-fn extras_json(entity: &str, extras: &Extras) -> String {
-    super::read::fields_json(entity, extras.iter())
 }
 
 /// An invoice's body blobs (`store/body.rs`): encoded beside the posting, on the posting threads, so
@@ -63,8 +88,9 @@ pub struct Body {
 }
 
 impl Body {
-    /// The body of a posted invoice (the commit leaves the ledger out of a draft).
-    pub fn of(p: &Posted) -> Body {
+    /// The body of a posted invoice (the commit leaves the ledger out of a draft); the header's
+    /// fields without a role named by `names`.
+    pub fn of(p: &Posted, names: super::FieldNames) -> Body {
         let h = &p.invoice.header;
         let t = &p.totals;
         let mut lines = body::Writer::new();
@@ -126,7 +152,7 @@ impl Body {
             lines: lines.finish(),
             taxes: taxes.finish(),
             ledger: ledger.finish(),
-            extras: extras_json(h.entity, &h.extras),
+            extras: super::read::fields_json(names, h.entity, h.extras.iter()),
         }
     }
 
@@ -186,25 +212,13 @@ impl Store {
                     continue;
                 }
                 if status == "posted" {
-                    out.push(Committed::Rejected(
-                        Reject::new(
-                            h.origin,
-                            None,
-                            Rule::StorePostedChanged,
-                            format!(
-                                "invoice {source_key} of legal entity {} is posted and differs from this row — {}",
-                                h.legal_entity,
-                                Rule::StorePostedChanged.fix()
-                            ),
-                        ),
-                        None,
-                    ));
+                    out.push(Committed::Refused(Refusal::PostedChanged { source_key: source_key.clone() }));
                     continue;
                 }
             }
             // A number or voucher the source gives must not be another document's.
-            if let Some((r, role)) = number_in_use(&tx, &path, h, &source_key)? {
-                out.push(Committed::Rejected(r, Some(role)));
+            if let Some(refusal) = number_in_use(&tx, &path, h, &source_key)? {
+                out.push(Committed::Refused(refusal));
                 continue;
             }
             let (open, open_acc) = p.open_item();
@@ -233,16 +247,7 @@ impl Store {
                     };
                     let after = balance.checked_add(open_acc).unwrap_or(Decimal::MAX);
                     if after > limit {
-                        out.push(Committed::Rejected(Reject::new(
-                            h.origin,
-                            None,
-                            Rule::PostCreditLimit,
-                            format!(
-                                "customer {} has an open balance of {balance} and this invoice adds {open_acc}: above the credit limit {limit} — {}",
-                                h.customer,
-                                Rule::PostCreditLimit.fix()
-                            ),
-                        ), None));
+                        out.push(Committed::Refused(Refusal::CreditLimit { balance, adds: open_acc, limit }));
                         continue;
                     }
                     balances.insert(key, after);
@@ -372,10 +377,12 @@ impl Store {
     }
 }
 
-/// Which column of `invoice` a number lives in.
-#[derive(Clone, Copy)]
-enum NumberKind {
+/// Which number of an invoice: its invoice number or its voucher (each unique per legal entity).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumberKind {
+    /// The invoice number.
     Invoice,
+    /// The ledger voucher.
     Voucher,
 }
 
@@ -420,7 +427,7 @@ fn used_by(
     }))
 }
 
-/// The reject of an invoice whose source number or voucher another document of its legal
+/// The refusal of an invoice whose source number or voucher another document of its legal
 /// entity uses already (invoice numbers and vouchers are unique per legal entity, across sales
 /// and free-text invoices).
 fn number_in_use(
@@ -428,32 +435,16 @@ fn number_in_use(
     path: &Path,
     h: &crate::model::InvoiceHeader,
     source_key: &str,
-) -> Result<Option<(Reject, crate::entity::Role)>, StoreError> {
-    let this = match source_key.strip_prefix("FT:") {
-        Some(rec) => format!("free-text invoice record {rec}"),
-        None => format!("invoice {source_key}"),
-    };
-    for (kind, value, what) in [
-        (NumberKind::Invoice, h.number.as_deref(), "invoice number"),
-        (NumberKind::Voucher, h.voucher.as_deref(), "voucher"),
-    ] {
+) -> Result<Option<Refusal>, StoreError> {
+    for (kind, value) in [(NumberKind::Invoice, h.number.as_deref()), (NumberKind::Voucher, h.voucher.as_deref())] {
         let Some(value) = value else { continue };
         if let Some(other) = used_by(tx, path, &h.legal_entity, kind, value, source_key)? {
-            let role = match kind {
-                NumberKind::Invoice => crate::entity::Role::InvoiceNumber,
-                NumberKind::Voucher => crate::entity::Role::Voucher,
-            };
-            let r = Reject::new(
-                h.origin,
-                None,
-                Rule::KeyNumberInUse,
-                format!(
-                    "{this} of legal entity {} has the {what} {value}, which {other} uses already — {}",
-                    h.legal_entity,
-                    Rule::KeyNumberInUse.fix()
-                ),
-            );
-            return Ok(Some((r, role)));
+            return Ok(Some(Refusal::NumberInUse {
+                source_key: source_key.to_string(),
+                kind,
+                value: value.to_string(),
+                other,
+            }));
         }
     }
     Ok(None)

@@ -17,9 +17,14 @@ pub use body::{line_col, tax_col, CellRef, Damaged, FieldsRef, Rows as BodyRows}
 pub const LINE_COLUMNS: usize = body::LINE.len();
 /// The number of columns of a VAT breakdown blob ([`tax_col`]).
 pub const TAX_COLUMNS: usize = body::TAX.len();
-pub use commit::{Body, Committed};
+pub use commit::{Body, Committed, NumberKind, Refusal};
 pub use jobs::{path_of as jobs_path, EinvoiceRun, ExportRange, PendingDoc, PendingEntry, Skip};
-pub use read::{BodyChunk, ExportTable, PostedDoc, PostedTotals, ScanRow, StoredDoc};
+pub use read::{fields_json, BodyChunk, ExportTable, PostedDoc, PostedTotals, ScanRow, StoredDoc};
+
+/// The name of field `index` of entity `entity`, for the readers that show the fields without a
+/// role by name: the store keeps them by index and knows no entity definitions (the entity
+/// catalog answers: `crate::entity::field_name`).
+pub type FieldNames = fn(&str, u16) -> Option<&'static str>;
 
 use std::collections::HashMap;
 use std::fs::File;

@@ -6,13 +6,14 @@ use std::str::FromStr;
 use rusqlite::params;
 use rust_decimal::Decimal;
 
+use super::FieldNames;
 use super::{body, ExportRange, Store, StoreError};
-use crate::entity::Catalog;
 
 impl Store {
     /// A canonical text dump of the business content (invoices, lines, taxes, ledger, open
-    /// items, number sequences, change version), for comparing stores in tests and audits.
-    pub fn dump(&self) -> Result<String, StoreError> {
+    /// items, number sequences, change version), for comparing stores in tests and audits;
+    /// fields without a role as JSON by the names `field_names` gives.
+    pub fn dump(&self, field_names: FieldNames) -> Result<String, StoreError> {
         let mut out = String::new();
         let text = |c: &body::Cell| match c {
             body::Cell::Null => "∅".to_string(),
@@ -35,7 +36,7 @@ impl Store {
             let mut rows = stmt.query([]).map_err(self.err())?;
             while let Some(r) = rows.next().map_err(self.err())? {
                 let cells = match kinds {
-                    Some(k) => body_rows(r, k).map_err(|e| self.damaged(e))?,
+                    Some(k) => body_rows(r, k, field_names).map_err(|e| self.damaged(e))?,
                     None => {
                         vec![(0..names.len()).map(|i| r.get_ref(i).map(sql_cell).unwrap_or(body::Cell::Null)).collect()]
                     }
@@ -52,8 +53,8 @@ impl Store {
     /// Lays the invoice bodies out as the row tables they replaced (`invoice_line`,
     /// `invoice_tax`, `ledger_entry`, with their columns; a line also names its entity), as
     /// temporary tables of this connection, for audits and tests that query them with SQL. A ledger entry's `id` is its
-    /// place in posting order.
-    pub fn expand_bodies(&self) -> Result<(), StoreError> {
+    /// place in posting order. Fields without a role are JSON by the names `field_names` gives.
+    pub fn expand_bodies(&self, field_names: FieldNames) -> Result<(), StoreError> {
         for (table, sql, kinds) in BODY_VIEWS {
             let mut stmt = self.conn.prepare(sql).map_err(self.err())?;
             let names = body_names(&stmt, kinds);
@@ -79,7 +80,7 @@ impl Store {
                 .map_err(self.err())?;
             let mut rows = stmt.query([]).map_err(self.err())?;
             while let Some(r) = rows.next().map_err(self.err())? {
-                for row in body_rows(r, kinds).map_err(|e| self.damaged(e))? {
+                for row in body_rows(r, kinds, field_names).map_err(|e| self.damaged(e))? {
                     let values: Vec<rusqlite::types::Value> = row
                         .iter()
                         .map(|c| match c {
@@ -292,7 +293,11 @@ fn blob_and_shared<'r>(r: &'r rusqlite::Row<'_>) -> Result<(&'r [u8], Vec<body::
 
 /// The rows of the body blob in the last column of `r`, each as the row's other columns,
 /// its position and its cells.
-fn body_rows(r: &rusqlite::Row<'_>, kinds: &[(&str, body::Kind)]) -> Result<Vec<Vec<body::Cell>>, body::Damaged> {
+fn body_rows(
+    r: &rusqlite::Row<'_>,
+    kinds: &[(&str, body::Kind)],
+    names: FieldNames,
+) -> Result<Vec<Vec<body::Cell>>, body::Damaged> {
     let (blob, shared) = blob_and_shared(r)?;
     let n = shared.len() + 1;
     let entity = (0..n - 1)
@@ -307,7 +312,7 @@ fn body_rows(r: &rusqlite::Row<'_>, kinds: &[(&str, body::Kind)]) -> Result<Vec<
             let mut row = Vec::with_capacity(shared.len() + 1 + cells.len());
             row.extend(shared.iter().cloned());
             row.push(body::Cell::Int(pos as i64));
-            row.extend(cells.into_iter().map(|c| named_fields(entity, c)));
+            row.extend(cells.into_iter().map(|c| named_fields(names, entity, c)));
             row
         })
         .collect())
@@ -315,9 +320,9 @@ fn body_rows(r: &rusqlite::Row<'_>, kinds: &[(&str, body::Kind)]) -> Result<Vec<
 
 /// A cell of fields without a role as the JSON object by field name the readers take
 /// (`{"DeliveryModeCode":"PARCEL"}`); other cells as they are.
-fn named_fields(entity: &str, c: body::Cell) -> body::Cell {
+fn named_fields(names: FieldNames, entity: &str, c: body::Cell) -> body::Cell {
     match c {
-        body::Cell::Fields(f) => body::Cell::Text(fields_json(entity, f.iter().map(|(i, t)| (*i, t.as_str())))),
+        body::Cell::Fields(f) => body::Cell::Text(fields_json(names, entity, f.iter().map(|(i, t)| (*i, t.as_str())))),
         c => c,
     }
 }
@@ -565,6 +570,7 @@ fn body_maps(
     id: &str,
     version: &str,
     entity: &str,
+    names: FieldNames,
 ) -> Result<Vec<RowMap>, body::Damaged> {
     Ok(body::read(blob, kinds.len())?
         .into_iter()
@@ -575,7 +581,7 @@ fn body_maps(
             m.insert("position".into(), pos.to_string());
             m.insert("version".into(), version.to_string());
             for ((name, _), c) in kinds.iter().zip(cells) {
-                if let Some(t) = named_fields(entity, c).to_text() {
+                if let Some(t) = named_fields(names, entity, c).to_text() {
                     m.insert(name.to_string(), t);
                 }
             }
@@ -648,8 +654,9 @@ impl Store {
         Ok(())
     }
 
-    /// Calls `f` with every draft (unposted) invoice, in the order it was stored.
-    pub fn drafts(&self, mut f: impl FnMut(StoredDoc)) -> Result<(), StoreError> {
+    /// Calls `f` with every draft (unposted) invoice, in the order it was stored (fields without
+    /// a role as JSON by the names `names` gives).
+    pub fn drafts(&self, names: FieldNames, mut f: impl FnMut(StoredDoc)) -> Result<(), StoreError> {
         let tx = self.conn.unchecked_transaction().map_err(self.err())?;
         let mut inv = tx
             .prepare(
@@ -666,7 +673,9 @@ impl Store {
             let get = |k: &str| invoice.get(k).map(String::as_str).unwrap_or_default();
             let (id, version, entity) = (get("id"), get("version"), get("line_entity"));
             let maps = |at: usize, kinds| {
-                blob_at(r, at).and_then(|b| body_maps(b, kinds, id, version, entity)).map_err(|e| self.damaged(e))
+                blob_at(r, at)
+                    .and_then(|b| body_maps(b, kinds, id, version, entity, names))
+                    .map_err(|e| self.damaged(e))
             };
             let (lines, taxes) = (maps(lines_at, body::LINE)?, maps(taxes_at, body::TAX)?);
             f(StoredDoc { invoice, lines, taxes });
@@ -730,14 +739,12 @@ fn posted_doc(r: &rusqlite::Row<'_>) -> Result<PostedDoc, body::Damaged> {
     })
 }
 
-/// Fields without a role as a JSON object by field name (an index the entity does not have
-/// under its number).
-pub(super) fn fields_json<'a>(entity: &str, fields: impl Iterator<Item = (u16, &'a str)>) -> String {
-    let e = Catalog::builtin().get(entity);
+/// Fields without a role (an entity's field index and text) as a JSON object by field name, as
+/// `names` names them (an index it does not name under its number).
+pub fn fields_json<'a>(names: FieldNames, entity: &str, fields: impl Iterator<Item = (u16, &'a str)>) -> String {
     let mut map = serde_json::Map::new();
     for (i, v) in fields {
-        let name =
-            e.and_then(|e| e.fields.get(usize::from(i))).map(|f| f.name.clone()).unwrap_or_else(|| i.to_string());
+        let name = names(entity, i).map_or_else(|| i.to_string(), str::to_string);
         map.insert(name, serde_json::Value::String(v.to_string()));
     }
     serde_json::Value::Object(map).to_string()

@@ -848,11 +848,12 @@ fn a_store_written_before_invoice_bodies_migrates_to_the_same_content() {
     let fresh_copy = sample_copy();
     assert_eq!(run_job(fresh_copy.path(), &[]).code, 0);
     let fresh = invoiceflow::store::Store::open(&fresh_copy.path().join("out/invoiceflow.db")).unwrap();
-    let (a, b) = (migrated.dump().unwrap(), fresh.dump().unwrap());
+    let (a, b) =
+        (migrated.dump(invoiceflow::entity::field_name).unwrap(), fresh.dump(invoiceflow::entity::field_name).unwrap());
     assert_eq!(a.lines().filter(|l| !l.starts_with("##")).count(), b.lines().filter(|l| !l.starts_with("##")).count());
     assert_eq!(a, b);
     // The row tables are gone; the bodies lay out as they did.
-    migrated.expand_bodies().unwrap();
+    migrated.expand_bodies(invoiceflow::entity::field_name).unwrap();
     let count = |sql: &str| migrated.query_text(sql, &[]).unwrap()[0][0].clone().unwrap();
     assert_eq!(count("SELECT count(*) FROM ledger_entry"), "60");
     assert_eq!(count("SELECT count(*) FROM invoice_line"), "29");
@@ -966,7 +967,7 @@ const INVOICE_ENTITIES: [&str; 6] = [
 /// without row ids and change versions (which depend on the order of the import).
 fn business_content(store: &Path) -> Vec<String> {
     let s = invoiceflow::store::Store::open(store).unwrap();
-    s.expand_bodies().unwrap();
+    s.expand_bodies(invoiceflow::entity::field_name).unwrap();
     let mut out = Vec::new();
     for (what, sql) in [
         (

@@ -50,13 +50,13 @@ fn dec(s: &Option<String>) -> Decimal {
 }
 
 fn dump(store: &Path) -> String {
-    Store::open(store).unwrap().dump().unwrap()
+    Store::open(store).unwrap().dump(invoiceflow::entity::field_name).unwrap()
 }
 
 /// The ledger invariants; returns the number of invoices checked.
 fn check_invariants(store: &Path) -> usize {
     let s = Store::open(store).unwrap();
-    s.expand_bodies().unwrap();
+    s.expand_bodies(invoiceflow::entity::field_name).unwrap();
     // Every voucher balances in both currencies.
     let mut vouchers: BTreeMap<String, (Decimal, Decimal)> = BTreeMap::new();
     for r in s.query_text("SELECT voucher, amount, amount_acc FROM ledger_entry", &[]).unwrap() {
@@ -153,7 +153,7 @@ fn a_summarised_ledger_has_fewer_entries_with_the_same_balances() {
         let json = run.json();
         assert_eq!(check_invariants(&store), 400);
         let s = Store::open(&store).unwrap();
-        s.expand_bodies().unwrap();
+        s.expand_bodies(invoiceflow::entity::field_name).unwrap();
         // Per voucher, account, posting type and tax code: the same sum whatever the detail.
         let mut sums: Sums = BTreeMap::new();
         for r in s
@@ -354,6 +354,12 @@ fn a_posted_invoice_is_immutable_and_a_draft_is_upserted() {
     assert_eq!(json["posting"]["unchanged"], 2);
     assert_eq!(json["rejects_by_rule"][0]["rule"], "relation.header_rejected");
     assert_eq!(json["rejects_by_rule"][1]["rule"], "store.posted_changed");
+    let r = run.rejects().into_iter().find(|r| r.rule == "store.posted_changed").unwrap();
+    assert!(
+        r.message.starts_with("invoice T-001 of legal entity DEMF is posted and differs from this row — "),
+        "{}",
+        r.message
+    );
 
     let drafts = dir.path().join("drafts.db");
     assert_eq!(base_import(&drafts, &fixture("base/headers.csv"), &["--no-post"], &master).code, 0);
@@ -362,7 +368,7 @@ fn a_posted_invoice_is_immutable_and_a_draft_is_upserted() {
     let json = run.json();
     assert_eq!((json["posting"]["drafts"].as_u64(), json["posting"]["unchanged"].as_u64()), (Some(1), Some(2)));
     let s = Store::open(&drafts).unwrap();
-    s.expand_bodies().unwrap();
+    s.expand_bodies(invoiceflow::entity::field_name).unwrap();
     let rows = s.query_text("SELECT order_reference, status, version FROM invoice ORDER BY source_key", &[]).unwrap();
     assert_eq!(rows[0], vec![Some("PO 1 changed".into()), Some("draft".into()), Some("4".into())]);
     assert_eq!(s.query_text("SELECT count(*) FROM ledger_entry", &[]).unwrap()[0][0].as_deref(), Some("0"));
@@ -436,7 +442,7 @@ fn drafts_posted_later_give_the_ledger_of_a_direct_import() {
     assert_eq!(run.json()["posting"]["credit_notes"], 1);
     let content = |p: &Path| {
         let s = Store::open(p).unwrap();
-        s.expand_bodies().unwrap();
+        s.expand_bodies(invoiceflow::entity::field_name).unwrap();
         let mut out = s
             .query_text(
                 "SELECT number, voucher, tax_inclusive, vat_total, content_hash FROM invoice ORDER BY number",
