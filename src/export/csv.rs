@@ -95,7 +95,11 @@ impl CsvPart {
 
 impl Sink for CsvPart {
     fn value(&mut self, _k: usize, v: &Value<'_>) -> Result<(), String> {
-        self.rows.field(v.text(&mut self.scratch).unwrap_or("").as_bytes());
+        match v {
+            // Digits, sign and point: formatted on the stack, never quoted.
+            Value::Dec(d) => self.rows.field(crate::model::decimal_text(*d).as_bytes()),
+            v => self.rows.field(v.text(&mut self.scratch).unwrap_or("").as_bytes()),
+        }
         Ok(())
     }
 

@@ -120,6 +120,13 @@ pub struct DecimalText {
     len: usize,
 }
 
+impl DecimalText {
+    /// The text's bytes (ASCII).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.text[..self.len]
+    }
+}
+
 impl std::ops::Deref for DecimalText {
     type Target = str;
     fn deref(&self) -> &str {
@@ -133,14 +140,31 @@ pub fn decimal_text(d: Decimal) -> DecimalText {
     // The digits, least significant first, in u64 arithmetic (a u128 division is a call per
     // digit): the mantissa (at most 96 bits) as two parts of at most 19 digits.
     fn put_digits(mut v: u64, digits: &mut [u8; 40], n: &mut usize, at_least: usize) {
+        // Two digits per division, from a table of the pairs "00" to "99".
+        const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+                                    2021222324252627282930313233343536373839\
+                                    4041424344454647484950515253545556575859\
+                                    6061626364656667686970717273747576777879\
+                                    8081828384858687888990919293949596979899";
         let start = *n;
-        loop {
-            digits[*n] = b'0' + (v % 10) as u8;
-            v /= 10;
+        let mut pair = |r: usize, n: &mut usize| {
+            digits[*n] = PAIRS[2 * r + 1];
+            digits[*n + 1] = PAIRS[2 * r];
+            *n += 2;
+        };
+        while v >= 100 {
+            pair((v % 100) as usize, n);
+            v /= 100;
+        }
+        if v >= 10 {
+            pair(v as usize, n);
+        } else {
+            digits[*n] = b'0' + v as u8;
             *n += 1;
-            if v == 0 && *n - start >= at_least {
-                break;
-            }
+        }
+        while *n - start < at_least {
+            digits[*n] = b'0';
+            *n += 1;
         }
     }
     const E19: u128 = 10_000_000_000_000_000_000;
@@ -663,6 +687,11 @@ mod tests {
             "18446744073709551615",
             "10000000000000000000",
             "-1234567890.1234567890",
+            "99",
+            "-0.99",
+            "1000000",
+            "123456789012345678",
+            "10.05",
             "1844674407370955161.6",
             "-18446744073709551616",
             "0.18446744073709551616",
