@@ -132,9 +132,11 @@ pub fn output_name(syntax: Syntax) -> &'static str {
 /// written or skipped (`skip-einvoice`). Files are named after the legal entity and the invoice
 /// number, so a re-run rewrites the same files.
 ///
-/// The work runs as a pipeline over chunks of 2,048 documents: this thread reads the store
-/// and builds a chunk on every core while one writer thread publishes the chunk before it, so
-/// memory holds two chunks whatever the store's size.
+/// The work runs as a pipeline over chunks of 2,048 documents: this thread reads a chunk from
+/// the store while a builder thread builds the one before on every core and a writer thread
+/// publishes the one before that, so memory holds about three chunks whatever the store's size.
+/// A dry run (`req.dry_run`) builds and checks the same documents and writes and records
+/// nothing.
 pub fn run(
     store: &mut crate::store::Store,
     req: &EinvoiceRequest,
