@@ -66,7 +66,8 @@ pub(crate) fn einvoice_command(a: EinvoiceArgs) -> u8 {
                 }
             }
             if r.pending_written > 0 {
-                eprintln!("{} documents refused by earlier runs were written", r.pending_written);
+                let were = if r.dry_run { "would now be" } else { "were" };
+                eprintln!("{} documents refused by earlier runs {were} written", r.pending_written);
             }
             if r.job.is_some() && !r.refused.is_empty() && !r.dry_run {
                 eprintln!(

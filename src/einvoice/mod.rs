@@ -107,7 +107,8 @@ pub struct EinvoiceReport {
     pub credit_notes: u64,
     /// Documents refused by the checks (not written): new ones and those still pending.
     pub refused: Vec<Refused>,
-    /// Documents of the job pending from earlier runs that this run wrote.
+    /// Documents of the job pending from earlier runs that this run wrote (with `dry_run`:
+    /// that would now be written).
     pub pending_written: u64,
     /// Output folder.
     pub dir: String,

@@ -86,47 +86,65 @@ pub const LEDGER: &[(&str, Kind)] = &[
     ("line_number", Kind::Dec),
 ];
 
-/// Positions of the columns of a line blob, for readers that take a row's cells by position.
-#[allow(missing_docs)]
-pub mod line_col {
-    pub const LINE_NUMBER: usize = 0;
-    pub const QUANTITY: usize = 1;
-    pub const UNIT_PRICE: usize = 2;
-    pub const PRICE_UNIT: usize = 3;
-    pub const DISCOUNT_PER_UNIT: usize = 4;
-    pub const DISCOUNT_PERCENT: usize = 5;
-    pub const DISCOUNT_AMOUNT: usize = 6;
-    pub const CHARGE_AMOUNT: usize = 7;
-    pub const NET_AMOUNT: usize = 8;
-    pub const TAX_CODE: usize = 9;
-    pub const TAX_CATEGORY: usize = 10;
-    pub const TAX_RATE: usize = 11;
-    pub const TAX_AMOUNT: usize = 12;
-    pub const ALLOWANCE_AMOUNT: usize = 13;
-    pub const TAX_GROUP: usize = 14;
-    pub const ITEM_TAX_GROUP: usize = 15;
-    pub const ITEM_ID: usize = 16;
-    pub const ITEM_NAME: usize = 17;
-    pub const DESCRIPTION: usize = 18;
-    pub const UNIT: usize = 19;
-    pub const MAIN_ACCOUNT: usize = 20;
-    pub const DISTRIBUTION: usize = 21;
-    pub const EXTRAS: usize = 22;
+/// The position of column `name` among `kinds`; a name that is not there stops the build.
+const fn position(kinds: &[(&str, Kind)], name: &str) -> usize {
+    let name = name.as_bytes();
+    let mut i = 0;
+    'columns: while i < kinds.len() {
+        let candidate = kinds[i].0.as_bytes();
+        if candidate.len() == name.len() {
+            let mut k = 0;
+            while k < name.len() {
+                if candidate[k] != name[k] {
+                    i += 1;
+                    continue 'columns;
+                }
+                k += 1;
+            }
+            return i;
+        }
+        i += 1;
+    }
+    panic!("no such body column")
 }
 
-/// Positions of the columns of a VAT breakdown blob.
+/// Positions of the columns of a line blob that readers take by position (found by name in
+/// the blob's column list when the program is built).
+#[allow(missing_docs)]
+pub mod line_col {
+    use super::{position, LINE};
+    pub const LINE_NUMBER: usize = position(LINE, "line_number");
+    pub const QUANTITY: usize = position(LINE, "quantity");
+    pub const UNIT_PRICE: usize = position(LINE, "unit_price");
+    pub const PRICE_UNIT: usize = position(LINE, "price_unit");
+    pub const DISCOUNT_PER_UNIT: usize = position(LINE, "discount_per_unit");
+    pub const DISCOUNT_PERCENT: usize = position(LINE, "discount_percent");
+    pub const DISCOUNT_AMOUNT: usize = position(LINE, "discount_amount");
+    pub const CHARGE_AMOUNT: usize = position(LINE, "charge_amount");
+    pub const NET_AMOUNT: usize = position(LINE, "net_amount");
+    pub const TAX_CATEGORY: usize = position(LINE, "tax_category");
+    pub const TAX_RATE: usize = position(LINE, "tax_rate");
+    pub const ALLOWANCE_AMOUNT: usize = position(LINE, "allowance_amount");
+    pub const ITEM_ID: usize = position(LINE, "item_id");
+    pub const ITEM_NAME: usize = position(LINE, "item_name");
+    pub const DESCRIPTION: usize = position(LINE, "description");
+    pub const UNIT: usize = position(LINE, "unit");
+    pub const EXTRAS: usize = position(LINE, "extras");
+}
+
+/// Positions of the columns of a VAT breakdown blob that readers take by position (found by
+/// name when the program is built).
 #[allow(missing_docs)]
 pub mod tax_col {
-    pub const CATEGORY: usize = 0;
-    pub const RATE: usize = 1;
-    pub const TAX_CODE: usize = 2;
-    pub const LINES: usize = 3;
-    pub const ALLOWANCE: usize = 4;
-    pub const CHARGE: usize = 5;
-    pub const BASE: usize = 6;
-    pub const AMOUNT: usize = 7;
-    pub const EXEMPTION_CODE: usize = 8;
-    pub const EXEMPTION_REASON: usize = 9;
+    use super::{position, TAX};
+    pub const CATEGORY: usize = position(TAX, "category");
+    pub const RATE: usize = position(TAX, "rate");
+    pub const ALLOWANCE: usize = position(TAX, "allowance");
+    pub const CHARGE: usize = position(TAX, "charge");
+    pub const BASE: usize = position(TAX, "base");
+    pub const AMOUNT: usize = position(TAX, "amount");
+    pub const EXEMPTION_CODE: usize = position(TAX, "exemption_code");
+    pub const EXEMPTION_REASON: usize = position(TAX, "exemption_reason");
 }
 
 /// The layout version written in a blob's first byte.
@@ -433,18 +451,18 @@ impl<'a> Reader<'a> {
         Err(Damaged("a number too long"))
     }
 
-    fn text(&mut self) -> Result<&'a str, Damaged> {
+    /// A length (LEB128) and that many bytes; `short` says what was cut when they are not all
+    /// there.
+    fn take(&mut self, short: &'static str) -> Result<&'a [u8], Damaged> {
         let n = self.varint()? as usize;
-        let end = self.at.checked_add(n).filter(|e| *e <= self.b.len()).ok_or(Damaged("text cut short"))?;
-        let t = simdutf8::basic::from_utf8(&self.b[self.at..end]).map_err(|_| Damaged("text not UTF-8"))?;
+        let end = self.at.checked_add(n).filter(|e| *e <= self.b.len()).ok_or(Damaged(short))?;
+        let bytes = &self.b[self.at..end];
         self.at = end;
-        Ok(t)
+        Ok(bytes)
     }
 
-    /// Steps over `n` bytes.
-    fn skip(&mut self, n: usize) -> Result<(), Damaged> {
-        self.at = self.at.checked_add(n).filter(|e| *e <= self.b.len()).ok_or(Damaged("cut short"))?;
-        Ok(())
+    fn text(&mut self) -> Result<&'a str, Damaged> {
+        simdutf8::basic::from_utf8(self.take("text cut short")?).map_err(|_| Damaged("text not UTF-8"))
     }
 
     /// Steps over a cell without reading it into a value.
@@ -459,8 +477,7 @@ impl<'a> Reader<'a> {
                 self.varint()?;
             }
             TEXT => {
-                let n = self.varint()? as usize;
-                self.skip(n)?;
+                self.take("cut short")?;
             }
             FIELDS => {
                 let count = self.varint()? as usize;
@@ -469,8 +486,7 @@ impl<'a> Reader<'a> {
                 }
                 for _ in 0..count {
                     self.varint()?;
-                    let n = self.varint()? as usize;
-                    self.skip(n)?;
+                    self.take("cut short")?;
                 }
             }
             _ => return Err(Damaged("unknown cell tag")),
@@ -482,10 +498,7 @@ impl<'a> Reader<'a> {
     /// are followed again, the UTF-8 not checked twice.
     fn checked_field(&mut self) -> Result<(u16, &'a str), Damaged> {
         let i = u16::try_from(self.varint()?).map_err(|_| Damaged("a field index too large"))?;
-        let n = self.varint()? as usize;
-        let end = self.at.checked_add(n).filter(|e| *e <= self.b.len()).ok_or(Damaged("text cut short"))?;
-        let bytes = &self.b[self.at..end];
-        self.at = end;
+        let bytes = self.take("text cut short")?;
         // SAFETY: a `FieldsRef` is made only by `Reader::cell`, over bytes whose every field
         // text `Reader::field` read with a UTF-8 check (its fields are private); this reads
         // the same texts at the same places.

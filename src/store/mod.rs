@@ -19,7 +19,7 @@ pub const LINE_COLUMNS: usize = body::LINE.len();
 pub const TAX_COLUMNS: usize = body::TAX.len();
 pub use commit::{Body, Committed, NumberKind, Refusal};
 pub use jobs::{path_of as jobs_path, EinvoiceRun, ExportRange, PendingDoc, PendingEntry, Skip};
-pub use read::{fields_json, BodyChunk, ExportTable, PostedDoc, PostedTotals, ScanRow, StoredDoc};
+pub use read::{BodyChunk, ExportTable, PostedDoc, PostedTotals, ScanRow, StoredDoc};
 
 /// The name of field `index` of entity `entity`, for the readers that show the fields without a
 /// role by name: the store keeps them by index and knows no entity definitions (the entity

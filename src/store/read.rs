@@ -741,7 +741,7 @@ fn posted_doc(r: &rusqlite::Row<'_>) -> Result<PostedDoc, body::Damaged> {
 
 /// Fields without a role (an entity's field index and text) as a JSON object by field name, as
 /// `names` names them (an index it does not name under its number).
-pub fn fields_json<'a>(names: FieldNames, entity: &str, fields: impl Iterator<Item = (u16, &'a str)>) -> String {
+pub(super) fn fields_json<'a>(names: FieldNames, entity: &str, fields: impl Iterator<Item = (u16, &'a str)>) -> String {
     let mut map = serde_json::Map::new();
     for (i, v) in fields {
         let name = names(entity, i).map_or_else(|| i.to_string(), str::to_string);
