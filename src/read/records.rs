@@ -142,18 +142,29 @@ fn clip(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// Where a record starts in the text a [`Tokenizer`] reads: what the `csv` crate's reader
-/// reports, so that line numbers stay as they were.
+/// Where a record starts in the text a [`Tokenizer`] reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Position {
-    /// Line (1-based): line feeds before the record's start, plus one. A blank line before a
-    /// record counts as its start, as does the line feed of the CRLF that ended the record
-    /// before it.
+    /// Line (1-based) of the record's first byte: the line ends before it (LF, CRLF or a lone
+    /// CR, each one line end; blank lines and the line breaks inside quoted fields included),
+    /// plus one. What an editor shows, whatever the file's line ends. (The `csv` crate
+    /// counts line feeds only, and before the line feed of a CRLF: one line too few on every
+    /// record of a CRLF file after the first.)
     pub line: u64,
     /// Records before this one (the header row is record 0).
     pub record: u64,
-    /// Byte offset in the text.
+    /// Byte offset in the text where reading the record began: before a BOM and the blank
+    /// lines in front of it, as the `csv` crate reports it (a split point is met by it, see
+    /// `Split::meets`).
     pub byte: u64,
+}
+
+/// The line ends in `text`: LF, CRLF and a lone CR each count once. A CR at the end of `text`
+/// counts (whatever follows it).
+pub fn line_ends(text: &[u8]) -> u64 {
+    let lf = memchr::memchr_iter(b'\n', text).count();
+    let cr = memchr::memchr_iter(b'\r', text).filter(|&i| text.get(i + 1) != Some(&b'\n')).count();
+    (lf + cr) as u64
 }
 
 /// Why a [`Tokenizer`] stopped.
@@ -189,7 +200,11 @@ pub struct Tokenizer {
     buf_start: u64,
     eof: bool,
     started: bool,
+    /// Line of `buf[at]`.
     line: u64,
+    /// The byte before `buf[at]` was a CR (counted as a line end already: an LF after it is
+    /// the same line end).
+    after_cr: bool,
     record: u64,
     delimiter: u8,
     quote: u8,
@@ -226,6 +241,7 @@ impl Tokenizer {
             eof: false,
             started: false,
             line: 1,
+            after_cr: false,
             record: 0,
             delimiter,
             quote,
@@ -288,8 +304,9 @@ impl Tokenizer {
 
     /// Reads the next record into `out`; `None` at the end of the text.
     pub fn read_record(&mut self, out: &mut Records) -> Result<Option<Position>, TokenizeError> {
-        // The position is taken before the BOM and the blank lines, as the `csv` crate takes it.
-        let pos = self.position();
+        // The byte is taken before the BOM and the blank lines, as the `csv` crate takes it; the
+        // line is that of the record's first byte.
+        let mut pos = self.position();
         if !self.started {
             self.started = true;
             while self.filled - self.at < 3 && self.read_more().map_err(TokenizeError::Io)? {}
@@ -303,12 +320,15 @@ impl Tokenizer {
                 return Ok(None);
             }
             match self.buf[self.at] {
-                b'\n' => self.line += 1,
-                b'\r' => {}
+                b'\n' => self.line += u64::from(!self.after_cr),
+                b'\r' => self.line += 1,
                 _ => break,
             }
+            self.after_cr = self.buf[self.at] == b'\r';
             self.at += 1;
         }
+        self.after_cr = false;
+        pos.line = self.line;
         let base = out.data.len();
         out.starts.push((out.fields.len(), base));
         let first = out.fields.len();
@@ -353,7 +373,8 @@ impl Tokenizer {
         }
         self.at = scanned.end;
         if let Some(t) = scanned.term {
-            self.line += u64::from(t == b'\n');
+            self.line += 1;
+            self.after_cr = t == b'\r';
             self.at += 1;
         }
         self.record += 1;
@@ -420,8 +441,9 @@ impl Tokenizer {
                 let mut raw = false;
                 i += 1;
                 loop {
-                    // To the next quote, counting the line feeds on the way.
-                    let Some(k) = memchr::memchr2(quote, b'\n', &buf[i..]) else {
+                    // To the next quote, counting the line ends on the way (an LF, a CR
+                    // not followed by one).
+                    let Some(k) = memchr::memchr3(quote, b'\n', b'\r', &buf[i..]) else {
                         if !eof {
                             return None;
                         }
@@ -430,9 +452,19 @@ impl Tokenizer {
                         return Some(Scanned { end: n, term: None, lines });
                     };
                     i += k + 1;
-                    if buf[i - 1] == b'\n' {
-                        lines += 1;
-                        continue;
+                    match buf[i - 1] {
+                        b'\n' => {
+                            lines += 1;
+                            continue;
+                        }
+                        b'\r' => {
+                            if i == n && !eof {
+                                return None;
+                            }
+                            lines += u64::from(buf.get(i) != Some(&b'\n'));
+                            continue;
+                        }
+                        _ => {}
                     }
                     if i == n && !eof {
                         return None;
@@ -487,7 +519,7 @@ impl Tokenizer {
 
 /// Where the record whose rest starts at `from` (a field's start) ends, passing over its fields
 /// without finding them: its line end (CR or LF) or the end of the text, and which (as
-/// [`Scanned`]); line feeds inside quoted fields are added to `lines`. `None` when the buffer
+/// [`Scanned`]); line ends inside quoted fields are added to `lines`. `None` when the buffer
 /// ends first and the text goes on. A quote opens a quoted field only at a field's start
 /// (elsewhere it is text, as the `csv` crate reads it); a doubled quote inside one is a quote.
 /// Only quotes, CR and LF are looked at, found through their bits in 64-byte blocks.
@@ -520,8 +552,15 @@ fn rest_end(
             *quoted = p == from || buf[p - 1] == delimiter;
             return Step::Go;
         }
-        if b == b'\n' {
-            *lines += 1;
+        match b {
+            b'\n' => *lines += 1,
+            // A CR is a line end unless an LF follows (which counts).
+            b'\r' => match buf.get(p + 1) {
+                None if !eof => return Step::More,
+                Some(b'\n') => {}
+                _ => *lines += 1,
+            },
+            _ => {}
         }
         if b != quote {
             return Step::Go;
@@ -726,7 +765,28 @@ mod tests {
     /// Records read: their fields, and their positions (line, record, byte).
     type ReadRecords = Vec<(Vec<Vec<u8>>, (u64, u64, u64))>;
 
-    /// Records and positions as the `csv` crate reads `text`.
+    /// The line of the record that the `csv` crate says starts at `byte`: the line ends before
+    /// its first byte (past a BOM at the start and the blank lines), plus one. Written apart
+    /// from the tokenizer's count: a byte at a time.
+    fn line_of(text: &[u8], byte: u64) -> u64 {
+        let mut at = byte as usize;
+        if at == 0 && text.starts_with(b"\xEF\xBB\xBF") {
+            at = 3;
+        }
+        while at < text.len() && (text[at] == b'\r' || text[at] == b'\n') {
+            at += 1;
+        }
+        let mut lines = 1;
+        for (i, &b) in text[..at].iter().enumerate() {
+            if b == b'\n' || (b == b'\r' && text.get(i + 1) != Some(&b'\n')) {
+                lines += 1;
+            }
+        }
+        lines
+    }
+
+    /// Records and positions as the `csv` crate reads `text` (its records, record counts and
+    /// byte offsets; the line of each record's first byte by [`line_of`]).
     fn by_csv(text: &[u8], delimiter: u8) -> ReadRecords {
         let mut r = ::csv::ReaderBuilder::new()
             .delimiter(delimiter)
@@ -738,7 +798,7 @@ mod tests {
         let mut out = Vec::new();
         while r.read_byte_record(&mut rec).unwrap() {
             let p = rec.position().unwrap();
-            out.push((rec.iter().map(<[u8]>::to_vec).collect(), (p.line(), p.record(), p.byte())));
+            out.push((rec.iter().map(<[u8]>::to_vec).collect(), (line_of(text, p.byte()), p.record(), p.byte())));
         }
         out
     }

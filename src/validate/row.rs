@@ -106,9 +106,9 @@ fn describe_missing(plan: &Plan<'_>, i: usize) -> String {
 /// A record whose field count differs from the header's: a ragged row, or a quote left open
 /// (which swallows the line breaks after it into one field).
 fn shape_reject(columns: &[String], record: Record<'_>, origin: Origin) -> Reject {
-    let swallowed = record.iter().position(|f| f.contains(&b'\n'));
+    let swallowed = record.iter().position(|f| f.contains(&b'\n') || f.contains(&b'\r'));
     if let Some(fi) = swallowed {
-        let breaks: usize = record.iter().map(|f| f.iter().filter(|&&b| b == b'\n').count()).sum();
+        let breaks: u64 = record.iter().map(crate::read::records::line_ends).sum();
         let col = columns.get(fi).map(String::as_str).unwrap_or("?");
         return Reject::new(
             origin,
@@ -117,7 +117,7 @@ fn shape_reject(columns: &[String], record: Record<'_>, origin: Origin) -> Rejec
             format!(
                 "a quote opened in column {col} is not closed: the record runs from line {} to line {} and has {} fields instead of {} — {}",
                 origin.line,
-                origin.line + breaks as u64,
+                origin.line + breaks,
                 record.len(),
                 columns.len(),
                 Rule::CsvUnclosedQuote.fix()

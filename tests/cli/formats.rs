@@ -65,6 +65,74 @@ fn quoted_fields_keep_delimiters_quotes_and_newlines_and_lines_stay_exact() {
     assert_eq!((r.line, r.field.as_str()), (4, "Qty"));
 }
 
+/// `text` with `\n` line ends replaced by `eol`, encoded as `encoding` says (with its BOM).
+fn encoded(text: &str, eol: &str, encoding: &str) -> Vec<u8> {
+    let text = text.replace('\n', eol);
+    match encoding {
+        "UTF-8" => text.into_bytes(),
+        "UTF-8 (BOM)" => [&b"\xEF\xBB\xBF"[..], text.as_bytes()].concat(),
+        "UTF-16LE" => [0xFF, 0xFE].into_iter().chain(text.encode_utf16().flat_map(u16::to_le_bytes)).collect(),
+        "UTF-16BE" => [0xFE, 0xFF].into_iter().chain(text.encode_utf16().flat_map(u16::to_be_bytes)).collect(),
+        other => panic!("{other}"),
+    }
+}
+
+#[test]
+fn reject_lines_are_the_lines_an_editor_shows_for_every_line_end_bom_and_encoding() {
+    // Line 1 the column names, lines 2-3 a record with a quoted line break, line 4 blank,
+    // line 5 the first line of T-002, line 6 its second (broken: its quantity is a word),
+    // line 7 blank, line 8 T-003. The header file has a blank line after T-001: T-002 is on
+    // line 4.
+    let lines =
+        "DATAAREAID,INVOICEID,LINECREATIONSEQUENCENUMBER,ITEMID,ITEMNAME,QTY,SALESPRICE,LINEAMOUNT,ITEMSALESTAXGROUP\n\
+                 DEMF,T-001,1,BK-1001,\"City bike, 28\"\", with\nnewline\",2,50.00,100.00,FULL\n\
+                 \n\
+                 DEMF,T-002,1,AC-0101,Lock,1,10.00,10.00,FULL\n\
+                 DEMF,T-002,2,BO-0007,Book,four,2.50,10.00,REDUCED\n\
+                 \n\
+                 DEMF,T-003,1,TI-0028,Tubes,3,33.33,99.99,FULL\n";
+    let headers = std::fs::read_to_string(fixture("base/headers.csv")).unwrap();
+    let headers = headers.replacen("\nDEMF,T-002", "\n\nDEMF,T-002", 1);
+    for eol in ["\n", "\r\n", "\r"] {
+        for encoding in ["UTF-8", "UTF-8 (BOM)", "UTF-16LE", "UTF-16BE"] {
+            let case = format!("{eol:?} {encoding}");
+            let dir = tempfile::tempdir().unwrap();
+            let (h, l) = (dir.path().join("h.csv"), dir.path().join("l.csv"));
+            std::fs::write(&h, encoded(&headers, eol, encoding)).unwrap();
+            std::fs::write(&l, encoded(lines, eol, encoding)).unwrap();
+            let run = import(
+                &[
+                    format!("SalesInvoiceJournalHeader={}", h.display()),
+                    format!("BusinessDocumentSalesInvoiceLineItem={}", l.display()),
+                ],
+                &root().join("samples/master"),
+            );
+            assert_eq!(run.code, 3, "{case}: {}", run.stderr);
+            assert_eq!(run.import_of("l.csv")["encoding"], encoding, "{case}");
+            let at = |rule: &str, file: &str| {
+                let found: Vec<(u64, String)> = run
+                    .rejects()
+                    .into_iter()
+                    .filter(|r| r.rule == rule && r.file.ends_with(file))
+                    .map(|r| (r.line, r.message))
+                    .collect();
+                found
+            };
+            let bad = at("field.decimal", "l.csv");
+            assert_eq!(bad.iter().map(|r| r.0).collect::<Vec<_>>(), [6], "{case}: {bad:?}");
+            // The header and the other line of T-002 are rejected with it, pointing at line 6.
+            let header = at("relation.line_rejected", "h.csv");
+            assert_eq!(header.iter().map(|r| r.0).collect::<Vec<_>>(), [4], "{case}: {header:?}");
+            assert!(header[0].1.contains("l.csv line 6"), "{case}: {}", header[0].1);
+            let sibling = at("relation.line_rejected", "l.csv");
+            assert_eq!(sibling.iter().map(|r| r.0).collect::<Vec<_>>(), [5], "{case}: {sibling:?}");
+            let json = run.json();
+            assert_nothing_lost(&json);
+            assert_eq!(json["validated"]["lines"], 2, "{case}");
+        }
+    }
+}
+
 #[test]
 fn unknown_columns_are_reported_once_per_file() {
     let dir = tempfile::tempdir().unwrap();
