@@ -234,16 +234,37 @@ fn parse_decimal_exact(text: &str, precision: u8, scale: u8, format: &TextFormat
     // The value as it is copied, while it has at most 18 digits: mantissa, digits before and
     // after the point, sign.
     let (mut mantissa, mut int_digits, mut frac_digits, mut negative) = (0u64, 0u32, 0u32, false);
+    // Thousands separators: whether one was seen, and the digits since it (or since the start).
+    let (mut grouped, mut group) = (false, 0u32);
+    let misgrouped = |sep: u8| {
+        let point = char::from(format.decimal_separator);
+        (
+            Rule::FieldDecimal,
+            format!(
+                "`{text}` is not a number: the thousands separator `{}` stands only between groups of three digits before the decimal separator `{point}` (1{0}234{0}567{point}89)",
+                char::from(sep)
+            ),
+        )
+    };
     for (i, &b) in text.as_bytes().iter().enumerate() {
         let out = if b == format.decimal_separator {
             if seen_point {
                 return Err(bad());
             }
+            if let Some(sep) = format.thousands_separator.filter(|_| grouped && group != 3) {
+                return Err(misgrouped(sep));
+            }
             seen_point = true;
             b'.'
         } else if Some(b) == format.thousands_separator && !seen_point {
+            // Between digits, after one to three of them (the first group) or exactly three.
+            if group == 0 || group > 3 || (grouped && group != 3) {
+                return Err(misgrouped(b));
+            }
+            (grouped, group) = (true, 0);
             continue;
         } else if b.is_ascii_digit() {
+            group += u32::from(!seen_point);
             if int_digits + frac_digits < 18 {
                 mantissa = mantissa * 10 + u64::from(b - b'0');
             }
@@ -264,6 +285,9 @@ fn parse_decimal_exact(text: &str, precision: u8, scale: u8, format: &TextFormat
         }
         buf[n] = out;
         n += 1;
+    }
+    if let Some(sep) = format.thousands_separator.filter(|_| grouped && !seen_point && group != 3) {
+        return Err(misgrouped(sep));
     }
     // The usual value: digits on both sides of the point (if any), at most 18, not a negative
     // zero. It is what `Decimal::from_str_exact` makes of the copied text, without the text.
@@ -331,12 +355,34 @@ mod tests {
     }
 
     #[test]
+    fn a_thousands_separator_stands_only_between_groups_of_three_digits() {
+        // Each of these was read as a number ten or a thousand times off (issue 13, item 8).
+        for text in ["1.234.5,6", "12.34,5", "1234.5", "1.2345,00", ".123", "1..234", "1.234.", "-.123", "1.23"] {
+            let (rule, message) = parse_decimal(text, 32, 6, &de()).unwrap_err();
+            assert_eq!(rule, Rule::FieldDecimal, "{text}");
+            assert_eq!(
+                message,
+                format!("`{text}` is not a number: the thousands separator `.` stands only between groups of three digits before the decimal separator `,` (1.234.567,89)"),
+            );
+        }
+        // After the decimal separator a thousands separator is no number at all.
+        assert_eq!(
+            parse_decimal("1,234.5", 32, 6, &de()).unwrap_err(),
+            (Rule::FieldDecimal, "`1,234.5` is not a number".into())
+        );
+    }
+
+    #[test]
     fn decimals_parse_exactly_with_separators() {
         let f = TextFormat::default();
         assert_eq!(parse_decimal("1234.50", 32, 6, &f).unwrap(), Decimal::from_str("1234.50").unwrap());
         assert_eq!(parse_decimal("-0.1", 32, 6, &f).unwrap(), Decimal::from_str("-0.1").unwrap());
         assert_eq!(parse_decimal("1.234,56", 32, 6, &de()).unwrap(), Decimal::from_str("1234.56").unwrap());
         assert_eq!(parse_decimal("1,5.0", 32, 6, &de()).unwrap_err().0, Rule::FieldDecimal);
+        assert_eq!(parse_decimal("-12.345.678,9", 32, 6, &de()).unwrap(), Decimal::from_str("-12345678.9").unwrap());
+        assert_eq!(parse_decimal("999", 32, 6, &de()).unwrap(), Decimal::from(999));
+        assert_eq!(parse_decimal("1234,5", 32, 6, &de()).unwrap(), Decimal::from_str("1234.5").unwrap());
+        assert_eq!(parse_decimal("1.000", 32, 6, &de()).unwrap(), Decimal::from(1000));
         assert_eq!(parse_decimal("12a", 32, 6, &f).unwrap_err().1, "`12a` is not a number");
         assert_eq!(parse_decimal("-", 32, 6, &f).unwrap_err().0, Rule::FieldDecimal);
         assert_eq!(parse_decimal("1.1234567", 32, 6, &f).unwrap_err().0, Rule::FieldDecimalScale);

@@ -167,3 +167,33 @@ fn the_readme_documents_every_rule() {
         assert!(readme.contains(&format!("| `{}` |", r.id())), "README lacks rule {}", r.id());
     }
 }
+
+#[test]
+fn a_misgrouped_number_in_a_legacy_file_is_rejected_not_read_a_thousand_times_off() {
+    // The price `16,80` of the second line made `1.6800,00`: not a number (it was read as
+    // 16800), rejected where it stands.
+    let dir = tempfile::tempdir().unwrap();
+    let heads = dir.path().join("Rechnungskopf.csv");
+    std::fs::copy(root().join("samples/legacy-de/Rechnungskopf.csv"), &heads).unwrap();
+    let bytes = std::fs::read(root().join("samples/legacy-de/Rechnungspositionen.csv")).unwrap();
+    let text = bytes.windows(6).position(|w| w == b";16,80").expect("the price of the second line");
+    let lines = dir.path().join("Rechnungspositionen.csv");
+    std::fs::write(&lines, [&bytes[..text], b";1.6800,00", &bytes[text + 6..]].concat()).unwrap();
+    let mut args = vec!["import".to_string(), "--dry-run".into(), "--json".into(), "--quiet".into()];
+    args.extend(["--rejects".into(), "rejects".into()]);
+    args.extend(["--master".into(), root().join("samples/master").display().to_string()]);
+    args.extend(["--mapping".into(), root().join("mappings/legacy-de.toml").display().to_string()]);
+    args.extend([heads.display().to_string(), lines.display().to_string()]);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = invoiceflow(&refs);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let rejects = run.rejects();
+    let bad: Vec<_> = rejects.iter().filter(|r| r.rule == "field.decimal").collect();
+    assert_eq!(bad.len(), 1, "{rejects:?}");
+    assert_eq!((bad[0].line, bad[0].file.ends_with("Rechnungspositionen.csv")), (3, true), "{:?}", bad[0]);
+    assert!(
+        bad[0].message.starts_with("SalesPrice (column Einzelpreis) `1.6800,00` is not a number: the thousands separator `.` stands only between groups of three digits"),
+        "{}",
+        bad[0].message
+    );
+}
