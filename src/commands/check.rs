@@ -20,6 +20,17 @@ pub(crate) fn check_command(a: CheckArgs) -> u8 {
     }
     let mut results = Vec::new();
     for f in &files {
+        // A file too large to be an e-invoice is a finding, and is not read into memory.
+        let len = std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
+        if len > invoiceflow::einvoice::read::MAX_DOCUMENT_BYTES {
+            let message = invoiceflow::einvoice::read::too_large(len).to_string();
+            results.push(invoiceflow::einvoice::FileCheck {
+                file: f.display().to_string(),
+                ok: false,
+                findings: vec![("XML".into(), message)],
+            });
+            continue;
+        }
         match std::fs::read(f) {
             Ok(bytes) => results.push(invoiceflow::einvoice::check_bytes(&f.display().to_string(), &bytes)),
             Err(e) => {

@@ -94,8 +94,21 @@ fn entity(name: &str) -> Result<char, ReadError> {
     })
 }
 
-/// Parses XML into a tree.
+/// The deepest nesting of elements read (the root is level 1). UBL and CII invoices nest about
+/// ten levels, signatures in extensions a few more; a document nested deeper is refused, so that
+/// no hostile file can exhaust the stack of whatever walks the tree (its drop included).
+pub const MAX_DEPTH: usize = 200;
+
+/// The largest document read (100 MiB). E-invoices are kilobytes, a few megabytes with
+/// embedded attachments; a larger file is refused before it is parsed.
+pub const MAX_DOCUMENT_BYTES: u64 = 100 << 20;
+
+/// Parses XML into a tree: without recursion, at most [`MAX_DEPTH`] levels and
+/// [`MAX_DOCUMENT_BYTES`] bytes.
 pub fn parse(xml: &[u8]) -> Result<Node, ReadError> {
+    if xml.len() as u64 > MAX_DOCUMENT_BYTES {
+        return Err(too_large(xml.len() as u64));
+    }
     let mut reader = Reader::from_reader(xml);
     let mut stack: Vec<Node> = vec![Node::default()];
     let mut buf = Vec::new();
@@ -108,6 +121,8 @@ pub fn parse(xml: &[u8]) -> Result<Node, ReadError> {
         let empty = matches!(ev, Event::Empty(_));
         match ev {
             Event::Start(e) | Event::Empty(e) => {
+                // Where the tag starts: `<`, its bytes, `>` were just read.
+                let at = reader.buffer_position().saturating_sub(e.len() as u64 + 2);
                 let mut node = Node { name: local(e.name().as_ref()), ..Node::default() };
                 for a in e.attributes() {
                     let a = a.map_err(|e| xml_err(&reader, &e))?;
@@ -119,6 +134,13 @@ pub fn parse(xml: &[u8]) -> Result<Node, ReadError> {
                         top.children.push(node);
                     }
                 } else {
+                    // The document node is the stack's first entry: the root is level 1.
+                    if stack.len() > MAX_DEPTH {
+                        return Err(ReadError::Refused(format!(
+                            "elements nest deeper than {MAX_DEPTH} levels (at <{}>, byte {}): e-invoices nest about ten: the document is refused",
+                            node.name, at
+                        )));
+                    }
                     stack.push(node);
                 }
             }
@@ -161,6 +183,14 @@ pub fn parse(xml: &[u8]) -> Result<Node, ReadError> {
         return Err(ReadError::Refused("the document ends inside an element".into()));
     }
     doc.children.pop().ok_or_else(|| ReadError::Refused("the document has no root element".into()))
+}
+
+/// The refusal of a document of `bytes` bytes, larger than [`MAX_DOCUMENT_BYTES`].
+pub fn too_large(bytes: u64) -> ReadError {
+    ReadError::Refused(format!(
+        "the file has {bytes} bytes; documents over {} MiB are refused unread (e-invoices are kilobytes, a few megabytes with attachments)",
+        MAX_DOCUMENT_BYTES >> 20
+    ))
 }
 
 /// Syntax problems met while mapping (a value that is not a number, …): (path, message).

@@ -187,6 +187,38 @@ proptest! {
         prop_assert!(checked.ok || !checked.findings.is_empty());
     }
 
+    /// Documents with runs of nested elements (some deeper than the reader's limit) and of
+    /// siblings inserted under the root: never a crash (a stack overflow would abort the whole
+    /// test process), the depth finding exactly when the nesting passes the limit, and
+    /// otherwise the findings of the document without them (the model ignores those elements).
+    #[test]
+    fn deep_and_wide_documents_are_checked_or_refused(
+        doc in 0usize..3,
+        runs in proptest::collection::vec((prop_oneof![1usize..40, 150usize..260, 1000usize..3000], 0usize..2000, 0usize..3), 1..4),
+    ) {
+        let xml = xml_documents()[doc].clone();
+        let before = invoiceflow::einvoice::check_bytes("x.xml", xml.as_bytes());
+        let mut fragment = String::new();
+        for &(depth, width, tag) in &runs {
+            let tag = ["a", "ext:Deep", "cbc:Unknown"][tag];
+            fragment.push_str(&format!("<{tag}>").repeat(depth));
+            fragment.push_str(&"<w/>".repeat(width));
+            fragment.push_str(&format!("</{tag}>").repeat(depth));
+        }
+        let end = xml.rfind("</").unwrap();
+        let bytes = format!("{}{fragment}{}", &xml[..end], &xml[end..]);
+        let checked = invoiceflow::einvoice::check_bytes("x.xml", bytes.as_bytes());
+        // The root is level 1: a run of `depth` nested elements under it reaches 1 + depth.
+        let deepest = 1 + runs.iter().map(|r| r.0).max().unwrap();
+        if deepest > invoiceflow::einvoice::read::MAX_DEPTH {
+            prop_assert_eq!(checked.findings.len(), 1);
+            prop_assert_eq!(&checked.findings[0].0, "XML");
+            prop_assert!(checked.findings[0].1.starts_with("elements nest deeper than 200 levels (at <"), "{}", checked.findings[0].1);
+        } else {
+            prop_assert_eq!(checked.findings, before.findings);
+        }
+    }
+
     /// Mapping files and job files with random edits load or fail with a message.
     #[test]
     fn mutated_mapping_and_job_files_never_panic(edits in proptest::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 1..10)) {
@@ -263,4 +295,39 @@ proptest! {
         let posting = out.posting.unwrap();
         prop_assert_eq!(posting.invoices + posting.credit_notes + posting.rejected, out.validated.invoices + out.validated.credit_notes);
     }
+}
+
+#[test]
+fn a_document_nested_200000_deep_is_a_finding_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deep.xml");
+    let n = 200_000;
+    let xml = format!(
+        "<?xml version=\"1.0\"?><Invoice xmlns=\"urn:oasis:names:specification:ubl:schema:xsd:Invoice-2\">{}{}</Invoice>",
+        "<a>".repeat(n),
+        "</a>".repeat(n)
+    );
+    std::fs::write(&path, xml).unwrap();
+    let run = crate::invoiceflow(&["check", "--json", &path.display().to_string()]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let json: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(
+        json[0]["findings"][0][1],
+        "elements nest deeper than 200 levels (at <a>, byte 690): e-invoices nest about ten: the document is refused"
+    );
+}
+
+#[test]
+fn a_file_too_large_to_be_an_einvoice_is_a_finding_and_is_not_read() {
+    // 101 MiB, sparse: nothing is written to disk, and check must not read it into memory.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.xml");
+    std::fs::File::create(&path).unwrap().set_len(101 << 20).unwrap();
+    let run = crate::invoiceflow(&["check", "--json", &path.display().to_string()]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let json: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(
+        json[0]["findings"][0][1],
+        "the file has 105906176 bytes; documents over 100 MiB are refused unread (e-invoices are kilobytes, a few megabytes with attachments)"
+    );
 }
