@@ -125,6 +125,7 @@ fn stages(c: &mut Criterion) {
                     out: out.path().to_path_buf(),
                     job: None,
                     dmf_unicode: false,
+                    spreadsheet_safe: false,
                 };
                 export::export(&mut store, &req, catalog).unwrap().rows
             })

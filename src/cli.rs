@@ -248,6 +248,11 @@ pub struct ExportArgs {
     /// CSV as D365's CSV-Unicode (UTF-16 LE with BOM, CRLF), for files going back into D365.
     #[arg(long)]
     pub dmf_unicode: bool,
+    /// CSV to open in a spreadsheet: a text cell that starts with =, +, -, @, a tab or a CR
+    /// gets a ' in front so that it shows instead of running as a formula (OWASP's advice).
+    /// Off by default: the file keeps the values as they are and imports back unchanged.
+    #[arg(long)]
+    pub spreadsheet_safe: bool,
     #[command(flatten)]
     pub common: CommonArgs,
 }

@@ -67,6 +67,9 @@ struct ExportSection {
     /// CSV-Unicode for D365.
     #[serde(default)]
     dmf_unicode: bool,
+    /// CSV for spreadsheets (formula-like text cells prefixed with `'`).
+    #[serde(default)]
+    spreadsheet_safe: bool,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -168,12 +171,18 @@ impl Job {
             let entity = catalog.get(&e.entity).ok_or_else(|| {
                 err(format!("export[{i}]: unknown entity `{}`; `invoiceflow entities` lists them", e.entity))
             })?;
+            if e.spreadsheet_safe && e.format != crate::export::Format::Csv {
+                return Err(err(format!(
+                    "export[{i}]: spreadsheet_safe applies to CSV only (Parquet cells are typed and run nothing)"
+                )));
+            }
             exports.push(crate::export::ExportRequest {
                 entity: entity.name.clone(),
                 format: e.format,
                 out: join(base, &e.out),
                 job: e.job.clone(),
                 dmf_unicode: e.dmf_unicode,
+                spreadsheet_safe: e.spreadsheet_safe,
             });
         }
         if !exports.is_empty() && file.store.is_none() {

@@ -16,6 +16,9 @@ use super::{fail, print_json, EXIT_OK};
 pub(crate) fn export_command(a: ExportArgs) -> u8 {
     let started = Instant::now();
     let run = || -> anyhow::Result<Vec<ExportReport>> {
+        if a.spreadsheet_safe && a.format != export::Format::Csv {
+            anyhow::bail!("--spreadsheet-safe applies to CSV only (Parquet cells are typed and run nothing)");
+        }
         let mut store =
             Store::open_reader(&a.store, job::lock_timeout(a.common.lock_timeout)).context("cannot open the store")?;
         if let (true, Some(job)) = (a.reset, &a.job) {
@@ -30,6 +33,7 @@ pub(crate) fn export_command(a: ExportArgs) -> u8 {
                 out: a.out.clone(),
                 job: a.job.clone(),
                 dmf_unicode: a.dmf_unicode,
+                spreadsheet_safe: a.spreadsheet_safe,
             };
             out.push(
                 export::export(&mut store, &req, Catalog::builtin())

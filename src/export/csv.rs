@@ -14,6 +14,16 @@ use super::Sink;
 pub struct CsvPart {
     rows: Rows,
     scratch: Scratch,
+    /// The columns whose text cells are made safe for spreadsheets (see [`CsvPart::guarding`]).
+    guard: Option<std::sync::Arc<[bool]>>,
+    /// A guarded cell with its `'`.
+    guarded: Vec<u8>,
+}
+
+/// Whether a spreadsheet would take a cell that starts with `first` for a formula (OWASP's
+/// list: `=`, `+`, `-`, `@`, tab, CR).
+fn formula_like(first: Option<&u8>) -> bool {
+    matches!(first, Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'))
 }
 
 /// Rows formatted as the `csv` crate writes them with its defaults (`,` and `"`, a field quoted
@@ -75,7 +85,14 @@ impl CsvPart {
     /// An empty part; `utf16` for D365's CSV-Unicode (then rows end in CRLF).
     pub fn new(utf16: bool, capacity: usize) -> CsvPart {
         let rows = Rows { out: Vec::with_capacity(capacity), utf16, in_row: 0, field_at: 0 };
-        CsvPart { rows, scratch: Scratch::new() }
+        CsvPart { rows, scratch: Scratch::new(), guard: None, guarded: Vec::new() }
+    }
+
+    /// Makes the text cells of the columns flagged in `guard` safe for spreadsheets: one that
+    /// starts like a formula gets a `'` in front (then quoted as any field is when it needs it).
+    pub fn guarding(mut self, guard: Option<std::sync::Arc<[bool]>>) -> CsvPart {
+        self.guard = guard;
+        self
     }
 
     /// The part's bytes, in the file's encoding.
@@ -94,11 +111,22 @@ impl CsvPart {
 }
 
 impl Sink for CsvPart {
-    fn value(&mut self, _k: usize, v: &Value<'_>) -> Result<(), String> {
+    fn value(&mut self, k: usize, v: &Value<'_>) -> Result<(), String> {
         match v {
             // Digits, sign and point: formatted on the stack, never quoted.
             Value::Dec(d) => self.rows.field(crate::model::decimal_text(*d).as_bytes()),
-            v => self.rows.field(v.text(&mut self.scratch).unwrap_or("").as_bytes()),
+            v => {
+                let text = v.text(&mut self.scratch).unwrap_or("").as_bytes();
+                let guarded = self.guard.as_ref().is_some_and(|g| g.get(k) == Some(&true));
+                if guarded && formula_like(text.first()) {
+                    self.guarded.clear();
+                    self.guarded.push(b'\'');
+                    self.guarded.extend_from_slice(text);
+                    self.rows.field(&self.guarded);
+                } else {
+                    self.rows.field(text);
+                }
+            }
         }
         Ok(())
     }

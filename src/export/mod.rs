@@ -50,6 +50,11 @@ pub struct ExportRequest {
     pub job: Option<String>,
     /// CSV as D365's CSV-Unicode (UTF-16 LE with BOM, CRLF).
     pub dmf_unicode: bool,
+    /// CSV for spreadsheets: a text cell that starts with `=`, `+`, `-`, `@`, a tab or a CR
+    /// gets a `'` in front, so that a spreadsheet shows it instead of running it as a formula
+    /// (OWASP's advice on CSV injection). Off by default: the file then holds the values as
+    /// they are and imports back unchanged. Numbers and dates are never touched.
+    pub spreadsheet_safe: bool,
 }
 
 /// What an export did.
@@ -183,8 +188,9 @@ enum Failure {
 
 /// Makes the parts of one export's file.
 enum Maker {
-    /// CSV, UTF-8 or UTF-16.
-    Csv { utf16: bool },
+    /// CSV, UTF-8 or UTF-16; with `guard`, the text columns whose cells are made safe for
+    /// spreadsheets ([`ExportRequest::spreadsheet_safe`]).
+    Csv { utf16: bool, guard: Option<std::sync::Arc<[bool]>> },
     /// Parquet of this shape.
     Parquet(parquet::Shape),
 }
@@ -215,9 +221,9 @@ impl Maker {
     /// copying.
     fn sink(&self, like: &Sizes) -> Result<PartSink<'_>, String> {
         Ok(match self {
-            Maker::Csv { utf16 } => {
+            Maker::Csv { utf16, guard } => {
                 let bytes = like.0.first().map_or(1 << 20, |b| b + b / 8);
-                PartSink::Csv(Box::new(csv::CsvPart::new(*utf16, bytes)))
+                PartSink::Csv(Box::new(csv::CsvPart::new(*utf16, bytes).guarding(guard.clone())))
             }
             Maker::Parquet(shape) => PartSink::Parquet(shape.batch(&like.0)?),
         })
@@ -378,11 +384,16 @@ pub fn export(store: &mut Store, req: &ExportRequest, catalog: &Catalog) -> Resu
     let stage = crate::progress::Stage::start("export", format!("{} {:?}", entity.name, req.format));
     let pb = crate::progress::spinner(&format!("export {}", entity.name), "rows");
     let maker = match req.format {
-        Format::Csv => Maker::Csv { utf16: req.dmf_unicode },
+        Format::Csv => Maker::Csv {
+            utf16: req.dmf_unicode,
+            guard: req.spreadsheet_safe.then(|| {
+                entity.fields.iter().map(|f| matches!(f.ty, FieldType::String { .. } | FieldType::Enum(_))).collect()
+            }),
+        },
         Format::Parquet => Maker::Parquet(parquet::Shape::new(entity)),
     };
     let writer = match &maker {
-        Maker::Csv { utf16 } => csv::CsvFile::new(file, entity, *utf16).map(FileWriter::Csv),
+        Maker::Csv { utf16, .. } => csv::CsvFile::new(file, entity, *utf16).map(FileWriter::Csv),
         Maker::Parquet(shape) => shape.writer(file).map(|w| FileWriter::Parquet(Box::new(w))),
     };
     let scan = Scan { table, document, range };

@@ -187,3 +187,81 @@ fn csv_unicode_for_d365_and_byte_identical_reexports() {
     let p2 = export(&store, "BusinessDocumentSalesInvoiceLineItem", "parquet", &dir.path().join("p2"), None);
     assert_eq!(std::fs::read(&files(&p1)[0]).unwrap(), std::fs::read(&files(&p2)[0]).unwrap());
 }
+
+#[test]
+fn spreadsheet_safe_csv_defuses_formula_like_text_cells_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a");
+    batch(&a, 6, 1);
+    // Item names that a spreadsheet would run: the first four lines get one each.
+    let path = a.join("BusinessDocumentSalesInvoiceLineItem.csv");
+    let mut r = csv::Reader::from_path(&path).unwrap();
+    let head = r.headers().unwrap().clone();
+    let name = head.iter().position(|h| h == "ITEMNAME").unwrap();
+    let names = ["=HYPERLINK(\"http://x\",\"click\")", "-2 for 1", "@SUM(A1)", "+49 30 1234"];
+    let mut w = csv::Writer::from_path(a.join("l.csv")).unwrap();
+    w.write_record(&head).unwrap();
+    for (i, rec) in r.records().enumerate() {
+        let rec = rec.unwrap();
+        let fields: Vec<&str> =
+            rec.iter().enumerate().map(|(k, f)| if k == name && i < 4 { names[i] } else { f }).collect();
+        w.write_record(&fields).unwrap();
+    }
+    w.flush().unwrap();
+    std::fs::rename(a.join("l.csv"), &path).unwrap();
+    let store = dir.path().join("s.db");
+    import(&a, &a.join("master"), &store);
+    let entity = "BusinessDocumentSalesInvoiceLineItem";
+    let plain = export(&store, entity, "csv", &dir.path().join("plain"), None);
+    let mut args = vec!["export", "--json", "--spreadsheet-safe", "--store"];
+    let (s, out) = (store.display().to_string(), dir.path().join("safe").display().to_string());
+    args.extend([s.as_str(), "--entity", entity, "--format", "csv", "--out", out.as_str()]);
+    let run = invoiceflow(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let safe = run.json()["exports"][0].clone();
+    let plain = std::fs::read_to_string(&files(&plain)[0]).unwrap();
+    let safe = std::fs::read_to_string(&files(&safe)[0]).unwrap();
+    // The default keeps every value as it is (and so imports back unchanged).
+    assert!(plain.contains(",\"=HYPERLINK(\"\"http://x\"\",\"\"click\"\")\","), "{plain}");
+    // The safe file differs in exactly those four cells, each with a ' in front.
+    let expected = plain
+        .replace("\"=HYPERLINK(", "\"'=HYPERLINK(")
+        .replace(",-2 for 1,", ",'-2 for 1,")
+        .replace(",@SUM(A1),", ",'@SUM(A1),")
+        .replace(",+49 30 1234,", ",'+49 30 1234,");
+    for cell in ["\"=HYPERLINK(", ",-2 for 1,", ",@SUM(A1),", ",+49 30 1234,"] {
+        assert_eq!(plain.matches(cell).count(), 1, "{cell}");
+    }
+    assert_eq!(safe, expected);
+    // Parquet cells are typed: the option is refused there.
+    let run = invoiceflow(&[
+        "export",
+        "--spreadsheet-safe",
+        "--store",
+        &s,
+        "--entity",
+        entity,
+        "--format",
+        "parquet",
+        "--out",
+        &out,
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("--spreadsheet-safe applies to CSV only"), "{}", run.stderr);
+}
+
+#[test]
+fn a_job_asking_spreadsheet_safe_parquet_is_refused_when_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = dir.path().join("job.toml");
+    let text = "version = 1\nlegal_entity = \"DEMF\"\nmaster = \"m\"\nstore = \"s.db\"\n[[export]]\nentity = \"SalesInvoiceHeaderV2\"\nformat = \"parquet\"\nout = \"o\"\nspreadsheet_safe = true\n";
+    std::fs::write(&job, text).unwrap();
+    let e = invoiceflow::job::Job::load(&job, invoiceflow::entity::Catalog::builtin()).unwrap_err().to_string();
+    assert!(
+        e.ends_with("export[0]: spreadsheet_safe applies to CSV only (Parquet cells are typed and run nothing)"),
+        "{e}"
+    );
+    std::fs::write(&job, text.replace("parquet", "csv")).unwrap();
+    let loaded = invoiceflow::job::Job::load(&job, invoiceflow::entity::Catalog::builtin()).unwrap();
+    assert!(loaded.exports[0].spreadsheet_safe);
+}
