@@ -293,7 +293,9 @@ pub fn resolve_entity(
         }
     }
     let stem = path.file_stem().and_then(|n| n.to_str()).unwrap_or("");
-    catalog.get(stem).map(|e| e.name.clone()).ok_or_else(|| {
+    // An entity's own name, or the name of one of our exports of it.
+    let entity = catalog.get(stem).or_else(|| crate::export::entity_of_file_stem(stem).and_then(|e| catalog.get(e)));
+    entity.map(|e| e.name.clone()).ok_or_else(|| {
         format!(
             "cannot tell which entity {} holds; write ENTITY=FILE (e.g. SalesInvoiceJournalHeader={})",
             path.display(),

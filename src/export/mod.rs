@@ -325,6 +325,19 @@ pub fn file_name(entity: &str, range: ExportRange, incremental: bool, format: Fo
     }
 }
 
+/// The entity name in the stem of an export's file name ([`file_name`]:
+/// `SalesInvoiceHeaderV2_full_v00005000`, `SalesInvoiceHeaderV2_v00005001-v00006000`), so that
+/// an export imports back without naming its entity. `None` for any other stem.
+pub fn entity_of_file_stem(stem: &str) -> Option<&str> {
+    let digits = |s: &str| s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit());
+    let (entity, tail) = stem.rsplit_once('_')?;
+    if let Some(to) = tail.strip_prefix('v').and_then(|t| t.split_once("-v")) {
+        return (digits(to.0) && digits(to.1)).then_some(entity);
+    }
+    let (entity, full) = entity.rsplit_once('_')?;
+    (full == "full" && tail.strip_prefix('v').is_some_and(digits)).then_some(entity)
+}
+
 /// Runs one export.
 pub fn export(store: &mut Store, req: &ExportRequest, catalog: &Catalog) -> Result<ExportReport, ExportError> {
     let entity = catalog.get(&req.entity).ok_or_else(|| {
@@ -809,6 +822,21 @@ pub fn csv_to_parquet(entity: &Entity, csv_path: &Path, out: &Path) -> Result<u6
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_entity_of_an_export_is_read_back_from_its_file_name() {
+        let r = ExportRange { from: 5000, to: 6000, resumed: false };
+        for (incremental, format) in [(false, Format::Csv), (true, Format::Parquet)] {
+            let name = file_name("SalesInvoiceHeaderV2", r, incremental, format);
+            let stem = name.rsplit_once('.').unwrap().0;
+            assert_eq!(entity_of_file_stem(stem), Some("SalesInvoiceHeaderV2"), "{name}");
+        }
+        for stem in
+            ["SalesInvoiceHeaderV2", "Headers_full_v123", "X_full_vABCDEFGH", "X_v00000001-00000002", "_full_v00000001"]
+        {
+            assert_eq!(entity_of_file_stem(stem).filter(|e| !e.is_empty()), None, "{stem}");
+        }
+    }
 
     fn csv_file(dir: &Path) -> (PathBuf, FileWriter) {
         let entity = Catalog::builtin().get("CustomerTransaction").unwrap();
