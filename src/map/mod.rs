@@ -93,6 +93,57 @@ struct EntityMappingFile {
     /// error names the key it is in.
     #[serde(default)]
     columns: BTreeMap<String, toml::Value>,
+    /// Header entities: the column that says invoice or credit note.
+    document_type: Option<DocumentTypeFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DocumentTypeFile {
+    /// Source column name (matched case-insensitively).
+    column: String,
+    /// Values that mean an invoice (`RE`, `INV`).
+    invoice: Vec<String>,
+    /// Values that mean a credit note (`GU`, `CRN`).
+    credit_note: Vec<String>,
+}
+
+/// A header column that says whether a row is an invoice or a credit note (legacy exports:
+/// `RE` / `GU`, `INV` / `CRN`), held against the invoice's sign. Values are matched as written
+/// (trimmed), then case-insensitively.
+#[derive(Debug, Clone)]
+pub struct DocumentType {
+    /// Source column name.
+    pub column: String,
+    /// Values that mean an invoice.
+    pub invoice: Vec<String>,
+    /// Values that mean a credit note.
+    pub credit_note: Vec<String>,
+}
+
+impl DocumentType {
+    /// What `value` says: `None` when it is neither an invoice nor a credit note value.
+    pub fn kind(&self, value: &str) -> Option<crate::model::TypedAs> {
+        use crate::model::TypedAs;
+        let v = value.trim();
+        let find =
+            |list: &[String], exact: bool| list.iter().any(|x| if exact { x == v } else { x.eq_ignore_ascii_case(v) });
+        for exact in [true, false] {
+            if find(&self.invoice, exact) {
+                return Some(TypedAs::Invoice);
+            }
+            if find(&self.credit_note, exact) {
+                return Some(TypedAs::CreditNote);
+            }
+        }
+        None
+    }
+
+    /// The values of both kinds, for messages: `RE (invoice), GU (credit note)`.
+    pub fn listed(&self) -> String {
+        let kind = |list: &[String], what: &str| list.iter().map(|v| format!("{v} ({what})")).collect::<Vec<_>>();
+        [kind(&self.invoice, "invoice"), kind(&self.credit_note, "credit note")].concat().join(", ")
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -159,6 +210,8 @@ pub struct EntityMapping {
     pub files: Vec<String>,
     /// Field index → rule.
     pub fields: HashMap<usize, FieldRule>,
+    /// The document type column (header entities).
+    pub document_type: Option<DocumentType>,
 }
 
 /// A loaded mapping file.
@@ -292,7 +345,34 @@ impl Mapping {
                     return Err(invalid(key, "this field is mapped twice (by OData and staging name)".into()));
                 }
             }
-            entities.insert(entity.name.clone(), EntityMapping { files: em.files, fields });
+            let document_type = match em.document_type {
+                None => None,
+                Some(_) if entity.kind != crate::entity::EntityKind::InvoiceHeader => {
+                    return Err(invalid(
+                        format!("entity.{ename}.document_type"),
+                        format!(
+                            "{} is not an invoice header entity: the document type belongs on the header",
+                            entity.name
+                        ),
+                    ))
+                }
+                Some(d) => {
+                    let key = format!("entity.{ename}.document_type");
+                    if d.invoice.is_empty() || d.credit_note.is_empty() {
+                        return Err(invalid(
+                            key,
+                            "list the values of both kinds: invoice = [\"RE\"], credit_note = [\"GU\"]".into(),
+                        ));
+                    }
+                    if let Some(both) =
+                        d.invoice.iter().find(|v| d.credit_note.iter().any(|c| c.eq_ignore_ascii_case(v)))
+                    {
+                        return Err(invalid(key, format!("`{both}` is listed as an invoice and as a credit note")));
+                    }
+                    Some(DocumentType { column: d.column, invoice: d.invoice, credit_note: d.credit_note })
+                }
+            };
+            entities.insert(entity.name.clone(), EntityMapping { files: em.files, fields, document_type });
         }
         Ok(Mapping {
             path: path.to_path_buf(),
@@ -402,7 +482,7 @@ impl<'r> RecordText<'r> {
 
     /// The text of field `i`.
     #[inline(always)]
-    fn field(self, i: usize) -> Option<&'r str> {
+    pub(crate) fn field(self, i: usize) -> Option<&'r str> {
         let (start, end) = self.record.bounds(i)?;
         debug_assert!(start <= end && self.text.is_char_boundary(start) && self.text.is_char_boundary(end));
         // SAFETY: a field's range lies in the record's bytes, which `text` is, and starts and
@@ -481,6 +561,9 @@ pub struct Plan<'e> {
     pub roles: Vec<FieldOp>,
     /// See [`Plan::roles`].
     pub others: Vec<FieldOp>,
+    /// The mapping's document type column (header entities) and where it is in the file
+    /// (`None`: not in it, and every row is rejected for it).
+    pub document_type: Option<(DocumentType, Option<usize>)>,
 }
 
 /// One field as the quick typing of a line takes it (see [`Plan::roles`]).
@@ -575,6 +658,13 @@ impl<'e> Plan<'e> {
             sources.push(source);
             rules.push(rule);
         }
+        let document_type = em.and_then(|m| m.document_type.clone()).map(|d| {
+            let at = by_col.get(&d.column.to_lowercase()).copied();
+            if let Some(ci) = at {
+                used[ci] = true;
+            }
+            (d, at)
+        });
         let unknown_columns =
             columns.iter().zip(&used).filter(|(c, u)| !**u && !c.is_empty()).map(|(c, _)| c.clone()).collect();
         let direct: Vec<Option<Direct>> = (sources.iter().zip(&rules).zip(&formats))
@@ -600,7 +690,7 @@ impl<'e> Plan<'e> {
         };
         let roles = (0..entity.fields.len()).filter(|&i| entity.fields[i].role.is_some()).map(op).collect();
         let others = (0..entity.fields.len()).filter(|&i| entity.fields[i].role.is_none()).map(op).collect();
-        Plan { entity, sources, rules, formats, unknown_columns, missing_required, roles, others }
+        Plan { entity, sources, rules, formats, unknown_columns, missing_required, roles, others, document_type }
     }
 
     /// The text of field `i` in `record` after trimming, defaults and value maps; empty when
@@ -687,6 +777,36 @@ mod tests {
             err.to_string(),
             "m.toml: entity.SalesInvoiceJournalHeader.columns.InvoiceNumbr: SalesInvoiceJournalHeader has no field InvoiceNumbr; `invoiceflow entities SalesInvoiceJournalHeader` lists its fields"
         );
+    }
+
+    #[test]
+    fn a_document_type_belongs_on_a_header_and_names_each_value_once() {
+        let parse = |entity: &str, values: &str| {
+            let text =
+                format!("version = 1\nname = \"x\"\n[entity.{entity}.document_type]\ncolumn = \"Art\"\n{values}\n");
+            Mapping::parse(Path::new("m.toml"), &text, Catalog::builtin())
+                .map(|m| m.entities[entity].document_type.clone())
+        };
+        let d = parse("SalesInvoiceJournalHeader", "invoice = [\"RE\"]\ncredit_note = [\"GU\", \"Gutschrift\"]")
+            .unwrap()
+            .unwrap();
+        use crate::model::TypedAs;
+        assert_eq!(
+            [" RE ", "gu", "GUTSCHRIFT", "XX", ""].map(|v| d.kind(v)),
+            [Some(TypedAs::Invoice), Some(TypedAs::CreditNote), Some(TypedAs::CreditNote), None, None]
+        );
+        assert_eq!(
+            parse("BusinessDocumentSalesInvoiceLineItem", "invoice = [\"RE\"]\ncredit_note = [\"GU\"]").unwrap_err().to_string(),
+            "m.toml: entity.BusinessDocumentSalesInvoiceLineItem.document_type: BusinessDocumentSalesInvoiceLineItem is not an invoice header entity: the document type belongs on the header"
+        );
+        assert_eq!(
+            parse("SalesInvoiceJournalHeader", "invoice = [\"RE\"]\ncredit_note = [\"re\"]").unwrap_err().to_string(),
+            "m.toml: entity.SalesInvoiceJournalHeader.document_type: `RE` is listed as an invoice and as a credit note"
+        );
+        assert!(parse("SalesInvoiceJournalHeader", "invoice = []\ncredit_note = [\"GU\"]")
+            .unwrap_err()
+            .to_string()
+            .contains("list the values of both kinds"));
     }
 
     #[test]

@@ -283,6 +283,19 @@ pub struct InvoiceHeader {
     pub item_tax_group: Option<std::sync::Arc<str>>,
     /// Fields without a role.
     pub extras: Extras,
+    /// What the source's document type column says the invoice is (a mapping's
+    /// `document_type`); `None` when the source has none (the sign decides).
+    pub typed_as: Option<TypedAs>,
+}
+
+/// A document kind that a source states in a column of its own (a mapping's `document_type`:
+/// `RE` invoice, `GU` credit note), held against the invoice's sign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypedAs {
+    /// An invoice: its total is not negative.
+    Invoice,
+    /// A credit note: its total is not positive.
+    CreditNote,
 }
 
 /// Totals a header may carry.

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use rust_decimal::Decimal;
 
-use super::{Currency, Date, Extras, HeaderTotals, InvoiceHeader, Name};
+use super::{Currency, Date, Extras, HeaderTotals, InvoiceHeader, Name, TypedAs};
 use crate::entity::DocumentKind;
 use crate::read::Origin;
 
@@ -65,6 +65,8 @@ const DISCOUNT: u32 = 1 << 13;
 const TAX_GROUP: u32 = 1 << 14;
 const ITEM_TAX_GROUP: u32 = 1 << 15;
 const FREE_TEXT: u32 = 1 << 16;
+const TYPED_INVOICE: u32 = 1 << 17;
+const TYPED_CREDIT_NOTE: u32 = 1 << 18;
 
 impl PackedHeader {
     /// Packs `h` (all of it but its origin and legal entity).
@@ -95,6 +97,8 @@ impl PackedHeader {
             (TAX_GROUP, h.tax_group.is_some()),
             (ITEM_TAX_GROUP, h.item_tax_group.is_some()),
             (FREE_TEXT, h.document == DocumentKind::FreeText),
+            (TYPED_INVOICE, h.typed_as == Some(TypedAs::Invoice)),
+            (TYPED_CREDIT_NOTE, h.typed_as == Some(TypedAs::CreditNote)),
         ]
         .iter()
         .fold(0u32, |m, &(bit, set)| if set { m | bit } else { m });
@@ -219,6 +223,13 @@ impl PackedHeader {
             tax_group,
             item_tax_group,
             extras,
+            typed_as: if has(TYPED_INVOICE) {
+                Some(TypedAs::Invoice)
+            } else if has(TYPED_CREDIT_NOTE) {
+                Some(TypedAs::CreditNote)
+            } else {
+                None
+            },
         }
     }
 }
@@ -371,6 +382,7 @@ mod tests {
             tax_group: Some(code("FULL")),
             item_tax_group: Some(code("")),
             extras,
+            typed_as: Some(TypedAs::CreditNote),
         }
     }
 
@@ -412,6 +424,7 @@ mod tests {
             tax_group: None,
             item_tax_group: None,
             extras: Extras::default(),
+            typed_as: None,
             ..full()
         };
         let p = PackedHeader::pack(&h);

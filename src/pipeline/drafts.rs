@@ -84,6 +84,8 @@ pub fn invoice_of(d: &StoredDoc) -> Option<(Invoice, String)> {
         tax_group: None,
         item_tax_group: None,
         extras: extras(header_entity, i.get("extras")),
+        // The document type was held against the sign when the draft was imported.
+        typed_as: None,
     };
     let mut lines = Vec::with_capacity(d.lines.len());
     let mut taxes = Vec::with_capacity(d.lines.len());

@@ -270,9 +270,12 @@ fn parse_row(
         return parsed;
     }
     let parsed = validate::convert(plan, columns, rec, origin, &mut values).and_then(|()| match entity.kind {
-        EntityKind::InvoiceHeader => {
-            invoice::header_from(entity, &mut values, origin, default_legal_entity).map(|h| booked(&h))
-        }
+        EntityKind::InvoiceHeader => invoice::header_from(entity, &mut values, origin, default_legal_entity)
+            .and_then(|mut h| {
+                h.typed_as = invoice::typed_as(plan, columns, rec, origin)?;
+                Ok(h)
+            })
+            .map(|h| booked(&h)),
         EntityKind::InvoiceLine => {
             invoice::line_from(entity, &mut values, origin, default_legal_entity, &mut scratch.lines)
                 .map(|l| Parsed::Line(Box::new(l)))

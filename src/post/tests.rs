@@ -128,6 +128,7 @@ fn header(currency: &str, document: DocumentKind) -> InvoiceHeader {
         tax_group: None,
         item_tax_group: None,
         extras: Default::default(),
+        typed_as: None,
     }
 }
 

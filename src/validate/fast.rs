@@ -135,8 +135,15 @@ pub fn header<'r>(
         if !extras(plan, all, &mut *t) {
             return None;
         }
+        // What the document type column says, when the mapping has one (anything unusual the
+        // full way, which says what is wrong).
+        let typed_as = match &plan.document_type {
+            None => None,
+            Some((d, at)) => Some(d.kind(all.field((*at)?)?)?),
+        };
         // Typed without its texts and packed with them: they are copied once, into the pack.
-        let h = invoice::header_with(plan.entity, values, origin, default_legal_entity, Extras::default()).ok()?;
+        let mut h = invoice::header_with(plan.entity, values, origin, default_legal_entity, Extras::default()).ok()?;
+        h.typed_as = typed_as;
         Some(invoice::Booked::with_texts(&h, &t))
     })
 }

@@ -13,7 +13,7 @@ use crate::model::master::MasterData;
 use crate::model::totals::{self, LineTax, RoundingPolicy, Totals};
 use crate::model::{
     ChunkBuilder, Currency, Date, Head, HeaderRef, HeaderTotals, Invoice, InvoiceHeader, InvoiceLine, PackedHeader,
-    Slot,
+    Slot, TypedAs,
 };
 use crate::read::Origin;
 
@@ -156,6 +156,45 @@ pub fn header_from(
     header_with(entity, values, origin, default_legal_entity, extras)
 }
 
+/// What a header's document type column says (a mapping's `document_type`, see
+/// [`crate::map::DocumentType`]): `None` when the mapping has none. A file without the column,
+/// or a value that is neither kind, is the row's reject.
+pub fn typed_as(
+    plan: &crate::map::Plan<'_>,
+    columns: &[String],
+    record: crate::read::Record<'_>,
+    origin: Origin,
+) -> Result<Option<TypedAs>, Reject> {
+    let Some((d, at)) = &plan.document_type else { return Ok(None) };
+    let Some(at) = at else {
+        return Err(Reject::new(
+            origin,
+            Some(&d.column),
+            Rule::ColumnMissing,
+            format!(
+                "the document type column {} (the mapping's document_type) is not in the file (header columns: {}) — {}",
+                d.column,
+                columns.join(", "),
+                Rule::ColumnMissing.fix()
+            ),
+        ));
+    };
+    let value = record.get(*at).map(String::from_utf8_lossy).unwrap_or_default();
+    d.kind(&value).map(Some).ok_or_else(|| {
+        Reject::new(
+            origin,
+            Some(&d.column),
+            Rule::FieldEnum,
+            format!(
+                "document type {} `{}` is neither an invoice nor a credit note (the mapping's document_type lists {}) — add the value to the mapping's document_type, or correct the row",
+                d.column,
+                value.trim(),
+                d.listed()
+            ),
+        )
+    })
+}
+
 /// [`header_from`] with the texts of the fields without a role already written (`extras`).
 pub(crate) fn header_with(
     entity: &Entity,
@@ -204,6 +243,8 @@ pub(crate) fn header_with(
         tax_group: take_code(entity, values, Role::TaxGroup),
         item_tax_group: take_code(entity, values, Role::ItemTaxGroup),
         extras,
+        // Set from the mapping's document type column by the caller ([`typed_as`]).
+        typed_as: None,
     };
     Ok(h)
 }
@@ -1556,6 +1597,35 @@ fn invoice_rules(
                 h.original_invoice.as_deref().unwrap_or("")
             ),
         );
+    }
+    // A document type column states the kind: a credit note has no positive total, an invoice
+    // no negative one (the header's total as given, or the lines' net).
+    if let Some(typed) = h.typed_as {
+        let given = h.totals.amount;
+        let credit = typed == TypedAs::CreditNote;
+        let wrong = |d: Decimal| if credit { d > Decimal::ZERO } else { d < Decimal::ZERO };
+        let what = if credit { "a credit note" } else { "an invoice" };
+        let shown = match given.filter(|&t| wrong(t)) {
+            Some(t) => Some(format!("its total is {t}")),
+            None => wrong(net).then(|| format!("its total without VAT is {net}")),
+        };
+        if let Some(shown) = shown {
+            let role = if given.is_some() { Role::TotalAmount } else { Role::InvoiceNumber };
+            let fix = match typed {
+                TypedAs::CreditNote => {
+                    "a credit note's quantities and totals are negative: negate them, or correct the document type"
+                }
+                TypedAs::Invoice => {
+                    "an invoice's total is not negative: correct the document type, or the quantities and totals"
+                }
+            };
+            return Err(Reject::new(
+                o,
+                ctx.field(o, role),
+                Rule::AmountSign,
+                format!("the document type says {what} but {shown} — {fix}"),
+            ));
+        }
     }
     let compute = |policy| {
         totals::compute_with_nets(h, lines, doc.line_nets.clone(), taxes, policy)

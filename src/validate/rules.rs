@@ -72,7 +72,7 @@ rules! {
     AmountLine = "amount.line", "A line amount given by the source equals quantity × price ÷ price unit − discounts + charges, rounded to the currency.", "Correct the line amount or the quantity, price and discounts.";
     AmountTax = "amount.tax", "A header's total tax equals the tax computed from its lines.", "Correct TotalTaxAmount, or the lines' tax codes.";
     AmountTotal = "amount.total", "A header's invoice total equals its lines less discount plus charges plus tax.", "Correct TotalInvoiceAmount, or the lines.";
-    AmountSign = "amount.sign", "A credit note (one that names the invoice it corrects) has a negative total, and a header total has the sign of its lines.", "Use negative quantities on credit notes, or remove the original-invoice reference.";
+    AmountSign = "amount.sign", "A credit note (one that names the invoice it corrects, or that a mapping's document type marks) has a negative total, an invoice marked by its document type no negative one, and a header total has the sign of its lines.", "Use negative quantities on credit notes, or remove the original-invoice reference or correct the document type.";
     DateImplausible = "date.implausible", "Invoice dates lie between 1950-01-01 and one year after the run date.", "Correct the date (a two-digit year or swapped day and month are the usual causes).";
     DateDueBeforeInvoice = "date.due_before_invoice", "The due date is not before the invoice date.", "Correct the due date.";
 }

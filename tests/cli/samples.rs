@@ -197,3 +197,141 @@ fn a_misgrouped_number_in_a_legacy_file_is_rejected_not_read_a_thousand_times_of
         bad[0].message
     );
 }
+
+/// The legacy-de sample with a document type column `Belegart` (one value per invoice), in
+/// `dir`, with `edits` (text → text, on the Windows-1252 bytes of both files) made first; and
+/// the legacy-de mapping, with `document_type` when `typed`.
+fn legacy_de_typed(dir: &std::path::Path, types: [&str; 3], edits: &[(&str, &str)], typed: bool) -> crate::Run {
+    // Each edit is made in the file that holds its text.
+    let mut made = 0;
+    let mut edit = |name: &str| {
+        let mut text = std::fs::read(root().join("samples/legacy-de").join(name)).unwrap();
+        for (from, to) in edits {
+            if let Some(at) = text.windows(from.len()).position(|w| w == from.as_bytes()) {
+                text.splice(at..at + from.len(), to.bytes());
+                made += 1;
+            }
+        }
+        text
+    };
+    let heads = edit("Rechnungskopf.csv");
+    let lines = edit("Rechnungspositionen.csv");
+    assert_eq!(made, edits.len(), "every edit finds its text");
+    let mut out = Vec::new();
+    for (i, row) in heads.split(|&b| b == b'\n').filter(|r| !r.is_empty()).enumerate() {
+        let row = row.strip_suffix(b"\r").unwrap_or(row);
+        out.extend_from_slice(row);
+        out.extend_from_slice(if i == 0 { b";Belegart" } else { types[i - 1].as_bytes() });
+        out.extend_from_slice(b"\r\n");
+    }
+    std::fs::write(dir.join("Rechnungskopf.csv"), out).unwrap();
+    std::fs::write(dir.join("Rechnungspositionen.csv"), lines).unwrap();
+    let mut mapping = std::fs::read_to_string(root().join("mappings/legacy-de.toml")).unwrap();
+    if typed {
+        mapping = mapping.replace(
+            "[entity.SalesInvoiceJournalHeader.columns]",
+            "[entity.SalesInvoiceJournalHeader.document_type]\ncolumn = \"Belegart\"\ninvoice = [\"RE\"]\ncredit_note = [\"GU\"]\n\n[entity.SalesInvoiceJournalHeader.columns]",
+        );
+    }
+    std::fs::write(dir.join("m.toml"), mapping).unwrap();
+    let mut args = vec!["import".to_string(), "--dry-run".into(), "--json".into(), "--quiet".into()];
+    args.extend(["--rejects".into(), dir.join("rejects").display().to_string()]);
+    args.extend(["--master".into(), root().join("samples/master").display().to_string()]);
+    args.extend(["--mapping".into(), dir.join("m.toml").display().to_string()]);
+    args.extend(["Rechnungskopf.csv", "Rechnungspositionen.csv"].map(|f| dir.join(f).display().to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    invoiceflow(&refs)
+}
+
+/// (line, field, rule, message) of the rejects of `file` in a run's rejects index at `dir`.
+fn rejects_of(dir: &std::path::Path, file: &str) -> Vec<(u64, String, String, String)> {
+    let mut r = csv::Reader::from_path(dir.join("rejects/rejects.csv")).unwrap();
+    r.deserialize::<crate::RejectRow>()
+        .map(|row| row.unwrap())
+        .filter(|row| row.file.ends_with(file))
+        .map(|row| (row.line, row.field, row.rule, row.message))
+        .collect()
+}
+
+#[test]
+fn a_document_type_column_marks_credit_notes_and_is_held_against_the_sign() {
+    // GU with positive amounts, an unknown type, RE as it should be.
+    let dir = tempfile::tempdir().unwrap();
+    let run = legacy_de_typed(dir.path(), [";GU", ";XX", ";RE"], &[], true);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let json = run.json();
+    crate::assert_nothing_lost(&json);
+    assert_eq!(
+        (json["validated"]["invoices"].as_u64(), json["validated"]["credit_notes"].as_u64()),
+        (Some(1), Some(0))
+    );
+    let heads = rejects_of(dir.path(), "Rechnungskopf.csv");
+    assert_eq!(heads.len(), 2, "{heads:?}");
+    assert_eq!((heads[0].0, heads[0].1.as_str(), heads[0].2.as_str()), (2, "TotalInvoiceAmount", "amount.sign"));
+    assert_eq!(
+        heads[0].3,
+        "the document type says a credit note but its total is 629.76 — a credit note's quantities and totals are negative: negate them, or correct the document type"
+    );
+    assert_eq!((heads[1].0, heads[1].1.as_str(), heads[1].2.as_str()), (3, "Belegart", "field.enum"));
+    assert_eq!(
+        heads[1].3,
+        "document type Belegart `XX` is neither an invoice nor a credit note (the mapping's document_type lists RE (invoice), GU (credit note)) — add the value to the mapping's document_type, or correct the row"
+    );
+    // The column is the mapping's: not reported as unknown (the header's net total is).
+    assert_eq!(run.import_of("Rechnungskopf.csv")["unknown_columns"], serde_json::json!(["Nettobetrag"]));
+
+    // R2019-00451 as a real credit note (negative quantities and totals) typed GU is accepted
+    // as one; R2019-00453 negated but typed RE is refused.
+    let negate = [
+        ("532,60;97,16;629,76", "-532,60;-97,16;-629,76"),
+        ("4.066,30;0,00;4.066,30", "-4.066,30;0,00;-4.066,30"),
+        ("Zoll;1;Stk;499,00;;1;499,00", "Zoll;-1;Stk;499,00;;1;-499,00"),
+        ("Bayern;2;Stk;16,80;;2;33,60", "Bayern;-2;Stk;16,80;;2;-33,60"),
+        (";4;Stk;1.099,00;7,50;9;4.066,30", ";-4;Stk;1.099,00;7,50;9;-4.066,30"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let run = legacy_de_typed(dir.path(), [";GU", ";RE", ";RE"], &negate, true);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let json = run.json();
+    assert_eq!(
+        (json["validated"]["invoices"].as_u64(), json["validated"]["credit_notes"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let heads = rejects_of(dir.path(), "Rechnungskopf.csv");
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    assert_eq!((heads[0].0, heads[0].2.as_str()), (4, "amount.sign"));
+    assert_eq!(
+        heads[0].3,
+        "the document type says an invoice but its total is -4066.30 — an invoice's total is not negative: correct the document type, or the quantities and totals"
+    );
+    assert_eq!(rejects_of(dir.path(), "Rechnungspositionen.csv").iter().map(|r| r.0).collect::<Vec<_>>(), [6]);
+
+    // Without document_type in the mapping, today's reading stays: the sign decides, and the
+    // column is one the mapping does not use.
+    let dir = tempfile::tempdir().unwrap();
+    let run = legacy_de_typed(dir.path(), [";GU", ";XX", ";RE"], &[], false);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["validated"]["invoices"], 3);
+    assert_eq!(run.import_of("Rechnungskopf.csv")["unknown_columns"], serde_json::json!(["Nettobetrag", "Belegart"]));
+
+    // The typed mapping on the sample without the column: every header says so.
+    let typed = tempfile::tempdir().unwrap();
+    legacy_de_typed(typed.path(), [";RE", ";RE", ";RE"], &[], true);
+    let mut args = vec!["import".to_string(), "--dry-run".into(), "--json".into(), "--quiet".into()];
+    args.extend(["--rejects".into(), dir.path().join("rejects").display().to_string()]);
+    args.extend(["--master".into(), root().join("samples/master").display().to_string()]);
+    args.extend(["--mapping".into(), typed.path().join("m.toml").display().to_string()]);
+    args.extend(
+        ["Rechnungskopf.csv", "Rechnungspositionen.csv"]
+            .map(|f| root().join("samples/legacy-de").join(f).display().to_string()),
+    );
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = invoiceflow(&refs);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let heads = rejects_of(dir.path(), "Rechnungskopf.csv");
+    assert_eq!(
+        heads.iter().map(|r| (r.0, r.2.as_str())).collect::<Vec<_>>(),
+        [(2, "column.missing"), (3, "column.missing"), (4, "column.missing")]
+    );
+    assert!(heads[0].3.starts_with("the document type column Belegart (the mapping's document_type) is not in the file (header columns: Rechnungsnummer, "), "{}", heads[0].3);
+}
