@@ -181,7 +181,13 @@ fn master(dir: &Path, customers: u64, rng: &mut Rng) -> io::Result<Vec<(String, 
         };
         let terms = ["Net14", "Net30", "CM30"][rng.below(3) as usize];
         let account = format!("C{i:06}");
-        let vat = format!("{country}{:09}", 100_000_000 + i);
+        // VAT identifiers in their country's format: FR with the key of its SIREN, CH as CHE.
+        let id = 100_000_000 + i;
+        let vat = match country {
+            "FR" => format!("FR{:02}{id:09}", (12 + 3 * (id % 97)) % 97),
+            "CH" => format!("CHE{id:09}"),
+            _ => format!("{country}{id:09}"),
+        };
         let endpoint = if scheme == "0060" { format!("{:09}", 100_000_000 + i) } else { vat.clone() };
         writeln!(
             w,

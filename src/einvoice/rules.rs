@@ -38,7 +38,7 @@ fn r2(d: Decimal) -> Decimal {
 }
 
 /// PEPPOL electronic address schemes (EAS code list, as the PEPPOL BIS 3.0.21 rules carry it).
-const EAS: &[&str] = &[
+pub const EAS: &[&str] = &[
     "0002", "0007", "0009", "0060", "0088", "0096", "0097", "0106", "0130", "0135", "0142", "0151", "0183", "0184",
     "0188", "0190", "0191", "0192", "0195", "0196", "0198", "0199", "0200", "0201", "0204", "0208", "0209", "0210",
     "0211", "0216", "0218", "0221", "0225", "0230", "0235", "0240", "0242", "0244", "0245", "0246", "0248", "9910",
@@ -211,6 +211,14 @@ pub fn check(d: &Doc) -> Vec<Finding> {
     }
     if missing(&d.seller.legal_id) && missing(&d.seller.vat_id) && missing(&d.seller.id) {
         fail("BR-CO-26", "the seller needs an identifier (BT-29), a legal registration identifier (BT-30) or a VAT identifier (BT-31)".into());
+    }
+    for (who, bt, p) in [("seller", "BT-31", &d.seller), ("buyer", "BT-48", &d.buyer)] {
+        if let Some(vat) = p.vat_id.as_deref().filter(|v| !crate::model::ident::vat_prefix_ok(v)) {
+            fail(
+                "BR-CO-09",
+                format!("{who} VAT identifier ({bt}) `{vat}` has no ISO 3166-1 country prefix (EL for Greece)"),
+            );
+        }
     }
     for v in &d.vat {
         let rate = v.rate.unwrap_or_default();
@@ -398,6 +406,18 @@ pub fn check(d: &Doc) -> Vec<Finding> {
                     "PEPPOL-EN16931-CL008",
                     format!("{who} electronic address scheme `{scheme}` is not in the EAS code list"),
                 );
+            }
+            // PEPPOL-COMMON: the identifier in the format (and with the check digit) of its scheme.
+            if let Some((id, scheme)) = &p.endpoint {
+                if let Err(problem) = crate::model::ident::check_scheme(scheme, id, true) {
+                    fail(
+                        problem.rule,
+                        format!("{who} electronic address `{id}` (scheme {scheme}) is not {}", problem.expected),
+                    );
+                }
+            }
+            if let Some(vat) = p.vat_id.as_deref().filter(|v| !crate::model::ident::dutch_vat_ok(v)) {
+                fail("PEPPOL-COMMON-R056-2", format!("{who} VAT identifier `{vat}` is not NL, 9 digits, B, 2 digits"));
             }
         }
     }

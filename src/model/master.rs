@@ -133,6 +133,9 @@ pub struct MasterData {
     pub number_sequences: Vec<NumberSequence>,
     /// `posting_setup` indexed (see [`MasterData::index_posting_setup`]).
     pub posting_index: PostingIndex,
+    /// Customers whose master row was rejected, with why (`line 13, field.identifier`): an
+    /// invoice for one says so rather than that the customer is unknown.
+    pub rejected_customers: HashMap<String, String>,
 }
 
 /// The rows of the posting setup by (posting type, account code, relation) and by (posting

@@ -4,6 +4,7 @@
 mod currency;
 mod date;
 mod extras;
+pub mod ident;
 pub mod master;
 mod name;
 mod packed;

@@ -1411,11 +1411,13 @@ fn header_rule(
     } else if let Some(c) = ctx.master.customers.get(h.customer).filter(|c| c.blocked) {
         reject(Role::Customer, Rule::RefCustomerBlocked, format!("customer {} is on hold for invoicing", c.account))
     } else if !ctx.master.customers.contains_key(h.customer) {
-        reject(
-            Role::Customer,
-            Rule::RefCustomer,
-            format!("customer `{}` is not in the Customer master data", h.customer),
-        )
+        let message = match ctx.master.rejected_customers.get(h.customer) {
+            Some(why) => {
+                format!("customer `{}` was rejected from the Customer master data ({why}): fix that row", h.customer)
+            }
+            None => format!("customer `{}` is not in the Customer master data", h.customer),
+        };
+        reject(Role::Customer, Rule::RefCustomer, message)
     } else if let Some(p) = h.payment_terms.filter(|p| !ctx.master.payment_terms.contains_key(*p)) {
         reject(
             Role::PaymentTerms,

@@ -70,6 +70,52 @@ fn key_of(entity: &Entity, values: &[Value<'_>]) -> Vec<String> {
     entity.key.iter().map(|&k| values[k].canonical(&entity.fields[k].ty)).collect()
 }
 
+/// The reject of a master row whose electronic address or VAT identifier a receiving access
+/// point would refuse (see [`crate::model::ident`]): a customer's or legal entity's
+/// `ElectronicAddress` by its `ElectronicAddressScheme` (which must be in the EAS code list),
+/// its VAT identifier (`TaxExemptNumber`, `VatNumber`) by its country prefix.
+fn identifiers(r: &Row<'_>, origin: Origin) -> Option<Reject> {
+    use crate::model::ident;
+    let vat_field = match r.entity.name.as_str() {
+        "Customer" => "TaxExemptNumber",
+        "LegalEntity" => "VatNumber",
+        _ => return None,
+    };
+    let reject = |field: &str, message: String| {
+        Some(Reject::new(
+            origin,
+            Some(field),
+            Rule::FieldIdentifier,
+            format!("{message} — {}", Rule::FieldIdentifier.fix()),
+        ))
+    };
+    if let (Some(address), Some(scheme)) = (r.s("ElectronicAddress"), r.s("ElectronicAddressScheme")) {
+        if !crate::einvoice::rules::EAS.contains(&scheme.trim()) {
+            return reject(
+                "ElectronicAddressScheme",
+                format!("ElectronicAddressScheme `{scheme}` is not in the EAS code list (PEPPOL-EN16931-CL008): use a code such as 0088 (GLN), 0192 (NO), 0208 (BE), 9930 (DE VAT) or EM (e-mail)"),
+            );
+        }
+        if let Err(p) = ident::check_scheme(&scheme, &address, true) {
+            return reject(
+                "ElectronicAddress",
+                format!("ElectronicAddress `{address}` (scheme {scheme}) is not {} ({})", p.expected, p.rule),
+            );
+        }
+    }
+    if let Some(vat) = r.s(vat_field) {
+        if let Err(p) = ident::check_vat(&vat) {
+            let message = if p.rule == "BR-CO-09" {
+                format!("{vat_field} `{vat}` has no country prefix (BR-CO-09): write {}", p.expected)
+            } else {
+                format!("{vat_field} `{vat}` does not have its country's format: {} ({})", p.expected, p.rule)
+            };
+            return reject(vat_field, message);
+        }
+    }
+    None
+}
+
 /// Adds typed rows of a master entity to `md`; returns the rows rejected.
 pub fn add_rows(entity: &Entity, rows: Vec<(Origin, Vec<Value<'static>>)>, md: &mut MasterData) -> Vec<Reject> {
     let mut rejects = Vec::new();
@@ -114,6 +160,14 @@ pub fn add_rows(entity: &Entity, rows: Vec<(Origin, Vec<Value<'static>>)>, md: &
                 format!("{field} `{code}` is not an ISO 4217 currency — {}", Rule::RefCurrency.fix()),
             )
         };
+        if let Some(reject) = identifiers(&r, *origin) {
+            if entity.name == "Customer" {
+                let why = format!("line {}, {}", origin.line, reject.rule.id());
+                md.rejected_customers.insert(r.req("CustomerAccount"), why);
+            }
+            rejects.push(reject);
+            continue;
+        }
         match entity.name.as_str() {
             "LegalEntity" => {
                 let code = r.req("AccountingCurrency");

@@ -47,6 +47,7 @@ rules! {
     FieldInt = "field.int", "Integer fields hold a whole number in range.", "Write a whole number without separators.";
     FieldDate = "field.date", "Date fields hold a real date in the expected format.", "Write the date as yyyy-MM-dd (or set date_format in the mapping).";
     FieldEnum = "field.enum", "Enum fields hold one of the listed values.", "Use one of the listed values, or add a value map in the mapping.";
+    FieldIdentifier = "field.identifier", "Electronic addresses and VAT identifiers have the format and check digit of their scheme or country (PEPPOL-COMMON R040–R057, EN 16931 BR-CO-09, the national VAT formats), as access points check them.", "Correct the identifier or its scheme; documents that carry it would be refused.";
     FieldBool = "field.bool", "Yes/No fields hold Yes, No, true, false, 1 or 0.", "Write Yes or No.";
     KeyDuplicate = "key.duplicate", "An entity key occurs once per import (all copies are rejected, as D365 does).", "Keep one row per key.";
     KeyNumberInUse = "key.number_in_use", "An invoice number and a voucher belong to one document of a legal entity, across sales and free-text invoices, in the store and in the import.", "Give the document its own number, or leave it empty so that it is drawn from the number sequence.";

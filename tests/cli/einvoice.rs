@@ -52,6 +52,21 @@ fn check_rejects_broken_copies_with_the_right_rule() {
         ),
         ("peppol-base-example.xml", "<cbc:PayableAmount currencyID=\"EUR\">", "<cbc:PayableAmount currencyID=\"EUR\">1", "BR-CO-16"),
         ("cen-cii-example4.xml", "<ram:CountryID>DK</ram:CountryID>", "", "BR-09"),
+        // Identifiers by scheme and country (a Swedish organisation number with a wrong check
+        // digit, a GLN with a wrong one, a VAT identifier without its country prefix).
+        (
+            "peppol-base-example.xml",
+            "<cbc:EndpointID schemeID=\"0088\">9482348239847239874</cbc:EndpointID>",
+            "<cbc:EndpointID schemeID=\"0007\">5560360794</cbc:EndpointID>",
+            "PEPPOL-COMMON-R049",
+        ),
+        (
+            "peppol-base-example.xml",
+            "<cbc:EndpointID schemeID=\"0088\">9482348239847239874</cbc:EndpointID>",
+            "<cbc:EndpointID schemeID=\"0088\">9482348239847239875</cbc:EndpointID>",
+            "PEPPOL-COMMON-R040",
+        ),
+        ("peppol-base-example.xml", "<cbc:CompanyID>SE4598375937</cbc:CompanyID>", "<cbc:CompanyID>4598375937</cbc:CompanyID>", "BR-CO-09"),
     ];
     for (file, from, to, rule) in cases {
         let path = broken(&examples, file, from, to, d);

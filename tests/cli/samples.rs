@@ -335,3 +335,52 @@ fn a_document_type_column_marks_credit_notes_and_is_held_against_the_sign() {
     );
     assert!(heads[0].3.starts_with("the document type column Belegart (the mapping's document_type) is not in the file (header columns: Rechnungsnummer, "), "{}", heads[0].3);
 }
+
+#[test]
+fn master_identifiers_are_checked_by_scheme_and_country_when_read() {
+    // Two customers of the sample's master data: DE-002 with a Swedish organisation number
+    // whose check digit is wrong (scheme 0007), DE-001 with a VAT number one digit short.
+    let dir = tempfile::tempdir().unwrap();
+    let master = dir.path().join("master");
+    std::fs::create_dir(&master).unwrap();
+    for e in std::fs::read_dir(root().join("samples/master")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, master.join(p.file_name().unwrap())).unwrap();
+    }
+    let customers = std::fs::read_to_string(master.join("Customer.csv")).unwrap();
+    let customers = customers
+        .replacen("DE,DE811122233,DE811122233,9930", "DE,DE811122233,5560360794,0007", 1)
+        .replacen("DE,DE987654321,DE987654321,9930", "DE,DE98765432,DE987654321,9930", 1);
+    std::fs::write(master.join("Customer.csv"), customers).unwrap();
+    let run = crate::import(
+        &["SalesInvoiceHeaderV2.csv", "Customer invoice lines.csv"]
+            .map(|f| root().join("samples/d365").join(f).display().to_string()),
+        &master,
+    );
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let rejects = run.rejects();
+    let of = |file: &str| rejects.iter().filter(|r| r.file.ends_with(file)).collect::<Vec<_>>();
+    let masters = of("Customer.csv");
+    assert_eq!(masters.len(), 2, "{masters:?}");
+    assert_eq!(
+        (masters[0].line, masters[0].field.as_str(), masters[0].rule.as_str()),
+        (2, "TaxExemptNumber", "field.identifier")
+    );
+    assert_eq!(
+        masters[0].message,
+        "TaxExemptNumber `DE98765432` does not have its country's format: DE and 9 digits (VAT-FORMAT) — Correct the identifier or its scheme; documents that carry it would be refused."
+    );
+    assert_eq!((masters[1].line, masters[1].field.as_str()), (3, "ElectronicAddress"));
+    assert_eq!(
+        masters[1].message,
+        "ElectronicAddress `5560360794` (scheme 0007) is not a Swedish organisation number: 10 digits, the last the Luhn check digit of the first nine (PEPPOL-COMMON-R049) — Correct the identifier or its scheme; documents that carry it would be refused."
+    );
+    // The invoices of DE-002 say why their customer is missing.
+    let refused: Vec<_> = of("SalesInvoiceHeaderV2.csv").into_iter().filter(|r| r.rule == "ref.customer").collect();
+    assert!(
+        refused.iter().any(|r| r.message.starts_with(
+            "customer `DE-002` was rejected from the Customer master data (line 3, field.identifier): fix that row"
+        )),
+        "{refused:?}"
+    );
+}
