@@ -278,8 +278,11 @@ pub struct EinvoiceArgs {
     /// when any would be).
     #[arg(long)]
     pub dry_run: bool,
-    /// Master data folder: documents that earlier runs refused are written with today's seller
-    /// and buyer data (so a corrected customer address takes effect).
+    /// Master data folder: re-issue the run's documents with today's master data — seller and
+    /// buyer as corrected, each VAT row's exemption reason as its tax code has it now, every
+    /// amount as posted (so a corrected address, identifier or exemption reason takes effect on
+    /// documents refused before or already sent). Without it, documents carry the parties
+    /// stored when they were posted.
     #[arg(long, value_name = "DIR")]
     pub master: Option<PathBuf>,
     #[command(flatten)]

@@ -199,6 +199,9 @@ impl Job {
                 out: join(base, &e.out),
                 job: e.job.clone(),
                 dry_run: false,
+                // Documents of a job run carry the parties they were posted with; only
+                // those pending from earlier runs take the run's master data.
+                reissue: false,
             })
             .collect();
         let mut imports = Vec::new();

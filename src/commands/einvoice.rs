@@ -35,6 +35,7 @@ pub(crate) fn einvoice_command(a: EinvoiceArgs) -> u8 {
             out: a.out.clone().unwrap_or_default(),
             job: a.job.clone(),
             dry_run: a.dry_run,
+            reissue: md.is_some(),
         };
         Ok(invoiceflow::einvoice::run(&mut store, &req, md.as_ref())?)
     };

@@ -54,12 +54,28 @@ fn party(p: &crate::post::Party) -> Party {
 
 /// The semantic document of a stored, posted invoice (an error when its blobs do not read back).
 pub fn build(s: &PostedDoc, syntax: Syntax) -> Result<Doc, Damaged> {
+    build_with(s, syntax, None)
+}
+
+/// [`build`], re-issued with today's master data when `master` is given: the seller and buyer
+/// as the master data has them now, and each VAT row's exemption reason (code and text) as its
+/// tax code has it now; every amount as posted. A customer or tax code the master data no
+/// longer has keeps what was stored.
+pub fn build_with(
+    s: &PostedDoc,
+    syntax: Syntax,
+    master: Option<&crate::model::master::MasterData>,
+) -> Result<Doc, Damaged> {
     let credit = s.credit_note;
     let sign = if credit { -Decimal::ONE } else { Decimal::ONE };
     let opt_text = |t: &Option<String>| t.clone().filter(|t| !t.is_empty());
     let currency = s.currency.clone();
     let tax_currency = Some(s.accounting_currency.clone()).filter(|a| !a.is_empty() && *a != currency);
-    let parties: Parties = serde_json::from_str(&s.parties).unwrap_or_default();
+    let terms = s.payment_terms.as_deref().filter(|t| !t.is_empty());
+    let parties: Parties = match master.and_then(|md| crate::post::parties(md, &s.legal_entity, &s.customer, terms)) {
+        Some(today) => today,
+        None => serde_json::from_str(&s.parties).unwrap_or_default(),
+    };
     let opt = |v: Decimal| if v.is_zero() { None } else { Some(v * sign) };
     let mut cells = Vec::with_capacity(crate::store::LINE_COLUMNS);
     let mut vat = Vec::new();
@@ -82,13 +98,21 @@ pub fn build(s: &PostedDoc, syntax: Syntax) -> Result<Doc, Damaged> {
                 });
             }
         }
+        let today = master.and_then(|md| md.tax_codes.get(text(cells[tc::TAX_CODE]).unwrap_or("")));
+        let (exemption_code, exemption_reason) = match today {
+            Some(t) => (t.exemption_reason_code.clone(), t.exemption_reason.clone()),
+            None => (
+                text(cells[tc::EXEMPTION_CODE]).map(str::to_string),
+                text(cells[tc::EXEMPTION_REASON]).map(str::to_string),
+            ),
+        };
         vat.push(VatRow {
             category,
             rate,
             base: dec(cells[tc::BASE]) * sign,
             amount: dec(cells[tc::AMOUNT]) * sign,
-            exemption_code: text(cells[tc::EXEMPTION_CODE]).map(str::to_string),
-            exemption_reason: text(cells[tc::EXEMPTION_REASON]).map(str::to_string),
+            exemption_code,
+            exemption_reason,
         });
     }
     let mut rows = BodyRows::new(&s.lines, crate::store::LINE_COLUMNS)?;

@@ -62,7 +62,7 @@ pub fn check_built(file: &str, doc: &Doc, xml: &[u8]) -> FileCheck {
     checked
 }
 
-pub use build::{build, stored_of};
+pub use build::{build, build_with, stored_of};
 
 /// What `einvoice` writes.
 #[derive(Debug, Clone)]
@@ -76,6 +76,10 @@ pub struct EinvoiceRequest {
     /// Build and check every document, write none and record nothing (no watermark moves, no
     /// document becomes pending): which documents would be refused, and why.
     pub dry_run: bool,
+    /// Re-issue: every document of the run is built with the master data [`run`] is given
+    /// (seller, buyer, exemption reasons as corrected; amounts as posted), not only those
+    /// pending from earlier runs.
+    pub reissue: bool,
 }
 
 /// A document not written because it broke a rule.
@@ -129,8 +133,10 @@ pub fn output_name(syntax: Syntax) -> &'static str {
 /// Writes the e-invoices of posted invoices (all, or those since the job's watermark): each
 /// document is checked on its model ([`check_built`]) and printed; one that breaks a rule is
 /// reported and not written. For a job, a refused document stays pending: every later run tries it again
-/// (with the parties of `master` when given, so corrected master data takes effect) until it is
-/// written or skipped (`skip-einvoice`). Files are named after the legal entity and the invoice
+/// (with the parties and exemption reasons of `master` when given, so corrected master data
+/// takes effect) until it is written or skipped (`skip-einvoice`). With `req.reissue`, every
+/// document of the run is built so (see [`build_with`]): the way to re-issue documents
+/// after master data was corrected, amounts as posted. Files are named after the legal entity and the invoice
 /// number, so a re-run rewrites the same files.
 ///
 /// The work runs as a pipeline over chunks of 2,048 documents: this thread reads a chunk from
@@ -185,7 +191,7 @@ pub fn run(
             }
         }
         for chunk in pending.chunks(CHUNK) {
-            let built = build_chunk(chunk, req.syntax).map_err(damaged)?;
+            let built = build_chunk(chunk, req.syntax, master).map_err(damaged)?;
             publish_chunk(built, req, true, &mut report, &mut outcome)?;
             pb.inc(chunk.len() as u64);
         }
@@ -207,8 +213,9 @@ pub fn run(
             });
             // A send fails when the stage after stopped on an error: reported when it is joined.
             let builder = scope.spawn(move || -> Result<(), crate::export::ExportError> {
+                let master = master.filter(|_| req.reissue);
                 for chunk in raw_rx {
-                    let built = build_chunk(&chunk, req.syntax).map_err(damaged)?;
+                    let built = build_chunk(&chunk, req.syntax, master).map_err(damaged)?;
                     drop(chunk);
                     if tx.send(built).is_err() {
                         break;
@@ -293,11 +300,15 @@ struct Built {
 }
 
 /// Builds, prints and checks the documents of a chunk on every core.
-fn build_chunk(docs: &[crate::store::PostedDoc], syntax: Syntax) -> Result<Vec<Built>, crate::store::Damaged> {
+fn build_chunk(
+    docs: &[crate::store::PostedDoc],
+    syntax: Syntax,
+    master: Option<&crate::model::master::MasterData>,
+) -> Result<Vec<Built>, crate::store::Damaged> {
     use rayon::prelude::*;
     docs.par_iter()
         .map(|s| {
-            let doc = build(s, syntax)?;
+            let doc = build::build_with(s, syntax, master)?;
             let xml = match syntax {
                 Syntax::Ubl => ubl::write(&doc),
                 Syntax::Cii => cii::write(&doc),

@@ -139,6 +139,7 @@ pub mod tax_col {
     use super::{position, TAX};
     pub const CATEGORY: usize = position(TAX, "category");
     pub const RATE: usize = position(TAX, "rate");
+    pub const TAX_CODE: usize = position(TAX, "tax_code");
     pub const ALLOWANCE: usize = position(TAX, "allowance");
     pub const CHARGE: usize = position(TAX, "charge");
     pub const BASE: usize = position(TAX, "base");

@@ -116,6 +116,51 @@ fn identifiers(r: &Row<'_>, origin: Origin) -> Option<Reject> {
     None
 }
 
+/// The reject of a sales tax code whose rate or exemption reason does not fit its VAT category:
+/// every document that used it would break the category's rules (BR-S-05, BR-Z-05, BR-E-05,
+/// BR-AE-05, BR-IC-05, BR-G-05, BR-O-05, BR-AF-05, BR-AG-05 on the rate; BR-*-10 on the
+/// exemption reason), and only the e-invoice would find out, after posting.
+fn vat_category(r: &Row<'_>, origin: Origin) -> Option<Reject> {
+    let category = r.enum_name("VatCategory")?;
+    let rate = r.dec("Rate").unwrap_or_default();
+    let exempt = r.s("ExemptionReasonCode").is_some() || r.s("ExemptionReason").is_some();
+    // The EN 16931 rule family of the category (K is the intra-community supply: IC).
+    let family = match category.as_str() {
+        "K" => "IC",
+        "L" => "AF",
+        "M" => "AG",
+        c => c,
+    };
+    let (field, rule, problem) = match category.as_str() {
+        "S" if rate <= Decimal::ZERO => ("Rate", "05", format!("has the rate {rate}; standard-rated (S) VAT is above zero")),
+        "Z" | "E" | "AE" | "K" | "G" | "O" if !rate.is_zero() => {
+            ("Rate", "05", format!("has the rate {rate}; category {category} is at zero"))
+        }
+        "L" | "M" if rate < Decimal::ZERO => ("Rate", "05", format!("has the rate {rate}; category {category} is not below zero")),
+        "E" | "AE" | "K" | "G" | "O" if !exempt => (
+            "ExemptionReasonCode",
+            "10",
+            format!("has no exemption reason; category {category} needs a VATEX code (ExemptionReasonCode) or a text (ExemptionReason)"),
+        ),
+        "S" | "Z" | "L" | "M" if exempt => (
+            "ExemptionReasonCode",
+            "10",
+            format!("has an exemption reason; category {category} takes none"),
+        ),
+        _ => return None,
+    };
+    Some(Reject::new(
+        origin,
+        Some(field),
+        Rule::FieldVatCategory,
+        format!(
+            "tax code {} (category {category}) {problem}: every document using it would break BR-{family}-{rule} — {}",
+            r.req("TaxCode"),
+            Rule::FieldVatCategory.fix()
+        ),
+    ))
+}
+
 /// Adds typed rows of a master entity to `md`; returns the rows rejected.
 pub fn add_rows(entity: &Entity, rows: Vec<(Origin, Vec<Value<'static>>)>, md: &mut MasterData) -> Vec<Reject> {
     let mut rejects = Vec::new();
@@ -222,6 +267,10 @@ pub fn add_rows(entity: &Entity, rows: Vec<(Origin, Vec<Value<'static>>)>, md: &
                 md.customers.insert(c.account.clone(), c);
             }
             "SalesTaxCode" => {
+                if let Some(reject) = vat_category(&r, *origin) {
+                    rejects.push(reject);
+                    continue;
+                }
                 let t = TaxCode {
                     code: crate::model::name(&r.req("TaxCode")),
                     name: r.s("Name"),

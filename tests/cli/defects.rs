@@ -37,12 +37,9 @@ fn check(c: Case) {
     let master_tmp = tempfile::tempdir().unwrap();
     let master = match c.slot {
         Slot::Customer => {
-            for e in fs::read_dir(root().join("samples/master")).unwrap() {
-                let e = e.unwrap();
-                fs::copy(e.path(), master_tmp.path().join(e.file_name())).unwrap();
-            }
-            fs::copy(&defect, master_tmp.path().join("Customer.csv")).unwrap();
-            master_tmp.path().to_path_buf()
+            let master = crate::sample_master_copy(master_tmp.path());
+            fs::copy(&defect, master.join("Customer.csv")).unwrap();
+            master
         }
         _ => root().join("samples/master"),
     };

@@ -225,3 +225,66 @@ fn the_check_on_the_model_and_on_the_written_bytes_agree() {
     }
     assert_eq!((compared, broke), (16 * 2 * 8, 16 * 2 * 5));
 }
+
+#[test]
+fn documents_are_reissued_with_corrected_master_data_and_the_posted_amounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sample_store(dir.path());
+    einvoice(&store, "cii", &dir.path().join("before"), None);
+    // The master data corrected after posting: a customer moved, an exemption reason reworded.
+    let master = crate::sample_master_copy(dir.path());
+    let edit = |file: &str, from: &str, to: &str| {
+        let text = std::fs::read_to_string(master.join(file)).unwrap();
+        assert!(text.contains(from), "{file}: {from}");
+        std::fs::write(master.join(file), text.replacen(from, to, 1)).unwrap();
+    };
+    edit("Customer.csv", "Industriering 22,Stuttgart,70173", "Donaustraße 3,Ulm,89073");
+    edit("SalesTaxCode.csv", "Export outside the EU", "Ausfuhrlieferung");
+    let out = dir.path().join("after");
+    let (s, o, m) = (store.display().to_string(), out.display().to_string(), master.display().to_string());
+    let run = invoiceflow(&["einvoice", "--json", "--syntax", "cii", "--store", &s, "--out", &o, "--master", &m]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["einvoices"][0]["documents"], 14);
+    let read = |d: &str, n: &str| std::fs::read_to_string(dir.path().join(d).join("DEMF").join(n)).unwrap();
+    // DE-002's invoice: the new address, everything else (amounts included) as first written.
+    let (was, is) = (read("before", "DEMF-INV-000102.xml"), read("after", "DEMF-INV-000102.xml"));
+    assert!(
+        is.contains("<ram:LineOne>Donaustraße 3</ram:LineOne>") && is.contains("<ram:CityName>Ulm</ram:CityName>"),
+        "{is}"
+    );
+    let back =
+        is.replace("Donaustraße 3", "Industriering 22").replace(">Ulm<", ">Stuttgart<").replace(">89073<", ">70173<");
+    assert_eq!(back, was);
+    // The export's exemption reason as the tax code has it now.
+    let (was, is) = (read("before", "DEMF-INV-000104.xml"), read("after", "DEMF-INV-000104.xml"));
+    assert!(is.contains("<ram:ExemptionReason>Ausfuhrlieferung</ram:ExemptionReason>"), "{is}");
+    assert_eq!(is.replace("Ausfuhrlieferung", "Export outside the EU"), was);
+}
+
+#[test]
+fn a_tax_code_whose_category_needs_an_exemption_reason_is_rejected_when_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = crate::sample_master_copy(dir.path());
+    let codes = std::fs::read_to_string(master.join("SalesTaxCode.csv")).unwrap();
+    let codes = codes.replacen("0,G,VATEX-EU-G,Export outside the EU", "0,G,,", 1).replacen(
+        "VAT7,VAT7,7,S,,",
+        "VAT7,VAT7,7,S,VATEX-EU-O,",
+        1,
+    );
+    std::fs::write(master.join("SalesTaxCode.csv"), codes).unwrap();
+    let run = crate::import(
+        &["SalesInvoiceHeaderV2.csv", "Customer invoice lines.csv"]
+            .map(|f| root().join("samples/d365").join(f).display().to_string()),
+        &master,
+    );
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let rejects: Vec<_> = run.rejects().into_iter().filter(|r| r.file.ends_with("SalesTaxCode.csv")).collect();
+    assert_eq!(rejects.len(), 2, "{rejects:?}");
+    assert_eq!(
+        (rejects[0].line, rejects[0].field.as_str(), rejects[0].rule.as_str()),
+        (3, "ExemptionReasonCode", "field.vat_category")
+    );
+    assert!(rejects[0].message.starts_with("tax code VAT7 (category S) has an exemption reason; category S takes none: every document using it would break BR-S-10 — "), "{}", rejects[0].message);
+    assert_eq!(rejects[1].line, 5);
+    assert!(rejects[1].message.starts_with("tax code EXPORT (category G) has no exemption reason; category G needs a VATEX code (ExemptionReasonCode) or a text (ExemptionReason): every document using it would break BR-G-10 — "), "{}", rejects[1].message);
+}

@@ -122,6 +122,17 @@ pub fn import(files: &[String], master: &Path) -> Run {
     invoiceflow(&refs)
 }
 
+/// A copy of the sample master data in `dir/master`, to edit.
+pub fn sample_master_copy(dir: &Path) -> PathBuf {
+    let master = dir.join("master");
+    std::fs::create_dir(&master).unwrap();
+    for e in std::fs::read_dir(root().join("samples/master")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), master.join(e.file_name())).unwrap();
+    }
+    master
+}
+
 /// Asserts read = accepted + rejected (+ unchanged) for every file of a summary.
 pub fn assert_nothing_lost(json: &Value) {
     for i in json["imports"].as_array().unwrap().iter().chain(json["master"].as_array().unwrap()) {

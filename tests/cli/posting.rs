@@ -377,12 +377,7 @@ fn a_posted_invoice_is_immutable_and_a_draft_is_upserted() {
 #[test]
 fn the_credit_limit_check_refuses_what_would_exceed_the_limit() {
     let dir = tempfile::tempdir().unwrap();
-    let master = dir.path().join("master");
-    std::fs::create_dir(&master).unwrap();
-    for e in std::fs::read_dir(root().join("samples/master")).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), master.join(e.file_name())).unwrap();
-    }
+    let master = crate::sample_master_copy(dir.path());
     let customers = std::fs::read_to_string(master.join("Customer.csv")).unwrap();
     let mut out = String::new();
     for (i, l) in customers.lines().enumerate() {

@@ -341,12 +341,7 @@ fn master_identifiers_are_checked_by_scheme_and_country_when_read() {
     // Two customers of the sample's master data: DE-002 with a Swedish organisation number
     // whose check digit is wrong (scheme 0007), DE-001 with a VAT number one digit short.
     let dir = tempfile::tempdir().unwrap();
-    let master = dir.path().join("master");
-    std::fs::create_dir(&master).unwrap();
-    for e in std::fs::read_dir(root().join("samples/master")).unwrap() {
-        let p = e.unwrap().path();
-        std::fs::copy(&p, master.join(p.file_name().unwrap())).unwrap();
-    }
+    let master = crate::sample_master_copy(dir.path());
     let customers = std::fs::read_to_string(master.join("Customer.csv")).unwrap();
     let customers = customers
         .replacen("DE,DE811122233,DE811122233,9930", "DE,DE811122233,5560360794,0007", 1)
