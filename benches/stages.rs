@@ -34,6 +34,7 @@ fn request(dir: &Path, post: Option<PostRequest>) -> ImportRequest {
         run_date: Date::from_ymd(2026, 1, 1).unwrap(),
         progress: false,
         post,
+        master_mappings: Vec::new(),
     }
 }
 

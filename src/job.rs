@@ -20,6 +20,9 @@ struct JobFile {
     legal_entity: String,
     /// Folder of master data files.
     master: PathBuf,
+    /// A mapping for the master data files (legacy customer lists): its `[entity.Customer]`
+    /// and other master sections. The mappings of the imports apply as well.
+    master_mapping: Option<PathBuf>,
     /// Folder for rejects files.
     rejects: Option<PathBuf>,
     /// Records per batch (default 8192).
@@ -124,6 +127,8 @@ pub struct Job {
     pub exports: Vec<crate::export::ExportRequest>,
     /// E-invoice outputs (they need the store).
     pub einvoices: Vec<crate::einvoice::EinvoiceRequest>,
+    /// Mappings for the master data files: `master_mapping`, then those of the imports.
+    pub master_mappings: Vec<Arc<Mapping>>,
 }
 
 /// Default records per batch.
@@ -215,6 +220,15 @@ impl Job {
                 .map_err(|m| err(format!("import[{i}]: {m}")))?;
             imports.push(InputFile { entity, path: file_path, mapping, push: s.push });
         }
+        let mut master_mappings: Vec<Arc<Mapping>> = match &file.master_mapping {
+            Some(m) => vec![Arc::new(Mapping::load(&join(base, m), catalog)?)],
+            None => Vec::new(),
+        };
+        for m in imports.iter().filter_map(|f| f.mapping.as_ref()) {
+            if !master_mappings.iter().any(|k| k.path == m.path) {
+                master_mappings.push(Arc::clone(m));
+            }
+        }
         if file.posting.pro_forma_out.is_some() && !file.posting.options.pro_forma {
             return Err(err("posting.pro_forma_out needs posting.pro_forma = true".into()));
         }
@@ -248,6 +262,7 @@ impl Job {
                     syntax: file.posting.pro_forma_syntax,
                 }),
             }),
+            master_mappings,
         })
     }
 }

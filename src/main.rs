@@ -91,6 +91,7 @@ fn main() -> ExitCode {
                         run_date: pipeline::today(),
                         progress: !a.common.quiet,
                         post: job.post,
+                        master_mappings: job.master_mappings,
                     };
                     let dry_run = req.post.is_none();
                     commands::import::run_import(&req, &a.common, dry_run, started, &job.exports, &job.einvoices)

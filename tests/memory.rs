@@ -115,6 +115,7 @@ fn request(
         run_date: invoiceflow::model::Date::from_ymd(2026, 1, 1).unwrap(),
         progress: false,
         post,
+        master_mappings: Vec::new(),
     }
 }
 

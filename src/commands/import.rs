@@ -66,6 +66,7 @@ pub(crate) fn import(a: ImportArgs) -> u8 {
         run_date: pipeline::today(),
         progress: !a.common.quiet,
         post: post_request(&a),
+        master_mappings: mappings.clone(),
     };
     let dry_run = req.post.is_none();
     run_import(&req, &a.common, dry_run, started, &[], &[])

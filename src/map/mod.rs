@@ -398,6 +398,12 @@ impl Mapping {
         }
     }
 
+    /// Whether `entity`'s file patterns in this mapping match this file name.
+    pub fn matches_file(&self, entity: &str, file_name: &str) -> bool {
+        let name = file_name.to_lowercase();
+        self.entities.get(entity).is_some_and(|m| m.files.iter().any(|p| wildcard_match(&p.to_lowercase(), &name)))
+    }
+
     /// The entity whose file patterns match this file name, if exactly one does.
     pub fn entity_for_file(&self, file_name: &str) -> Option<&str> {
         let mut hits = self

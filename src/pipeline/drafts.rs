@@ -158,6 +158,7 @@ pub fn post_drafts(
         run_date: super::today(),
         progress: false,
         post: Some(req.clone()),
+        master_mappings: Vec::new(),
     };
     let mut docs = Vec::new();
     {

@@ -101,6 +101,10 @@ pub struct ImportRequest {
     /// Post the accepted invoices into a store (or compute them pro forma); validate only
     /// when `None`.
     pub post: Option<PostRequest>,
+    /// Mappings for the master data files: a master entity's file is the one named after it
+    /// or matched by a mapping's `files` patterns for it, read through the mapping that
+    /// describes it (`[entity.Customer]`: columns, value maps, formats, the file's encoding).
+    pub master_mappings: Vec<std::sync::Arc<Mapping>>,
 }
 
 /// Counts of one file.
@@ -488,8 +492,12 @@ fn not_a_file(path: &Path) -> Option<String> {
 }
 
 /// The master data file of an entity in `dir`: `<Name>.csv|.parquet` or `<label>.csv`,
-/// case-insensitively.
-fn find_master_file(dir: &Path, entity: &Entity) -> Result<Option<PathBuf>, JobError> {
+/// case-insensitively, or a file that a mapping's `files` patterns for the entity match.
+fn find_master_file(
+    dir: &Path,
+    entity: &Entity,
+    mappings: &[std::sync::Arc<Mapping>],
+) -> Result<Option<PathBuf>, JobError> {
     let entries = std::fs::read_dir(dir).map_err(|source| ReadError::Io { path: dir.to_path_buf(), source })?;
     let mut hits: Vec<PathBuf> = Vec::new();
     for e in entries.flatten() {
@@ -502,7 +510,11 @@ fn find_master_file(dir: &Path, entity: &Entity) -> Result<Option<PathBuf>, JobE
         if !matches!(ext.as_str(), "csv" | "parquet" | "txt") {
             continue;
         }
-        if stem.eq_ignore_ascii_case(&entity.name) || stem.eq_ignore_ascii_case(&entity.label) {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if stem.eq_ignore_ascii_case(&entity.name)
+            || stem.eq_ignore_ascii_case(&entity.label)
+            || mappings.iter().any(|m| m.matches_file(&entity.name, name))
+        {
             hits.push(p);
         }
     }
@@ -587,7 +599,7 @@ impl<'c> Run<'c> {
         };
         let mut masters = Vec::new();
         for entity in catalog.entities().iter().filter(|e| e.kind == EntityKind::Master) {
-            let Some(path) = find_master_file(&req.master_dir, entity)? else {
+            let Some(path) = find_master_file(&req.master_dir, entity, &req.master_mappings)? else {
                 continue;
             };
             let idx = run.add_file(path.display().to_string(), entity);
@@ -608,10 +620,33 @@ impl<'c> Run<'c> {
 
     /// Reads the master data files (see [`Run::plan`]).
     fn read_master(&mut self, req: &ImportRequest, masters: MasterFiles<'c>) -> Result<(), JobError> {
-        let default_csv = CsvOptions::default();
+        let catalog = crate::entity::Catalog::builtin();
         for (idx, path, entity) in masters {
+            let mapping = crate::job::pick_mapping(&req.master_mappings, &path, Some(&entity.name), catalog)
+                .filter(|m| m.entities.contains_key(&entity.name));
+            let csv = mapping.as_ref().map(|m| m.csv.clone()).unwrap_or_default();
             let mut reader =
-                Reader::open(idx, &path, &self.labels[idx as usize], entity, None, &default_csv, req, true)?;
+                Reader::open(idx, &path, &self.labels[idx as usize], entity, mapping.as_deref(), &csv, req, true)?;
+            // A master file without a required column is a broken operation, not a row's fault:
+            // every row would be rejected, and every invoice that refers to one of them.
+            if !reader.plan.missing_required.is_empty() {
+                let plan = &reader.plan;
+                let names: Vec<String> =
+                    plan.missing_required.iter().map(|&i| validate::describe_missing(plan, i)).collect();
+                return Err(JobError::Input(format!(
+                    "{}: {} lacks the required column{} {} (its columns: {}); name them in the file, or map them in a mapping's [entity.{}.columns]{}",
+                    path.display(),
+                    entity.name,
+                    if names.len() == 1 { "" } else { "s" },
+                    names.join(", "),
+                    reader.columns.join(", "),
+                    entity.name,
+                    match &mapping {
+                        Some(m) => format!(" ({} is the mapping read)", m.path.display()),
+                        None => String::from(" (no mapping describes this file: give one with --mapping)"),
+                    }
+                )));
+            }
             let mut rows = Vec::new();
             while let Some(batch) = reader.next_parsed("")? {
                 for p in batch {
@@ -623,8 +658,7 @@ impl<'c> Run<'c> {
                 }
             }
             self.rejects.extend(validate::master::add_rows(entity, rows, &mut self.master));
-            let entry =
-                FileEntry { run: reader.finish(), entity, push: None, path, csv: default_csv.clone(), is_master: true };
+            let entry = FileEntry { run: reader.finish(), entity, push: None, path, csv, is_master: true };
             self.reports[idx as usize] = Some(entry);
         }
         Ok(())
@@ -905,6 +939,7 @@ pub fn load_master(dir: &Path, catalog: &Catalog) -> Result<(MasterData, RejectL
         run_date: today(),
         progress: false,
         post: None,
+        master_mappings: Vec::new(),
     };
     let (run, _) = Run::start(&req, catalog)?;
     Ok((run.master, run.rejects))

@@ -9,5 +9,5 @@ pub mod master;
 mod row;
 mod rules;
 
-pub use row::convert;
+pub use row::{convert, describe_missing};
 pub use rules::{Reject, Rule};

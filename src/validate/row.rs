@@ -94,7 +94,8 @@ fn field_label(plan: &Plan<'_>, entity: &Entity, i: usize) -> String {
     }
 }
 
-fn describe_missing(plan: &Plan<'_>, i: usize) -> String {
+/// A required field that no column feeds: `CustomerAccount`, or `CustomerAccount (mapped from column KUNNR)`.
+pub fn describe_missing(plan: &Plan<'_>, i: usize) -> String {
     let f = &plan.entity.fields[i];
     match &plan.sources[i] {
         Source::Missing { column: Some(c) } => format!("{} (mapped from column {c})", f.name),

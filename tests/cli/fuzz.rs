@@ -33,6 +33,7 @@ fn run_on(bytes: &[u8], name: &str, entity: &str) {
         run_date: Date::from_ymd(2024, 6, 1).unwrap(),
         progress: false,
         post: None,
+        master_mappings: Vec::new(),
     };
     if let Ok(out) = pipeline::import(&req, Catalog::builtin()) {
         for f in out.imports.iter().chain(&out.master) {
@@ -287,6 +288,7 @@ proptest! {
                 lock_timeout: std::time::Duration::from_secs(1),
                 pro_forma_out: None,
             }),
+            master_mappings: Vec::new(),
         };
         let out = pipeline::import(&req, Catalog::builtin()).unwrap();
         for f in &out.imports {

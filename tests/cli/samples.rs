@@ -379,3 +379,61 @@ fn master_identifiers_are_checked_by_scheme_and_country_when_read() {
         "{refused:?}"
     );
 }
+
+/// The legacy-de sample's master data with the customers in a legacy list `Kunden.csv` (KUNNR,
+/// NAME, …; semicolons, Windows-1252 as the mapping says) instead of Customer.csv, and the
+/// legacy-de mapping with an `[entity.Customer]` section; `columns` the list's header.
+fn legacy_customers(dir: &std::path::Path, columns: &str) -> crate::Run {
+    let master = crate::sample_master_copy(dir);
+    std::fs::remove_file(master.join("Customer.csv")).unwrap();
+    let rows = "DE-001;Bäckerei Müller KG;DOM;Net30;DE;DE987654321\r\n\
+                DE-002;Fahrradwerk Süd GmbH;DOM;Net14;DE;DE811122233\r\n\
+                FR-001;Vélos de Lyon SARL;EU;CM30;FR;FR40303265045\r\n";
+    let text = format!("{columns}\r\n{rows}");
+    let bytes: Vec<u8> = text.chars().map(|c| u8::try_from(u32::from(c)).expect("Latin-1")).collect();
+    std::fs::write(master.join("Kunden.csv"), bytes).unwrap();
+    let mapping = std::fs::read_to_string(root().join("mappings/legacy-de.toml")).unwrap()
+        + "\n[entity.Customer]\nfiles = [\"kunden*.csv\"]\n\n[entity.Customer.columns]\nCustomerAccount = \"KUNNR\"\n\
+           OrganizationName = \"NAME\"\nCustomerGroupId = \"GRUPPE\"\nSalesTaxGroup = \"GRUPPE\"\nPaymentTerms = \"ZAHLUNG\"\n\
+           AddressCountryRegionISOCode = \"LAND\"\nTaxExemptNumber = \"USTID\"\n";
+    std::fs::write(dir.join("m.toml"), mapping).unwrap();
+    let mut args = vec!["import".to_string(), "--dry-run".into(), "--json".into(), "--quiet".into()];
+    args.extend(["--rejects".into(), dir.join("rejects").display().to_string()]);
+    args.extend(["--master".into(), master.display().to_string()]);
+    args.extend(["--mapping".into(), dir.join("m.toml").display().to_string()]);
+    args.extend(
+        ["Rechnungskopf.csv", "Rechnungspositionen.csv"]
+            .map(|f| root().join("samples/legacy-de").join(f).display().to_string()),
+    );
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    invoiceflow(&refs)
+}
+
+#[test]
+fn a_legacy_customer_list_is_read_through_the_mapping() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = legacy_customers(dir.path(), "KUNNR;NAME;GRUPPE;ZAHLUNG;LAND;USTID");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json = run.json();
+    crate::assert_nothing_lost(&json);
+    let customers = run.import_of("Kunden.csv");
+    assert_eq!((customers["entity"].as_str(), customers["accepted"].as_u64()), (Some("Customer"), Some(3)));
+    assert_eq!(customers["encoding"], "Windows-1252");
+    assert_eq!(json["validated"]["invoices"], 3);
+}
+
+#[test]
+fn a_master_file_without_a_required_column_stops_the_run_naming_file_and_column() {
+    // NAME is not in the list: nothing is read, no row is rejected, the run stops.
+    let dir = tempfile::tempdir().unwrap();
+    let run = legacy_customers(dir.path(), "KUNNR;BEZEICHNUNG;GRUPPE;ZAHLUNG;LAND;USTID");
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let kunden = dir.path().join("master/Kunden.csv");
+    let expected = format!(
+        "{}: Customer lacks the required column OrganizationName (mapped from column NAME) (its columns: KUNNR, BEZEICHNUNG, GRUPPE, ZAHLUNG, LAND, USTID); name them in the file, or map them in a mapping's [entity.Customer.columns] ({} is the mapping read)",
+        kunden.display(),
+        dir.path().join("m.toml").display()
+    );
+    assert!(run.stderr.contains(&expected), "{}", run.stderr);
+    assert!(!dir.path().join("rejects/rejects.csv").exists(), "nothing is written");
+}
