@@ -111,9 +111,10 @@ pub struct ImportArgs {
     /// windows-1252 for a Western European legacy export without a mapping file.
     #[arg(long, value_enum, value_name = "ENCODING")]
     pub encoding: Option<crate::read::csv::Encoding>,
-    /// Legal entity (dataAreaId) for rows that carry none.
-    #[arg(long, value_name = "ID", default_value = "DEMF")]
-    pub legal_entity: String,
+    /// Legal entity (dataAreaId) for rows that carry none. Without it, the only legal entity
+    /// of the master data; when it has several, a row without one is rejected and says so.
+    #[arg(long, value_name = "ID")]
+    pub legal_entity: Option<String>,
     /// Full push (the files are the complete set) or incremental (new and changed rows).
     #[arg(long, value_enum, default_value_t = Push::Full)]
     pub push: Push,

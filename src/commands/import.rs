@@ -60,7 +60,15 @@ pub(crate) fn import(a: ImportArgs) -> u8 {
     let req = ImportRequest {
         files,
         master_dir: a.master.clone(),
-        legal_entity: a.legal_entity.clone(),
+        legal_entity: match &a.legal_entity {
+            Some(le) => le.clone(),
+            // Never a silent default: the master data's only legal entity, or none (a row
+            // without a dataAreaId is then rejected, naming the legal entities to choose from).
+            None => match pipeline::master_legal_entities(&a.master, &mappings) {
+                Ok(les) if les.len() == 1 => les[0].clone(),
+                _ => String::new(),
+            },
+        },
         rejects_dir: a.rejects.clone(),
         batch_size: a.batch_size.max(1),
         run_date: pipeline::today(),

@@ -945,6 +945,39 @@ pub fn load_master(dir: &Path, catalog: &Catalog) -> Result<(MasterData, RejectL
     Ok((run.master, run.rejects))
 }
 
+/// The legal entities of the master data in `dir` (their `LegalEntityId`, sorted, each once),
+/// read from its LegalEntity file alone (through the mapping that describes it, if any): to
+/// take the only one as the default of rows that carry none.
+pub fn master_legal_entities(dir: &Path, mappings: &[std::sync::Arc<Mapping>]) -> Result<Vec<String>, JobError> {
+    let catalog = Catalog::builtin();
+    let Some(entity) = catalog.get("LegalEntity") else { return Ok(Vec::new()) };
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let Some(path) = find_master_file(dir, entity, mappings)? else { return Ok(Vec::new()) };
+    let mapping = crate::job::pick_mapping(mappings, &path, Some(&entity.name), catalog)
+        .filter(|m| m.entities.contains_key(&entity.name));
+    let csv = mapping.as_ref().map(|m| m.csv.clone()).unwrap_or_default();
+    let mut source = read::open(&path, &csv)?;
+    let columns = source.columns().to_vec();
+    let plan = Plan::new(entity, &columns, mapping.as_deref());
+    let Some(id) = entity.field_index("LegalEntityId") else { return Ok(Vec::new()) };
+    let mut batch = RawBatch::default();
+    let mut out = Vec::new();
+    while source.next_batch(&mut batch, 1024)? {
+        for (rec, _) in batch.iter() {
+            if let Ok(t) = plan.text(id, rec) {
+                if !t.trim().is_empty() {
+                    out.push(t.trim().to_string());
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
 /// The current time (UTC) as `yyyy-MM-ddTHH:mm:ssZ`, for records of who did what when.
 pub fn now_utc() -> String {
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);

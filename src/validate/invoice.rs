@@ -1402,7 +1402,17 @@ fn header_rule(
     let reject = |role: Role, rule: Rule, msg: String| {
         Some(Reject::new(o, ctx.field(o, role), rule, format!("{msg} — {}", rule.fix())))
     };
-    if !ctx.master.legal_entities.contains_key(legal_entity) {
+    if legal_entity.is_empty() {
+        let known: Vec<&str> = ctx.master.legal_entities.keys().map(String::as_str).collect();
+        reject(
+            Role::LegalEntity,
+            Rule::RefLegalEntity,
+            format!(
+                "the row has no legal entity (dataAreaId) and none was given for such rows; the master data has {}: give --legal-entity ID (legal_entity in a job), or map dataAreaId",
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            ),
+        )
+    } else if !ctx.master.legal_entities.contains_key(legal_entity) {
         reject(
             Role::LegalEntity,
             Rule::RefLegalEntity,

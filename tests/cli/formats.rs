@@ -213,3 +213,40 @@ fn generated_parquet_files_import_like_their_csv() {
     assert_eq!(json["validated"]["lines"].as_u64(), Some(g.lines));
     assert_eq!(run.import_of("SalesInvoiceHeaderV2.parquet")["accepted"].as_u64(), Some(g.invoices));
 }
+
+#[test]
+fn rows_without_a_legal_entity_take_the_only_one_of_the_master_data_or_say_which_to_choose() {
+    // The base files without their DATAAREAID column.
+    let dir = tempfile::tempdir().unwrap();
+    let strip = |name: &str| {
+        let text = std::fs::read_to_string(fixture(name)).unwrap();
+        let out: String = text.lines().map(|l| format!("{}\n", l.split_once(',').unwrap().1)).collect();
+        let path = dir.path().join(name.replace('/', "_"));
+        std::fs::write(&path, out).unwrap();
+        path
+    };
+    let (h, l) = (strip("base/headers.csv"), strip("base/lines.csv"));
+    let files = [
+        format!("SalesInvoiceJournalHeader={}", h.display()),
+        format!("BusinessDocumentSalesInvoiceLineItem={}", l.display()),
+    ];
+    // The sample master data has two legal entities: nothing is assumed.
+    let run = import(&files, &root().join("samples/master"));
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let rejects = run.rejects();
+    let heads: Vec<_> = rejects.iter().filter(|r| r.rule == "ref.legal_entity").collect();
+    assert_eq!(heads.len(), 3, "{rejects:?}");
+    assert!(
+        heads[0].message.starts_with("the row has no legal entity (dataAreaId) and none was given for such rows; the master data has DEMF, USMF: give --legal-entity ID (legal_entity in a job), or map dataAreaId"),
+        "{}",
+        heads[0].message
+    );
+    // With only DEMF in the master data, DEMF it is.
+    let master = crate::sample_master_copy(dir.path());
+    let les = std::fs::read_to_string(master.join("LegalEntity.csv")).unwrap();
+    let les: String = les.lines().filter(|l| !l.starts_with("USMF")).map(|l| format!("{l}\n")).collect();
+    std::fs::write(master.join("LegalEntity.csv"), les).unwrap();
+    let run = import(&files, &master);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["validated"]["invoices"], 3);
+}
