@@ -42,6 +42,13 @@ impl Date {
     /// Parses ISO 8601 `yyyy-MM-dd`, optionally followed by a time part (`T12:00:00Z`,
     /// ` 00:00:00`), as D365 writes dates of date fields in OData and DMF files.
     pub fn parse_iso(text: &str) -> Option<Date> {
+        let (y, m, d) = Date::iso_parts(text)?;
+        Date::from_ymd(y, m, d)
+    }
+
+    /// The year, month and day that `text` writes in the shape [`Date::parse_iso`] reads,
+    /// whether or not that day exists (`2024-02-30` gives (2024, 2, 30)).
+    pub fn iso_parts(text: &str) -> Option<(i32, u32, u32)> {
         let b = text.as_bytes();
         if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
             return None;
@@ -55,7 +62,7 @@ impl Date {
         let y = digits(&b[0..4])?;
         let m = digits(&b[5..7])?;
         let d = digits(&b[8..10])?;
-        Date::from_ymd(y as i32, m, d)
+        Some((y as i32, m, d))
     }
 
     /// Parses with a pattern made of `yyyy`, `yy`, `MMMM`, `MMM`, `MM`, `M`, `dd`, `d`, a time
@@ -64,6 +71,13 @@ impl Date {
     /// full or abbreviated, in any case. Two-digit years are 2000–2068 / 1969–1999. A time is
     /// checked and dropped (date fields hold dates).
     pub fn parse_with(text: &str, pattern: &DatePattern) -> Option<Date> {
+        let (y, m, d) = Date::parts_with(text, pattern)?;
+        Date::from_ymd(y, m, d)
+    }
+
+    /// The year, month and day that `text` writes in `pattern`'s shape, whether or not that
+    /// day exists (`31.02.2024` gives (2024, 2, 31)).
+    pub fn parts_with(text: &str, pattern: &DatePattern) -> Option<(i32, u32, u32)> {
         let b = text.as_bytes();
         let mut pos = 0usize;
         let (mut y, mut m, mut d) = (None, None, None);
@@ -131,7 +145,37 @@ impl Date {
         if pos != b.len() && !(b.len() > pos && valid_time_suffix(text[pos..].trim_start())) {
             return None;
         }
-        Date::from_ymd(y?, m?, d?)
+        Some((y?, m?, d?))
+    }
+
+    /// Why year `y`, month `m`, day `d` is no date (`None` when it is one): "February 2024 has
+    /// 29 days", "there is no month 13".
+    pub fn why_not(y: i32, m: u32, d: u32) -> Option<String> {
+        const MONTHS: [&str; 12] = [
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
+        ];
+        if !(1..=9999).contains(&y) {
+            return Some(format!("the year {y} is out of range (1 to 9999)"));
+        }
+        if !(1..=12).contains(&m) {
+            return Some(format!("there is no month {m}"));
+        }
+        let days = days_in_month(y, m);
+        if d == 0 || d > days {
+            return Some(format!("{} {y} has no day {d} (it has {days} days)", MONTHS[m as usize - 1]));
+        }
+        None
     }
 }
 
@@ -352,6 +396,16 @@ fn civil_from_days(z: i32) -> (i32, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_day_the_calendar_lacks_says_why() {
+        assert_eq!(Date::why_not(2024, 2, 29), None);
+        assert_eq!(Date::why_not(2023, 2, 29).as_deref(), Some("February 2023 has no day 29 (it has 28 days)"));
+        assert_eq!(Date::why_not(2024, 13, 1).as_deref(), Some("there is no month 13"));
+        assert_eq!(Date::why_not(2024, 4, 0).as_deref(), Some("April 2024 has no day 0 (it has 30 days)"));
+        assert_eq!(Date::iso_parts("2024-02-30"), Some((2024, 2, 30)));
+        assert_eq!(Date::parse_iso("2024-02-30"), None);
+    }
 
     #[test]
     fn iso_round_trip_and_epoch() {

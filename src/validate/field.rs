@@ -107,6 +107,12 @@ pub fn parse<'a>(text: &'a str, ty: &FieldType, format: &TextFormat) -> Result<V
                 None => Date::parse_iso(text),
             };
             parsed.map(Value::Date).ok_or_else(|| {
+                // Written in the expected shape, but a day the calendar does not have.
+                let parts =
+                    format.date.as_ref().and_then(|p| Date::parts_with(text, p)).or_else(|| Date::iso_parts(text));
+                if let Some(why) = parts.and_then(|(y, m, d)| Date::why_not(y, m, d)) {
+                    return (Rule::FieldDate, format!("`{text}` is no date: {why}"));
+                }
                 let expected = format.date.as_ref().map(|p| p.as_str()).unwrap_or("yyyy-MM-dd");
                 (Rule::FieldDate, format!("`{text}` is not a valid date in the format {expected}"))
             })
@@ -215,6 +221,35 @@ impl<'a> PlainDecimal<'a> {
 /// for everything else (which [`parse_decimal`] then reads the long way, with its messages).
 pub(crate) fn quick_decimal(text: &[u8], precision: u8, scale: u8, separator: u8) -> Option<Decimal> {
     PlainDecimal::read(text, separator).filter(|d| d.fits(precision, scale)).map(|d| d.value())
+}
+
+/// What fixes a field's problem of `rule`, in the conventions of the field's source: the
+/// mapping's date pattern and decimal separator rather than D365's (`Write the date as
+/// dd.MM.yyyy`, `Write a plain number such as 1.234,50`); for a date the calendar does not
+/// have (`text` in the right shape), to correct the day.
+pub fn fix(rule: Rule, text: &str, format: &TextFormat) -> std::borrow::Cow<'static, str> {
+    use std::borrow::Cow;
+    match rule {
+        Rule::FieldDate => {
+            let shaped = format.date.as_ref().and_then(|p| Date::parts_with(text, p)).or_else(|| Date::iso_parts(text));
+            if shaped.is_some() {
+                return Cow::Borrowed("Correct the day, month or year: the date does not exist.");
+            }
+            match &format.date {
+                Some(p) => Cow::Owned(format!("Write the date as {} (the mapping's date_format).", p.as_str())),
+                None => Cow::Borrowed(rule.fix()),
+            }
+        }
+        Rule::FieldDecimal if format.decimal_separator != b'.' || format.thousands_separator.is_some() => {
+            let (point, group) = (char::from(format.decimal_separator), format.thousands_separator.map(char::from));
+            let example = match group {
+                Some(g) => format!("1{g}234{point}50 or 1234{point}50"),
+                None => format!("1234{point}50"),
+            };
+            Cow::Owned(format!("Write a number such as {example} (the mapping's separators)."))
+        }
+        _ => Cow::Borrowed(rule.fix()),
+    }
 }
 
 /// Parses a decimal written with the given separators, exactly (no float on the way).

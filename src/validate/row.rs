@@ -75,7 +75,8 @@ pub fn convert<'r>(
     let (fi, rule, _) = &problems[0];
     let parts: Vec<String> =
         problems.iter().map(|(i, _, m)| format!("{} {m}", field_label(plan, entity, *i))).collect();
-    let mut message = format!("{} — {}", parts[0], rule.fix());
+    let text = plan.text_in(*fi, record, fields).unwrap_or_default();
+    let mut message = format!("{} — {}", parts[0], field::fix(*rule, &text, &plan.formats[*fi]));
     if parts.len() > 1 {
         message.push_str("; also: ");
         message.push_str(&parts[1..].join("; "));

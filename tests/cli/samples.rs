@@ -437,3 +437,25 @@ fn a_master_file_without_a_required_column_stops_the_run_naming_file_and_column(
     assert!(run.stderr.contains(&expected), "{}", run.stderr);
     assert!(!dir.path().join("rejects/rejects.csv").exists(), "nothing is written");
 }
+
+#[test]
+fn messages_speak_the_mappings_formats_and_an_impossible_date_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let edits = [("14.02.2019", "31.02.2019"), ("15.02.2019", "15/02/2019"), (";16,80;", ";abc;")];
+    let run = legacy_de_typed(dir.path(), [";RE", ";RE", ";RE"], &edits, false);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let messages = |file: &str, rule: &str| -> Vec<(u64, String)> {
+        rejects_of(dir.path(), file).into_iter().filter(|r| r.2 == rule).map(|r| (r.0, r.3)).collect()
+    };
+    assert_eq!(
+        messages("Rechnungskopf.csv", "field.date"),
+        [
+            (2, "InvoiceDate (column Rechnungsdatum) `31.02.2019` is no date: February 2019 has no day 31 (it has 28 days) — Correct the day, month or year: the date does not exist.".to_string()),
+            (3, "InvoiceDate (column Rechnungsdatum) `15/02/2019` is not a valid date in the format dd.MM.yyyy — Write the date as dd.MM.yyyy (the mapping's date_format).".to_string()),
+        ]
+    );
+    assert_eq!(
+        messages("Rechnungspositionen.csv", "field.decimal"),
+        [(3, "SalesPrice (column Einzelpreis) `abc` is not a number — Write a number such as 1.234,50 or 1234,50 (the mapping's separators).".to_string())]
+    );
+}
