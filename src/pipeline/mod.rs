@@ -529,6 +529,8 @@ type EntityFiles<'c> = Vec<(usize, &'c Entity)>;
 struct Run<'c> {
     labels: Vec<String>,
     entities_of: Vec<&'c Entity>,
+    /// The mapping each entity file is read through (none for master files).
+    mappings_of: Vec<Option<std::sync::Arc<Mapping>>>,
     reports: Vec<Option<FileEntry<'c>>>,
     rejects: RejectLog,
     master: MasterData,
@@ -593,6 +595,7 @@ impl<'c> Run<'c> {
         let mut run = Run {
             labels: Vec::new(),
             entities_of: Vec::new(),
+            mappings_of: Vec::new(),
             reports: Vec::new(),
             rejects: RejectLog::default(),
             master: MasterData::default(),
@@ -602,7 +605,7 @@ impl<'c> Run<'c> {
             let Some(path) = find_master_file(&req.master_dir, entity, &req.master_mappings)? else {
                 continue;
             };
-            let idx = run.add_file(path.display().to_string(), entity);
+            let idx = run.add_file(path.display().to_string(), entity, None);
             masters.push((idx, path, entity));
         }
         // Entity files keep the numbers of the order they were given in.
@@ -610,7 +613,7 @@ impl<'c> Run<'c> {
         let files = plans
             .into_iter()
             .map(|(i, entity)| {
-                let idx = run.add_file(req.files[i].path.display().to_string(), entity);
+                let idx = run.add_file(req.files[i].path.display().to_string(), entity, req.files[i].mapping.clone());
                 debug_assert_eq!(idx as usize, first + i);
                 (i, entity)
             })
@@ -664,9 +667,10 @@ impl<'c> Run<'c> {
         Ok(())
     }
 
-    fn add_file(&mut self, label: String, entity: &'c Entity) -> u32 {
+    fn add_file(&mut self, label: String, entity: &'c Entity, mapping: Option<std::sync::Arc<Mapping>>) -> u32 {
         self.labels.push(label);
         self.entities_of.push(entity);
+        self.mappings_of.push(mapping);
         self.reports.push(None);
         (self.labels.len() - 1) as u32
     }
@@ -722,8 +726,15 @@ fn import_keeping(
                 return Err(e);
             }
         };
-        let Run { labels, entities_of, rejects, master: md, .. } = &mut run;
-        let ctx = Context { master: md, run_date: req.run_date, files: labels, entities: entities_of, rounding };
+        let Run { labels, entities_of, mappings_of, rejects, master: md, .. } = &mut run;
+        let ctx = Context {
+            master: md,
+            run_date: req.run_date,
+            files: labels,
+            entities: entities_of,
+            rounding,
+            mappings: mappings_of,
+        };
         let stage = crate::progress::Stage::start("validate", "");
         let started = std::time::Instant::now();
         let book = invoice::HeaderBook::new(headers, early, &ctx, rejects);
@@ -738,8 +749,15 @@ fn import_keeping(
         );
         Ok((book, stage, scanned))
     })?;
-    let Run { labels, entities_of, reports, rejects, master: md } = &mut run;
-    let ctx = Context { master: md, run_date: req.run_date, files: labels, entities: entities_of, rounding };
+    let Run { labels, entities_of, mappings_of, reports, rejects, master: md } = &mut run;
+    let ctx = Context {
+        master: md,
+        run_date: req.run_date,
+        files: labels,
+        entities: entities_of,
+        rounding,
+        mappings: mappings_of,
+    };
     let (validated, copies, posting, kept) = std::thread::scope(|scope| -> Result<_, JobError> {
         let poster = req.post.as_ref().map(|pr| {
             let in_import = book.numbers().collect();

@@ -566,6 +566,8 @@ pub struct Context<'a> {
     pub entities: &'a [&'a Entity],
     /// VAT rounding for documents whose source gives no tax total.
     pub rounding: RoundingPolicy,
+    /// The mapping each file was read through, by file index (for the source's column names).
+    pub mappings: &'a [Option<std::sync::Arc<crate::map::Mapping>>],
 }
 
 impl Context<'_> {
@@ -575,6 +577,27 @@ impl Context<'_> {
     fn field(&self, o: Origin, role: Role) -> Option<&str> {
         let e = self.entities.get(o.file as usize)?;
         e.role_index(role).map(|i| e.fields[i].name.as_str())
+    }
+
+    /// The source column a mapping renamed the field of `role` from, in the file of `o`.
+    fn column(&self, o: Origin, role: Role) -> Option<&str> {
+        let e = self.entities.get(o.file as usize)?;
+        let i = e.role_index(role)?;
+        let m = self.mappings.get(o.file as usize)?.as_ref()?;
+        let column = m.entities.get(&e.name)?.fields.get(&i)?.column.as_deref()?;
+        (!column.eq_ignore_ascii_case(&e.fields[i].name)).then_some(column)
+    }
+
+    /// The reject of `rule` for the field of `role` in the row at `o`: the message, led by the
+    /// field and its source column when a mapping renamed it (`InvoiceCustomerAccountNumber
+    /// (column KUNNR): …`, as `field.*` messages name it), and the rule's fix.
+    fn reject(&self, o: Origin, role: Role, rule: Rule, msg: &str) -> Reject {
+        let field = self.field(o, role);
+        let message = match (field, self.column(o, role)) {
+            (Some(f), Some(c)) => format!("{f} (column {c}): {msg} — {}", rule.fix()),
+            _ => format!("{msg} — {}", rule.fix()),
+        };
+        Reject::new(o, field, rule, message)
     }
 }
 
@@ -1399,9 +1422,7 @@ fn header_rule(
     latest: Date,
     ctx: &Context<'_>,
 ) -> Option<Reject> {
-    let reject = |role: Role, rule: Rule, msg: String| {
-        Some(Reject::new(o, ctx.field(o, role), rule, format!("{msg} — {}", rule.fix())))
-    };
+    let reject = |role: Role, rule: Rule, msg: String| Some(ctx.reject(o, role, rule, &msg));
     if legal_entity.is_empty() {
         let known: Vec<&str> = ctx.master.legal_entities.keys().map(String::as_str).collect();
         reject(
@@ -1454,9 +1475,7 @@ type TaxOf = Result<LineTax, (Role, String)>;
 /// Returns the reject (if any), the line's tax and its net amount.
 fn line_rule(l: &InvoiceLine, h: &InvoiceHeader, ctx: &Context<'_>) -> (Option<Reject>, TaxOf, Option<Decimal>) {
     let o = l.origin;
-    let reject = |role: Role, rule: Rule, msg: String| {
-        Some(Reject::new(o, ctx.field(o, role), rule, format!("{msg} — {}", rule.fix())))
-    };
+    let reject = |role: Role, rule: Rule, msg: String| Some(ctx.reject(o, role, rule, &msg));
     let tax = resolve_tax(l, h, ctx.master);
     let net = l.net_amount(h.currency);
     let bad = if let Some(c) = l.currency.filter(|c| *c != h.currency) {
@@ -1592,9 +1611,7 @@ fn invoice_rules(
     ctx: &Context<'_>,
 ) -> Result<Totals, Reject> {
     let o = h.origin;
-    let reject = |role: Role, rule: Rule, msg: String| {
-        Err(Reject::new(o, ctx.field(o, role), rule, format!("{msg} — {}", rule.fix())))
-    };
+    let reject = |role: Role, rule: Rule, msg: String| Err(ctx.reject(o, role, rule, &msg));
     let doc = match totals::compute_with_nets(h, lines, nets, taxes, RoundingPolicy::Document) {
         Ok(doc) => doc,
         Err(e) => return Err(overflow(h, lines, e, ctx)),

@@ -458,4 +458,24 @@ fn messages_speak_the_mappings_formats_and_an_impossible_date_says_so() {
         messages("Rechnungspositionen.csv", "field.decimal"),
         [(3, "SalesPrice (column Einzelpreis) `abc` is not a number — Write a number such as 1.234,50 or 1234,50 (the mapping's separators).".to_string())]
     );
+
+    // ref.* and amount.* name the source column too.
+    let dir = tempfile::tempdir().unwrap();
+    let edits = [(";DE-002;", ";DE-009;"), ("4.066,30;0,00;4.066,30", "4.066,30;0,00;4.066,31")];
+    let run = legacy_de_typed(dir.path(), [";RE", ";RE", ";RE"], &edits, false);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let messages = |rule: &str| -> Vec<String> {
+        rejects_of(dir.path(), "Rechnungskopf.csv").into_iter().filter(|r| r.2 == rule).map(|r| r.3).collect()
+    };
+    assert_eq!(
+        messages("ref.customer"),
+        ["InvoiceCustomerAccountNumber (column Kundennummer): customer `DE-009` is not in the Customer master data — Use a customer from Customer, or add the customer there."]
+    );
+    let total = messages("amount.total");
+    assert_eq!(total.len(), 1);
+    assert!(
+        total[0].starts_with("TotalInvoiceAmount (column Bruttobetrag): total 4066.31 differs from 4066.30 = "),
+        "{}",
+        total[0]
+    );
 }
