@@ -30,6 +30,7 @@ fn request(dir: &Path, post: Option<PostRequest>) -> ImportRequest {
         master_dir: dir.join("master"),
         legal_entity: "DEMF".into(),
         rejects_dir: None,
+        rejects_like_source: false,
         batch_size: 8192,
         run_date: Date::from_ymd(2026, 1, 1).unwrap(),
         progress: false,

@@ -121,6 +121,11 @@ pub struct ImportArgs {
     /// Folder for rejects files (default: no rejects files).
     #[arg(long, value_name = "DIR")]
     pub rejects: Option<PathBuf>,
+    /// How each file's rejects file is written: `csv` (UTF-8, commas) or `source` (the input
+    /// file's own delimiter, encoding, BOM and line ends, so that the corrected rows can be fed
+    /// back through the same mapping).
+    #[arg(long, value_enum, default_value_t = RejectsDialect::Csv)]
+    pub rejects_dialect: RejectsDialect,
     /// Ledger store to post into (SQLite, created when missing). Without it, import validates
     /// only.
     #[arg(long, value_name = "DB")]
@@ -388,4 +393,15 @@ pub enum RoundingArg {
 pub struct EntitiesArgs {
     /// Entity to describe (name, D365 name, OData collection or DMF label).
     pub entity: Option<String>,
+}
+
+/// How rejects files are written (see `ImportArgs::rejects_dialect`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RejectsDialect {
+    /// UTF-8, commas.
+    #[default]
+    Csv,
+    /// The input file's own delimiter, encoding, BOM and line ends.
+    Source,
 }

@@ -25,6 +25,9 @@ struct JobFile {
     master_mapping: Option<PathBuf>,
     /// Folder for rejects files.
     rejects: Option<PathBuf>,
+    /// `csv` (default) or `source`: how rejects files are written.
+    #[serde(default)]
+    rejects_dialect: crate::cli::RejectsDialect,
     /// Records per batch (default 8192).
     batch_size: Option<usize>,
     /// The ledger store (SQLite); when absent the job validates only.
@@ -117,6 +120,8 @@ pub struct Job {
     pub master: PathBuf,
     /// Rejects folder.
     pub rejects: Option<PathBuf>,
+    /// Rejects files in each input file's own dialect.
+    pub rejects_like_source: bool,
     /// Batch size.
     pub batch_size: usize,
     /// Entity files.
@@ -263,6 +268,7 @@ impl Job {
                 }),
             }),
             master_mappings,
+            rejects_like_source: file.rejects_dialect == crate::cli::RejectsDialect::Source,
         })
     }
 }

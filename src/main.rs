@@ -87,6 +87,7 @@ fn main() -> ExitCode {
                         master_dir: job.master,
                         legal_entity: job.legal_entity,
                         rejects_dir: job.rejects,
+                        rejects_like_source: job.rejects_like_source,
                         batch_size: job.batch_size,
                         run_date: pipeline::today(),
                         progress: !a.common.quiet,

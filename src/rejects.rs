@@ -36,6 +36,40 @@ pub struct RejectSource<'a> {
     pub csv: &'a read::csv::CsvOptions,
     /// Its index in the run's file table (its rejects are those of this file).
     pub file: u32,
+    /// Write the rejects in the file's own dialect (its delimiter, encoding, BOM and line
+    /// ends; the values are its own text anyway), so that they can be corrected and fed back
+    /// through the same mapping; else UTF-8 with commas.
+    pub like_source: bool,
+}
+
+/// A CSV row's bytes: written by the `csv` crate with `dialect`'s delimiter and line end (its
+/// defaults without one), then encoded in the dialect's encoding.
+fn row_bytes(row: &[Vec<u8>], dialect: Option<read::csv::Dialect>) -> std::io::Result<Vec<u8>> {
+    let mut b = csv::WriterBuilder::new();
+    b.flexible(true);
+    if let Some(d) = dialect {
+        b.delimiter(d.delimiter);
+        if d.crlf {
+            b.terminator(csv::Terminator::CRLF);
+        }
+    }
+    let mut w = b.from_writer(Vec::new());
+    w.write_record(row)?;
+    let utf8 = w.into_inner().map_err(|e| e.into_error())?;
+    Ok(match dialect.and_then(|d| d.encoding) {
+        None => utf8,
+        Some(e) => {
+            let text = String::from_utf8_lossy(&utf8);
+            if e == encoding_rs::UTF_16LE {
+                text.encode_utf16().flat_map(u16::to_le_bytes).collect()
+            } else if e == encoding_rs::UTF_16BE {
+                text.encode_utf16().flat_map(u16::to_be_bytes).collect()
+            } else {
+                // A character the encoding lacks is written as a numeric reference (&#8364;).
+                e.encode(&text).0.into_owned()
+            }
+        }
+    })
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RejectsError + '_ {
@@ -76,13 +110,23 @@ pub fn write_file_rejects(
     let out = dir.join(rejects_name(src.path));
     let mut source = read::open(src.path, src.csv)?;
     let columns = source.columns().to_vec();
+    let dialect = if src.like_source { source.dialect() } else { None };
     let mut next = rejects.next_of(src.file)?;
     let mut result: Result<(), RejectsError> = Ok(());
     write_atomically(&out, |w| {
-        let mut csv = csv::WriterBuilder::new().flexible(true).from_writer(w);
-        let mut header: Vec<&str> = columns.iter().map(String::as_str).collect();
-        header.extend(["file", "line", "field", "rule", "message"]);
-        csv.write_record(&header)?;
+        if let Some(d) = dialect.filter(|d| d.bom) {
+            let e = d.encoding;
+            w.write_all(if e == Some(encoding_rs::UTF_16LE) {
+                &[0xFF, 0xFE]
+            } else if e == Some(encoding_rs::UTF_16BE) {
+                &[0xFE, 0xFF]
+            } else {
+                &[0xEF, 0xBB, 0xBF]
+            })?;
+        }
+        let mut header: Vec<Vec<u8>> = columns.iter().map(|c| c.as_bytes().to_vec()).collect();
+        header.extend(["file", "line", "field", "rule", "message"].map(|h| h.as_bytes().to_vec()));
+        w.write_all(&row_bytes(&header, dialect)?)?;
         let mut batch = RawBatch::default();
         'outer: while next.is_some() {
             match source.next_batch(&mut batch, 4096) {
@@ -117,14 +161,13 @@ pub fn write_file_rejects(
                     row.push(r.field.unwrap_or_default().into_bytes());
                     row.push(r.rule.id().as_bytes().to_vec());
                     row.push(r.message.into_bytes());
-                    csv.write_record(&row)?;
+                    w.write_all(&row_bytes(&row, dialect)?)?;
                 }
                 if next.is_none() {
                     break 'outer;
                 }
             }
         }
-        csv.flush()?;
         Ok(())
     })?;
     result.map(|()| out)

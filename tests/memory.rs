@@ -111,6 +111,7 @@ fn request(
         master_dir: master,
         legal_entity: "DEMF".into(),
         rejects_dir,
+        rejects_like_source: false,
         batch_size: 1024,
         run_date: invoiceflow::model::Date::from_ymd(2026, 1, 1).unwrap(),
         progress: false,

@@ -70,6 +70,7 @@ pub(crate) fn import(a: ImportArgs) -> u8 {
             },
         },
         rejects_dir: a.rejects.clone(),
+        rejects_like_source: a.rejects_dialect == invoiceflow::cli::RejectsDialect::Source,
         batch_size: a.batch_size.max(1),
         run_date: pipeline::today(),
         progress: !a.common.quiet,

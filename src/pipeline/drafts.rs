@@ -154,6 +154,7 @@ pub fn post_drafts(
         master_dir: master_dir.to_path_buf(),
         legal_entity: String::new(),
         rejects_dir: rejects_dir.map(std::path::Path::to_path_buf),
+        rejects_like_source: false,
         batch_size: crate::job::DEFAULT_BATCH_SIZE,
         run_date: super::today(),
         progress: false,

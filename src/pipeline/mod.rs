@@ -92,6 +92,9 @@ pub struct ImportRequest {
     pub legal_entity: String,
     /// Where rejects files go; none are written when `None`.
     pub rejects_dir: Option<PathBuf>,
+    /// Write each file's rejects in its own dialect (delimiter, encoding, BOM, line ends), to
+    /// be corrected and fed back through the same mapping; else UTF-8 with commas.
+    pub rejects_like_source: bool,
     /// Records per batch.
     pub batch_size: usize,
     /// The run date (plausibility of dates).
@@ -840,7 +843,7 @@ fn finish(
         let rejected = per_file.get(&(i as u32)).copied().unwrap_or(0);
         let rejects_file = match (&req.rejects_dir, rejected) {
             (Some(dir), 1..) => {
-                let src = RejectSource { path, csv, file: i as u32 };
+                let src = RejectSource { path, csv, file: i as u32, like_source: req.rejects_like_source };
                 Some(rejects::write_file_rejects(dir, &src, &run.label, &mut sorted)?.display().to_string())
             }
             _ => None,
@@ -953,6 +956,7 @@ pub fn load_master(dir: &Path, catalog: &Catalog) -> Result<(MasterData, RejectL
         master_dir: dir.to_path_buf(),
         legal_entity: String::new(),
         rejects_dir: None,
+        rejects_like_source: false,
         batch_size: crate::job::DEFAULT_BATCH_SIZE,
         run_date: today(),
         progress: false,

@@ -69,6 +69,20 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+/// How a CSV file is written, as read: to write rows back the same way (rejects files a team
+/// corrects and feeds back through the same mapping).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dialect {
+    /// Field delimiter.
+    pub delimiter: u8,
+    /// The encoding of its text (`None`: UTF-8).
+    pub encoding: Option<&'static encoding_rs::Encoding>,
+    /// Whether it starts with a byte order mark.
+    pub bom: bool,
+    /// Whether its lines end in CRLF.
+    pub crlf: bool,
+}
+
 /// The longest record a CSV file may have (64 MiB): a longer one is an unclosed quote or a
 /// file without line breaks, and reading it whole would exhaust memory.
 pub const MAX_RECORD_BYTES: u64 = 64 << 20;
@@ -88,6 +102,8 @@ pub struct CsvSource {
     bom: u64,
     delimiter: u8,
     quote: u8,
+    /// How the file is written.
+    dialect: Dialect,
 }
 
 /// Files smaller than this (64 MiB; `INVOICEFLOW_SPLIT_BYTES` sets another size, for tests)
@@ -240,7 +256,14 @@ impl CsvSource {
             return Err(ReadError::Empty { path: path.to_path_buf() });
         }
         let columns = header.get(0).iter().map(|c| String::from_utf8_lossy(c).trim().to_string()).collect();
+        let dialect = Dialect {
+            delimiter,
+            encoding,
+            bom: skip > 0 || matches!(head, [0xFF, 0xFE, ..] | [0xFE, 0xFF, ..]),
+            crlf: reader.after_cr(),
+        };
         Ok(CsvSource {
+            dialect,
             path: path.to_path_buf(),
             reader,
             columns,
@@ -394,6 +417,10 @@ impl RecordSource for CsvSource {
 
     fn encoding(&self) -> &'static str {
         self.encoding
+    }
+
+    fn dialect(&self) -> Option<Dialect> {
+        Some(self.dialect)
     }
 
     fn split(&self) -> Option<Split> {

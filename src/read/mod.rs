@@ -157,6 +157,12 @@ pub trait RecordSource: Send {
     fn total_bytes(&self) -> u64;
     /// What the file's encoding was found to be (for the summary).
     fn encoding(&self) -> &'static str;
+
+    /// How a CSV file is written (delimiter, encoding, BOM, line ends), to write rows back in
+    /// the same way; `None` for other formats.
+    fn dialect(&self) -> Option<csv::Dialect> {
+        None
+    }
     /// Where the rest of the file may be read from a second point at the same time (see
     /// [`csv::Split`]); `None` when it cannot.
     fn split(&self) -> Option<csv::Split> {

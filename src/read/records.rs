@@ -263,6 +263,12 @@ impl Tokenizer {
         self.keep = Some(n.max(1));
     }
 
+    /// Whether the last line end read was a CR (of a CRLF, or alone): after the header, whether
+    /// the file ends its lines so.
+    pub fn after_cr(&self) -> bool {
+        self.after_cr
+    }
+
     /// Where the next record would start.
     pub fn position(&self) -> Position {
         Position { line: self.line, record: self.record, byte: self.buf_start + self.at as u64 }

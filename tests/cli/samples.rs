@@ -479,3 +479,47 @@ fn messages_speak_the_mappings_formats_and_an_impossible_date_says_so() {
         total[0]
     );
 }
+
+#[test]
+fn rejects_in_the_source_dialect_are_corrected_and_fed_back_through_the_same_mapping() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let bytes = std::fs::read(root().join("samples/legacy-de/Rechnungspositionen.csv")).unwrap();
+    let at = bytes.windows(6).position(|w| w == b";16,80").unwrap();
+    std::fs::write(d.join("Rechnungspositionen.csv"), [&bytes[..at], b";16,8x", &bytes[at + 6..]].concat()).unwrap();
+    std::fs::copy(root().join("samples/legacy-de/Rechnungskopf.csv"), d.join("Rechnungskopf.csv")).unwrap();
+    let mapping = root().join("mappings/legacy-de.toml").display().to_string();
+    let master = root().join("samples/master").display().to_string();
+    let import = |rejects: &str, files: &[&str], dialect: &str| {
+        let mut args = vec!["import", "--dry-run", "--json", "--quiet", "--master", &master, "--mapping", &mapping];
+        args.extend(["--rejects", rejects, "--rejects-dialect", dialect]);
+        args.extend(files);
+        invoiceflow(&args)
+    };
+    let (h, l) =
+        (d.join("Rechnungskopf.csv").display().to_string(), d.join("Rechnungspositionen.csv").display().to_string());
+    let rejects = d.join("rejects").display().to_string();
+    let run = import(&rejects, &[&h, &l], "source");
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    // Semicolons, Windows-1252 (ü as one byte), CRLF: as the source.
+    let written = std::fs::read(d.join("rejects/Rechnungspositionen.csv.rejects.csv")).unwrap();
+    assert!(written.starts_with(b"Rechnungsnummer;Pos;Artikelnummer;Bezeichnung;Menge;ME;Einzelpreis;Rabatt %;Steuerschl\xFCssel;Nettobetrag;file;line;field;rule;message\r\n"));
+    let row: &[u8] = b"R2019-00451;2;BO-0007;Radwanderf\xFChrer Bayern;2;Stk;16,8x;";
+    assert!(written.windows(row.len()).any(|w| w == row), "{}", String::from_utf8_lossy(&written));
+    // Corrected where it stands, both rejects files go back through the same mapping.
+    let at = written.windows(5).position(|w| w == b"16,8x").unwrap();
+    let fixed = [&written[..at], b"16,80", &written[at + 5..]].concat();
+    std::fs::write(d.join("rejects/Rechnungspositionen.csv.rejects.csv"), fixed).unwrap();
+    let again = d.join("again").display().to_string();
+    let heads = d.join("rejects/Rechnungskopf.csv.rejects.csv").display().to_string();
+    let lines = d.join("rejects/Rechnungspositionen.csv.rejects.csv").display().to_string();
+    let run = import(&again, &[&heads, &lines], "source");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json = run.json();
+    assert_eq!((json["validated"]["invoices"].as_u64(), json["validated"]["lines"].as_u64()), (Some(1), Some(2)));
+    // The default stays UTF-8 with commas.
+    let run = import(&d.join("plain").display().to_string(), &[&h, &l], "csv");
+    assert_eq!(run.code, 3);
+    let plain = std::fs::read_to_string(d.join("plain/Rechnungspositionen.csv.rejects.csv")).unwrap();
+    assert!(plain.starts_with("Rechnungsnummer,Pos,Artikelnummer,Bezeichnung,Menge,ME,Einzelpreis,Rabatt %,Steuerschlüssel,Nettobetrag,file,line,field,rule,message\n"));
+}
