@@ -25,9 +25,17 @@ impl IdProblem {
     }
 }
 
-/// XPath's `normalize-space`: trimmed, inner runs of spaces as one.
-fn normalize(s: &str) -> String {
-    s.split_ascii_whitespace().collect::<Vec<_>>().join(" ")
+/// XPath's `normalize-space`: trimmed, inner runs of spaces as one (borrowed when it is so
+/// already, as identifiers mostly are).
+fn normalize(s: &str) -> std::borrow::Cow<'_, str> {
+    let t = s.trim_ascii();
+    let b = t.as_bytes();
+    let tidy = !b.iter().any(|&c| c.is_ascii_whitespace() && c != b' ') && !b.windows(2).any(|w| w == b"  ");
+    if tidy {
+        std::borrow::Cow::Borrowed(t)
+    } else {
+        std::borrow::Cow::Owned(s.split_ascii_whitespace().collect::<Vec<_>>().join(" "))
+    }
 }
 
 fn digits(s: &str) -> bool {
@@ -149,7 +157,7 @@ fn dutch_vat(v: &str) -> bool {
 /// the identifier is an electronic address (scheme 9907 has a rule for those only).
 pub fn check_scheme(scheme: &str, id: &str, endpoint: bool) -> Result<(), IdProblem> {
     let n = normalize(id);
-    let v = n.as_str();
+    let v: &str = &n;
     let (ok, rule, expected) = match scheme.trim() {
         "0088" => (digits(v) && gln(v), "PEPPOL-COMMON-R040", "a GLN: digits with the GS1 check digit last"),
         "0192" => (
@@ -224,6 +232,13 @@ const VAT_PREFIXES: &str = " 1A AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ 
 /// Whether a VAT identifier has a prefix BR-CO-09 takes (its own test: the first two
 /// characters occur in the list).
 pub fn vat_prefix_ok(vat: &str) -> bool {
+    static CODES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    let b = vat.as_bytes();
+    if b.len() >= 2 && b[..2].iter().all(u8::is_ascii_alphanumeric) {
+        // Two letters or digits can only be found in the list as a code of it.
+        let codes = CODES.get_or_init(|| VAT_PREFIXES.split_ascii_whitespace().collect());
+        return codes.binary_search(&&vat[..2]).is_ok();
+    }
     let end = vat.char_indices().nth(2).map_or(vat.len(), |(i, _)| i);
     VAT_PREFIXES.contains(&vat[..end])
 }
@@ -375,6 +390,13 @@ mod tests {
     }
 
     #[test]
+    fn spaces_are_normalized_as_xpath_does() {
+        assert!(matches!(normalize(" 974760673 "), std::borrow::Cow::Borrowed("974760673")));
+        assert_eq!(normalize("97 47\t60  673"), "97 47 60 673");
+        assert_eq!(rule("0192", " 974760673 "), None);
+    }
+
+    #[test]
     fn vat_identifiers_need_a_prefix_and_their_country_format() {
         for v in [
             "DE123456789",
@@ -396,5 +418,15 @@ mod tests {
         assert_eq!(check_vat("DE12345678").unwrap_err(), IdProblem::new("VAT-FORMAT", "DE and 9 digits"));
         assert_eq!(check_vat("NL123456789B1").unwrap_err().rule, "PEPPOL-COMMON-R056-2");
         assert_eq!(check_vat("ATU1234567").unwrap_err().rule, "VAT-FORMAT");
+        // The list is sorted (the binary search needs it), and the search agrees with the
+        // rule's own `contains` on every two-character prefix.
+        let codes: Vec<&str> = VAT_PREFIXES.split_ascii_whitespace().collect();
+        assert!(codes.windows(2).all(|w| w[0] < w[1]));
+        for a in (b'0'..=b'9').chain(b'A'..=b'Z') {
+            for b in (b'0'..=b'9').chain(b'A'..=b'Z').chain([b'a']) {
+                let p = String::from_utf8(vec![a, b]).unwrap();
+                assert_eq!(vat_prefix_ok(&format!("{p}123")), VAT_PREFIXES.contains(p.as_str()), "{p}");
+            }
+        }
     }
 }

@@ -36,6 +36,13 @@ impl Row<'_> {
             (i, other) => Some(other.canonical(&self.entity.fields[i].ty)),
         }
     }
+    /// A text field's value, borrowed (`None` when empty or not text).
+    fn str(&self, name: &str) -> Option<&str> {
+        match self.get(name) {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
     fn req(&self, name: &str) -> String {
         self.s(name).unwrap_or_default()
     }
@@ -89,22 +96,22 @@ fn identifiers(r: &Row<'_>, origin: Origin) -> Option<Reject> {
             format!("{message} — {}", Rule::FieldIdentifier.fix()),
         ))
     };
-    if let (Some(address), Some(scheme)) = (r.s("ElectronicAddress"), r.s("ElectronicAddressScheme")) {
+    if let (Some(address), Some(scheme)) = (r.str("ElectronicAddress"), r.str("ElectronicAddressScheme")) {
         if !crate::einvoice::rules::EAS.contains(&scheme.trim()) {
             return reject(
                 "ElectronicAddressScheme",
                 format!("ElectronicAddressScheme `{scheme}` is not in the EAS code list (PEPPOL-EN16931-CL008): use a code such as 0088 (GLN), 0192 (NO), 0208 (BE), 9930 (DE VAT) or EM (e-mail)"),
             );
         }
-        if let Err(p) = ident::check_scheme(&scheme, &address, true) {
+        if let Err(p) = ident::check_scheme(scheme, address, true) {
             return reject(
                 "ElectronicAddress",
                 format!("ElectronicAddress `{address}` (scheme {scheme}) is not {} ({})", p.expected, p.rule),
             );
         }
     }
-    if let Some(vat) = r.s(vat_field) {
-        if let Err(p) = ident::check_vat(&vat) {
+    if let Some(vat) = r.str(vat_field) {
+        if let Err(p) = ident::check_vat(vat) {
             let message = if p.rule == "BR-CO-09" {
                 format!("{vat_field} `{vat}` has no country prefix (BR-CO-09): write {}", p.expected)
             } else {
