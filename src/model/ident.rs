@@ -291,14 +291,16 @@ fn national(prefix: &str) -> Option<(&'static [&'static str], &'static str)> {
     })
 }
 
-fn fits(text: &[u8], pattern: &str) -> bool {
-    text.len() == pattern.len()
-        && text.iter().zip(pattern.bytes()).all(|(&t, p)| match p {
+/// Whether `text` (the bytes after the prefix, separators left out) fits `pattern`.
+fn fits(mut text: impl Iterator<Item = u8>, pattern: &str) -> bool {
+    pattern.bytes().all(|p| {
+        text.next().is_some_and(|t| match p {
             b'9' => t.is_ascii_digit(),
             b'A' => t.is_ascii_uppercase(),
             b'X' => t.is_ascii_uppercase() || t.is_ascii_digit(),
             other => t == other,
         })
+    }) && text.next().is_none()
 }
 
 /// Checks a VAT identifier: a country prefix BR-CO-09 takes, then (for the EU member states,
@@ -319,8 +321,8 @@ pub fn check_vat(vat: &str) -> Result<(), IdProblem> {
         // PEPPOL's rule takes the text as it is.
         return if dutch_vat(&normalize(v)) { Ok(()) } else { Err(IdProblem::new("PEPPOL-COMMON-R056-2", expected)) };
     }
-    let rest: Vec<u8> = v[2..].bytes().filter(|b| !matches!(b, b' ' | b'.' | b'-')).collect();
-    if patterns.iter().any(|p| fits(&rest, p)) {
+    let rest = || v[2..].bytes().filter(|b| !matches!(b, b' ' | b'.' | b'-'));
+    if patterns.iter().any(|p| fits(rest(), p)) {
         Ok(())
     } else {
         Err(IdProblem::new("VAT-FORMAT", expected))
