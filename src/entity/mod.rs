@@ -98,6 +98,7 @@ pub enum Role {
     ExternalId,
     RecordId,
     TotalAmount,
+    TotalNet,
     TotalTax,
     TotalCharge,
     TotalDiscount,
@@ -463,7 +464,7 @@ mod tests {
         let c = Catalog::builtin();
         assert_eq!(c.entities().len(), SOURCES.len());
         let h = c.get("SalesInvoiceJournalHeader").unwrap();
-        assert_eq!(h.fields.len(), 29, "26 D365 fields + 3 extensions");
+        assert_eq!(h.fields.len(), 30, "26 D365 fields + 4 extensions");
         assert_eq!(h.field_index("INVOICENUMBER"), h.field_index("invoicenumber"));
         assert_eq!(c.get("Customer invoice lines").unwrap().name, "BusinessDocumentSalesInvoiceLineItem");
         assert_eq!(c.get("SalesInvoiceV3Lines").unwrap().name, "SalesInvoiceLineV3");

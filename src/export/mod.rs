@@ -130,6 +130,7 @@ fn header_column(role: Role) -> Option<&'static str> {
         Role::ExchangeRate => "exchange_rate",
         Role::RecordId => "record_id",
         Role::TotalAmount => "tax_inclusive",
+        Role::TotalNet => "tax_exclusive",
         Role::TotalTax => "vat_total",
         Role::TotalCharge => "charge_total",
         Role::TotalDiscount => "allowance_total",

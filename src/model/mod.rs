@@ -304,6 +304,8 @@ pub enum TypedAs {
 pub struct HeaderTotals {
     /// Total incl. tax.
     pub amount: Option<Decimal>,
+    /// Total without tax (lines less discounts plus charges), when a (legacy) source gives it.
+    pub net: Option<Decimal>,
     /// Total tax.
     pub tax: Option<Decimal>,
     /// Total charges.

@@ -67,6 +67,7 @@ const ITEM_TAX_GROUP: u32 = 1 << 15;
 const FREE_TEXT: u32 = 1 << 16;
 const TYPED_INVOICE: u32 = 1 << 17;
 const TYPED_CREDIT_NOTE: u32 = 1 << 18;
+const NET: u32 = 1 << 19;
 
 impl PackedHeader {
     /// Packs `h` (all of it but its origin and legal entity).
@@ -99,6 +100,7 @@ impl PackedHeader {
             (FREE_TEXT, h.document == DocumentKind::FreeText),
             (TYPED_INVOICE, h.typed_as == Some(TypedAs::Invoice)),
             (TYPED_CREDIT_NOTE, h.typed_as == Some(TypedAs::CreditNote)),
+            (NET, t.net.is_some()),
         ]
         .iter()
         .fold(0u32, |m, &(bit, set)| if set { m | bit } else { m });
@@ -120,7 +122,7 @@ impl PackedHeader {
         for text in [&h.order_reference, &h.buyer_reference, &h.sales_order, &h.original_invoice] {
             w.opt_text(text.as_deref());
         }
-        for d in [h.exchange_rate, t.amount, t.tax, t.charge, t.discount].into_iter().flatten() {
+        for d in [h.exchange_rate, t.amount, t.tax, t.charge, t.discount, t.net].into_iter().flatten() {
             w.decimal(d);
         }
         w.opt_text(h.tax_group.as_deref());
@@ -188,7 +190,9 @@ impl PackedHeader {
             tax: decimal(TAX),
             charge: decimal(CHARGE),
             discount: decimal(DISCOUNT),
+            net: None,
         };
+        let totals = HeaderTotals { net: decimal(NET), ..totals };
         let tax_group = r.opt_text(has(TAX_GROUP)).map(&intern);
         let item_tax_group = r.opt_text(has(ITEM_TAX_GROUP)).map(&intern);
         // The texts are the rest, each at least two bytes shorter than its entry.
@@ -378,6 +382,7 @@ mod tests {
                 tax: Some(negative_zero),
                 charge: Some(Decimal::new(-5, 3)),
                 discount: Some(Decimal::ZERO),
+                net: Some(Decimal::new(123450, 2)),
             },
             tax_group: Some(code("FULL")),
             item_tax_group: Some(code("")),

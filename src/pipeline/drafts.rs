@@ -80,6 +80,7 @@ pub fn invoice_of(d: &StoredDoc) -> Option<(Invoice, String)> {
             tax: None,
             charge: Some(dec(i, "charge_total")),
             discount: Some(dec(i, "allowance_total")),
+            net: None,
         },
         tax_group: None,
         item_tax_group: None,

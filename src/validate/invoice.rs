@@ -239,6 +239,7 @@ pub(crate) fn header_with(
             tax: take_dec(entity, values, Role::TotalTax),
             charge: take_dec(entity, values, Role::TotalCharge),
             discount: take_dec(entity, values, Role::TotalDiscount),
+            net: take_dec(entity, values, Role::TotalNet),
         },
         tax_group: take_code(entity, values, Role::TaxGroup),
         item_tax_group: take_code(entity, values, Role::ItemTaxGroup),
@@ -1702,6 +1703,18 @@ fn invoice_rules(
             );
         }
     }
+    // A net total as the source gives it (legacy headers carry one): the lines less the
+    // discount plus the charges, as amount.total checks the gross.
+    if let Some(net) = h.totals.net.filter(|&n| n != chosen.tax_exclusive) {
+        return reject(
+            Role::TotalNet,
+            Rule::AmountTotal,
+            format!(
+                "net total {net} differs from {} = lines {} − discount {} + charges {}",
+                chosen.tax_exclusive, chosen.line_total, chosen.allowance_total, chosen.charge_total
+            ),
+        );
+    }
     Ok(chosen)
 }
 
@@ -1840,9 +1853,16 @@ fn distinct_entities(origins: impl Iterator<Item = Origin>, ctx: &Context<'_>) -
 }
 
 /// The row to keep of copies: the one whose entity has the most fields (it can hold what the
-/// others carry), the first in input order among equals.
+/// others carry), among equals the one with the most fields without a role (those are kept by
+/// the entity's own field list, where a value of another entity has no place), then the first
+/// in input order.
 fn widest(idxs: &[usize], origin: impl Fn(usize) -> Origin, ctx: &Context<'_>) -> usize {
-    let width = |i: usize| ctx.entities.get(origin(i).file as usize).map(|e| e.fields.len()).unwrap_or(0);
+    let width = |i: usize| {
+        ctx.entities
+            .get(origin(i).file as usize)
+            .map(|e| (e.fields.len(), e.fields.iter().filter(|f| f.role.is_none()).count()))
+            .unwrap_or((0, 0))
+    };
     idxs.iter().copied().max_by_key(|&i| (width(i), std::cmp::Reverse(origin(i)))).unwrap_or(idxs[0])
 }
 
@@ -1885,7 +1905,7 @@ fn merge_header(kept: &mut InvoiceHeader, other: &InvoiceHeader, ctx: &Context<'
             item_tax_group
         ]
     );
-    merge_fields!(kept.totals, other.totals, [], [amount, tax, charge, discount]);
+    merge_fields!(kept.totals, other.totals, [], [amount, tax, charge, discount, net]);
     merge_extras(kept.entity, &kept.extras, other.entity, &other.extras, ctx)
 }
 

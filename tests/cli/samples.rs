@@ -157,7 +157,8 @@ fn one_import_takes_every_sample_layout_with_its_mapping() {
     assert_nothing_lost(&json);
     assert_eq!(json["imports"].as_array().unwrap().len(), 8);
     assert_eq!(json["validated"]["invoices"], 13);
-    assert_eq!(run.import_of("Rechnungskopf.csv")["unknown_columns"], serde_json::json!(["Nettobetrag"]));
+    // Every column of the legacy header is mapped (the net total too).
+    assert_eq!(run.import_of("Rechnungskopf.csv")["unknown_columns"], serde_json::json!([]));
 }
 
 #[test]
@@ -277,8 +278,8 @@ fn a_document_type_column_marks_credit_notes_and_is_held_against_the_sign() {
         heads[1].3,
         "document type Belegart `XX` is neither an invoice nor a credit note (the mapping's document_type lists RE (invoice), GU (credit note)) — add the value to the mapping's document_type, or correct the row"
     );
-    // The column is the mapping's: not reported as unknown (the header's net total is).
-    assert_eq!(run.import_of("Rechnungskopf.csv")["unknown_columns"], serde_json::json!(["Nettobetrag"]));
+    // The column is the mapping's: not reported as unknown.
+    assert_eq!(run.import_of("Rechnungskopf.csv")["unknown_columns"], serde_json::json!([]));
 
     // R2019-00451 as a real credit note (negative quantities and totals) typed GU is accepted
     // as one; R2019-00453 negated but typed RE is refused.
@@ -312,7 +313,7 @@ fn a_document_type_column_marks_credit_notes_and_is_held_against_the_sign() {
     let run = legacy_de_typed(dir.path(), [";GU", ";XX", ";RE"], &[], false);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.json()["validated"]["invoices"], 3);
-    assert_eq!(run.import_of("Rechnungskopf.csv")["unknown_columns"], serde_json::json!(["Nettobetrag", "Belegart"]));
+    assert_eq!(run.import_of("Rechnungskopf.csv")["unknown_columns"], serde_json::json!(["Belegart"]));
 
     // The typed mapping on the sample without the column: every header says so.
     let typed = tempfile::tempdir().unwrap();
@@ -522,4 +523,55 @@ fn rejects_in_the_source_dialect_are_corrected_and_fed_back_through_the_same_map
     assert_eq!(run.code, 3);
     let plain = std::fs::read_to_string(d.join("plain/Rechnungspositionen.csv.rejects.csv")).unwrap();
     assert!(plain.starts_with("Rechnungsnummer,Pos,Artikelnummer,Bezeichnung,Menge,ME,Einzelpreis,Rabatt %,Steuerschlüssel,Nettobetrag,file,line,field,rule,message\n"));
+}
+
+#[test]
+fn a_legacy_net_total_is_checked_against_the_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = legacy_de_typed(dir.path(), [";RE", ";RE", ";RE"], &[(";575,58;", ";575,68;")], false);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let heads = rejects_of(dir.path(), "Rechnungskopf.csv");
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    assert_eq!((heads[0].0, heads[0].1.as_str(), heads[0].2.as_str()), (3, "TotalNetAmount", "amount.total"));
+    assert!(
+        heads[0].3.starts_with(
+            "TotalNetAmount (column Nettobetrag): net total 575.68 differs from 575.58 = lines 575.58 − discount 0"
+        ),
+        "{}",
+        heads[0].3
+    );
+}
+
+#[test]
+fn the_net_total_is_exported_as_posted() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.db").display().to_string();
+    let mut args = vec!["import".to_string(), "--quiet".into(), "--store".into(), store.clone()];
+    args.extend(["--master".into(), root().join("samples/master").display().to_string()]);
+    args.extend(["--mapping".into(), root().join("mappings/legacy-de.toml").display().to_string()]);
+    args.extend(
+        ["Rechnungskopf.csv", "Rechnungspositionen.csv"]
+            .map(|f| root().join("samples/legacy-de").join(f).display().to_string()),
+    );
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = invoiceflow(&refs);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = dir.path().join("x").display().to_string();
+    let run = invoiceflow(&[
+        "export",
+        "--store",
+        &store,
+        "--entity",
+        "SalesInvoiceJournalHeader",
+        "--format",
+        "csv",
+        "--out",
+        &out,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let file = std::fs::read_dir(dir.path().join("x")).unwrap().next().unwrap().unwrap().path();
+    let mut r = csv::Reader::from_path(file).unwrap();
+    let at = r.headers().unwrap().iter().position(|h| h == "TOTALNETAMOUNT").expect("the column");
+    let nets: Vec<String> = r.records().map(|rec| rec.unwrap()[at].to_string()).collect();
+    assert_eq!(nets, ["532.60", "575.58", "4066.30"]);
 }
