@@ -49,6 +49,8 @@ fn party(p: &crate::post::Party) -> Party {
         } else {
             None
         },
+        // The writers print identifiers without a scheme attribute.
+        scheme_ids: Vec::new(),
     }
 }
 

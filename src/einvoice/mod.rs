@@ -474,6 +474,10 @@ pub struct Party {
     pub country: Option<String>,
     /// Contact (BG-6 / BG-9): name, telephone, e-mail.
     pub contact: Option<(Option<String>, Option<String>, Option<String>)>,
+    /// The identifiers a read document gives with a scheme (UBL PartyIdentification/ID and
+    /// PartyLegalEntity/CompanyID with `schemeID`), (scheme, identifier), for the PEPPOL-COMMON
+    /// rules; the documents invoiceflow builds give none.
+    pub scheme_ids: Vec<(String, String)>,
 }
 
 /// A document-level allowance or charge (BG-20 / BG-21).

@@ -255,6 +255,12 @@ fn ubl_party(p: Option<&Node>) -> Party {
         contact: p
             .child("Contact")
             .map(|c| (c.text_at(&["Name"]), c.text_at(&["Telephone"]), c.text_at(&["ElectronicMail"]))),
+        scheme_ids: p
+            .all("PartyIdentification")
+            .filter_map(|i| i.child("ID"))
+            .chain(p.child("PartyLegalEntity").and_then(|l| l.child("CompanyID")))
+            .filter_map(|i| i.attr("schemeID").map(|s| (s.to_string(), i.text.clone())))
+            .collect(),
         ..Party::default()
     };
     for ts in p.all("PartyTaxScheme") {

@@ -416,6 +416,14 @@ pub fn check(d: &Doc) -> Vec<Finding> {
                     );
                 }
             }
+            for (scheme, id) in &p.scheme_ids {
+                if let Err(problem) = crate::model::ident::check_scheme(scheme, id, false) {
+                    fail(
+                        problem.rule,
+                        format!("{who} identifier `{}` (scheme {scheme}) is not {}", id.trim(), problem.expected),
+                    );
+                }
+            }
             if let Some(vat) = p.vat_id.as_deref().filter(|v| !crate::model::ident::dutch_vat_ok(v)) {
                 fail("PEPPOL-COMMON-R056-2", format!("{who} VAT identifier `{vat}` is not NL, 9 digits, B, 2 digits"));
             }

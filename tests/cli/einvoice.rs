@@ -67,6 +67,13 @@ fn check_rejects_broken_copies_with_the_right_rule() {
             "PEPPOL-COMMON-R040",
         ),
         ("peppol-base-example.xml", "<cbc:CompanyID>SE4598375937</cbc:CompanyID>", "<cbc:CompanyID>4598375937</cbc:CompanyID>", "BR-CO-09"),
+        // A legal registration identifier with a scheme: a Norwegian number, check digit wrong.
+        (
+            "peppol-base-example.xml",
+            "<cbc:CompanyID schemeID=\"0183\">39937423947</cbc:CompanyID>",
+            "<cbc:CompanyID schemeID=\"0192\">974760674</cbc:CompanyID>",
+            "PEPPOL-COMMON-R041",
+        ),
     ];
     for (file, from, to, rule) in cases {
         let path = broken(&examples, file, from, to, d);
