@@ -221,6 +221,10 @@ pub struct PostArgs {
     /// Folder for rejects files (rejected master data rows and drafts refused by posting).
     #[arg(long, value_name = "DIR")]
     pub rejects: Option<PathBuf>,
+    /// A mapping for master data files that are not named after their entity (a legacy
+    /// customer list: its `[entity.Customer]` section), as for import; repeatable.
+    #[arg(long, value_name = "M.toml")]
+    pub mapping: Vec<PathBuf>,
     #[command(flatten)]
     pub posting: PostingFlags,
     #[command(flatten)]
@@ -291,6 +295,10 @@ pub struct EinvoiceArgs {
     /// stored when they were posted.
     #[arg(long, value_name = "DIR")]
     pub master: Option<PathBuf>,
+    /// A mapping for master data files that are not named after their entity (a legacy
+    /// customer list: its `[entity.Customer]` section), as for import; repeatable.
+    #[arg(long, value_name = "M.toml")]
+    pub mapping: Vec<PathBuf>,
     #[command(flatten)]
     pub common: CommonArgs,
 }

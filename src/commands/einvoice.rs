@@ -20,7 +20,8 @@ pub(crate) fn einvoice_command(a: EinvoiceArgs) -> u8 {
         }
         let md = match &a.master {
             Some(dir) => {
-                let (md, rejects) = pipeline::load_master(dir, Catalog::builtin())?;
+                let mappings = super::load_mappings(&a.mapping)?;
+                let (md, rejects) = pipeline::load_master(dir, Catalog::builtin(), &mappings)?;
                 if !rejects.is_empty() {
                     eprintln!("warning: {} master data rows rejected (import shows which)", rejects.len());
                 }

@@ -134,7 +134,13 @@ pub(crate) fn run_import(
                 if post.options.pro_forma {
                     eprintln!("note: pro forma run: exports and e-invoices skipped");
                 } else {
-                    match run_exports(&post.store, post.lock_timeout, exports, einvoices, Some(&req.master_dir)) {
+                    match run_exports(
+                        &post.store,
+                        post.lock_timeout,
+                        exports,
+                        einvoices,
+                        Some((&req.master_dir, &req.master_mappings)),
+                    ) {
                         Ok((reports, docs)) => {
                             summary.exports = reports;
                             summary.einvoices = docs;
@@ -168,10 +174,10 @@ pub(crate) fn run_exports(
     lock_timeout: std::time::Duration,
     exports: &[ExportRequest],
     einvoices: &[invoiceflow::einvoice::EinvoiceRequest],
-    master: Option<&std::path::Path>,
+    master: Option<(&std::path::Path, &[std::sync::Arc<invoiceflow::map::Mapping>])>,
 ) -> anyhow::Result<OutputReports> {
     let md = match (master, einvoices.is_empty()) {
-        (Some(dir), false) => Some(pipeline::load_master(dir, Catalog::builtin())?.0),
+        (Some((dir, mappings)), false) => Some(pipeline::load_master(dir, Catalog::builtin(), mappings)?.0),
         _ => None,
     };
     let mut store = Store::open_reader(store, lock_timeout).context("cannot open the store for export")?;

@@ -13,6 +13,21 @@ use invoiceflow::cli::CommonArgs;
 use invoiceflow::pipeline::Summary;
 
 pub(crate) const EXIT_OK: u8 = 0;
+
+/// The mapping files named on the command line, loaded.
+pub(crate) fn load_mappings(
+    paths: &[std::path::PathBuf],
+) -> anyhow::Result<Vec<std::sync::Arc<invoiceflow::map::Mapping>>> {
+    use anyhow::Context as _;
+    paths
+        .iter()
+        .map(|p| {
+            invoiceflow::map::Mapping::load(p, invoiceflow::entity::Catalog::builtin())
+                .map(std::sync::Arc::new)
+                .context("the mapping file is broken")
+        })
+        .collect()
+}
 pub(crate) const EXIT_FATAL: u8 = 1;
 pub(crate) const EXIT_USAGE: u8 = 2;
 pub(crate) const EXIT_REJECTS: u8 = 3;

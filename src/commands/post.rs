@@ -26,7 +26,11 @@ pub(crate) fn post_command(a: PostArgs) -> u8 {
         lock_timeout: job::lock_timeout(a.common.lock_timeout),
         pro_forma_out: None,
     };
-    match pipeline::drafts::post_drafts(&req, &a.master, a.rejects.as_deref(), Catalog::builtin())
+    let mappings = match super::load_mappings(&a.mapping) {
+        Ok(m) => m,
+        Err(e) => return super::fail(&a.common, e, started),
+    };
+    match pipeline::drafts::post_drafts(&req, &a.master, a.rejects.as_deref(), Catalog::builtin(), &mappings)
         .context("posting the drafts failed")
     {
         Ok(outcome) => {

@@ -149,6 +149,7 @@ pub fn post_drafts(
     master_dir: &std::path::Path,
     rejects_dir: Option<&std::path::Path>,
     catalog: &Catalog,
+    mappings: &[std::sync::Arc<crate::map::Mapping>],
 ) -> Result<super::ImportOutcome, super::JobError> {
     let master_req = super::ImportRequest {
         files: Vec::new(),
@@ -160,7 +161,7 @@ pub fn post_drafts(
         run_date: super::today(),
         progress: false,
         post: Some(req.clone()),
-        master_mappings: Vec::new(),
+        master_mappings: mappings.to_vec(),
     };
     let mut docs = Vec::new();
     {

@@ -950,7 +950,11 @@ pub(crate) fn post_invoices(
 
 /// Reads the master data folder alone (for commands that need master data but import nothing):
 /// the master data and the rejects of its rows.
-pub fn load_master(dir: &Path, catalog: &Catalog) -> Result<(MasterData, RejectLog), JobError> {
+pub fn load_master(
+    dir: &Path,
+    catalog: &Catalog,
+    mappings: &[std::sync::Arc<Mapping>],
+) -> Result<(MasterData, RejectLog), JobError> {
     let req = ImportRequest {
         files: Vec::new(),
         master_dir: dir.to_path_buf(),
@@ -961,7 +965,7 @@ pub fn load_master(dir: &Path, catalog: &Catalog) -> Result<(MasterData, RejectL
         run_date: today(),
         progress: false,
         post: None,
-        master_mappings: Vec::new(),
+        master_mappings: mappings.to_vec(),
     };
     let (run, _) = Run::start(&req, catalog)?;
     Ok((run.master, run.rejects))

@@ -575,3 +575,34 @@ fn the_net_total_is_exported_as_posted() {
     let nets: Vec<String> = r.records().map(|rec| rec.unwrap()[at].to_string()).collect();
     assert_eq!(nets, ["532.60", "575.58", "4066.30"]);
 }
+
+#[test]
+fn einvoice_and_post_read_a_legacy_customer_list_through_mapping_too() {
+    let dir = tempfile::tempdir().unwrap();
+    // The store, posted from the legacy-de sample with the customers in Kunden.csv.
+    legacy_customers(dir.path(), "KUNNR;NAME;GRUPPE;ZAHLUNG;LAND;USTID");
+    let (master, mapping) = (dir.path().join("master"), dir.path().join("m.toml"));
+    let store = dir.path().join("s.db").display().to_string();
+    let (m, map) = (master.display().to_string(), mapping.display().to_string());
+    let mut args = vec!["import", "--quiet", "--store", &store, "--master", &m, "--mapping", &map];
+    let files = ["Rechnungskopf.csv", "Rechnungspositionen.csv"]
+        .map(|f| root().join("samples/legacy-de").join(f).display().to_string());
+    args.extend(files.iter().map(String::as_str));
+    let run = invoiceflow(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // Re-issued with today's master data: the customers are found through the mapping (CII:
+    // PEPPOL's UBL would also want the buyers' electronic addresses, which the list lacks).
+    let ei = |extra: &[&str]| {
+        let mut args = vec!["einvoice", "--json", "--dry-run", "--syntax", "cii", "--store", &store, "--master", &m];
+        args.extend(extra);
+        invoiceflow(&args)
+    };
+    let with = ei(&["--mapping", &map]);
+    assert_eq!(with.code, 0, "{}", with.stderr);
+    assert_eq!(with.json()["einvoices"][0]["documents"], 3);
+    // Without the mapping the list is not found: the buyers have no name, and the documents
+    // would be refused (nothing is written: a dry run).
+    let without = ei(&[]);
+    assert_eq!(without.code, 3, "{}", without.stderr);
+    assert_eq!(without.json()["einvoices"][0]["refused"].as_array().unwrap().len(), 3);
+}
