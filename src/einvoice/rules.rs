@@ -50,6 +50,19 @@ const CATEGORIES: &[&str] = &["S", "Z", "E", "AE", "K", "G", "O", "L", "M"];
 const TYPE_CODES: &[&str] =
     &["380", "381", "383", "384", "386", "389", "393", "395", "396", "326", "261", "262", "296", "308", "325", "751"];
 
+/// The id of rule `n` of the family of VAT category `c` (`BR-S-05`): named after the category
+/// but for K (intra-community supply: `BR-IC-*`), L (Canary Islands: `BR-AF-*`) and M (Ceuta
+/// and Melilla: `BR-AG-*`).
+pub fn rule_of(c: &str, n: &str) -> String {
+    let family = match c {
+        "K" => "IC",
+        "L" => "AF",
+        "M" => "AG",
+        other => other,
+    };
+    format!("BR-{family}-{n}")
+}
+
 /// Checks a document; an empty result means no rule broke.
 pub fn check(d: &Doc) -> Vec<Finding> {
     let mut f: Vec<Finding> = Vec::new();
@@ -292,7 +305,7 @@ pub fn check(d: &Doc) -> Vec<Finding> {
     }
     // VAT categories.
     for c in &used {
-        let id = |n: &str| format!("BR-{c}-{n}");
+        let id = |n: &str| rule_of(c, n);
         if !d.vat.iter().any(|v| v.category == *c) {
             fail(&id("01"), format!("lines or allowances of category {c} need a VAT breakdown of category {c}"));
         }
@@ -334,7 +347,7 @@ pub fn check(d: &Doc) -> Vec<Finding> {
         if !CATEGORIES.contains(&c) {
             continue;
         }
-        let id = |n: &str| format!("BR-{c}-{n}");
+        let id = |n: &str| rule_of(c, n);
         let same = |cat: Option<&str>, rate: Option<Decimal>| cat == Some(c) && (c != "S" || rate == v.rate);
         let base =
             csum(d.lines.iter().filter(|l| same(l.category.as_deref(), l.rate)).filter_map(|l| l.net_amount).chain(

@@ -132,13 +132,6 @@ fn vat_category(r: &Row<'_>, origin: Origin) -> Option<Reject> {
     let category = r.enum_name("VatCategory")?;
     let rate = r.dec("Rate").unwrap_or_default();
     let exempt = r.s("ExemptionReasonCode").is_some() || r.s("ExemptionReason").is_some();
-    // The EN 16931 rule family of the category (K is the intra-community supply: IC).
-    let family = match category.as_str() {
-        "K" => "IC",
-        "L" => "AF",
-        "M" => "AG",
-        c => c,
-    };
     let (field, rule, problem) = match category.as_str() {
         "S" if rate <= Decimal::ZERO => ("Rate", "05", format!("has the rate {rate}; standard-rated (S) VAT is above zero")),
         "Z" | "E" | "AE" | "K" | "G" | "O" if !rate.is_zero() => {
@@ -162,8 +155,9 @@ fn vat_category(r: &Row<'_>, origin: Origin) -> Option<Reject> {
         Some(field),
         Rule::FieldVatCategory,
         format!(
-            "tax code {} (category {category}) {problem}: every document using it would break BR-{family}-{rule} — {}",
+            "tax code {} (category {category}) {problem}: every document using it would break {} — {}",
             r.req("TaxCode"),
+            crate::einvoice::rules::rule_of(&category, rule),
             Rule::FieldVatCategory.fix()
         ),
     ))

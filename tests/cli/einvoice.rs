@@ -295,3 +295,19 @@ fn a_tax_code_whose_category_needs_an_exemption_reason_is_rejected_when_read() {
     assert_eq!(rejects[1].line, 5);
     assert!(rejects[1].message.starts_with("tax code EXPORT (category G) has no exemption reason; category G needs a VATEX code (ExemptionReasonCode) or a text (ExemptionReason): every document using it would break BR-G-10 — "), "{}", rejects[1].message);
 }
+
+#[test]
+fn an_intra_community_supply_without_its_exemption_reason_breaks_br_ic_10() {
+    // The rule family of category K is BR-IC (it was reported as BR-K-10, an id no rule set has).
+    let dir = tempfile::tempdir().unwrap();
+    let store = sample_store(dir.path());
+    einvoice(&store, "ubl", &dir.path().join("ubl"), None);
+    let doc = std::fs::read_to_string(dir.path().join("ubl/DEMF/DEMF-INV-000103.xml")).unwrap();
+    let reason = "<cbc:TaxExemptionReasonCode>VATEX-EU-IC</cbc:TaxExemptionReasonCode>";
+    let text = "<cbc:TaxExemptionReason>Intra-Community supply</cbc:TaxExemptionReason>";
+    assert!(doc.contains(reason) && doc.contains(text));
+    let broken = dir.path().join("broken.xml");
+    std::fs::write(&broken, doc.replace(reason, "").replace(text, "")).unwrap();
+    assert_eq!(rules_of(&broken), ["BR-IC-10"]);
+    assert_eq!(invoiceflow::einvoice::rules::rule_of("M", "05"), "BR-AG-05");
+}
