@@ -315,9 +315,10 @@ pub struct SkipArgs {
     /// The job's output syntax.
     #[arg(long, value_enum)]
     pub syntax: crate::einvoice::Syntax,
-    /// Legal entity of the documents.
-    #[arg(long, value_name = "ID", default_value = "DEMF")]
-    pub legal_entity: String,
+    /// Legal entity of the documents; without it, the one legal entity each number is pending
+    /// in (a number pending in several asks for it).
+    #[arg(long, value_name = "ID")]
+    pub legal_entity: Option<String>,
     /// Invoice numbers to skip; without any, the pending documents are listed.
     #[arg(value_name = "NUMBER")]
     pub numbers: Vec<String>,

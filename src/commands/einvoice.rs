@@ -104,19 +104,43 @@ pub(crate) fn skip_command(a: SkipArgs) -> u8 {
             };
             let by = a.by.clone().or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into());
             let skip = invoiceflow::store::Skip { by, reason, at: invoiceflow::pipeline::now_utc() };
-            let mut missing = Vec::new();
+            // Never a silent default legal entity: the one each number is pending in.
+            let pending = store.pending_einvoices(&a.job, output)?;
+            let mut targets = Vec::new();
             for n in &a.numbers {
-                if !store.skip_einvoice(&a.job, output, &a.legal_entity, n, &skip)? {
-                    missing.push(n.as_str());
-                }
+                let le = match &a.legal_entity {
+                    Some(le) => le.clone(),
+                    None => {
+                        let mut les: Vec<&str> =
+                            pending.iter().filter(|e| e.number == *n).map(|e| e.legal_entity.as_str()).collect();
+                        les.sort_unstable();
+                        les.dedup();
+                        if les.len() > 1 {
+                            anyhow::bail!(
+                                "document {n} is pending in legal entities {}: say which with --legal-entity; nothing was skipped",
+                                les.join(", ")
+                            );
+                        }
+                        les.first().map(|s| s.to_string()).unwrap_or_default()
+                    }
+                };
+                targets.push((le, n.as_str()));
             }
+            let missing: Vec<&str> = targets
+                .iter()
+                .filter(|(le, n)| le.is_empty() || !pending.iter().any(|e| e.legal_entity == *le && e.number == *n))
+                .map(|(_, n)| *n)
+                .collect();
             if !missing.is_empty() {
                 anyhow::bail!(
-                    "job {} has no pending {output} document {} of legal entity {} (`--list` shows the pending ones); nothing was skipped",
+                    "job {} has no pending {output} document {}{} (`--list` shows the pending ones); nothing was skipped",
                     a.job,
                     missing.join(", "),
-                    a.legal_entity
+                    a.legal_entity.as_ref().map(|le| format!(" of legal entity {le}")).unwrap_or_default()
                 );
+            }
+            for (le, n) in &targets {
+                store.skip_einvoice(&a.job, output, le, n, &skip)?;
             }
             eprintln!("skipped {} documents of job {} as {}: {}", a.numbers.len(), a.job, skip.by, skip.reason);
         }

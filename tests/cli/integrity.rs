@@ -655,6 +655,18 @@ fn a_refused_einvoice_stays_pending_until_written_or_skipped() {
         "R2019-00451",
     ]);
     assert_eq!(skip.code, 0, "{}", skip.stderr);
+    // A number that is not pending skips nothing, not even the pending one named with it (the
+    // legal entity of each is the one it is pending in: no default is assumed).
+    let (id, s) = ("edi", store.as_str());
+    let args =
+        ["skip-einvoice", "--store", s, "--job", id, "--syntax", "ubl", "--reason", "x", "DEMF-INV-000101", "NOPE-1"];
+    let none = invoiceflow(&args);
+    assert_eq!(none.code, 1, "{}", none.stderr);
+    assert!(
+        none.stderr.contains("job edi has no pending einvoice-ubl document NOPE-1 (`--list` shows the pending ones); nothing was skipped"),
+        "{}",
+        none.stderr
+    );
     let list =
         invoiceflow(&["skip-einvoice", "--store", &store, "--job", "edi", "--syntax", "ubl", "--list", "--json"]);
     let entries: serde_json::Value = serde_json::from_str(list.stdout.trim()).unwrap();
