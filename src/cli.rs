@@ -115,7 +115,9 @@ pub struct ImportArgs {
     /// of the master data; when it has several, a row without one is rejected and says so.
     #[arg(long, value_name = "ID")]
     pub legal_entity: Option<String>,
-    /// Full push (the files are the complete set) or incremental (new and changed rows).
+    /// Full push (the files are the complete set) or incremental (new and changed rows). Recorded
+    /// in the report; today both store new and changed rows and leave what a file lacks as it
+    /// is (a full push does not yet remove drafts the file no longer has).
     #[arg(long, value_enum, default_value_t = Push::Full)]
     pub push: Push,
     /// Folder for rejects files (default: no rejects files).
