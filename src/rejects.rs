@@ -49,8 +49,14 @@ fn row_bytes(row: &[Vec<u8>], dialect: Option<read::csv::Dialect>) -> std::io::R
     b.flexible(true);
     if let Some(d) = dialect {
         b.delimiter(d.delimiter);
-        if d.crlf {
-            b.terminator(csv::Terminator::CRLF);
+        match d.line_end {
+            b"\r\n" => {
+                b.terminator(csv::Terminator::CRLF);
+            }
+            b"\r" => {
+                b.terminator(csv::Terminator::Any(b'\r'));
+            }
+            _ => {}
         }
     }
     let mut w = b.from_writer(Vec::new());

@@ -79,8 +79,8 @@ pub struct Dialect {
     pub encoding: Option<&'static encoding_rs::Encoding>,
     /// Whether it starts with a byte order mark.
     pub bom: bool,
-    /// Whether its lines end in CRLF.
-    pub crlf: bool,
+    /// How its lines end: `\r\n`, `\r` or `\n`.
+    pub line_end: &'static [u8],
 }
 
 /// The longest record a CSV file may have (64 MiB): a longer one is an unclosed quote or a
@@ -260,7 +260,7 @@ impl CsvSource {
             delimiter,
             encoding,
             bom: skip > 0 || matches!(head, [0xFF, 0xFE, ..] | [0xFE, 0xFF, ..]),
-            crlf: reader.after_cr(),
+            line_end: reader.line_end(),
         };
         Ok(CsvSource {
             dialect,

@@ -263,10 +263,21 @@ impl Tokenizer {
         self.keep = Some(n.max(1));
     }
 
-    /// Whether the last line end read was a CR (of a CRLF, or alone): after the header, whether
-    /// the file ends its lines so.
-    pub fn after_cr(&self) -> bool {
-        self.after_cr
+    /// The line end of the record just read: `\r\n`, `\r` or `\n` (after the header: how the
+    /// file ends its lines; `\n` when it has none).
+    pub fn line_end(&mut self) -> &'static [u8] {
+        if !self.after_cr {
+            return b"\n";
+        }
+        // The CR was read; whether an LF follows it is in the next byte.
+        if self.at == self.filled && self.read_more().is_err() {
+            return b"\r";
+        }
+        if self.buf.get(self.at) == Some(&b'\n') {
+            b"\r\n"
+        } else {
+            b"\r"
+        }
     }
 
     /// Where the next record would start.

@@ -606,3 +606,59 @@ fn einvoice_and_post_read_a_legacy_customer_list_through_mapping_too() {
     assert_eq!(without.code, 3, "{}", without.stderr);
     assert_eq!(without.json()["einvoices"][0]["refused"].as_array().unwrap().len(), 3);
 }
+
+#[test]
+fn rejects_of_a_file_with_lone_cr_line_ends_end_their_lines_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cr = |bytes: Vec<u8>| -> Vec<u8> {
+        let mut out = Vec::with_capacity(bytes.len());
+        for (i, &b) in bytes.iter().enumerate() {
+            if !(b == b'\n' && i > 0 && bytes[i - 1] == b'\r') {
+                out.push(b);
+            }
+        }
+        out
+    };
+    let lines = std::fs::read(root().join("samples/legacy-de/Rechnungspositionen.csv")).unwrap();
+    let lines = cr(lines);
+    let at = lines.windows(6).position(|w| w == b";16,80").unwrap();
+    std::fs::write(d.join("Rechnungspositionen.csv"), [&lines[..at], b";16,8x", &lines[at + 6..]].concat()).unwrap();
+    std::fs::write(
+        d.join("Rechnungskopf.csv"),
+        cr(std::fs::read(root().join("samples/legacy-de/Rechnungskopf.csv")).unwrap()),
+    )
+    .unwrap();
+    let (m, master) = (
+        root().join("mappings/legacy-de.toml").display().to_string(),
+        root().join("samples/master").display().to_string(),
+    );
+    let (h, l, r) = (
+        d.join("Rechnungskopf.csv").display().to_string(),
+        d.join("Rechnungspositionen.csv").display().to_string(),
+        d.join("rejects").display().to_string(),
+    );
+    let run = invoiceflow(&[
+        "import",
+        "--dry-run",
+        "--json",
+        "--quiet",
+        "--master",
+        &master,
+        "--mapping",
+        &m,
+        "--rejects",
+        &r,
+        "--rejects-dialect",
+        "source",
+        &h,
+        &l,
+    ]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let written = std::fs::read(d.join("rejects/Rechnungspositionen.csv.rejects.csv")).unwrap();
+    assert!(!written.contains(&b'\n'), "{}", String::from_utf8_lossy(&written));
+    // The column names, the two rows of R2019-00451: three lines, each ended by a CR.
+    assert_eq!(written.iter().filter(|&&b| b == b'\r').count(), 3);
+    // And the reject's line is the line an editor shows (the CR file's third line).
+    assert!(rejects_of(d, "Rechnungspositionen.csv").iter().any(|r| r.2 == "field.decimal" && r.0 == 3));
+}
