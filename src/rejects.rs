@@ -64,17 +64,7 @@ fn row_bytes(row: &[Vec<u8>], dialect: Option<read::csv::Dialect>) -> std::io::R
     let utf8 = w.into_inner().map_err(|e| e.into_error())?;
     Ok(match dialect.and_then(|d| d.encoding) {
         None => utf8,
-        Some(e) => {
-            let text = String::from_utf8_lossy(&utf8);
-            if e == encoding_rs::UTF_16LE {
-                text.encode_utf16().flat_map(u16::to_le_bytes).collect()
-            } else if e == encoding_rs::UTF_16BE {
-                text.encode_utf16().flat_map(u16::to_be_bytes).collect()
-            } else {
-                // A character the encoding lacks is written as a numeric reference (&#8364;).
-                e.encode(&text).0.into_owned()
-            }
-        }
+        encoding => read::csv::encode_text(&String::from_utf8_lossy(&utf8), encoding),
     })
 }
 
@@ -121,14 +111,7 @@ pub fn write_file_rejects(
     let mut result: Result<(), RejectsError> = Ok(());
     write_atomically(&out, |w| {
         if let Some(d) = dialect.filter(|d| d.bom) {
-            let e = d.encoding;
-            w.write_all(if e == Some(encoding_rs::UTF_16LE) {
-                &[0xFF, 0xFE]
-            } else if e == Some(encoding_rs::UTF_16BE) {
-                &[0xFE, 0xFF]
-            } else {
-                &[0xEF, 0xBB, 0xBF]
-            })?;
+            w.write_all(read::csv::bom_of(d.encoding))?;
         }
         let mut header: Vec<Vec<u8>> = columns.iter().map(|c| c.as_bytes().to_vec()).collect();
         header.extend(["file", "line", "field", "rule", "message"].map(|h| h.as_bytes().to_vec()));

@@ -24,13 +24,10 @@ pub(crate) fn import(a: ImportArgs) -> u8 {
         return EXIT_USAGE;
     }
     let catalog = Catalog::builtin();
-    let mut mappings = Vec::new();
-    for m in &a.mapping {
-        match Mapping::load(m, catalog) {
-            Ok(m) => mappings.push(Arc::new(m)),
-            Err(e) => return fail(&a.common, anyhow::Error::new(e).context("the mapping file is broken"), started),
-        }
-    }
+    let mappings = match super::load_mappings(&a.mapping) {
+        Ok(m) => m,
+        Err(e) => return fail(&a.common, e, started),
+    };
     let mut files = Vec::new();
     for spec in &a.files {
         let (named, path) = match spec.split_once('=') {

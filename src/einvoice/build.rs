@@ -59,10 +59,10 @@ pub fn build(s: &PostedDoc, syntax: Syntax) -> Result<Doc, Damaged> {
     build_with(s, syntax, None)
 }
 
-/// [`build`], re-issued with today's master data when `master` is given: the seller and buyer
-/// as the master data has them now, and each VAT row's exemption reason (code and text) as its
-/// tax code has it now; every amount as posted. A customer or tax code the master data no
-/// longer has keeps what was stored.
+/// [`build`] with each VAT row's exemption reason (code and text) as its tax code has it in
+/// `master` now, when given (a tax code the master data no longer has keeps what was stored);
+/// every amount as posted. The parties are the document's stored ones: a re-issue puts
+/// today's in first (`refresh_parties`).
 pub fn build_with(
     s: &PostedDoc,
     syntax: Syntax,
@@ -73,11 +73,7 @@ pub fn build_with(
     let opt_text = |t: &Option<String>| t.clone().filter(|t| !t.is_empty());
     let currency = s.currency.clone();
     let tax_currency = Some(s.accounting_currency.clone()).filter(|a| !a.is_empty() && *a != currency);
-    let terms = s.payment_terms.as_deref().filter(|t| !t.is_empty());
-    let parties: Parties = match master.and_then(|md| crate::post::parties(md, &s.legal_entity, &s.customer, terms)) {
-        Some(today) => today,
-        None => serde_json::from_str(&s.parties).unwrap_or_default(),
-    };
+    let parties: Parties = serde_json::from_str(&s.parties).unwrap_or_default();
     let opt = |v: Decimal| if v.is_zero() { None } else { Some(v * sign) };
     let mut cells = Vec::with_capacity(crate::store::LINE_COLUMNS);
     let mut vat = Vec::new();

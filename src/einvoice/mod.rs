@@ -135,7 +135,7 @@ pub fn output_name(syntax: Syntax) -> &'static str {
 /// reported and not written. For a job, a refused document stays pending: every later run tries it again
 /// (with the parties and exemption reasons of `master` when given, so corrected master data
 /// takes effect) until it is written or skipped (`skip-einvoice`). With `req.reissue`, every
-/// document of the run is built so (see [`build_with`]): the way to re-issue documents
+/// document of the run is built so (parties refreshed, exemption reasons by [`build_with`]): the way to re-issue documents
 /// after master data was corrected, amounts as posted. Files are named after the legal entity and the invoice
 /// number, so a re-run rewrites the same files.
 ///
@@ -213,8 +213,13 @@ pub fn run(
             });
             // A send fails when the stage after stopped on an error: reported when it is joined.
             let builder = scope.spawn(move || -> Result<(), crate::export::ExportError> {
+                use rayon::prelude::*;
                 let master = master.filter(|_| req.reissue);
-                for chunk in raw_rx {
+                for mut chunk in raw_rx {
+                    // A re-issue: today's parties, as pending documents get them.
+                    if let Some(md) = master {
+                        chunk.par_iter_mut().for_each(|d| refresh_parties(d, md));
+                    }
                     let built = build_chunk(&chunk, req.syntax, master).map_err(damaged)?;
                     drop(chunk);
                     if tx.send(built).is_err() {

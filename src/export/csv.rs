@@ -102,11 +102,7 @@ impl CsvPart {
         }
         // Every field came in as text, so the bytes are UTF-8.
         let text = String::from_utf8(self.rows.out).map_err(|e| e.to_string())?;
-        let mut out = Vec::with_capacity(text.len() * 2);
-        for u in text.encode_utf16() {
-            out.extend_from_slice(&u.to_le_bytes());
-        }
-        Ok(out)
+        Ok(crate::read::csv::encode_text(&text, Some(encoding_rs::UTF_16LE)))
     }
 }
 
@@ -152,7 +148,7 @@ impl CsvFile {
         }
         header.rows.end_row();
         if utf16 {
-            out.write_all(&[0xFF, 0xFE]).map_err(|e| e.to_string())?;
+            out.write_all(crate::read::csv::bom_of(Some(encoding_rs::UTF_16LE))).map_err(|e| e.to_string())?;
         }
         out.write_all(&header.finish()?).map_err(|e| e.to_string())?;
         Ok(CsvFile { out })

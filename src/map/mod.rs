@@ -94,30 +94,20 @@ struct EntityMappingFile {
     #[serde(default)]
     columns: BTreeMap<String, toml::Value>,
     /// Header entities: the column that says invoice or credit note.
-    document_type: Option<DocumentTypeFile>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DocumentTypeFile {
-    /// Source column name (matched case-insensitively).
-    column: String,
-    /// Values that mean an invoice (`RE`, `INV`).
-    invoice: Vec<String>,
-    /// Values that mean a credit note (`GU`, `CRN`).
-    credit_note: Vec<String>,
+    document_type: Option<DocumentType>,
 }
 
 /// A header column that says whether a row is an invoice or a credit note (legacy exports:
 /// `RE` / `GU`, `INV` / `CRN`), held against the invoice's sign. Values are matched as written
 /// (trimmed), then case-insensitively.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DocumentType {
-    /// Source column name.
+    /// Source column name (matched case-insensitively).
     pub column: String,
-    /// Values that mean an invoice.
+    /// Values that mean an invoice (`RE`, `INV`).
     pub invoice: Vec<String>,
-    /// Values that mean a credit note.
+    /// Values that mean a credit note (`GU`, `CRN`).
     pub credit_note: Vec<String>,
 }
 
@@ -369,7 +359,7 @@ impl Mapping {
                     {
                         return Err(invalid(key, format!("`{both}` is listed as an invoice and as a credit note")));
                     }
-                    Some(DocumentType { column: d.column, invoice: d.invoice, credit_note: d.credit_note })
+                    Some(d)
                 }
             };
             entities.insert(entity.name.clone(), EntityMapping { files: em.files, fields, document_type });
@@ -406,12 +396,9 @@ impl Mapping {
 
     /// The entity whose file patterns match this file name, if exactly one does.
     pub fn entity_for_file(&self, file_name: &str) -> Option<&str> {
-        let mut hits = self
-            .entities
-            .iter()
-            .filter(|(_, m)| m.files.iter().any(|p| wildcard_match(&p.to_lowercase(), &file_name.to_lowercase())));
+        let mut hits = self.entities.keys().filter(|e| self.matches_file(e, file_name));
         match (hits.next(), hits.next()) {
-            (Some((name, _)), None) => Some(name),
+            (Some(name), None) => Some(name),
             _ => None,
         }
     }

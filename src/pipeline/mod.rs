@@ -525,6 +525,20 @@ fn find_master_file(
     Ok(hits.into_iter().next())
 }
 
+/// The mapping a master data file of `entity` is read through (the one of `mappings` that
+/// describes the entity and matches the file, see [`crate::job::pick_mapping`]), and how the
+/// file is written (the mapping's, else the defaults).
+fn master_mapping(
+    mappings: &[std::sync::Arc<Mapping>],
+    path: &Path,
+    entity: &Entity,
+) -> (Option<std::sync::Arc<Mapping>>, CsvOptions) {
+    let mapping = crate::job::pick_mapping(mappings, path, Some(&entity.name), Catalog::builtin())
+        .filter(|m| m.entities.contains_key(&entity.name));
+    let csv = mapping.as_ref().map(|m| m.csv.clone()).unwrap_or_default();
+    (mapping, csv)
+}
+
 /// The entity files of a run: (position in the request, entity).
 type EntityFiles<'c> = Vec<(usize, &'c Entity)>;
 
@@ -626,11 +640,8 @@ impl<'c> Run<'c> {
 
     /// Reads the master data files (see [`Run::plan`]).
     fn read_master(&mut self, req: &ImportRequest, masters: MasterFiles<'c>) -> Result<(), JobError> {
-        let catalog = crate::entity::Catalog::builtin();
         for (idx, path, entity) in masters {
-            let mapping = crate::job::pick_mapping(&req.master_mappings, &path, Some(&entity.name), catalog)
-                .filter(|m| m.entities.contains_key(&entity.name));
-            let csv = mapping.as_ref().map(|m| m.csv.clone()).unwrap_or_default();
+            let (mapping, csv) = master_mapping(&req.master_mappings, &path, entity);
             let mut reader =
                 Reader::open(idx, &path, &self.labels[idx as usize], entity, mapping.as_deref(), &csv, req, true)?;
             // A master file without a required column is a broken operation, not a row's fault:
@@ -981,9 +992,7 @@ pub fn master_legal_entities(dir: &Path, mappings: &[std::sync::Arc<Mapping>]) -
         return Ok(Vec::new());
     }
     let Some(path) = find_master_file(dir, entity, mappings)? else { return Ok(Vec::new()) };
-    let mapping = crate::job::pick_mapping(mappings, &path, Some(&entity.name), catalog)
-        .filter(|m| m.entities.contains_key(&entity.name));
-    let csv = mapping.as_ref().map(|m| m.csv.clone()).unwrap_or_default();
+    let (mapping, csv) = master_mapping(mappings, &path, entity);
     let mut source = read::open(&path, &csv)?;
     let columns = source.columns().to_vec();
     let plan = Plan::new(entity, &columns, mapping.as_deref());

@@ -83,6 +83,27 @@ pub struct Dialect {
     pub line_end: &'static [u8],
 }
 
+/// `text` written in `encoding` (UTF-8 when `None`): UTF-16 as its code units (`encoding_rs`
+/// encodes UTF-16 as UTF-8, as the web does); in a single-byte encoding, a character it lacks
+/// as a numeric reference (`&#8364;`).
+pub fn encode_text(text: &str, encoding: Option<&'static encoding_rs::Encoding>) -> Vec<u8> {
+    match encoding {
+        None => text.as_bytes().to_vec(),
+        Some(e) if e == encoding_rs::UTF_16LE => text.encode_utf16().flat_map(u16::to_le_bytes).collect(),
+        Some(e) if e == encoding_rs::UTF_16BE => text.encode_utf16().flat_map(u16::to_be_bytes).collect(),
+        Some(e) => e.encode(text).0.into_owned(),
+    }
+}
+
+/// The byte order mark of `encoding` (UTF-8 when `None`).
+pub fn bom_of(encoding: Option<&'static encoding_rs::Encoding>) -> &'static [u8] {
+    match encoding {
+        Some(e) if e == encoding_rs::UTF_16LE => &[0xFF, 0xFE],
+        Some(e) if e == encoding_rs::UTF_16BE => &[0xFE, 0xFF],
+        _ => &[0xEF, 0xBB, 0xBF],
+    }
+}
+
 /// The longest record a CSV file may have (64 MiB): a longer one is an unclosed quote or a
 /// file without line breaks, and reading it whole would exhaust memory.
 pub const MAX_RECORD_BYTES: u64 = 64 << 20;

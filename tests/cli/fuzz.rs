@@ -323,7 +323,7 @@ fn a_document_nested_200000_deep_is_a_finding_not_a_crash() {
 
 #[test]
 fn a_file_too_large_to_be_an_einvoice_is_a_finding_and_is_not_read() {
-    // 101 MiB, sparse: nothing is written to disk, and check must not read it into memory.
+    // 101 MiB, sparse (nothing is written to disk): check refuses it by its length, before reading it.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("huge.xml");
     std::fs::File::create(&path).unwrap().set_len(101 << 20).unwrap();
