@@ -20,7 +20,7 @@ fn request(dir: &Path, post: Option<PostRequest>) -> ImportRequest {
         entity: entity.into(),
         path: dir.join(name),
         mapping: None,
-        push: Push::Full,
+        push: Push::Replace,
     };
     ImportRequest {
         files: vec![

@@ -115,10 +115,16 @@ pub struct ImportArgs {
     /// of the master data; when it has several, a row without one is rejected and says so.
     #[arg(long, value_name = "ID")]
     pub legal_entity: Option<String>,
-    /// Full push (the files are the complete set) or incremental (new and changed rows). Recorded
-    /// in the report; today both store new and changed rows and leave what a file lacks as it
-    /// is (a full push does not yet remove drafts the file no longer has).
-    #[arg(long, value_enum, default_value_t = Push::Full)]
+    /// What the files say about the invoices of the store. `replace`: each invoice of the files
+    /// replaces the stored draft with its key, whole; nothing else is touched. `full`: as
+    /// replace, and the header files are the complete set of their entity for each legal entity
+    /// they name: drafts they no longer hold are removed and posted ones they no longer hold are
+    /// listed (never touched; `absent.csv` in the rejects folder lists them all). `incremental`:
+    /// the files hold new and changed rows only; an invoice of the store is completed from them
+    /// (a header alone keeps the stored lines, lines alone take the stored header, lines replace
+    /// stored lines with the same line number and add the others); a completed posted invoice
+    /// that differs is refused (store.posted_changed).
+    #[arg(long, value_enum, default_value_t = Push::Replace)]
     pub push: Push,
     /// Folder for rejects files (default: no rejects files).
     #[arg(long, value_name = "DIR")]

@@ -104,7 +104,7 @@ struct ImportSection {
     file: PathBuf,
     /// Mapping file for a legacy layout.
     mapping: Option<PathBuf>,
-    /// `full` (default) or `incremental`.
+    /// `replace` (default), `full` or `incremental` (see `invoiceflow import --help`).
     #[serde(default)]
     push: Push,
 }

@@ -106,7 +106,7 @@ fn request(
     ImportRequest {
         files: files
             .into_iter()
-            .map(|(entity, path)| InputFile { entity: entity.into(), path, mapping: None, push: Push::Full })
+            .map(|(entity, path)| InputFile { entity: entity.into(), path, mapping: None, push: Push::Replace })
             .collect(),
         master_dir: master,
         legal_entity: "DEMF".into(),

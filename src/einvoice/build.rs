@@ -197,7 +197,7 @@ pub fn build_with(
         payment_means: means.clone(),
         iban: means.as_ref().and(parties.iban.clone()),
         bic: means.as_ref().and(parties.bic.clone()),
-        payment_terms: parties.terms.clone(),
+        payment_terms: payment_terms(parties.terms.as_deref(), s.cash_discount.as_ref(), &s.currency),
         seller: party(&parties.seller),
         buyer: party(&parties.buyer),
         allowances,
@@ -258,5 +258,28 @@ pub fn stored_of(p: &crate::post::Posted, number: &str) -> PostedDoc {
         parties_refreshed: false,
         lines,
         taxes,
+        cash_discount: p.cash_discount.map(|c| (c.date.to_string(), c.amount, c.percent)),
+    }
+}
+
+/// The payment terms text (BT-20): the terms' description, and the cash discount of the open
+/// item when it has one (`2 % cash discount (13.70 EUR) if paid by 2019-03-01`), exactly as
+/// posted.
+fn payment_terms(
+    terms: Option<&str>,
+    cash_discount: Option<&(String, Decimal, Decimal)>,
+    currency: &str,
+) -> Option<String> {
+    let discount = cash_discount.map(|(date, amount, percent)| {
+        let mut text = String::new();
+        crate::model::write_decimal(&mut text, percent.normalize());
+        text.push_str(" % cash discount (");
+        crate::model::write_decimal(&mut text, *amount);
+        text.push_str(&format!(" {currency}) if paid by {date}"));
+        text
+    });
+    match (terms.filter(|t| !t.trim().is_empty()), discount) {
+        (Some(t), Some(d)) => Some(format!("{t}; {d}")),
+        (t, d) => t.map(str::to_string).or(d),
     }
 }

@@ -32,6 +32,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("SalesTaxGroup.toml", include_str!("../../entities/SalesTaxGroup.toml")),
     ("ItemSalesTaxGroup.toml", include_str!("../../entities/ItemSalesTaxGroup.toml")),
     ("ExchangeRate.toml", include_str!("../../entities/ExchangeRate.toml")),
+    ("CashDiscount.toml", include_str!("../../entities/CashDiscount.toml")),
     ("PaymentTerms.toml", include_str!("../../entities/PaymentTerms.toml")),
     ("PostingSetup.toml", include_str!("../../entities/PostingSetup.toml")),
     ("NumberSequence.toml", include_str!("../../entities/NumberSequence.toml")),

@@ -86,6 +86,38 @@ pub struct PaymentTerms {
     pub days: i32,
     pub from_month_end: bool,
     pub means_code: Option<String>,
+    /// The cash discount the terms carry.
+    pub cash_discount: Option<CashDiscount>,
+}
+
+/// A cash discount: `percent` off the amount due when paid within `days` and `months` of the
+/// invoice date.
+#[derive(Debug, Clone, PartialEq)]
+#[allow(missing_docs)]
+pub struct CashDiscount {
+    pub code: String,
+    pub description: Option<String>,
+    pub percent: Decimal,
+    pub days: i32,
+    pub months: i32,
+}
+
+impl CashDiscount {
+    /// The last day of the discount for an invoice of `date`: the months first (the day kept,
+    /// or the month's last day when it has fewer), then the days.
+    pub fn date(&self, date: super::Date) -> super::Date {
+        let (y, m, d) = date.ymd();
+        let total = y as i64 * 12 + (m as i64 - 1) + self.months as i64;
+        let (ny, nm) = (total.div_euclid(12) as i32, total.rem_euclid(12) as u32 + 1);
+        let shifted = (1..=d).rev().find_map(|day| super::Date::from_ymd(ny, nm, day)).unwrap_or(date);
+        shifted.add_days(self.days)
+    }
+
+    /// The discount on `amount` (the amount due, VAT included), rounded to `currency`'s minor
+    /// unit half away from zero: the one rounding of a cash discount.
+    pub fn amount(&self, amount: Decimal, currency: super::Currency) -> Decimal {
+        super::round_money(amount * self.percent / Decimal::ONE_HUNDRED, currency)
+    }
 }
 
 /// An exchange rate valid from a date.
@@ -128,6 +160,7 @@ pub struct MasterData {
     pub tax_groups: HashMap<String, BTreeSet<String>>,
     pub item_tax_groups: HashMap<String, BTreeSet<String>>,
     pub payment_terms: HashMap<String, PaymentTerms>,
+    pub cash_discounts: HashMap<String, CashDiscount>,
     pub exchange_rates: Vec<ExchangeRate>,
     pub posting_setup: Vec<PostingSetup>,
     pub number_sequences: Vec<NumberSequence>,
@@ -136,6 +169,9 @@ pub struct MasterData {
     /// Customers whose master row was rejected, with why (`line 13, field.identifier`): an
     /// invoice for one says so rather than that the customer is unknown.
     pub rejected_customers: HashMap<String, String>,
+    /// Terms of payment whose master row was rejected, and why (line and rule), so that an
+    /// invoice naming them says so rather than that they do not exist.
+    pub rejected_payment_terms: HashMap<String, String>,
 }
 
 /// The rows of the posting setup by (posting type, account code, relation) and by (posting
@@ -243,6 +279,29 @@ mod tests {
             "sales tax group DOM and item sales tax group BOTH share 3 tax codes (V0, V19, V7); exactly one is needed"
         );
         assert_eq!(md.resolve_tax("EU", "FULL").unwrap_err(), "sales tax group EU is not in SalesTaxGroup");
+    }
+
+    #[test]
+    fn a_cash_discount_adds_months_then_days_and_rounds_once() {
+        let c = |days, months| CashDiscount {
+            code: "X".into(),
+            description: None,
+            percent: Decimal::new(25, 1),
+            days,
+            months,
+        };
+        let d = |y, m, d| crate::model::Date::from_ymd(y, m, d).unwrap();
+        assert_eq!(c(14, 0).date(d(2024, 2, 20)), d(2024, 3, 5));
+        // A month later than 31 January is the last day of February (a leap year's 29th).
+        assert_eq!(c(0, 1).date(d(2024, 1, 31)), d(2024, 2, 29));
+        assert_eq!(c(10, 13).date(d(2023, 12, 31)), d(2025, 2, 10));
+        let eur = crate::model::Currency::from_code("EUR").unwrap();
+        let jpy = crate::model::Currency::from_code("JPY").unwrap();
+        // 2.5 % of 684.94 = 17.1235 → 17.12; of 1,001 yen = 25.025 → 25.
+        assert_eq!(c(14, 0).amount(Decimal::new(68494, 2), eur).to_string(), "17.12");
+        assert_eq!(c(14, 0).amount(Decimal::from(1001), jpy).to_string(), "25");
+        // 2.5 % of 0.20 = 0.005: half away from zero.
+        assert_eq!(c(14, 0).amount(Decimal::new(20, 2), eur).to_string(), "0.01");
     }
 
     #[test]

@@ -22,10 +22,12 @@ use crate::validate::{self, Reject};
 
 pub mod drafts;
 mod posting;
+pub mod push;
 mod stream;
 mod summary;
 
 pub use posting::{PostReport, PostRequest};
+pub use push::PushReport;
 pub use summary::{Summary, Validated};
 
 /// An operational failure: the run stops, nothing of the failing stage is kept.
@@ -57,14 +59,19 @@ pub enum JobError {
     Input(String),
 }
 
-/// Full or incremental push (DMF semantics: the file is the complete set, or only changes).
+/// What an import's files say about the invoices of the store (see [`push`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Push {
-    /// The file is the complete set.
+    /// Each invoice of the files replaces the stored draft with its key whole; nothing else
+    /// is touched.
     #[default]
+    Replace,
+    /// As `replace`, and the header files are the complete set of their entity for each legal
+    /// entity they name: drafts they no longer hold are removed, posted ones reported.
     Full,
-    /// The file holds new and changed rows only.
+    /// The files hold new and changed rows only: invoices of the store are completed from them
+    /// (lines merged by line number).
     Incremental,
 }
 
@@ -181,6 +188,8 @@ pub struct ImportOutcome {
     pub by_rule: Vec<RuleCount>,
     /// The first rejects by file and line, with file names.
     pub first_rejects: Vec<RejectEntry>,
+    /// What the push mode did (an import of entity files; none for posting drafts).
+    pub push: Option<PushReport>,
 }
 
 impl ImportOutcome {
@@ -723,6 +732,39 @@ fn import_keeping(
     let (mut run, files, masters) = Run::plan(req, catalog)?;
     let first = run.labels.len() - files.len();
     let rounding = req.post.as_ref().map(|p| p.options.rounding).unwrap_or(RoundingPolicy::Document);
+    let mode = push::mode_of(&req.files)?;
+    let mut push_report = PushReport { mode, ..Default::default() };
+    // What the store holds matters to a push that commits (or computes pro forma from a store).
+    let store = req.post.as_ref().filter(|p| !p.store.as_os_str().is_empty());
+    let sweeps = mode == Push::Full && store.is_some_and(|p| !p.options.pro_forma);
+    // An incremental push completes invoices of the store: their rows are rows of two more
+    // "files" of the run, the stored headers and the stored lines.
+    let mut stored = match (mode, store) {
+        (Push::Incremental, Some(p)) => {
+            let entity_of = |kind: EntityKind, default: &str| {
+                files
+                    .iter()
+                    .map(|(_, e)| *e)
+                    .find(|e| e.kind == kind)
+                    .or_else(|| catalog.get(default))
+                    .unwrap_or(files[0].1)
+            };
+            let shown = p.store.display();
+            let hf = run.add_file(
+                format!("{shown} (stored invoices)"),
+                entity_of(EntityKind::InvoiceHeader, "SalesInvoiceJournalHeader"),
+                None,
+            );
+            let lf = run.add_file(
+                format!("{shown} (stored lines)"),
+                entity_of(EntityKind::InvoiceLine, "BusinessDocumentSalesInvoiceLineItem"),
+                None,
+            );
+            push::Stored::open(&p.store, p.lock_timeout, hf, lf)?
+        }
+        _ => None,
+    };
+    let mut present = push::Present::default();
 
     let line_files: Vec<(usize, &Entity)> =
         files.iter().copied().filter(|(_, e)| e.kind == EntityKind::InvoiceLine).collect();
@@ -740,6 +782,15 @@ fn import_keeping(
                 return Err(e);
             }
         };
+        if sweeps {
+            let entity = |o: Origin| run.entities_of[o.file as usize].name.as_str();
+            for b in &headers {
+                present.add(entity(b.origin()), Some(b.key()));
+            }
+            for e in &early {
+                present.add(entity(e.reject.origin), e.key.as_ref());
+            }
+        }
         let Run { labels, entities_of, mappings_of, rejects, master: md, .. } = &mut run;
         let ctx = Context {
             master: md,
@@ -778,7 +829,17 @@ fn import_keeping(
             posting::Poster::start(scope, md, pr, labels, in_import, book.len() as u64)
         });
         let mut sink = stream::Sink::new(poster, keep);
-        let entries = stream::lines(req, first, &line_files, &mut book, &ctx, rejects, &mut sink, Some(scanned))?;
+        let entries = stream::lines(
+            req,
+            first,
+            &line_files,
+            &mut book,
+            &ctx,
+            rejects,
+            &mut sink,
+            Some(scanned),
+            stored.as_mut(),
+        )?;
         for (idx, entry) in entries {
             reports[idx] = Some(entry);
         }
@@ -786,8 +847,15 @@ fn import_keeping(
         sink.finish()
     })?;
     stage.done(validated.invoices + validated.credit_notes, "invoices");
+    if let Some(s) = &stored {
+        push_report.completed = s.completed;
+        push_report.stored_lines = s.lines;
+    }
+    if let (true, Some(p)) = (sweeps, store) {
+        present.sweep(&p.store, p.lock_timeout, req.rejects_dir.as_deref(), &mut push_report)?;
+    }
     let kept = keep.then(|| (std::mem::take(&mut run.master), kept));
-    Ok((finish(req, run, validated, copies, posting)?, kept))
+    Ok((finish(req, run, validated, copies, posting, Some(push_report))?, kept))
 }
 
 /// Reads the header files: typed headers and the rows rejected on the way.
@@ -827,6 +895,7 @@ fn finish(
     validated: Validated,
     mut unchanged: BTreeMap<u32, u64>,
     posting: Option<posting::PostOutcome>,
+    push: Option<PushReport>,
 ) -> Result<ImportOutcome, JobError> {
     let Run { labels, reports, rejects: mut all_rejects, .. } = run;
     let posting = match posting {
@@ -912,6 +981,7 @@ fn finish(
         rejects_file,
         by_rule,
         first_rejects,
+        push,
     })
 }
 
@@ -956,7 +1026,7 @@ pub(crate) fn post_invoices(
         }
         None => None,
     };
-    finish(req, run, validated, BTreeMap::new(), posting)
+    finish(req, run, validated, BTreeMap::new(), posting, None)
 }
 
 /// Reads the master data folder alone (for commands that need master data but import nothing):

@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap as HashMap;
 
 use super::posting::{Batch, PostOutcome, Poster};
-use super::{parse_row, parse_rows, FileEntry, ImportRequest, JobError, Parsed, Reader, Validated};
+use super::{parse_row, parse_rows, push, FileEntry, ImportRequest, JobError, Parsed, Reader, Validated};
 use crate::entity::Entity;
 use crate::map::Plan;
 use crate::model::{HeaderRef, Invoice};
@@ -55,6 +55,8 @@ pub(super) struct Sink<'s> {
     /// Copies of accepted invoices through other entities, when nothing posts (per file).
     copies: BTreeMap<u32, u64>,
     stopped: bool,
+    /// Set when the run fails while assembling: nothing more is taken.
+    halted: bool,
     /// Accepted invoices kept (when asked, for tools on small data sets).
     kept: Option<Vec<Invoice>>,
     /// Accepted invoices done with when nothing posts, to be dropped by the pool
@@ -70,12 +72,16 @@ impl<'s> Sink<'s> {
             validated: Validated::default(),
             copies: BTreeMap::new(),
             stopped: false,
+            halted: false,
             kept: keep.then(Vec::new),
             done: Vec::new(),
         }
     }
 
     fn accept(&mut self, inv: Invoice) {
+        if self.halted {
+            return;
+        }
         self.validated.add(&inv);
         if self.poster.is_some() {
             self.batch.push((inv, None));
@@ -116,6 +122,13 @@ impl<'s> Sink<'s> {
         self.stopped
     }
 
+    /// Takes no more invoices: the run is failing, and what was handed on is all it commits.
+    fn halt(&mut self) {
+        self.halted = true;
+        self.stopped = true;
+        self.batch.clear();
+    }
+
     /// Waits for posting to finish: the counts of accepted invoices, the copies counted when
     /// nothing posts, and what posting did.
     pub(super) fn finish(mut self) -> Result<Sunk, JobError> {
@@ -137,8 +150,11 @@ struct Assembly<'a, 'b, 's> {
     sink: &'a mut Sink<'s>,
     current: Option<usize>,
     rows: Vec<LineRow>,
-    /// Invoices whose lines are complete, assembled together (in parallel) in header order.
-    pending: Vec<(invoice::Claim, Vec<LineRow>)>,
+    /// Invoices whose lines are complete, assembled together (in parallel) in header order
+    /// (with the order of their lines when an incremental push completed them from the store).
+    pending: Vec<(invoice::Claim, Vec<LineRow>, Option<push::Order>)>,
+    /// The store an incremental push completes invoices from.
+    stored: Option<&'a mut push::Stored>,
     /// Where the lines whose key has no header are (they are read again at the end, see
     /// [`orphans`]): kept small, as a file of them may be large.
     orphans: Vec<Orphan>,
@@ -249,38 +265,98 @@ impl Assembly<'_, '_, '_> {
     /// Closes the invoice whose lines have all been taken.
     fn flush(&mut self) {
         if let Some(o) = self.current.take() {
-            let claim = self.book.claim(Some(o));
             // The next invoice's lines in room of this one's (invoices are alike).
             let room = self.rows.len();
-            self.pending.push((claim, std::mem::replace(&mut self.rows, Vec::with_capacity(room))));
-            if self.pending.len() >= ASSEMBLE {
-                self.assemble();
-            }
+            let rows = std::mem::replace(&mut self.rows, Vec::with_capacity(room));
+            self.close(o, rows);
+        }
+    }
+
+    /// The stored invoice with `key` (an incremental push); a store that fails halts the sink,
+    /// so that no invoice goes on without what the store holds of it.
+    fn load(&mut self, key: &HeaderKey) -> Option<push::Completion> {
+        let st = self.stored.as_deref_mut()?;
+        let found = st.load(key);
+        if st.failed() {
+            self.sink.halt();
+        }
+        found
+    }
+
+    /// Queues the invoice of the header at `o` with its lines `rows` for assembling, completed
+    /// from the store when an incremental push finds it there.
+    fn close(&mut self, o: usize, mut rows: Vec<LineRow>) {
+        let key = self.book.key(o).clone();
+        let order = match self.load(&key) {
+            Some(c) => self.stored.as_deref_mut().map(|st| st.complete(&mut rows, c)),
+            None => None,
+        };
+        let claim = self.book.claim(Some(o));
+        self.pending.push((claim, rows, order));
+        if self.pending.len() >= ASSEMBLE {
+            self.assemble();
         }
     }
 
     /// Assembles the closed invoices, in parallel, and hands them on in header order.
     fn assemble(&mut self) {
         let ctx = self.ctx;
-        let done: Vec<invoice::Assembled> =
-            std::mem::take(&mut self.pending).into_par_iter().map(|(claim, rows)| claim.assemble(rows, ctx)).collect();
-        for a in done {
+        let done: Vec<(invoice::Assembled, Option<push::Order>)> = std::mem::take(&mut self.pending)
+            .into_par_iter()
+            .map(|(claim, rows, order)| (claim.assemble(rows, ctx), order))
+            .collect();
+        for (a, order) in done {
             self.rejects.extend(a.rejects);
-            if let Some(inv) = a.invoice {
+            if let Some(mut inv) = a.invoice {
+                if let Some(order) = order {
+                    push::reorder(&mut inv, &order);
+                }
                 self.sink.accept(inv);
             }
         }
         self.sink.release();
     }
 
-    /// Assembles what is left (the lines whose key has no header are [`orphans`]' business).
-    fn finish(mut self) {
+    /// Assembles what is left (the lines whose key has no header are [`orphans`]' business):
+    /// with an incremental push, first the headers no line came for whose invoice the store
+    /// holds (they keep its lines). Gives the store's error, if reading it failed.
+    fn finish(mut self) -> Option<JobError> {
         self.flush();
+        if self.stored.is_some() {
+            for o in self.book.waiting() {
+                let key = self.book.key(o).clone();
+                let Some(c) = self.load(&key) else { continue };
+                let mut rows = Vec::new();
+                let order = self.stored.as_deref_mut().map(|st| st.complete(&mut rows, c));
+                let claim = self.book.claim(Some(o));
+                self.pending.push((claim, rows, order));
+                if self.pending.len() >= ASSEMBLE {
+                    self.assemble();
+                }
+            }
+        }
         self.assemble();
+        self.stored.and_then(push::Stored::take_error)
     }
 
-    /// Assembles the lines of one key that has no header (each is rejected).
-    fn orphan_group(&mut self, rows: Vec<LineRow>) {
+    /// Assembles the lines of one key that has no header: each is rejected, unless an
+    /// incremental push finds the invoice in the store (it then takes the stored header).
+    fn orphan_group(&mut self, mut rows: Vec<LineRow>) {
+        let key = match rows.first() {
+            Some(LineRow::Line(l)) => Some((std::sync::Arc::clone(&l.legal_entity), l.header.clone())),
+            Some(LineRow::Early(e)) => e.key.clone(),
+            None => None,
+        };
+        if let Some(c) = key.filter(|_| self.stored.is_some()).and_then(|k| self.load(&k)) {
+            let o = self.book.adopt(&c.header, self.ctx);
+            let order = self.stored.as_deref_mut().map(|st| st.complete(&mut rows, c));
+            let claim = self.book.claim(Some(o));
+            self.pending.push((claim, rows, order));
+            if self.pending.len() >= ASSEMBLE {
+                self.assemble();
+            }
+            return;
+        }
         let a = self.book.invoice(None, rows, self.ctx);
         self.rejects.extend(a.rejects);
     }
@@ -557,6 +633,7 @@ pub(super) fn lines<'c>(
     rejects: &mut RejectLog,
     sink: &mut Sink<'_>,
     scanned: Option<KeyRuns>,
+    stored: Option<&mut push::Stored>,
 ) -> Result<Vec<(usize, FileEntry<'c>)>, JobError> {
     let (mut in_order, mut bytes) = match &scanned {
         Some(runs) if runs.complete => (runs.in_order(book), runs.bytes),
@@ -599,14 +676,17 @@ pub(super) fn lines<'c>(
         rows: Vec::new(),
         pending: Vec::new(),
         orphans: Vec::new(),
+        stored,
     };
     let entries =
         if in_order { merged(req, first, files, &mut asm)? } else { partitioned(req, first, files, bytes, &mut asm)? };
     if !asm.sink.stopped() {
         orphans(req, first, files, &mut asm)?;
     }
-    asm.finish();
-    Ok(entries)
+    match asm.finish() {
+        Some(e) => Err(e),
+        None => Ok(entries),
+    }
 }
 
 /// One line file being streamed: batches of parsed rows from its reading thread, and where

@@ -29,6 +29,10 @@ pub struct Summary {
     pub validated: Validated,
     /// What posting did (absent when only validating).
     pub posting: Option<PostReport>,
+    /// What the push mode did: drafts a full push removed, posted invoices its files no longer
+    /// name, invoices an incremental push completed from the store (absent without an import).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub push: Option<super::PushReport>,
     /// Exports written.
     pub exports: Vec<crate::export::ExportReport>,
     /// E-invoices written.
@@ -90,6 +94,7 @@ impl Summary {
             first_rejects: o.first_rejects.clone(),
             validated: o.validated.clone(),
             posting: o.posting.clone(),
+            push: o.push.clone(),
             exports: Vec::new(),
             einvoices: Vec::new(),
             duration_ms: started.elapsed().as_millis(),
@@ -115,6 +120,7 @@ impl Summary {
             first_rejects: Vec::new(),
             validated: Validated::default(),
             posting: None,
+            push: None,
             exports: Vec::new(),
             einvoices: Vec::new(),
             duration_ms: started.elapsed().as_millis(),
@@ -184,6 +190,44 @@ impl Summary {
                     "credit notes whose original invoice is outside the store (allowed): {}",
                     p.originals_outside_store
                 );
+            }
+        }
+        if let Some(p) = &self.push {
+            if p.completed > 0 {
+                let _ = writeln!(
+                    s,
+                    "incremental push: {} invoices completed from the store ({} stored lines kept)",
+                    p.completed, p.stored_lines
+                );
+            }
+            if p.drafts_removed > 0 || p.posted_absent > 0 {
+                let shown: Vec<String> =
+                    p.absent.iter().take(10).map(|a| format!("{} {} ({})", a.legal_entity, a.key, a.status)).collect();
+                let more = (p.drafts_removed + p.posted_absent).saturating_sub(shown.len() as u64);
+                let mut what = Vec::new();
+                if p.drafts_removed > 0 {
+                    what.push(format!("{} drafts the files no longer hold removed", p.drafts_removed));
+                }
+                if p.posted_absent > 0 {
+                    what.push(format!(
+                        "{} posted invoices they no longer hold left as they are (a credit note cancels one)",
+                        p.posted_absent
+                    ));
+                }
+                let _ = writeln!(
+                    s,
+                    "full push: {}: {}{}",
+                    what.join("; "),
+                    shown.join(", "),
+                    match (&p.absent_file, more) {
+                        (Some(f), _) => format!(" (all in {f})"),
+                        (None, 0) => String::new(),
+                        (None, n) => format!(" … and {n} more (--rejects DIR lists them all)"),
+                    }
+                );
+            }
+            for why in &p.not_swept {
+                let _ = writeln!(s, "full push: {why}");
             }
         }
         if !self.rejects_by_rule.is_empty() {

@@ -198,6 +198,20 @@ pub struct Posted {
     pub exemptions: Vec<(Option<String>, Option<String>)>,
     /// VAT total in the accounting currency (what the ledger's tax lines hold).
     pub vat_total_acc: Decimal,
+    /// The cash discount of the open item (an invoice whose terms carry one): its last day
+    /// and its amount in the document currency (`percent` of the amount due, rounded once).
+    pub cash_discount: Option<CashDiscountDue>,
+}
+
+/// A cash discount an open item grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CashDiscountDue {
+    /// The last day it may be taken.
+    pub date: Date,
+    /// The discount, in the document currency.
+    pub amount: Decimal,
+    /// Its percent.
+    pub percent: Decimal,
 }
 
 impl Posted {
@@ -261,18 +275,21 @@ pub fn exchange_rate(md: &MasterData, from: Currency, to: Currency, date: Date) 
     find(from.code(), to.code()).or_else(|| find(to.code(), from.code()).map(|r| Decimal::ONE / r))
 }
 
+/// The terms of payment of an invoice: its own, else its customer's.
+fn terms_of<'m>(inv: &Invoice, md: &'m MasterData) -> Option<&'m crate::model::master::PaymentTerms> {
+    inv.header
+        .payment_terms
+        .as_deref()
+        .or_else(|| md.customers.get(&*inv.header.customer).and_then(|c| c.payment_terms.as_deref()))
+        .and_then(|t| md.payment_terms.get(t))
+}
+
 /// The due date: from the invoice date (or the end of its month) plus the terms' days.
 pub fn due_date(inv: &Invoice, md: &MasterData) -> Date {
     if let Some(d) = inv.header.due_date {
         return d;
     }
-    let terms = inv
-        .header
-        .payment_terms
-        .as_deref()
-        .or_else(|| md.customers.get(&*inv.header.customer).and_then(|c| c.payment_terms.as_deref()))
-        .and_then(|t| md.payment_terms.get(t));
-    match terms {
+    match terms_of(inv, md) {
         None => inv.header.date,
         Some(t) => {
             let base = if t.from_month_end {
@@ -786,10 +803,16 @@ pub fn post_with(
         -ledger.iter().filter(|l| l.posting_type == PostingType::SalesTax).map(|l| l.amount_acc).sum::<Decimal>(),
         acc,
     );
+    // A cash discount is granted on what an invoice asks to be paid (credit notes grant none).
+    let cash_discount =
+        terms_of(&inv, md).and_then(|t| t.cash_discount.as_ref()).filter(|_| totals.payable > Decimal::ZERO).map(|c| {
+            CashDiscountDue { date: c.date(inv.header.date), amount: c.amount(totals.payable, cur), percent: c.percent }
+        });
     Ok(Posted {
         invoice: inv,
         totals,
         credit_note,
+        cash_discount,
         accounting_currency: acc,
         rate,
         due_date,

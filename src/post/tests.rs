@@ -79,7 +79,14 @@ fn master() -> MasterData {
     }
     md.payment_terms.insert(
         "Net30".into(),
-        PaymentTerms { name: "Net30".into(), description: None, days: 30, from_month_end: false, means_code: None },
+        PaymentTerms {
+            name: "Net30".into(),
+            description: None,
+            days: 30,
+            from_month_end: false,
+            means_code: None,
+            cash_discount: None,
+        },
     );
     for (from, rate) in [("USD", "0.9245"), ("JPY", "0.0062")] {
         md.exchange_rates.push(ExchangeRate {

@@ -335,8 +335,9 @@ impl Store {
                 (Some(number), Some(voucher)) if !draft => {
                     tx.prepare_cached(
                         "INSERT INTO customer_trans (legal_entity, customer, invoice_id, invoice_number, voucher, trans_date,
-                            due_date, amount, currency, amount_acc, accounting_currency, version)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                            due_date, amount, currency, amount_acc, accounting_currency, version,
+                            cash_discount_date, cash_discount_amount, cash_discount_percent)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                     )
                     .and_then(|mut stmt| {
                         stmt.execute(params![
@@ -352,6 +353,9 @@ impl Store {
                             open_acc.to_string(),
                             p.accounting_currency.code(),
                             version,
+                            p.cash_discount.map(|c| c.date.to_string()),
+                            p.cash_discount.map(|c| c.amount.to_string()),
+                            p.cash_discount.map(|c| c.percent.normalize().to_string()),
                         ])
                     })
                     .map_err(sql)?;

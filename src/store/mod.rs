@@ -8,6 +8,7 @@
 mod body;
 mod commit;
 mod jobs;
+mod push;
 mod read;
 mod schema;
 
@@ -19,6 +20,7 @@ pub const LINE_COLUMNS: usize = body::LINE.len();
 pub const TAX_COLUMNS: usize = body::TAX.len();
 pub use commit::{Body, Committed, NumberKind, Refusal};
 pub use jobs::{path_of as jobs_path, EinvoiceRun, ExportRange, PendingDoc, PendingEntry, Skip};
+pub use push::{source_key, Absent, Swept};
 pub use read::{BodyChunk, ExportTable, PostedDoc, PostedTotals, ScanRow, StoredDoc};
 
 /// The name of field `index` of entity `entity`, for the readers that show the fields without a

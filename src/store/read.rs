@@ -545,6 +545,8 @@ pub struct PostedDoc {
     pub lines: Vec<u8>,
     /// The VAT breakdown blob.
     pub taxes: Vec<u8>,
+    /// The cash discount of its open item: last day (ISO), amount, percent.
+    pub cash_discount: Option<(String, Decimal, Decimal)>,
 }
 
 /// The posted totals of an invoice row, in the document currency (and the VAT total in the
@@ -641,8 +643,9 @@ impl Store {
                     i.due_date, i.customer, i.payment_terms, i.order_reference, i.buyer_reference,
                     i.original_invoice, i.line_total, i.allowance_total, i.charge_total, i.tax_exclusive,
                     i.vat_total, i.tax_inclusive, i.prepaid, i.payable, i.vat_total_acc, {parties},
-                    b.lines, b.taxes
-             FROM invoice i JOIN invoice_body b ON b.invoice_id = i.id {join}
+                    b.lines, b.taxes, ct.cash_discount_date, ct.cash_discount_amount, ct.cash_discount_percent
+             FROM invoice i JOIN invoice_body b ON b.invoice_id = i.id
+                  LEFT JOIN customer_trans ct ON ct.invoice_id = i.id {join}
              WHERE {filter} ORDER BY i.id"
         );
         let mut stmt = tx.prepare(&sql).map_err(self.err())?;
@@ -656,18 +659,49 @@ impl Store {
 
     /// Calls `f` with every draft (unposted) invoice, in the order it was stored (fields without
     /// a role as JSON by the names `names` gives).
-    pub fn drafts(&self, names: FieldNames, mut f: impl FnMut(StoredDoc)) -> Result<(), StoreError> {
-        let tx = self.conn.unchecked_transaction().map_err(self.err())?;
-        let mut inv = tx
-            .prepare(
+    pub fn drafts(&self, names: FieldNames, f: impl FnMut(StoredDoc)) -> Result<(), StoreError> {
+        self.stored_where("i.status = 'draft'", [], names, f)
+    }
+
+    /// The stored invoice (draft or posted) of `legal_entity` with `source_key` (its number, or
+    /// `FT:` and the record id of a free-text invoice), as [`Store::drafts`] gives drafts: what
+    /// an incremental push completes.
+    pub fn stored_doc(
+        &self,
+        legal_entity: &str,
+        source_key: &str,
+        names: FieldNames,
+    ) -> Result<Option<StoredDoc>, StoreError> {
+        let mut found = None;
+        self.stored_where(
+            "i.legal_entity = ?1 AND i.source_key = ?2",
+            params![legal_entity, source_key],
+            names,
+            |d| found = Some(d),
+        )?;
+        Ok(found)
+    }
+
+    /// The stored invoices whose invoice row passes `filter` (an SQL condition on `i`), with
+    /// their lines and VAT breakdown as rows by column name, in the order stored.
+    fn stored_where(
+        &self,
+        filter: &str,
+        args: impl rusqlite::Params,
+        names: FieldNames,
+        mut f: impl FnMut(StoredDoc),
+    ) -> Result<(), StoreError> {
+        let mut inv = self
+            .conn
+            .prepare_cached(&format!(
                 "SELECT i.*, b.lines AS body_lines, b.taxes AS body_taxes FROM invoice i
-                 JOIN invoice_body b ON b.invoice_id = i.id WHERE i.status = 'draft' ORDER BY i.id",
-            )
+                 JOIN invoice_body b ON b.invoice_id = i.id WHERE {filter} ORDER BY i.id"
+            ))
             .map_err(self.err())?;
         let in_names: Vec<String> = inv.column_names().map(str::to_string).collect();
         let at = |name: &str| in_names.iter().position(|n| n == name).unwrap_or(usize::MAX);
         let (lines_at, taxes_at) = (at("body_lines"), at("body_taxes"));
-        let mut irows = inv.query([]).map_err(self.err())?;
+        let mut irows = inv.query(args).map_err(self.err())?;
         while let Some(r) = irows.next().map_err(self.err())? {
             let invoice = row_map(r, &in_names);
             let get = |k: &str| invoice.get(k).map(String::as_str).unwrap_or_default();
@@ -736,6 +770,14 @@ fn posted_doc(r: &rusqlite::Row<'_>) -> Result<PostedDoc, body::Damaged> {
         parties_refreshed: false,
         lines: blob(23)?,
         taxes: blob(24)?,
+        cash_discount: match (text(25)?, text(26)?, text(27)?) {
+            (Some(date), Some(amount), Some(percent)) => Some((
+                date,
+                Decimal::from_str(&amount).map_err(|_| body::Damaged("a cash discount does not read as a decimal"))?,
+                Decimal::from_str(&percent).map_err(|_| body::Damaged("a cash discount does not read as a decimal"))?,
+            )),
+            _ => None,
+        },
     })
 }
 

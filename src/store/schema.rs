@@ -71,6 +71,14 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TABLE invoice_body (
         invoice_id INTEGER PRIMARY KEY, lines BLOB NOT NULL, taxes BLOB NOT NULL, ledger BLOB);
     ",
+    // 5: an open item's cash discount (the last day, the amount and the percent), from its terms
+    // of payment; open items by invoice (an e-invoice prints its cash discount).
+    "
+    ALTER TABLE customer_trans ADD COLUMN cash_discount_date TEXT;
+    ALTER TABLE customer_trans ADD COLUMN cash_discount_amount TEXT;
+    ALTER TABLE customer_trans ADD COLUMN cash_discount_percent TEXT;
+    CREATE INDEX customer_trans_invoice ON customer_trans (invoice_id);
+    ",
 ];
 
 /// Invoice numbers and vouchers that more than one document of a legal entity uses (the first

@@ -573,7 +573,12 @@ pub struct Context<'a> {
 
 impl Context<'_> {
     fn at(&self, o: Origin) -> String {
-        format!("{} line {}", self.files.get(o.file as usize).map(String::as_str).unwrap_or("?"), o.line)
+        let file = self.files.get(o.file as usize).map(String::as_str).unwrap_or("?");
+        // Line 0: a row of no file (an invoice read back from the store).
+        match o.line {
+            0 => file.to_string(),
+            line => format!("{file} line {line}"),
+        }
     }
     fn field(&self, o: Origin, role: Role) -> Option<&str> {
         let e = self.entities.get(o.file as usize)?;
@@ -828,6 +833,16 @@ impl Booked {
     pub fn unpacked(&self) -> InvoiceHeader {
         unpack_with(&self.header, self.origin, &self.key)
     }
+
+    /// Its invoice key.
+    pub fn key(&self) -> &HeaderKey {
+        &self.key
+    }
+
+    /// Its row.
+    pub fn origin(&self) -> Origin {
+        self.origin
+    }
 }
 
 /// The header packed in `slot`, unpacked with the slot's origin and the shared parts of its key.
@@ -1002,8 +1017,7 @@ impl HeaderBook {
         }
 
         // Header rules: references and dates.
-        let earliest = Date::from_ymd(1950, 1, 1).unwrap_or(Date::from_days_since_epoch(-7305));
-        let latest = ctx.run_date.add_days(366);
+        let (earliest, latest) = plausible_dates(ctx);
         hs.par_iter_mut().for_each(|slot| {
             if let (Some(h), None) = (&slot.header, &slot.bad) {
                 slot.bad = header_rule(slot.origin, &slot.key.0, h.head(), earliest, latest, ctx).map(Box::new);
@@ -1075,6 +1089,34 @@ impl HeaderBook {
     pub fn invoice(&mut self, ordinal: Option<usize>, rows: Vec<LineRow>, ctx: &Context<'_>) -> Assembled {
         let claim = self.claim(ordinal);
         claim.assemble(rows, ctx)
+    }
+
+    /// Adds a header that is not a row of the import (an invoice of the store that an
+    /// incremental push completes) after the rules on one header alone, and gives its position.
+    /// Its key must not be in the book yet.
+    pub fn adopt(&mut self, h: &InvoiceHeader, ctx: &Context<'_>) -> usize {
+        let key = header_key(h);
+        let header = PackedHeader::pack(h);
+        let (earliest, latest) = plausible_dates(ctx);
+        let bad = header_rule(h.origin, &key.0, header.head(), earliest, latest, ctx).map(Box::new);
+        let at = self.slots.len();
+        match self.index.entry(key_hash(&key.0, key.1.view())) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(at);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.collided.insert(key.clone(), at);
+            }
+        }
+        self.slots.push(HSlot { key, origin: h.origin, header: Some(header), bad, copies: Vec::new() });
+        self.done.push(false);
+        at
+    }
+
+    /// The positions of the headers that passed the rules on headers alone and whose invoice
+    /// has not been assembled yet (no line came for them so far).
+    pub fn waiting(&self) -> Vec<usize> {
+        (0..self.slots.len()).filter(|&i| !self.done[i] && self.slots[i].bad.is_none()).collect()
     }
 
     /// Takes the header at `ordinal` out of the book for assembling its invoice (possibly on
@@ -1414,6 +1456,11 @@ impl HeaderBook {
     }
 }
 
+/// The range of plausible invoice dates: from 1950 to a year after the run date.
+fn plausible_dates(ctx: &Context<'_>) -> (Date, Date) {
+    (Date::from_ymd(1950, 1, 1).unwrap_or(Date::from_days_since_epoch(-7305)), ctx.run_date.add_days(366))
+}
+
 /// The rules on one header alone: references to master data and dates.
 fn header_rule(
     o: Origin,
@@ -1451,11 +1498,13 @@ fn header_rule(
         };
         reject(Role::Customer, Rule::RefCustomer, message)
     } else if let Some(p) = h.payment_terms.filter(|p| !ctx.master.payment_terms.contains_key(*p)) {
-        reject(
-            Role::PaymentTerms,
-            Rule::RefPaymentTerms,
-            format!("terms of payment `{p}` are not in the PaymentTerms master data"),
-        )
+        let message = match ctx.master.rejected_payment_terms.get(p) {
+            Some(why) => {
+                format!("terms of payment `{p}` were rejected from the PaymentTerms master data ({why}): fix that row")
+            }
+            None => format!("terms of payment `{p}` are not in the PaymentTerms master data"),
+        };
+        reject(Role::PaymentTerms, Rule::RefPaymentTerms, message)
     } else if h.date < earliest || h.date > latest {
         reject(
             Role::InvoiceDate,

@@ -290,13 +290,67 @@ pub fn add_rows(entity: &Entity, rows: Vec<(Origin, Vec<Value<'static>>)>, md: &
             "ItemSalesTaxGroup" => {
                 md.item_tax_groups.entry(r.req("ItemSalesTaxGroup")).or_default().insert(r.req("TaxCode"));
             }
+            "CashDiscount" => {
+                let percent = r.dec("Percent").unwrap_or_default();
+                let (days, months) =
+                    (r.int("NumberOfDays").unwrap_or_default(), r.int("NumberOfMonths").unwrap_or_default());
+                let out_of_range = if percent <= Decimal::ZERO || percent >= Decimal::ONE_HUNDRED {
+                    Some(("Percent", format!("Percent {percent} is not above 0 and below 100")))
+                } else if !(0..=36_500).contains(&days) {
+                    Some(("NumberOfDays", format!("NumberOfDays {days} is not between 0 and 36500")))
+                } else if !(0..=1_200).contains(&months) {
+                    Some(("NumberOfMonths", format!("NumberOfMonths {months} is not between 0 and 1200")))
+                } else {
+                    None
+                };
+                if let Some((field, problem)) = out_of_range {
+                    rejects.push(Reject::new(
+                        *origin,
+                        Some(field),
+                        Rule::FieldRange,
+                        format!("cash discount {}: {problem} — {}", r.req("CashDiscountCode"), Rule::FieldRange.fix()),
+                    ));
+                    continue;
+                }
+                let c = CashDiscount {
+                    code: r.req("CashDiscountCode"),
+                    description: r.s("Description"),
+                    percent,
+                    days: days as i32,
+                    months: months as i32,
+                };
+                md.cash_discounts.insert(c.code.clone(), c);
+            }
             "PaymentTerms" => {
+                let name = r.req("Name");
+                let cash_discount = match r.s("CashDiscountCode") {
+                    None => None,
+                    Some(code) => match md.cash_discounts.get(&code) {
+                        Some(c) => Some(c.clone()),
+                        None => {
+                            md.rejected_payment_terms
+                                .insert(name.clone(), format!("line {}, {}", origin.line, Rule::RefCashDiscount.id()));
+                            rejects.push(Reject::new(
+                                *origin,
+                                Some("CashDiscountCode"),
+                                Rule::RefCashDiscount,
+                                format!(
+                                    "terms of payment {name} name the cash discount `{code}`, which is not in the CashDiscount master data{} — {}",
+                                    if md.cash_discounts.is_empty() { " (there is none: add CashDiscount.csv)" } else { "" },
+                                    Rule::RefCashDiscount.fix()
+                                ),
+                            ));
+                            continue;
+                        }
+                    },
+                };
                 let p = PaymentTerms {
-                    name: r.req("Name"),
+                    name,
                     description: r.s("Description"),
                     days: r.int("Days").unwrap_or_default() as i32,
                     from_month_end: r.enum_name("FromMonthEnd").as_deref() == Some("Yes"),
                     means_code: r.s("PaymentMeansCode"),
+                    cash_discount,
                 };
                 md.payment_terms.insert(p.name.clone(), p);
             }
@@ -418,7 +472,8 @@ mod tests {
             ),
             ("SalesTaxGroup", &["SalesTaxGroup", "TaxCode"]),
             ("ItemSalesTaxGroup", &["ItemSalesTaxGroup", "TaxCode"]),
-            ("PaymentTerms", &["Name", "Description", "Days", "FromMonthEnd", "PaymentMeansCode"]),
+            ("PaymentTerms", &["Name", "Description", "Days", "FromMonthEnd", "PaymentMeansCode", "CashDiscountCode"]),
+            ("CashDiscount", &["CashDiscountCode", "Description", "Percent", "NumberOfDays", "NumberOfMonths"]),
             ("ExchangeRate", &["FromCurrency", "ToCurrency", "StartDate", "Rate"]),
             ("PostingSetup", &["PostingType", "AccountCode", "Relation", "MainAccount"]),
             ("NumberSequence", &["LegalEntityId", "Reference", "Format", "NextNumber"]),

@@ -23,8 +23,8 @@ fn run_on(bytes: &[u8], name: &str, entity: &str) {
     };
     let req = ImportRequest {
         files: vec![
-            InputFile { entity: entity.into(), path: path.clone(), mapping: None, push: Push::Full },
-            InputFile { entity: other.0.into(), path: other.1, mapping: None, push: Push::Full },
+            InputFile { entity: entity.into(), path: path.clone(), mapping: None, push: Push::Replace },
+            InputFile { entity: other.0.into(), path: other.1, mapping: None, push: Push::Replace },
         ],
         master_dir: root().join("samples/master"),
         legal_entity: "DEMF".into(),
@@ -272,8 +272,8 @@ proptest! {
         .unwrap();
         let req = ImportRequest {
             files: vec![
-                InputFile { entity: "SalesInvoiceJournalHeader".into(), path: headers, mapping: None, push: Push::Full },
-                InputFile { entity: "BusinessDocumentSalesInvoiceLineItem".into(), path: lines, mapping: None, push: Push::Full },
+                InputFile { entity: "SalesInvoiceJournalHeader".into(), path: headers, mapping: None, push: Push::Replace },
+                InputFile { entity: "BusinessDocumentSalesInvoiceLineItem".into(), path: lines, mapping: None, push: Push::Replace },
             ],
             master_dir: root().join("samples/master"),
             legal_entity: "DEMF".into(),

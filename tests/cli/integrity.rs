@@ -833,7 +833,7 @@ fn a_store_of_an_earlier_schema_keeps_its_export_watermarks() {
     assert_eq!(json["einvoices"][0]["documents"], 0);
     let conn = rusqlite::Connection::open(&store).unwrap();
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
 }
 
 /// The sample job's store as the release before invoice bodies wrote it (schema 3, with its
@@ -870,7 +870,7 @@ fn a_store_written_before_invoice_bodies_migrates_to_the_same_content() {
     assert_eq!(count("SELECT count(*) FROM ledger_entry"), "60");
     assert_eq!(count("SELECT count(*) FROM invoice_line"), "29");
     let conn = rusqlite::Connection::open(&store).unwrap();
-    assert_eq!(conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), 4);
+    assert_eq!(conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), 5);
     let tables: i64 = conn
         .query_row(
             "SELECT count(*) FROM sqlite_master WHERE name IN ('invoice_line', 'invoice_tax', 'ledger_entry')",

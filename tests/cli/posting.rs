@@ -571,3 +571,368 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// Writes header and line files of the base fixture holding only the invoices `keep` (line
+/// rows as given, after the header) into `dir` as `name.h.csv` and `name.l.csv`.
+fn base_subset(dir: &Path, name: &str, keep: &[&str], lines: &[&str]) -> (std::path::PathBuf, std::path::PathBuf) {
+    let headers = std::fs::read_to_string(fixture("base/headers.csv")).unwrap();
+    let mut h = String::new();
+    for (i, l) in headers.lines().enumerate() {
+        if i == 0 || keep.iter().any(|k| l.contains(&format!(",{k},"))) {
+            h.push_str(l);
+            h.push('\n');
+        }
+    }
+    let mut l = String::from(
+        "DATAAREAID,INVOICEID,LINECREATIONSEQUENCENUMBER,ITEMID,ITEMNAME,QTY,SALESPRICE,LINEAMOUNT,ITEMSALESTAXGROUP\n",
+    );
+    for row in lines {
+        l.push_str(row);
+        l.push('\n');
+    }
+    let (hp, lp) = (dir.join(format!("{name}.h.csv")), dir.join(format!("{name}.l.csv")));
+    std::fs::write(&hp, h).unwrap();
+    std::fs::write(&lp, l).unwrap();
+    (hp, lp)
+}
+
+/// An import of `files` (ENTITY=FILE) into `store` with `extra` options.
+fn import_files(store: &Path, files: &[String], extra: &[&str]) -> crate::Run {
+    let master = root().join("samples/master").display().to_string();
+    let mut a: Vec<String> =
+        ["import", "--quiet", "--json", "--rejects", "rejects", "--master", master.as_str(), "--store"]
+            .map(String::from)
+            .to_vec();
+    a.push(store.display().to_string());
+    a.extend(files.iter().cloned());
+    a.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+    invoiceflow(&refs)
+}
+
+fn header_and_lines(h: &Path, l: &Path) -> Vec<String> {
+    vec![
+        format!("SalesInvoiceJournalHeader={}", h.display()),
+        format!("BusinessDocumentSalesInvoiceLineItem={}", l.display()),
+    ]
+}
+
+fn stored(store: &Path, sql: &str) -> Vec<Vec<Option<String>>> {
+    let s = Store::open(store).unwrap();
+    s.expand_bodies(invoiceflow::entity::field_name).unwrap();
+    s.query_text(sql, &[]).unwrap()
+}
+
+fn keys_and_status(store: &Path) -> Vec<(String, String)> {
+    stored(store, "SELECT source_key, status FROM invoice ORDER BY source_key")
+        .into_iter()
+        .map(|r| (r[0].clone().unwrap(), r[1].clone().unwrap()))
+        .collect()
+}
+
+#[test]
+fn a_full_push_removes_the_drafts_its_files_no_longer_hold_and_lists_posted_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let all = header_and_lines(&fixture("base/headers.csv"), &fixture("base/lines.csv"));
+    let (h1, l1) = base_subset(dir.path(), "one", &["T-001"], &["DEMF,T-001,1,BK-1001,City bike,2,50.00,100.00,FULL"]);
+    let one = header_and_lines(&h1, &l1);
+    let draft = |k: &str| (k.to_string(), "draft".to_string());
+
+    // The default (replace) leaves the drafts the files do not hold.
+    let store = dir.path().join("replace.db");
+    assert_eq!(import_files(&store, &all, &["--no-post"]).code, 0);
+    let run = import_files(&store, &one, &["--no-post"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["push"]["mode"], "replace");
+    assert_eq!(run.json()["push"]["drafts_removed"], 0);
+    assert_eq!(keys_and_status(&store), vec![draft("T-001"), draft("T-002"), draft("T-003")]);
+
+    // A full push removes them, lists them and writes them to absent.csv.
+    let store = dir.path().join("full.db");
+    assert_eq!(import_files(&store, &all, &["--no-post"]).code, 0);
+    let run = import_files(&store, &one, &["--no-post", "--push", "full"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let push = &run.json()["push"];
+    assert_eq!(
+        (push["mode"].as_str(), push["drafts_removed"].as_u64(), push["posted_absent"].as_u64()),
+        (Some("full"), Some(2), Some(0))
+    );
+    assert_eq!(push["absent"][1]["key"], "T-003");
+    assert_eq!(push["absent"][1]["status"], "draft");
+    let absent = std::fs::read_to_string(run.dir.path().join("rejects/absent.csv")).unwrap();
+    assert_eq!(
+        absent,
+        "legal_entity,invoice,entity,status,action\nDEMF,T-002,SalesInvoiceJournalHeader,draft,removed\nDEMF,T-003,SalesInvoiceJournalHeader,draft,removed\n"
+    );
+    assert_eq!(keys_and_status(&store), vec![draft("T-001")]);
+    // The complete set again removes nothing.
+    let again = import_files(&store, &all, &["--no-post", "--push", "full"]);
+    assert_eq!(again.json()["push"]["drafts_removed"], 0);
+    assert_eq!(keys_and_status(&store), vec![draft("T-001"), draft("T-002"), draft("T-003")]);
+
+    // A rejected row still names its invoice: its draft stays.
+    let store = dir.path().join("rejected.db");
+    assert_eq!(import_files(&store, &all, &["--no-post"]).code, 0);
+    let (h2, l2) = base_subset(
+        dir.path(),
+        "two",
+        &["T-001", "T-002"],
+        &["DEMF,T-001,1,BK-1001,City bike,2,50.00,100.00,FULL", "DEMF,T-002,1,AC-0101,Lock,1,10.00,10.00,NOSUCHGROUP"],
+    );
+    let run = import_files(&store, &header_and_lines(&h2, &l2), &["--no-post", "--push", "full"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert_eq!(run.json()["push"]["drafts_removed"], 1);
+    assert_eq!(keys_and_status(&store), vec![draft("T-001"), draft("T-002")]);
+
+    // Posted invoices are never touched: they are listed.
+    let store = dir.path().join("posted.db");
+    assert_eq!(import_files(&store, &all, &[]).code, 0);
+    let run = import_files(&store, &one, &["--push", "full"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let push = &run.json()["push"];
+    assert_eq!((push["drafts_removed"].as_u64(), push["posted_absent"].as_u64()), (Some(0), Some(2)));
+    assert_eq!(push["absent"][0]["status"], "posted");
+    let posted = |k: &str| (k.to_string(), "posted".to_string());
+    assert_eq!(keys_and_status(&store), vec![posted("T-001"), posted("T-002"), posted("T-003")]);
+    let human = {
+        let master = root().join("samples/master").display().to_string();
+        let mut a =
+            vec!["import".to_string(), "--master".into(), master, "--store".into(), store.display().to_string()];
+        a.extend(one.iter().cloned());
+        a.extend(["--push".into(), "full".into()]);
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        invoiceflow(&refs)
+    };
+    assert!(
+        human.stderr.contains("full push: 2 posted invoices they no longer hold left as they are (a credit note cancels one): DEMF T-002 (posted), DEMF T-003 (posted)"),
+        "{}",
+        human.stderr
+    );
+}
+
+#[test]
+fn an_incremental_push_completes_invoices_of_the_store_by_line_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let all = header_and_lines(&fixture("base/headers.csv"), &fixture("base/lines.csv"));
+    let store = dir.path().join("s.db");
+    assert_eq!(import_files(&store, &all, &["--no-post"]).code, 0);
+    let lines_of = |key: &str| {
+        stored(
+            &store,
+            &format!(
+                "SELECT l.line_number, l.quantity, l.net_amount FROM invoice_line l JOIN invoice i ON i.id = l.invoice_id
+                 WHERE i.source_key = '{key}' ORDER BY l.position"
+            ),
+        )
+        .into_iter()
+        .map(|r| r.into_iter().map(Option::unwrap).collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+    };
+    let lines_only = |name: &str, rows: &[&str]| {
+        let (_, l) = base_subset(dir.path(), name, &[], rows);
+        vec![format!("BusinessDocumentSalesInvoiceLineItem={}", l.display())]
+    };
+
+    // Lines alone: line 2 of T-002 changed and a line 3 added; line 1 is the stored one.
+    let run = import_files(
+        &store,
+        &lines_only(
+            "inc",
+            &["DEMF,T-002,3,AC-0101,Lock,1,10.00,10.00,FULL", "DEMF,T-002,2,BO-0007,Book,5,2.50,12.50,REDUCED"],
+        ),
+        &["--no-post", "--push", "incremental"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json = run.json();
+    assert_eq!((json["push"]["completed"].as_u64(), json["push"]["stored_lines"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (run.import_of("inc.l.csv")["read"].as_u64(), run.import_of("inc.l.csv")["accepted"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(lines_of("T-002"), vec!["1 1 10.00", "2 5 12.50", "3 1 10.00"]);
+    assert_eq!(
+        stored(&store, "SELECT line_total, tax_inclusive FROM invoice WHERE source_key = 'T-002'")[0],
+        vec![Some("32.50".into()), Some("37.18".into())]
+    );
+
+    // A header alone keeps the stored lines; its total is checked against all of them.
+    let (h, _) = base_subset(dir.path(), "hdr", &["T-001"], &[]);
+    let changed = std::fs::read_to_string(&h).unwrap().replace("PO 1", "PO 1 revised");
+    std::fs::write(&h, &changed).unwrap();
+    let header_only = vec![format!("SalesInvoiceJournalHeader={}", h.display())];
+    let run = import_files(&store, &header_only, &["--no-post", "--push", "incremental"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(lines_of("T-001"), vec!["1 2 100.00"]);
+    assert_eq!(
+        stored(&store, "SELECT order_reference FROM invoice WHERE source_key = 'T-001'")[0][0].as_deref(),
+        Some("PO 1 revised")
+    );
+    std::fs::write(&h, changed.replace("119.00", "119.01")).unwrap();
+    let run = import_files(&store, &header_only, &["--no-post", "--push", "incremental"]);
+    assert_eq!(run.code, 3);
+    let r = run.rejects().into_iter().find(|r| r.rule == "amount.total").unwrap();
+    assert_eq!((r.file.ends_with("hdr.h.csv"), r.line), (true, 2));
+    assert!(r.message.starts_with("total 119.01 differs from 119.00 = lines 100.00"), "{}", r.message);
+    let stored_line = run.rejects().into_iter().find(|r| r.file.ends_with("(stored lines)")).unwrap();
+    assert_eq!((stored_line.line, stored_line.rule.as_str()), (1, "relation.header_rejected"));
+
+    // Without incremental, the same lines have no header.
+    let run =
+        import_files(&store, &lines_only("plain", &["DEMF,T-002,2,BO-0007,Book,5,2.50,12.50,REDUCED"]), &["--no-post"]);
+    assert_eq!(run.code, 3);
+    assert_eq!(run.rejects()[0].rule, "relation.no_header");
+
+    // Posted invoices: the same line again is unchanged; a changed one is refused.
+    assert_eq!(
+        invoiceflow(&[
+            "post",
+            "--quiet",
+            "--json",
+            "--store",
+            &store.display().to_string(),
+            "--master",
+            &root().join("samples/master").display().to_string()
+        ])
+        .code,
+        0
+    );
+    let same = lines_only("same", &["DEMF,T-002,2,BO-0007,Book,5,2.50,12.50,REDUCED"]);
+    let run = import_files(&store, &same, &["--push", "incremental"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["posting"]["unchanged"], 1);
+    assert_eq!(run.import_of("same.l.csv")["unchanged"], 1);
+    let run = import_files(
+        &store,
+        &lines_only("diff", &["DEMF,T-002,2,BO-0007,Book,6,2.50,15.00,REDUCED"]),
+        &["--push", "incremental"],
+    );
+    assert_eq!(run.code, 3);
+    let rules: Vec<(String, String)> = run.rejects().into_iter().map(|r| (r.rule, r.file)).collect();
+    assert!(
+        rules.iter().any(|(rule, file)| rule == "store.posted_changed" && file.ends_with("(stored invoices)")),
+        "{rules:?}"
+    );
+    assert!(
+        rules.iter().any(|(rule, file)| rule == "relation.header_rejected" && file.ends_with("diff.l.csv")),
+        "{rules:?}"
+    );
+    assert_eq!(lines_of("T-002"), vec!["1 1 10.00", "2 5 12.50", "3 1 10.00"]);
+}
+
+#[test]
+fn terms_with_a_cash_discount_put_its_date_and_amount_on_the_open_item_and_the_einvoice() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("legacy");
+    std::fs::create_dir(&data).unwrap();
+    for f in ["Rechnungskopf.csv", "Rechnungspositionen.csv"] {
+        std::fs::copy(root().join("samples/legacy-de").join(f), data.join(f)).unwrap();
+    }
+    // R2019-00452 (684.94 EUR on 15.02.2019) on "14T2%": 2 % within 14 days, net 30.
+    let heads = data.join("Rechnungskopf.csv");
+    let bytes = std::fs::read(&heads).unwrap();
+    // The file is Windows-1252: the ASCII code is replaced and the rest kept byte for byte.
+    let at = bytes.windows(5).position(|w| w == b";N14;").unwrap();
+    let mut edited = bytes[..at].to_vec();
+    edited.extend_from_slice(b";14T2%;");
+    edited.extend_from_slice(&bytes[at + 5..]);
+    std::fs::write(&heads, edited).unwrap();
+    let store = dir.path().join("s.db");
+    let (s, master, mapping) = (
+        store.display().to_string(),
+        root().join("samples/master").display().to_string(),
+        root().join("mappings/legacy-de.toml").display().to_string(),
+    );
+    let d = data.display().to_string();
+    let run = invoiceflow(&[
+        "import",
+        "--quiet",
+        "--json",
+        "--master",
+        &master,
+        "--mapping",
+        &mapping,
+        "--store",
+        &s,
+        &format!("{d}/Rechnungskopf.csv"),
+        &format!("{d}/Rechnungspositionen.csv"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let open = stored(&store, "SELECT invoice_number, due_date, cash_discount_date, cash_discount_amount, cash_discount_percent FROM customer_trans ORDER BY invoice_number");
+    assert_eq!(open[0][2], None);
+    assert_eq!(
+        open[1],
+        ["R2019-00452", "2019-03-17", "2019-03-01", "13.70", "2"].map(|v| Some(v.to_string())).to_vec()
+    );
+    let out = dir.path().join("out");
+    let o = out.display().to_string();
+    let run = invoiceflow(&[
+        "export",
+        "--quiet",
+        "--store",
+        &s,
+        "--entity",
+        "CustomerTransaction",
+        "--format",
+        "csv",
+        "--out",
+        &o,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let csv = std::fs::read_to_string(out.join("CustomerTransaction_full_v00000003.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].ends_with(",CASHDISCOUNTDATE,POSSIBLECASHDISCOUNT"), "{}", lines[0]);
+    assert!(lines[2].ends_with(",2019-03-01,13.70"), "{}", lines[2]);
+    assert!(lines[1].ends_with(",EUR,,"), "{}", lines[1]);
+    let run = invoiceflow(&["einvoice", "--quiet", "--store", &s, "--syntax", "ubl", "--out", &format!("{o}/ubl")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let xml = std::fs::read_to_string(out.join("ubl/DEMF/R2019-00452.xml")).unwrap();
+    assert!(
+        xml.contains("<cbc:Note>14 Tage 2 % Skonto, 30 Tage netto; 2 % cash discount (13.70 EUR) if paid by 2019-03-01</cbc:Note>"),
+        "{xml}"
+    );
+    let other = std::fs::read_to_string(out.join("ubl/DEMF/R2019-00451.xml")).unwrap();
+    assert!(other.contains("<cbc:Note>30 Tage netto</cbc:Note>"), "{other}");
+}
+
+#[test]
+fn a_cash_discount_out_of_range_or_unknown_rejects_its_master_row_and_says_so_on_invoices() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = crate::sample_master_copy(dir.path());
+    std::fs::write(
+        master.join("CashDiscount.csv"),
+        "CashDiscountCode,Description,Percent,NumberOfDays,NumberOfMonths\n2%14D,fine,2,14,0\nTENTH,a tenth as 0.1,100,10,0\n",
+    )
+    .unwrap();
+    let terms = std::fs::read_to_string(master.join("PaymentTerms.csv"))
+        .unwrap()
+        .replace("Net30,30 Tage netto,30,No,58,", "Net30,30 Tage netto,30,No,58,NOPE");
+    std::fs::write(master.join("PaymentTerms.csv"), terms).unwrap();
+    let store = dir.path().join("s.db");
+    let run = base_import(&store, &fixture("base/headers.csv"), &[], &master);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let rejects = run.rejects();
+    let range = rejects.iter().find(|r| r.rule == "field.range").unwrap();
+    assert_eq!((range.line, range.field.as_str()), (3, "Percent"));
+    assert!(
+        range.message.starts_with("cash discount TENTH: Percent 100 is not above 0 and below 100 — "),
+        "{}",
+        range.message
+    );
+    let unknown = rejects.iter().find(|r| r.rule == "ref.cash_discount").unwrap();
+    assert_eq!((unknown.line, unknown.field.as_str()), (4, "CashDiscountCode"));
+    assert!(
+        unknown.message.starts_with(
+            "terms of payment Net30 name the cash discount `NOPE`, which is not in the CashDiscount master data — "
+        ),
+        "{}",
+        unknown.message
+    );
+    // T-001 and T-003 are on Net30.
+    let invoice = rejects.iter().find(|r| r.rule == "ref.payment_terms").unwrap();
+    assert!(
+        invoice.message.starts_with("terms of payment `Net30` were rejected from the PaymentTerms master data (line 4, ref.cash_discount): fix that row"),
+        "{}",
+        invoice.message
+    );
+    assert_eq!(run.json()["posting"]["invoices"], 1);
+}

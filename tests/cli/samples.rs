@@ -49,7 +49,7 @@ fn the_sample_job_posts_every_sample_invoice_and_a_rerun_changes_nothing() {
     assert_eq!(json["status"], "ok");
     assert_nothing_lost(&json);
     assert_eq!(json["imports"].as_array().unwrap().len(), 8);
-    assert_eq!(json["master"].as_array().unwrap().len(), 9);
+    assert_eq!(json["master"].as_array().unwrap().len(), 10);
     assert_eq!(json["validated"]["invoices"], 13);
     assert_eq!(json["validated"]["credit_notes"], 1);
     assert_eq!(json["validated"]["lines"], 29);
@@ -117,7 +117,7 @@ fn every_mapping_and_job_file_in_the_repository_loads() {
 fn entities_lists_and_describes() {
     let run = invoiceflow(&["entities"]);
     assert_eq!(run.code, 0);
-    assert_eq!(run.stdout.lines().count(), 18, "{}", run.stdout);
+    assert_eq!(run.stdout.lines().count(), 19, "{}", run.stdout);
     let run = invoiceflow(&["entities", "Customer invoice lines"]);
     assert_eq!(run.code, 0);
     assert!(
