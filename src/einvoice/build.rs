@@ -5,8 +5,8 @@
 use rust_decimal::Decimal;
 
 use super::{
-    unit_code, AllowanceCharge, Doc, Kind, Line, Party, Syntax, Totals, VatRow, EN16931, PEPPOL_CUSTOMIZATION,
-    PEPPOL_PROFILE,
+    unit_code, AllowanceCharge, Doc, Kind, Line, LineCharge, Party, Payment, Syntax, Totals, VatRow, EN16931,
+    PEPPOL_CUSTOMIZATION, PEPPOL_PROFILE,
 };
 
 use crate::post::Parties;
@@ -51,6 +51,11 @@ fn party(p: &crate::post::Party) -> Party {
         },
         // The writers print identifiers without a scheme attribute.
         scheme_ids: Vec::new(),
+        trading_name: None,
+        id_schemes: Vec::new(),
+        legal_id_scheme: None,
+        // The writers always write the postal address.
+        postal_address: true,
     }
 }
 
@@ -89,9 +94,11 @@ pub fn build_with(
             if !a.is_zero() {
                 allowances.push(AllowanceCharge {
                     charge,
-                    amount: a,
+                    amount: Some(a),
                     reason: Some(if charge { "Charge" } else { "Discount" }.into()),
+                    reason_code: None,
                     category: Some(category.clone()),
+                    category_vat: true,
                     rate,
                 });
             }
@@ -106,9 +113,10 @@ pub fn build_with(
         };
         vat.push(VatRow {
             category,
+            category_vat: true,
             rate,
-            base: dec(cells[tc::BASE]) * sign,
-            amount: dec(cells[tc::AMOUNT]) * sign,
+            base: Some(dec(cells[tc::BASE]) * sign),
+            amount: Some(dec(cells[tc::AMOUNT]) * sign),
             exemption_code,
             exemption_reason,
         });
@@ -132,13 +140,19 @@ pub fn build_with(
             && c(lc::DISCOUNT_PERCENT).is_zero()
             && c(lc::DISCOUNT_AMOUNT).is_zero());
         let mut adj = Vec::new();
+        let adjustment = |charge: bool, amount: Decimal, reason: &str| LineCharge {
+            charge,
+            amount: Some(amount),
+            reason: Some(reason.into()),
+            reason_code: None,
+        };
         if !charge.is_zero() {
-            adj.push((true, charge * sign, "Charge"));
+            adj.push(adjustment(true, charge * sign, "Charge"));
         }
         if !allowance.is_zero() {
             let reason = if discounted { "Discount" } else { "Rounding" };
             let signed = allowance * sign;
-            adj.push((signed < Decimal::ZERO, signed.abs(), reason));
+            adj.push(adjustment(signed < Decimal::ZERO, signed.abs(), reason));
         }
         let category = text(cells[lc::TAX_CATEGORY]).map(str::to_string);
         let line_number = match cells[lc::LINE_NUMBER] {
@@ -164,7 +178,14 @@ pub fn build_with(
             item_id: item_id.map(str::to_string),
             rate: if category.as_deref() == Some("O") { None } else { Some(c(lc::TAX_RATE)) },
             category,
+            category_vat: true,
             allowances: adj,
+            period: None,
+            gross_price: None,
+            attributes: Vec::new(),
+            standard_ids: Vec::new(),
+            classifications: Vec::new(),
+            origin_country: None,
         });
     }
     let order_reference = opt_text(&s.order_reference);
@@ -181,6 +202,7 @@ pub fn build_with(
     let t = &s.totals;
     let issue_date = Some(s.invoice_date.clone()).filter(|d| !d.is_empty());
     let mut doc = Doc {
+        syntax,
         kind: if credit { Kind::CreditNote } else { Kind::Invoice },
         customization: Some(customization.into()),
         profile,
@@ -194,9 +216,27 @@ pub fn build_with(
         delivery_date: if intra_community { issue_date.clone() } else { None },
         issue_date,
         delivery_country: if intra_community { parties.buyer.country.clone() } else { None },
-        payment_means: means.clone(),
-        iban: means.as_ref().and(parties.iban.clone()),
-        bic: means.as_ref().and(parties.bic.clone()),
+        payments: means
+            .iter()
+            .map(|code| Payment {
+                code: Some(code.clone()),
+                account: parties.iban.clone(),
+                account_given: parties.iban.is_some(),
+                bic: parties.iban.as_ref().and(parties.bic.clone()),
+                card: None,
+            })
+            .collect(),
+        delivery_address: intra_community && parties.buyer.country.is_some(),
+        invoice_period: None,
+        tax_point_date: None,
+        tax_point_code: None,
+        payee: None,
+        tax_rep: None,
+        preceding_without_id: 0,
+        supporting_without_id: 0,
+        object_id_schemes: Vec::new(),
+        attachment_mimes: Vec::new(),
+        amount_currencies: None,
         payment_terms: payment_terms(parties.terms.as_deref(), s.cash_discount.as_ref(), &s.currency),
         seller: party(&parties.seller),
         buyer: party(&parties.buyer),

@@ -122,8 +122,8 @@ pub fn write(d: &Doc) -> String {
             }
             x.close("ram:ApplicableTradeTax");
         }
-        for (charge, a, reason) in &l.allowances {
-            allowance(&mut x, *charge, *a, Some(reason), None);
+        for c in &l.allowances {
+            allowance(&mut x, c.charge, c.amount.unwrap_or_default(), c.reason.as_deref(), None);
         }
         x.open("ram:SpecifiedTradeSettlementLineMonetarySummation");
         x.leaf("ram:LineTotalAmount", &num(l.net_amount.unwrap_or_default()));
@@ -153,23 +153,24 @@ pub fn write(d: &Doc) -> String {
     x.close("ram:ApplicableHeaderTradeDelivery");
     x.open("ram:ApplicableHeaderTradeSettlement");
     x.opt("ram:TaxCurrencyCode", d.tax_currency.as_deref()).opt("ram:InvoiceCurrencyCode", d.currency.as_deref());
-    if let Some(code) = &d.payment_means {
-        x.open("ram:SpecifiedTradeSettlementPaymentMeans").leaf("ram:TypeCode", code);
-        if let Some(iban) = &d.iban {
+    for p in &d.payments {
+        x.open("ram:SpecifiedTradeSettlementPaymentMeans").opt("ram:TypeCode", p.code.as_deref());
+        if let Some(iban) = &p.account {
             x.open("ram:PayeePartyCreditorFinancialAccount")
                 .leaf("ram:IBANID", iban)
                 .close("ram:PayeePartyCreditorFinancialAccount");
         }
-        if let Some(bic) = &d.bic {
+        if let Some(bic) = &p.bic {
             x.open("ram:PayeeSpecifiedCreditorFinancialInstitution").leaf("ram:BICID", bic);
             x.close("ram:PayeeSpecifiedCreditorFinancialInstitution");
         }
         x.close("ram:SpecifiedTradeSettlementPaymentMeans");
     }
     for v in &d.vat {
-        x.open("ram:ApplicableTradeTax").leaf("ram:CalculatedAmount", &num(v.amount)).leaf("ram:TypeCode", "VAT");
+        x.open("ram:ApplicableTradeTax").leaf("ram:CalculatedAmount", &num(v.amount.unwrap_or_default()));
+        x.leaf("ram:TypeCode", "VAT");
         x.opt("ram:ExemptionReason", v.exemption_reason.as_deref());
-        x.leaf("ram:BasisAmount", &num(v.base)).leaf("ram:CategoryCode", &v.category);
+        x.leaf("ram:BasisAmount", &num(v.base.unwrap_or_default())).leaf("ram:CategoryCode", &v.category);
         x.opt("ram:ExemptionReasonCode", v.exemption_code.as_deref());
         if v.category != "O" {
             x.leaf("ram:RateApplicablePercent", &num(v.rate.unwrap_or_default()));
@@ -177,7 +178,8 @@ pub fn write(d: &Doc) -> String {
         x.close("ram:ApplicableTradeTax");
     }
     for a in &d.allowances {
-        allowance(&mut x, a.charge, a.amount, a.reason.as_deref(), a.category.as_deref().map(|c| (c, a.rate)));
+        let tax = a.category.as_deref().map(|c| (c, a.rate));
+        allowance(&mut x, a.charge, a.amount.unwrap_or_default(), a.reason.as_deref(), tax);
     }
     if d.payment_terms.is_some() || d.due_date.is_some() {
         x.open("ram:SpecifiedTradePaymentTerms").opt("ram:Description", d.payment_terms.as_deref());

@@ -5,6 +5,7 @@
 
 mod build;
 pub mod cii;
+pub mod codes;
 pub mod read;
 pub mod rules;
 pub mod ubl;
@@ -483,6 +484,55 @@ pub struct Party {
     /// PartyLegalEntity/CompanyID with `schemeID`), (scheme, identifier), for the PEPPOL-COMMON
     /// rules; the documents invoiceflow builds give none.
     pub scheme_ids: Vec<(String, String)>,
+    /// Trading name (BT-28).
+    pub trading_name: Option<String>,
+    /// The schemes of its identifiers (BT-29 / BT-46: UBL PartyIdentification, CII GlobalID).
+    pub id_schemes: Vec<String>,
+    /// The scheme of its legal registration identifier (BT-30 / BT-47).
+    pub legal_id_scheme: Option<String>,
+    /// Whether the party has a postal address (BG-5, BG-8, BG-12), however empty.
+    pub postal_address: bool,
+}
+
+/// A period (BG-14 of the invoice, BG-26 of a line): start and end dates (ISO), either absent.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[allow(missing_docs)]
+pub struct Period {
+    pub start: Option<String>,
+    pub end: Option<String>,
+    /// The VAT point date code (BT-8) UBL carries in the invoicing period.
+    pub code: Option<String>,
+}
+
+/// A payment instruction (BG-16): means code (BT-81), the account (BT-84, with whether the
+/// account element is there at all), the service provider (BT-86), a card's number (BT-87).
+#[derive(Debug, Clone, Default, PartialEq)]
+#[allow(missing_docs)]
+pub struct Payment {
+    pub code: Option<String>,
+    pub account: Option<String>,
+    pub account_given: bool,
+    pub bic: Option<String>,
+    pub card: Option<String>,
+}
+
+/// The payee (BG-10): name (BT-59), identifier (BT-60), legal registration (BT-61).
+#[derive(Debug, Clone, Default, PartialEq)]
+#[allow(missing_docs)]
+pub struct Payee {
+    pub name: Option<String>,
+    pub id: Option<String>,
+    pub legal_id: Option<String>,
+}
+
+/// A line allowance or charge (BG-27 / BG-28).
+#[derive(Debug, Clone, PartialEq)]
+#[allow(missing_docs)]
+pub struct LineCharge {
+    pub charge: bool,
+    pub amount: Option<Decimal>,
+    pub reason: Option<String>,
+    pub reason_code: Option<String>,
 }
 
 /// A document-level allowance or charge (BG-20 / BG-21).
@@ -490,9 +540,13 @@ pub struct Party {
 #[allow(missing_docs)]
 pub struct AllowanceCharge {
     pub charge: bool,
-    pub amount: Decimal,
+    pub amount: Option<Decimal>,
     pub reason: Option<String>,
+    pub reason_code: Option<String>,
+    /// VAT category code (BT-95 / BT-102) as given, whatever its tax scheme.
     pub category: Option<String>,
+    /// Whether the category is of the VAT tax scheme (most rules look only at those).
+    pub category_vat: bool,
     pub rate: Option<Decimal>,
 }
 
@@ -500,10 +554,13 @@ pub struct AllowanceCharge {
 #[derive(Debug, Clone, PartialEq)]
 #[allow(missing_docs)]
 pub struct VatRow {
+    /// BT-118 as given, whatever its tax scheme (empty when absent).
     pub category: String,
+    /// Whether the category is of the VAT tax scheme.
+    pub category_vat: bool,
     pub rate: Option<Decimal>,
-    pub base: Decimal,
-    pub amount: Decimal,
+    pub base: Option<Decimal>,
+    pub amount: Option<Decimal>,
     pub exemption_code: Option<String>,
     pub exemption_reason: Option<String>,
 }
@@ -520,10 +577,25 @@ pub struct Line {
     pub base_quantity: Option<Decimal>,
     pub item_name: Option<String>,
     pub item_id: Option<String>,
+    /// Invoiced item VAT category code (BT-151) as given, whatever its tax scheme.
     pub category: Option<String>,
+    /// Whether the category is of the VAT tax scheme.
+    pub category_vat: bool,
     pub rate: Option<Decimal>,
-    /// Line allowances and charges (charge, amount, reason).
-    pub allowances: Vec<(bool, Decimal, &'static str)>,
+    /// Line allowances and charges.
+    pub allowances: Vec<LineCharge>,
+    /// Line period (BG-26).
+    pub period: Option<Period>,
+    /// Item gross price (BT-148).
+    pub gross_price: Option<Decimal>,
+    /// Item attributes (BG-32): name, value.
+    pub attributes: Vec<(Option<String>, Option<String>)>,
+    /// Item standard identifiers (BT-157) with their scheme.
+    pub standard_ids: Vec<(String, Option<String>)>,
+    /// Item classification identifiers (BT-158) with their scheme (list id).
+    pub classifications: Vec<(String, Option<String>)>,
+    /// Item country of origin (BT-159).
+    pub origin_country: Option<String>,
 }
 
 /// Document totals (BG-22).
@@ -546,6 +618,8 @@ pub struct Totals {
 #[derive(Debug, Clone, PartialEq)]
 #[allow(missing_docs)]
 pub struct Doc {
+    /// The syntax it was read from or is built for (a few rules differ by binding).
+    pub syntax: Syntax,
     pub kind: Kind,
     /// BT-24.
     pub customization: Option<String>,
@@ -562,12 +636,34 @@ pub struct Doc {
     pub preceding_invoice: Option<String>,
     pub delivery_date: Option<String>,
     pub delivery_country: Option<String>,
-    pub payment_means: Option<String>,
-    pub iban: Option<String>,
-    pub bic: Option<String>,
+    /// Whether a deliver-to address (BG-15) is given.
+    pub delivery_address: bool,
+    /// Invoicing period (BG-14).
+    pub invoice_period: Option<Period>,
+    /// VAT point date (BT-7) and its code (BT-8).
+    pub tax_point_date: Option<String>,
+    pub tax_point_code: Option<String>,
+    /// Payment instructions (BG-16), in document order.
+    pub payments: Vec<Payment>,
     pub payment_terms: Option<String>,
     pub seller: Party,
     pub buyer: Party,
+    /// Payee (BG-10), when not the seller.
+    pub payee: Option<Payee>,
+    /// Seller tax representative (BG-11).
+    pub tax_rep: Option<Party>,
+    /// Preceding invoice references (BG-3) without their reference (BT-25).
+    pub preceding_without_id: usize,
+    /// Supporting documents (BG-24) without their reference (BT-122).
+    pub supporting_without_id: usize,
+    /// The schemes of invoiced object identifiers (BT-18).
+    pub object_id_schemes: Vec<String>,
+    /// The MIME codes of attached documents (BT-125).
+    pub attachment_mimes: Vec<String>,
+    /// The currencies a read document's amounts give (`currencyID`, each once), for BR-CL-03;
+    /// `None` for a document built to be written, whose amounts the writer gives the
+    /// document's currency (and its VAT total in accounting currency that currency).
+    pub amount_currencies: Option<Vec<String>>,
     pub allowances: Vec<AllowanceCharge>,
     pub vat: Vec<VatRow>,
     pub totals: Totals,
@@ -608,6 +704,75 @@ fn tidy_opt(t: &mut Option<String>) {
 }
 
 impl Doc {
+    /// The document as the writers of `syntax` write it: what they leave out (payee, tax
+    /// representative, periods, item attributes and identifiers with their schemes, reason
+    /// codes, cards, attachments …) dropped, every category of the VAT scheme, the postal
+    /// addresses present, as reading the written bytes gives it back (with [`Doc::tidy`]).
+    pub fn as_written(&self, syntax: Syntax) -> Doc {
+        let mut d = self.clone();
+        d.syntax = syntax;
+        d.amount_currencies = None;
+        d.payee = None;
+        d.tax_rep = None;
+        d.invoice_period = None;
+        d.tax_point_date = None;
+        d.tax_point_code = None;
+        d.preceding_without_id = 0;
+        d.supporting_without_id = 0;
+        d.object_id_schemes.clear();
+        d.attachment_mimes.clear();
+        d.delivery_address = d.delivery_country.is_some();
+        // Amounts both writers always write (zero when the model has none).
+        let t = &mut d.totals;
+        for v in [&mut t.line_total, &mut t.tax_exclusive, &mut t.vat_total, &mut t.tax_inclusive, &mut t.payable] {
+            *v = Some(v.unwrap_or_default());
+        }
+        for v in &mut d.vat {
+            v.base = Some(v.base.unwrap_or_default());
+            v.amount = Some(v.amount.unwrap_or_default());
+        }
+        for a in &mut d.allowances {
+            a.amount = Some(a.amount.unwrap_or_default());
+        }
+        for p in [&mut d.seller, &mut d.buyer] {
+            p.trading_name = None;
+            p.id_schemes.clear();
+            p.legal_id_scheme = None;
+            p.scheme_ids.clear();
+            p.postal_address = true;
+        }
+        for p in &mut d.payments {
+            p.card = None;
+            p.account_given = p.account.is_some();
+            if p.account.is_none() {
+                p.bic = None;
+            }
+        }
+        for a in &mut d.allowances {
+            a.reason_code = None;
+            a.category_vat = a.category.is_some();
+        }
+        for v in &mut d.vat {
+            v.category_vat = true;
+        }
+        for l in &mut d.lines {
+            l.category_vat = l.category.is_some();
+            l.period = None;
+            l.gross_price = None;
+            l.attributes.clear();
+            l.standard_ids.clear();
+            l.classifications.clear();
+            l.origin_country = None;
+            l.quantity = Some(l.quantity.unwrap_or_default());
+            l.net_amount = Some(l.net_amount.unwrap_or_default());
+            for c in &mut l.allowances {
+                c.reason_code = None;
+                c.amount = Some(c.amount.unwrap_or_default());
+            }
+        }
+        d
+    }
+
     /// Puts every text in the form a reader of the written document gets back (see
     /// `tidy_text`; an empty optional text becomes absent), so that checking the model
     /// ([`check_built`]) reports what checking the written bytes would. [`build`] does this.
@@ -626,12 +791,14 @@ impl Doc {
             &mut self.preceding_invoice,
             &mut self.delivery_date,
             &mut self.delivery_country,
-            &mut self.payment_means,
-            &mut self.iban,
-            &mut self.bic,
             &mut self.payment_terms,
         ] {
             tidy_opt(t);
+        }
+        for p in &mut self.payments {
+            for t in [&mut p.code, &mut p.account, &mut p.bic] {
+                tidy_opt(t);
+            }
         }
         for p in [&mut self.seller, &mut self.buyer] {
             for t in [

@@ -8,7 +8,7 @@ use quick_xml::events::Event;
 use quick_xml::Reader;
 use rust_decimal::Decimal;
 
-use super::{AllowanceCharge, Doc, Kind, Line, Party, Totals, VatRow};
+use super::{AllowanceCharge, Doc, Kind, Line, LineCharge, Party, Payee, Payment, Period, Syntax, Totals, VatRow};
 
 /// An element: local name, attributes (local names), text, children.
 #[derive(Debug, Default, Clone)]
@@ -234,8 +234,69 @@ pub fn read(xml: &[u8]) -> Result<(Doc, SyntaxIssues), ReadError> {
     Ok((doc, issues))
 }
 
+/// Whether a UBL tax category (or a CII trade tax, by `TypeCode`) is of the VAT scheme, as the
+/// rules ask (`normalize-space(upper-case(ID)) = 'VAT'`).
+fn is_vat(scheme: Option<String>) -> bool {
+    scheme.is_some_and(|s| s.eq_ignore_ascii_case("VAT"))
+}
+
+/// The `currencyID` of every amount element of a UBL document (the elements BR-CL-03 names).
+fn amount_currencies(root: &Node) -> Vec<String> {
+    const AMOUNTS: &[&str] = &[
+        "Amount",
+        "BaseAmount",
+        "PriceAmount",
+        "TaxAmount",
+        "TaxableAmount",
+        "LineExtensionAmount",
+        "TaxExclusiveAmount",
+        "TaxInclusiveAmount",
+        "AllowanceTotalAmount",
+        "ChargeTotalAmount",
+        "PrepaidAmount",
+        "PayableRoundingAmount",
+        "PayableAmount",
+    ];
+    let mut out = Vec::new();
+    let mut stack = vec![root];
+    while let Some(n) = stack.pop() {
+        if AMOUNTS.contains(&n.name.as_str()) {
+            if let Some(c) = n.attr("currencyID") {
+                out.push(c.to_string());
+            }
+        }
+        stack.extend(n.children.iter());
+    }
+    // Each currency once (a finding names a currency, not every amount that has it).
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// A UBL tax category's code, and whether it is of the VAT scheme.
+fn ubl_category(cat: Option<&Node>) -> (Option<String>, bool) {
+    match cat {
+        Some(c) => (c.text_at(&["ID"]), is_vat(c.text_at(&["TaxScheme", "ID"]))),
+        None => (None, false),
+    }
+}
+
+fn ubl_period(p: Option<&Node>) -> Option<Period> {
+    p.map(|p| Period {
+        start: p.text_at(&["StartDate"]),
+        end: p.text_at(&["EndDate"]),
+        code: p.text_at(&["DescriptionCode"]),
+    })
+}
+
 fn ubl_party(p: Option<&Node>) -> Party {
-    let Some(p) = p.and_then(|p| p.child("Party")) else { return Party::default() };
+    match p.and_then(|p| p.child("Party")) {
+        Some(p) => ubl_party_node(p),
+        None => Party::default(),
+    }
+}
+
+fn ubl_party_node(p: &Node) -> Party {
     let mut party = Party {
         id: p
             .all("PartyIdentification")
@@ -244,10 +305,12 @@ fn ubl_party(p: Option<&Node>) -> Party {
             .map(|i| i.text.trim().to_string())
             .filter(|t| !t.is_empty()),
         name: p.text_at(&["PartyLegalEntity", "RegistrationName"]),
+        trading_name: p.text_at(&["PartyName", "Name"]),
         legal_id: p.text_at(&["PartyLegalEntity", "CompanyID"]),
         endpoint: p
             .child("EndpointID")
             .map(|e| (e.text.trim().to_string(), e.attr("schemeID").unwrap_or("").to_string())),
+        postal_address: p.child("PostalAddress").is_some(),
         street: p.text_at(&["PostalAddress", "StreetName"]),
         city: p.text_at(&["PostalAddress", "CityName"]),
         zip: p.text_at(&["PostalAddress", "PostalZone"]),
@@ -261,17 +324,35 @@ fn ubl_party(p: Option<&Node>) -> Party {
             .chain(p.child("PartyLegalEntity").and_then(|l| l.child("CompanyID")))
             .filter_map(|i| i.attr("schemeID").map(|s| (s.to_string(), i.text.clone())))
             .collect(),
+        id_schemes: p
+            .all("PartyIdentification")
+            .filter_map(|i| i.child("ID")?.attr("schemeID").map(str::to_string))
+            .collect(),
+        legal_id_scheme: p.at(&["PartyLegalEntity", "CompanyID"]).and_then(|c| c.attr("schemeID")).map(str::to_string),
         ..Party::default()
     };
     for ts in p.all("PartyTaxScheme") {
         let id = ts.text_at(&["CompanyID"]);
-        if ts.text_at(&["TaxScheme", "ID"]).as_deref() == Some("VAT") {
+        if is_vat(ts.text_at(&["TaxScheme", "ID"])) {
             party.vat_id = id;
         } else {
             party.tax_registration_id = id;
         }
     }
     party
+}
+
+fn ubl_charge(
+    a: &Node,
+    issues: &mut SyntaxIssues,
+    path: &str,
+) -> (bool, Option<Decimal>, Option<String>, Option<String>) {
+    (
+        a.text_at(&["ChargeIndicator"]).as_deref() == Some("true"),
+        dec(a.child("Amount"), path, issues),
+        a.text_at(&["AllowanceChargeReason"]),
+        a.text_at(&["AllowanceChargeReasonCode"]),
+    )
 }
 
 fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
@@ -286,14 +367,19 @@ fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
             vat_acc = amount;
             continue;
         }
-        vat_total = amount;
+        // The total VAT (BT-110) is the one in the document currency (an empty currency is none).
+        if c.is_none_or(|c| Some(c) == cur.as_deref() || (c.is_empty() && cur.is_none())) {
+            vat_total = amount;
+        }
         for st in tt.all("TaxSubtotal") {
             let cat = st.child("TaxCategory");
+            let (category, category_vat) = ubl_category(cat);
             vat.push(VatRow {
-                category: cat.and_then(|c| c.text_at(&["ID"])).unwrap_or_default(),
+                category: category.unwrap_or_default(),
+                category_vat,
                 rate: dec(cat.and_then(|c| c.child("Percent")), "TaxCategory/Percent", issues),
-                base: dec(st.child("TaxableAmount"), "TaxSubtotal/TaxableAmount", issues).unwrap_or_default(),
-                amount: dec(st.child("TaxAmount"), "TaxSubtotal/TaxAmount", issues).unwrap_or_default(),
+                base: dec(st.child("TaxableAmount"), "TaxSubtotal/TaxableAmount", issues),
+                amount: dec(st.child("TaxAmount"), "TaxSubtotal/TaxAmount", issues),
                 exemption_code: cat.and_then(|c| c.text_at(&["TaxExemptionReasonCode"])),
                 exemption_reason: cat.and_then(|c| c.text_at(&["TaxExemptionReason"])),
             });
@@ -315,45 +401,86 @@ fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
     };
     let allowances = root
         .all("AllowanceCharge")
-        .map(|a| AllowanceCharge {
-            charge: a.text_at(&["ChargeIndicator"]).as_deref() == Some("true"),
-            amount: dec(a.child("Amount"), "AllowanceCharge/Amount", issues).unwrap_or_default(),
-            reason: a.text_at(&["AllowanceChargeReason"]),
-            category: a.text_at(&["TaxCategory", "ID"]),
-            rate: dec(a.at(&["TaxCategory", "Percent"]), "AllowanceCharge/TaxCategory/Percent", issues),
+        .map(|a| {
+            let (charge, amount, reason, reason_code) = ubl_charge(a, issues, "AllowanceCharge/Amount");
+            let (category, category_vat) = ubl_category(a.child("TaxCategory"));
+            AllowanceCharge {
+                charge,
+                amount,
+                reason,
+                reason_code,
+                category,
+                category_vat,
+                rate: dec(a.at(&["TaxCategory", "Percent"]), "AllowanceCharge/TaxCategory/Percent", issues),
+            }
         })
         .collect();
-    let (line_tag, qty_tag) = match kind {
-        Kind::Invoice => ("InvoiceLine", "InvoicedQuantity"),
-        Kind::CreditNote => ("CreditNoteLine", "CreditedQuantity"),
-    };
+    // Lines of either tag (a credit note with invoice lines breaks the schema; its rules still
+    // apply to them).
     let lines = root
-        .all(line_tag)
-        .map(|l| Line {
-            id: l.text_at(&["ID"]).unwrap_or_default(),
-            quantity: dec(l.child(qty_tag), qty_tag, issues),
-            unit: l.child(qty_tag).and_then(|q| q.attr("unitCode")).map(str::to_string),
-            net_amount: dec(l.child("LineExtensionAmount"), "InvoiceLine/LineExtensionAmount", issues),
-            price: dec(l.at(&["Price", "PriceAmount"]), "Price/PriceAmount", issues),
-            base_quantity: dec(l.at(&["Price", "BaseQuantity"]), "Price/BaseQuantity", issues),
-            item_name: l.text_at(&["Item", "Name"]),
-            item_id: l.text_at(&["Item", "SellersItemIdentification", "ID"]),
-            category: l.text_at(&["Item", "ClassifiedTaxCategory", "ID"]),
-            rate: dec(l.at(&["Item", "ClassifiedTaxCategory", "Percent"]), "ClassifiedTaxCategory/Percent", issues),
-            allowances: l
-                .all("AllowanceCharge")
-                .map(|a| {
-                    (
-                        a.text_at(&["ChargeIndicator"]).as_deref() == Some("true"),
-                        dec(a.child("Amount"), "InvoiceLine/AllowanceCharge/Amount", issues).unwrap_or_default(),
-                        "",
-                    )
-                })
-                .collect(),
+        .children
+        .iter()
+        .filter(|c| c.name == "InvoiceLine" || c.name == "CreditNoteLine")
+        .map(|l| {
+            let qty_tag = if l.name == "InvoiceLine" { "InvoicedQuantity" } else { "CreditedQuantity" };
+            let item = l.child("Item");
+            let texts = |name: &str, inner: &str, attr: &str| -> Vec<(String, Option<String>)> {
+                item.into_iter()
+                    .flat_map(|i| i.all(name))
+                    .filter_map(|n| n.child(inner))
+                    .map(|n| (n.text.trim().to_string(), n.attr(attr).map(str::to_string)))
+                    .collect()
+            };
+            Line {
+                id: l.text_at(&["ID"]).unwrap_or_default(),
+                quantity: dec(l.child(qty_tag), qty_tag, issues),
+                unit: l.child(qty_tag).and_then(|q| q.attr("unitCode")).map(str::to_string),
+                net_amount: dec(l.child("LineExtensionAmount"), "InvoiceLine/LineExtensionAmount", issues),
+                price: dec(l.at(&["Price", "PriceAmount"]), "Price/PriceAmount", issues),
+                base_quantity: dec(l.at(&["Price", "BaseQuantity"]), "Price/BaseQuantity", issues),
+                item_name: l.text_at(&["Item", "Name"]),
+                item_id: l.text_at(&["Item", "SellersItemIdentification", "ID"]),
+                category: ubl_category(l.at(&["Item", "ClassifiedTaxCategory"])).0,
+                category_vat: ubl_category(l.at(&["Item", "ClassifiedTaxCategory"])).1,
+                rate: dec(l.at(&["Item", "ClassifiedTaxCategory", "Percent"]), "ClassifiedTaxCategory/Percent", issues),
+                allowances: l
+                    .all("AllowanceCharge")
+                    .map(|a| {
+                        let (charge, amount, reason, reason_code) =
+                            ubl_charge(a, issues, "InvoiceLine/AllowanceCharge/Amount");
+                        LineCharge { charge, amount, reason, reason_code }
+                    })
+                    .collect(),
+                period: ubl_period(l.child("InvoicePeriod")),
+                gross_price: dec(
+                    l.at(&["Price", "AllowanceCharge", "BaseAmount"]),
+                    "Price/AllowanceCharge/BaseAmount",
+                    issues,
+                ),
+                attributes: item
+                    .into_iter()
+                    .flat_map(|i| i.all("AdditionalItemProperty"))
+                    .map(|p| (p.text_at(&["Name"]), p.text_at(&["Value"])))
+                    .collect(),
+                standard_ids: texts("StandardItemIdentification", "ID", "schemeID"),
+                classifications: texts("CommodityClassification", "ItemClassificationCode", "listID"),
+                origin_country: l.text_at(&["Item", "OriginCountry", "IdentificationCode"]),
+            }
+        })
+        .collect();
+    let payments: Vec<Payment> = root
+        .all("PaymentMeans")
+        .map(|p| Payment {
+            code: p.text_at(&["PaymentMeansCode"]),
+            account: p.text_at(&["PayeeFinancialAccount", "ID"]),
+            account_given: p.child("PayeeFinancialAccount").is_some(),
+            bic: p.text_at(&["PayeeFinancialAccount", "FinancialInstitutionBranch", "ID"]),
+            card: p.text_at(&["CardAccount", "PrimaryAccountNumberID"]),
         })
         .collect();
     let pm = root.child("PaymentMeans");
     Doc {
+        syntax: Syntax::Ubl,
         kind,
         customization: root.text_at(&["CustomizationID"]),
         profile: root.text_at(&["ProfileID"]),
@@ -366,14 +493,41 @@ fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
         buyer_reference: root.text_at(&["BuyerReference"]),
         order_reference: root.text_at(&["OrderReference", "ID"]),
         preceding_invoice: root.text_at(&["BillingReference", "InvoiceDocumentReference", "ID"]),
+        preceding_without_id: root
+            .all("BillingReference")
+            .filter(|b| b.text_at(&["InvoiceDocumentReference", "ID"]).is_none())
+            .count(),
+        supporting_without_id: root.all("AdditionalDocumentReference").filter(|b| b.text_at(&["ID"]).is_none()).count(),
+        object_id_schemes: root
+            .all("AdditionalDocumentReference")
+            .filter(|r| r.text_at(&["DocumentTypeCode"]).as_deref() == Some("130"))
+            .filter_map(|r| r.child("ID")?.attr("schemeID").map(str::to_string))
+            .collect(),
+        attachment_mimes: root
+            .all("AdditionalDocumentReference")
+            .filter_map(|r| r.at(&["Attachment", "EmbeddedDocumentBinaryObject"])?.attr("mimeCode").map(str::to_string))
+            .collect(),
+        amount_currencies: Some(amount_currencies(root)),
         delivery_date: root.text_at(&["Delivery", "ActualDeliveryDate"]),
         delivery_country: root.text_at(&["Delivery", "DeliveryLocation", "Address", "Country", "IdentificationCode"]),
-        payment_means: pm.and_then(|p| p.text_at(&["PaymentMeansCode"])),
-        iban: pm.and_then(|p| p.text_at(&["PayeeFinancialAccount", "ID"])),
-        bic: pm.and_then(|p| p.text_at(&["PayeeFinancialAccount", "FinancialInstitutionBranch", "ID"])),
+        delivery_address: root.at(&["Delivery", "DeliveryLocation", "Address"]).is_some(),
+        invoice_period: ubl_period(root.child("InvoicePeriod")),
+        tax_point_date: root.text_at(&["TaxPointDate"]),
+        tax_point_code: root.text_at(&["InvoicePeriod", "DescriptionCode"]),
+        payments,
         payment_terms: root.text_at(&["PaymentTerms", "Note"]),
         seller: ubl_party(root.child("AccountingSupplierParty")),
         buyer: ubl_party(root.child("AccountingCustomerParty")),
+        payee: root.child("PayeeParty").map(|p| Payee {
+            name: p.text_at(&["PartyName", "Name"]),
+            id: p.text_at(&["PartyIdentification", "ID"]),
+            legal_id: p.text_at(&["PartyLegalEntity", "CompanyID"]),
+        }),
+        tax_rep: root.child("TaxRepresentativeParty").map(|p| {
+            let mut party = ubl_party_node(p);
+            party.name = p.text_at(&["PartyName", "Name"]);
+            party
+        }),
         allowances,
         vat,
         totals,
@@ -386,10 +540,17 @@ fn cii_party(p: Option<&Node>) -> Party {
     let mut party = Party {
         id: p.text_at(&["ID"]).or_else(|| p.text_at(&["GlobalID"])),
         name: p.text_at(&["Name"]),
+        trading_name: p.text_at(&["SpecifiedLegalOrganization", "TradingBusinessName"]),
         legal_id: p.text_at(&["SpecifiedLegalOrganization", "ID"]),
         endpoint: p
             .at(&["URIUniversalCommunication", "URIID"])
             .map(|e| (e.text.trim().to_string(), e.attr("schemeID").unwrap_or("").to_string())),
+        postal_address: p.child("PostalTradeAddress").is_some(),
+        id_schemes: p.all("GlobalID").filter_map(|g| g.attr("schemeID").map(str::to_string)).collect(),
+        legal_id_scheme: p
+            .at(&["SpecifiedLegalOrganization", "ID"])
+            .and_then(|i| i.attr("schemeID"))
+            .map(str::to_string),
         street: p.text_at(&["PostalTradeAddress", "LineOne"]),
         city: p.text_at(&["PostalTradeAddress", "CityName"]),
         zip: p.text_at(&["PostalTradeAddress", "PostcodeCode"]),
@@ -403,22 +564,44 @@ fn cii_party(p: Option<&Node>) -> Party {
         }),
         ..Party::default()
     };
+    // VA: the VAT identifier (BT-31, BT-48, BT-63); FC: the tax registration (BT-32). Other
+    // schemes are neither.
     for r in p.all("SpecifiedTaxRegistration") {
         let id = r.child("ID");
+        let text = id.map(|i| i.text.trim().to_string()).filter(|t| !t.is_empty());
         match id.and_then(|i| i.attr("schemeID")) {
-            Some("VA") => party.vat_id = id.map(|i| i.text.trim().to_string()),
-            _ => party.tax_registration_id = id.map(|i| i.text.trim().to_string()),
+            Some("VA") => party.vat_id = text,
+            Some("FC") => party.tax_registration_id = text,
+            _ => {}
         }
     }
     party
 }
 
+/// A CII trade tax's category code, and whether it is of the VAT scheme (`TypeCode`).
+fn cii_category(t: Option<&Node>) -> (Option<String>, bool) {
+    match t {
+        Some(t) => (t.text_at(&["CategoryCode"]), is_vat(t.text_at(&["TypeCode"]))),
+        None => (None, false),
+    }
+}
+
+fn cii_period(p: Option<&Node>) -> Option<Period> {
+    p.map(|p| Period {
+        start: date102(p.at(&["StartDateTime", "DateTimeString"])),
+        end: date102(p.at(&["EndDateTime", "DateTimeString"])),
+        code: None,
+    })
+}
+
 fn cii_allowance(a: &Node, issues: &mut SyntaxIssues) -> AllowanceCharge {
     AllowanceCharge {
         charge: a.text_at(&["ChargeIndicator", "Indicator"]).as_deref() == Some("true"),
-        amount: dec(a.child("ActualAmount"), "SpecifiedTradeAllowanceCharge/ActualAmount", issues).unwrap_or_default(),
+        amount: dec(a.child("ActualAmount"), "SpecifiedTradeAllowanceCharge/ActualAmount", issues),
         reason: a.text_at(&["Reason"]),
-        category: a.text_at(&["CategoryTradeTax", "CategoryCode"]),
+        reason_code: a.text_at(&["ReasonCode"]),
+        category: cii_category(a.child("CategoryTradeTax")).0,
+        category_vat: cii_category(a.child("CategoryTradeTax")).1,
         rate: dec(
             a.at(&["CategoryTradeTax", "RateApplicablePercent"]),
             "CategoryTradeTax/RateApplicablePercent",
@@ -436,20 +619,33 @@ fn cii(root: &Node, issues: &mut SyntaxIssues) -> Doc {
     let cur = s(&["InvoiceCurrencyCode"]);
     let tax_cur = s(&["TaxCurrencyCode"]);
     let type_code = root.text_at(&["ExchangedDocument", "TypeCode"]);
-    let kind = if type_code.as_deref() == Some("381") { Kind::CreditNote } else { Kind::Invoice };
+    // One type code element for both: a credit note's code (and not an invoice's) makes one.
+    let credit = type_code.as_deref().is_some_and(|c| {
+        super::codes::has(super::codes::List::CreditNoteType, c)
+            && !super::codes::has(super::codes::List::InvoiceType, c)
+    });
+    let kind = if credit { Kind::CreditNote } else { Kind::Invoice };
     let mut vat = Vec::new();
     let mut allowances = Vec::new();
+    let (mut tax_point_date, mut tax_point_code) = (None, None);
     if let Some(st) = settlement {
         for t in st.all("ApplicableTradeTax") {
+            let of_vat = is_vat(t.text_at(&["TypeCode"]));
             vat.push(VatRow {
-                category: t.text_at(&["CategoryCode"]).unwrap_or_default(),
-                rate: dec(t.child("RateApplicablePercent"), "ApplicableTradeTax/RateApplicablePercent", issues),
-                base: dec(t.child("BasisAmount"), "ApplicableTradeTax/BasisAmount", issues).unwrap_or_default(),
-                amount: dec(t.child("CalculatedAmount"), "ApplicableTradeTax/CalculatedAmount", issues)
-                    .unwrap_or_default(),
+                category: cii_category(Some(t)).0.unwrap_or_default(),
+                category_vat: of_vat,
+                rate: dec(
+                    t.child("RateApplicablePercent").filter(|_| of_vat),
+                    "ApplicableTradeTax/RateApplicablePercent",
+                    issues,
+                ),
+                base: dec(t.child("BasisAmount"), "ApplicableTradeTax/BasisAmount", issues),
+                amount: dec(t.child("CalculatedAmount"), "ApplicableTradeTax/CalculatedAmount", issues),
                 exemption_code: t.text_at(&["ExemptionReasonCode"]),
                 exemption_reason: t.text_at(&["ExemptionReason"]),
             });
+            tax_point_date = tax_point_date.or_else(|| t.text_at(&["TaxPointDate", "DateString"]));
+            tax_point_code = tax_point_code.or_else(|| t.text_at(&["DueDateTypeCode"]));
         }
         for a in st.all("SpecifiedTradeAllowanceCharge") {
             allowances.push(cii_allowance(a, issues));
@@ -463,6 +659,7 @@ fn cii(root: &Node, issues: &mut SyntaxIssues) -> Doc {
             let v = dec(Some(t), "TaxTotalAmount", issues);
             match t.attr("currencyID") {
                 Some(c) if tax_cur.as_deref() == Some(c) && cur.as_deref() != Some(c) => vat_acc = v,
+                Some(c) if cur.as_deref() != Some(c) && !(c.is_empty() && cur.is_none()) => {}
                 _ => vat_total = v,
             }
         }
@@ -483,6 +680,7 @@ fn cii(root: &Node, issues: &mut SyntaxIssues) -> Doc {
     for l in tx.into_iter().flat_map(|t| t.all("IncludedSupplyChainTradeLineItem")) {
         let qty = l.at(&["SpecifiedLineTradeDelivery", "BilledQuantity"]);
         let settle = l.child("SpecifiedLineTradeSettlement");
+        let product = l.child("SpecifiedTradeProduct");
         lines.push(Line {
             id: l.text_at(&["AssociatedDocumentLineDocument", "LineID"]).unwrap_or_default(),
             quantity: dec(qty, "BilledQuantity", issues),
@@ -504,7 +702,8 @@ fn cii(root: &Node, issues: &mut SyntaxIssues) -> Doc {
             ),
             item_name: l.text_at(&["SpecifiedTradeProduct", "Name"]),
             item_id: l.text_at(&["SpecifiedTradeProduct", "SellerAssignedID"]),
-            category: settle.and_then(|s| s.text_at(&["ApplicableTradeTax", "CategoryCode"])),
+            category: cii_category(settle.and_then(|s| s.child("ApplicableTradeTax"))).0,
+            category_vat: cii_category(settle.and_then(|s| s.child("ApplicableTradeTax"))).1,
             rate: dec(
                 settle.and_then(|s| s.at(&["ApplicableTradeTax", "RateApplicablePercent"])),
                 "RateApplicablePercent",
@@ -515,14 +714,51 @@ fn cii(root: &Node, issues: &mut SyntaxIssues) -> Doc {
                 .flat_map(|s| s.all("SpecifiedTradeAllowanceCharge"))
                 .map(|a| {
                     let a = cii_allowance(a, issues);
-                    (a.charge, a.amount, "")
+                    LineCharge { charge: a.charge, amount: a.amount, reason: a.reason, reason_code: a.reason_code }
                 })
                 .collect(),
+            period: cii_period(settle.and_then(|s| s.child("BillingSpecifiedPeriod"))),
+            gross_price: dec(
+                l.at(&["SpecifiedLineTradeAgreement", "GrossPriceProductTradePrice", "ChargeAmount"]),
+                "GrossPriceProductTradePrice/ChargeAmount",
+                issues,
+            ),
+            attributes: product
+                .into_iter()
+                .flat_map(|p| p.all("ApplicableProductCharacteristic"))
+                .map(|c| (c.text_at(&["Description"]), c.text_at(&["Value"])))
+                .collect(),
+            standard_ids: product
+                .into_iter()
+                .flat_map(|p| p.all("GlobalID"))
+                .map(|g| (g.text.trim().to_string(), g.attr("schemeID").map(str::to_string)))
+                .collect(),
+            classifications: product
+                .into_iter()
+                .flat_map(|p| p.all("DesignatedProductClassification"))
+                .filter_map(|c| c.child("ClassCode"))
+                .map(|c| (c.text.trim().to_string(), c.attr("listID").map(str::to_string)))
+                .collect(),
+            origin_country: l.text_at(&["SpecifiedTradeProduct", "OriginTradeCountry", "ID"]),
         });
     }
     let terms = settlement.and_then(|s| s.child("SpecifiedTradePaymentTerms"));
-    let means = settlement.and_then(|s| s.child("SpecifiedTradeSettlementPaymentMeans"));
+    let payments: Vec<Payment> = settlement
+        .into_iter()
+        .flat_map(|s| s.all("SpecifiedTradeSettlementPaymentMeans"))
+        .map(|m| Payment {
+            code: m.text_at(&["TypeCode"]),
+            account: m
+                .text_at(&["PayeePartyCreditorFinancialAccount", "IBANID"])
+                .or_else(|| m.text_at(&["PayeePartyCreditorFinancialAccount", "ProprietaryID"])),
+            account_given: m.child("PayeePartyCreditorFinancialAccount").is_some(),
+            bic: m.text_at(&["PayeeSpecifiedCreditorFinancialInstitution", "BICID"]),
+            card: m.text_at(&["ApplicableTradeSettlementFinancialCard", "ID"]),
+        })
+        .collect();
+    let tax_rep = agreement.and_then(|a| a.child("SellerTaxRepresentativeTradeParty"));
     Doc {
+        syntax: Syntax::Cii,
         kind,
         customization: root.text_at(&["ExchangedDocumentContext", "GuidelineSpecifiedDocumentContextParameter", "ID"]),
         profile: root.text_at(&["ExchangedDocumentContext", "BusinessProcessSpecifiedDocumentContextParameter", "ID"]),
@@ -535,16 +771,46 @@ fn cii(root: &Node, issues: &mut SyntaxIssues) -> Doc {
         buyer_reference: agreement.and_then(|a| a.text_at(&["BuyerReference"])),
         order_reference: agreement.and_then(|a| a.text_at(&["BuyerOrderReferencedDocument", "IssuerAssignedID"])),
         preceding_invoice: s(&["InvoiceReferencedDocument", "IssuerAssignedID"]),
+        preceding_without_id: settlement
+            .into_iter()
+            .flat_map(|s| s.all("InvoiceReferencedDocument"))
+            .filter(|r| r.text_at(&["IssuerAssignedID"]).is_none())
+            .count(),
+        supporting_without_id: agreement
+            .into_iter()
+            .flat_map(|a| a.all("AdditionalReferencedDocument"))
+            .filter(|r| r.text_at(&["IssuerAssignedID"]).is_none())
+            .count(),
+        object_id_schemes: agreement
+            .into_iter()
+            .flat_map(|a| a.all("AdditionalReferencedDocument"))
+            .filter(|r| r.text_at(&["TypeCode"]).as_deref() == Some("130"))
+            .filter_map(|r| r.child("ReferenceTypeCode").map(|c| c.text.trim().to_string()))
+            .collect(),
+        attachment_mimes: agreement
+            .into_iter()
+            .flat_map(|a| a.all("AdditionalReferencedDocument"))
+            .filter_map(|r| r.child("AttachmentBinaryObject")?.attr("mimeCode").map(str::to_string))
+            .collect(),
+        amount_currencies: Some(Vec::new()),
         delivery_date: date102(
             delivery.and_then(|d| d.at(&["ActualDeliverySupplyChainEvent", "OccurrenceDateTime", "DateTimeString"])),
         ),
         delivery_country: delivery.and_then(|d| d.text_at(&["ShipToTradeParty", "PostalTradeAddress", "CountryID"])),
-        payment_means: means.and_then(|m| m.text_at(&["TypeCode"])),
-        iban: means.and_then(|m| m.text_at(&["PayeePartyCreditorFinancialAccount", "IBANID"])),
-        bic: means.and_then(|m| m.text_at(&["PayeeSpecifiedCreditorFinancialInstitution", "BICID"])),
+        delivery_address: delivery.and_then(|d| d.at(&["ShipToTradeParty", "PostalTradeAddress"])).is_some(),
+        invoice_period: cii_period(settlement.and_then(|s| s.child("BillingSpecifiedPeriod"))),
+        tax_point_date,
+        tax_point_code,
+        payments,
         payment_terms: terms.and_then(|t| t.text_at(&["Description"])),
         seller: cii_party(agreement.and_then(|a| a.child("SellerTradeParty"))),
         buyer: cii_party(agreement.and_then(|a| a.child("BuyerTradeParty"))),
+        payee: settlement.and_then(|s| s.child("PayeeTradeParty")).map(|p| Payee {
+            name: p.text_at(&["Name"]),
+            id: p.text_at(&["ID"]),
+            legal_id: p.text_at(&["SpecifiedLegalOrganization", "ID"]),
+        }),
+        tax_rep: tax_rep.map(|p| cii_party(Some(p))),
         allowances,
         vat,
         totals,

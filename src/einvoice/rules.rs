@@ -4,12 +4,10 @@
 //! documents the PEPPOL-EN16931 rules on references and electronic addresses. The official
 //! Schematron is the authority; these run on every document before it is written.
 
-use std::collections::BTreeSet;
-
 use rust_decimal::Decimal;
 
+use super::codes::{self, List};
 use super::Doc;
-use crate::model::Currency;
 
 /// A rule a document breaks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,10 +31,6 @@ fn csum(values: impl IntoIterator<Item = Decimal>) -> Option<Decimal> {
     values.into_iter().try_fold(Decimal::ZERO, |a, b| a.checked_add(b))
 }
 
-fn r2(d: Decimal) -> Decimal {
-    d.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
-}
-
 /// PEPPOL electronic address schemes (EAS code list, as the PEPPOL BIS 3.0.21 rules carry it).
 pub const EAS: &[&str] = &[
     "0002", "0007", "0009", "0060", "0088", "0096", "0097", "0106", "0130", "0135", "0142", "0151", "0183", "0184",
@@ -47,8 +41,6 @@ pub const EAS: &[&str] = &[
     "9944", "9945", "9946", "9947", "9948", "9949", "9950", "9951", "9952", "9953", "9957", "9959",
 ];
 const CATEGORIES: &[&str] = &["S", "Z", "E", "AE", "K", "G", "O", "L", "M"];
-const TYPE_CODES: &[&str] =
-    &["380", "381", "383", "384", "386", "389", "393", "395", "396", "326", "261", "262", "296", "308", "325", "751"];
 
 /// The id of rule `n` of the family of VAT category `c` (`BR-S-05`): named after the category
 /// but for K (intra-community supply: `BR-IC-*`), L (Canary Islands: `BR-AF-*`) and M (Ceuta
@@ -64,10 +56,66 @@ pub fn rule_of(c: &str, n: &str) -> String {
 }
 
 /// Checks a document; an empty result means no rule broke.
+/// XPath's `round`: half towards positive infinity (what the official rules compute with);
+/// `None` beyond what a decimal holds.
+fn xround(d: Decimal) -> Option<Decimal> {
+    Some(d.checked_add(Decimal::new(5, 1))?.floor())
+}
+
+/// Rounded to two decimals as the official rules round (`round(x * 10 * 10) div 100`).
+fn x2(d: Decimal) -> Option<Decimal> {
+    Some(xround(d.checked_mul(Decimal::ONE_HUNDRED)?)? / Decimal::ONE_HUNDRED)
+}
+
+/// Whether `a` and `b` differ by less than `by` (or at most `by` when `inclusive`); a
+/// difference too large to compute is not within.
+fn within(a: Decimal, b: Decimal, by: Decimal, inclusive: bool) -> bool {
+    a.checked_sub(b).is_some_and(|x| if inclusive { x.abs() <= by } else { x.abs() < by })
+}
+
+/// The number of decimals as written (`1.500` has three): the BR-DEC rules count the digits
+/// after the point of the lexical value. A value read back carries its written scale.
+fn decimals(d: Decimal) -> u32 {
+    d.scale()
+}
+
+/// A line's VAT category code when it is of the VAT scheme (what most rules look at).
+fn line_cat(l: &super::Line) -> Option<&str> {
+    l.category.as_deref().filter(|_| l.category_vat)
+}
+
+/// A document-level allowance's or charge's VAT category code when it is of the VAT scheme.
+fn charge_cat(a: &super::AllowanceCharge) -> Option<&str> {
+    a.category.as_deref().filter(|_| a.category_vat)
+}
+
+fn nonempty(v: &Option<String>) -> bool {
+    v.as_deref().is_some_and(|s| !s.trim().is_empty())
+}
+
+/// The official name of a VAT category in messages.
+fn category_name(c: &str) -> &'static str {
+    match c {
+        "S" => "Standard rated",
+        "Z" => "Zero rated",
+        "E" => "Exempt from VAT",
+        "AE" => "Reverse charge",
+        "K" => "Intra-community supply",
+        "G" => "Export outside the EU",
+        "O" => "Not subject to VAT",
+        "L" => "IGIC (Canary Islands)",
+        "M" => "IPSI (Ceuta and Melilla)",
+        "B" => "Transferred (VAT), Italy",
+        _ => "unknown",
+    }
+}
+
+/// Checks a document; an empty result means no rule broke. Every rule is evaluated on its
+/// own: a missing element fails the rules that ask for it and no other.
 pub fn check(d: &Doc) -> Vec<Finding> {
     let mut f: Vec<Finding> = Vec::new();
     let mut fail = |rule: &str, message: String| f.push(Finding { rule: rule.to_string(), message });
-    let missing = |v: &Option<String>| v.as_deref().is_none_or(|s| s.trim().is_empty());
+    let missing = |v: &Option<String>| !nonempty(v);
     let peppol = d.customization.as_deref().is_some_and(|c| c.contains("peppol.eu"));
     // Mandatory elements.
     for (rule, v, what) in [
@@ -78,12 +126,20 @@ pub fn check(d: &Doc) -> Vec<Finding> {
         ("BR-05", &d.currency, "Invoice currency code (BT-5)"),
         ("BR-06", &d.seller.name, "Seller name (BT-27)"),
         ("BR-07", &d.buyer.name, "Buyer name (BT-44)"),
-        ("BR-09", &d.seller.country, "Seller country code (BT-40)"),
-        ("BR-11", &d.buyer.country, "Buyer country code (BT-55)"),
     ] {
         if missing(v) {
             fail(rule, format!("{what} is missing"));
         }
+    }
+    if !d.seller.postal_address {
+        fail("BR-08", "the Seller postal address (BG-5) is missing".into());
+    } else if missing(&d.seller.country) {
+        fail("BR-09", "the Seller country code (BT-40) is missing".into());
+    }
+    if !d.buyer.postal_address {
+        fail("BR-10", "the Buyer postal address (BG-8) is missing".into());
+    } else if missing(&d.buyer.country) {
+        fail("BR-11", "the Buyer country code (BT-55) is missing".into());
     }
     let t = &d.totals;
     for (rule, v, what) in [
@@ -98,6 +154,41 @@ pub fn check(d: &Doc) -> Vec<Finding> {
     }
     if d.lines.is_empty() {
         fail("BR-16", "an invoice has at least one line (BG-25)".into());
+    }
+    // Payee and tax representative.
+    if let Some(p) = &d.payee {
+        let same_name = p.name.is_some() && p.name == d.seller.trading_name;
+        let same_id = p.id.is_some() && p.id == d.seller.id;
+        if missing(&p.name) || same_name || same_id {
+            fail("BR-17", "the Payee name (BT-59) must be given when the Payee (BG-10) is not the Seller".into());
+        }
+    }
+    if let Some(r) = &d.tax_rep {
+        if missing(&r.name) {
+            fail("BR-18", "the Seller tax representative name (BT-62) is missing".into());
+        }
+        if !r.postal_address {
+            fail("BR-19", "the Seller tax representative postal address (BG-12) is missing".into());
+        } else if missing(&r.country) {
+            fail("BR-20", "the Seller tax representative country code (BT-69) is missing".into());
+        }
+        if missing(&r.vat_id) {
+            fail("BR-56", "the Seller tax representative VAT identifier (BT-63) is missing".into());
+        }
+    }
+    // Periods and the VAT point.
+    if let Some(p) = &d.invoice_period {
+        if p.start.is_none() && p.end.is_none() && p.code.is_none() {
+            fail("BR-CO-19", "the Invoicing period (BG-14) has neither a start (BT-73) nor an end date (BT-74)".into());
+        }
+        if let (Some(s), Some(e)) = (&p.start, &p.end) {
+            if e < s {
+                fail("BR-29", format!("the Invoicing period ends ({e}) before it starts ({s})"));
+            }
+        }
+    }
+    if d.tax_point_date.is_some() && d.tax_point_code.is_some() {
+        fail("BR-CO-03", "the VAT point date (BT-7) and the VAT point date code (BT-8) exclude each other".into());
     }
     for l in &d.lines {
         let at = format!("line {}", if l.id.is_empty() { "?" } else { &l.id });
@@ -121,100 +212,174 @@ pub fn check(d: &Doc) -> Vec<Finding> {
             Some(p) if p < Decimal::ZERO => fail("BR-27", format!("{at}: item net price {p} is negative")),
             _ => {}
         }
-        if missing(&l.category) {
+        if let Some(g) = l.gross_price.filter(|g| *g < Decimal::ZERO) {
+            fail("BR-28", format!("{at}: item gross price {g} is negative"));
+        }
+        if line_cat(l).is_none_or(|c| c.trim().is_empty()) {
             fail("BR-CO-04", format!("{at}: invoiced item VAT category code (BT-151) is missing"));
         }
-        if let (true, Some(q), Some(p), Some(n)) = (peppol, l.quantity, l.price, l.net_amount) {
+        if let Some(p) = &l.period {
+            if p.start.is_none() && p.end.is_none() {
+                fail("BR-CO-20", format!("{at}: the line period (BG-26) has neither a start nor an end date"));
+            }
+            if let (Some(s), Some(e)) = (&p.start, &p.end) {
+                if e < s {
+                    fail("BR-30", format!("{at}: the line period ends ({e}) before it starts ({s})"));
+                }
+            }
+        }
+        for c in &l.allowances {
+            let (amount_rule, reason_rule, co_rule, what) = if c.charge {
+                ("BR-43", "BR-44", "BR-CO-24", "charge")
+            } else {
+                ("BR-41", "BR-42", "BR-CO-23", "allowance")
+            };
+            if c.amount.is_none() {
+                fail(amount_rule, format!("{at}: a line {what} has no amount"));
+            }
+            if c.reason.is_none() && c.reason_code.is_none() {
+                fail(reason_rule, format!("{at}: a line {what} has neither a reason nor a reason code"));
+                fail(co_rule, format!("{at}: a line {what} has neither a reason nor a reason code"));
+            }
+            if let Some(a) = c.amount.filter(|a| decimals(*a) > 2) {
+                fail(
+                    if c.charge { "BR-DEC-27" } else { "BR-DEC-24" },
+                    format!("{at}: line {what} amount {a} has more than two decimals"),
+                );
+            }
+        }
+        for (name, value) in &l.attributes {
+            if name.is_none() || value.is_none() {
+                fail("BR-54", format!("{at}: an item attribute (BG-32) lacks its name or its value"));
+            }
+        }
+        if l.standard_ids.iter().any(|(_, s)| s.as_deref().is_none_or(|s| s.trim().is_empty())) {
+            fail("BR-64", format!("{at}: the item standard identifier (BT-157) has no scheme"));
+        }
+        if l.classifications.iter().any(|(_, s)| s.as_deref().is_none_or(|s| s.trim().is_empty())) {
+            fail("BR-65", format!("{at}: the item classification identifier (BT-158) has no scheme"));
+        }
+        if let (true, Some(p), Some(n)) = (peppol, l.price, l.net_amount) {
+            let q = l.quantity.unwrap_or(Decimal::ONE);
             let base = l.base_quantity.filter(|b| !b.is_zero()).unwrap_or(Decimal::ONE);
-            let adj = csum(l.allowances.iter().map(|(c, a, _)| if *c { *a } else { -*a }));
-            let expected = adj.and_then(|adj| q.checked_mul(p)?.checked_div(base)?.checked_add(adj)).map(r2);
+            let adj = |charge: bool| {
+                csum(l.allowances.iter().filter(|c| c.charge == charge).filter_map(|c| c.amount)).and_then(x2)
+            };
+            let expected =
+                (|| q.checked_mul(p.checked_div(base)?)?.checked_add(adj(true)?)?.checked_sub(adj(false)?))();
             match expected {
                 None => fail(RANGE, range_message(&format!("{at}: quantity {q} × price {p} ÷ base quantity {base}"))),
-                Some(expected) if n != expected => fail("PEPPOL-EN16931-R120", format!("{at}: line net amount {n} differs from quantity {q} × price {p} ÷ {base} ± allowances and charges = {expected}")),
+                Some(e) if !within(n, e, Decimal::new(2, 2), true) => fail("PEPPOL-EN16931-R120", format!("{at}: line net amount {n} differs from quantity {q} × price {p} ÷ {base} + charges − allowances = {} by more than 0.02", e.round_dp(4))),
                 Some(_) => {}
             }
         }
-        if let Some(n) = l.net_amount.filter(|n| n.normalize().scale() > 2) {
+        if let Some(n) = l.net_amount.filter(|n| decimals(*n) > 2) {
             fail("BR-DEC-23", format!("{at}: line net amount {n} has more than two decimals"));
         }
     }
     for a in &d.allowances {
-        let (amount_rule, cat_rule, reason_rule, dec_rule) =
-            if a.charge { ("BR-36", "BR-37", "BR-38", "BR-DEC-05") } else { ("BR-31", "BR-32", "BR-33", "BR-DEC-01") };
-        let _ = amount_rule;
-        if a.category.is_none() {
-            fail(
-                cat_rule,
-                format!("a document-level {} has no VAT category", if a.charge { "charge" } else { "allowance" }),
-            );
+        let (amount_rule, cat_rule, reason_rule, co_rule, dec_rule, what) = if a.charge {
+            ("BR-36", "BR-37", "BR-38", "BR-CO-22", "BR-DEC-05", "charge")
+        } else {
+            ("BR-31", "BR-32", "BR-33", "BR-CO-21", "BR-DEC-01", "allowance")
+        };
+        if a.amount.is_none() {
+            fail(amount_rule, format!("a document-level {what} has no amount"));
         }
-        if missing(&a.reason) {
-            fail(
-                reason_rule,
-                format!("a document-level {} has no reason", if a.charge { "charge" } else { "allowance" }),
-            );
+        if charge_cat(a).is_none() {
+            fail(cat_rule, format!("a document-level {what} has no VAT category"));
         }
-        if a.amount.normalize().scale() > 2 {
-            fail(dec_rule, format!("amount {} has more than two decimals", a.amount));
+        if a.reason.is_none() && a.reason_code.is_none() {
+            fail(reason_rule, format!("a document-level {what} has neither a reason nor a reason code"));
+            fail(co_rule, format!("a document-level {what} has neither a reason nor a reason code"));
+        }
+        if let Some(x) = a.amount.filter(|x| decimals(*x) > 2) {
+            fail(dec_rule, format!("{what} amount {x} has more than two decimals"));
+        }
+        if let Some(code) = &a.reason_code {
+            let (list, rule) =
+                if a.charge { (List::ChargeReason, "BR-CL-20") } else { (List::AllowanceReason, "BR-CL-19") };
+            if !codes::has(list, code) {
+                fail(rule, format!("{what} reason code `{code}` is not in its code list"));
+            }
+        }
+    }
+    for l in &d.lines {
+        for c in &l.allowances {
+            if let Some(code) = &c.reason_code {
+                let (list, rule) =
+                    if c.charge { (List::ChargeReason, "BR-CL-20") } else { (List::AllowanceReason, "BR-CL-19") };
+                if !codes::has(list, code) {
+                    fail(rule, format!("line {}: reason code `{code}` is not in its code list", l.id));
+                }
+            }
         }
     }
     // Sums.
     let sums = (
         csum(d.lines.iter().filter_map(|l| l.net_amount)),
-        csum(d.allowances.iter().filter(|a| !a.charge).map(|a| a.amount)),
-        csum(d.allowances.iter().filter(|a| a.charge).map(|a| a.amount)),
-        csum(d.vat.iter().map(|v| v.amount)),
+        csum(d.allowances.iter().filter(|a| !a.charge).filter_map(|a| a.amount)),
+        csum(d.allowances.iter().filter(|a| a.charge).filter_map(|a| a.amount)),
+        csum(d.vat.iter().filter_map(|v| v.amount)),
     );
     let (Some(lines), Some(allowances), Some(charges), Some(vat)) = sums else {
         fail(RANGE, range_message("the document's sums"));
         return f;
     };
+    let (Some(lines2), Some(allowances2), Some(charges2), Some(vat2)) =
+        (x2(lines), x2(allowances), x2(charges), x2(vat))
+    else {
+        fail(RANGE, range_message("the document's sums"));
+        return f;
+    };
     if let Some(lt) = t.line_total {
-        if lt != r2(lines) {
-            fail("BR-CO-10", format!("sum of line net amounts (BT-106) {lt} differs from the lines' {}", r2(lines)));
+        if lt != lines2 {
+            fail("BR-CO-10", format!("sum of line net amounts (BT-106) {lt} differs from the lines' {lines2}"));
         }
     }
-    if t.allowance_total.unwrap_or_default() != r2(allowances) {
+    if t.allowance_total.unwrap_or_default() != allowances2 {
         fail(
             "BR-CO-11",
-            format!(
-                "sum of allowances (BT-107) {:?} differs from the allowances' {}",
-                t.allowance_total,
-                r2(allowances)
-            ),
+            format!("sum of allowances (BT-107) {:?} differs from the allowances' {allowances2}", t.allowance_total),
         );
     }
-    if t.charge_total.unwrap_or_default() != r2(charges) {
-        fail(
-            "BR-CO-12",
-            format!("sum of charges (BT-108) {:?} differs from the charges' {}", t.charge_total, r2(charges)),
-        );
+    if t.charge_total.unwrap_or_default() != charges2 {
+        fail("BR-CO-12", format!("sum of charges (BT-108) {:?} differs from the charges' {charges2}", t.charge_total));
     }
     if let (Some(lt), Some(te)) = (t.line_total, t.tax_exclusive) {
         let e = lt
             .checked_sub(t.allowance_total.unwrap_or_default())
             .and_then(|x| x.checked_add(t.charge_total.unwrap_or_default()))
-            .map(r2);
+            .and_then(x2);
         if let Some(e) = e.filter(|e| *e != te) {
             fail("BR-CO-13", format!("total without VAT (BT-109) {te} differs from {e} = BT-106 − BT-107 + BT-108"));
         }
     }
     if let Some(vt) = t.vat_total {
-        if !d.vat.is_empty() && vt != r2(vat) {
-            fail("BR-CO-14", format!("total VAT (BT-110) {vt} differs from the breakdown's {}", r2(vat)));
+        if !d.vat.is_empty() && vt != vat2 {
+            fail("BR-CO-14", format!("total VAT (BT-110) {vt} differs from the breakdown's {vat2}"));
         }
     }
     if let (Some(te), Some(ti)) = (t.tax_exclusive, t.tax_inclusive) {
-        let e = te.checked_add(t.vat_total.unwrap_or_default()).map(r2);
-        if let Some(e) = e.filter(|e| *e != ti) {
-            fail("BR-CO-15", format!("total with VAT (BT-112) {ti} differs from {e} = BT-109 + BT-110"));
+        // The CII binding also accepts a total with VAT equal to the one without.
+        let cii_plain = d.syntax == super::Syntax::Cii && ti == te;
+        match t.vat_total.and_then(|v| te.checked_add(v)).and_then(x2) {
+            _ if cii_plain => {}
+            Some(e) if e == ti => {}
+            Some(e) => fail("BR-CO-15", format!("total with VAT (BT-112) {ti} differs from {e} = BT-109 + BT-110")),
+            None => fail(
+                "BR-CO-15",
+                format!(
+                    "total with VAT (BT-112) {ti} cannot be BT-109 + BT-110: the total VAT amount (BT-110) is missing"
+                ),
+            ),
         }
     }
     if let (Some(ti), Some(p)) = (t.tax_inclusive, t.payable) {
         let e = ti
             .checked_sub(t.prepaid.unwrap_or_default())
             .and_then(|x| x.checked_add(t.rounding.unwrap_or_default()))
-            .map(r2);
+            .and_then(x2);
         if let Some(e) = e.filter(|e| *e != p) {
             fail("BR-CO-16", format!("amount due (BT-115) {p} differs from {e} = BT-112 − BT-113 + BT-114"));
         }
@@ -222,11 +387,20 @@ pub fn check(d: &Doc) -> Vec<Finding> {
     if d.vat.is_empty() {
         fail("BR-CO-18", "the invoice has no VAT breakdown (BG-23)".into());
     }
+    if let Some(tc) = &d.tax_currency {
+        if t.vat_total_accounting.is_none() && d.currency.as_ref() != Some(tc) {
+            fail("BR-53", format!("the VAT total in the accounting currency {tc} (BT-111) is missing"));
+        }
+    }
     if missing(&d.seller.legal_id) && missing(&d.seller.vat_id) && missing(&d.seller.id) {
         fail("BR-CO-26", "the seller needs an identifier (BT-29), a legal registration identifier (BT-30) or a VAT identifier (BT-31)".into());
     }
-    for (who, bt, p) in [("seller", "BT-31", &d.seller), ("buyer", "BT-48", &d.buyer)] {
-        if let Some(vat) = p.vat_id.as_deref().filter(|v| !crate::model::ident::vat_prefix_ok(v)) {
+    for (who, bt, p) in [
+        ("seller", "BT-31", Some(&d.seller)),
+        ("buyer", "BT-48", Some(&d.buyer)),
+        ("tax representative", "BT-63", d.tax_rep.as_ref()),
+    ] {
+        if let Some(vat) = p.and_then(|p| p.vat_id.as_deref()).filter(|v| !crate::model::ident::vat_prefix_ok(v)) {
             fail(
                 "BR-CO-09",
                 format!("{who} VAT identifier ({bt}) `{vat}` has no ISO 3166-1 country prefix (EL for Greece)"),
@@ -234,28 +408,58 @@ pub fn check(d: &Doc) -> Vec<Finding> {
         }
     }
     for v in &d.vat {
-        let rate = v.rate.unwrap_or_default();
-        if !rate.is_zero() {
-            let Some(e) = v.base.abs().checked_mul(rate).and_then(|x| x.checked_div(Decimal::ONE_HUNDRED)).map(r2)
-            else {
-                fail(RANGE, range_message(&format!("the VAT of category {} ({} × {rate} %)", v.category, v.base)));
-                continue;
-            };
-            if v.amount.abs().checked_sub(e).is_none_or(|x| x.abs() >= Decimal::ONE) {
-                fail(
-                    "BR-CO-17",
-                    format!(
-                        "VAT {} of category {} at {rate} % is not {e} = {} × {rate} %",
-                        v.amount, v.category, v.base
-                    ),
-                );
-            }
-        } else if r2(v.amount).round() != Decimal::ZERO {
-            fail("BR-CO-17", format!("VAT {} of category {} at 0 % is not zero", v.amount, v.category));
+        let what = if v.category.is_empty() {
+            "a VAT breakdown".to_string()
+        } else {
+            format!("the VAT breakdown of category {}", v.category)
+        };
+        if v.base.is_none() {
+            fail("BR-45", format!("{what} has no taxable amount (BT-116)"));
+        }
+        if v.amount.is_none() {
+            fail("BR-46", format!("{what} has no tax amount (BT-117)"));
+        }
+        if v.category.is_empty() || !v.category_vat {
+            fail("BR-47", "a VAT breakdown has no VAT category code (BT-118) of the VAT scheme".into());
+        } else if v.rate.is_none() && v.category != "O" {
+            fail("BR-48", format!("{what} has no VAT rate (BT-119)"));
+        }
+        let amount = v.amount;
+        let rounded_zero = |x: Option<Decimal>| x.and_then(xround).is_some_and(|x| x.is_zero());
+        // The CII binding allows a difference of one; UBL less than one.
+        let near = |a: Decimal, e: Decimal| within(a.abs(), e, Decimal::ONE, d.syntax == super::Syntax::Cii);
+        let ok = match v.rate.filter(|_| v.category_vat) {
+            Some(rate) if xround(rate).is_some_and(|r| r.is_zero()) => rounded_zero(amount),
+            Some(rate) => match (
+                amount,
+                v.base.and_then(|b| b.abs().checked_mul(rate)).map(|x| x / Decimal::ONE_HUNDRED).and_then(x2),
+            ) {
+                (Some(a), Some(e)) => near(a, e),
+                (_, None) if v.base.is_some() => {
+                    fail(RANGE, range_message(&format!("the VAT of category {}", v.category)));
+                    true
+                }
+                _ => false,
+            },
+            None => rounded_zero(amount),
+        };
+        if !ok {
+            fail(
+                "BR-CO-17",
+                format!(
+                    "VAT {:?} of category {} is not the taxable amount {:?} × the rate {:?} %, rounded",
+                    v.amount, v.category, v.base, v.rate
+                ),
+            );
         }
         for (amount, rule) in [(v.base, "BR-DEC-19"), (v.amount, "BR-DEC-20")] {
-            if amount.normalize().scale() > 2 {
-                fail(rule, format!("{amount} has more than two decimals"));
+            if let Some(a) = amount.filter(|a| decimals(*a) > 2) {
+                fail(rule, format!("{a} has more than two decimals"));
+            }
+        }
+        if let Some(code) = &v.exemption_code {
+            if !codes::has(List::Vatex, &code.to_ascii_uppercase()) {
+                fail("BR-CL-22", format!("exemption reason code `{code}` is not a VATEX code"));
             }
         }
     }
@@ -268,179 +472,398 @@ pub fn check(d: &Doc) -> Vec<Finding> {
         (t.tax_inclusive, "BR-DEC-14"),
         (t.vat_total_accounting, "BR-DEC-15"),
         (t.prepaid, "BR-DEC-16"),
+        (t.rounding, "BR-DEC-17"),
         (t.payable, "BR-DEC-18"),
     ] {
-        if let Some(v) = v.filter(|v| v.normalize().scale() > 2) {
+        if let Some(v) = v.filter(|v| decimals(*v) > 2) {
             fail(rule, format!("{v} has more than two decimals"));
         }
     }
+    // References, delivery, payment.
+    if d.preceding_without_id > 0 {
+        fail("BR-55", "a preceding invoice reference (BG-3) has no invoice reference (BT-25)".into());
+    }
+    if d.supporting_without_id > 0 {
+        fail("BR-52", "a supporting document (BG-24) has no reference (BT-122)".into());
+    }
+    if d.delivery_address && missing(&d.delivery_country) {
+        fail("BR-57", "the deliver-to address (BG-15) has no country code (BT-80)".into());
+    }
+    for p in &d.payments {
+        let code = p.code.as_deref().map(str::trim);
+        if missing(&p.code) {
+            fail("BR-49", "a payment instruction (BG-16) has no payment means type code (BT-81)".into());
+        }
+        let transfer = matches!(code, Some("30" | "58"));
+        if transfer && p.account.is_none() {
+            fail("BR-61", "credit transfer (30, 58) needs the payment account identifier (BT-84)".into());
+            if p.account_given {
+                fail("BR-50", "the credit transfer account (BG-17) has no payment account identifier (BT-84)".into());
+            }
+        }
+        if let Some(c) = code.filter(|c| !codes::has(List::PaymentMeans, c)) {
+            fail("BR-CL-16", format!("payment means code `{c}` is not in UNCL 4461"));
+        }
+    }
+    for (who, rule, p) in [("seller", "BR-62", &d.seller), ("buyer", "BR-63", &d.buyer)] {
+        if let Some((_, scheme)) = &p.endpoint {
+            if scheme.trim().is_empty() {
+                fail(rule, format!("the {who} electronic address has no scheme identifier"));
+            } else if !codes::has(List::Eas, scheme) {
+                fail("BR-CL-25", format!("the {who} electronic address scheme `{scheme}` is not in the EAS list"));
+            }
+        }
+    }
     // Code lists.
-    if let Some(c) = d.currency.as_deref().filter(|c| Currency::from_code(c).is_none()) {
+    let written: Vec<String>;
+    let amount_currencies = match &d.amount_currencies {
+        Some(read) => read,
+        None => {
+            // As the writers give them: UBL every amount in the document currency, the VAT
+            // total in accounting currency in that one; CII no currency on amounts.
+            let mut c: Vec<String> = match d.syntax {
+                super::Syntax::Ubl => std::iter::once(d.currency.clone().unwrap_or_default())
+                    .chain(d.tax_currency.clone().filter(|_| t.vat_total_accounting.is_some()))
+                    .collect(),
+                super::Syntax::Cii => Vec::new(),
+            };
+            c.sort_unstable();
+            c.dedup();
+            written = c;
+            &written
+        }
+    };
+    for c in amount_currencies {
+        if !codes::has(List::Currency, c) {
+            fail("BR-CL-03", format!("the currency `{c}` of an amount is not an ISO 4217 code"));
+        }
+    }
+    for s in &d.object_id_schemes {
+        if !codes::has(List::ObjectScheme, s) {
+            fail("BR-CL-07", format!("object identifier scheme `{s}` is not in UNTDID 1153"));
+        }
+    }
+    const MIME: &[&str] = &[
+        "application/pdf",
+        "image/png",
+        "image/jpeg",
+        "text/csv",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.oasis.opendocument.spreadsheet",
+    ];
+    for m in &d.attachment_mimes {
+        if !MIME.contains(&m.as_str()) {
+            fail("BR-CL-24", format!("attachment MIME code `{m}` is not one EN 16931 allows"));
+        }
+    }
+    for (who, p) in [("seller", Some(&d.seller)), ("buyer", Some(&d.buyer)), ("tax representative", d.tax_rep.as_ref())]
+    {
+        let Some(p) = p else { continue };
+        for s in &p.id_schemes {
+            // UBL also allows SEPA (a creditor identifier).
+            let sepa = s == "SEPA" && d.syntax == super::Syntax::Ubl;
+            if !(codes::has(List::Icd, s) || sepa) {
+                fail("BR-CL-10", format!("{who} identifier scheme `{s}` is not an ISO 6523 ICD"));
+            }
+        }
+        if let Some(s) = p.legal_id_scheme.as_deref().filter(|s| !codes::has(List::Icd, s)) {
+            fail("BR-CL-11", format!("{who} legal registration identifier scheme `{s}` is not an ISO 6523 ICD"));
+        }
+    }
+    for l in &d.lines {
+        if let Some(c) = l.origin_country.as_deref().filter(|c| !codes::has(List::Country, c)) {
+            fail("BR-CL-15", format!("line {}: country of origin `{c}` is not an ISO 3166-1 alpha-2 code", l.id));
+        }
+    }
+    if let Some(c) = d.currency.as_deref().filter(|c| !codes::has(List::Currency, c)) {
         fail("BR-CL-04", format!("invoice currency code `{c}` is not an ISO 4217 code"));
     }
-    if let Some(c) = d.tax_currency.as_deref().filter(|c| Currency::from_code(c).is_none()) {
+    if let Some(c) = d.tax_currency.as_deref().filter(|c| !codes::has(List::Currency, c)) {
         fail("BR-CL-05", format!("VAT accounting currency code `{c}` is not an ISO 4217 code"));
     }
-    if let Some(c) = d.type_code.as_deref().filter(|c| !TYPE_CODES.contains(c)) {
-        fail("BR-CL-01", format!("invoice type code `{c}` is not a UNTDID 1001 invoice or credit note code"));
+    if let Some(c) = d.type_code.as_deref() {
+        let list = match d.kind {
+            super::Kind::Invoice => List::InvoiceType,
+            super::Kind::CreditNote => List::CreditNoteType,
+        };
+        if !codes::has(list, c) {
+            fail(
+                "BR-CL-01",
+                format!(
+                    "document type code `{c}` is not a UNTDID 1001 {} code",
+                    match d.kind {
+                        super::Kind::Invoice => "invoice",
+                        super::Kind::CreditNote => "credit note",
+                    }
+                ),
+            );
+        }
     }
-    for c in [&d.seller.country, &d.buyer.country, &d.delivery_country].into_iter().flatten() {
-        if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_uppercase()) {
+    if let Some(c) = d.tax_point_code.as_deref().filter(|c| !codes::has(List::VatPointCode, c)) {
+        fail("BR-CL-06", format!("VAT point date code `{c}` is not 3, 35 or 432 (UNTDID 2005)"));
+    }
+    for c in
+        [&d.seller.country, &d.buyer.country, &d.delivery_country, &d.tax_rep.as_ref().and_then(|r| r.country.clone())]
+            .into_iter()
+            .flatten()
+    {
+        if !codes::has(List::Country, c) {
             fail("BR-CL-14", format!("country code `{c}` is not an ISO 3166-1 alpha-2 code"));
         }
     }
-    let mut used: BTreeSet<&str> = BTreeSet::new();
-    for c in d
+    for l in &d.lines {
+        if let Some(u) = l.unit.as_deref().filter(|u| !codes::has(List::Unit, u)) {
+            fail("BR-CL-23", format!("line {}: unit code `{u}` is not in UN/ECE Recommendation 20 or 21", l.id));
+        }
+        for (_, scheme) in &l.standard_ids {
+            if let Some(s) = scheme.as_deref().filter(|s| !s.trim().is_empty() && !codes::has(List::Icd, s)) {
+                fail("BR-CL-21", format!("line {}: standard identifier scheme `{s}` is not an ISO 6523 ICD", l.id));
+            }
+        }
+        for (_, scheme) in &l.classifications {
+            if let Some(s) =
+                scheme.as_deref().filter(|s| !s.trim().is_empty() && !codes::has(List::ItemClassification, s))
+            {
+                fail("BR-CL-13", format!("line {}: classification scheme `{s}` is not in UNTDID 7143", l.id));
+            }
+        }
+    }
+    for (list_rule, c) in d
         .lines
         .iter()
-        .filter_map(|l| l.category.as_deref())
-        .chain(d.allowances.iter().filter_map(|a| a.category.as_deref()))
+        .filter_map(|l| l.category.as_deref().map(|c| ("BR-CL-18", c)))
+        .chain(d.allowances.iter().filter_map(|a| a.category.as_deref().map(|c| ("BR-CL-17", c))))
+        .chain(d.vat.iter().filter(|v| !v.category.is_empty()).map(|v| ("BR-CL-17", v.category.as_str())))
     {
-        used.insert(c);
-    }
-    for c in used.iter().chain(d.vat.iter().map(|v| &v.category).map(String::as_str).collect::<Vec<_>>().iter()) {
-        if !CATEGORIES.contains(c) {
-            fail("BR-CL-17", format!("VAT category code `{c}` is not in UNTDID 5305 (S, Z, E, AE, K, G, O, L, M)"));
+        if !codes::has(List::VatCategory, c) {
+            fail(list_rule, format!("VAT category code `{c}` is not in UNCL 5305"));
         }
     }
-    // VAT categories.
-    for c in &used {
+    categories(d, &mut fail);
+    // PEPPOL BIS Billing 3.0.
+    if peppol {
+        peppol_rules(d, &mut fail);
+    }
+    f
+}
+
+/// The VAT category rules (BR-S-*, BR-Z-*, BR-E-*, BR-AE-*, BR-IC-*, BR-G-*, BR-O-*, BR-AF-*,
+/// BR-AG-*), as the official rules state them.
+fn categories(d: &Doc, fail: &mut impl FnMut(&str, String)) {
+    let seller_any = nonempty(&d.seller.vat_id) || nonempty(&d.seller.tax_registration_id);
+    let rep_vat = d.tax_rep.as_ref().is_some_and(|r| nonempty(&r.vat_id));
+    let seller_vat = nonempty(&d.seller.vat_id);
+    let buyer_vat = nonempty(&d.buyer.vat_id);
+    let buyer_vat_or_legal = buyer_vat || nonempty(&d.buyer.legal_id);
+    let in_lines = |c: &str| d.lines.iter().any(|l| line_cat(l) == Some(c));
+    let in_charges =
+        |c: &str, charge: bool| d.allowances.iter().any(|a| a.charge == charge && charge_cat(a) == Some(c));
+    let in_breakdown = |c: &str| d.vat.iter().filter(|v| v.category_vat && v.category == c).count();
+    // BR-S-01 counts categories whatever their scheme.
+    let used_any = |c: &str| {
+        d.lines.iter().any(|l| l.category.as_deref() == Some(c))
+            || d.allowances.iter().any(|a| a.category.as_deref() == Some(c))
+    };
+    for c in ["S", "Z", "E", "AE", "K", "G", "O", "L", "M"] {
         let id = |n: &str| rule_of(c, n);
-        if !d.vat.iter().any(|v| v.category == *c) {
-            fail(&id("01"), format!("lines or allowances of category {c} need a VAT breakdown of category {c}"));
+        let name = category_name(c);
+        let used = in_lines(c) || in_charges(c, false) || in_charges(c, true);
+        let breakdown = in_breakdown(c);
+        // 01: the category in the breakdown (S, L, M: at least once; the others exactly once).
+        let ok = match c {
+            "S" => used_any(c) == d.vat.iter().any(|v| v.category == c),
+            "L" | "M" => used == (breakdown > 0),
+            _ => !(used || breakdown > 0) || breakdown == 1,
+        };
+        if !ok {
+            fail(&id("01"), format!("lines or allowances and charges of category {c} ({name}) need {} VAT breakdown of category {c}, and a breakdown of it needs them", if matches!(c, "S" | "L" | "M") { "a" } else { "exactly one" }));
         }
-        for l in d.lines.iter().filter(|l| l.category.as_deref() == Some(*c)) {
-            let rate = l.rate.unwrap_or_default();
-            let bad = match *c {
-                "S" => rate <= Decimal::ZERO,
-                "Z" | "E" | "AE" | "K" | "G" => !rate.is_zero(),
-                "O" => l.rate.is_some(),
-                _ => false,
+        // 02, 03, 04: the identifiers a document with the category needs (O: must not have).
+        let parties_ok = match c {
+            "S" | "Z" | "E" | "L" | "M" => seller_any || rep_vat,
+            "AE" => (seller_any || rep_vat) && buyer_vat_or_legal,
+            "K" => (seller_vat || rep_vat) && buyer_vat,
+            "G" => seller_vat || rep_vat,
+            "O" => !(seller_vat || rep_vat || buyer_vat),
+            _ => true,
+        };
+        if !parties_ok {
+            let need = match c {
+                "S" | "Z" | "E" | "L" | "M" => "the Seller VAT identifier (BT-31), tax registration identifier (BT-32) or tax representative VAT identifier (BT-63)",
+                "AE" => "the Seller VAT identifier (BT-31), tax registration identifier (BT-32) or tax representative VAT identifier (BT-63), and the Buyer VAT identifier (BT-48) or legal registration identifier (BT-47)",
+                "K" => "the Seller VAT identifier (BT-31) or tax representative VAT identifier (BT-63), and the Buyer VAT identifier (BT-48)",
+                "G" => "the Seller VAT identifier (BT-31) or tax representative VAT identifier (BT-63)",
+                _ => "no Seller VAT identifier (BT-31), tax representative VAT identifier (BT-63) or Buyer VAT identifier (BT-48)",
             };
-            if bad {
-                let want = match *c {
-                    "S" => "greater than zero",
-                    "O" => "absent",
-                    _ => "zero",
-                };
-                fail(&id("05"), format!("line {}: the VAT rate of category {c} must be {want}, not {rate}", l.id));
+            for (n, present, what) in [
+                ("02", in_lines(c), "lines"),
+                ("03", in_charges(c, false), "allowances"),
+                ("04", in_charges(c, true), "charges"),
+            ] {
+                if present {
+                    fail(&id(n), format!("{what} of category {c} ({name}) need {need}"));
+                }
             }
         }
-        let has_vat = |p: &super::Party| p.vat_id.as_deref().is_some_and(|v| !v.is_empty());
-        let has_tax = |p: &super::Party| has_vat(p) || p.tax_registration_id.as_deref().is_some_and(|v| !v.is_empty());
-        match *c {
-            "S" | "Z" | "E" if !has_tax(&d.seller) => fail(
-                &id("02"),
-                format!(
-                    "category {c} needs the seller's VAT identifier (BT-31) or tax registration identifier (BT-32)"
-                ),
-            ),
-            "AE" | "K" if !(has_vat(&d.seller) && has_vat(&d.buyer)) => {
-                fail(&id("02"), format!("category {c} needs the seller's and the buyer's VAT identifiers"))
-            }
-            "G" if !has_vat(&d.seller) => fail(&id("02"), "category G needs the seller's VAT identifier".into()),
-            _ => {}
+        // 05, 06, 07: the rate of lines, allowances and charges.
+        let rate_ok = |rate: Option<Decimal>| match c {
+            "S" => rate.is_some_and(|r| r > Decimal::ZERO),
+            "L" | "M" => rate.is_some_and(|r| r >= Decimal::ZERO),
+            "O" => rate.is_none(),
+            _ => rate.is_some_and(|r| r.is_zero()),
+        };
+        let want = match c {
+            "S" => "above zero",
+            "L" | "M" => "zero or more",
+            "O" => "absent",
+            _ => "zero",
+        };
+        for l in d.lines.iter().filter(|l| line_cat(l) == Some(c) && !rate_ok(l.rate)) {
+            fail(&id("05"), format!("line {}: the VAT rate of category {c} must be {want}, not {:?}", l.id, l.rate));
+        }
+        for a in d.allowances.iter().filter(|a| charge_cat(a) == Some(c) && !rate_ok(a.rate)) {
+            let (n, what) = if a.charge { ("07", "charge") } else { ("06", "allowance") };
+            fail(
+                &id(n),
+                format!("a document-level {what}'s VAT rate of category {c} must be {want}, not {:?}", a.rate),
+            );
         }
     }
-    for v in &d.vat {
+    if d.vat.iter().any(|v| v.category_vat && v.category == "O") {
+        if d.vat.iter().any(|v| v.category_vat && v.category != "O") {
+            fail("BR-O-11", "a VAT breakdown of category O (not subject to VAT) allows no other breakdown".into());
+        }
+        if d.lines.iter().any(|l| line_cat(l).is_some_and(|c| c != "O")) {
+            fail("BR-O-12", "with a VAT breakdown of category O every line is of category O".into());
+        }
+        if d.allowances.iter().any(|a| !a.charge && charge_cat(a).is_some_and(|c| c != "O")) {
+            fail(
+                "BR-O-13",
+                "with a VAT breakdown of category O every document-level allowance is of category O".into(),
+            );
+        }
+        if d.allowances.iter().any(|a| a.charge && charge_cat(a).is_some_and(|c| c != "O")) {
+            fail("BR-O-14", "with a VAT breakdown of category O every document-level charge is of category O".into());
+        }
+    }
+    // 08, 09, 10: each breakdown row against its lines, its amount, its exemption reason.
+    for v in d.vat.iter().filter(|v| v.category_vat) {
         let c = v.category.as_str();
         if !CATEGORIES.contains(&c) {
             continue;
         }
         let id = |n: &str| rule_of(c, n);
-        let same = |cat: Option<&str>, rate: Option<Decimal>| cat == Some(c) && (c != "S" || rate == v.rate);
-        let base =
-            csum(d.lines.iter().filter(|l| same(l.category.as_deref(), l.rate)).filter_map(|l| l.net_amount).chain(
-                d.allowances.iter().filter(|a| same(a.category.as_deref(), a.rate)).map(|a| {
-                    if a.charge {
-                        a.amount
-                    } else {
-                        -a.amount
-                    }
-                }),
-            ));
+        let by_rate = matches!(c, "S" | "L" | "M");
+        let same = |cat: Option<&str>, rate: Option<Decimal>| cat == Some(c) && (!by_rate || rate == v.rate);
+        let base = csum(
+            d.lines.iter().filter(|l| same(l.category.as_deref(), l.rate)).filter_map(|l| l.net_amount).chain(
+                d.allowances
+                    .iter()
+                    .filter(|a| same(a.category.as_deref(), a.rate))
+                    .filter_map(|a| a.amount.map(|x| if a.charge { x } else { -x })),
+            ),
+        );
         let Some(base) = base else {
             fail(RANGE, range_message(&format!("the taxable amount of category {c}")));
             continue;
         };
-        if v.base.checked_sub(base).is_none_or(|x| x.abs() >= Decimal::ONE) {
+        // UBL: categories with a rate within one, the others exactly; CII within one.
+        let exact = !by_rate && d.syntax == super::Syntax::Ubl;
+        if v.base.is_some_and(|b| if exact { b != base } else { !within(b, base, Decimal::ONE, false) }) {
             fail(
                 &id("08"),
-                format!("taxable amount {} of category {c} differs from the lines' and allowances' {base}", v.base),
+                format!("taxable amount {:?} of category {c} differs from the lines' and allowances' {base}", v.base),
             );
         }
         let exempt = v.exemption_code.is_some() || v.exemption_reason.is_some();
         match c {
-            "S" | "Z" if exempt => fail(&id("10"), format!("category {c} takes no exemption reason")),
+            "S" | "Z" | "L" | "M" if exempt => fail(&id("10"), format!("category {c} takes no exemption reason")),
             "E" | "AE" | "K" | "G" | "O" if !exempt => {
                 fail(&id("10"), format!("category {c} needs an exemption reason (BT-120) or code (BT-121)"))
             }
             _ => {}
         }
-        if matches!(c, "Z" | "E" | "AE" | "K" | "G" | "O") && !v.amount.is_zero() {
-            fail(&id("09"), format!("VAT of category {c} must be zero, not {}", v.amount));
+        if matches!(c, "Z" | "E" | "AE" | "K" | "G" | "O") && v.amount.is_some_and(|a| !a.is_zero()) {
+            fail(&id("09"), format!("VAT of category {c} must be zero, not {:?}", v.amount));
         }
-        if c == "K" {
-            if d.delivery_date.is_none() {
+        if by_rate {
+            let e = v
+                .base
+                .zip(v.rate)
+                .and_then(|(b, r)| b.abs().checked_mul(r))
+                .map(|x| x / Decimal::ONE_HUNDRED)
+                .and_then(x2);
+            let ok = matches!((v.amount, e), (Some(a), Some(e)) if within(a.abs(), e, Decimal::ONE, false));
+            if !ok {
                 fail(
-                    "BR-IC-11",
-                    "an intra-community supply needs the actual delivery date (BT-72) or an invoicing period".into(),
+                    &id("09"),
+                    format!(
+                        "VAT {:?} of category {c} is not the taxable amount {:?} × {:?} %",
+                        v.amount, v.base, v.rate
+                    ),
                 );
             }
-            if d.delivery_country.is_none() {
+        }
+        if c == "K" {
+            let period = d.invoice_period.as_ref().is_some_and(|p| p.start.is_some() || p.end.is_some());
+            if d.delivery_date.as_deref().is_none_or(|x| x.len() < 2) && !period {
+                fail(
+                    "BR-IC-11",
+                    "an intra-community supply needs the actual delivery date (BT-72) or an invoicing period (BG-14)"
+                        .into(),
+                );
+            }
+            if d.delivery_country.as_deref().is_none_or(|x| x.len() < 2) {
                 fail("BR-IC-12", "an intra-community supply needs the deliver-to country (BT-80)".into());
             }
         }
     }
-    // Payment.
-    if matches!(d.payment_means.as_deref(), Some("30" | "58")) && d.iban.is_none() {
-        fail("BR-61", "credit transfer (30, 58) needs the payment account identifier (BT-84)".into());
+}
+
+/// PEPPOL BIS Billing 3.0 rules on references and electronic addresses.
+fn peppol_rules(d: &Doc, fail: &mut impl FnMut(&str, String)) {
+    let missing = |v: &Option<String>| !nonempty(v);
+    if missing(&d.profile) {
+        fail("PEPPOL-EN16931-R001", "business process (BT-23) must be provided".into());
     }
-    // PEPPOL BIS Billing 3.0.
-    if peppol {
-        if missing(&d.profile) {
-            fail("PEPPOL-EN16931-R001", "business process (BT-23) must be provided".into());
-        }
-        if missing(&d.buyer_reference) && missing(&d.order_reference) {
+    if missing(&d.buyer_reference) && missing(&d.order_reference) {
+        fail(
+            "PEPPOL-EN16931-R003",
+            "a buyer reference (BT-10) or purchase order reference (BT-13) must be provided".into(),
+        );
+    }
+    if d.buyer.endpoint.is_none() {
+        fail("PEPPOL-EN16931-R010", "buyer electronic address (BT-49) must be provided".into());
+    }
+    if d.seller.endpoint.is_none() {
+        fail("PEPPOL-EN16931-R020", "seller electronic address (BT-34) must be provided".into());
+    }
+    for (who, p) in [("seller", &d.seller), ("buyer", &d.buyer)] {
+        if let Some((_, scheme)) = p.endpoint.as_ref().filter(|(_, s)| !EAS.contains(&s.as_str())) {
             fail(
-                "PEPPOL-EN16931-R003",
-                "a buyer reference (BT-10) or purchase order reference (BT-13) must be provided".into(),
+                "PEPPOL-EN16931-CL008",
+                format!("{who} electronic address scheme `{scheme}` is not in the EAS code list"),
             );
         }
-        if d.buyer.endpoint.is_none() {
-            fail("PEPPOL-EN16931-R010", "buyer electronic address (BT-49) must be provided".into());
-        }
-        if d.seller.endpoint.is_none() {
-            fail("PEPPOL-EN16931-R020", "seller electronic address (BT-34) must be provided".into());
-        }
-        for (who, p) in [("seller", &d.seller), ("buyer", &d.buyer)] {
-            if let Some((_, scheme)) = p.endpoint.as_ref().filter(|(_, s)| !EAS.contains(&s.as_str())) {
+        // PEPPOL-COMMON: the identifier in the format (and with the check digit) of its scheme.
+        if let Some((id, scheme)) = &p.endpoint {
+            if let Err(problem) = crate::model::ident::check_scheme(scheme, id, true) {
                 fail(
-                    "PEPPOL-EN16931-CL008",
-                    format!("{who} electronic address scheme `{scheme}` is not in the EAS code list"),
+                    problem.rule,
+                    format!("{who} electronic address `{id}` (scheme {scheme}) is not {}", problem.expected),
                 );
             }
-            // PEPPOL-COMMON: the identifier in the format (and with the check digit) of its scheme.
-            if let Some((id, scheme)) = &p.endpoint {
-                if let Err(problem) = crate::model::ident::check_scheme(scheme, id, true) {
-                    fail(
-                        problem.rule,
-                        format!("{who} electronic address `{id}` (scheme {scheme}) is not {}", problem.expected),
-                    );
-                }
-            }
-            for (scheme, id) in &p.scheme_ids {
-                if let Err(problem) = crate::model::ident::check_scheme(scheme, id, false) {
-                    fail(
-                        problem.rule,
-                        format!("{who} identifier `{}` (scheme {scheme}) is not {}", id.trim(), problem.expected),
-                    );
-                }
-            }
-            if let Some(vat) = p.vat_id.as_deref().filter(|v| !crate::model::ident::dutch_vat_ok(v)) {
-                fail("PEPPOL-COMMON-R056-2", format!("{who} VAT identifier `{vat}` is not NL, 9 digits, B, 2 digits"));
+        }
+        for (scheme, id) in &p.scheme_ids {
+            if let Err(problem) = crate::model::ident::check_scheme(scheme, id, false) {
+                fail(
+                    problem.rule,
+                    format!("{who} identifier `{}` (scheme {scheme}) is not {}", id.trim(), problem.expected),
+                );
             }
         }
+        if let Some(vat) = p.vat_id.as_deref().filter(|v| !crate::model::ident::dutch_vat_ok(v)) {
+            fail("PEPPOL-COMMON-R056-2", format!("{who} VAT identifier `{vat}` is not NL, 9 digits, B, 2 digits"));
+        }
     }
-    f
 }

@@ -179,7 +179,7 @@ fn tax_category(x: &mut Xml, tag: &str, category: &str, rate: Option<Decimal>, e
 fn allowance(x: &mut Xml, cur: &str, a: &AllowanceCharge) {
     x.open("cac:AllowanceCharge").leaf("cbc:ChargeIndicator", if a.charge { "true" } else { "false" });
     x.opt("cbc:AllowanceChargeReason", a.reason.as_deref());
-    amount(x, "cbc:Amount", cur, a.amount);
+    amount(x, "cbc:Amount", cur, a.amount.unwrap_or_default());
     if let Some(c) = &a.category {
         tax_category(x, "cac:TaxCategory", c, a.rate, None);
     }
@@ -246,14 +246,14 @@ pub fn write(d: &Doc) -> String {
         }
         x.close("cac:Delivery");
     }
-    if let Some(code) = &d.payment_means {
-        x.open("cac:PaymentMeans").leaf("cbc:PaymentMeansCode", code);
+    for p in &d.payments {
+        x.open("cac:PaymentMeans").opt("cbc:PaymentMeansCode", p.code.as_deref());
         if d.kind == Kind::CreditNote {
             x.opt("cbc:PaymentDueDate", d.due_date.as_deref());
         }
-        if let Some(iban) = &d.iban {
+        if let Some(iban) = &p.account {
             x.open("cac:PayeeFinancialAccount").leaf("cbc:ID", iban);
-            if let Some(bic) = &d.bic {
+            if let Some(bic) = &p.bic {
                 x.open("cac:FinancialInstitutionBranch").leaf("cbc:ID", bic).close("cac:FinancialInstitutionBranch");
             }
             x.close("cac:PayeeFinancialAccount");
@@ -270,8 +270,8 @@ pub fn write(d: &Doc) -> String {
     amount(&mut x, "cbc:TaxAmount", cur, d.totals.vat_total.unwrap_or_default());
     for v in &d.vat {
         x.open("cac:TaxSubtotal");
-        amount(&mut x, "cbc:TaxableAmount", cur, v.base);
-        amount(&mut x, "cbc:TaxAmount", cur, v.amount);
+        amount(&mut x, "cbc:TaxableAmount", cur, v.base.unwrap_or_default());
+        amount(&mut x, "cbc:TaxAmount", cur, v.amount.unwrap_or_default());
         let ex = match (&v.exemption_code, &v.exemption_reason) {
             (Some(c), Some(r)) => Some((c.as_str(), r.as_str())),
             (Some(c), None) => Some((c.as_str(), "")),
@@ -307,10 +307,10 @@ pub fn write(d: &Doc) -> String {
         x.open(line_tag).leaf("cbc:ID", &l.id);
         x.leaf_attr(qty_tag, "unitCode", l.unit.as_deref().unwrap_or("C62"), &num(l.quantity.unwrap_or_default()));
         amount(&mut x, "cbc:LineExtensionAmount", cur, l.net_amount.unwrap_or_default());
-        for (charge, a, reason) in &l.allowances {
-            x.open("cac:AllowanceCharge").leaf("cbc:ChargeIndicator", if *charge { "true" } else { "false" });
-            x.leaf("cbc:AllowanceChargeReason", reason);
-            amount(&mut x, "cbc:Amount", cur, *a);
+        for c in &l.allowances {
+            x.open("cac:AllowanceCharge").leaf("cbc:ChargeIndicator", if c.charge { "true" } else { "false" });
+            x.opt("cbc:AllowanceChargeReason", c.reason.as_deref());
+            amount(&mut x, "cbc:Amount", cur, c.amount.unwrap_or_default());
             x.close("cac:AllowanceCharge");
         }
         x.open("cac:Item").opt("cbc:Name", l.item_name.as_deref());

@@ -208,7 +208,7 @@ fn the_check_on_the_model_and_on_the_written_bytes_agree() {
         let (doc, _) = read::read(&std::fs::read(file).unwrap()).unwrap();
         for syntax in [Syntax::Ubl, Syntax::Cii] {
             for (what, f, rule) in &breaks {
-                let mut d = doc.clone();
+                let mut d = doc.as_written(syntax);
                 f(&mut d);
                 d.tidy();
                 let xml = match syntax {
@@ -310,4 +310,223 @@ fn an_intra_community_supply_without_its_exemption_reason_breaks_br_ic_10() {
     std::fs::write(&broken, doc.replace(reason, "").replace(text, "")).unwrap();
     assert_eq!(rules_of(&broken), ["BR-IC-10"]);
     assert_eq!(invoiceflow::einvoice::rules::rule_of("M", "05"), "BR-AG-05");
+}
+
+/// One of our own documents (a snapshot): the base every rule case below breaks once.
+fn own_document(name: &str) -> String {
+    let snap = std::fs::read_to_string(root().join("tests/cli/snapshots").join(name)).unwrap();
+    let at = snap.find("<?xml").unwrap();
+    snap[at..].to_string()
+}
+
+fn rules_of_text(xml: &str) -> Vec<String> {
+    invoiceflow::einvoice::check_bytes("case", xml.as_bytes()).findings.into_iter().map(|(r, _)| r).collect()
+}
+
+/// Applies the edits (each `from` must be there; the first occurrence is replaced).
+fn edited(base: &str, edits: &[(&str, &str)]) -> String {
+    let mut xml = base.to_string();
+    for (from, to) in edits {
+        assert!(xml.contains(from), "the base lacks `{from}`");
+        xml = xml.replacen(from, to, 1);
+    }
+    xml
+}
+
+const UBL_LINE_CAT: &str =
+    "<cac:ClassifiedTaxCategory>\n        <cbc:ID>S</cbc:ID>\n        <cbc:Percent>19</cbc:Percent>";
+const UBL_VAT_ROW: &str = "<cac:TaxCategory>\n        <cbc:ID>S</cbc:ID>\n        <cbc:Percent>19</cbc:Percent>";
+const UBL_ALLOWANCE: &str = "<cac:AllowanceCharge><cbc:ChargeIndicator>false</cbc:ChargeIndicator><cbc:AllowanceChargeReason>Promotion</cbc:AllowanceChargeReason><cbc:Amount currencyID=\"EUR\">0.00</cbc:Amount><cac:TaxCategory><cbc:ID>S</cbc:ID><cbc:Percent>19</cbc:Percent><cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme></cac:TaxCategory></cac:AllowanceCharge>\n  <cac:TaxTotal>";
+
+#[test]
+fn every_rule_fires_on_its_defect_and_a_valid_document_passes() {
+    let ubl = own_document("cli__einvoice__ubl_invoice_multi_rate.snap");
+    assert_eq!(rules_of_text(&ubl), Vec::<String>::new(), "the base document is valid");
+    let with_allowance = edited(&ubl, &[("<cac:TaxTotal>", UBL_ALLOWANCE)]);
+    assert_eq!(rules_of_text(&with_allowance), Vec::<String>::new(), "a zero allowance keeps it valid");
+    type Case = (&'static str, Vec<(&'static str, &'static str)>, &'static str);
+    let seller_vat = "<cac:PartyTaxScheme>\n        <cbc:CompanyID>DE123456789</cbc:CompanyID>\n        <cac:TaxScheme>\n          <cbc:ID>VAT</cbc:ID>\n        </cac:TaxScheme>\n      </cac:PartyTaxScheme>";
+    let cases: Vec<Case> = vec![
+        ("seller address", vec![("<cac:PostalAddress>\n        <cbc:StreetName>Hafenstraße 12", "<cac:X>\n        <cbc:StreetName>Hafenstraße 12"), ("</cac:PostalAddress>\n      <cac:PartyTaxScheme>\n        <cbc:CompanyID>DE123456789", "</cac:X>\n      <cac:PartyTaxScheme>\n        <cbc:CompanyID>DE123456789")], "BR-08"),
+        ("buyer address", vec![("<cac:PostalAddress>\n        <cbc:StreetName>Lindenallee 5", "<cac:X>\n        <cbc:StreetName>Lindenallee 5"), ("</cac:PostalAddress>\n      <cac:PartyTaxScheme>\n        <cbc:CompanyID>DE987654321", "</cac:X>\n      <cac:PartyTaxScheme>\n        <cbc:CompanyID>DE987654321")], "BR-10"),
+        ("payee without name", vec![("<cac:PaymentMeans>", "<cac:PayeeParty><cac:PartyIdentification><cbc:ID>P1</cbc:ID></cac:PartyIdentification></cac:PayeeParty>\n  <cac:PaymentMeans>")], "BR-17"),
+        ("tax representative without name", vec![("<cac:PaymentMeans>", "<cac:TaxRepresentativeParty><cac:PostalAddress><cac:Country><cbc:IdentificationCode>DE</cbc:IdentificationCode></cac:Country></cac:PostalAddress><cac:PartyTaxScheme><cbc:CompanyID>DE111111111</cbc:CompanyID><cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme></cac:PartyTaxScheme></cac:TaxRepresentativeParty>\n  <cac:PaymentMeans>")], "BR-18"),
+        ("tax representative without address", vec![("<cac:PaymentMeans>", "<cac:TaxRepresentativeParty><cac:PartyName><cbc:Name>Rep</cbc:Name></cac:PartyName><cac:PartyTaxScheme><cbc:CompanyID>DE111111111</cbc:CompanyID><cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme></cac:PartyTaxScheme></cac:TaxRepresentativeParty>\n  <cac:PaymentMeans>")], "BR-19"),
+        ("tax representative without country", vec![("<cac:PaymentMeans>", "<cac:TaxRepresentativeParty><cac:PartyName><cbc:Name>Rep</cbc:Name></cac:PartyName><cac:PostalAddress><cbc:CityName>Kiel</cbc:CityName></cac:PostalAddress><cac:PartyTaxScheme><cbc:CompanyID>DE111111111</cbc:CompanyID><cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme></cac:PartyTaxScheme></cac:TaxRepresentativeParty>\n  <cac:PaymentMeans>")], "BR-20"),
+        ("tax representative without VAT identifier", vec![("<cac:PaymentMeans>", "<cac:TaxRepresentativeParty><cac:PartyName><cbc:Name>Rep</cbc:Name></cac:PartyName><cac:PostalAddress><cac:Country><cbc:IdentificationCode>DE</cbc:IdentificationCode></cac:Country></cac:PostalAddress></cac:TaxRepresentativeParty>\n  <cac:PaymentMeans>")], "BR-56"),
+        ("period ends before it starts", vec![("<cac:OrderReference>", "<cac:InvoicePeriod><cbc:StartDate>2024-03-31</cbc:StartDate><cbc:EndDate>2024-03-01</cbc:EndDate></cac:InvoicePeriod>\n  <cac:OrderReference>")], "BR-29"),
+        ("empty period", vec![("<cac:OrderReference>", "<cac:InvoicePeriod></cac:InvoicePeriod>\n  <cac:OrderReference>")], "BR-CO-19"),
+        ("VAT point date and code", vec![("<cbc:DueDate>", "<cbc:TaxPointDate>2024-03-04</cbc:TaxPointDate>\n  <cbc:DueDate>"), ("<cac:OrderReference>", "<cac:InvoicePeriod><cbc:DescriptionCode>3</cbc:DescriptionCode></cac:InvoicePeriod>\n  <cac:OrderReference>")], "BR-CO-03"),
+        ("VAT point code not in its list", vec![("<cac:OrderReference>", "<cac:InvoicePeriod><cbc:DescriptionCode>7</cbc:DescriptionCode></cac:InvoicePeriod>\n  <cac:OrderReference>")], "BR-CL-06"),
+        ("negative gross price", vec![("<cbc:PriceAmount currencyID=\"EUR\">549.00</cbc:PriceAmount>", "<cbc:PriceAmount currencyID=\"EUR\">549.00</cbc:PriceAmount><cac:AllowanceCharge><cbc:ChargeIndicator>false</cbc:ChargeIndicator><cbc:Amount currencyID=\"EUR\">0</cbc:Amount><cbc:BaseAmount currencyID=\"EUR\">-1</cbc:BaseAmount></cac:AllowanceCharge>")], "BR-28"),
+        ("line period ends before it starts", vec![("<cbc:LineExtensionAmount currencyID=\"EUR\">1098.00</cbc:LineExtensionAmount>", "<cbc:LineExtensionAmount currencyID=\"EUR\">1098.00</cbc:LineExtensionAmount><cac:InvoicePeriod><cbc:StartDate>2024-02-02</cbc:StartDate><cbc:EndDate>2024-02-01</cbc:EndDate></cac:InvoicePeriod>")], "BR-30"),
+        ("empty line period", vec![("<cbc:LineExtensionAmount currencyID=\"EUR\">1098.00</cbc:LineExtensionAmount>", "<cbc:LineExtensionAmount currencyID=\"EUR\">1098.00</cbc:LineExtensionAmount><cac:InvoicePeriod/>")], "BR-CO-20"),
+        ("line allowance without amount", vec![("<cbc:LineExtensionAmount currencyID=\"EUR\">1098.00</cbc:LineExtensionAmount>", "<cbc:LineExtensionAmount currencyID=\"EUR\">1098.00</cbc:LineExtensionAmount><cac:AllowanceCharge><cbc:ChargeIndicator>false</cbc:ChargeIndicator><cbc:AllowanceChargeReason>Promo</cbc:AllowanceChargeReason></cac:AllowanceCharge>")], "BR-41"),
+        ("line allowance without reason", vec![("<cbc:LineExtensionAmount currencyID=\"EUR\">1098.00</cbc:LineExtensionAmount>", "<cbc:LineExtensionAmount currencyID=\"EUR\">1098.00</cbc:LineExtensionAmount><cac:AllowanceCharge><cbc:ChargeIndicator>false</cbc:ChargeIndicator><cbc:Amount currencyID=\"EUR\">0</cbc:Amount></cac:AllowanceCharge>")], "BR-CO-23"),
+        ("line charge without amount", vec![("<cbc:LineExtensionAmount currencyID=\"EUR\">1098.00</cbc:LineExtensionAmount>", "<cbc:LineExtensionAmount currencyID=\"EUR\">1098.00</cbc:LineExtensionAmount><cac:AllowanceCharge><cbc:ChargeIndicator>true</cbc:ChargeIndicator><cbc:AllowanceChargeReasonCode>AA</cbc:AllowanceChargeReasonCode></cac:AllowanceCharge>")], "BR-43"),
+        ("line charge without reason", vec![("<cbc:LineExtensionAmount currencyID=\"EUR\">1098.00</cbc:LineExtensionAmount>", "<cbc:LineExtensionAmount currencyID=\"EUR\">1098.00</cbc:LineExtensionAmount><cac:AllowanceCharge><cbc:ChargeIndicator>true</cbc:ChargeIndicator><cbc:Amount currencyID=\"EUR\">0</cbc:Amount></cac:AllowanceCharge>")], "BR-44"),
+        ("allowance without amount", vec![("<cbc:Amount currencyID=\"EUR\">0.00</cbc:Amount>", "")], "BR-31"),
+        ("allowance reason code not in UNCL 5189", vec![("<cbc:AllowanceChargeReason>Promotion</cbc:AllowanceChargeReason>", "<cbc:AllowanceChargeReasonCode>99</cbc:AllowanceChargeReasonCode>")], "BR-CL-19"),
+        ("allowance with a reason code only", vec![("<cbc:AllowanceChargeReason>Promotion</cbc:AllowanceChargeReason>", "<cbc:AllowanceChargeReasonCode>95</cbc:AllowanceChargeReasonCode>")], ""),
+        ("allowance without reason", vec![("<cbc:AllowanceChargeReason>Promotion</cbc:AllowanceChargeReason>", "")], "BR-CO-21"),
+        ("charge without amount", vec![("<cbc:ChargeIndicator>false</cbc:ChargeIndicator><cbc:AllowanceChargeReason>Promotion</cbc:AllowanceChargeReason><cbc:Amount currencyID=\"EUR\">0.00</cbc:Amount>", "<cbc:ChargeIndicator>true</cbc:ChargeIndicator><cbc:AllowanceChargeReasonCode>AA</cbc:AllowanceChargeReasonCode>")], "BR-36"),
+        ("charge reason code not in UNCL 7161", vec![("<cbc:ChargeIndicator>false</cbc:ChargeIndicator><cbc:AllowanceChargeReason>Promotion</cbc:AllowanceChargeReason>", "<cbc:ChargeIndicator>true</cbc:ChargeIndicator><cbc:AllowanceChargeReasonCode>ZZZZ</cbc:AllowanceChargeReasonCode>")], "BR-CL-20"),
+        ("allowance of standard rate at zero", vec![("<cbc:ID>S</cbc:ID><cbc:Percent>19</cbc:Percent><cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme></cac:TaxCategory></cac:AllowanceCharge>", "<cbc:ID>S</cbc:ID><cbc:Percent>0</cbc:Percent><cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme></cac:TaxCategory></cac:AllowanceCharge>")], "BR-S-06"),
+        ("allowance of standard rate without seller VAT", vec![(seller_vat, "")], "BR-S-03"),
+        ("VAT breakdown without taxable amount", vec![("<cbc:TaxableAmount currencyID=\"EUR\">55.50</cbc:TaxableAmount>", "")], "BR-45"),
+        ("VAT breakdown without tax amount", vec![("<cbc:TaxAmount currencyID=\"EUR\">3.89</cbc:TaxAmount>", "")], "BR-46"),
+        ("VAT breakdown of another scheme", vec![("<cbc:Percent>7</cbc:Percent>\n        <cac:TaxScheme>\n          <cbc:ID>VAT</cbc:ID>", "<cbc:Percent>7</cbc:Percent>\n        <cac:TaxScheme>\n          <cbc:ID>GST</cbc:ID>")], "BR-47"),
+        ("VAT breakdown without rate", vec![(UBL_VAT_ROW, "<cac:TaxCategory>\n        <cbc:ID>S</cbc:ID>")], "BR-48"),
+        ("line category of another scheme", vec![("<cbc:Percent>7</cbc:Percent>\n        <cac:TaxScheme>\n          <cbc:ID>VAT</cbc:ID>\n        </cac:TaxScheme>\n      </cac:ClassifiedTaxCategory>", "<cbc:Percent>7</cbc:Percent>\n        <cac:TaxScheme>\n          <cbc:ID>GST</cbc:ID>\n        </cac:TaxScheme>\n      </cac:ClassifiedTaxCategory>")], "BR-CO-04"),
+        ("payment means without code", vec![("<cbc:PaymentMeansCode>58</cbc:PaymentMeansCode>", "")], "BR-49"),
+        ("credit transfer account without identifier", vec![("<cbc:ID>DE89370400440532013000</cbc:ID>", "")], "BR-50"),
+        ("a second payment means by transfer without an account", vec![("<cac:PaymentTerms>", "<cac:PaymentMeans><cbc:PaymentMeansCode>30</cbc:PaymentMeansCode></cac:PaymentMeans>\n  <cac:PaymentTerms>")], "BR-61"),
+        ("payment means code not in UNCL 4461", vec![("<cbc:PaymentMeansCode>58</cbc:PaymentMeansCode>", "<cbc:PaymentMeansCode>99</cbc:PaymentMeansCode>")], "BR-CL-16"),
+        ("supporting document without reference", vec![("<cac:AccountingSupplierParty>", "<cac:AdditionalDocumentReference><cbc:DocumentDescription>Delivery note</cbc:DocumentDescription></cac:AdditionalDocumentReference>\n  <cac:AccountingSupplierParty>")], "BR-52"),
+        ("attachment of a MIME type EN 16931 does not allow", vec![("<cac:AccountingSupplierParty>", "<cac:AdditionalDocumentReference><cbc:ID>A1</cbc:ID><cac:Attachment><cbc:EmbeddedDocumentBinaryObject mimeCode=\"application/zip\" filename=\"a.zip\">UEsDBA==</cbc:EmbeddedDocumentBinaryObject></cac:Attachment></cac:AdditionalDocumentReference>\n  <cac:AccountingSupplierParty>")], "BR-CL-24"),
+        ("object identifier of an unknown scheme", vec![("<cac:AccountingSupplierParty>", "<cac:AdditionalDocumentReference><cbc:ID schemeID=\"QQQQ\">OBJ-1</cbc:ID><cbc:DocumentTypeCode>130</cbc:DocumentTypeCode></cac:AdditionalDocumentReference>\n  <cac:AccountingSupplierParty>")], "BR-CL-07"),
+        ("VAT accounting currency without its total", vec![("<cbc:DocumentCurrencyCode>EUR</cbc:DocumentCurrencyCode>", "<cbc:DocumentCurrencyCode>EUR</cbc:DocumentCurrencyCode>\n  <cbc:TaxCurrencyCode>SEK</cbc:TaxCurrencyCode>")], "BR-53"),
+        ("item attribute without value", vec![("<cbc:Name>Bike lock, steel</cbc:Name>", "<cbc:Name>Bike lock, steel</cbc:Name><cac:AdditionalItemProperty><cbc:Name>Colour</cbc:Name></cac:AdditionalItemProperty>")], "BR-54"),
+        ("preceding invoice reference without number", vec![("<cac:AccountingSupplierParty>", "<cac:BillingReference><cac:InvoiceDocumentReference><cbc:IssueDate>2024-01-01</cbc:IssueDate></cac:InvoiceDocumentReference></cac:BillingReference>\n  <cac:AccountingSupplierParty>")], "BR-55"),
+        ("deliver-to address without country", vec![("<cac:PaymentMeans>", "<cac:Delivery><cac:DeliveryLocation><cac:Address><cbc:CityName>Kiel</cbc:CityName></cac:Address></cac:DeliveryLocation></cac:Delivery>\n  <cac:PaymentMeans>")], "BR-57"),
+        ("seller electronic address without scheme", vec![("<cbc:EndpointID schemeID=\"9930\">DE123456789</cbc:EndpointID>", "<cbc:EndpointID>DE123456789</cbc:EndpointID>")], "BR-62"),
+        ("buyer electronic address without scheme", vec![("<cbc:EndpointID schemeID=\"9930\">DE987654321</cbc:EndpointID>", "<cbc:EndpointID>DE987654321</cbc:EndpointID>")], "BR-63"),
+        ("electronic address scheme outside EAS", vec![("<cbc:EndpointID schemeID=\"9930\">DE987654321</cbc:EndpointID>", "<cbc:EndpointID schemeID=\"XX99\">DE987654321</cbc:EndpointID>")], "BR-CL-25"),
+        ("standard item identifier without scheme", vec![("<cbc:Name>Bike lock, steel</cbc:Name>", "<cbc:Name>Bike lock, steel</cbc:Name><cac:StandardItemIdentification><cbc:ID>4000001234567</cbc:ID></cac:StandardItemIdentification>")], "BR-64"),
+        ("standard item identifier of an unknown scheme", vec![("<cbc:Name>Bike lock, steel</cbc:Name>", "<cbc:Name>Bike lock, steel</cbc:Name><cac:StandardItemIdentification><cbc:ID schemeID=\"9999\">4000001234567</cbc:ID></cac:StandardItemIdentification>")], "BR-CL-21"),
+        ("classification without scheme", vec![(UBL_LINE_CAT, "<cac:CommodityClassification><cbc:ItemClassificationCode>123</cbc:ItemClassificationCode></cac:CommodityClassification>\n      <cac:ClassifiedTaxCategory>\n        <cbc:ID>S</cbc:ID>\n        <cbc:Percent>19</cbc:Percent>")], "BR-65"),
+        ("classification of an unknown scheme", vec![(UBL_LINE_CAT, "<cac:CommodityClassification><cbc:ItemClassificationCode listID=\"QQ\">123</cbc:ItemClassificationCode></cac:CommodityClassification>\n      <cac:ClassifiedTaxCategory>\n        <cbc:ID>S</cbc:ID>\n        <cbc:Percent>19</cbc:Percent>")], "BR-CL-13"),
+        ("origin country outside ISO 3166", vec![(UBL_LINE_CAT, "<cac:OriginCountry><cbc:IdentificationCode>XY</cbc:IdentificationCode></cac:OriginCountry>\n      <cac:ClassifiedTaxCategory>\n        <cbc:ID>S</cbc:ID>\n        <cbc:Percent>19</cbc:Percent>")], "BR-CL-15"),
+        ("unit code outside Recommendation 20", vec![("<cbc:InvoicedQuantity unitCode=\"C62\">3</cbc:InvoicedQuantity>", "<cbc:InvoicedQuantity unitCode=\"PCS\">3</cbc:InvoicedQuantity>")], "BR-CL-23"),
+        ("amount in a currency outside ISO 4217", vec![("<cbc:PriceAmount currencyID=\"EUR\">18.50</cbc:PriceAmount>", "<cbc:PriceAmount currencyID=\"EUX\">18.50</cbc:PriceAmount>")], "BR-CL-03"),
+        ("party identifier of an unknown scheme", vec![("<cbc:EndpointID schemeID=\"9930\">DE123456789</cbc:EndpointID>", "<cbc:EndpointID schemeID=\"9930\">DE123456789</cbc:EndpointID><cac:PartyIdentification><cbc:ID schemeID=\"ABCD\">77</cbc:ID></cac:PartyIdentification>")], "BR-CL-10"),
+        ("legal registration of an unknown scheme", vec![("<cbc:CompanyID>HRB 12345</cbc:CompanyID>", "<cbc:CompanyID schemeID=\"ABCD\">HRB 12345</cbc:CompanyID>")], "BR-CL-11"),
+        ("a credit note code on an invoice", vec![("<cbc:InvoiceTypeCode>380</cbc:InvoiceTypeCode>", "<cbc:InvoiceTypeCode>381</cbc:InvoiceTypeCode>")], "BR-CL-01"),
+        ("a self-billed invoice code", vec![("<cbc:InvoiceTypeCode>380</cbc:InvoiceTypeCode>", "<cbc:InvoiceTypeCode>389</cbc:InvoiceTypeCode>")], ""),
+        ("a partial construction invoice code", vec![("<cbc:InvoiceTypeCode>380</cbc:InvoiceTypeCode>", "<cbc:InvoiceTypeCode>875</cbc:InvoiceTypeCode>")], ""),
+        ("exemption code outside VATEX", vec![(UBL_VAT_ROW, "<cac:TaxCategory>\n        <cbc:ID>S</cbc:ID>\n        <cbc:Percent>19</cbc:Percent><cbc:TaxExemptionReasonCode>VATEX-XX</cbc:TaxExemptionReasonCode>")], "BR-CL-22"),
+        ("a breakdown row of category Z without lines of it", vec![("<cbc:ID>S</cbc:ID>\n        <cbc:Percent>7</cbc:Percent>\n        <cac:TaxScheme>\n          <cbc:ID>VAT</cbc:ID>\n        </cac:TaxScheme>\n      </cac:TaxCategory>", "<cbc:ID>Z</cbc:ID>\n        <cbc:Percent>0</cbc:Percent>\n        <cac:TaxScheme>\n          <cbc:ID>VAT</cbc:ID>\n        </cac:TaxScheme>\n      </cac:TaxCategory>")], "BR-Z-08"),
+        ("a tax representative's VAT identifier covers standard rate", vec![(seller_vat, ""), ("<cac:PaymentMeans>", "<cac:TaxRepresentativeParty><cac:PartyName><cbc:Name>Rep</cbc:Name></cac:PartyName><cac:PostalAddress><cac:Country><cbc:IdentificationCode>DE</cbc:IdentificationCode></cac:Country></cac:PostalAddress><cac:PartyTaxScheme><cbc:CompanyID>DE111111111</cbc:CompanyID><cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme></cac:PartyTaxScheme></cac:TaxRepresentativeParty>\n  <cac:PaymentMeans>")], ""),
+        ("tax representative VAT identifier without country prefix", vec![("<cac:PaymentMeans>", "<cac:TaxRepresentativeParty><cac:PartyName><cbc:Name>Rep</cbc:Name></cac:PartyName><cac:PostalAddress><cac:Country><cbc:IdentificationCode>DE</cbc:IdentificationCode></cac:Country></cac:PostalAddress><cac:PartyTaxScheme><cbc:CompanyID>111111111</cbc:CompanyID><cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme></cac:PartyTaxScheme></cac:TaxRepresentativeParty>\n  <cac:PaymentMeans>")], "BR-CO-09"),
+        ("a tax total in a third currency is not the VAT total", vec![("<cbc:TaxAmount currencyID=\"EUR\">221.97</cbc:TaxAmount>", "<cbc:TaxAmount currencyID=\"USD\">221.97</cbc:TaxAmount>")], "BR-CO-15"),
+        ("line net amount 0.02 off the price", vec![("<cbc:PriceAmount currencyID=\"EUR\">18.50</cbc:PriceAmount>", "<cbc:PriceAmount currencyID=\"EUR\">18.5066</cbc:PriceAmount>")], ""),
+        ("line net amount 0.03 off the price", vec![("<cbc:PriceAmount currencyID=\"EUR\">18.50</cbc:PriceAmount>", "<cbc:PriceAmount currencyID=\"EUR\">18.51</cbc:PriceAmount>")], "PEPPOL-EN16931-R120"),
+        ("a total with three decimals as written", vec![("<cbc:PayableAmount currencyID=\"EUR\">1425.27</cbc:PayableAmount>", "<cbc:PayableAmount currencyID=\"EUR\">1425.270</cbc:PayableAmount>")], "BR-DEC-18"),
+    ];
+    let mut checked = 0;
+    for (what, edits, rule) in &cases {
+        let xml = edited(&with_allowance, edits);
+        let rules = rules_of_text(&xml);
+        if rule.is_empty() {
+            assert_eq!(rules, Vec::<String>::new(), "{what}: a valid document");
+        } else {
+            assert!(rules.iter().any(|r| r == rule), "{what}: expected {rule}, found {rules:?}");
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 65);
+}
+
+#[test]
+fn category_rules_follow_the_identifiers_and_rates_each_category_needs() {
+    let ubl = own_document("cli__einvoice__ubl_invoice_multi_rate.snap");
+    // Every line and breakdown row moved to one category (rate 0 unless said), with the exemption
+    // reason those categories need.
+    let as_category = |c: &str, rate: &str, exempt: bool| {
+        let mut xml = ubl.replace("<cbc:ID>S</cbc:ID>", &format!("<cbc:ID>{c}</cbc:ID>"));
+        for r in ["19", "7"] {
+            xml =
+                xml.replace(&format!("<cbc:Percent>{r}</cbc:Percent>"), &format!("<cbc:Percent>{rate}</cbc:Percent>"));
+        }
+        if exempt {
+            xml = xml.replacen(
+                &format!("<cbc:Percent>{rate}</cbc:Percent>\n        <cac:TaxScheme>"),
+                &format!("<cbc:Percent>{rate}</cbc:Percent>\n        <cbc:TaxExemptionReason>Exempt</cbc:TaxExemptionReason>\n        <cac:TaxScheme>"),
+                1,
+            );
+        }
+        xml
+    };
+    let has = |xml: &str, rule: &str| rules_of_text(xml).iter().any(|r| r == rule);
+    // Two breakdown rows of one exempt category: exactly one is allowed.
+    assert!(has(&as_category("E", "0", true), "BR-E-01"));
+    assert!(has(&as_category("Z", "0", false), "BR-Z-01"));
+    // A line of an exempt category at a rate.
+    assert!(has(&as_category("E", "5", true), "BR-E-05"));
+    assert!(has(&as_category("L", "-1", false), "BR-AF-05"));
+    assert!(!has(&as_category("L", "3", false), "BR-AF-05"));
+    // Reverse charge needs the buyer's VAT identifier or legal registration.
+    let ae = as_category("AE", "0", true).replacen(
+        "<cac:PartyTaxScheme>\n        <cbc:CompanyID>DE987654321</cbc:CompanyID>\n        <cac:TaxScheme>\n          <cbc:ID>VAT</cbc:ID>\n        </cac:TaxScheme>\n      </cac:PartyTaxScheme>",
+        "",
+        1,
+    );
+    assert!(has(&ae, "BR-AE-02"));
+    let ae_legal = ae.replacen(
+        "<cbc:RegistrationName>Bäckerei Müller KG</cbc:RegistrationName>",
+        "<cbc:RegistrationName>Bäckerei Müller KG</cbc:RegistrationName><cbc:CompanyID>HRA 1</cbc:CompanyID>",
+        1,
+    );
+    assert!(!has(&ae_legal, "BR-AE-02"));
+    // Not subject to VAT: no VAT identifiers at all, no other category beside it.
+    let o = as_category("O", "0", true).replace("<cbc:Percent>0</cbc:Percent>\n        ", "");
+    assert!(has(&o, "BR-O-02"));
+    let mixed = ubl.replacen("<cbc:ID>S</cbc:ID>\n        <cbc:Percent>7</cbc:Percent>\n        <cac:TaxScheme>\n          <cbc:ID>VAT</cbc:ID>\n        </cac:TaxScheme>\n      </cac:TaxCategory>", "<cbc:ID>O</cbc:ID>\n        <cbc:TaxExemptionReason>Outside</cbc:TaxExemptionReason>\n        <cac:TaxScheme>\n          <cbc:ID>VAT</cbc:ID>\n        </cac:TaxScheme>\n      </cac:TaxCategory>", 1);
+    let found = rules_of_text(&mixed);
+    for rule in ["BR-O-11", "BR-O-12"] {
+        assert!(found.iter().any(|r| r == rule), "{rule}: {found:?}");
+    }
+    // Intra-community supply: a delivery date or an invoicing period will do.
+    let k = as_category("K", "0", true);
+    assert!(has(&k, "BR-IC-11"));
+    let k_period = k.replacen(
+        "<cac:OrderReference>",
+        "<cac:InvoicePeriod><cbc:StartDate>2024-03-01</cbc:StartDate></cac:InvoicePeriod>\n  <cac:OrderReference>",
+        1,
+    );
+    assert!(!has(&k_period, "BR-IC-11"));
+    // Category B (split payment, Italy) is in UNCL 5305.
+    assert!(!has(&as_category("B", "0", false), "BR-CL-17"));
+}
+
+#[test]
+fn cii_documents_are_read_whole_for_the_rules() {
+    let cii = own_document("cli__einvoice__cii_invoice_foreign_currency.snap");
+    assert_eq!(rules_of_text(&cii), Vec::<String>::new(), "the base document is valid");
+    let means = "<ram:SpecifiedTradeSettlementPaymentMeans>";
+    // A proprietary account identifier and a second payment means are read (no false BR-61).
+    let proprietary = edited(
+        &cii,
+        &[("<ram:IBANID>DE89370400440532013000</ram:IBANID>", "<ram:ProprietaryID>123-456</ram:ProprietaryID>")],
+    );
+    assert_eq!(rules_of_text(&proprietary), Vec::<String>::new());
+    let card_then_transfer = edited(&cii, &[(means, "<ram:SpecifiedTradeSettlementPaymentMeans><ram:TypeCode>48</ram:TypeCode></ram:SpecifiedTradeSettlementPaymentMeans>\n      <ram:SpecifiedTradeSettlementPaymentMeans>")]);
+    assert_eq!(rules_of_text(&card_then_transfer), Vec::<String>::new());
+    let second_without_account = edited(&cii, &[(means, "<ram:SpecifiedTradeSettlementPaymentMeans><ram:TypeCode>30</ram:TypeCode></ram:SpecifiedTradeSettlementPaymentMeans>\n      <ram:SpecifiedTradeSettlementPaymentMeans>")]);
+    assert!(rules_of_text(&second_without_account).contains(&"BR-61".to_string()));
+    // A seller VAT identifier of another scheme is no VAT identifier: category G needs one.
+    let other_scheme = edited(
+        &cii,
+        &[("<ram:ID schemeID=\"VA\">DE123456789</ram:ID>", "<ram:ID schemeID=\"XX\">DE123456789</ram:ID>")],
+    );
+    let found = rules_of_text(&other_scheme);
+    assert!(found.contains(&"BR-G-02".to_string()), "{found:?}");
+    // A tax total in neither currency is no total; the one in the document currency is.
+    let third = edited(
+        &cii,
+        &[(
+            "<ram:TaxTotalAmount currencyID=\"GBP\">0</ram:TaxTotalAmount>",
+            "<ram:TaxTotalAmount currencyID=\"USD\">5</ram:TaxTotalAmount>",
+        )],
+    );
+    assert_eq!(
+        rules_of_text(&third),
+        Vec::<String>::new(),
+        "without VAT the grand total equals the basis (CII BR-CO-15)"
+    );
+    // A credit note's own codes are read as a credit note (UNTDID 1001, e.g. 261 self-billed).
+    let self_billed_credit = edited(&cii, &[("<ram:TypeCode>380</ram:TypeCode>", "<ram:TypeCode>261</ram:TypeCode>")]);
+    assert!(!rules_of_text(&self_billed_credit).contains(&"BR-CL-01".to_string()));
+    let unknown_type = edited(&cii, &[("<ram:TypeCode>380</ram:TypeCode>", "<ram:TypeCode>999</ram:TypeCode>")]);
+    assert!(rules_of_text(&unknown_type).contains(&"BR-CL-01".to_string()));
 }
