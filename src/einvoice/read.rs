@@ -240,7 +240,8 @@ fn is_vat(scheme: Option<String>) -> bool {
     scheme.is_some_and(|s| s.eq_ignore_ascii_case("VAT"))
 }
 
-/// The `currencyID` of every amount element of a UBL document (the elements BR-CL-03 names).
+/// The `currencyID` of every amount of a document (UBL: the elements BR-CL-03 names; CII: any
+/// element that has one).
 fn amount_currencies(root: &Node) -> Vec<String> {
     const AMOUNTS: &[&str] = &[
         "Amount",
@@ -257,10 +258,11 @@ fn amount_currencies(root: &Node) -> Vec<String> {
         "PayableRoundingAmount",
         "PayableAmount",
     ];
+    let cii = root.name == "CrossIndustryInvoice";
     let mut out = Vec::new();
     let mut stack = vec![root];
     while let Some(n) = stack.pop() {
-        if AMOUNTS.contains(&n.name.as_str()) {
+        if cii || AMOUNTS.contains(&n.name.as_str()) {
             if let Some(c) = n.attr("currencyID") {
                 out.push(c.to_string());
             }
@@ -792,7 +794,7 @@ fn cii(root: &Node, issues: &mut SyntaxIssues) -> Doc {
             .flat_map(|a| a.all("AdditionalReferencedDocument"))
             .filter_map(|r| r.child("AttachmentBinaryObject")?.attr("mimeCode").map(str::to_string))
             .collect(),
-        amount_currencies: Some(Vec::new()),
+        amount_currencies: Some(amount_currencies(root)),
         delivery_date: date102(
             delivery.and_then(|d| d.at(&["ActualDeliverySupplyChainEvent", "OccurrenceDateTime", "DateTimeString"])),
         ),

@@ -116,7 +116,9 @@ pub fn check(d: &Doc) -> Vec<Finding> {
     let mut f: Vec<Finding> = Vec::new();
     let mut fail = |rule: &str, message: String| f.push(Finding { rule: rule.to_string(), message });
     let missing = |v: &Option<String>| !nonempty(v);
-    let peppol = d.customization.as_deref().is_some_and(|c| c.contains("peppol.eu"));
+    // The PEPPOL BIS Billing 3.0 rules apply to documents that declare it (as the official
+    // validation applies them with `--peppol auto`).
+    let peppol = d.customization.as_deref().is_some_and(|c| c.contains(PEPPOL_BILLING));
     // Mandatory elements.
     for (rule, v, what) in [
         ("BR-01", &d.customization, "Specification identifier (BT-24)"),
@@ -519,14 +521,11 @@ pub fn check(d: &Doc) -> Vec<Finding> {
     let amount_currencies = match &d.amount_currencies {
         Some(read) => read,
         None => {
-            // As the writers give them: UBL every amount in the document currency, the VAT
-            // total in accounting currency in that one; CII no currency on amounts.
-            let mut c: Vec<String> = match d.syntax {
-                super::Syntax::Ubl => std::iter::once(d.currency.clone().unwrap_or_default())
-                    .chain(d.tax_currency.clone().filter(|_| t.vat_total_accounting.is_some()))
-                    .collect(),
-                super::Syntax::Cii => Vec::new(),
-            };
+            // As the writers give them: every amount in the document currency (CII: the VAT
+            // total), the VAT total in accounting currency in that one.
+            let mut c: Vec<String> = std::iter::once(d.currency.clone().unwrap_or_default())
+                .chain(d.tax_currency.clone().filter(|_| t.vat_total_accounting.is_some()))
+                .collect();
             c.sort_unstable();
             c.dedup();
             written = c;
@@ -643,6 +642,15 @@ pub fn check(d: &Doc) -> Vec<Finding> {
     // PEPPOL BIS Billing 3.0.
     if peppol {
         peppol_rules(d, &mut fail);
+        for c in amount_currencies {
+            if !codes::has(List::Currency, c) {
+                fail("PEPPOL-EN16931-CL007", format!("the currency `{c}` of an amount is not an ISO 4217 code"));
+            }
+            let vat_acc = d.tax_currency.as_deref() == Some(c.as_str()) && t.vat_total_accounting.is_some();
+            if d.currency.as_deref() != Some(c.as_str()) && !vat_acc {
+                fail("PEPPOL-EN16931-R051", format!("an amount is in {c}, not in the invoice currency"));
+            }
+        }
     }
     f
 }
@@ -755,21 +763,30 @@ fn categories(d: &Doc, fail: &mut impl FnMut(&str, String)) {
         let id = |n: &str| rule_of(c, n);
         let by_rate = matches!(c, "S" | "L" | "M");
         let same = |cat: Option<&str>, rate: Option<Decimal>| cat == Some(c) && (!by_rate || rate == v.rate);
-        let base = csum(
-            d.lines.iter().filter(|l| same(l.category.as_deref(), l.rate)).filter_map(|l| l.net_amount).chain(
-                d.allowances
-                    .iter()
-                    .filter(|a| same(a.category.as_deref(), a.rate))
-                    .filter_map(|a| a.amount.map(|x| if a.charge { x } else { -x })),
-            ),
-        );
+        let cii = d.syntax == super::Syntax::Cii;
+        // The lines, charges and allowances of the row (CII rounds each sum to the cent).
+        let part = |sum: Option<Decimal>| if cii { sum.and_then(x2) } else { sum };
+        let lines =
+            part(csum(d.lines.iter().filter(|l| same(l.category.as_deref(), l.rate)).filter_map(|l| l.net_amount)));
+        let charges = part(csum(
+            d.allowances.iter().filter(|a| a.charge && same(a.category.as_deref(), a.rate)).filter_map(|a| a.amount),
+        ));
+        let allowances = part(csum(
+            d.allowances.iter().filter(|a| !a.charge && same(a.category.as_deref(), a.rate)).filter_map(|a| a.amount),
+        ));
+        let base = match (lines, charges, allowances) {
+            (Some(l), Some(c), Some(a)) => l.checked_add(c).and_then(|x| x.checked_sub(a)),
+            _ => None,
+        };
         let Some(base) = base else {
             fail(RANGE, range_message(&format!("the taxable amount of category {c}")));
             continue;
         };
-        // UBL: categories with a rate within one, the others exactly; CII within one.
-        let exact = !by_rate && d.syntax == super::Syntax::Ubl;
-        if v.base.is_some_and(|b| if exact { b != base } else { !within(b, base, Decimal::ONE, false) }) {
+        // Rows with a rate are checked rate by rate (none without a rate); UBL within one for
+        // those and exactly for the others, CII exactly for those and within one for the others.
+        let exact = by_rate == cii;
+        let checked = !by_rate || v.rate.is_some();
+        if checked && v.base.is_some_and(|b| if exact { b != base } else { !within(b, base, Decimal::ONE, false) }) {
             fail(
                 &id("08"),
                 format!("taxable amount {:?} of category {c} differs from the lines' and allowances' {base}", v.base),
@@ -820,11 +837,81 @@ fn categories(d: &Doc, fail: &mut impl FnMut(&str, String)) {
     }
 }
 
-/// PEPPOL BIS Billing 3.0 rules on references and electronic addresses.
+/// What a PEPPOL BIS Billing 3.0 document's specification identifier (BT-24) contains.
+const PEPPOL_BILLING: &str = "urn:fdc:peppol.eu:2017:poacc:billing:3.0";
+
+/// PEPPOL BIS Billing 3.0 rules on identifiers, profiles, currencies, periods, references and
+/// electronic addresses.
 fn peppol_rules(d: &Doc, fail: &mut impl FnMut(&str, String)) {
     let missing = |v: &Option<String>| !nonempty(v);
+    let customization = d.customization.as_deref().unwrap_or("").trim();
+    if !customization.starts_with(super::PEPPOL_CUSTOMIZATION) || customization.contains("::") {
+        fail(
+            "PEPPOL-EN16931-R004",
+            format!("specification identifier `{customization}` must begin with {}", super::PEPPOL_CUSTOMIZATION),
+        );
+    }
+    let profile = match d.profile.as_deref().map(str::trim) {
+        Some(
+            super::PEPPOL_PROFILE | "urn:peppol:france:billing:regulated" | "urn:peppol:france:billing:non-regulated",
+        ) => Some(1),
+        Some("urn:peppol:bis:billing_with_response") => Some(2),
+        _ => None,
+    };
     if missing(&d.profile) {
         fail("PEPPOL-EN16931-R001", "business process (BT-23) must be provided".into());
+    } else if profile.is_none() {
+        fail(
+            "PEPPOL-EN16931-R007",
+            format!("business process `{}` is not an approved identifier", d.profile.as_deref().unwrap_or("")),
+        );
+    }
+    if let (Some(_), Some(code)) = (profile, d.type_code.as_deref().map(str::trim)) {
+        const INVOICE: &[&str] = &[
+            "71", "80", "82", "84", "102", "218", "219", "326", "331", "380", "382", "383", "384", "386", "388", "393",
+            "395", "553", "575", "623", "780", "817", "870", "875", "876", "877",
+        ];
+        const CREDIT_NOTE: &[&str] = &["381", "396", "81", "83", "532"];
+        match d.kind {
+            super::Kind::Invoice if d.syntax == super::Syntax::Ubl && !INVOICE.contains(&code) => {
+                fail("PEPPOL-EN16931-P0100", format!("invoice type code `{code}` is not one the profile allows"))
+            }
+            super::Kind::CreditNote if d.syntax == super::Syntax::Ubl && !CREDIT_NOTE.contains(&code) => {
+                fail("PEPPOL-EN16931-P0101", format!("credit note type code `{code}` is not one the profile allows"))
+            }
+            _ => {}
+        }
+    }
+    if let (Some(tc), Some(c)) = (&d.tax_currency, &d.currency) {
+        if tc.trim() == c.trim() {
+            fail(
+                "PEPPOL-EN16931-R005",
+                format!("the VAT accounting currency {tc} must differ from the invoice currency"),
+            );
+        }
+    }
+    for l in &d.lines {
+        if l.base_quantity.is_some_and(|b| b <= Decimal::ZERO) {
+            fail("PEPPOL-EN16931-R121", format!("line {}: the base quantity must be above zero", l.id));
+        }
+        if let (Some(lp), Some(ip)) = (&l.period, &d.invoice_period) {
+            if let (Some(ls), Some(is)) = (&lp.start, &ip.start) {
+                if ls < is {
+                    fail(
+                        "PEPPOL-EN16931-R110",
+                        format!("line {}: its period starts ({ls}) before the invoicing period ({is})", l.id),
+                    );
+                }
+            }
+            if let (Some(le), Some(ie)) = (&lp.end, &ip.end) {
+                if le > ie {
+                    fail(
+                        "PEPPOL-EN16931-R111",
+                        format!("line {}: its period ends ({le}) after the invoicing period ({ie})", l.id),
+                    );
+                }
+            }
+        }
     }
     if missing(&d.buyer_reference) && missing(&d.order_reference) {
         fail(

@@ -402,7 +402,7 @@ fn every_rule_fires_on_its_defect_and_a_valid_document_passes() {
         ("party identifier of an unknown scheme", vec![("<cbc:EndpointID schemeID=\"9930\">DE123456789</cbc:EndpointID>", "<cbc:EndpointID schemeID=\"9930\">DE123456789</cbc:EndpointID><cac:PartyIdentification><cbc:ID schemeID=\"ABCD\">77</cbc:ID></cac:PartyIdentification>")], "BR-CL-10"),
         ("legal registration of an unknown scheme", vec![("<cbc:CompanyID>HRB 12345</cbc:CompanyID>", "<cbc:CompanyID schemeID=\"ABCD\">HRB 12345</cbc:CompanyID>")], "BR-CL-11"),
         ("a credit note code on an invoice", vec![("<cbc:InvoiceTypeCode>380</cbc:InvoiceTypeCode>", "<cbc:InvoiceTypeCode>381</cbc:InvoiceTypeCode>")], "BR-CL-01"),
-        ("a self-billed invoice code", vec![("<cbc:InvoiceTypeCode>380</cbc:InvoiceTypeCode>", "<cbc:InvoiceTypeCode>389</cbc:InvoiceTypeCode>")], ""),
+        ("a self-billed invoice code, which PEPPOL billing does not take", vec![("<cbc:InvoiceTypeCode>380</cbc:InvoiceTypeCode>", "<cbc:InvoiceTypeCode>389</cbc:InvoiceTypeCode>")], "PEPPOL-EN16931-P0100"),
         ("a partial construction invoice code", vec![("<cbc:InvoiceTypeCode>380</cbc:InvoiceTypeCode>", "<cbc:InvoiceTypeCode>875</cbc:InvoiceTypeCode>")], ""),
         ("exemption code outside VATEX", vec![(UBL_VAT_ROW, "<cac:TaxCategory>\n        <cbc:ID>S</cbc:ID>\n        <cbc:Percent>19</cbc:Percent><cbc:TaxExemptionReasonCode>VATEX-XX</cbc:TaxExemptionReasonCode>")], "BR-CL-22"),
         ("a breakdown row of category Z without lines of it", vec![("<cbc:ID>S</cbc:ID>\n        <cbc:Percent>7</cbc:Percent>\n        <cac:TaxScheme>\n          <cbc:ID>VAT</cbc:ID>\n        </cac:TaxScheme>\n      </cac:TaxCategory>", "<cbc:ID>Z</cbc:ID>\n        <cbc:Percent>0</cbc:Percent>\n        <cac:TaxScheme>\n          <cbc:ID>VAT</cbc:ID>\n        </cac:TaxScheme>\n      </cac:TaxCategory>")], "BR-Z-08"),
@@ -411,6 +411,9 @@ fn every_rule_fires_on_its_defect_and_a_valid_document_passes() {
         ("a tax total in a third currency is not the VAT total", vec![("<cbc:TaxAmount currencyID=\"EUR\">221.97</cbc:TaxAmount>", "<cbc:TaxAmount currencyID=\"USD\">221.97</cbc:TaxAmount>")], "BR-CO-15"),
         ("line net amount 0.02 off the price", vec![("<cbc:PriceAmount currencyID=\"EUR\">18.50</cbc:PriceAmount>", "<cbc:PriceAmount currencyID=\"EUR\">18.5066</cbc:PriceAmount>")], ""),
         ("line net amount 0.03 off the price", vec![("<cbc:PriceAmount currencyID=\"EUR\">18.50</cbc:PriceAmount>", "<cbc:PriceAmount currencyID=\"EUR\">18.51</cbc:PriceAmount>")], "PEPPOL-EN16931-R120"),
+        ("a specification identifier with an empty part", vec![("poacc:billing:3.0</cbc:CustomizationID>", "poacc:billing:3.0::x</cbc:CustomizationID>")], "PEPPOL-EN16931-R004"),
+        ("a business process PEPPOL does not know", vec![("<cbc:ProfileID>urn:fdc:peppol.eu:2017:poacc:billing:01:1.0</cbc:ProfileID>", "<cbc:ProfileID>urn:example:process</cbc:ProfileID>")], "PEPPOL-EN16931-R007"),
+        ("an amount in another currency", vec![("<cbc:PriceAmount currencyID=\"EUR\">18.50</cbc:PriceAmount>", "<cbc:PriceAmount currencyID=\"USD\">18.50</cbc:PriceAmount>")], "PEPPOL-EN16931-R051"),
         ("a total with three decimals as written", vec![("<cbc:PayableAmount currencyID=\"EUR\">1425.27</cbc:PayableAmount>", "<cbc:PayableAmount currencyID=\"EUR\">1425.270</cbc:PayableAmount>")], "BR-DEC-18"),
     ];
     let mut checked = 0;
@@ -424,7 +427,7 @@ fn every_rule_fires_on_its_defect_and_a_valid_document_passes() {
         }
         checked += 1;
     }
-    assert_eq!(checked, 65);
+    assert_eq!(checked, 68);
 }
 
 #[test]
