@@ -351,8 +351,12 @@ pub struct SkipArgs {
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// UBL Invoice/CreditNote or CII files, or folders of them (searched with their sub-folders).
-    #[arg(value_name = "FILE", required = true)]
+    #[arg(value_name = "FILE", required_unless_present = "rules")]
     pub files: Vec<PathBuf>,
+    /// List every rule the check implements (id, rule set, syntaxes, what it asks) instead of
+    /// checking files; with --json as JSON.
+    #[arg(long)]
+    pub rules: bool,
     /// Print the findings as JSON on stdout.
     #[arg(long)]
     pub json: bool,

@@ -7,6 +7,27 @@ use invoiceflow::cli::CheckArgs;
 use super::{EXIT_FATAL, EXIT_OK, EXIT_REJECTS};
 
 pub(crate) fn check_command(a: CheckArgs) -> u8 {
+    if a.rules {
+        let rules = &*invoiceflow::einvoice::catalog::RULES;
+        if a.json {
+            match serde_json::to_string(rules) {
+                Ok(s) => println!("{s}"),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return EXIT_FATAL;
+                }
+            }
+        } else {
+            use std::io::Write as _;
+            // Written line by line: a closed pipe (`| head`) ends the listing, not the program.
+            let mut out = std::io::stdout().lock();
+            let header = writeln!(out, "{:<22} {:<13} {:<9} a document has / does", "rule", "set", "syntaxes");
+            let _ = header.and_then(|()| {
+                rules.iter().try_for_each(|r| writeln!(out, "{:<22} {:<13} {:<9} {}", r.id, r.set, r.syntaxes, r.asks))
+            });
+        }
+        return EXIT_OK;
+    }
     let mut files = Vec::new();
     for p in &a.files {
         if p.is_dir() {

@@ -4,6 +4,7 @@
 //! money: every amount here is a posted amount (sign-flipped for credit notes).
 
 mod build;
+pub mod catalog;
 pub mod cii;
 pub mod codes;
 pub mod read;

@@ -114,7 +114,10 @@ fn category_name(c: &str) -> &'static str {
 /// own: a missing element fails the rules that ask for it and no other.
 pub fn check(d: &Doc) -> Vec<Finding> {
     let mut f: Vec<Finding> = Vec::new();
-    let mut fail = |rule: &str, message: String| f.push(Finding { rule: rule.to_string(), message });
+    let mut fail = |rule: &str, message: String| {
+        debug_assert!(super::catalog::known(rule), "{rule} is not in the rule list (einvoice::catalog)");
+        f.push(Finding { rule: rule.to_string(), message })
+    };
     let missing = |v: &Option<String>| !nonempty(v);
     // The PEPPOL BIS Billing 3.0 rules apply to documents that declare it (as the official
     // validation applies them with `--peppol auto`).

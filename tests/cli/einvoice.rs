@@ -533,3 +533,17 @@ fn cii_documents_are_read_whole_for_the_rules() {
     let unknown_type = edited(&cii, &[("<ram:TypeCode>380</ram:TypeCode>", "<ram:TypeCode>999</ram:TypeCode>")]);
     assert!(rules_of_text(&unknown_type).contains(&"BR-CL-01".to_string()));
 }
+
+#[test]
+fn check_lists_its_rules() {
+    let run = crate::invoiceflow(&["check", "--rules", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let rules = run.json();
+    let rules = rules.as_array().unwrap();
+    assert_eq!(rules.len(), 246);
+    let ic = rules.iter().find(|r| r["id"] == "BR-IC-02").unwrap();
+    assert_eq!(ic["set"], "EN 16931");
+    assert!(ic["asks"].as_str().unwrap().starts_with("intra-community supply: lines of the category need"), "{ic}");
+    let text = crate::invoiceflow(&["check", "--rules"]);
+    assert!(text.stdout.lines().any(|l| l.starts_with("PEPPOL-EN16931-P0100   PEPPOL BIS 3  UBL")), "{}", text.stdout);
+}
