@@ -51,6 +51,7 @@ fn stages(c: &mut Criterion) {
         first: 1,
         parquet: false,
         unsorted: false,
+        all_categories: false,
     })
     .unwrap();
     let catalog = Catalog::builtin();

@@ -390,6 +390,11 @@ pub struct GenerateArgs {
     /// Lines not grouped by invoice: the lines of each block of 512 invoices are interleaved.
     #[arg(long)]
     pub unsorted: bool,
+    /// Customers of every VAT category the e-invoice writers support, not only S, K and G: zero
+    /// rated (Z), exempt (E), domestic reverse charge (AE), not subject to VAT (O), IGIC (L),
+    /// IPSI (M) — a different data set, for validating the documents of every category.
+    #[arg(long)]
+    pub all_categories: bool,
 }
 
 /// A whole number in `LO..=HI` (a usage error otherwise, with the range in the message).

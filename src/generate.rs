@@ -32,6 +32,10 @@ pub struct GenerateRequest {
     /// Interleave the lines of blocks of invoices instead of keeping each invoice's lines
     /// together (files that are not grouped by invoice).
     pub unsorted: bool,
+    /// Customers of every VAT category the writers support besides S, K and G: zero rated (Z),
+    /// exempt (E), domestic reverse charge (AE), not subject to VAT (O), IGIC (L) and IPSI
+    /// (M), so that the documents of every category can be validated (a different data set).
+    pub all_categories: bool,
 }
 
 /// What was generated.
@@ -94,6 +98,26 @@ const ITEMS: &[(&str, &str, &str)] = &[
 /// Customer tax groups with their share of customers: domestic, EU (reverse charge), export.
 const GROUPS: &[(&str, u64)] = &[("DOM", 80), ("EU", 12), ("EXP", 8)];
 
+/// The tax groups with `--all-categories`: the three above and one per further category.
+const ALL_GROUPS: &[(&str, u64)] =
+    &[("DOM", 40), ("EU", 10), ("EXP", 8), ("ZRO", 7), ("EXM", 7), ("RC", 7), ("OUT", 7), ("IGIC", 7), ("IPSI", 7)];
+
+/// The tax code and rate of a line of a customer of `group` for an item of `item_group`.
+fn tax_of(group: &str, item_group: &str) -> (Decimal, &'static str) {
+    match (group, item_group) {
+        ("DOM", "FULL") => (Decimal::from(19), "VAT19"),
+        ("DOM", _) => (Decimal::from(7), "VAT7"),
+        ("EU", _) => (Decimal::ZERO, "VAT0EU"),
+        ("ZRO", _) => (Decimal::ZERO, "ZERO"),
+        ("EXM", _) => (Decimal::ZERO, "EXEMPT"),
+        ("RC", _) => (Decimal::ZERO, "RCDOM"),
+        ("OUT", _) => (Decimal::ZERO, "NOTSUBJ"),
+        ("IGIC", _) => (Decimal::from(7), "IGIC7"),
+        ("IPSI", _) => (Decimal::from(4), "IPSI4"),
+        _ => (Decimal::ZERO, "EXPORT"),
+    }
+}
+
 fn io_err(path: &Path) -> impl Fn(io::Error) -> io::Error + '_ {
     move |e| io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
@@ -125,7 +149,12 @@ fn quote(s: &str) -> String {
     }
 }
 
-fn master(dir: &Path, customers: u64, rng: &mut Rng) -> io::Result<Vec<(String, &'static str, &'static str)>> {
+fn master(
+    dir: &Path,
+    customers: u64,
+    all_categories: bool,
+    rng: &mut Rng,
+) -> io::Result<Vec<(String, &'static str, &'static str)>> {
     fs::create_dir_all(dir).map_err(io_err(dir))?;
     write_file(
         &dir.join("LegalEntity.csv"),
@@ -134,15 +163,40 @@ fn master(dir: &Path, customers: u64, rng: &mut Rng) -> io::Result<Vec<(String, 
     )?;
     write_file(
         &dir.join("SalesTaxCode.csv"),
-        "TaxCode,Name,Rate,VatCategory,ExemptionReasonCode,ExemptionReason,SalesTaxPayableAccount\n\
-         VAT19,VAT 19 %,19,S,,,260100\nVAT7,VAT 7 %,7,S,,,260110\n\
-         VAT0EU,Intra-Community supply,0,K,VATEX-EU-IC,Intra-Community supply,260120\n\
-         EXPORT,Export,0,G,VATEX-EU-G,Export outside the EU,260130\n",
+        &format!(
+            "TaxCode,Name,Rate,VatCategory,ExemptionReasonCode,ExemptionReason,SalesTaxPayableAccount\n\
+             VAT19,VAT 19 %,19,S,,,260100\nVAT7,VAT 7 %,7,S,,,260110\n\
+             VAT0EU,Intra-Community supply,0,K,VATEX-EU-IC,Intra-Community supply,260120\n\
+             EXPORT,Export,0,G,VATEX-EU-G,Export outside the EU,260130\n{}",
+            if all_categories {
+                "ZERO,Zero rated,0,Z,,,260140\n\
+                 EXEMPT,Exempt,0,E,VATEX-EU-132,Exempt (Art. 132),260150\n\
+                 RCDOM,Domestic reverse charge,0,AE,VATEX-EU-AE,Reverse charge,260160\n\
+                 NOTSUBJ,Not subject to VAT,0,O,VATEX-EU-O,Not subject to VAT,260170\n\
+                 IGIC7,IGIC 7 %,7,L,,,260180\nIPSI4,IPSI 4 %,4,M,,,260190\n"
+            } else {
+                ""
+            }
+        ),
     )?;
-    write_file(&dir.join("SalesTaxGroup.csv"), "SalesTaxGroup,TaxCode\nDOM,VAT19\nDOM,VAT7\nEU,VAT0EU\nEXP,EXPORT\n")?;
+    let (extra_groups, extra_items) = if all_categories {
+        (
+            "ZRO,ZERO\nEXM,EXEMPT\nRC,RCDOM\nOUT,NOTSUBJ\nIGIC,IGIC7\nIPSI,IPSI4\n",
+            "FULL,ZERO\nFULL,EXEMPT\nFULL,RCDOM\nFULL,NOTSUBJ\nFULL,IGIC7\nFULL,IPSI4\n\
+             REDUCED,ZERO\nREDUCED,EXEMPT\nREDUCED,RCDOM\nREDUCED,NOTSUBJ\nREDUCED,IGIC7\nREDUCED,IPSI4\n",
+        )
+    } else {
+        ("", "")
+    };
+    write_file(
+        &dir.join("SalesTaxGroup.csv"),
+        &format!("SalesTaxGroup,TaxCode\nDOM,VAT19\nDOM,VAT7\nEU,VAT0EU\nEXP,EXPORT\n{extra_groups}"),
+    )?;
     write_file(
         &dir.join("ItemSalesTaxGroup.csv"),
-        "ItemSalesTaxGroup,TaxCode\nFULL,VAT19\nFULL,VAT0EU\nFULL,EXPORT\nREDUCED,VAT7\nREDUCED,VAT0EU\nREDUCED,EXPORT\n",
+        &format!(
+            "ItemSalesTaxGroup,TaxCode\nFULL,VAT19\nFULL,VAT0EU\nFULL,EXPORT\nREDUCED,VAT7\nREDUCED,VAT0EU\nREDUCED,EXPORT\n{extra_items}"
+        ),
     )?;
     write_file(
         &dir.join("PaymentTerms.csv"),
@@ -169,15 +223,16 @@ fn master(dir: &Path, customers: u64, rng: &mut Rng) -> io::Result<Vec<(String, 
     for i in 0..customers {
         let roll = rng.below(100);
         let mut acc = 0;
-        let group = GROUPS.iter().find(|(_, share)| {
+        let groups = if all_categories { ALL_GROUPS } else { GROUPS };
+        let group = groups.iter().find(|(_, share)| {
             acc += share;
             roll < acc
         });
         let group = group.map(|g| g.0).unwrap_or("DOM");
         let (country, scheme) = match group {
-            "DOM" => ("DE", "9930"),
             "EU" => ("FR", "9957"),
-            _ => ("CH", "0060"),
+            "EXP" => ("CH", "0060"),
+            _ => ("DE", "9930"),
         };
         let terms = ["Net14", "Net30", "CM30"][rng.below(3) as usize];
         let account = format!("C{i:06}");
@@ -189,6 +244,8 @@ fn master(dir: &Path, customers: u64, rng: &mut Rng) -> io::Result<Vec<(String, 
             _ => format!("{country}{id:09}"),
         };
         let endpoint = if scheme == "0060" { format!("{:09}", 100_000_000 + i) } else { vat.clone() };
+        // A customer not subject to VAT has no VAT identifier (BR-O-02).
+        let vat = if group == "OUT" { String::new() } else { vat };
         writeln!(
             w,
             "{account},Customer {i} GmbH,{group},EUR,{terms},{group},Street {},City {},{:05},{country},{vat},{endpoint},{scheme}",
@@ -231,7 +288,7 @@ pub fn generate(req: &GenerateRequest) -> io::Result<Generated> {
     let mut extra = Rng::new(req.seed ^ 0x5EED_F00D_CAFE_D00D);
     fs::create_dir_all(&req.out).map_err(io_err(&req.out))?;
     let master_dir = req.out.join("master");
-    let customers = master(&master_dir, req.customers.max(1), &mut rng)?;
+    let customers = master(&master_dir, req.customers.max(1), req.all_categories, &mut rng)?;
     let headers_path = req.out.join("SalesInvoiceHeaderV2.csv");
     let lines_path = req.out.join("BusinessDocumentSalesInvoiceLineItem.csv");
     let mut hw = BufWriter::with_capacity(1 << 20, File::create(&headers_path).map_err(io_err(&headers_path))?);
@@ -273,9 +330,10 @@ pub fn generate(req: &GenerateRequest) -> io::Result<Generated> {
         let defect_line = rng.below(nlines);
         let header_rec_id = 5_637_150_000 + req.first + n;
         let (tax_type, reverse) = match *group {
-            "DOM" => ("Domestic", 0),
             "EU" => ("EU", 1),
-            _ => ("Export", 0),
+            "RC" => ("Domestic", 1),
+            "EXP" => ("Export", 0),
+            _ => ("Domestic", 0),
         };
         // (net, rate) per line, for the header's totals.
         let mut per_rate: Vec<(Decimal, Decimal)> = Vec::new();
@@ -294,12 +352,7 @@ pub fn generate(req: &GenerateRequest) -> io::Result<Generated> {
             let pct = if rng.below(10) == 0 { Decimal::from(5 * (1 + rng.below(4))) } else { Decimal::ZERO };
             let gross = qty * price;
             let net = round_money(gross - gross * pct / hundred, cur);
-            let (rate, tax_name) = match (*group, item_group) {
-                ("DOM", "FULL") => (Decimal::from(19), "VAT19"),
-                ("DOM", _) => (Decimal::from(7), "VAT7"),
-                ("EU", _) => (Decimal::ZERO, "VAT0EU"),
-                _ => (Decimal::ZERO, "EXPORT"),
-            };
+            let (rate, tax_name) = tax_of(group, item_group);
             match per_rate.iter_mut().find(|(r, _)| *r == rate) {
                 Some((_, b)) => *b += net,
                 None => per_rate.push((rate, net)),

@@ -118,6 +118,7 @@ fn main() -> ExitCode {
                 first: a.first.max(1),
                 parquet: a.parquet,
                 unsorted: a.unsorted,
+                all_categories: a.all_categories,
             };
             match invoiceflow::generate::generate(&req) {
                 Ok(g) => {

@@ -91,6 +91,7 @@ fn generated(dir: &std::path::Path, invoices: u64, unsorted: bool) -> invoiceflo
         first: 1,
         parquet: false,
         unsorted,
+        all_categories: false,
     })
     .unwrap()
 }

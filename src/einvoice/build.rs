@@ -111,10 +111,15 @@ pub fn build_with(
                 text(cells[tc::EXEMPTION_REASON]).map(str::to_string),
             ),
         };
+        // A breakdown row not subject to VAT gets the rate 0 all the same: EN 16931 allows it
+        // (BR-48 only excuses its absence), and the German PEPPOL rule DE-R-014 asks for a rate
+        // on every row when seller and buyer are in Germany. Its lines and allowances get none
+        // (BR-O-05 … BR-O-07).
+        let row_rate = if category == "O" { Some(Decimal::ZERO) } else { rate };
         vat.push(VatRow {
             category,
             category_vat: true,
-            rate,
+            rate: row_rate,
             base: Some(dec(cells[tc::BASE]) * sign),
             amount: Some(dec(cells[tc::AMOUNT]) * sign),
             exemption_code,
@@ -257,6 +262,12 @@ pub fn build_with(
         tax_currency,
         lines,
     };
+    // A document not subject to VAT names no VAT identifier of the seller or the buyer
+    // (BR-O-02 … BR-O-04): the seller is identified by its legal registration.
+    if doc.vat.iter().any(|v| v.category == "O") {
+        doc.seller.vat_id = None;
+        doc.buyer.vat_id = None;
+    }
     doc.tidy();
     Ok(doc)
 }

@@ -185,6 +185,7 @@ const FIXED: &[(&str, &str, &str, &str)] = &[
     ("PEPPOL-EN16931-R121", PEPPOL, BOTH, "a base quantity is above zero"),
     ("PEPPOL-EN16931-P0100", PEPPOL, "UBL", "an invoice's type code is one the billing profile allows"),
     ("PEPPOL-EN16931-P0101", PEPPOL, "UBL", "a credit note's type code is one the billing profile allows"),
+    ("DE-R-014", PEPPOL, "UBL", "seller and buyer in Germany: every VAT breakdown row has a rate (BT-119)"),
     ("PEPPOL-EN16931-CL007", PEPPOL, BOTH, "amounts' currencies are ISO 4217 codes"),
     ("PEPPOL-EN16931-CL008", PEPPOL, BOTH, "electronic address schemes are in PEPPOL's EAS list"),
     ("PEPPOL-COMMON-R040", PEPPOL, BOTH, "a GLN (0088) has its format and check digit"),

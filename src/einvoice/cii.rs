@@ -172,8 +172,12 @@ pub fn write(d: &Doc) -> String {
         x.opt("ram:ExemptionReason", v.exemption_reason.as_deref());
         x.leaf("ram:BasisAmount", &num(v.base.unwrap_or_default())).leaf("ram:CategoryCode", &v.category);
         x.opt("ram:ExemptionReasonCode", v.exemption_code.as_deref());
-        if v.category != "O" {
-            x.leaf("ram:RateApplicablePercent", &num(v.rate.unwrap_or_default()));
+        // A row not subject to VAT takes its rate when the model gives one (see `build`).
+        match (v.category.as_str(), v.rate) {
+            ("O", None) => {}
+            (_, rate) => {
+                x.leaf("ram:RateApplicablePercent", &num(rate.unwrap_or_default()));
+            }
         }
         x.close("ram:ApplicableTradeTax");
     }

@@ -885,6 +885,11 @@ fn peppol_rules(d: &Doc, fail: &mut impl FnMut(&str, String)) {
             _ => {}
         }
     }
+    // German national rule: seller and buyer in Germany give every breakdown row a rate.
+    let in_de = |p: &super::Party| p.country.as_deref().is_some_and(|c| c.trim().eq_ignore_ascii_case("DE"));
+    if d.syntax == super::Syntax::Ubl && in_de(&d.seller) && in_de(&d.buyer) && d.vat.iter().any(|v| v.rate.is_none()) {
+        fail("DE-R-014", "seller and buyer are in Germany: every VAT breakdown row needs its rate (BT-119)".into());
+    }
     if let (Some(tc), Some(c)) = (&d.tax_currency, &d.currency) {
         if tc.trim() == c.trim() {
             fail(

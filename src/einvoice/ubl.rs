@@ -164,10 +164,12 @@ fn party(x: &mut Xml, p: &Party) {
     x.close("cac:Party");
 }
 
+/// A tax category: its code, the rate when there is one (a line's or an allowance's category
+/// not subject to VAT has none; callers pass `None` then), an exemption.
 fn tax_category(x: &mut Xml, tag: &str, category: &str, rate: Option<Decimal>, exemption: Option<(&str, &str)>) {
     x.open(tag).leaf("cbc:ID", category);
-    if category != "O" {
-        x.leaf("cbc:Percent", &num(rate.unwrap_or_default()));
+    if let Some(r) = rate {
+        x.leaf("cbc:Percent", &num(r));
     }
     if let Some((code, reason)) = exemption {
         x.opt("cbc:TaxExemptionReasonCode", Some(code));
@@ -181,7 +183,7 @@ fn allowance(x: &mut Xml, cur: &str, a: &AllowanceCharge) {
     x.opt("cbc:AllowanceChargeReason", a.reason.as_deref());
     amount(x, "cbc:Amount", cur, a.amount.unwrap_or_default());
     if let Some(c) = &a.category {
-        tax_category(x, "cac:TaxCategory", c, a.rate, None);
+        tax_category(x, "cac:TaxCategory", c, (c != "O").then(|| a.rate.unwrap_or_default()), None);
     }
     x.close("cac:AllowanceCharge");
 }
@@ -278,7 +280,9 @@ pub fn write(d: &Doc) -> String {
             (None, Some(r)) => Some(("", r.as_str())),
             _ => None,
         };
-        tax_category(&mut x, "cac:TaxCategory", &v.category, v.rate, ex);
+        // A row not subject to VAT takes its rate when the model gives one (see `build`).
+        let rate = if v.category == "O" { v.rate } else { Some(v.rate.unwrap_or_default()) };
+        tax_category(&mut x, "cac:TaxCategory", &v.category, rate, ex);
         x.close("cac:TaxSubtotal");
     }
     x.close("cac:TaxTotal");
@@ -318,7 +322,7 @@ pub fn write(d: &Doc) -> String {
             x.open("cac:SellersItemIdentification").leaf("cbc:ID", id).close("cac:SellersItemIdentification");
         }
         if let Some(c) = &l.category {
-            tax_category(&mut x, "cac:ClassifiedTaxCategory", c, l.rate, None);
+            tax_category(&mut x, "cac:ClassifiedTaxCategory", c, (c != "O").then(|| l.rate.unwrap_or_default()), None);
         }
         x.close("cac:Item");
         x.open("cac:Price");

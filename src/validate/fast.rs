@@ -267,6 +267,7 @@ mod tests {
             first: 1,
             parquet: false,
             unsorted: false,
+            all_categories: false,
         })
         .unwrap();
         let catalog = crate::entity::Catalog::builtin();

@@ -377,6 +377,7 @@ fn every_rule_fires_on_its_defect_and_a_valid_document_passes() {
         ("VAT breakdown without tax amount", vec![("<cbc:TaxAmount currencyID=\"EUR\">3.89</cbc:TaxAmount>", "")], "BR-46"),
         ("VAT breakdown of another scheme", vec![("<cbc:Percent>7</cbc:Percent>\n        <cac:TaxScheme>\n          <cbc:ID>VAT</cbc:ID>", "<cbc:Percent>7</cbc:Percent>\n        <cac:TaxScheme>\n          <cbc:ID>GST</cbc:ID>")], "BR-47"),
         ("VAT breakdown without rate", vec![(UBL_VAT_ROW, "<cac:TaxCategory>\n        <cbc:ID>S</cbc:ID>")], "BR-48"),
+        ("a breakdown row without rate between German parties", vec![(UBL_VAT_ROW, "<cac:TaxCategory>\n        <cbc:ID>S</cbc:ID>")], "DE-R-014"),
         ("line category of another scheme", vec![("<cbc:Percent>7</cbc:Percent>\n        <cac:TaxScheme>\n          <cbc:ID>VAT</cbc:ID>\n        </cac:TaxScheme>\n      </cac:ClassifiedTaxCategory>", "<cbc:Percent>7</cbc:Percent>\n        <cac:TaxScheme>\n          <cbc:ID>GST</cbc:ID>\n        </cac:TaxScheme>\n      </cac:ClassifiedTaxCategory>")], "BR-CO-04"),
         ("payment means without code", vec![("<cbc:PaymentMeansCode>58</cbc:PaymentMeansCode>", "")], "BR-49"),
         ("credit transfer account without identifier", vec![("<cbc:ID>DE89370400440532013000</cbc:ID>", "")], "BR-50"),
@@ -427,7 +428,7 @@ fn every_rule_fires_on_its_defect_and_a_valid_document_passes() {
         }
         checked += 1;
     }
-    assert_eq!(checked, 68);
+    assert_eq!(checked, 69);
 }
 
 #[test]
@@ -540,10 +541,56 @@ fn check_lists_its_rules() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let rules = run.json();
     let rules = rules.as_array().unwrap();
-    assert_eq!(rules.len(), 246);
+    assert_eq!(rules.len(), 247);
     let ic = rules.iter().find(|r| r["id"] == "BR-IC-02").unwrap();
     assert_eq!(ic["set"], "EN 16931");
     assert!(ic["asks"].as_str().unwrap().starts_with("intra-community supply: lines of the category need"), "{ic}");
     let text = crate::invoiceflow(&["check", "--rules"]);
     assert!(text.stdout.lines().any(|l| l.starts_with("PEPPOL-EN16931-P0100   PEPPOL BIS 3  UBL")), "{}", text.stdout);
+}
+
+#[test]
+fn documents_of_every_vat_category_are_written_and_pass_the_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = data.display().to_string();
+    let run = crate::invoiceflow(&["generate", "--invoices", "300", "--seed", "5", "--all-categories", "--out", &d]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let store = dir.path().join("s.db").display().to_string();
+    let master = data.join("master").display().to_string();
+    let run = crate::invoiceflow(&[
+        "import",
+        "--quiet",
+        "--json",
+        "--master",
+        &master,
+        "--store",
+        &store,
+        &format!("{d}/SalesInvoiceHeaderV2.csv"),
+        &format!("{d}/BusinessDocumentSalesInvoiceLineItem.csv"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for syntax in ["ubl", "cii"] {
+        let out = dir.path().join(syntax);
+        let json = einvoice(Path::new(&store), syntax, &out, None);
+        assert_eq!(
+            (json["documents"].as_u64(), json["refused"].as_array().map(Vec::len)),
+            (Some(300), Some(0)),
+            "{json}"
+        );
+        // Every category is among the documents (the line categories as written).
+        let mut seen = std::collections::BTreeSet::new();
+        for e in std::fs::read_dir(out.join("DEMF")).unwrap() {
+            let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+            for c in ["S", "Z", "E", "AE", "K", "G", "O", "L", "M"] {
+                let (ubl, cii) = (format!("<cbc:ID>{c}</cbc:ID>"), format!("<ram:CategoryCode>{c}</ram:CategoryCode>"));
+                if text.contains(&ubl) || text.contains(&cii) {
+                    seen.insert(c);
+                }
+            }
+        }
+        assert_eq!(seen.len(), 9, "{syntax}: {seen:?}");
+        let check = crate::invoiceflow(&["check", &out.display().to_string()]);
+        assert_eq!(check.code, 0, "{}", check.stderr);
+    }
 }

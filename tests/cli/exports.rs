@@ -18,6 +18,7 @@ fn batch(dir: &Path, invoices: u64, first: u64) -> invoiceflow::generate::Genera
         first,
         parquet: false,
         unsorted: false,
+        all_categories: false,
     })
     .unwrap()
 }

@@ -199,6 +199,7 @@ fn generated_parquet_files_import_like_their_csv() {
         first: 1,
         parquet: true,
         unsorted: false,
+        all_categories: false,
     })
     .unwrap();
     let run = import(

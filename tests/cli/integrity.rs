@@ -740,6 +740,7 @@ fn exports_and_einvoices_run_to_completion_while_an_import_writes() {
         first: 1,
         parquet: false,
         unsorted: false,
+        all_categories: false,
     })
     .unwrap();
     let store = d.join("s.db");
@@ -1366,6 +1367,7 @@ fn lines_in_more_partitions_than_the_open_files_limit() {
         first: 1,
         parquet: false,
         unsorted: true,
+        all_categories: false,
     })
     .unwrap();
 

@@ -25,6 +25,7 @@ fn data(dir: &Path, invoices: u64, defect_rate: f64) {
         first: 1,
         parquet: false,
         unsorted: false,
+        all_categories: false,
     })
     .unwrap();
 }
@@ -496,6 +497,7 @@ fn unsorted_lines_give_the_store_and_outputs_of_sorted_lines() {
             first: 1,
             parquet: false,
             unsorted,
+            all_categories: false,
         })
         .unwrap();
         let store = dir.path().join(format!("{name}.db"));
