@@ -66,11 +66,13 @@ pub enum ReadError {
     UnknownRoot(String),
 }
 
+/// A name without its namespace prefix (the part after the last `:`).
 fn local(name: &[u8]) -> String {
-    let s = String::from_utf8_lossy(name);
-    match s.rfind(':') {
-        Some(i) => s[i + 1..].to_string(),
-        None => s.into_owned(),
+    let at = name.iter().rposition(|&b| b == b':').map_or(0, |i| i + 1);
+    let tail = &name[at..];
+    match std::str::from_utf8(tail) {
+        Ok(s) => s.to_string(),
+        Err(_) => String::from_utf8_lossy(tail).into_owned(),
     }
 }
 
@@ -152,6 +154,13 @@ pub fn parse(xml: &[u8]) -> Result<Node, ReadError> {
                 }
             }
             Event::Text(t) => {
+                // Whitespace before any text of the element (indentation between elements) is
+                // not kept: every text is read trimmed. Whitespace after some text is (it may
+                // lie between two character references).
+                if t.iter().all(u8::is_ascii_whitespace) && stack.last().is_none_or(|top| top.text.is_empty()) {
+                    buf.clear();
+                    continue;
+                }
                 let s = t.decode().map_err(|e| xml_err(&reader, &e))?;
                 if let Some(top) = stack.last_mut() {
                     top.text.push_str(&s);
