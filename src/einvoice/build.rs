@@ -54,8 +54,8 @@ fn party(p: &crate::post::Party) -> Party {
         trading_name: None,
         id_schemes: Vec::new(),
         legal_id_scheme: None,
-        // The writers always write the postal address.
-        postal_address: true,
+        // The writers write the postal address when it has a part.
+        postal_address: [&p.street, &p.city, &p.zip, &p.country].iter().any(|v| v.is_some()),
     }
 }
 
@@ -242,6 +242,7 @@ pub fn build_with(
         object_id_schemes: Vec::new(),
         attachment_mimes: Vec::new(),
         amount_currencies: None,
+        empty_elements: None,
         payment_terms: payment_terms(parties.terms.as_deref(), s.cash_discount.as_ref(), &s.currency),
         seller: party(&parties.seller),
         buyer: party(&parties.buyer),

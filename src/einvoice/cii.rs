@@ -140,7 +140,8 @@ pub fn write(d: &Doc) -> String {
             .close("ram:BuyerOrderReferencedDocument");
     }
     x.close("ram:ApplicableHeaderTradeAgreement");
-    x.open("ram:ApplicableHeaderTradeDelivery");
+    // Required by the CII schema, however empty.
+    x.open_required("ram:ApplicableHeaderTradeDelivery");
     if let Some(c) = &d.delivery_country {
         x.open("ram:ShipToTradeParty").open("ram:PostalTradeAddress").leaf("ram:CountryID", c);
         x.close("ram:PostalTradeAddress").close("ram:ShipToTradeParty");

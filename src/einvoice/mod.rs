@@ -661,6 +661,9 @@ pub struct Doc {
     pub object_id_schemes: Vec<String>,
     /// The MIME codes of attached documents (BT-125).
     pub attachment_mimes: Vec<String>,
+    /// Elements of a read document without child elements and without text (`None` for a
+    /// document built to be written: the writers write no empty element): PEPPOL-EN16931-R008.
+    pub empty_elements: Option<usize>,
     /// The currencies a read document's amounts give (`currencyID`, each once), for BR-CL-03;
     /// `None` for a document built to be written, whose amounts the writer gives the
     /// document's currency (and its VAT total in accounting currency that currency).
@@ -713,6 +716,7 @@ impl Doc {
         let mut d = self.clone();
         d.syntax = syntax;
         d.amount_currencies = None;
+        d.empty_elements = None;
         d.payee = None;
         d.tax_rep = None;
         d.invoice_period = None;
@@ -740,8 +744,12 @@ impl Doc {
             p.id_schemes.clear();
             p.legal_id_scheme = None;
             p.scheme_ids.clear();
-            p.postal_address = true;
+            // The writers leave out an empty element: an address of absent parts is none.
+            p.postal_address = [&p.street, &p.city, &p.zip, &p.country].iter().any(|v| v.is_some());
         }
+        // A payment instruction of absent parts is left out too.
+        let credit_note_due = d.kind == Kind::CreditNote && d.due_date.is_some() && syntax == Syntax::Ubl;
+        d.payments.retain(|p| p.code.is_some() || p.account.is_some() || credit_note_due);
         for p in &mut d.payments {
             p.card = None;
             p.account_given = p.account.is_some();

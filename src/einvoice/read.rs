@@ -284,6 +284,19 @@ fn amount_currencies(root: &Node) -> Vec<String> {
     out
 }
 
+/// The elements without child elements and without text (whitespace only), attributes or not.
+fn empty_elements(root: &Node) -> usize {
+    let mut n = 0;
+    let mut stack = vec![root];
+    while let Some(e) = stack.pop() {
+        if e.children.is_empty() && e.text.trim().is_empty() {
+            n += 1;
+        }
+        stack.extend(e.children.iter());
+    }
+    n
+}
+
 /// A UBL tax category's code, and whether it is of the VAT scheme.
 fn ubl_category(cat: Option<&Node>) -> (Option<String>, bool) {
     match cat {
@@ -519,6 +532,7 @@ fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
             .filter_map(|r| r.at(&["Attachment", "EmbeddedDocumentBinaryObject"])?.attr("mimeCode").map(str::to_string))
             .collect(),
         amount_currencies: Some(amount_currencies(root)),
+        empty_elements: Some(empty_elements(root)),
         delivery_date: root.text_at(&["Delivery", "ActualDeliveryDate"]),
         delivery_country: root.text_at(&["Delivery", "DeliveryLocation", "Address", "Country", "IdentificationCode"]),
         delivery_address: root.at(&["Delivery", "DeliveryLocation", "Address"]).is_some(),
@@ -804,6 +818,7 @@ fn cii(root: &Node, issues: &mut SyntaxIssues) -> Doc {
             .filter_map(|r| r.child("AttachmentBinaryObject")?.attr("mimeCode").map(str::to_string))
             .collect(),
         amount_currencies: Some(amount_currencies(root)),
+        empty_elements: Some(empty_elements(root)),
         delivery_date: date102(
             delivery.and_then(|d| d.at(&["ActualDeliverySupplyChainEvent", "OccurrenceDateTime", "DateTimeString"])),
         ),

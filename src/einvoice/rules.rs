@@ -119,9 +119,10 @@ pub fn check(d: &Doc) -> Vec<Finding> {
         f.push(Finding { rule: rule.to_string(), message })
     };
     let missing = |v: &Option<String>| !nonempty(v);
-    // The PEPPOL BIS Billing 3.0 rules apply to documents that declare it (as the official
-    // validation applies them with `--peppol auto`).
-    let peppol = d.customization.as_deref().is_some_and(|c| c.contains(PEPPOL_BILLING));
+    // The PEPPOL BIS Billing 3.0 rules apply to UBL documents that declare it (as the official
+    // validation applies them with `--peppol auto`; PEPPOL BIS 3 is a UBL specification).
+    let peppol =
+        d.syntax == super::Syntax::Ubl && d.customization.as_deref().is_some_and(|c| c.contains(PEPPOL_BILLING));
     // Mandatory elements.
     for (rule, v, what) in [
         ("BR-01", &d.customization, "Specification identifier (BT-24)"),
@@ -847,6 +848,9 @@ const PEPPOL_BILLING: &str = "urn:fdc:peppol.eu:2017:poacc:billing:3.0";
 /// electronic addresses.
 fn peppol_rules(d: &Doc, fail: &mut impl FnMut(&str, String)) {
     let missing = |v: &Option<String>| !nonempty(v);
+    if let Some(n) = d.empty_elements.filter(|n| *n > 0) {
+        fail("PEPPOL-EN16931-R008", format!("the document has {n} empty element{}", if n == 1 { "" } else { "s" }));
+    }
     let customization = d.customization.as_deref().unwrap_or("").trim();
     if !customization.starts_with(super::PEPPOL_CUSTOMIZATION) || customization.contains("::") {
         fail(

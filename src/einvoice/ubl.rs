@@ -10,6 +10,10 @@ use super::{AllowanceCharge, Doc, Kind, Party};
 pub struct Xml {
     s: String,
     depth: usize,
+    /// Each open element: where its indentation starts and where its content starts. An
+    /// element closed without content is taken out again: no empty element is ever written
+    /// (PEPPOL-EN16931-R008), so a container of absent values disappears with them.
+    opened: Vec<(usize, usize)>,
 }
 
 impl Xml {
@@ -22,7 +26,7 @@ impl Xml {
     pub fn with_capacity(bytes: usize) -> Xml {
         let mut s = String::with_capacity(bytes);
         s.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
-        Xml { s, depth: 0 }
+        Xml { s, depth: 0, opened: Vec::new() }
     }
     fn indent(&mut self) {
         self.s.push('\n');
@@ -34,10 +38,20 @@ impl Xml {
     pub fn open(&mut self, tag: &str) -> &mut Self {
         self.open_attrs(tag, &[])
     }
+    /// `<tag>` of an element the schema requires even when it has no content (written always).
+    pub fn open_required(&mut self, tag: &str) -> &mut Self {
+        self.open(tag);
+        if let Some(top) = self.opened.last_mut() {
+            top.1 = usize::MAX;
+        }
+        self
+    }
     /// `<tag a="v" …>`.
     pub fn open_attrs(&mut self, tag: &str, attrs: &[(&str, &str)]) -> &mut Self {
+        let before = self.s.len();
         self.indent();
         self.start(tag, attrs);
+        self.opened.push((before, self.s.len()));
         self.depth += 1;
         self
     }
@@ -53,16 +67,23 @@ impl Xml {
         }
         self.s.push('>');
     }
-    /// `</tag>`.
+    /// `</tag>`, or nothing when nothing was written since its `<tag>` (the element is taken
+    /// out).
     pub fn close(&mut self, tag: &str) -> &mut Self {
         self.depth = self.depth.saturating_sub(1);
+        if let Some((before, content)) = self.opened.pop() {
+            if self.s.len() == content {
+                self.s.truncate(before);
+                return self;
+            }
+        }
         self.indent();
         self.s.push_str("</");
         self.s.push_str(tag);
         self.s.push('>');
         self
     }
-    /// `<tag>text</tag>`.
+    /// `<tag>text</tag>`; nothing when the text is blank.
     pub fn leaf(&mut self, tag: &str, text: &str) -> &mut Self {
         self.leaf_attrs(tag, &[], text)
     }
@@ -78,6 +99,10 @@ impl Xml {
         self.leaf_attrs(tag, &[(attr, value)], text)
     }
     fn leaf_attrs(&mut self, tag: &str, attrs: &[(&str, &str)], text: &str) -> &mut Self {
+        // An element without text is not written (control characters are written as spaces).
+        if text.chars().all(|c| c.is_whitespace() || c.is_control()) {
+            return self;
+        }
         self.indent();
         self.start(tag, attrs);
         escape_into(&mut self.s, text);

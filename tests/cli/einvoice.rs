@@ -415,6 +415,7 @@ fn every_rule_fires_on_its_defect_and_a_valid_document_passes() {
         ("a specification identifier with an empty part", vec![("poacc:billing:3.0</cbc:CustomizationID>", "poacc:billing:3.0::x</cbc:CustomizationID>")], "PEPPOL-EN16931-R004"),
         ("a business process PEPPOL does not know", vec![("<cbc:ProfileID>urn:fdc:peppol.eu:2017:poacc:billing:01:1.0</cbc:ProfileID>", "<cbc:ProfileID>urn:example:process</cbc:ProfileID>")], "PEPPOL-EN16931-R007"),
         ("an amount in another currency", vec![("<cbc:PriceAmount currencyID=\"EUR\">18.50</cbc:PriceAmount>", "<cbc:PriceAmount currencyID=\"USD\">18.50</cbc:PriceAmount>")], "PEPPOL-EN16931-R051"),
+        ("an empty element", vec![("<cbc:Name>Bike lock, steel</cbc:Name>", "<cbc:Name>Bike lock, steel</cbc:Name><cbc:Description> </cbc:Description>")], "PEPPOL-EN16931-R008"),
         ("a total with three decimals as written", vec![("<cbc:PayableAmount currencyID=\"EUR\">1425.27</cbc:PayableAmount>", "<cbc:PayableAmount currencyID=\"EUR\">1425.270</cbc:PayableAmount>")], "BR-DEC-18"),
     ];
     let mut checked = 0;
@@ -428,7 +429,7 @@ fn every_rule_fires_on_its_defect_and_a_valid_document_passes() {
         }
         checked += 1;
     }
-    assert_eq!(checked, 69);
+    assert_eq!(checked, 70);
 }
 
 #[test]
@@ -541,7 +542,7 @@ fn check_lists_its_rules() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let rules = run.json();
     let rules = rules.as_array().unwrap();
-    assert_eq!(rules.len(), 247);
+    assert_eq!(rules.len(), 248);
     let ic = rules.iter().find(|r| r["id"] == "BR-IC-02").unwrap();
     assert_eq!(ic["set"], "EN 16931");
     assert!(ic["asks"].as_str().unwrap().starts_with("intra-community supply: lines of the category need"), "{ic}");
