@@ -49,6 +49,7 @@ pub(crate) fn check_command(a: CheckArgs) -> u8 {
                 file: f.display().to_string(),
                 ok: false,
                 findings: vec![("XML".into(), message)],
+                warnings: Vec::new(),
             });
             continue;
         }
@@ -69,6 +70,9 @@ pub(crate) fn check_command(a: CheckArgs) -> u8 {
             for (rule, msg) in &r.findings {
                 eprintln!("    {rule}: {msg}");
             }
+        }
+        for (rule, msg) in &r.warnings {
+            eprintln!("    warning {rule}: {msg}");
         }
     }
     eprintln!("{} passed, {} failed", results.len() - failed, failed);

@@ -18,6 +18,8 @@ pub struct RuleInfo {
     pub syntaxes: &'static str,
     /// What a document must do.
     pub asks: String,
+    /// `fatal` (a document that breaks it is refused) or `warning` (reported only).
+    pub flag: &'static str,
 }
 
 const EN: &str = "EN 16931";
@@ -72,6 +74,7 @@ const FIXED: &[(&str, &str, &str, &str)] = &[
     ("BR-48", EN, BOTH, "a VAT breakdown row has a rate (BT-119), unless not subject to VAT"),
     ("BR-49", EN, BOTH, "a payment instruction has a payment means code (BT-81)"),
     ("BR-50", EN, BOTH, "a credit transfer account has an account identifier (BT-84)"),
+    ("BR-51", EN, BOTH, "a card number (BT-87) shows at most its first six and last four digits (a warning)"),
     ("BR-52", EN, BOTH, "a supporting document has a reference (BT-122)"),
     ("BR-53", EN, BOTH, "a VAT accounting currency (BT-6) comes with the VAT total in it (BT-111)"),
     ("BR-54", EN, BOTH, "an item attribute has a name and a value (BT-160, BT-161)"),
@@ -211,6 +214,14 @@ const FIXED: &[(&str, &str, &str, &str)] = &[
     ("SYNTAX", EN, BOTH, "amounts, quantities and rates that read as decimal numbers"),
 ];
 
+/// The rules that are warnings: reported, and a document that breaks them is not refused.
+const WARNINGS: &[&str] = &["BR-51"];
+
+/// Whether `id` is a warning.
+pub fn is_warning(id: &str) -> bool {
+    WARNINGS.contains(&id)
+}
+
 /// The VAT categories and the name of their rule family.
 const CATEGORIES: &[(&str, &str, &str)] = &[
     ("S", "S", "standard rated"),
@@ -228,7 +239,13 @@ const CATEGORIES: &[(&str, &str, &str)] = &[
 pub static RULES: LazyLock<Vec<RuleInfo>> = LazyLock::new(|| {
     let mut out: Vec<RuleInfo> = FIXED
         .iter()
-        .map(|&(id, set, syntaxes, asks)| RuleInfo { id: id.into(), set, syntaxes, asks: asks.into() })
+        .map(|&(id, set, syntaxes, asks)| RuleInfo {
+            id: id.into(),
+            set,
+            syntaxes,
+            asks: asks.into(),
+            flag: if is_warning(id) { "warning" } else { "fatal" },
+        })
         .collect();
     for &(code, family, name) in CATEGORIES {
         let ids = match code {
@@ -266,7 +283,7 @@ pub static RULES: LazyLock<Vec<RuleInfo>> = LazyLock::new(|| {
             ("09", format!("{name}: a breakdown row's tax amount is {amount}")),
             ("10", format!("{name}: a breakdown row has {exemption}")),
         ] {
-            out.push(RuleInfo { id: format!("BR-{family}-{n}"), set: EN, syntaxes: BOTH, asks });
+            out.push(RuleInfo { id: format!("BR-{family}-{n}"), set: EN, syntaxes: BOTH, asks, flag: "fatal" });
         }
     }
     out

@@ -32,21 +32,39 @@ pub type Findings = Vec<(String, String)>;
 pub struct FileCheck {
     /// The file.
     pub file: String,
-    /// Whether no rule broke.
+    /// Whether no fatal rule broke.
     pub ok: bool,
-    /// Findings: (rule, message).
+    /// Findings of fatal rules: (rule, message).
     pub findings: Vec<(String, String)>,
+    /// Findings of warnings (the document is not refused for them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<(String, String)>,
+}
+
+/// The findings split into the fatal ones and the warnings.
+fn split(findings: Vec<rules::Finding>) -> (Findings, Findings) {
+    let (fatal, warnings): (Vec<_>, Vec<_>) = findings.into_iter().partition(|f| f.fatal);
+    (
+        fatal.into_iter().map(|f| (f.rule, f.message)).collect(),
+        warnings.into_iter().map(|f| (f.rule, f.message)).collect(),
+    )
 }
 
 /// Reads and checks one e-invoice file's bytes.
 pub fn check_bytes(file: &str, bytes: &[u8]) -> FileCheck {
     match read::read(bytes) {
-        Err(e) => FileCheck { file: file.to_string(), ok: false, findings: vec![("XML".into(), e.to_string())] },
+        Err(e) => FileCheck {
+            file: file.to_string(),
+            ok: false,
+            findings: vec![("XML".into(), e.to_string())],
+            warnings: Vec::new(),
+        },
         Ok((doc, issues)) => {
             let mut findings: Vec<(String, String)> =
                 issues.into_iter().map(|(p, m)| ("SYNTAX".to_string(), format!("{p}: {m}"))).collect();
-            findings.extend(rules::check(&doc).into_iter().map(|f| (f.rule, f.message)));
-            FileCheck { file: file.to_string(), ok: findings.is_empty(), findings }
+            let (fatal, warnings) = split(rules::check(&doc));
+            findings.extend(fatal);
+            FileCheck { file: file.to_string(), ok: findings.is_empty(), findings, warnings }
         }
     }
 }
@@ -55,11 +73,12 @@ pub fn check_bytes(file: &str, bytes: &[u8]) -> FileCheck {
 /// writers print the model as it is, so this reports what [`check_bytes`] reports on the bytes
 /// written (`xml`); debug builds, and so every test, check that on every document.
 pub fn check_built(file: &str, doc: &Doc, xml: &[u8]) -> FileCheck {
-    let findings: Findings = rules::check(doc).into_iter().map(|f| (f.rule, f.message)).collect();
-    let checked = FileCheck { file: file.to_string(), ok: findings.is_empty(), findings };
+    let (findings, warnings) = split(rules::check(doc));
+    let checked = FileCheck { file: file.to_string(), ok: findings.is_empty(), findings, warnings };
     if cfg!(debug_assertions) {
         let reread = check_bytes(file, xml);
         assert_eq!(reread.findings, checked.findings, "{file}: the bytes written check otherwise than their model");
+        assert_eq!(reread.warnings, checked.warnings, "{file}: the bytes written warn otherwise than their model");
     }
     checked
 }

@@ -16,6 +16,8 @@ pub struct Finding {
     pub rule: String,
     /// What is wrong.
     pub message: String,
+    /// Whether the rule is fatal (a document that breaks it is refused); else a warning.
+    pub fatal: bool,
 }
 
 /// The finding of a document whose amounts are too large to add up or multiply (beyond what a
@@ -116,7 +118,8 @@ pub fn check(d: &Doc) -> Vec<Finding> {
     let mut f: Vec<Finding> = Vec::new();
     let mut fail = |rule: &str, message: String| {
         debug_assert!(super::catalog::known(rule), "{rule} is not in the rule list (einvoice::catalog)");
-        f.push(Finding { rule: rule.to_string(), message })
+        let fatal = !super::catalog::is_warning(rule);
+        f.push(Finding { rule: rule.to_string(), message, fatal })
     };
     let missing = |v: &Option<String>| !nonempty(v);
     // The PEPPOL BIS Billing 3.0 rules apply to UBL documents that declare it (as the official
@@ -496,6 +499,14 @@ pub fn check(d: &Doc) -> Vec<Finding> {
         fail("BR-57", "the deliver-to address (BG-15) has no country code (BT-80)".into());
     }
     for p in &d.payments {
+        if let Some(card) = p.card.as_deref().filter(|c| c.trim().chars().count() > 10) {
+            fail(
+                "BR-51",
+                format!(
+                    "the card number `{card}` is longer than the first six and last four digits a document may show"
+                ),
+            );
+        }
         let code = p.code.as_deref().map(str::trim);
         if missing(&p.code) {
             fail("BR-49", "a payment instruction (BG-16) has no payment means type code (BT-81)".into());

@@ -542,7 +542,7 @@ fn check_lists_its_rules() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let rules = run.json();
     let rules = rules.as_array().unwrap();
-    assert_eq!(rules.len(), 248);
+    assert_eq!(rules.len(), 249);
     let ic = rules.iter().find(|r| r["id"] == "BR-IC-02").unwrap();
     assert_eq!(ic["set"], "EN 16931");
     assert!(ic["asks"].as_str().unwrap().starts_with("intra-community supply: lines of the category need"), "{ic}");
@@ -594,4 +594,17 @@ fn documents_of_every_vat_category_are_written_and_pass_the_check() {
         let check = crate::invoiceflow(&["check", &out.display().to_string()]);
         assert_eq!(check.code, 0, "{}", check.stderr);
     }
+}
+
+#[test]
+fn a_warning_is_reported_and_refuses_nothing() {
+    let ubl = own_document("cli__einvoice__ubl_invoice_multi_rate.snap");
+    let card = |pan: &str| {
+        edited(&ubl, &[("<cac:PaymentTerms>", &format!("<cac:PaymentMeans><cbc:PaymentMeansCode>48</cbc:PaymentMeansCode><cac:CardAccount><cbc:PrimaryAccountNumberID>{pan}</cbc:PrimaryAccountNumberID><cbc:NetworkID>VISA</cbc:NetworkID></cac:CardAccount></cac:PaymentMeans>\n  <cac:PaymentTerms>"))])
+    };
+    let full = invoiceflow::einvoice::check_bytes("card", card("4111111111111111").as_bytes());
+    assert!(full.ok, "{:?}", full.findings);
+    assert_eq!(full.warnings.iter().map(|(r, _)| r.as_str()).collect::<Vec<_>>(), ["BR-51"]);
+    let masked = invoiceflow::einvoice::check_bytes("card", card("411111****").as_bytes());
+    assert!(masked.ok && masked.warnings.is_empty(), "{:?}", masked.warnings);
 }
