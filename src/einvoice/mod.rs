@@ -52,16 +52,19 @@ fn split(findings: Vec<rules::Finding>) -> (Findings, Findings) {
 
 /// Reads and checks one e-invoice file's bytes.
 pub fn check_bytes(file: &str, bytes: &[u8]) -> FileCheck {
-    match read::read(bytes) {
+    match read::read_with_tree(bytes) {
         Err(e) => FileCheck {
             file: file.to_string(),
             ok: false,
             findings: vec![("XML".into(), e.to_string())],
             warnings: Vec::new(),
         },
-        Ok((doc, issues)) => {
+        Ok((doc, issues, root)) => {
             let mut findings: Vec<(String, String)> =
                 issues.into_iter().map(|(p, m)| ("SYNTAX".to_string(), format!("{p}: {m}"))).collect();
+            if doc.syntax == Syntax::Ubl {
+                findings.extend(read::ubl_syntax(&root).into_iter().map(|(r, m)| (r.to_string(), m)));
+            }
             let (fatal, warnings) = split(rules::check(&doc));
             findings.extend(fatal);
             FileCheck { file: file.to_string(), ok: findings.is_empty(), findings, warnings }

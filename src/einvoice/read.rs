@@ -230,8 +230,81 @@ fn date102(n: Option<&Node>) -> Option<String> {
     }
 }
 
+/// The UBL syntax rules the tree shows and the model does not keep (counts of elements, the
+/// written form of amounts, attachment attributes): UBL-SR-12/18/42/44/47, UBL-DT-01/06/07.
+/// Our writers never break them.
+pub fn ubl_syntax(root: &Node) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    let vat_ids = |party: Option<&Node>| {
+        party
+            .and_then(|p| p.child("Party"))
+            .into_iter()
+            .flat_map(|p| p.all("PartyTaxScheme"))
+            .filter(|t| is_vat(t.text_at(&["TaxScheme", "ID"])) && t.child("CompanyID").is_some())
+            .count()
+    };
+    for (rule, party, who) in [
+        ("UBL-SR-12", root.child("AccountingSupplierParty"), "seller"),
+        ("UBL-SR-18", root.child("AccountingCustomerParty"), "buyer"),
+    ] {
+        if vat_ids(party) > 1 {
+            out.push((rule, format!("the {who}'s VAT identifier occurs more than once")));
+        }
+    }
+    let schemes = root.at(&["AccountingSupplierParty", "Party"]).map_or(0, |p| p.all("PartyTaxScheme").count());
+    if schemes > 2 {
+        out.push(("UBL-SR-42", format!("the seller has {schemes} party tax schemes; at most two")));
+    }
+    let mut payment_ids: Vec<&str> = Vec::new();
+    let mut means_codes: Vec<&str> = Vec::new();
+    // Every element, with whether it lies in a price's allowance (whose amounts may have more
+    // decimals).
+    let mut stack: Vec<(&Node, bool)> = vec![(root, false)];
+    while let Some((n, in_price)) = stack.pop() {
+        match n.name.as_str() {
+            "PaymentID" => payment_ids.push(n.text.trim()),
+            "PaymentMeansCode" => means_codes.push(n.text.trim()),
+            name if name.ends_with("BinaryObject") => {
+                if n.attr("mimeCode").is_none() {
+                    out.push(("UBL-DT-06", format!("<{name}> has no mimeCode")));
+                }
+                if n.attr("filename").is_none() {
+                    out.push(("UBL-DT-07", format!("<{name}> has no filename")));
+                }
+            }
+            name if name.ends_with("Amount") && !name.ends_with("PriceAmount") && !in_price => {
+                let decimals = n.text.split_once('.').map_or(0, |(_, f)| f.chars().count());
+                if decimals > 2 {
+                    out.push(("UBL-DT-01", format!("<{name}> {} has more than two decimals", n.text.trim())));
+                }
+            }
+            _ => {}
+        }
+        let price_allowance = n.name == "Price";
+        for c in &n.children {
+            stack.push((c, in_price || (price_allowance && c.name == "AllowanceCharge")));
+        }
+    }
+    payment_ids.sort_unstable();
+    payment_ids.dedup();
+    if payment_ids.len() > 1 {
+        out.push(("UBL-SR-44", format!("{} different payment identifiers; at most one", payment_ids.len())));
+    }
+    means_codes.sort_unstable();
+    means_codes.dedup();
+    if means_codes.len() > 1 {
+        out.push(("UBL-SR-47", format!("payment means codes {} differ", means_codes.join(", "))));
+    }
+    out
+}
+
 /// Reads a UBL or CII document.
 pub fn read(xml: &[u8]) -> Result<(Doc, SyntaxIssues), ReadError> {
+    read_with_tree(xml).map(|(doc, issues, _)| (doc, issues))
+}
+
+/// [`read`], with the element tree the document was read from (for the syntax rules).
+pub fn read_with_tree(xml: &[u8]) -> Result<(Doc, SyntaxIssues, Node), ReadError> {
     let root = parse(xml)?;
     let mut issues = Vec::new();
     let doc = match root.name.as_str() {
@@ -240,7 +313,7 @@ pub fn read(xml: &[u8]) -> Result<(Doc, SyntaxIssues), ReadError> {
         "CrossIndustryInvoice" => cii(&root, &mut issues),
         other => return Err(ReadError::UnknownRoot(other.to_string())),
     };
-    Ok((doc, issues))
+    Ok((doc, issues, root))
 }
 
 /// Whether a UBL tax category (or a CII trade tax, by `TypeCode`) is of the VAT scheme, as the

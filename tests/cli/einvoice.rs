@@ -416,6 +416,12 @@ fn every_rule_fires_on_its_defect_and_a_valid_document_passes() {
         ("a business process PEPPOL does not know", vec![("<cbc:ProfileID>urn:fdc:peppol.eu:2017:poacc:billing:01:1.0</cbc:ProfileID>", "<cbc:ProfileID>urn:example:process</cbc:ProfileID>")], "PEPPOL-EN16931-R007"),
         ("an amount in another currency", vec![("<cbc:PriceAmount currencyID=\"EUR\">18.50</cbc:PriceAmount>", "<cbc:PriceAmount currencyID=\"USD\">18.50</cbc:PriceAmount>")], "PEPPOL-EN16931-R051"),
         ("an empty element", vec![("<cbc:Name>Bike lock, steel</cbc:Name>", "<cbc:Name>Bike lock, steel</cbc:Name><cbc:Description> </cbc:Description>")], "PEPPOL-EN16931-R008"),
+        ("the seller's VAT identifier twice", vec![(seller_vat, "<cac:PartyTaxScheme><cbc:CompanyID>DE123456789</cbc:CompanyID><cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme></cac:PartyTaxScheme><cac:PartyTaxScheme><cbc:CompanyID>DE123456789</cbc:CompanyID><cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme></cac:PartyTaxScheme>")], "UBL-SR-12"),
+        ("three tax schemes of the seller", vec![(seller_vat, "<cac:PartyTaxScheme><cbc:CompanyID>DE123456789</cbc:CompanyID><cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme></cac:PartyTaxScheme><cac:PartyTaxScheme><cbc:CompanyID>1</cbc:CompanyID><cac:TaxScheme><cbc:ID>TAX</cbc:ID></cac:TaxScheme></cac:PartyTaxScheme><cac:PartyTaxScheme><cbc:CompanyID>2</cbc:CompanyID><cac:TaxScheme><cbc:ID>FC</cbc:ID></cac:TaxScheme></cac:PartyTaxScheme>")], "UBL-SR-42"),
+        ("two payment identifiers", vec![("<cbc:PaymentMeansCode>58</cbc:PaymentMeansCode>", "<cbc:PaymentMeansCode>58</cbc:PaymentMeansCode><cbc:PaymentID>P1</cbc:PaymentID>"), ("<cac:PaymentTerms>", "<cac:PaymentMeans><cbc:PaymentMeansCode>58</cbc:PaymentMeansCode><cbc:PaymentID>P2</cbc:PaymentID><cac:PayeeFinancialAccount><cbc:ID>DE89370400440532013000</cbc:ID></cac:PayeeFinancialAccount></cac:PaymentMeans>\n  <cac:PaymentTerms>")], "UBL-SR-44"),
+        ("two payment means codes", vec![("<cac:PaymentTerms>", "<cac:PaymentMeans><cbc:PaymentMeansCode>48</cbc:PaymentMeansCode></cac:PaymentMeans>\n  <cac:PaymentTerms>")], "UBL-SR-47"),
+        ("an attachment without file name", vec![("<cac:AccountingSupplierParty>", "<cac:AdditionalDocumentReference><cbc:ID>A1</cbc:ID><cac:Attachment><cbc:EmbeddedDocumentBinaryObject mimeCode=\"application/pdf\">JVBERg==</cbc:EmbeddedDocumentBinaryObject></cac:Attachment></cac:AdditionalDocumentReference>\n  <cac:AccountingSupplierParty>")], "UBL-DT-07"),
+        ("a line amount with three decimals as written", vec![("<cbc:LineExtensionAmount currencyID=\"EUR\">49.80</cbc:LineExtensionAmount>", "<cbc:LineExtensionAmount currencyID=\"EUR\">49.800</cbc:LineExtensionAmount>")], "UBL-DT-01"),
         ("a total with three decimals as written", vec![("<cbc:PayableAmount currencyID=\"EUR\">1425.27</cbc:PayableAmount>", "<cbc:PayableAmount currencyID=\"EUR\">1425.270</cbc:PayableAmount>")], "BR-DEC-18"),
     ];
     let mut checked = 0;
@@ -429,7 +435,7 @@ fn every_rule_fires_on_its_defect_and_a_valid_document_passes() {
         }
         checked += 1;
     }
-    assert_eq!(checked, 70);
+    assert_eq!(checked, 76);
 }
 
 #[test]
@@ -542,7 +548,7 @@ fn check_lists_its_rules() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let rules = run.json();
     let rules = rules.as_array().unwrap();
-    assert_eq!(rules.len(), 249);
+    assert_eq!(rules.len(), 257);
     let ic = rules.iter().find(|r| r["id"] == "BR-IC-02").unwrap();
     assert_eq!(ic["set"], "EN 16931");
     assert!(ic["asks"].as_str().unwrap().starts_with("intra-community supply: lines of the category need"), "{ic}");
@@ -599,8 +605,15 @@ fn documents_of_every_vat_category_are_written_and_pass_the_check() {
 #[test]
 fn a_warning_is_reported_and_refuses_nothing() {
     let ubl = own_document("cli__einvoice__ubl_invoice_multi_rate.snap");
+    // The one payment instruction by card (two codes would break UBL-SR-47).
     let card = |pan: &str| {
-        edited(&ubl, &[("<cac:PaymentTerms>", &format!("<cac:PaymentMeans><cbc:PaymentMeansCode>48</cbc:PaymentMeansCode><cac:CardAccount><cbc:PrimaryAccountNumberID>{pan}</cbc:PrimaryAccountNumberID><cbc:NetworkID>VISA</cbc:NetworkID></cac:CardAccount></cac:PaymentMeans>\n  <cac:PaymentTerms>"))])
+        edited(
+            &ubl,
+            &[(
+                "<cbc:PaymentMeansCode>58</cbc:PaymentMeansCode>",
+                &format!("<cbc:PaymentMeansCode>48</cbc:PaymentMeansCode><cac:CardAccount><cbc:PrimaryAccountNumberID>{pan}</cbc:PrimaryAccountNumberID><cbc:NetworkID>VISA</cbc:NetworkID></cac:CardAccount>"),
+            )],
+        )
     };
     let full = invoiceflow::einvoice::check_bytes("card", card("4111111111111111").as_bytes());
     assert!(full.ok, "{:?}", full.findings);
