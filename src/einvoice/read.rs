@@ -595,8 +595,15 @@ fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
             .filter(|b| b.text_at(&["InvoiceDocumentReference", "ID"]).is_none())
             .count(),
         supporting_without_id: root.all("AdditionalDocumentReference").filter(|b| b.text_at(&["ID"]).is_none()).count(),
+        // The invoiced object (BT-18) and the lines' objects (BT-128).
         object_id_schemes: root
             .all("AdditionalDocumentReference")
+            .chain(
+                root.children
+                    .iter()
+                    .filter(|c| c.name == "InvoiceLine" || c.name == "CreditNoteLine")
+                    .flat_map(|l| l.all("DocumentReference")),
+            )
             .filter(|r| r.text_at(&["DocumentTypeCode"]).as_deref() == Some("130"))
             .filter_map(|r| r.child("ID")?.attr("schemeID").map(str::to_string))
             .collect(),

@@ -422,6 +422,7 @@ fn every_rule_fires_on_its_defect_and_a_valid_document_passes() {
         ("two payment means codes", vec![("<cac:PaymentTerms>", "<cac:PaymentMeans><cbc:PaymentMeansCode>48</cbc:PaymentMeansCode></cac:PaymentMeans>\n  <cac:PaymentTerms>")], "UBL-SR-47"),
         ("an attachment without file name", vec![("<cac:AccountingSupplierParty>", "<cac:AdditionalDocumentReference><cbc:ID>A1</cbc:ID><cac:Attachment><cbc:EmbeddedDocumentBinaryObject mimeCode=\"application/pdf\">JVBERg==</cbc:EmbeddedDocumentBinaryObject></cac:Attachment></cac:AdditionalDocumentReference>\n  <cac:AccountingSupplierParty>")], "UBL-DT-07"),
         ("a line amount with three decimals as written", vec![("<cbc:LineExtensionAmount currencyID=\"EUR\">49.80</cbc:LineExtensionAmount>", "<cbc:LineExtensionAmount currencyID=\"EUR\">49.800</cbc:LineExtensionAmount>")], "UBL-DT-01"),
+        ("a line's object identifier of an unknown scheme", vec![("<cbc:LineExtensionAmount currencyID=\"EUR\">49.80</cbc:LineExtensionAmount>", "<cbc:LineExtensionAmount currencyID=\"EUR\">49.80</cbc:LineExtensionAmount><cac:DocumentReference><cbc:ID schemeID=\"QQQQ\">OBJ-9</cbc:ID><cbc:DocumentTypeCode>130</cbc:DocumentTypeCode></cac:DocumentReference>")], "BR-CL-07"),
         ("a total with three decimals as written", vec![("<cbc:PayableAmount currencyID=\"EUR\">1425.27</cbc:PayableAmount>", "<cbc:PayableAmount currencyID=\"EUR\">1425.270</cbc:PayableAmount>")], "BR-DEC-18"),
     ];
     let mut checked = 0;
@@ -435,7 +436,7 @@ fn every_rule_fires_on_its_defect_and_a_valid_document_passes() {
         }
         checked += 1;
     }
-    assert_eq!(checked, 76);
+    assert_eq!(checked, 77);
 }
 
 #[test]
