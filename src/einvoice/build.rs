@@ -30,7 +30,7 @@ fn dec(c: CellRef<'_>) -> Decimal {
 }
 
 fn party(p: &crate::post::Party) -> Party {
-    Party {
+    let mut out = Party {
         id: None,
         name: Some(p.name.clone()).filter(|n| !n.is_empty()),
         vat_id: p.vat_id.clone(),
@@ -54,9 +54,11 @@ fn party(p: &crate::post::Party) -> Party {
         trading_name: None,
         id_schemes: Vec::new(),
         legal_id_scheme: None,
-        // The writers write the postal address when it has a part.
-        postal_address: [&p.street, &p.city, &p.zip, &p.country].iter().any(|v| v.is_some()),
-    }
+        postal_address: false,
+    };
+    // The writers write the postal address when it has a part.
+    out.postal_address = out.has_address_parts();
+    out
 }
 
 /// The semantic document of a stored, posted invoice (an error when its blobs do not read back).

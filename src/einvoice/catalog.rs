@@ -230,8 +230,9 @@ pub fn is_warning(id: &str) -> bool {
     WARNINGS.contains(&id)
 }
 
-/// The VAT categories and the name of their rule family.
-const CATEGORIES: &[(&str, &str, &str)] = &[
+/// The VAT categories the rules know: code, the name of their rule family (K's rules are
+/// BR-IC-*, L's BR-AF-*, M's BR-AG-*), and what the category means.
+pub const CATEGORIES: &[(&str, &str, &str)] = &[
     ("S", "S", "standard rated"),
     ("Z", "Z", "zero rated"),
     ("E", "E", "exempt from VAT"),
@@ -242,6 +243,16 @@ const CATEGORIES: &[(&str, &str, &str)] = &[
     ("L", "AF", "IGIC (Canary Islands)"),
     ("M", "AG", "IPSI (Ceuta and Melilla)"),
 ];
+
+/// The rule family of VAT category `c` (`IC` for K), the code itself for one the list lacks.
+pub fn family(c: &str) -> &str {
+    CATEGORIES.iter().find(|(code, ..)| *code == c).map_or(c, |&(_, family, _)| family)
+}
+
+/// What VAT category `c` means (`unknown` for one the list lacks).
+pub fn category_name(c: &str) -> &'static str {
+    CATEGORIES.iter().find(|(code, ..)| *code == c).map_or("unknown", |&(.., name)| name)
+}
 
 /// Every rule, in the order above (the category families after the fixed rules).
 pub static RULES: LazyLock<Vec<RuleInfo>> = LazyLock::new(|| {

@@ -517,6 +517,13 @@ pub struct Party {
     pub postal_address: bool,
 }
 
+impl Party {
+    /// Whether any part of the postal address is given (the writers write the address then).
+    pub fn has_address_parts(&self) -> bool {
+        [&self.street, &self.city, &self.zip, &self.country].iter().any(|v| v.is_some())
+    }
+}
+
 /// A period (BG-14 of the invoice, BG-26 of a line): start and end dates (ISO), either absent.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[allow(missing_docs)]
@@ -767,7 +774,7 @@ impl Doc {
             p.legal_id_scheme = None;
             p.scheme_ids.clear();
             // The writers leave out an empty element: an address of absent parts is none.
-            p.postal_address = [&p.street, &p.city, &p.zip, &p.country].iter().any(|v| v.is_some());
+            p.postal_address = p.has_address_parts();
         }
         // A payment instruction of absent parts is left out too.
         let credit_note_due = d.kind == Kind::CreditNote && d.due_date.is_some() && syntax == Syntax::Ubl;

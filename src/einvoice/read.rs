@@ -521,6 +521,7 @@ fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
         .map(|l| {
             let qty_tag = if l.name == "InvoiceLine" { "InvoicedQuantity" } else { "CreditedQuantity" };
             let item = l.child("Item");
+            let (category, category_vat) = ubl_category(l.at(&["Item", "ClassifiedTaxCategory"]));
             let texts = |name: &str, inner: &str, attr: &str| -> Vec<(String, Option<String>)> {
                 item.into_iter()
                     .flat_map(|i| i.all(name))
@@ -537,8 +538,8 @@ fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
                 base_quantity: dec(l.at(&["Price", "BaseQuantity"]), "Price/BaseQuantity", issues),
                 item_name: l.text_at(&["Item", "Name"]),
                 item_id: l.text_at(&["Item", "SellersItemIdentification", "ID"]),
-                category: ubl_category(l.at(&["Item", "ClassifiedTaxCategory"])).0,
-                category_vat: ubl_category(l.at(&["Item", "ClassifiedTaxCategory"])).1,
+                category,
+                category_vat,
                 rate: dec(l.at(&["Item", "ClassifiedTaxCategory", "Percent"]), "ClassifiedTaxCategory/Percent", issues),
                 allowances: l
                     .all("AllowanceCharge")
@@ -700,13 +701,14 @@ fn cii_period(p: Option<&Node>) -> Option<Period> {
 }
 
 fn cii_allowance(a: &Node, issues: &mut SyntaxIssues) -> AllowanceCharge {
+    let (category, category_vat) = cii_category(a.child("CategoryTradeTax"));
     AllowanceCharge {
         charge: a.text_at(&["ChargeIndicator", "Indicator"]).as_deref() == Some("true"),
         amount: dec(a.child("ActualAmount"), "SpecifiedTradeAllowanceCharge/ActualAmount", issues),
         reason: a.text_at(&["Reason"]),
         reason_code: a.text_at(&["ReasonCode"]),
-        category: cii_category(a.child("CategoryTradeTax")).0,
-        category_vat: cii_category(a.child("CategoryTradeTax")).1,
+        category,
+        category_vat,
         rate: dec(
             a.at(&["CategoryTradeTax", "RateApplicablePercent"]),
             "CategoryTradeTax/RateApplicablePercent",
@@ -735,9 +737,9 @@ fn cii(root: &Node, issues: &mut SyntaxIssues) -> Doc {
     let (mut tax_point_date, mut tax_point_code) = (None, None);
     if let Some(st) = settlement {
         for t in st.all("ApplicableTradeTax") {
-            let of_vat = is_vat(t.text_at(&["TypeCode"]));
+            let (category, of_vat) = cii_category(Some(t));
             vat.push(VatRow {
-                category: cii_category(Some(t)).0.unwrap_or_default(),
+                category: category.unwrap_or_default(),
                 category_vat: of_vat,
                 rate: dec(
                     t.child("RateApplicablePercent").filter(|_| of_vat),
@@ -786,6 +788,7 @@ fn cii(root: &Node, issues: &mut SyntaxIssues) -> Doc {
         let qty = l.at(&["SpecifiedLineTradeDelivery", "BilledQuantity"]);
         let settle = l.child("SpecifiedLineTradeSettlement");
         let product = l.child("SpecifiedTradeProduct");
+        let (category, category_vat) = cii_category(settle.and_then(|s| s.child("ApplicableTradeTax")));
         lines.push(Line {
             id: l.text_at(&["AssociatedDocumentLineDocument", "LineID"]).unwrap_or_default(),
             quantity: dec(qty, "BilledQuantity", issues),
@@ -807,8 +810,8 @@ fn cii(root: &Node, issues: &mut SyntaxIssues) -> Doc {
             ),
             item_name: l.text_at(&["SpecifiedTradeProduct", "Name"]),
             item_id: l.text_at(&["SpecifiedTradeProduct", "SellerAssignedID"]),
-            category: cii_category(settle.and_then(|s| s.child("ApplicableTradeTax"))).0,
-            category_vat: cii_category(settle.and_then(|s| s.child("ApplicableTradeTax"))).1,
+            category,
+            category_vat,
             rate: dec(
                 settle.and_then(|s| s.at(&["ApplicableTradeTax", "RateApplicablePercent"])),
                 "RateApplicablePercent",

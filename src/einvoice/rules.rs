@@ -42,22 +42,14 @@ pub const EAS: &[&str] = &[
     "9930", "9931", "9932", "9933", "9934", "9935", "9936", "9937", "9938", "9939", "9940", "9941", "9942", "9943",
     "9944", "9945", "9946", "9947", "9948", "9949", "9950", "9951", "9952", "9953", "9957", "9959",
 ];
-const CATEGORIES: &[&str] = &["S", "Z", "E", "AE", "K", "G", "O", "L", "M"];
 
 /// The id of rule `n` of the family of VAT category `c` (`BR-S-05`): named after the category
 /// but for K (intra-community supply: `BR-IC-*`), L (Canary Islands: `BR-AF-*`) and M (Ceuta
 /// and Melilla: `BR-AG-*`).
 pub fn rule_of(c: &str, n: &str) -> String {
-    let family = match c {
-        "K" => "IC",
-        "L" => "AF",
-        "M" => "AG",
-        other => other,
-    };
-    format!("BR-{family}-{n}")
+    format!("BR-{}-{n}", super::catalog::family(c))
 }
 
-/// Checks a document; an empty result means no rule broke.
 /// XPath's `round`: half towards positive infinity (what the official rules compute with);
 /// `None` beyond what a decimal holds.
 fn xround(d: Decimal) -> Option<Decimal> {
@@ -93,23 +85,6 @@ fn charge_cat(a: &super::AllowanceCharge) -> Option<&str> {
 
 fn nonempty(v: &Option<String>) -> bool {
     v.as_deref().is_some_and(|s| !s.trim().is_empty())
-}
-
-/// The official name of a VAT category in messages.
-fn category_name(c: &str) -> &'static str {
-    match c {
-        "S" => "Standard rated",
-        "Z" => "Zero rated",
-        "E" => "Exempt from VAT",
-        "AE" => "Reverse charge",
-        "K" => "Intra-community supply",
-        "G" => "Export outside the EU",
-        "O" => "Not subject to VAT",
-        "L" => "IGIC (Canary Islands)",
-        "M" => "IPSI (Ceuta and Melilla)",
-        "B" => "Transferred (VAT), Italy",
-        _ => "unknown",
-    }
 }
 
 /// Checks a document; an empty result means no rule broke. Every rule is evaluated on its
@@ -687,9 +662,9 @@ fn categories(d: &Doc, fail: &mut impl FnMut(&str, String)) {
         d.lines.iter().any(|l| l.category.as_deref() == Some(c))
             || d.allowances.iter().any(|a| a.category.as_deref() == Some(c))
     };
-    for c in ["S", "Z", "E", "AE", "K", "G", "O", "L", "M"] {
+    for &(c, ..) in super::catalog::CATEGORIES {
         let id = |n: &str| rule_of(c, n);
-        let name = category_name(c);
+        let name = super::catalog::category_name(c);
         let used = in_lines(c) || in_charges(c, false) || in_charges(c, true);
         let breakdown = in_breakdown(c);
         // 01: the category in the breakdown (S, L, M: at least once; the others exactly once).
@@ -772,7 +747,7 @@ fn categories(d: &Doc, fail: &mut impl FnMut(&str, String)) {
     // 08, 09, 10: each breakdown row against its lines, its amount, its exemption reason.
     for v in d.vat.iter().filter(|v| v.category_vat) {
         let c = v.category.as_str();
-        if !CATEGORIES.contains(&c) {
+        if !super::catalog::CATEGORIES.iter().any(|(code, ..)| *code == c) {
             continue;
         }
         let id = |n: &str| rule_of(c, n);

@@ -87,9 +87,9 @@ impl Xml {
     pub fn leaf(&mut self, tag: &str, text: &str) -> &mut Self {
         self.leaf_attrs(tag, &[], text)
     }
-    /// `<tag>text</tag>` when there is a non-empty text.
+    /// `<tag>text</tag>` when there is a text (a blank one is left out, as by [`Xml::leaf`]).
     pub fn opt(&mut self, tag: &str, text: Option<&str>) -> &mut Self {
-        if let Some(t) = text.filter(|t| !t.trim().is_empty()) {
+        if let Some(t) = text {
             self.leaf(tag, t);
         }
         self

@@ -337,7 +337,7 @@ mod tests {
     }
 
     #[test]
-    fn a_key_whose_hash_another_shares_counts_as_present() {
+    fn present_keys_are_kept_by_hash_and_keyless_rows_counted() {
         let mut p = Present::default();
         p.add("E", Some(&("DEMF".into(), crate::model::HeaderRef::Number("T-1".into()))));
         p.add("E", None);

@@ -292,6 +292,12 @@ impl Assembly<'_, '_, '_> {
             None => None,
         };
         let claim = self.book.claim(Some(o));
+        self.queue(claim, rows, order);
+    }
+
+    /// Queues a claimed header with its rows (and, completed from the store, their order);
+    /// a full queue is assembled.
+    fn queue(&mut self, claim: invoice::Claim, rows: Vec<LineRow>, order: Option<push::Order>) {
         self.pending.push((claim, rows, order));
         if self.pending.len() >= ASSEMBLE {
             self.assemble();
@@ -329,10 +335,7 @@ impl Assembly<'_, '_, '_> {
                 let mut rows = Vec::new();
                 let order = self.stored.as_deref_mut().map(|st| st.complete(&mut rows, c));
                 let claim = self.book.claim(Some(o));
-                self.pending.push((claim, rows, order));
-                if self.pending.len() >= ASSEMBLE {
-                    self.assemble();
-                }
+                self.queue(claim, rows, order);
             }
         }
         self.assemble();
@@ -351,10 +354,7 @@ impl Assembly<'_, '_, '_> {
             let o = self.book.adopt(&c.header, self.ctx);
             let order = self.stored.as_deref_mut().map(|st| st.complete(&mut rows, c));
             let claim = self.book.claim(Some(o));
-            self.pending.push((claim, rows, order));
-            if self.pending.len() >= ASSEMBLE {
-                self.assemble();
-            }
+            self.queue(claim, rows, order);
             return;
         }
         let a = self.book.invoice(None, rows, self.ctx);

@@ -277,10 +277,17 @@ pub fn exchange_rate(md: &MasterData, from: Currency, to: Currency, date: Date) 
 
 /// The terms of payment of an invoice: its own, else its customer's.
 fn terms_of<'m>(inv: &Invoice, md: &'m MasterData) -> Option<&'m crate::model::master::PaymentTerms> {
-    inv.header
-        .payment_terms
-        .as_deref()
-        .or_else(|| md.customers.get(&*inv.header.customer).and_then(|c| c.payment_terms.as_deref()))
+    terms(md, inv.header.payment_terms.as_deref(), &inv.header.customer)
+}
+
+/// Terms of payment `given`, else those of `customer`, from the master data.
+fn terms<'m>(
+    md: &'m MasterData,
+    given: Option<&str>,
+    customer: &str,
+) -> Option<&'m crate::model::master::PaymentTerms> {
+    given
+        .or_else(|| md.customers.get(customer).and_then(|c| c.payment_terms.as_deref()))
         .and_then(|t| md.payment_terms.get(t))
 }
 
@@ -500,9 +507,7 @@ pub fn legacy_content_hash(inv: &Invoice) -> String {
 pub fn parties(md: &MasterData, legal_entity: &str, customer_id: &str, payment_terms: Option<&str>) -> Option<Parties> {
     let le = md.legal_entities.get(legal_entity)?;
     let customer = md.customers.get(customer_id);
-    let terms = payment_terms
-        .or_else(|| customer.and_then(|c| c.payment_terms.as_deref()))
-        .and_then(|t| md.payment_terms.get(t));
+    let terms = terms(md, payment_terms, customer_id);
     Some(Parties {
         seller: Party {
             name: le.name.clone(),
