@@ -322,9 +322,10 @@ fn is_vat(scheme: Option<String>) -> bool {
     scheme.is_some_and(|s| s.eq_ignore_ascii_case("VAT"))
 }
 
-/// The `currencyID` of every amount of a document (UBL: the elements BR-CL-03 names; CII: any
-/// element that has one).
-fn amount_currencies(root: &Node) -> Vec<String> {
+/// What the rules ask of the whole tree, in one walk: the `currencyID` of every amount (UBL:
+/// the elements BR-CL-03 names; CII: any element that has one), each currency once, and the
+/// number of elements without child elements and without text (PEPPOL-EN16931-R008).
+fn tree_facts(root: &Node) -> (Vec<String>, usize) {
     const AMOUNTS: &[&str] = &[
         "Amount",
         "BaseAmount",
@@ -341,33 +342,22 @@ fn amount_currencies(root: &Node) -> Vec<String> {
         "PayableAmount",
     ];
     let cii = root.name == "CrossIndustryInvoice";
-    let mut out = Vec::new();
+    let (mut currencies, mut empty) = (Vec::new(), 0);
     let mut stack = vec![root];
     while let Some(n) = stack.pop() {
         if cii || AMOUNTS.contains(&n.name.as_str()) {
             if let Some(c) = n.attr("currencyID") {
-                out.push(c.to_string());
+                currencies.push(c.to_string());
             }
+        }
+        if n.children.is_empty() && n.text.trim().is_empty() {
+            empty += 1;
         }
         stack.extend(n.children.iter());
     }
-    // Each currency once (a finding names a currency, not every amount that has it).
-    out.sort_unstable();
-    out.dedup();
-    out
-}
-
-/// The elements without child elements and without text (whitespace only), attributes or not.
-fn empty_elements(root: &Node) -> usize {
-    let mut n = 0;
-    let mut stack = vec![root];
-    while let Some(e) = stack.pop() {
-        if e.children.is_empty() && e.text.trim().is_empty() {
-            n += 1;
-        }
-        stack.extend(e.children.iter());
-    }
-    n
+    currencies.sort_unstable();
+    currencies.dedup();
+    (currencies, empty)
 }
 
 /// A UBL tax category's code, and whether it is of the VAT scheme.
@@ -577,6 +567,7 @@ fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
         })
         .collect();
     let pm = root.child("PaymentMeans");
+    let (currencies, empty) = tree_facts(root);
     Doc {
         syntax: Syntax::Ubl,
         kind,
@@ -612,8 +603,8 @@ fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
             .all("AdditionalDocumentReference")
             .filter_map(|r| r.at(&["Attachment", "EmbeddedDocumentBinaryObject"])?.attr("mimeCode").map(str::to_string))
             .collect(),
-        amount_currencies: Some(amount_currencies(root)),
-        empty_elements: Some(empty_elements(root)),
+        amount_currencies: Some(currencies),
+        empty_elements: Some(empty),
         delivery_date: root.text_at(&["Delivery", "ActualDeliveryDate"]),
         delivery_country: root.text_at(&["Delivery", "DeliveryLocation", "Address", "Country", "IdentificationCode"]),
         delivery_address: root.at(&["Delivery", "DeliveryLocation", "Address"]).is_some(),
@@ -865,6 +856,7 @@ fn cii(root: &Node, issues: &mut SyntaxIssues) -> Doc {
         })
         .collect();
     let tax_rep = agreement.and_then(|a| a.child("SellerTaxRepresentativeTradeParty"));
+    let (currencies, empty) = tree_facts(root);
     Doc {
         syntax: Syntax::Cii,
         kind,
@@ -900,8 +892,8 @@ fn cii(root: &Node, issues: &mut SyntaxIssues) -> Doc {
             .flat_map(|a| a.all("AdditionalReferencedDocument"))
             .filter_map(|r| r.child("AttachmentBinaryObject")?.attr("mimeCode").map(str::to_string))
             .collect(),
-        amount_currencies: Some(amount_currencies(root)),
-        empty_elements: Some(empty_elements(root)),
+        amount_currencies: Some(currencies),
+        empty_elements: Some(empty),
         delivery_date: date102(
             delivery.and_then(|d| d.at(&["ActualDeliverySupplyChainEvent", "OccurrenceDateTime", "DateTimeString"])),
         ),
