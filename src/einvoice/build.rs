@@ -55,6 +55,7 @@ fn party(p: &crate::post::Party) -> Party {
         id_schemes: Vec::new(),
         legal_id_scheme: None,
         postal_address: false,
+        tax_schemes: Vec::new(),
     };
     // The writers write the postal address when it has a part.
     out.postal_address = out.has_address_parts();
@@ -102,6 +103,8 @@ pub fn build_with(
                     category: Some(category.clone()),
                     category_vat: true,
                     rate,
+                    base: None,
+                    percent: None,
                 });
             }
         }
@@ -152,6 +155,8 @@ pub fn build_with(
             amount: Some(amount),
             reason: Some(reason.into()),
             reason_code: None,
+            base: None,
+            percent: None,
         };
         if !charge.is_zero() {
             adj.push(adjustment(true, charge * sign, "Charge"));
@@ -193,6 +198,8 @@ pub fn build_with(
             standard_ids: Vec::new(),
             classifications: Vec::new(),
             origin_country: None,
+            price_discount: None,
+            order_line: None,
         });
     }
     let order_reference = opt_text(&s.order_reference);
@@ -231,9 +238,17 @@ pub fn build_with(
                 account_given: parties.iban.is_some(),
                 bic: parties.iban.as_ref().and(parties.bic.clone()),
                 card: None,
+                card_given: false,
+                payment_id: None,
+                mandate: None,
             })
             .collect(),
         delivery_address: intra_community && parties.buyer.country.is_some(),
+        delivery_city: None,
+        delivery_zip: None,
+        notes: Vec::new(),
+        references: Vec::new(),
+        creditor_id: None,
         invoice_period: None,
         tax_point_date: None,
         tax_point_code: None,
@@ -272,6 +287,9 @@ pub fn build_with(
         doc.buyer.vat_id = None;
     }
     doc.tidy();
+    for p in [&mut doc.seller, &mut doc.buyer] {
+        p.set_written_tax_schemes(syntax);
+    }
     Ok(doc)
 }
 

@@ -8,7 +8,9 @@ use quick_xml::events::Event;
 use quick_xml::Reader;
 use rust_decimal::Decimal;
 
-use super::{AllowanceCharge, Doc, Kind, Line, LineCharge, Party, Payee, Payment, Period, Syntax, Totals, VatRow};
+use super::{
+    AllowanceCharge, Doc, Kind, Line, LineCharge, Party, Payee, Payment, Period, Reference, Syntax, Totals, VatRow,
+};
 
 /// An element: local name, attributes (local names), text, children.
 #[derive(Debug, Default, Clone)]
@@ -39,6 +41,10 @@ impl Node {
     /// The trimmed text at a path, when not empty.
     pub fn text_at(&self, path: &[&str]) -> Option<String> {
         self.at(path).map(|n| n.text.trim().to_string()).filter(|t| !t.is_empty())
+    }
+    /// The text at a path as written but for leading whitespace, when not blank.
+    pub fn text_kept_at(&self, path: &[&str]) -> Option<String> {
+        self.at(path).map(|n| n.text.trim_start().to_string()).filter(|t| !t.is_empty())
     }
     /// An attribute.
     pub fn attr(&self, name: &str) -> Option<&str> {
@@ -219,6 +225,8 @@ fn dec(n: Option<&Node>, path: &str, issues: &mut SyntaxIssues) -> Option<Decima
     }
 }
 
+/// A CII date: the text of a `DateTimeString` as an ISO date when it reads YYYYMMDD (any other
+/// text as written).
 fn date102(n: Option<&Node>) -> Option<String> {
     let t = n?.text.trim().to_string();
     if t.len() == 8 && t.bytes().all(|b| b.is_ascii_digit()) {
@@ -298,6 +306,126 @@ pub fn ubl_syntax(root: &Node) -> Vec<(&'static str, String)> {
     out
 }
 
+/// The PEPPOL BIS Billing 3.0 rules on a UBL document's element tree that the model does not
+/// keep (the written form of indicators and dates, counts of tax totals and line references,
+/// unit codes of base quantities, exemption codes of allowances' categories):
+/// PEPPOL-EN16931-R043/R044/R053/R054/R100/R101/R130/F001/P0104–P0111, and the Danish DK-R-003
+/// and DK-R-013 (for a Danish seller and buyer, `danish`). Our writers never break them.
+pub fn peppol_syntax(root: &Node, danish: bool) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    let indicator = |a: &Node| a.child("ChargeIndicator").map_or(String::new(), |c| c.text.trim().to_string());
+    let lines: Vec<&Node> =
+        root.children.iter().filter(|c| c.name == "InvoiceLine" || c.name == "CreditNoteLine").collect();
+    for a in root.all("AllowanceCharge").chain(lines.iter().flat_map(|l| l.all("AllowanceCharge"))) {
+        let i = indicator(a);
+        if i != "true" && i != "false" {
+            out.push(("PEPPOL-EN16931-R043", format!("allowance/charge indicator `{i}` is neither true nor false")));
+        }
+    }
+    let with_subtotals = root.all("TaxTotal").filter(|t| t.child("TaxSubtotal").is_some()).count();
+    if with_subtotals != 1 {
+        out.push(("PEPPOL-EN16931-R053", format!("{with_subtotals} tax totals with a VAT breakdown; exactly one")));
+    }
+    let without = root.all("TaxTotal").filter(|t| t.child("TaxSubtotal").is_none()).count();
+    let expected = usize::from(root.child("TaxCurrencyCode").is_some());
+    if without != expected {
+        out.push((
+            "PEPPOL-EN16931-R054",
+            format!("{without} tax totals without a VAT breakdown; {expected} with this VAT accounting currency"),
+        ));
+    }
+    for l in &lines {
+        let id = l.text_at(&["ID"]).unwrap_or_default();
+        let refs: Vec<&Node> = l.all("DocumentReference").collect();
+        if refs.len() > 1 {
+            out.push(("PEPPOL-EN16931-R100", format!("line {id}: {} invoiced objects; at most one", refs.len())));
+        }
+        if !refs.is_empty() && !refs.iter().any(|r| r.text_at(&["DocumentTypeCode"]).is_some_and(|c| c == "130")) {
+            out.push((
+                "PEPPOL-EN16931-R101",
+                format!("line {id}: a document reference must be the invoiced object (130)"),
+            ));
+        }
+        if let Some(price) = l.child("Price") {
+            for a in price.all("AllowanceCharge") {
+                if indicator(a) != "false" {
+                    out.push((
+                        "PEPPOL-EN16931-R044",
+                        format!("line {id}: a price allows no charge, only an allowance"),
+                    ));
+                }
+            }
+            let qty = l.child("InvoicedQuantity").or_else(|| l.child("CreditedQuantity"));
+            if let (Some(unit), Some(q)) = (price.child("BaseQuantity").and_then(|b| b.attr("unitCode")), qty) {
+                if q.attr("unitCode") != Some(unit) {
+                    out.push((
+                        "PEPPOL-EN16931-R130",
+                        format!(
+                            "line {id}: the base quantity's unit {unit} is not the invoiced quantity's {:?}",
+                            q.attr("unitCode")
+                        ),
+                    ));
+                }
+            }
+        }
+        if danish {
+            for c in l.at(&["Item"]).into_iter().flat_map(|i| i.all("CommodityClassification")) {
+                let Some(code) = c.child("ItemClassificationCode") else { continue };
+                let version = code.attr("listVersionID").unwrap_or("");
+                if code.attr("listID") == Some("TST")
+                    && !["19.05.01", "19.0501", "26.08.01", "26.0801"].contains(&version)
+                {
+                    out.push(("DK-R-003", format!("line {id}: UNSPSC classification (TST) must be version 19.05.01 or 26.08.01, not `{version}`")));
+                }
+            }
+        }
+    }
+    if danish {
+        for party in ["AccountingSupplierParty", "AccountingCustomerParty"] {
+            for i in root.at(&[party, "Party"]).into_iter().flat_map(|p| p.all("PartyIdentification")) {
+                if i.child("ID").is_some_and(|id| id.attr("schemeID").unwrap_or("").trim().is_empty()) {
+                    out.push((
+                        "DK-R-013",
+                        format!("Danish seller and buyer: a party identifier of the {party} needs its scheme"),
+                    ));
+                }
+            }
+        }
+    }
+    const VATEX: &[(&str, &str, &str)] = &[
+        ("VATEX-EU-G", "G", "PEPPOL-EN16931-P0104"),
+        ("VATEX-EU-O", "O", "PEPPOL-EN16931-P0105"),
+        ("VATEX-EU-IC", "K", "PEPPOL-EN16931-P0106"),
+        ("VATEX-EU-AE", "AE", "PEPPOL-EN16931-P0107"),
+        ("VATEX-EU-D", "E", "PEPPOL-EN16931-P0108"),
+        ("VATEX-EU-F", "E", "PEPPOL-EN16931-P0109"),
+        ("VATEX-EU-I", "E", "PEPPOL-EN16931-P0110"),
+        ("VATEX-EU-J", "E", "PEPPOL-EN16931-P0111"),
+    ];
+    const DATES: &[&str] = &["IssueDate", "DueDate", "TaxPointDate", "StartDate", "EndDate", "ActualDeliveryDate"];
+    let mut stack = vec![root];
+    while let Some(n) = stack.pop() {
+        if n.name == "TaxCategory" {
+            if let Some(code) = n.child("TaxExemptionReasonCode").map(|c| c.text.to_uppercase()) {
+                if let Some((_, cat, rule)) = VATEX.iter().find(|(v, _, _)| *v == code) {
+                    let id = n.text_at(&["ID"]).unwrap_or_default();
+                    if id != *cat {
+                        out.push((*rule, format!("exemption code {code} needs VAT category {cat}, not `{id}`")));
+                    }
+                }
+            }
+        }
+        if DATES.contains(&n.name.as_str()) {
+            let t = &n.text;
+            if t.len() != 10 || crate::model::Date::parse_iso(t).is_none() {
+                out.push(("PEPPOL-EN16931-F001", format!("<{}> `{t}` is not a date written YYYY-MM-DD", n.name)));
+            }
+        }
+        stack.extend(n.children.iter());
+    }
+    out
+}
+
 /// Reads a UBL or CII document.
 pub fn read(xml: &[u8]) -> Result<(Doc, SyntaxIssues), ReadError> {
     read_with_tree(xml).map(|(doc, issues, _)| (doc, issues))
@@ -345,10 +473,13 @@ fn tree_facts(root: &Node) -> (Vec<String>, usize) {
     let (mut currencies, mut empty) = (Vec::new(), 0);
     let mut stack = vec![root];
     while let Some(n) = stack.pop() {
-        if cii || AMOUNTS.contains(&n.name.as_str()) {
+        if cii {
             if let Some(c) = n.attr("currencyID") {
                 currencies.push(c.to_string());
             }
+        } else if AMOUNTS.contains(&n.name.as_str()) {
+            // A UBL amount without its currency has the empty one (no ISO 4217 code).
+            currencies.push(n.attr("currencyID").unwrap_or("").to_string());
         }
         if n.children.is_empty() && n.text.trim().is_empty() {
             empty += 1;
@@ -419,6 +550,10 @@ fn ubl_party_node(p: &Node) -> Party {
         ..Party::default()
     };
     for ts in p.all("PartyTaxScheme") {
+        party.tax_schemes.push((
+            ts.text_at(&["TaxScheme", "ID"]).unwrap_or_default(),
+            ts.text_at(&["CompanyID"]).unwrap_or_default(),
+        ));
         let id = ts.text_at(&["CompanyID"]);
         if is_vat(ts.text_at(&["TaxScheme", "ID"])) {
             party.vat_id = id;
@@ -429,17 +564,15 @@ fn ubl_party_node(p: &Node) -> Party {
     party
 }
 
-fn ubl_charge(
-    a: &Node,
-    issues: &mut SyntaxIssues,
-    path: &str,
-) -> (bool, Option<Decimal>, Option<String>, Option<String>) {
-    (
-        a.text_at(&["ChargeIndicator"]).as_deref() == Some("true"),
-        dec(a.child("Amount"), path, issues),
-        a.text_at(&["AllowanceChargeReason"]),
-        a.text_at(&["AllowanceChargeReasonCode"]),
-    )
+fn ubl_charge(a: &Node, issues: &mut SyntaxIssues, path: &str) -> LineCharge {
+    LineCharge {
+        charge: a.text_at(&["ChargeIndicator"]).as_deref() == Some("true"),
+        amount: dec(a.child("Amount"), path, issues),
+        reason: a.text_at(&["AllowanceChargeReason"]),
+        reason_code: a.text_at(&["AllowanceChargeReasonCode"]),
+        base: dec(a.child("BaseAmount"), "AllowanceCharge/BaseAmount", issues),
+        percent: dec(a.child("MultiplierFactorNumeric"), "AllowanceCharge/MultiplierFactorNumeric", issues),
+    }
 }
 
 fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
@@ -489,16 +622,18 @@ fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
     let allowances = root
         .all("AllowanceCharge")
         .map(|a| {
-            let (charge, amount, reason, reason_code) = ubl_charge(a, issues, "AllowanceCharge/Amount");
+            let c = ubl_charge(a, issues, "AllowanceCharge/Amount");
             let (category, category_vat) = ubl_category(a.child("TaxCategory"));
             AllowanceCharge {
-                charge,
-                amount,
-                reason,
-                reason_code,
+                charge: c.charge,
+                amount: c.amount,
+                reason: c.reason,
+                reason_code: c.reason_code,
                 category,
                 category_vat,
                 rate: dec(a.at(&["TaxCategory", "Percent"]), "AllowanceCharge/TaxCategory/Percent", issues),
+                base: c.base,
+                percent: c.percent,
             }
         })
         .collect();
@@ -533,11 +668,7 @@ fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
                 rate: dec(l.at(&["Item", "ClassifiedTaxCategory", "Percent"]), "ClassifiedTaxCategory/Percent", issues),
                 allowances: l
                     .all("AllowanceCharge")
-                    .map(|a| {
-                        let (charge, amount, reason, reason_code) =
-                            ubl_charge(a, issues, "InvoiceLine/AllowanceCharge/Amount");
-                        LineCharge { charge, amount, reason, reason_code }
-                    })
+                    .map(|a| ubl_charge(a, issues, "InvoiceLine/AllowanceCharge/Amount"))
                     .collect(),
                 period: ubl_period(l.child("InvoicePeriod")),
                 gross_price: dec(
@@ -553,6 +684,12 @@ fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
                 standard_ids: texts("StandardItemIdentification", "ID", "schemeID"),
                 classifications: texts("CommodityClassification", "ItemClassificationCode", "listID"),
                 origin_country: l.text_at(&["Item", "OriginCountry", "IdentificationCode"]),
+                price_discount: dec(
+                    l.at(&["Price", "AllowanceCharge", "Amount"]),
+                    "Price/AllowanceCharge/Amount",
+                    issues,
+                ),
+                order_line: l.text_at(&["OrderLineReference", "LineID"]),
             }
         })
         .collect();
@@ -564,6 +701,11 @@ fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
             account_given: p.child("PayeeFinancialAccount").is_some(),
             bic: p.text_at(&["PayeeFinancialAccount", "FinancialInstitutionBranch", "ID"]),
             card: p.text_at(&["CardAccount", "PrimaryAccountNumberID"]),
+            card_given: p.child("CardAccount").is_some(),
+            payment_id: p.text_at(&["PaymentID"]),
+            mandate: p
+                .child("PaymentMandate")
+                .map(|m| (m.text_at(&["ID"]), m.text_at(&["PayerFinancialAccount", "ID"]))),
         })
         .collect();
     let pm = root.child("PaymentMeans");
@@ -608,11 +750,35 @@ fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
         delivery_date: root.text_at(&["Delivery", "ActualDeliveryDate"]),
         delivery_country: root.text_at(&["Delivery", "DeliveryLocation", "Address", "Country", "IdentificationCode"]),
         delivery_address: root.at(&["Delivery", "DeliveryLocation", "Address"]).is_some(),
+        delivery_city: root.text_at(&["Delivery", "DeliveryLocation", "Address", "CityName"]),
+        delivery_zip: root.text_at(&["Delivery", "DeliveryLocation", "Address", "PostalZone"]),
+        notes: root.all("Note").map(|n| n.text.clone()).collect(),
+        references: root
+            .all("AdditionalDocumentReference")
+            .map(|r| {
+                let object = r.at(&["Attachment", "EmbeddedDocumentBinaryObject"]);
+                Reference {
+                    id: r.text_at(&["ID"]),
+                    type_code: r.text_at(&["DocumentTypeCode"]),
+                    description: r.text_at(&["DocumentDescription"]),
+                    uri: r.text_at(&["Attachment", "ExternalReference", "URI"]),
+                    filename: object.and_then(|o| o.attr("filename")).map(str::to_string),
+                    mime: object.and_then(|o| o.attr("mimeCode")).map(str::to_string),
+                }
+            })
+            .collect(),
+        creditor_id: [root.at(&["AccountingSupplierParty", "Party"]), root.child("PayeeParty")]
+            .into_iter()
+            .flatten()
+            .flat_map(|p| p.all("PartyIdentification"))
+            .filter_map(|i| i.child("ID"))
+            .find(|i| i.attr("schemeID") == Some("SEPA"))
+            .map(|i| i.text.trim().to_string()),
         invoice_period: ubl_period(root.child("InvoicePeriod")),
         tax_point_date: root.text_at(&["TaxPointDate"]),
         tax_point_code: root.text_at(&["InvoicePeriod", "DescriptionCode"]),
         payments,
-        payment_terms: root.text_at(&["PaymentTerms", "Note"]),
+        payment_terms: root.text_kept_at(&["PaymentTerms", "Note"]),
         seller: ubl_party(root.child("AccountingSupplierParty")),
         buyer: ubl_party(root.child("AccountingCustomerParty")),
         payee: root.child("PayeeParty").map(|p| Payee {
@@ -639,9 +805,14 @@ fn cii_party(p: Option<&Node>) -> Party {
         name: p.text_at(&["Name"]),
         trading_name: p.text_at(&["SpecifiedLegalOrganization", "TradingBusinessName"]),
         legal_id: p.text_at(&["SpecifiedLegalOrganization", "ID"]),
-        endpoint: p
-            .at(&["URIUniversalCommunication", "URIID"])
-            .map(|e| (e.text.trim().to_string(), e.attr("schemeID").unwrap_or("").to_string())),
+        // The electronic address is there with its communication group (however empty).
+        endpoint: p.child("URIUniversalCommunication").map(|u| {
+            let id = u.child("URIID");
+            (
+                id.map_or(String::new(), |e| e.text.trim().to_string()),
+                id.and_then(|e| e.attr("schemeID")).unwrap_or("").to_string(),
+            )
+        }),
         postal_address: p.child("PostalTradeAddress").is_some(),
         id_schemes: p.all("GlobalID").filter_map(|g| g.attr("schemeID").map(str::to_string)).collect(),
         legal_id_scheme: p
@@ -665,6 +836,10 @@ fn cii_party(p: Option<&Node>) -> Party {
     // schemes are neither.
     for r in p.all("SpecifiedTaxRegistration") {
         let id = r.child("ID");
+        party.tax_schemes.push((
+            id.and_then(|i| i.attr("schemeID")).unwrap_or("").to_string(),
+            id.map(|i| i.text.trim().to_string()).unwrap_or_default(),
+        ));
         let text = id.map(|i| i.text.trim().to_string()).filter(|t| !t.is_empty());
         match id.and_then(|i| i.attr("schemeID")) {
             Some("VA") => party.vat_id = text,
@@ -705,6 +880,8 @@ fn cii_allowance(a: &Node, issues: &mut SyntaxIssues) -> AllowanceCharge {
             "CategoryTradeTax/RateApplicablePercent",
             issues,
         ),
+        base: dec(a.child("BasisAmount"), "SpecifiedTradeAllowanceCharge/BasisAmount", issues),
+        percent: dec(a.child("CalculationPercent"), "SpecifiedTradeAllowanceCharge/CalculationPercent", issues),
     }
 }
 
@@ -758,6 +935,8 @@ fn cii(root: &Node, issues: &mut SyntaxIssues) -> Doc {
             match t.attr("currencyID") {
                 Some(c) if tax_cur.as_deref() == Some(c) && cur.as_deref() != Some(c) => vat_acc = v,
                 Some(c) if cur.as_deref() != Some(c) && !(c.is_empty() && cur.is_none()) => {}
+                // The rules find the total VAT by its currency: one without is not it.
+                None => {}
                 _ => vat_total = v,
             }
         }
@@ -813,7 +992,14 @@ fn cii(root: &Node, issues: &mut SyntaxIssues) -> Doc {
                 .flat_map(|s| s.all("SpecifiedTradeAllowanceCharge"))
                 .map(|a| {
                     let a = cii_allowance(a, issues);
-                    LineCharge { charge: a.charge, amount: a.amount, reason: a.reason, reason_code: a.reason_code }
+                    LineCharge {
+                        charge: a.charge,
+                        amount: a.amount,
+                        reason: a.reason,
+                        reason_code: a.reason_code,
+                        base: a.base,
+                        percent: a.percent,
+                    }
                 })
                 .collect(),
             period: cii_period(settle.and_then(|s| s.child("BillingSpecifiedPeriod"))),
@@ -839,6 +1025,17 @@ fn cii(root: &Node, issues: &mut SyntaxIssues) -> Doc {
                 .map(|c| (c.text.trim().to_string(), c.attr("listID").map(str::to_string)))
                 .collect(),
             origin_country: l.text_at(&["SpecifiedTradeProduct", "OriginTradeCountry", "ID"]),
+            price_discount: dec(
+                l.at(&[
+                    "SpecifiedLineTradeAgreement",
+                    "GrossPriceProductTradePrice",
+                    "AppliedTradeAllowanceCharge",
+                    "ActualAmount",
+                ]),
+                "GrossPriceProductTradePrice/AppliedTradeAllowanceCharge/ActualAmount",
+                issues,
+            ),
+            order_line: l.text_at(&["SpecifiedLineTradeAgreement", "BuyerOrderReferencedDocument", "LineID"]),
         });
     }
     let terms = settlement.and_then(|s| s.child("SpecifiedTradePaymentTerms"));
@@ -853,6 +1050,11 @@ fn cii(root: &Node, issues: &mut SyntaxIssues) -> Doc {
             account_given: m.child("PayeePartyCreditorFinancialAccount").is_some(),
             bic: m.text_at(&["PayeeSpecifiedCreditorFinancialInstitution", "BICID"]),
             card: m.text_at(&["ApplicableTradeSettlementFinancialCard", "ID"]),
+            card_given: m.child("ApplicableTradeSettlementFinancialCard").is_some(),
+            payment_id: s(&["PaymentReference"]),
+            mandate: terms
+                .and_then(|t| t.text_at(&["DirectDebitMandateID"]))
+                .map(|id| (Some(id), m.text_at(&["PayerPartyDebtorFinancialAccount", "IBANID"]))),
         })
         .collect();
     let tax_rep = agreement.and_then(|a| a.child("SellerTaxRepresentativeTradeParty"));
@@ -863,7 +1065,11 @@ fn cii(root: &Node, issues: &mut SyntaxIssues) -> Doc {
         customization: root.text_at(&["ExchangedDocumentContext", "GuidelineSpecifiedDocumentContextParameter", "ID"]),
         profile: root.text_at(&["ExchangedDocumentContext", "BusinessProcessSpecifiedDocumentContextParameter", "ID"]),
         number: root.text_at(&["ExchangedDocument", "ID"]),
-        issue_date: date102(root.at(&["ExchangedDocument", "IssueDateTime", "DateTimeString"])),
+        // BR-03 looks for the issue date of format 102 (`DateTimeString[@format = '102']`).
+        issue_date: date102(
+            root.at(&["ExchangedDocument", "IssueDateTime", "DateTimeString"])
+                .filter(|d| d.attr("format") == Some("102")),
+        ),
         due_date: date102(terms.and_then(|t| t.at(&["DueDateDateTime", "DateTimeString"]))),
         type_code,
         currency: cur,
@@ -899,11 +1105,35 @@ fn cii(root: &Node, issues: &mut SyntaxIssues) -> Doc {
         ),
         delivery_country: delivery.and_then(|d| d.text_at(&["ShipToTradeParty", "PostalTradeAddress", "CountryID"])),
         delivery_address: delivery.and_then(|d| d.at(&["ShipToTradeParty", "PostalTradeAddress"])).is_some(),
+        delivery_city: delivery.and_then(|d| d.text_at(&["ShipToTradeParty", "PostalTradeAddress", "CityName"])),
+        delivery_zip: delivery.and_then(|d| d.text_at(&["ShipToTradeParty", "PostalTradeAddress", "PostcodeCode"])),
+        notes: root
+            .child("ExchangedDocument")
+            .into_iter()
+            .flat_map(|e| e.all("IncludedNote"))
+            .map(|n| n.text_at(&["Content"]).unwrap_or_default())
+            .collect(),
+        references: agreement
+            .into_iter()
+            .flat_map(|a| a.all("AdditionalReferencedDocument"))
+            .map(|r| {
+                let object = r.child("AttachmentBinaryObject");
+                Reference {
+                    id: r.text_at(&["IssuerAssignedID"]),
+                    type_code: r.text_at(&["TypeCode"]),
+                    description: r.text_at(&["Name"]),
+                    uri: r.text_at(&["URIID"]),
+                    filename: object.and_then(|o| o.attr("filename")).map(str::to_string),
+                    mime: object.and_then(|o| o.attr("mimeCode")).map(str::to_string),
+                }
+            })
+            .collect(),
+        creditor_id: s(&["CreditorReferenceID"]),
         invoice_period: cii_period(settlement.and_then(|s| s.child("BillingSpecifiedPeriod"))),
         tax_point_date,
         tax_point_code,
         payments,
-        payment_terms: terms.and_then(|t| t.text_at(&["Description"])),
+        payment_terms: terms.and_then(|t| t.text_kept_at(&["Description"])),
         seller: cii_party(agreement.and_then(|a| a.child("SellerTradeParty"))),
         buyer: cii_party(agreement.and_then(|a| a.child("BuyerTradeParty"))),
         payee: settlement.and_then(|s| s.child("PayeeTradeParty")).map(|p| Payee {

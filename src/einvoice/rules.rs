@@ -7,7 +7,7 @@
 use rust_decimal::Decimal;
 
 use super::codes::{self, List};
-use super::Doc;
+use super::{Doc, VatRow};
 
 /// A rule a document breaks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,10 +97,12 @@ pub fn check(d: &Doc) -> Vec<Finding> {
         f.push(Finding { rule: rule.to_string(), message, fatal })
     };
     let missing = |v: &Option<String>| !nonempty(v);
-    // The PEPPOL BIS Billing 3.0 rules apply to UBL documents that declare it (as the official
-    // validation applies them with `--peppol auto`; PEPPOL BIS 3 is a UBL specification).
-    let peppol =
-        d.syntax == super::Syntax::Ubl && d.customization.as_deref().is_some_and(|c| c.contains(PEPPOL_BILLING));
+    let peppol = peppol_applies(d);
+    let cii = d.syntax == super::Syntax::Cii;
+    // The CII rules find a breakdown row of category L, M or O (of the VAT scheme) by its
+    // category's rule first, which leaves it to no other: BR-45 … BR-48, BR-CO-03, BR-CO-17,
+    // BR-DEC-19 and BR-DEC-20 do not look at such a row.
+    let category_only = |v: &VatRow| cii && v.category_vat && matches!(v.category.as_str(), "L" | "M" | "O");
     // Mandatory elements.
     for (rule, v, what) in [
         ("BR-01", &d.customization, "Specification identifier (BT-24)"),
@@ -171,7 +173,8 @@ pub fn check(d: &Doc) -> Vec<Finding> {
             }
         }
     }
-    if d.tax_point_date.is_some() && d.tax_point_code.is_some() {
+    let tax_point_checked = !cii || d.vat.iter().any(|v| !category_only(v));
+    if d.tax_point_date.is_some() && d.tax_point_code.is_some() && tax_point_checked {
         fail("BR-CO-03", "the VAT point date (BT-7) and the VAT point date code (BT-8) exclude each other".into());
     }
     for l in &d.lines {
@@ -384,14 +387,28 @@ pub fn check(d: &Doc) -> Vec<Finding> {
         ("buyer", "BT-48", Some(&d.buyer)),
         ("tax representative", "BT-63", d.tax_rep.as_ref()),
     ] {
-        if let Some(vat) = p.and_then(|p| p.vat_id.as_deref()).filter(|v| !crate::model::ident::vat_prefix_ok(v)) {
+        // UBL: the identifier's first two characters are found in the list of prefixes; CII:
+        // every VAT identifier element (scheme VA), however empty, begins with one of them.
+        let bad: Vec<&str> = match (cii, p) {
+            (false, Some(p)) => {
+                p.vat_id.as_deref().filter(|v| !crate::model::ident::vat_prefix_ok(v)).into_iter().collect()
+            }
+            (true, Some(p)) => p
+                .tax_schemes
+                .iter()
+                .filter(|(scheme, id)| scheme == "VA" && !crate::model::ident::vat_prefix_exact(id))
+                .map(|(_, id)| id.as_str())
+                .collect(),
+            (_, None) => Vec::new(),
+        };
+        for vat in bad {
             fail(
                 "BR-CO-09",
                 format!("{who} VAT identifier ({bt}) `{vat}` has no ISO 3166-1 country prefix (EL for Greece)"),
             );
         }
     }
-    for v in &d.vat {
+    for v in d.vat.iter().filter(|v| !category_only(v)) {
         let what = if v.category.is_empty() {
             "a VAT breakdown".to_string()
         } else {
@@ -532,14 +549,6 @@ pub fn check(d: &Doc) -> Vec<Finding> {
             fail("BR-CL-07", format!("object identifier scheme `{s}` is not in UNTDID 1153"));
         }
     }
-    const MIME: &[&str] = &[
-        "application/pdf",
-        "image/png",
-        "image/jpeg",
-        "text/csv",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "application/vnd.oasis.opendocument.spreadsheet",
-    ];
     for m in &d.attachment_mimes {
         if !MIME.contains(&m.as_str()) {
             fail("BR-CL-24", format!("attachment MIME code `{m}` is not one EN 16931 allows"));
@@ -668,10 +677,25 @@ fn categories(d: &Doc, fail: &mut impl FnMut(&str, String)) {
         let used = in_lines(c) || in_charges(c, false) || in_charges(c, true);
         let breakdown = in_breakdown(c);
         // 01: the category in the breakdown (S, L, M: at least once; the others exactly once).
-        let ok = match c {
-            "S" => used_any(c) == d.vat.iter().any(|v| v.category == c),
-            "L" | "M" => used == (breakdown > 0),
-            _ => !(used || breakdown > 0) || breakdown == 1,
+        let ok = if d.syntax == super::Syntax::Cii {
+            // The CII binding counts trade taxes of the category whatever their type: lines
+            // (or allowances and charges) of S, L or M and the breakdown rows make two at least;
+            // the other categories take one row exactly, with lines or charges of it (O: no row
+            // at all is also right).
+            let lines = d.lines.iter().filter(|l| l.category.as_deref() == Some(c)).count();
+            let charges = d.allowances.iter().filter(|a| a.category.as_deref() == Some(c)).count();
+            let rows = d.vat.iter().filter(|v| v.category == c).count();
+            match c {
+                "S" | "L" | "M" => (lines == 0 || lines + rows >= 2) && (charges == 0 || charges + rows >= 2),
+                "O" => rows == 0 || (rows == 1 && lines + charges > 0),
+                _ => (rows == 0 && lines + charges == 0) || (rows == 1 && lines + charges > 0),
+            }
+        } else {
+            match c {
+                "S" => used_any(c) == d.vat.iter().any(|v| v.category == c),
+                "L" | "M" => used == (breakdown > 0),
+                _ => !(used || breakdown > 0) || breakdown == 1,
+            }
         };
         if !ok {
             fail(&id("01"), format!("lines or allowances and charges of category {c} ({name}) need {} VAT breakdown of category {c}, and a breakdown of it needs them", if matches!(c, "S" | "L" | "M") { "a" } else { "exactly one" }));
@@ -775,7 +799,10 @@ fn categories(d: &Doc, fail: &mut impl FnMut(&str, String)) {
         // Rows with a rate are checked rate by rate (none without a rate); UBL within one for
         // those and exactly for the others, CII exactly for those and within one for the others.
         let exact = by_rate == cii;
-        let checked = !by_rate || v.rate.is_some();
+        // The CII binding's rules 08 and 09 of L and M check nothing (their rate is looked for
+        // beside the row, not in it; 09 is `true()`).
+        let lm_cii = cii && matches!(c, "L" | "M");
+        let checked = (!by_rate || v.rate.is_some()) && !lm_cii;
         if checked && v.base.is_some_and(|b| if exact { b != base } else { !within(b, base, Decimal::ONE, false) }) {
             fail(
                 &id("08"),
@@ -793,7 +820,7 @@ fn categories(d: &Doc, fail: &mut impl FnMut(&str, String)) {
         if matches!(c, "Z" | "E" | "AE" | "K" | "G" | "O") && v.amount.is_some_and(|a| !a.is_zero()) {
             fail(&id("09"), format!("VAT of category {c} must be zero, not {:?}", v.amount));
         }
-        if by_rate {
+        if by_rate && !lm_cii {
             let e = v
                 .base
                 .zip(v.rate)
@@ -827,8 +854,24 @@ fn categories(d: &Doc, fail: &mut impl FnMut(&str, String)) {
     }
 }
 
+/// The MIME codes of attachments EN 16931 (BR-CL-24) and PEPPOL (PEPPOL-EN16931-CL001) allow.
+const MIME: &[&str] = &[
+    "application/pdf",
+    "image/png",
+    "image/jpeg",
+    "text/csv",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.oasis.opendocument.spreadsheet",
+];
+
 /// What a PEPPOL BIS Billing 3.0 document's specification identifier (BT-24) contains.
 const PEPPOL_BILLING: &str = "urn:fdc:peppol.eu:2017:poacc:billing:3.0";
+
+/// Whether the PEPPOL BIS Billing 3.0 rules apply: to UBL documents that declare it (as the
+/// official validation applies them with `--peppol auto`; PEPPOL BIS 3 is a UBL specification).
+pub fn peppol_applies(d: &Doc) -> bool {
+    d.syntax == super::Syntax::Ubl && d.customization.as_deref().is_some_and(|c| c.contains(PEPPOL_BILLING))
+}
 
 /// PEPPOL BIS Billing 3.0 rules on identifiers, profiles, currencies, periods, references and
 /// electronic addresses.
@@ -875,11 +918,120 @@ fn peppol_rules(d: &Doc, fail: &mut impl FnMut(&str, String)) {
             _ => {}
         }
     }
-    // German national rule: seller and buyer in Germany give every breakdown row a rate.
-    let in_de = |p: &super::Party| p.country.as_deref().is_some_and(|c| c.trim().eq_ignore_ascii_case("DE"));
-    if d.syntax == super::Syntax::Ubl && in_de(&d.seller) && in_de(&d.buyer) && d.vat.iter().any(|v| v.rate.is_none()) {
-        fail("DE-R-014", "seller and buyer are in Germany: every VAT breakdown row needs its rate (BT-119)".into());
+    let german = super::national::german_parties(d);
+    if d.kind == super::Kind::Invoice && matches!(d.type_code.as_deref().map(str::trim), Some("326" | "384")) && !german
+    {
+        fail("PEPPOL-EN16931-P0112", "invoice type codes 326 and 384 are only for a German seller and buyer".into());
     }
+    if d.notes.len() > 1 && !german {
+        fail(
+            "PEPPOL-EN16931-R002",
+            format!("{} invoice notes (BT-22); at most one unless seller and buyer are German", d.notes.len()),
+        );
+    }
+    if d.kind == super::Kind::CreditNote
+        && d.references.iter().filter(|r| r.type_code.as_deref() == Some("50")).count() > 1
+    {
+        fail("PEPPOL-EN16931-R080", "at most one project reference (a document reference of type 50)".into());
+    }
+    // Allowances and charges: percentage and base amount together, and the amount theirs.
+    let charges =
+        d.allowances.iter().map(|a| ("document-level", a.amount, a.base, a.percent, a.charge, &a.reason_code)).chain(
+            d.lines.iter().flat_map(|l| {
+                l.allowances.iter().map(|a| ("line", a.amount, a.base, a.percent, a.charge, &a.reason_code))
+            }),
+        );
+    for (level, amount, base, percent, charge, reason_code) in charges {
+        let what = if charge { "charge" } else { "allowance" };
+        match (base, percent) {
+            (Some(b), Some(p)) => {
+                let expected = b.checked_mul(p).map(|x| x / Decimal::ONE_HUNDRED);
+                let a = amount.unwrap_or_default();
+                if expected.is_none_or(|e| (a - e).abs() > Decimal::new(2, 2)) {
+                    fail(
+                        "PEPPOL-EN16931-R040",
+                        format!("a {level} {what} of {a} is not its base {b} × {p} % (within 0.02)"),
+                    );
+                }
+            }
+            (None, Some(p)) => fail("PEPPOL-EN16931-R041", format!("a {level} {what} of {p} % needs its base amount")),
+            (Some(b), None) => {
+                fail("PEPPOL-EN16931-R042", format!("a {level} {what} on base {b} needs its percentage"))
+            }
+            (None, None) => {}
+        }
+        if let Some(code) = reason_code {
+            let (list, rule) = if charge {
+                (List::ChargeReason, "PEPPOL-EN16931-CL003")
+            } else {
+                (List::AllowanceReason, "PEPPOL-EN16931-CL002")
+            };
+            if !codes::has(list, code) {
+                fail(rule, format!("{level} {what} reason code `{code}` is not in its code list"));
+            }
+        }
+    }
+    for l in &d.lines {
+        if let Some(gross) = l.gross_price {
+            let net = l.price.zip(l.price_discount).map(|(p, x)| (p, gross - x));
+            if net.is_none_or(|(p, e)| p != e) {
+                fail(
+                    "PEPPOL-EN16931-R046",
+                    format!(
+                        "line {}: the net price {:?} is not the gross price {gross} less the price discount {:?}",
+                        l.id, l.price, l.price_discount
+                    ),
+                );
+            }
+        }
+    }
+    // The tax totals of a document built to be written (a read one's are counted on its tree,
+    // read::peppol_syntax): the writers write one for the VAT total, with the breakdown when
+    // there is one, and one for the VAT total in accounting currency when there is one.
+    if d.amount_currencies.is_none() {
+        if d.vat.is_empty() {
+            fail("PEPPOL-EN16931-R053", "0 tax totals with a VAT breakdown; exactly one".into());
+        }
+        let without = usize::from(d.vat.is_empty())
+            + usize::from(d.tax_currency.is_some() && d.totals.vat_total_accounting.is_some());
+        let expected = usize::from(d.tax_currency.is_some());
+        if without != expected {
+            fail(
+                "PEPPOL-EN16931-R054",
+                format!("{without} tax totals without a VAT breakdown; {expected} with this VAT accounting currency"),
+            );
+        }
+    }
+    if d.tax_currency.is_some() {
+        let same_sign = match (d.totals.vat_total, d.totals.vat_total_accounting) {
+            (Some(a), Some(b)) => {
+                (a <= Decimal::ZERO && b <= Decimal::ZERO) || (a >= Decimal::ZERO && b >= Decimal::ZERO)
+            }
+            _ => false,
+        };
+        if !same_sign {
+            fail(
+                "PEPPOL-EN16931-R055",
+                format!(
+                    "the VAT total {:?} and the VAT total in accounting currency {:?} must have the same sign",
+                    d.totals.vat_total, d.totals.vat_total_accounting
+                ),
+            );
+        }
+    }
+    for p in &d.payments {
+        let code = p.code.as_deref().map(str::trim).unwrap_or("");
+        if matches!(code, "49" | "59") && p.mandate.as_ref().is_none_or(|m| m.0.is_none()) {
+            fail("PEPPOL-EN16931-R061", format!("direct debit ({code}) needs the mandate reference (BT-89)"));
+        }
+    }
+    for m in d.attachment_mimes.iter().filter(|m| !MIME.contains(&m.as_str())) {
+        fail("PEPPOL-EN16931-CL001", format!("attachment MIME code `{m}` is not one PEPPOL allows"));
+    }
+    if let Some(c) = d.tax_point_code.as_deref().filter(|c| !codes::has(List::VatPointCode, c)) {
+        fail("PEPPOL-EN16931-CL006", format!("invoicing period description code `{c}` is not 3, 35 or 432"));
+    }
+    super::national::rules(d, fail);
     if let (Some(tc), Some(c)) = (&d.tax_currency, &d.currency) {
         if tc.trim() == c.trim() {
             fail(

@@ -64,7 +64,7 @@ fn gln(v: &str) -> bool {
 }
 
 /// Modulus 11 (`u:mod11`): weights 2 to 7, repeated, from the right of all but the last digit.
-fn mod11(v: &str) -> bool {
+pub(crate) fn mod11(v: &str) -> bool {
     let b = v.as_bytes();
     let Some((&last, body)) = b.split_last() else { return false };
     let sum: u32 = body.iter().rev().enumerate().map(|(i, &d)| digit(d) * (i as u32 % 6 + 2)).sum();
@@ -241,6 +241,16 @@ pub fn vat_prefix_ok(vat: &str) -> bool {
     }
     let end = vat.char_indices().nth(2).map_or(vat.len(), |(i, _)| i);
     VAT_PREFIXES.contains(&vat[..end])
+}
+
+/// Whether a VAT identifier begins with a country prefix as the CII binding of BR-CO-09 asks:
+/// its first two characters are one of the codes (its list has AN where UBL's has SS).
+pub fn vat_prefix_exact(vat: &str) -> bool {
+    let end = vat.char_indices().nth(2).map_or(vat.len(), |(i, _)| i);
+    let prefix = &vat[..end];
+    prefix.len() == 2
+        && prefix != "SS"
+        && (prefix == "AN" || VAT_PREFIXES.split_ascii_whitespace().any(|c| c == prefix))
 }
 
 /// A national VAT number format: the pattern after the prefix, as a list of alternatives, each a

@@ -217,7 +217,13 @@ fn the_check_on_the_model_and_on_the_written_bytes_agree() {
                 };
                 let on_model = einvoice::check_built(&name, &d, xml.as_bytes());
                 let on_bytes = einvoice::check_bytes(&name, xml.as_bytes());
-                assert_eq!(on_model.findings, on_bytes.findings, "{name} as {syntax:?}, {what}");
+                // The same findings (the rules on the tree report theirs first).
+                let sorted = |f: &[(String, String)]| {
+                    let mut f = f.to_vec();
+                    f.sort();
+                    f
+                };
+                assert_eq!(sorted(&on_model.findings), sorted(&on_bytes.findings), "{name} as {syntax:?}, {what}");
                 compared += 1;
                 if let Some(rule) = rule {
                     assert!(
@@ -332,6 +338,9 @@ fn edited(base: &str, edits: &[(&str, &str)]) -> String {
     }
     xml
 }
+
+/// The base document's payment instruction: SEPA credit transfer to its account.
+const UBL_CREDIT_TRANSFER: &str = "<cbc:PaymentMeansCode>58</cbc:PaymentMeansCode>\n    <cac:PayeeFinancialAccount>\n      <cbc:ID>DE89370400440532013000</cbc:ID>\n      <cac:FinancialInstitutionBranch>\n        <cbc:ID>COBADEFFXXX</cbc:ID>\n      </cac:FinancialInstitutionBranch>\n    </cac:PayeeFinancialAccount>";
 
 const UBL_LINE_CAT: &str =
     "<cac:ClassifiedTaxCategory>\n        <cbc:ID>S</cbc:ID>\n        <cbc:Percent>19</cbc:Percent>";
@@ -512,8 +521,11 @@ fn cii_documents_are_read_whole_for_the_rules() {
         &[("<ram:IBANID>DE89370400440532013000</ram:IBANID>", "<ram:ProprietaryID>123-456</ram:ProprietaryID>")],
     );
     assert_eq!(rules_of_text(&proprietary), Vec::<String>::new());
+    // (Payment means of two codes break CII-SR-467: the second transfer goes to another account.)
+    let two_transfers = edited(&cii, &[(means, "<ram:SpecifiedTradeSettlementPaymentMeans><ram:TypeCode>58</ram:TypeCode><ram:PayeePartyCreditorFinancialAccount><ram:ProprietaryID>123-456</ram:ProprietaryID></ram:PayeePartyCreditorFinancialAccount></ram:SpecifiedTradeSettlementPaymentMeans>\n      <ram:SpecifiedTradeSettlementPaymentMeans>")]);
+    assert_eq!(rules_of_text(&two_transfers), Vec::<String>::new());
     let card_then_transfer = edited(&cii, &[(means, "<ram:SpecifiedTradeSettlementPaymentMeans><ram:TypeCode>48</ram:TypeCode></ram:SpecifiedTradeSettlementPaymentMeans>\n      <ram:SpecifiedTradeSettlementPaymentMeans>")]);
-    assert_eq!(rules_of_text(&card_then_transfer), Vec::<String>::new());
+    assert_eq!(rules_of_text(&card_then_transfer), ["CII-SR-467"]);
     let second_without_account = edited(&cii, &[(means, "<ram:SpecifiedTradeSettlementPaymentMeans><ram:TypeCode>30</ram:TypeCode></ram:SpecifiedTradeSettlementPaymentMeans>\n      <ram:SpecifiedTradeSettlementPaymentMeans>")]);
     assert!(rules_of_text(&second_without_account).contains(&"BR-61".to_string()));
     // A seller VAT identifier of another scheme is no VAT identifier: category G needs one.
@@ -549,7 +561,7 @@ fn check_lists_its_rules() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let rules = run.json();
     let rules = rules.as_array().unwrap();
-    assert_eq!(rules.len(), 257);
+    assert_eq!(rules.len(), 550);
     let ic = rules.iter().find(|r| r["id"] == "BR-IC-02").unwrap();
     assert_eq!(ic["set"], "EN 16931");
     assert!(ic["asks"].as_str().unwrap().starts_with("intra-community supply: lines of the category need"), "{ic}");
@@ -606,12 +618,13 @@ fn documents_of_every_vat_category_are_written_and_pass_the_check() {
 #[test]
 fn a_warning_is_reported_and_refuses_nothing() {
     let ubl = own_document("cli__einvoice__ubl_invoice_multi_rate.snap");
-    // The one payment instruction by card (two codes would break UBL-SR-47).
+    // The one payment instruction by card (two codes would break UBL-SR-47; between German
+    // parties a card payment names no account: DE-R-024-2).
     let card = |pan: &str| {
         edited(
             &ubl,
             &[(
-                "<cbc:PaymentMeansCode>58</cbc:PaymentMeansCode>",
+                UBL_CREDIT_TRANSFER,
                 &format!("<cbc:PaymentMeansCode>48</cbc:PaymentMeansCode><cac:CardAccount><cbc:PrimaryAccountNumberID>{pan}</cbc:PrimaryAccountNumberID><cbc:NetworkID>VISA</cbc:NetworkID></cac:CardAccount>"),
             )],
         )
@@ -621,4 +634,271 @@ fn a_warning_is_reported_and_refuses_nothing() {
     assert_eq!(full.warnings.iter().map(|(r, _)| r.as_str()).collect::<Vec<_>>(), ["BR-51"]);
     let masked = invoiceflow::einvoice::check_bytes("card", card("411111****").as_bytes());
     assert!(masked.ok && masked.warnings.is_empty(), "{:?}", masked.warnings);
+}
+
+fn warnings_of_text(xml: &str) -> Vec<String> {
+    invoiceflow::einvoice::check_bytes("case", xml.as_bytes()).warnings.into_iter().map(|(r, _)| r).collect()
+}
+
+/// The seller's country (the first country code of the base document).
+const SELLER_DE: &str = "<cbc:IdentificationCode>DE</cbc:IdentificationCode>";
+const SELLER_CONTACT: &str = "<cac:Contact>\n        <cbc:Name>Accounts Receivable</cbc:Name>\n        <cbc:Telephone>+49 40 123456-0</cbc:Telephone>\n        <cbc:ElectronicMail>ar@nordwind.example</cbc:ElectronicMail>\n      </cac:Contact>";
+const SELLER_VAT_ID: &str = "<cbc:CompanyID>DE123456789</cbc:CompanyID>";
+const SELLER_LEGAL_ID: &str = "<cbc:CompanyID>HRB 12345</cbc:CompanyID>";
+const LINE_AMOUNT: &str = "<cbc:LineExtensionAmount currencyID=\"EUR\">49.80</cbc:LineExtensionAmount>";
+const PRICE: &str = "<cbc:PriceAmount currencyID=\"EUR\">18.50</cbc:PriceAmount>";
+const ORDER_REFERENCE: &str = "<cac:OrderReference>\n    <cbc:ID>PO-4711</cbc:ID>\n  </cac:OrderReference>";
+
+/// A country for the seller (`seller`) or for seller and buyer (`both`), as edits of the base.
+fn seller_in(code: &'static str) -> Vec<(&'static str, &'static str)> {
+    let to: &'static str =
+        Box::leak(format!("<cbc:IdentificationCode>{code}</cbc:IdentificationCode>").into_boxed_str());
+    vec![(SELLER_DE, to)]
+}
+
+fn both_in(code: &'static str) -> Vec<(&'static str, &'static str)> {
+    let mut e = seller_in(code);
+    e.extend(seller_in(code));
+    e
+}
+
+#[test]
+fn peppol_national_and_syntax_rules_fire_on_their_defects() {
+    let ubl = own_document("cli__einvoice__ubl_invoice_multi_rate.snap");
+    let with_allowance = edited(&ubl, &[("<cac:TaxTotal>", UBL_ALLOWANCE)]);
+    assert_eq!(rules_of_text(&with_allowance), Vec::<String>::new());
+    let allowance_amount = "<cbc:Amount currencyID=\"EUR\">0.00</cbc:Amount>";
+    let means = |inner: &'static str| -> (&'static str, &'static str) { (UBL_CREDIT_TRANSFER, inner) };
+    let mandate = "<cac:PaymentMandate><cbc:ID>M-1</cbc:ID><cac:PayerFinancialAccount><cbc:ID>DE89370400440532013000</cbc:ID></cac:PayerFinancialAccount></cac:PaymentMandate>";
+    let sepa_creditor = "<cbc:EndpointID schemeID=\"9930\">DE123456789</cbc:EndpointID><cac:PartyIdentification><cbc:ID schemeID=\"SEPA\">DE98ZZZ09999999999</cbc:ID></cac:PartyIdentification>";
+    let buyer_in_at = ("<cbc:IdentificationCode>DE</cbc:IdentificationCode>\n        </cac:Country>\n      </cac:PostalAddress>\n      <cac:PartyTaxScheme>\n        <cbc:CompanyID>DE987654321", "<cbc:IdentificationCode>AT</cbc:IdentificationCode>\n        </cac:Country>\n      </cac:PostalAddress>\n      <cac:PartyTaxScheme>\n        <cbc:CompanyID>DE987654321");
+    let attachment = |name: &str| {
+        format!("<cac:AdditionalDocumentReference><cbc:ID>{name}</cbc:ID><cac:Attachment><cbc:EmbeddedDocumentBinaryObject mimeCode=\"application/pdf\" filename=\"a.pdf\">JVBERg==</cbc:EmbeddedDocumentBinaryObject></cac:Attachment></cac:AdditionalDocumentReference>")
+    };
+    let two_attachments: &'static str = Box::leak(
+        format!("{}{}\n  <cac:AccountingSupplierParty>", attachment("A1"), attachment("A2")).into_boxed_str(),
+    );
+    type Case = (&'static str, Vec<(&'static str, &'static str)>, &'static str);
+    let mut cases: Vec<Case> = vec![
+        // PEPPOL BIS 3.
+        ("two notes, buyer not German", vec![buyer_in_at, ("<cbc:DocumentCurrencyCode>", "<cbc:Note>a</cbc:Note><cbc:Note>b</cbc:Note>\n  <cbc:DocumentCurrencyCode>")], "PEPPOL-EN16931-R002"),
+        ("allowance amount not base × percentage", vec![(allowance_amount, "<cbc:MultiplierFactorNumeric>10</cbc:MultiplierFactorNumeric><cbc:Amount currencyID=\"EUR\">0.00</cbc:Amount><cbc:BaseAmount currencyID=\"EUR\">100.00</cbc:BaseAmount>")], "PEPPOL-EN16931-R040"),
+        ("allowance percentage without base", vec![(allowance_amount, "<cbc:MultiplierFactorNumeric>10</cbc:MultiplierFactorNumeric><cbc:Amount currencyID=\"EUR\">0.00</cbc:Amount>")], "PEPPOL-EN16931-R041"),
+        ("allowance base without percentage", vec![(allowance_amount, "<cbc:Amount currencyID=\"EUR\">0.00</cbc:Amount><cbc:BaseAmount currencyID=\"EUR\">100.00</cbc:BaseAmount>")], "PEPPOL-EN16931-R042"),
+        ("charge indicator neither true nor false", vec![("<cbc:ChargeIndicator>false</cbc:ChargeIndicator><cbc:AllowanceChargeReason>Promotion", "<cbc:ChargeIndicator>no</cbc:ChargeIndicator><cbc:AllowanceChargeReason>Promotion")], "PEPPOL-EN16931-R043"),
+        ("a charge on a price", vec![(PRICE, "<cbc:PriceAmount currencyID=\"EUR\">18.50</cbc:PriceAmount><cac:AllowanceCharge><cbc:ChargeIndicator>true</cbc:ChargeIndicator><cbc:Amount currencyID=\"EUR\">0</cbc:Amount></cac:AllowanceCharge>")], "PEPPOL-EN16931-R044"),
+        ("net price not gross less discount", vec![(PRICE, "<cbc:PriceAmount currencyID=\"EUR\">18.50</cbc:PriceAmount><cac:AllowanceCharge><cbc:ChargeIndicator>false</cbc:ChargeIndicator><cbc:Amount currencyID=\"EUR\">1.00</cbc:Amount><cbc:BaseAmount currencyID=\"EUR\">20.00</cbc:BaseAmount></cac:AllowanceCharge>")], "PEPPOL-EN16931-R046"),
+        ("two tax totals with a breakdown", vec![("<cac:TaxTotal>\n    <cbc:TaxAmount", "<cac:TaxTotal><cbc:TaxAmount currencyID=\"EUR\">0.00</cbc:TaxAmount><cac:TaxSubtotal></cac:TaxSubtotal></cac:TaxTotal>\n  <cac:TaxTotal>\n    <cbc:TaxAmount")], "PEPPOL-EN16931-R053"),
+        ("a tax total without breakdown and without accounting currency", vec![("<cac:LegalMonetaryTotal>", "<cac:TaxTotal><cbc:TaxAmount currencyID=\"EUR\">221.97</cbc:TaxAmount></cac:TaxTotal>\n  <cac:LegalMonetaryTotal>")], "PEPPOL-EN16931-R054"),
+        ("VAT totals of opposite signs", vec![("<cbc:DocumentCurrencyCode>EUR</cbc:DocumentCurrencyCode>", "<cbc:DocumentCurrencyCode>EUR</cbc:DocumentCurrencyCode>\n  <cbc:TaxCurrencyCode>SEK</cbc:TaxCurrencyCode>"), ("<cac:LegalMonetaryTotal>", "<cac:TaxTotal><cbc:TaxAmount currencyID=\"SEK\">-2500.00</cbc:TaxAmount></cac:TaxTotal>\n  <cac:LegalMonetaryTotal>")], "PEPPOL-EN16931-R055"),
+        ("direct debit without mandate", vec![means("<cbc:PaymentMeansCode>49</cbc:PaymentMeansCode>")], "PEPPOL-EN16931-R061"),
+        ("two invoiced objects on a line", vec![(LINE_AMOUNT, "<cbc:LineExtensionAmount currencyID=\"EUR\">49.80</cbc:LineExtensionAmount><cac:DocumentReference><cbc:ID>O1</cbc:ID><cbc:DocumentTypeCode>130</cbc:DocumentTypeCode></cac:DocumentReference><cac:DocumentReference><cbc:ID>O2</cbc:ID><cbc:DocumentTypeCode>130</cbc:DocumentTypeCode></cac:DocumentReference>")], "PEPPOL-EN16931-R100"),
+        ("a line's document reference of another type", vec![(LINE_AMOUNT, "<cbc:LineExtensionAmount currencyID=\"EUR\">49.80</cbc:LineExtensionAmount><cac:DocumentReference><cbc:ID>O1</cbc:ID><cbc:DocumentTypeCode>916</cbc:DocumentTypeCode></cac:DocumentReference>")], "PEPPOL-EN16931-R101"),
+        ("base quantity in another unit", vec![(PRICE, "<cbc:PriceAmount currencyID=\"EUR\">18.50</cbc:PriceAmount><cbc:BaseQuantity unitCode=\"KGM\">1</cbc:BaseQuantity>")], "PEPPOL-EN16931-R130"),
+        ("a date not YYYY-MM-DD", vec![("<cbc:IssueDate>2024-03-04</cbc:IssueDate>", "<cbc:IssueDate>2024-3-04</cbc:IssueDate>")], "PEPPOL-EN16931-F001"),
+        ("invoice type 326 for a buyer outside Germany", vec![buyer_in_at, ("<cbc:InvoiceTypeCode>380</cbc:InvoiceTypeCode>", "<cbc:InvoiceTypeCode>326</cbc:InvoiceTypeCode>")], "PEPPOL-EN16931-P0112"),
+        ("attachment of a type PEPPOL does not take", vec![("<cac:AccountingSupplierParty>", "<cac:AdditionalDocumentReference><cbc:ID>A1</cbc:ID><cac:Attachment><cbc:EmbeddedDocumentBinaryObject mimeCode=\"application/zip\" filename=\"a.zip\">UEsDBA==</cbc:EmbeddedDocumentBinaryObject></cac:Attachment></cac:AdditionalDocumentReference>\n  <cac:AccountingSupplierParty>")], "PEPPOL-EN16931-CL001"),
+        ("allowance reason code outside UNCL 5189", vec![("<cbc:AllowanceChargeReason>Promotion</cbc:AllowanceChargeReason>", "<cbc:AllowanceChargeReasonCode>99</cbc:AllowanceChargeReasonCode>")], "PEPPOL-EN16931-CL002"),
+        ("charge reason code outside UNCL 7161", vec![("<cbc:ChargeIndicator>false</cbc:ChargeIndicator><cbc:AllowanceChargeReason>Promotion</cbc:AllowanceChargeReason>", "<cbc:ChargeIndicator>true</cbc:ChargeIndicator><cbc:AllowanceChargeReasonCode>ZZZZ</cbc:AllowanceChargeReasonCode>")], "PEPPOL-EN16931-CL003"),
+        ("invoicing period description code outside UNCL 2005", vec![(ORDER_REFERENCE, "<cac:InvoicePeriod><cbc:DescriptionCode>7</cbc:DescriptionCode></cac:InvoicePeriod>\n  <cac:OrderReference>\n    <cbc:ID>PO-4711</cbc:ID>\n  </cac:OrderReference>")], "PEPPOL-EN16931-CL006"),
+        // Germany (seller and buyer).
+        ("no payment instructions", vec![("<cac:PaymentMeans>\n    ", "<cac:PaymentMeansX>\n    "), ("</cac:PaymentMeans>", "</cac:PaymentMeansX>")], "DE-R-001"),
+        ("no seller contact", vec![(SELLER_CONTACT, "")], "DE-R-002"),
+        ("no seller city", vec![("<cbc:CityName>Hamburg</cbc:CityName>", "")], "DE-R-003"),
+        ("no seller post code", vec![("<cbc:PostalZone>20457</cbc:PostalZone>", "")], "DE-R-004"),
+        ("no seller contact point", vec![("<cbc:Name>Accounts Receivable</cbc:Name>", "")], "DE-R-005"),
+        ("no seller telephone", vec![("<cbc:Telephone>+49 40 123456-0</cbc:Telephone>", "")], "DE-R-006"),
+        ("no seller e-mail", vec![("<cbc:ElectronicMail>ar@nordwind.example</cbc:ElectronicMail>", "")], "DE-R-007"),
+        ("no buyer city", vec![("<cbc:CityName>München</cbc:CityName>", "")], "DE-R-008"),
+        ("no buyer post code", vec![("<cbc:PostalZone>80331</cbc:PostalZone>", "")], "DE-R-009"),
+        ("deliver-to address without city", vec![("<cac:PaymentMeans>\n    ", "<cac:Delivery><cac:DeliveryLocation><cac:Address><cbc:PostalZone>24103</cbc:PostalZone><cac:Country><cbc:IdentificationCode>DE</cbc:IdentificationCode></cac:Country></cac:Address></cac:DeliveryLocation></cac:Delivery>\n  <cac:PaymentMeans>\n    ")], "DE-R-010"),
+        ("deliver-to address without post code", vec![("<cac:PaymentMeans>\n    ", "<cac:Delivery><cac:DeliveryLocation><cac:Address><cbc:CityName>Kiel</cbc:CityName><cac:Country><cbc:IdentificationCode>DE</cbc:IdentificationCode></cac:Country></cac:Address></cac:DeliveryLocation></cac:Delivery>\n  <cac:PaymentMeans>\n    ")], "DE-R-011"),
+        ("no buyer reference", vec![("<cbc:BuyerReference>04011000-12345-34</cbc:BuyerReference>", "")], "DE-R-015"),
+        ("standard rate without the seller's VAT identifier", vec![("<cac:PartyTaxScheme>\n        <cbc:CompanyID>DE123456789</cbc:CompanyID>\n        <cac:TaxScheme>\n          <cbc:ID>VAT</cbc:ID>\n        </cac:TaxScheme>\n      </cac:PartyTaxScheme>", "")], "DE-R-016"),
+        ("cash discount percentage without its decimals", vec![("<cbc:Note>30 Tage netto</cbc:Note>", "<cbc:Note>#SKONTO#TAGE=14#PROZENT=2#\n</cbc:Note>")], "DE-R-018"),
+        ("cash discount line without a line break after it", vec![("<cbc:Note>30 Tage netto</cbc:Note>", "<cbc:Note>#SKONTO#TAGE=14#PROZENT=2.00#</cbc:Note>")], "DE-R-018"),
+        ("two attachments of one file name", vec![("<cac:AccountingSupplierParty>", two_attachments)], "DE-R-022"),
+        ("credit transfer without its account", vec![means("<cbc:PaymentMeansCode>58</cbc:PaymentMeansCode>")], "DE-R-023-1"),
+        ("credit transfer with a card", vec![("<cbc:PaymentMeansCode>58</cbc:PaymentMeansCode>", "<cbc:PaymentMeansCode>58</cbc:PaymentMeansCode><cac:CardAccount><cbc:PrimaryAccountNumberID>411111****</cbc:PrimaryAccountNumberID><cbc:NetworkID>VISA</cbc:NetworkID></cac:CardAccount>")], "DE-R-023-2"),
+        ("card payment without the card", vec![means("<cbc:PaymentMeansCode>48</cbc:PaymentMeansCode>")], "DE-R-024-1"),
+        ("card payment with an account", vec![("<cbc:PaymentMeansCode>58</cbc:PaymentMeansCode>", "<cbc:PaymentMeansCode>48</cbc:PaymentMeansCode><cac:CardAccount><cbc:PrimaryAccountNumberID>411111****</cbc:PrimaryAccountNumberID><cbc:NetworkID>VISA</cbc:NetworkID></cac:CardAccount>")], "DE-R-024-2"),
+        ("direct debit without the mandate", vec![means("<cbc:PaymentMeansCode>59</cbc:PaymentMeansCode>")], "DE-R-025-1"),
+        ("direct debit with an account", vec![("<cbc:PaymentMeansCode>58</cbc:PaymentMeansCode>", Box::leak(format!("<cbc:PaymentMeansCode>59</cbc:PaymentMeansCode>{mandate}").into_boxed_str()))], "DE-R-025-2"),
+        ("direct debit without the creditor identifier", vec![means(Box::leak(format!("<cbc:PaymentMeansCode>59</cbc:PaymentMeansCode>{mandate}").into_boxed_str()))], "DE-R-030"),
+        ("direct debit without the debited account", vec![("<cbc:EndpointID schemeID=\"9930\">DE123456789</cbc:EndpointID>", sepa_creditor), means("<cbc:PaymentMeansCode>59</cbc:PaymentMeansCode><cac:PaymentMandate><cbc:ID>M-1</cbc:ID></cac:PaymentMandate>")], "DE-R-031"),
+        // The Netherlands.
+        ("Dutch seller without post code", [seller_in("NL"), vec![("<cbc:PostalZone>20457</cbc:PostalZone>", "")]].concat(), "NL-R-002"),
+        ("Dutch seller registered without KVK or OIN", seller_in("NL"), "NL-R-003"),
+        ("Dutch buyer without post code", [both_in("NL"), vec![("<cbc:PostalZone>80331</cbc:PostalZone>", "")]].concat(), "NL-R-004"),
+        ("Dutch buyer registered without KVK or OIN", [both_in("NL"), vec![("<cbc:RegistrationName>Bäckerei Müller KG</cbc:RegistrationName>", "<cbc:RegistrationName>Bäckerei Müller KG</cbc:RegistrationName><cbc:CompanyID>12345678</cbc:CompanyID>")]].concat(), "NL-R-005"),
+        ("Dutch tax representative without post code", [seller_in("NL"), vec![("<cac:PaymentMeans>\n    ", "<cac:TaxRepresentativeParty><cac:PartyName><cbc:Name>Rep</cbc:Name></cac:PartyName><cac:PostalAddress><cbc:StreetName>Dam 1</cbc:StreetName><cbc:CityName>Amsterdam</cbc:CityName><cac:Country><cbc:IdentificationCode>NL</cbc:IdentificationCode></cac:Country></cac:PostalAddress><cac:PartyTaxScheme><cbc:CompanyID>NL123456789B01</cbc:CompanyID><cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme></cac:PartyTaxScheme></cac:TaxRepresentativeParty>\n  <cac:PaymentMeans>\n    ")]].concat(), "NL-R-006"),
+        ("Dutch seller without payment instructions", [seller_in("NL"), vec![("<cac:PaymentMeans>\n    ", "<cac:PaymentMeansX>\n    "), ("</cac:PaymentMeans>", "</cac:PaymentMeansX>")]].concat(), "NL-R-007"),
+        ("Dutch parties paying by a code Dutch rules do not take", [both_in("NL"), vec![("<cbc:PaymentMeansCode>58</cbc:PaymentMeansCode>", "<cbc:PaymentMeansCode>31</cbc:PaymentMeansCode>")]].concat(), "NL-R-008"),
+        ("Dutch seller: order line without the order", [seller_in("NL"), vec![(ORDER_REFERENCE, ""), (LINE_AMOUNT, "<cbc:LineExtensionAmount currencyID=\"EUR\">49.80</cbc:LineExtensionAmount><cac:OrderLineReference><cbc:LineID>1</cbc:LineID></cac:OrderLineReference>")]].concat(), "NL-R-009"),
+        // Norway, Italy (by the VAT identifier's prefix).
+        ("Norwegian VAT identifier of eight digits", vec![(SELLER_VAT_ID, "<cbc:CompanyID>NO12345678MVA</cbc:CompanyID>")], "NO-R-001"),
+        ("Italian tax registration of three letters", vec![(SELLER_VAT_ID, "<cbc:CompanyID>abc</cbc:CompanyID><cac:TaxScheme><cbc:ID>TAX</cbc:ID></cac:TaxScheme></cac:PartyTaxScheme><cac:PartyTaxScheme><cbc:CompanyID>IT12345678901</cbc:CompanyID>")], "IT-R-001"),
+        ("Italian seller without street", vec![(SELLER_VAT_ID, "<cbc:CompanyID>IT12345678901</cbc:CompanyID>"), ("<cbc:StreetName>Hafenstraße 12</cbc:StreetName>", "")], "IT-R-002"),
+        ("Italian seller without city", vec![(SELLER_VAT_ID, "<cbc:CompanyID>IT12345678901</cbc:CompanyID>"), ("<cbc:CityName>Hamburg</cbc:CityName>", "")], "IT-R-003"),
+        ("Italian seller without post code", vec![(SELLER_VAT_ID, "<cbc:CompanyID>IT12345678901</cbc:CompanyID>"), ("<cbc:PostalZone>20457</cbc:PostalZone>", "")], "IT-R-004"),
+        // Sweden.
+        ("Swedish VAT identifier of 13 characters", [seller_in("SE"), vec![(SELLER_VAT_ID, "<cbc:CompanyID>SE12345678901</cbc:CompanyID>")]].concat(), "SE-R-001"),
+        ("Swedish VAT identifier with letters", [seller_in("SE"), vec![(SELLER_VAT_ID, "<cbc:CompanyID>SE1234567890AB</cbc:CompanyID>")]].concat(), "SE-R-002"),
+        ("Swedish organisation number with letters", seller_in("SE"), "SE-R-003"),
+        ("Swedish organisation number of nine digits", [seller_in("SE"), vec![(SELLER_LEGAL_ID, "<cbc:CompanyID>556036079</cbc:CompanyID>")]].concat(), "SE-R-004"),
+        ("Swedish tax registration of another text", [seller_in("SE"), vec![(SELLER_LEGAL_ID, "<cbc:CompanyID>5560360793</cbc:CompanyID>"), (SELLER_VAT_ID, "<cbc:CompanyID>F-skatt</cbc:CompanyID><cac:TaxScheme><cbc:ID>TAX</cbc:ID></cac:TaxScheme></cac:PartyTaxScheme><cac:PartyTaxScheme><cbc:CompanyID>DE123456789</cbc:CompanyID>")]].concat(), "SE-R-005"),
+        ("Swedish standard rate of 19 %", [seller_in("SE"), vec![(SELLER_VAT_ID, "<cbc:CompanyID>SE556036079301</cbc:CompanyID>")]].concat(), "SE-R-006"),
+        ("Swedish organisation number with a wrong check digit", [seller_in("SE"), vec![(SELLER_LEGAL_ID, "<cbc:CompanyID>5560360794</cbc:CompanyID>")]].concat(), "SE-R-013"),
+        // Denmark.
+        ("Danish seller without legal registration", [seller_in("DK"), vec![(SELLER_LEGAL_ID, "")]].concat(), "DK-R-002"),
+        ("Danish seller registered without scheme 0184", seller_in("DK"), "DK-R-014"),
+        ("Danish parties: UNSPSC classification of another version", [both_in("DK"), vec![(UBL_LINE_CAT, "<cac:CommodityClassification><cbc:ItemClassificationCode listID=\"TST\" listVersionID=\"10.0\">43211503</cbc:ItemClassificationCode></cac:CommodityClassification>\n      <cac:ClassifiedTaxCategory>\n        <cbc:ID>S</cbc:ID>\n        <cbc:Percent>19</cbc:Percent>")]].concat(), "DK-R-003"),
+        ("Danish parties: non-VAT tax without its category", [both_in("DK"), vec![("<cbc:ChargeIndicator>false</cbc:ChargeIndicator><cbc:AllowanceChargeReason>Promotion</cbc:AllowanceChargeReason>", "<cbc:ChargeIndicator>true</cbc:ChargeIndicator><cbc:AllowanceChargeReasonCode>ZZZ</cbc:AllowanceChargeReasonCode><cbc:AllowanceChargeReason>Tax</cbc:AllowanceChargeReason>")]].concat(), "DK-R-004"),
+        ("Danish parties paying by a code Denmark does not take", [both_in("DK"), vec![("<cbc:PaymentMeansCode>58</cbc:PaymentMeansCode>", "<cbc:PaymentMeansCode>30</cbc:PaymentMeansCode>")]].concat(), "DK-R-005"),
+        ("Danish parties: transfer without the registration number", [both_in("DK"), vec![means("<cbc:PaymentMeansCode>31</cbc:PaymentMeansCode><cac:PayeeFinancialAccount><cbc:ID>12345678</cbc:ID></cac:PayeeFinancialAccount>")]].concat(), "DK-R-006"),
+        ("Danish parties: direct debit without the payer's account", [both_in("DK"), vec![means("<cbc:PaymentMeansCode>49</cbc:PaymentMeansCode><cac:PaymentMandate><cbc:ID>M-1</cbc:ID></cac:PaymentMandate>")]].concat(), "DK-R-007"),
+        ("Danish parties: Giro with a payment id of another kind", [both_in("DK"), vec![means("<cbc:PaymentMeansCode>50</cbc:PaymentMeansCode><cbc:PaymentID>02#1</cbc:PaymentID><cac:PayeeFinancialAccount><cbc:ID>1234567</cbc:ID></cac:PayeeFinancialAccount>")]].concat(), "DK-R-008"),
+        ("Danish parties: Giro id without its instruction", [both_in("DK"), vec![means("<cbc:PaymentMeansCode>50</cbc:PaymentMeansCode><cbc:PaymentID>04#123</cbc:PaymentID><cac:PayeeFinancialAccount><cbc:ID>1234567</cbc:ID></cac:PayeeFinancialAccount>")]].concat(), "DK-R-009"),
+        ("Danish parties: FIK with a short account", [both_in("DK"), vec![means("<cbc:PaymentMeansCode>93</cbc:PaymentMeansCode><cbc:PaymentID>71#123456789012345</cbc:PaymentID><cac:PayeeFinancialAccount><cbc:ID>1234</cbc:ID></cac:PayeeFinancialAccount>")]].concat(), "DK-R-010"),
+        ("Danish parties: FIK id without its instruction", [both_in("DK"), vec![means("<cbc:PaymentMeansCode>93</cbc:PaymentMeansCode><cbc:PaymentID>71#12</cbc:PaymentID><cac:PayeeFinancialAccount><cbc:ID>12345678</cbc:ID></cac:PayeeFinancialAccount>")]].concat(), "DK-R-011"),
+        ("Danish parties: party identifier without scheme", [both_in("DK"), vec![("<cbc:EndpointID schemeID=\"9930\">DE987654321</cbc:EndpointID>", "<cbc:EndpointID schemeID=\"9930\">DE987654321</cbc:EndpointID><cac:PartyIdentification><cbc:ID>77</cbc:ID></cac:PartyIdentification>")]].concat(), "DK-R-013"),
+        ("Danish buyer registered without scheme 0184", [both_in("DK"), vec![("<cbc:RegistrationName>Bäckerei Müller KG</cbc:RegistrationName>", "<cbc:RegistrationName>Bäckerei Müller KG</cbc:RegistrationName><cbc:CompanyID>12345678</cbc:CompanyID>")]].concat(), "DK-R-017"),
+        // Iceland.
+        ("Icelandic seller without kennitala", seller_in("IS"), "IS-R-002"),
+        ("Icelandic seller without street", [seller_in("IS"), vec![("<cbc:StreetName>Hafenstraße 12</cbc:StreetName>", "")]].concat(), "IS-R-003"),
+        ("Icelandic buyer without kennitala", both_in("IS"), "IS-R-004"),
+        ("Icelandic buyer without post code", [both_in("IS"), vec![("<cbc:PostalZone>80331</cbc:PostalZone>", "")]].concat(), "IS-R-005"),
+        ("Icelandic claim without a 12-digit account", [seller_in("IS"), vec![("<cbc:PaymentMeansCode>58</cbc:PaymentMeansCode>", "<cbc:PaymentMeansCode>9</cbc:PaymentMeansCode>")]].concat(), "IS-R-006"),
+        ("Icelandic transfer without a 12-digit account", [seller_in("IS"), vec![("<cbc:PaymentMeansCode>58</cbc:PaymentMeansCode>", "<cbc:PaymentMeansCode>42</cbc:PaymentMeansCode>")]].concat(), "IS-R-007"),
+        ("Icelandic EINDAGI not a date", [seller_in("IS"), vec![("<cac:AccountingSupplierParty>", "<cac:AdditionalDocumentReference><cbc:ID>2024-4-30</cbc:ID><cbc:DocumentDescription>EINDAGI</cbc:DocumentDescription></cac:AdditionalDocumentReference>\n  <cac:AccountingSupplierParty>")]].concat(), "IS-R-008"),
+        ("Icelandic EINDAGI without due date", [seller_in("IS"), vec![("<cbc:DueDate>2024-04-03</cbc:DueDate>", ""), ("<cac:AccountingSupplierParty>", "<cac:AdditionalDocumentReference><cbc:ID>2024-04-30</cbc:ID><cbc:DocumentDescription>EINDAGI</cbc:DocumentDescription></cac:AdditionalDocumentReference>\n  <cac:AccountingSupplierParty>")]].concat(), "IS-R-009"),
+        ("Icelandic EINDAGI before the due date", [seller_in("IS"), vec![("<cac:AccountingSupplierParty>", "<cac:AdditionalDocumentReference><cbc:ID>2024-04-01</cbc:ID><cbc:DocumentDescription>EINDAGI</cbc:DocumentDescription></cac:AdditionalDocumentReference>\n  <cac:AccountingSupplierParty>")]].concat(), "IS-R-010"),
+        // Greece (by the VAT identifier's prefix).
+        ("Greek seller's invoice number of one segment", vec![(SELLER_VAT_ID, "<cbc:CompanyID>EL094014201</cbc:CompanyID>")], "GR-R-001-1"),
+        ("Greek seller's number of another TIN", vec![(SELLER_VAT_ID, "<cbc:CompanyID>EL094014201</cbc:CompanyID>"), ("<cbc:ID>DEMF-INV-000101</cbc:ID>", "<cbc:ID>123456789|04/03/2024|1|1.1|A|B</cbc:ID>")], "GR-R-001-2"),
+        ("Greek seller's number of another date", vec![(SELLER_VAT_ID, "<cbc:CompanyID>EL094014201</cbc:CompanyID>"), ("<cbc:ID>DEMF-INV-000101</cbc:ID>", "<cbc:ID>094014201|05/03/2024|1|1.1|A|B</cbc:ID>")], "GR-R-001-3"),
+        ("Greek seller's number of a negative serial", vec![(SELLER_VAT_ID, "<cbc:CompanyID>EL094014201</cbc:CompanyID>"), ("<cbc:ID>DEMF-INV-000101</cbc:ID>", "<cbc:ID>094014201|04/03/2024|x|1.1|A|B</cbc:ID>")], "GR-R-001-4"),
+        ("Greek seller's number of an unknown type", vec![(SELLER_VAT_ID, "<cbc:CompanyID>EL094014201</cbc:CompanyID>"), ("<cbc:ID>DEMF-INV-000101</cbc:ID>", "<cbc:ID>094014201|04/03/2024|1|9.9|A|B</cbc:ID>")], "GR-R-001-5"),
+        ("Greek seller's number with an empty fifth segment", vec![(SELLER_VAT_ID, "<cbc:CompanyID>EL094014201</cbc:CompanyID>"), ("<cbc:ID>DEMF-INV-000101</cbc:ID>", "<cbc:ID>094014201|04/03/2024|1|1.1||B</cbc:ID>")], "GR-R-001-6"),
+        ("Greek seller's number with an empty sixth segment", vec![(SELLER_VAT_ID, "<cbc:CompanyID>EL094014201</cbc:CompanyID>"), ("<cbc:ID>DEMF-INV-000101</cbc:ID>", "<cbc:ID>094014201|04/03/2024|1|1.1|A|</cbc:ID>")], "GR-R-001-7"),
+        ("Greek seller without trading name", vec![(SELLER_VAT_ID, "<cbc:CompanyID>EL094014201</cbc:CompanyID>")], "GR-R-002"),
+        ("Greek VAT identifier with a wrong check digit", vec![(SELLER_VAT_ID, "<cbc:CompanyID>EL094014202</cbc:CompanyID>")], "GR-R-003"),
+        ("Greek seller in Greece without MARK", [seller_in("GR"), vec![(SELLER_VAT_ID, "<cbc:CompanyID>EL094014201</cbc:CompanyID>")]].concat(), "GR-R-004-1"),
+        ("Greek MARK not a number", [seller_in("GR"), vec![(SELLER_VAT_ID, "<cbc:CompanyID>EL094014201</cbc:CompanyID>"), ("<cac:AccountingSupplierParty>", "<cac:AdditionalDocumentReference><cbc:ID>x1</cbc:ID><cbc:DocumentDescription>##M.AR.K##</cbc:DocumentDescription></cac:AdditionalDocumentReference>\n  <cac:AccountingSupplierParty>")]].concat(), "GR-R-004-2"),
+        ("Greek seller without buyer trading name", vec![(SELLER_VAT_ID, "<cbc:CompanyID>EL094014201</cbc:CompanyID>")], "GR-R-005"),
+        ("Greek buyer without a Greek VAT identifier", vec![(SELLER_VAT_ID, "<cbc:CompanyID>EL094014201</cbc:CompanyID>"), ("<cbc:CompanyID>DE987654321</cbc:CompanyID>", "<cbc:CompanyID>EL094014202</cbc:CompanyID>")], "GR-R-006"),
+        ("two Greek invoice URLs", [seller_in("GR"), vec![(SELLER_VAT_ID, "<cbc:CompanyID>EL094014201</cbc:CompanyID>"), ("<cac:AccountingSupplierParty>", "<cac:AdditionalDocumentReference><cbc:ID>U1</cbc:ID><cbc:DocumentDescription>##INVOICE|URL##</cbc:DocumentDescription></cac:AdditionalDocumentReference><cac:AdditionalDocumentReference><cbc:ID>U2</cbc:ID><cbc:DocumentDescription>##INVOICE|URL##</cbc:DocumentDescription></cac:AdditionalDocumentReference>\n  <cac:AccountingSupplierParty>")]].concat(), "GR-R-008-2"),
+        ("Greek invoice URL without its URI", vec![(SELLER_VAT_ID, "<cbc:CompanyID>EL094014201</cbc:CompanyID>"), ("<cac:AccountingSupplierParty>", "<cac:AdditionalDocumentReference><cbc:ID>U1</cbc:ID><cbc:DocumentDescription>##INVOICE|URL##</cbc:DocumentDescription></cac:AdditionalDocumentReference>\n  <cac:AccountingSupplierParty>")], "GR-R-008-3"),
+        ("Greek seller's electronic address not its TIN", vec![(SELLER_VAT_ID, "<cbc:CompanyID>EL094014201</cbc:CompanyID>")], "GR-R-009"),
+        ("Greek buyer's electronic address not its TIN", vec![(SELLER_VAT_ID, "<cbc:CompanyID>EL094014201</cbc:CompanyID>"), ("<cbc:CompanyID>DE987654321</cbc:CompanyID>", "<cbc:CompanyID>EL094014201</cbc:CompanyID>")], "GR-R-010"),
+        // UBL syntax.
+        ("two contract references", vec![("<cac:AccountingSupplierParty>", "<cac:ContractDocumentReference><cbc:ID>C1</cbc:ID></cac:ContractDocumentReference><cac:ContractDocumentReference><cbc:ID>C2</cbc:ID></cac:ContractDocumentReference>\n  <cac:AccountingSupplierParty>")], "UBL-SR-01"),
+        ("two payment terms notes", vec![("<cbc:Note>30 Tage netto</cbc:Note>", "<cbc:Note>30 Tage netto</cbc:Note><cbc:Note>Danke</cbc:Note>")], "UBL-SR-05"),
+        ("two invoicing periods", vec![(ORDER_REFERENCE, "<cac:InvoicePeriod><cbc:StartDate>2024-03-01</cbc:StartDate></cac:InvoicePeriod><cac:InvoicePeriod><cbc:StartDate>2024-03-01</cbc:StartDate></cac:InvoicePeriod>\n  <cac:OrderReference>\n    <cbc:ID>PO-4711</cbc:ID>\n  </cac:OrderReference>")], "UBL-SR-08"),
+        ("two seller legal registrations", vec![(SELLER_LEGAL_ID, "<cbc:CompanyID>HRB 12345</cbc:CompanyID><cbc:CompanyID>HRB 2</cbc:CompanyID>")], "UBL-SR-11"),
+        ("two seller tax registrations", vec![(SELLER_VAT_ID, "<cbc:CompanyID>1</cbc:CompanyID><cbc:CompanyID>2</cbc:CompanyID><cac:TaxScheme><cbc:ID>TAX</cbc:ID></cac:TaxScheme></cac:PartyTaxScheme><cac:PartyTaxScheme><cbc:CompanyID>DE123456789</cbc:CompanyID>")], "UBL-SR-13"),
+        ("two buyer identifiers", vec![("<cbc:EndpointID schemeID=\"9930\">DE987654321</cbc:EndpointID>", "<cbc:EndpointID schemeID=\"9930\">DE987654321</cbc:EndpointID><cac:PartyIdentification><cbc:ID>1</cbc:ID><cbc:ID>2</cbc:ID></cac:PartyIdentification>")], "UBL-SR-16"),
+        ("two deliveries", vec![("<cac:PaymentMeans>\n    ", "<cac:Delivery><cbc:ActualDeliveryDate>2024-03-01</cbc:ActualDeliveryDate></cac:Delivery><cac:Delivery><cbc:ActualDeliveryDate>2024-03-02</cbc:ActualDeliveryDate></cac:Delivery>\n  <cac:PaymentMeans>\n    ")], "UBL-SR-24"),
+        ("two payment identifiers in one instruction", vec![("<cbc:PaymentMeansCode>58</cbc:PaymentMeansCode>", "<cbc:PaymentMeansCode>58</cbc:PaymentMeansCode><cbc:PaymentID>P1</cbc:PaymentID><cbc:PaymentID>P1</cbc:PaymentID>")], "UBL-SR-26"),
+        ("two creditor identifiers", vec![("<cbc:EndpointID schemeID=\"9930\">DE123456789</cbc:EndpointID>", "<cbc:EndpointID schemeID=\"9930\">DE123456789</cbc:EndpointID><cac:PartyIdentification><cbc:ID schemeID=\"SEPA\">DE98ZZZ09999999999</cbc:ID></cac:PartyIdentification><cac:PartyIdentification><cbc:ID schemeID=\"SEPA\">DE98ZZZ09999999998</cbc:ID></cac:PartyIdentification>")], "UBL-SR-29"),
+        ("two exemption reasons in a row", vec![(UBL_VAT_ROW, "<cac:TaxCategory>\n        <cbc:ID>S</cbc:ID>\n        <cbc:Percent>19</cbc:Percent><cbc:TaxExemptionReason>a</cbc:TaxExemptionReason><cbc:TaxExemptionReason>b</cbc:TaxExemptionReason>")], "UBL-SR-32"),
+        ("a document reference of type 916", vec![("<cac:AccountingSupplierParty>", "<cac:AdditionalDocumentReference><cbc:ID>D1</cbc:ID><cbc:DocumentTypeCode>916</cbc:DocumentTypeCode></cac:AdditionalDocumentReference>\n  <cac:AccountingSupplierParty>")], "UBL-SR-43"),
+        ("a line without classified tax category", vec![(UBL_LINE_CAT, "<cac:X>\n        <cbc:ID>S</cbc:ID>\n        <cbc:Percent>19</cbc:Percent>"), ("</cac:ClassifiedTaxCategory>", "</cac:X>")], "UBL-SR-48"),
+        ("two address lines", vec![("<cbc:StreetName>Hafenstraße 12</cbc:StreetName>", "<cbc:StreetName>Hafenstraße 12</cbc:StreetName><cac:AddressLine><cbc:Line>a</cbc:Line></cac:AddressLine><cac:AddressLine><cbc:Line>b</cbc:Line></cac:AddressLine>")], "UBL-SR-51"),
+        ("a party tax scheme without identifier", vec![(SELLER_VAT_ID, "")], "UBL-SR-53"),
+        ("a billing reference without the invoice number", vec![("<cac:AccountingSupplierParty>", "<cac:BillingReference><cac:InvoiceDocumentReference><cbc:IssueDate>2024-01-01</cbc:IssueDate></cac:InvoiceDocumentReference></cac:BillingReference>\n  <cac:AccountingSupplierParty>")], "UBL-SR-07"),
+        ("a payee of the seller's name", vec![("<cac:PaymentMeans>\n    ", "<cac:PayeeParty><cac:PartyName><cbc:Name>Nordwind Handels GmbH</cbc:Name></cac:PartyName></cac:PayeeParty>\n  <cac:PaymentMeans>\n    ")], "UBL-SR-19"),
+        ("an invoiced object with an attachment", vec![("<cac:AccountingSupplierParty>", "<cac:AdditionalDocumentReference><cbc:ID>O1</cbc:ID><cbc:DocumentTypeCode>130</cbc:DocumentTypeCode><cac:Attachment><cac:ExternalReference><cbc:URI>https://example.com/o1</cbc:URI></cac:ExternalReference></cac:Attachment></cac:AdditionalDocumentReference>\n  <cac:AccountingSupplierParty>")], "UBL-CR-666"),
+    ];
+    for (code, category, rule) in [
+        ("VATEX-EU-G", "G", "PEPPOL-EN16931-P0104"),
+        ("VATEX-EU-O", "O", "PEPPOL-EN16931-P0105"),
+        ("VATEX-EU-IC", "K", "PEPPOL-EN16931-P0106"),
+        ("VATEX-EU-AE", "AE", "PEPPOL-EN16931-P0107"),
+        ("VATEX-EU-D", "E", "PEPPOL-EN16931-P0108"),
+        ("VATEX-EU-F", "E", "PEPPOL-EN16931-P0109"),
+        ("VATEX-EU-I", "E", "PEPPOL-EN16931-P0110"),
+        ("VATEX-EU-J", "E", "PEPPOL-EN16931-P0111"),
+    ] {
+        let to: &'static str = Box::leak(format!("<cac:TaxCategory>\n        <cbc:ID>S</cbc:ID>\n        <cbc:Percent>19</cbc:Percent><cbc:TaxExemptionReasonCode>{code}</cbc:TaxExemptionReasonCode>").into_boxed_str());
+        let _ = category;
+        cases.push(("an exemption code of another category", vec![(UBL_VAT_ROW, to)], rule));
+    }
+    let mut checked = 0;
+    for (what, edits, rule) in &cases {
+        let xml = edited(&with_allowance, edits);
+        let rules = rules_of_text(&xml);
+        assert!(rules.iter().any(|r| r == rule), "{what}: expected {rule}, found {rules:?}");
+        checked += 1;
+    }
+    assert_eq!(checked, 128);
+    // Warnings: reported, nothing refused.
+    let warned: Vec<Case> = vec![
+        ("a self-billed invoice between German parties", vec![("<cbc:InvoiceTypeCode>380</cbc:InvoiceTypeCode>", "<cbc:InvoiceTypeCode>386</cbc:InvoiceTypeCode>")], "DE-R-017"),
+        ("an IBAN with a wrong check", vec![("<cbc:ID>DE89370400440532013000</cbc:ID>", "<cbc:ID>DE89370400440532013001</cbc:ID>")], "DE-R-019"),
+        ("a corrected invoice without the one it corrects", vec![("<cbc:InvoiceTypeCode>380</cbc:InvoiceTypeCode>", "<cbc:InvoiceTypeCode>384</cbc:InvoiceTypeCode>")], "DE-R-026"),
+        ("a telephone number of two digits", vec![("<cbc:Telephone>+49 40 123456-0</cbc:Telephone>", "<cbc:Telephone>+49</cbc:Telephone>")], "DE-R-027"),
+        ("an e-mail address without domain", vec![("<cbc:ElectronicMail>ar@nordwind.example</cbc:ElectronicMail>", "<cbc:ElectronicMail>ar at nordwind</cbc:ElectronicMail>")], "DE-R-028"),
+        ("an external location without scheme", vec![("<cac:AccountingSupplierParty>", "<cac:AdditionalDocumentReference><cbc:ID>D1</cbc:ID><cac:Attachment><cac:ExternalReference><cbc:URI>www.example.com/d1</cbc:URI></cac:ExternalReference></cac:Attachment></cac:AdditionalDocumentReference>\n  <cac:AccountingSupplierParty>")], "DE-R-T02"),
+    ];
+    for (what, edits, rule) in &warned {
+        let xml = edited(&with_allowance, edits);
+        assert!(
+            warnings_of_text(&xml).iter().any(|r| r == rule),
+            "{what}: expected warning {rule}, found {:?}",
+            warnings_of_text(&xml)
+        );
+        assert!(!rules_of_text(&xml).iter().any(|r| r == rule), "{what}: {rule} is a warning");
+    }
+    // A credit note: at most one project reference (PEPPOL); a Dutch seller's names the invoice.
+    let credit = own_document("cli__einvoice__ubl_credit_note.snap");
+    assert_eq!(rules_of_text(&credit), Vec::<String>::new());
+    let projects = edited(&credit, &[("<cac:AccountingSupplierParty>", "<cac:AdditionalDocumentReference><cbc:ID>P1</cbc:ID><cbc:DocumentTypeCode>50</cbc:DocumentTypeCode></cac:AdditionalDocumentReference><cac:AdditionalDocumentReference><cbc:ID>P2</cbc:ID><cbc:DocumentTypeCode>50</cbc:DocumentTypeCode></cac:AdditionalDocumentReference>\n  <cac:AccountingSupplierParty>")]);
+    assert!(rules_of_text(&projects).contains(&"PEPPOL-EN16931-R080".to_string()));
+    let dutch = edited(
+        &credit,
+        &[(SELLER_DE, "<cbc:IdentificationCode>NL</cbc:IdentificationCode>"), ("<cbc:ID>DEMF-INV-000101</cbc:ID>", "")],
+    );
+    assert!(rules_of_text(&dutch).contains(&"NL-R-001".to_string()), "{:?}", rules_of_text(&dutch));
+}
+
+#[test]
+fn cii_syntax_rules_fire_on_their_defects() {
+    let cii = own_document("cli__einvoice__cii_invoice_foreign_currency.snap");
+    assert_eq!(rules_of_text(&cii), Vec::<String>::new());
+    type Case = (&'static str, Vec<(&'static str, &'static str)>, &'static str);
+    let cases: Vec<Case> = vec![
+        ("two specification groups", vec![("</ram:GuidelineSpecifiedDocumentContextParameter>", "</ram:GuidelineSpecifiedDocumentContextParameter><ram:GuidelineSpecifiedDocumentContextParameter><ram:ID>x</ram:ID></ram:GuidelineSpecifiedDocumentContextParameter>")], "CII-SR-009"),
+        ("two type codes", vec![("<ram:TypeCode>380</ram:TypeCode>", "<ram:TypeCode>380</ram:TypeCode><ram:TypeCode>380</ram:TypeCode>")], "CII-SR-014"),
+        ("a standard identifier without scheme", vec![("<ram:SellerAssignedID>BK-2040</ram:SellerAssignedID>", "<ram:GlobalID>4000001234567</ram:GlobalID><ram:SellerAssignedID>BK-2040</ram:SellerAssignedID>")], "CII-SR-046"),
+        ("an item attribute without name", vec![("<ram:Name>Helmet, size M</ram:Name>", "<ram:Name>Helmet, size M</ram:Name><ram:ApplicableProductCharacteristic><ram:Value>M</ram:Value></ram:ApplicableProductCharacteristic>")], "CII-SR-069"),
+        ("a line without net price", vec![("<ram:ChargeAmount>59.95</ram:ChargeAmount>", "")], "CII-SR-439"),
+        ("a line with two net prices", vec![("<ram:ChargeAmount>59.95</ram:ChargeAmount>", "<ram:ChargeAmount>59.95</ram:ChargeAmount><ram:ChargeAmount>59.95</ram:ChargeAmount>")], "CII-SR-441"),
+        ("two seller contacts", vec![("</ram:DefinedTradeContact>", "</ram:DefinedTradeContact><ram:DefinedTradeContact><ram:PersonName>B</ram:PersonName></ram:DefinedTradeContact>")], "CII-SR-455"),
+        ("an allowance without indicator", vec![("<ram:ApplicableTradeTax>\n        <ram:CalculatedAmount>", "<ram:SpecifiedTradeAllowanceCharge><ram:ActualAmount>0</ram:ActualAmount><ram:Reason>x</ram:Reason></ram:SpecifiedTradeAllowanceCharge><ram:ApplicableTradeTax>\n        <ram:CalculatedAmount>")], "CII-SR-463"),
+        ("payment means of two codes", vec![("</ram:SpecifiedTradeSettlementPaymentMeans>", "</ram:SpecifiedTradeSettlementPaymentMeans><ram:SpecifiedTradeSettlementPaymentMeans><ram:TypeCode>30</ram:TypeCode><ram:PayeePartyCreditorFinancialAccount><ram:ProprietaryID>1</ram:ProprietaryID></ram:PayeePartyCreditorFinancialAccount></ram:SpecifiedTradeSettlementPaymentMeans>")], "CII-SR-467"),
+        ("two remittance informations", vec![("<ram:TaxCurrencyCode>EUR</ram:TaxCurrencyCode>", "<ram:PaymentReference>A</ram:PaymentReference><ram:PaymentReference>B</ram:PaymentReference><ram:TaxCurrencyCode>EUR</ram:TaxCurrencyCode>")], "CII-SR-469"),
+        ("a credit transfer without account", vec![("<ram:PayeePartyCreditorFinancialAccount>\n          <ram:IBANID>DE89370400440532013000</ram:IBANID>\n        </ram:PayeePartyCreditorFinancialAccount>", "")], "CII-SR-470"),
+        ("two line totals", vec![("<ram:LineTotalAmount>4316.40</ram:LineTotalAmount>", "<ram:LineTotalAmount>4316.40</ram:LineTotalAmount><ram:LineTotalAmount>4316.40</ram:LineTotalAmount>")], "CII-SR-477"),
+        ("a document number with a scheme", vec![("<ram:ID>DEMF-INV-000104</ram:ID>", "<ram:ID schemeID=\"X\">DEMF-INV-000104</ram:ID>")], "CII-DT-005"),
+        ("a type code with a name", vec![("<ram:TypeCode>58</ram:TypeCode>", "<ram:TypeCode name=\"SEPA\">58</ram:TypeCode>")], "CII-DT-008"),
+        ("a root with a language", vec![("<rsm:CrossIndustryInvoice xmlns", "<rsm:CrossIndustryInvoice languageID=\"de\" xmlns")], "CII-DT-013"),
+        ("an order reference with a type code", vec![("<ram:IssuerAssignedID>TC-PO-1932</ram:IssuerAssignedID>", "<ram:IssuerAssignedID>TC-PO-1932</ram:IssuerAssignedID><ram:TypeCode>50</ram:TypeCode>")], "CII-DT-018"),
+        ("an amount with a currency", vec![("<ram:LineTotalAmount>719.40</ram:LineTotalAmount>", "<ram:LineTotalAmount currencyID=\"GBP\">719.40</ram:LineTotalAmount>")], "CII-DT-031"),
+        ("a quantity with a list id", vec![("<ram:BilledQuantity unitCode=\"C62\">12</ram:BilledQuantity>", "<ram:BilledQuantity unitCode=\"C62\" unitCodeListID=\"x\">12</ram:BilledQuantity>")], "CII-DT-034"),
+        ("a trade tax of another type", vec![("<ram:TypeCode>VAT</ram:TypeCode>\n        <ram:ExemptionReason>", "<ram:TypeCode>GST</ram:TypeCode>\n        <ram:ExemptionReason>")], "CII-DT-037"),
+        ("a billing period with a description", vec![("<ram:SpecifiedTradePaymentTerms>", "<ram:BillingSpecifiedPeriod><ram:Description>March</ram:Description><ram:StartDateTime><udt:DateTimeString format=\"102\">20240301</udt:DateTimeString></ram:StartDateTime></ram:BillingSpecifiedPeriod><ram:SpecifiedTradePaymentTerms>")], "CII-DT-071"),
+        ("an address with a street name", vec![("<ram:LineOne>Hafenstraße 12</ram:LineOne>", "<ram:LineOne>Hafenstraße 12</ram:LineOne><ram:StreetName>Hafenstraße</ram:StreetName>")], "CII-DT-088"),
+        ("a date of a thirteenth month", vec![("20240406", "20241306")], "CII-DT-097"),
+        ("an electronic address with a scheme name", vec![("<ram:URIID schemeID=\"9932\">", "<ram:URIID schemeID=\"9932\" schemeName=\"x\">")], "CII-DT-101"),
+        ("a seller VAT identifier without country prefix", vec![("<ram:ID schemeID=\"VA\">DE123456789</ram:ID>", "<ram:ID schemeID=\"VA\">O</ram:ID>")], "BR-CO-09"),
+        ("an issue date of another format", vec![("<udt:DateTimeString format=\"102\">20240307</udt:DateTimeString>", "<udt:DateTimeString format=\"610\">202403</udt:DateTimeString>")], "BR-03"),
+        ("an electronic address group without address", vec![("<ram:URIID schemeID=\"9932\">GB123456789</ram:URIID>", "")], "BR-63"),
+    ];
+    for (what, edits, rule) in &cases {
+        let xml = edited(&cii, edits);
+        let rules = rules_of_text(&xml);
+        assert!(rules.iter().any(|r| r == rule), "{what}: expected {rule}, found {rules:?}");
+    }
+    assert_eq!(cases.len(), 26);
 }

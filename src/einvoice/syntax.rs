@@ -1,0 +1,584 @@
+//! The syntax-binding rules of EN 16931 (UBL-SR, UBL-CR, CII-SR, CII-DT): how often an element
+//! may occur and which elements and attributes a binding does not use. They look at the
+//! element tree, which the semantic model does not keep; the writers never break them, so a
+//! document invoiceflow builds is checked on its model alone.
+//!
+//! The official rules are one Schematron pattern per binding, in which an element is checked
+//! by the first rule whose context it matches; where two contexts overlap, the rules here do
+//! the same (noted where it matters).
+
+use super::read::Node;
+
+/// A finding: rule id and message.
+pub type SyntaxFinding = (&'static str, String);
+
+/// How many nodes a path of child names reaches from `n` (every child of each name).
+fn count(n: &Node, path: &[&str]) -> usize {
+    match path.split_first() {
+        None => 1,
+        Some((first, rest)) => n.all(first).map(|c| count(c, rest)).sum(),
+    }
+}
+
+/// Each node a path reaches.
+fn each<'a>(n: &'a Node, path: &[&str], out: &mut Vec<&'a Node>) {
+    match path.split_first() {
+        None => out.push(n),
+        Some((first, rest)) => {
+            for c in n.children.iter().filter(|c| c.name == *first) {
+                each(c, rest, out);
+            }
+        }
+    }
+}
+
+fn nodes<'a>(n: &'a Node, path: &[&str]) -> Vec<&'a Node> {
+    let mut out = Vec::new();
+    each(n, path, &mut out);
+    out
+}
+
+/// `(rule, path, at most)`: the path occurs at most so often in its context.
+type Limit = (&'static str, &'static [&'static str], usize);
+
+fn limits(n: &Node, table: &[Limit], context: &str, out: &mut Vec<SyntaxFinding>) {
+    for (rule, path, max) in table {
+        let c = count(n, path);
+        if c > *max {
+            out.push((*rule, format!("{context}: {} occurs {c} times; at most {max}", path.join("/"))));
+        }
+    }
+}
+
+/// Every element of the tree, each once, with its parent.
+fn walk(root: &Node) -> Vec<(&Node, Option<&Node>)> {
+    let mut out = Vec::new();
+    let mut stack: Vec<(&Node, Option<&Node>)> = vec![(root, None)];
+    while let Some((n, parent)) = stack.pop() {
+        out.push((n, parent));
+        stack.extend(n.children.iter().rev().map(|c| (c, Some(n))));
+    }
+    out
+}
+
+const SUPPLIER: &str = "AccountingSupplierParty";
+const CUSTOMER: &str = "AccountingCustomerParty";
+
+/// The UBL syntax rules (fatal ones; UBL-SR-12/18/42/44/47 and UBL-DT-01/06/07 are in
+/// `read::ubl_syntax`).
+pub fn ubl(root: &Node) -> Vec<SyntaxFinding> {
+    let mut out = super::read::ubl_syntax(root);
+    const DOCUMENT: &[Limit] = &[
+        ("UBL-SR-01", &["ContractDocumentReference", "ID"], 1),
+        ("UBL-SR-02", &["ReceiptDocumentReference", "ID"], 1),
+        ("UBL-SR-03", &["DespatchDocumentReference", "ID"], 1),
+        ("UBL-SR-05", &["PaymentTerms", "Note"], 1),
+        ("UBL-SR-08", &["InvoicePeriod"], 1),
+        ("UBL-SR-09", &[SUPPLIER, "Party", "PartyLegalEntity", "RegistrationName"], 1),
+        ("UBL-SR-10", &[SUPPLIER, "Party", "PartyName", "Name"], 1),
+        ("UBL-SR-11", &[SUPPLIER, "Party", "PartyLegalEntity", "CompanyID"], 1),
+        ("UBL-SR-14", &[SUPPLIER, "Party", "PartyLegalEntity", "CompanyLegalForm"], 1),
+        ("UBL-SR-15", &[CUSTOMER, "Party", "PartyLegalEntity", "RegistrationName"], 1),
+        ("UBL-SR-16", &[CUSTOMER, "Party", "PartyIdentification", "ID"], 1),
+        ("UBL-SR-17", &[CUSTOMER, "Party", "PartyLegalEntity", "CompanyID"], 1),
+        ("UBL-SR-24", &["Delivery"], 1),
+        ("UBL-SR-39", &["ProjectReference", "ID"], 1),
+        ("UBL-SR-40", &[CUSTOMER, "Party", "PartyName", "Name"], 1),
+        ("UBL-SR-45", &["PaymentMeans", "PaymentDueDate"], 1),
+        ("UBL-SR-49", &["InvoicePeriod", "DescriptionCode"], 1),
+        ("UBL-SR-54", &["PaymentMeans", "CardAccount"], 1),
+        ("UBL-SR-55", &["PaymentMeans", "PaymentMandate"], 1),
+        ("UBL-SR-56", &["OriginatorDocumentReference", "ID"], 1),
+    ];
+    limits(root, DOCUMENT, "the document", &mut out);
+    let objects: Vec<&Node> = root
+        .all("AdditionalDocumentReference")
+        .filter(|r| r.text_at(&["DocumentTypeCode"]).as_deref() == Some("130"))
+        .collect();
+    let object_ids: usize = objects.iter().map(|r| r.all("ID").count()).sum();
+    if object_ids > 1 {
+        out.push(("UBL-SR-04", format!("{object_ids} invoiced object identifiers (BT-18); at most one")));
+    }
+    if objects.iter().any(|r| r.child("Attachment").is_some()) {
+        out.push(("UBL-CR-666", "an invoiced object reference (type 130) takes no attachment".into()));
+    }
+    if objects.iter().any(|r| r.child("DocumentDescription").is_some()) {
+        out.push(("UBL-CR-673", "an invoiced object reference (type 130) takes no description".into()));
+    }
+    let other_tax_ids = root
+        .at(&[SUPPLIER, "Party"])
+        .into_iter()
+        .flat_map(|p| p.all("PartyTaxScheme"))
+        .filter(|t| t.at(&["TaxScheme", "ID"]).is_none_or(|i| i.text.to_uppercase() != "VAT"))
+        .map(|t| t.all("CompanyID").count())
+        .sum::<usize>();
+    if other_tax_ids > 1 {
+        out.push(("UBL-SR-13", format!("the seller has {other_tax_ids} tax registrations (BT-32); at most one")));
+    }
+    let means_names =
+        root.all("PaymentMeans").flat_map(|m| m.all("PaymentMeansCode")).filter(|c| c.attr("name").is_some()).count();
+    if means_names > 1 {
+        out.push(("UBL-SR-46", format!("{means_names} payment means texts (BT-82); at most one")));
+    }
+    let kind_credit = root.name == "CreditNote";
+    let supplier_names: Vec<String> = nodes(root, &[SUPPLIER, "Party", "PartyLegalEntity", "RegistrationName"])
+        .iter()
+        .map(|n| n.text.clone())
+        .collect();
+    let mut sepa_ids = 0;
+    for (n, _) in walk(root) {
+        match n.name.as_str() {
+            "PartyIdentification" => {
+                sepa_ids +=
+                    n.all("ID").filter(|i| i.attr("schemeID").is_some_and(|s| s.to_uppercase() == "SEPA")).count();
+            }
+            "PostalAddress" | "Address" if n.all("AddressLine").count() > 1 => {
+                out.push((
+                    "UBL-SR-51",
+                    format!("<{}> has {} address lines; at most one", n.name, n.all("AddressLine").count()),
+                ));
+            }
+            "AdditionalDocumentReference" => {
+                if n.all("DocumentDescription").count() > 1 {
+                    out.push(("UBL-SR-33", "a supporting document has more than one description".into()));
+                }
+                let code = n.child("DocumentTypeCode").map(|c| c.text.as_str());
+                let allowed = code == Some("130")
+                    || (kind_credit && code == Some("50"))
+                    || (n.child("ID").and_then(|i| i.attr("schemeID")).is_none() && code.is_none());
+                if !allowed {
+                    out.push((
+                        "UBL-SR-43",
+                        format!("a document reference of type {code:?} (or with a scheme and no type) is neither an invoiced object (130) nor a supporting document"),
+                    ));
+                }
+            }
+            "Delivery" if count(n, &["DeliveryParty", "PartyName", "Name"]) > 1 => {
+                out.push(("UBL-SR-25", "the deliver-to party has more than one name (BT-70)".into()));
+            }
+            "AllowanceCharge" if n.all("AllowanceChargeReason").count() > 1 => {
+                match n.child("ChargeIndicator").map(|c| c.text.trim()) {
+                    Some("false" | "0") => out.push(("UBL-SR-30", "an allowance has more than one reason".into())),
+                    Some("true" | "1") => out.push(("UBL-SR-31", "a charge has more than one reason".into())),
+                    _ => {}
+                }
+            }
+            "PartyTaxScheme" if n.at(&["TaxScheme", "ID"]).is_none() || n.child("CompanyID").is_none() => {
+                out.push((
+                    "UBL-SR-53",
+                    "a party tax scheme needs its scheme (TaxScheme/ID) and its identifier (CompanyID)".into(),
+                ));
+            }
+            "InvoiceLine" | "CreditNoteLine" => {
+                let id = n.text_at(&["ID"]).unwrap_or_default();
+                const LINE: &[Limit] = &[
+                    ("UBL-SR-34", &["Note"], 1),
+                    ("UBL-SR-35", &["OrderLineReference", "LineID"], 1),
+                    ("UBL-SR-36", &["InvoicePeriod"], 1),
+                    ("UBL-SR-37", &["Price", "AllowanceCharge", "Amount"], 1),
+                    ("UBL-SR-50", &["Item", "Description"], 1),
+                    ("UBL-SR-52", &["DocumentReference"], 1),
+                ];
+                limits(n, LINE, &format!("line {id}"), &mut out);
+                let categories = count(n, &["Item", "ClassifiedTaxCategory"]);
+                if categories != 1 {
+                    out.push((
+                        "UBL-SR-48",
+                        format!("line {id} has {categories} classified tax categories; exactly one"),
+                    ));
+                }
+            }
+            "PayeeParty" => {
+                let names: Vec<&Node> = nodes(n, &["PartyName", "Name"]);
+                // `(PartyName/Name) != (seller's RegistrationName)`: some pair differs.
+                let differs = names.iter().any(|p| supplier_names.iter().any(|s| *s != p.text));
+                let ids = n
+                    .all("PartyIdentification")
+                    .flat_map(|p| p.all("ID"))
+                    .filter(|i| i.attr("schemeID").unwrap_or("").to_uppercase() != "SEPA")
+                    .count();
+                for (rule, ok, what) in [
+                    ("UBL-SR-19", names.len() <= 1, "at most one name"),
+                    ("UBL-SR-20", ids <= 1, "at most one identifier"),
+                    ("UBL-SR-21", count(n, &["PartyLegalEntity", "CompanyID"]) <= 1, "at most one legal registration"),
+                ] {
+                    if !(ok && differs) {
+                        out.push((rule, format!("the payee needs {what} and a name other than the seller's")));
+                    }
+                }
+            }
+            "PaymentMeans" => {
+                const MEANS: &[Limit] = &[
+                    ("UBL-SR-26", &["PaymentID"], 1),
+                    ("UBL-SR-27", &["PaymentMeansCode"], 1),
+                    ("UBL-SR-28", &["PaymentMandate", "ID"], 1),
+                ];
+                limits(n, MEANS, "a payment instruction", &mut out);
+            }
+            "BillingReference" => {
+                if n.all("InvoiceDocumentReference").count() > 1 {
+                    out.push(("UBL-SR-06", "a billing reference holds more than one preceding invoice".into()));
+                }
+                if n.at(&["InvoiceDocumentReference", "ID"]).is_none() {
+                    out.push(("UBL-SR-07", "a billing reference needs its preceding invoice's number".into()));
+                }
+            }
+            "TaxRepresentativeParty" => {
+                const REP: &[Limit] =
+                    &[("UBL-SR-22", &["PartyName", "Name"], 1), ("UBL-SR-23", &["PartyTaxScheme", "CompanyID"], 1)];
+                limits(n, REP, "the tax representative", &mut out);
+            }
+            "TaxSubtotal" if count(n, &["TaxCategory", "TaxExemptionReason"]) > 1 => {
+                out.push(("UBL-SR-32", "a VAT breakdown row has more than one exemption reason".into()));
+            }
+            _ => {}
+        }
+    }
+    if sepa_ids > 1 {
+        out.push(("UBL-SR-29", format!("{sepa_ids} bank assigned creditor identifiers (SEPA); at most one")));
+    }
+    out
+}
+
+/// `CII-DT-097`: `^\s*(\d{4})(1[0-2]|0[1-9])(3[01]|[12][0-9]|0[1-9])\s*$`.
+fn yyyymmdd(t: &str) -> bool {
+    let t = t.trim();
+    let b = t.as_bytes();
+    if b.len() != 8 || !b.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let month = (b[4] - b'0') * 10 + (b[5] - b'0');
+    let day = (b[6] - b'0') * 10 + (b[7] - b'0');
+    (1..=12).contains(&month) && (1..=31).contains(&day)
+}
+
+/// The CII syntax rules (fatal ones).
+pub fn cii(root: &Node) -> Vec<SyntaxFinding> {
+    let mut out = Vec::new();
+    let tx = root.child("SupplyChainTradeTransaction");
+    if let Some(c) = root.child("ExchangedDocumentContext") {
+        let params = c.all("GuidelineSpecifiedDocumentContextParameter").count();
+        if params != 1 {
+            out.push(("CII-SR-009", format!("{params} specification identifier groups; exactly one")));
+        }
+        let ids = count(c, &["GuidelineSpecifiedDocumentContextParameter", "ID"]);
+        if ids != 1 {
+            out.push(("CII-SR-010", format!("{ids} specification identifiers (BT-24); exactly one")));
+        }
+    }
+    if let Some(e) = root.child("ExchangedDocument") {
+        let codes = e.all("TypeCode").count();
+        if codes != 1 {
+            out.push(("CII-SR-014", format!("{codes} invoice type codes (BT-3); exactly one")));
+        }
+    }
+    for line in tx.into_iter().flat_map(|t| t.all("IncludedSupplyChainTradeLineItem")) {
+        let id = line.text_at(&["AssociatedDocumentLineDocument", "LineID"]).unwrap_or_default();
+        if let Some(p) = line.child("SpecifiedTradeProduct") {
+            if p.all("GlobalID").next().is_some() && !p.all("GlobalID").any(|g| g.attr("schemeID").is_some()) {
+                out.push(("CII-SR-046", format!("line {id}: an item's standard identifier needs its scheme")));
+            }
+            if p.child("OriginTradeCountry").is_some() && count(p, &["OriginTradeCountry", "ID"]) != 1 {
+                out.push(("CII-SR-090", format!("line {id}: the country of origin needs exactly one code")));
+            }
+            for c in p.all("ApplicableProductCharacteristic") {
+                if c.all("Description").count() != 1 {
+                    out.push(("CII-SR-069", format!("line {id}: an item attribute needs exactly one name")));
+                }
+                if c.all("Value").count() != 1 {
+                    out.push(("CII-SR-072", format!("line {id}: an item attribute needs exactly one value")));
+                }
+            }
+        }
+        if let Some(a) = line.child("SpecifiedLineTradeAgreement") {
+            let prices = count(a, &["NetPriceProductTradePrice", "ChargeAmount"]);
+            if prices != 1 {
+                out.push(("CII-SR-439", format!("line {id}: {prices} net prices (BT-146); exactly one")));
+            }
+            if prices > 1 {
+                out.push(("CII-SR-441", format!("line {id}: {prices} net prices (BT-146); at most one")));
+            }
+        }
+    }
+    if let Some(a) = tx.and_then(|t| t.child("ApplicableHeaderTradeAgreement")) {
+        const AGREEMENT: &[Limit] = &[
+            ("CII-SR-455", &["SellerTradeParty", "DefinedTradeContact"], 1),
+            ("CII-SR-456", &["BuyerTradeParty", "DefinedTradeContact"], 1),
+            ("CII-SR-459", &["SellerTradeParty", "URIUniversalCommunication"], 1),
+            ("CII-SR-460", &["BuyerTradeParty", "URIUniversalCommunication"], 1),
+        ];
+        limits(a, AGREEMENT, "the trade agreement", &mut out);
+    }
+    if let Some(s) = tx.and_then(|t| t.child("ApplicableHeaderTradeSettlement")) {
+        limits(s, &[("CII-SR-461", &["ApplicableTradeTax", "TaxPointDate"], 1)], "the settlement", &mut out);
+        let bad_transfers = s
+            .all("SpecifiedTradeSettlementPaymentMeans")
+            .filter(|m| matches!(m.text_at(&["TypeCode"]).as_deref(), Some("30" | "58")))
+            .filter(|m| {
+                m.at(&["PayeePartyCreditorFinancialAccount", "IBANID"]).is_none()
+                    && m.at(&["PayeePartyCreditorFinancialAccount", "ProprietaryID"]).is_none()
+            })
+            .count();
+        if bad_transfers > 0 {
+            out.push((
+                "CII-SR-470",
+                "a credit transfer (30, 58) needs the account's IBAN or proprietary identifier".into(),
+            ));
+        }
+        if let Some(m) = s.child("SpecifiedTradeSettlementHeaderMonetarySummation") {
+            const TOTALS: &[(&str, &str)] = &[
+                ("CII-SR-477", "LineTotalAmount"),
+                ("CII-SR-478", "ChargeTotalAmount"),
+                ("CII-SR-479", "AllowanceTotalAmount"),
+                ("CII-SR-480", "TaxBasisTotalAmount"),
+                ("CII-SR-481", "RoundingAmount"),
+                ("CII-SR-482", "GrandTotalAmount"),
+                ("CII-SR-483", "InformationAmount"),
+                ("CII-SR-484", "TotalPrepaidAmount"),
+                ("CII-SR-485", "TotalDiscountAmount"),
+                ("CII-SR-486", "TotalAllowanceChargeAmount"),
+                ("CII-SR-487", "DuePayableAmount"),
+                ("CII-SR-488", "RetailValueExcludingTaxInformationAmount"),
+                ("CII-SR-489", "TotalDepositFeeInformationAmount"),
+                ("CII-SR-490", "ProductValueExcludingTobaccoTaxInformationAmount"),
+                ("CII-SR-491", "TotalRetailValueInformationAmount"),
+                ("CII-SR-492", "GrossLineTotalAmount"),
+                ("CII-SR-493", "NetLineTotalAmount"),
+                ("CII-SR-494", "NetIncludingTaxesLineTotalAmount"),
+            ];
+            for (rule, name) in TOTALS {
+                let c = m.all(name).count();
+                if c > 1 {
+                    out.push((*rule, format!("the document totals hold {c} {name}; at most one")));
+                }
+            }
+        }
+    }
+    for attr in [("CII-DT-013", "languageID"), ("CII-DT-014", "languageLocaleID")] {
+        if root.attr(attr.1).is_some() {
+            out.push((attr.0, format!("the root element takes no {} attribute", attr.1)));
+        }
+    }
+    let all = walk(root);
+    let texts_of = |name: &str, parent: &str| -> Vec<String> {
+        all.iter()
+            .filter(|(n, p)| n.name == name && p.is_some_and(|p| p.name == parent))
+            .map(|(n, _)| n.text.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect()
+    };
+    let means = texts_of("TypeCode", "SpecifiedTradeSettlementPaymentMeans");
+    if means.iter().any(|c| *c != means[0]) {
+        out.push(("CII-SR-467", format!("payment means codes {} differ", means.join(", "))));
+    }
+    let info = texts_of("Information", "SpecifiedTradeSettlementPaymentMeans");
+    if info.iter().any(|c| *c != info[0]) {
+        out.push(("CII-SR-468", "payment means texts (BT-82) differ".into()));
+    }
+    let references = texts_of("PaymentReference", "ApplicableHeaderTradeSettlement").len();
+    if references > 1 {
+        out.push(("CII-SR-469", format!("{references} remittance informations (BT-83); at most one")));
+    }
+    let mut due_codes = texts_of("DueDateTypeCode", "ApplicableTradeTax");
+    due_codes.sort();
+    due_codes.dedup();
+    if due_codes.len() > 1 {
+        out.push(("CII-SR-462", format!("VAT point date codes {} differ", due_codes.join(", "))));
+    }
+    let billed_unit = tx
+        .into_iter()
+        .flat_map(|t| t.all("IncludedSupplyChainTradeLineItem"))
+        .any(|l| l.at(&["SpecifiedLineTradeDelivery", "BilledQuantity"]).is_some_and(|q| q.attr("unitCode").is_some()));
+    // The identifiers the rules CII-DT-001 … 007 take (and CII-DT-101 … 104 then do not).
+    let special_id = |n: &Node, p: Option<&Node>| {
+        matches!(
+            (p.map(|p| p.name.as_str()), n.name.as_str()),
+            (Some("GuidelineSpecifiedDocumentContextParameter" | "ExchangedDocument"), "ID")
+                | (Some("AssociatedDocumentLineDocument"), "LineID")
+                | (Some("SpecifiedTradeProduct"), "SellerAssignedID")
+        )
+    };
+    for (n, parent) in &all {
+        let name = n.name.as_str();
+        // The first rule whose context an element matches is the one that checks it.
+        if special_id(n, *parent) {
+            for (rule, attr) in [
+                ("CII-DT-001", "schemeName"),
+                ("CII-DT-002", "schemeAgencyName"),
+                ("CII-DT-003", "schemeDataURI"),
+                ("CII-DT-004", "schemeURI"),
+                ("CII-DT-005", "schemeID"),
+                ("CII-DT-006", "schemeAgencyID"),
+                ("CII-DT-007", "schemeVersionID"),
+            ] {
+                if n.attr(attr).is_some() {
+                    out.push((rule, format!("<{name}> takes no {attr}")));
+                }
+            }
+            continue;
+        }
+        if name.ends_with("ID") {
+            for (rule, attr) in [
+                ("CII-DT-101", "schemeName"),
+                ("CII-DT-102", "schemeAgencyName"),
+                ("CII-DT-103", "schemeDataURI"),
+                ("CII-DT-104", "schemeURI"),
+            ] {
+                if n.attr(attr).is_some() {
+                    out.push((rule, format!("<{name}> takes no {attr}")));
+                }
+            }
+            continue;
+        }
+        if name == "TypeCode" {
+            // (CII-DT-010 … 012 come after this rule and so never check an element.)
+            for (rule, attr) in [("CII-DT-008", "name"), ("CII-DT-009", "listURI")] {
+                if n.attr(attr).is_some() {
+                    out.push((rule, format!("<TypeCode> takes no {attr}")));
+                }
+            }
+            continue;
+        }
+        if name.ends_with("ReferencedDocument") {
+            let additional = name == "AdditionalReferencedDocument";
+            let code = n.child("TypeCode").map(|c| c.text.as_str());
+            let has = |c: &str| n.child(c).is_some();
+            let checks: [(&str, bool, &str); 16] = [
+                ("CII-DT-015", !has("URIID") || (additional && code == Some("916")), "URIID"),
+                ("CII-DT-016", !has("StatusCode"), "StatusCode"),
+                ("CII-DT-017", !has("CopyIndicator"), "CopyIndicator"),
+                (
+                    "CII-DT-018",
+                    !has("TypeCode") || (additional && matches!(code, Some("50" | "130" | "916"))),
+                    "TypeCode",
+                ),
+                ("CII-DT-019", !has("GlobalID"), "GlobalID"),
+                ("CII-DT-020", !has("RevisionID"), "RevisionID"),
+                ("CII-DT-021", !has("Name") || (additional && code == Some("916")), "Name"),
+                (
+                    "CII-DT-022",
+                    !has("AttachmentBinaryObject") || (additional && code == Some("916")),
+                    "AttachmentBinaryObject",
+                ),
+                ("CII-DT-023", !has("Information"), "Information"),
+                ("CII-DT-024", !has("ReferenceTypeCode") || (additional && code == Some("130")), "ReferenceTypeCode"),
+                ("CII-DT-025", !has("SectionName"), "SectionName"),
+                ("CII-DT-026", !has("PreviousRevisionID"), "PreviousRevisionID"),
+                (
+                    "CII-DT-027",
+                    !has("FormattedIssueDateTime") || name == "InvoiceReferencedDocument",
+                    "FormattedIssueDateTime",
+                ),
+                ("CII-DT-028", !has("EffectiveSpecifiedPeriod"), "EffectiveSpecifiedPeriod"),
+                ("CII-DT-029", !has("IssuerTradeParty"), "IssuerTradeParty"),
+                ("CII-DT-030", !has("AttachedSpecifiedBinaryFile"), "AttachedSpecifiedBinaryFile"),
+            ];
+            for (rule, ok, what) in checks {
+                if !ok {
+                    out.push((rule, format!("<{name}> takes no {what} here")));
+                }
+            }
+            continue;
+        }
+        if name.ends_with("Amount") && name != "TaxTotalAmount" {
+            for (rule, attr) in [("CII-DT-031", "currencyID"), ("CII-DT-032", "currencyCodeListVersionID")] {
+                if n.attr(attr).is_some() {
+                    out.push((rule, format!("<{name}> takes no {attr}")));
+                }
+            }
+            continue;
+        }
+        if name.ends_with("Quantity") {
+            if n.attr("unitCode").is_some() && !billed_unit {
+                out.push(("CII-DT-033", format!("<{name}> has a unit while no invoiced quantity has one")));
+            }
+            for (rule, attr) in [
+                ("CII-DT-034", "unitCodeListID"),
+                ("CII-DT-035", "unitCodeListAgencyID"),
+                ("CII-DT-036", "unitCodeListAgencyName"),
+            ] {
+                if n.attr(attr).is_some() {
+                    out.push((rule, format!("<{name}> takes no {attr}")));
+                }
+            }
+            continue;
+        }
+        if name.ends_with("TradeTax") {
+            if let Some(t) = n.child("TypeCode").filter(|t| t.text != "VAT") {
+                out.push(("CII-DT-037", format!("<{name}>: tax type code `{}` is not VAT", t.text)));
+            }
+            continue;
+        }
+        if name == "BillingSpecifiedPeriod" {
+            let absent: [(&str, bool, &str); 14] = [
+                ("CII-DT-068", n.at(&["StartDateTime", "DateTime"]).is_some(), "StartDateTime/DateTime"),
+                ("CII-DT-069", n.child("DurationMeasure").is_some(), "DurationMeasure"),
+                ("CII-DT-070", n.child("InclusiveIndicator").is_some(), "InclusiveIndicator"),
+                ("CII-DT-071", n.child("Description").is_some(), "Description"),
+                ("CII-DT-072", n.at(&["EndDateTime", "DateTime"]).is_some(), "EndDateTime/DateTime"),
+                ("CII-DT-073", n.child("CompleteDateTime").is_some(), "CompleteDateTime"),
+                ("CII-DT-074", n.child("OpenIndicator").is_some(), "OpenIndicator"),
+                ("CII-DT-075", n.child("SeasonCode").is_some(), "SeasonCode"),
+                ("CII-DT-076", n.child("ID").is_some(), "ID"),
+                ("CII-DT-077", n.child("Name").is_some(), "Name"),
+                ("CII-DT-078", n.child("SequenceNumeric").is_some(), "SequenceNumeric"),
+                ("CII-DT-079", n.child("StartDateFlexibilityCode").is_some(), "StartDateFlexibilityCode"),
+                ("CII-DT-080", n.child("ContinuousIndicator").is_some(), "ContinuousIndicator"),
+                ("CII-DT-081", n.child("PurposeCode").is_some(), "PurposeCode"),
+            ];
+            for (rule, present, what) in absent {
+                if present {
+                    out.push((rule, format!("a billing period takes no {what}")));
+                }
+            }
+            continue;
+        }
+        if name == "PostalTradeAddress" {
+            const ABSENT: &[(&str, &str)] = &[
+                ("CII-DT-082", "ID"),
+                ("CII-DT-083", "PostOfficeBox"),
+                ("CII-DT-084", "BuildingName"),
+                ("CII-DT-086", "LineFour"),
+                ("CII-DT-087", "LineFive"),
+                ("CII-DT-088", "StreetName"),
+                ("CII-DT-089", "CitySubDivisionName"),
+                ("CII-DT-090", "CountryName"),
+                ("CII-DT-091", "CountrySubDivisionID"),
+                ("CII-DT-092", "AttentionOf"),
+                ("CII-DT-093", "CareOf"),
+                ("CII-DT-094", "BuildingNumber"),
+                ("CII-DT-095", "DepartmentName"),
+                ("CII-DT-096", "AdditionalStreetName"),
+            ];
+            for (rule, child) in ABSENT {
+                if n.child(child).is_some() {
+                    out.push((*rule, format!("a postal address takes no {child}")));
+                }
+            }
+            continue;
+        }
+        if name == "DateTimeString" && n.attr("format") == Some("102") && !yyyymmdd(&n.text) {
+            out.push(("CII-DT-097", format!("date `{}` of format 102 is not YYYYMMDD", n.text.trim())));
+        }
+    }
+    // The allowances and charges (their own rules, whose contexts no other rule shares).
+    for (n, parent) in &all {
+        if n.name == "SpecifiedTradeAllowanceCharge" {
+            if n.child("ChargeIndicator").is_none() {
+                out.push(("CII-SR-463", "an allowance or charge needs its indicator".into()));
+            }
+            const CHARGE: &[Limit] = &[
+                ("CII-SR-471", &["RateApplicablePercent"], 1),
+                ("CII-SR-472", &["CategoryTradeTax"], 1),
+                ("CII-SR-473", &["ActualAmount"], 1),
+            ];
+            limits(n, CHARGE, "an allowance or charge", &mut out);
+        }
+        if n.name == "AppliedTradeAllowanceCharge"
+            && parent.is_some_and(|p| p.name == "GrossPriceProductTradePrice")
+            && n.all("ActualAmount").count() > 1
+        {
+            out.push(("CII-SR-440", "a price discount has more than one amount".into()));
+        }
+    }
+    out
+}
