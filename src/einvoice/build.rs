@@ -55,6 +55,7 @@ fn party(p: &crate::post::Party) -> Party {
         id_schemes: Vec::new(),
         legal_id_scheme: None,
         postal_address: false,
+        given: true,
         tax_schemes: Vec::new(),
     };
     // The writers write the postal address when it has a part.
@@ -236,6 +237,7 @@ pub fn build_with(
                 code: Some(code.clone()),
                 account: parties.iban.clone(),
                 account_given: parties.iban.is_some(),
+                account_id_given: parties.iban.is_some(),
                 bic: parties.iban.as_ref().and(parties.bic.clone()),
                 card: None,
                 card_given: false,
@@ -276,6 +278,9 @@ pub fn build_with(
             prepaid: opt(t.prepaid),
             rounding: None,
             payable: Some(t.payable * sign),
+            // (UBL writes the VAT total into the tax total that holds the breakdown.)
+            breakdown_vat: Some(t.vat_total * sign).filter(|_| syntax == Syntax::Ubl),
+            given: true,
         },
         tax_currency,
         lines,

@@ -88,6 +88,8 @@ const FIXED: &[(&str, &str, &str, &str)] = &[
     ("BR-65", EN, BOTH, "an item classification identifier has a scheme (BT-158)"),
     ("BR-CO-03", EN, BOTH, "the VAT point date (BT-7) and its code (BT-8) exclude each other"),
     ("BR-CO-04", EN, BOTH, "every line has a VAT category of the VAT scheme (BT-151)"),
+    ("BR-B-01", EN, BOTH, "split payment (category B) only when every country code is IT"),
+    ("BR-B-02", EN, BOTH, "split payment (category B) and standard rate (S) not in one document"),
     (
         "BR-CO-09",
         EN,

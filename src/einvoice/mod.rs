@@ -538,6 +538,8 @@ pub struct Party {
     pub legal_id_scheme: Option<String>,
     /// Whether the party has a postal address (BG-5, BG-8, BG-12), however empty.
     pub postal_address: bool,
+    /// Whether the party element is there at all (UBL AccountingSupplierParty/Party …).
+    pub given: bool,
     /// The tax schemes a read document gives the party (UBL PartyTaxScheme: scheme id, company
     /// id; both as written, trimmed), for the national rules on tax registrations.
     pub tax_schemes: Vec<(String, String)>,
@@ -581,6 +583,8 @@ pub struct Payment {
     pub code: Option<String>,
     pub account: Option<String>,
     pub account_given: bool,
+    /// Whether the account's identifier element is there, however empty (BR-61).
+    pub account_id_given: bool,
     pub bic: Option<String>,
     pub card: Option<String>,
     /// Whether a payment card group (BG-18) is given, however empty.
@@ -713,6 +717,12 @@ pub struct Totals {
     pub prepaid: Option<Decimal>,
     pub rounding: Option<Decimal>,
     pub payable: Option<Decimal>,
+    /// UBL: the VAT total of the tax total that holds the breakdown, whatever its currency
+    /// (BR-CO-14 compares it with the breakdown); CII: none (the VAT total is compared).
+    pub breakdown_vat: Option<Decimal>,
+    /// Whether the document totals group is given at all (UBL LegalMonetaryTotal, CII
+    /// SpecifiedTradeSettlementHeaderMonetarySummation): the rules on the totals look at it.
+    pub given: bool,
 }
 
 /// The EN 16931 semantic content of a document, as much as invoiceflow writes and checks.
@@ -847,6 +857,9 @@ impl Doc {
         for v in [&mut t.line_total, &mut t.tax_exclusive, &mut t.vat_total, &mut t.tax_inclusive, &mut t.payable] {
             *v = Some(v.unwrap_or_default());
         }
+        t.given = true;
+        // UBL writes the VAT total into the tax total that holds the breakdown.
+        t.breakdown_vat = t.vat_total.filter(|_| syntax == Syntax::Ubl && !d.vat.is_empty());
         for v in &mut d.vat {
             v.base = Some(v.base.unwrap_or_default());
             v.amount = Some(v.amount.unwrap_or_default());
@@ -872,6 +885,7 @@ impl Doc {
             p.payment_id = None;
             p.mandate = None;
             p.account_given = p.account.is_some();
+            p.account_id_given = p.account.is_some();
             if p.account.is_none() {
                 p.bic = None;
             }

@@ -46,6 +46,11 @@ impl Node {
     pub fn text_kept_at(&self, path: &[&str]) -> Option<String> {
         self.at(path).map(|n| n.text.trim_start().to_string()).filter(|t| !t.is_empty())
     }
+    /// The trimmed text at a path when the element is there, however empty: a code the rules
+    /// check against its list as written (an empty one is in no list).
+    pub fn code_at(&self, path: &[&str]) -> Option<String> {
+        self.at(path).map(|n| n.text.trim().to_string())
+    }
     /// An attribute.
     pub fn attr(&self, name: &str) -> Option<&str> {
         self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
@@ -494,7 +499,7 @@ fn tree_facts(root: &Node) -> (Vec<String>, usize) {
 /// A UBL tax category's code, and whether it is of the VAT scheme.
 fn ubl_category(cat: Option<&Node>) -> (Option<String>, bool) {
     match cat {
-        Some(c) => (c.text_at(&["ID"]), is_vat(c.text_at(&["TaxScheme", "ID"]))),
+        Some(c) => (c.code_at(&["ID"]), is_vat(c.text_at(&["TaxScheme", "ID"]))),
         None => (None, false),
     }
 }
@@ -509,7 +514,7 @@ fn ubl_period(p: Option<&Node>) -> Option<Period> {
 
 fn ubl_party(p: Option<&Node>) -> Party {
     match p.and_then(|p| p.child("Party")) {
-        Some(p) => ubl_party_node(p),
+        Some(p) => Party { given: true, ..ubl_party_node(p) },
         None => Party::default(),
     }
 }
@@ -532,7 +537,7 @@ fn ubl_party_node(p: &Node) -> Party {
         street: p.text_at(&["PostalAddress", "StreetName"]),
         city: p.text_at(&["PostalAddress", "CityName"]),
         zip: p.text_at(&["PostalAddress", "PostalZone"]),
-        country: p.text_at(&["PostalAddress", "Country", "IdentificationCode"]),
+        country: p.code_at(&["PostalAddress", "Country", "IdentificationCode"]),
         contact: p
             .child("Contact")
             .map(|c| (c.text_at(&["Name"]), c.text_at(&["Telephone"]), c.text_at(&["ElectronicMail"]))),
@@ -550,10 +555,9 @@ fn ubl_party_node(p: &Node) -> Party {
         ..Party::default()
     };
     for ts in p.all("PartyTaxScheme") {
-        party.tax_schemes.push((
-            ts.text_at(&["TaxScheme", "ID"]).unwrap_or_default(),
-            ts.text_at(&["CompanyID"]).unwrap_or_default(),
-        ));
+        if let Some(id) = ts.code_at(&["CompanyID"]) {
+            party.tax_schemes.push((ts.text_at(&["TaxScheme", "ID"]).unwrap_or_default(), id));
+        }
         let id = ts.text_at(&["CompanyID"]);
         if is_vat(ts.text_at(&["TaxScheme", "ID"])) {
             party.vat_id = id;
@@ -576,19 +580,23 @@ fn ubl_charge(a: &Node, issues: &mut SyntaxIssues, path: &str) -> LineCharge {
 }
 
 fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
-    let cur = root.text_at(&["DocumentCurrencyCode"]);
+    let cur = root.code_at(&["DocumentCurrencyCode"]);
     let tax_cur = root.text_at(&["TaxCurrencyCode"]);
     let mut vat = Vec::new();
-    let (mut vat_total, mut vat_acc) = (None, None);
+    let (mut vat_total, mut vat_acc, mut breakdown_vat) = (None, None, None);
     for tt in root.all("TaxTotal") {
         let amount = dec(tt.child("TaxAmount"), "TaxTotal/TaxAmount", issues);
+        if breakdown_vat.is_none() && tt.child("TaxSubtotal").is_some() {
+            breakdown_vat = amount;
+        }
         let c = tt.child("TaxAmount").and_then(|a| a.attr("currencyID"));
         if tax_cur.is_some() && c == tax_cur.as_deref() && c != cur.as_deref() {
             vat_acc = amount;
             continue;
         }
-        // The total VAT (BT-110) is the one in the document currency (an empty currency is none).
-        if c.is_none_or(|c| Some(c) == cur.as_deref() || (c.is_empty() && cur.is_none())) {
+        // The total VAT (BT-110) is the one in the document currency (the rules find it by its
+        // currencyID: one without is not it; without an invoice currency, the empty one is).
+        if c.is_some() && (c == cur.as_deref() || (c == Some("") && cur.is_none())) {
             vat_total = amount;
         }
         for st in tt.all("TaxSubtotal") {
@@ -618,6 +626,8 @@ fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
         prepaid: g("PrepaidAmount", issues),
         rounding: g("PayableRoundingAmount", issues),
         payable: g("PayableAmount", issues),
+        breakdown_vat,
+        given: m.is_some(),
     };
     let allowances = root
         .all("AllowanceCharge")
@@ -699,6 +709,7 @@ fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
             code: p.text_at(&["PaymentMeansCode"]),
             account: p.text_at(&["PayeeFinancialAccount", "ID"]),
             account_given: p.child("PayeeFinancialAccount").is_some(),
+            account_id_given: p.at(&["PayeeFinancialAccount", "ID"]).is_some(),
             bic: p.text_at(&["PayeeFinancialAccount", "FinancialInstitutionBranch", "ID"]),
             card: p.text_at(&["CardAccount", "PrimaryAccountNumberID"]),
             card_given: p.child("CardAccount").is_some(),
@@ -714,11 +725,11 @@ fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
         syntax: Syntax::Ubl,
         kind,
         customization: root.text_at(&["CustomizationID"]),
-        profile: root.text_at(&["ProfileID"]),
+        profile: root.code_at(&["ProfileID"]),
         number: root.text_at(&["ID"]),
         issue_date: root.text_at(&["IssueDate"]),
         due_date: root.text_at(&["DueDate"]).or_else(|| pm.and_then(|p| p.text_at(&["PaymentDueDate"]))),
-        type_code: root.text_at(&["InvoiceTypeCode"]).or_else(|| root.text_at(&["CreditNoteTypeCode"])),
+        type_code: root.code_at(&["InvoiceTypeCode"]).or_else(|| root.code_at(&["CreditNoteTypeCode"])),
         currency: cur,
         tax_currency: tax_cur,
         buyer_reference: root.text_at(&["BuyerReference"]),
@@ -748,7 +759,7 @@ fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
         amount_currencies: Some(currencies),
         empty_elements: Some(empty),
         delivery_date: root.text_at(&["Delivery", "ActualDeliveryDate"]),
-        delivery_country: root.text_at(&["Delivery", "DeliveryLocation", "Address", "Country", "IdentificationCode"]),
+        delivery_country: root.code_at(&["Delivery", "DeliveryLocation", "Address", "Country", "IdentificationCode"]),
         delivery_address: root.at(&["Delivery", "DeliveryLocation", "Address"]).is_some(),
         delivery_city: root.text_at(&["Delivery", "DeliveryLocation", "Address", "CityName"]),
         delivery_zip: root.text_at(&["Delivery", "DeliveryLocation", "Address", "PostalZone"]),
@@ -801,6 +812,7 @@ fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
 fn cii_party(p: Option<&Node>) -> Party {
     let Some(p) = p else { return Party::default() };
     let mut party = Party {
+        given: true,
         id: p.text_at(&["ID"]).or_else(|| p.text_at(&["GlobalID"])),
         name: p.text_at(&["Name"]),
         trading_name: p.text_at(&["SpecifiedLegalOrganization", "TradingBusinessName"]),
@@ -822,7 +834,7 @@ fn cii_party(p: Option<&Node>) -> Party {
         street: p.text_at(&["PostalTradeAddress", "LineOne"]),
         city: p.text_at(&["PostalTradeAddress", "CityName"]),
         zip: p.text_at(&["PostalTradeAddress", "PostcodeCode"]),
-        country: p.text_at(&["PostalTradeAddress", "CountryID"]),
+        country: p.code_at(&["PostalTradeAddress", "CountryID"]),
         contact: p.child("DefinedTradeContact").map(|c| {
             (
                 c.text_at(&["PersonName"]),
@@ -836,10 +848,9 @@ fn cii_party(p: Option<&Node>) -> Party {
     // schemes are neither.
     for r in p.all("SpecifiedTaxRegistration") {
         let id = r.child("ID");
-        party.tax_schemes.push((
-            id.and_then(|i| i.attr("schemeID")).unwrap_or("").to_string(),
-            id.map(|i| i.text.trim().to_string()).unwrap_or_default(),
-        ));
+        if let Some(i) = id {
+            party.tax_schemes.push((i.attr("schemeID").unwrap_or("").to_string(), i.text.trim().to_string()));
+        }
         let text = id.map(|i| i.text.trim().to_string()).filter(|t| !t.is_empty());
         match id.and_then(|i| i.attr("schemeID")) {
             Some("VA") => party.vat_id = text,
@@ -853,7 +864,7 @@ fn cii_party(p: Option<&Node>) -> Party {
 /// A CII trade tax's category code, and whether it is of the VAT scheme (`TypeCode`).
 fn cii_category(t: Option<&Node>) -> (Option<String>, bool) {
     match t {
-        Some(t) => (t.text_at(&["CategoryCode"]), is_vat(t.text_at(&["TypeCode"]))),
+        Some(t) => (t.code_at(&["CategoryCode"]), is_vat(t.text_at(&["TypeCode"]))),
         None => (None, false),
     }
 }
@@ -891,9 +902,9 @@ fn cii(root: &Node, issues: &mut SyntaxIssues) -> Doc {
     let delivery = tx.and_then(|t| t.child("ApplicableHeaderTradeDelivery"));
     let settlement = tx.and_then(|t| t.child("ApplicableHeaderTradeSettlement"));
     let s = |path: &[&str]| settlement.and_then(|n| n.text_at(path));
-    let cur = s(&["InvoiceCurrencyCode"]);
+    let cur = settlement.and_then(|n| n.code_at(&["InvoiceCurrencyCode"]));
     let tax_cur = s(&["TaxCurrencyCode"]);
-    let type_code = root.text_at(&["ExchangedDocument", "TypeCode"]);
+    let type_code = root.code_at(&["ExchangedDocument", "TypeCode"]);
     // One type code element for both: a credit note's code (and not an invoice's) makes one.
     let credit = type_code.as_deref().is_some_and(|c| {
         super::codes::has(super::codes::List::CreditNoteType, c)
@@ -952,6 +963,8 @@ fn cii(root: &Node, issues: &mut SyntaxIssues) -> Doc {
         prepaid: g("TotalPrepaidAmount", issues),
         rounding: g("RoundingAmount", issues),
         payable: g("DuePayableAmount", issues),
+        breakdown_vat: None,
+        given: m.is_some(),
     };
     let mut lines = Vec::new();
     for l in tx.into_iter().flat_map(|t| t.all("IncludedSupplyChainTradeLineItem")) {
@@ -1048,6 +1061,8 @@ fn cii(root: &Node, issues: &mut SyntaxIssues) -> Doc {
                 .text_at(&["PayeePartyCreditorFinancialAccount", "IBANID"])
                 .or_else(|| m.text_at(&["PayeePartyCreditorFinancialAccount", "ProprietaryID"])),
             account_given: m.child("PayeePartyCreditorFinancialAccount").is_some(),
+            account_id_given: m.at(&["PayeePartyCreditorFinancialAccount", "IBANID"]).is_some()
+                || m.at(&["PayeePartyCreditorFinancialAccount", "ProprietaryID"]).is_some(),
             bic: m.text_at(&["PayeeSpecifiedCreditorFinancialInstitution", "BICID"]),
             card: m.text_at(&["ApplicableTradeSettlementFinancialCard", "ID"]),
             card_given: m.child("ApplicableTradeSettlementFinancialCard").is_some(),
@@ -1103,7 +1118,7 @@ fn cii(root: &Node, issues: &mut SyntaxIssues) -> Doc {
         delivery_date: date102(
             delivery.and_then(|d| d.at(&["ActualDeliverySupplyChainEvent", "OccurrenceDateTime", "DateTimeString"])),
         ),
-        delivery_country: delivery.and_then(|d| d.text_at(&["ShipToTradeParty", "PostalTradeAddress", "CountryID"])),
+        delivery_country: delivery.and_then(|d| d.code_at(&["ShipToTradeParty", "PostalTradeAddress", "CountryID"])),
         delivery_address: delivery.and_then(|d| d.at(&["ShipToTradeParty", "PostalTradeAddress"])).is_some(),
         delivery_city: delivery.and_then(|d| d.text_at(&["ShipToTradeParty", "PostalTradeAddress", "CityName"])),
         delivery_zip: delivery.and_then(|d| d.text_at(&["ShipToTradeParty", "PostalTradeAddress", "PostcodeCode"])),

@@ -117,14 +117,18 @@ pub fn check(d: &Doc) -> Vec<Finding> {
             fail(rule, format!("{what} is missing"));
         }
     }
+    // UBL asks for the country in the address; CII asks for it from the document (an address
+    // missing misses its country too).
     if !d.seller.postal_address {
         fail("BR-08", "the Seller postal address (BG-5) is missing".into());
-    } else if missing(&d.seller.country) {
+    }
+    if (d.seller.postal_address || cii) && missing(&d.seller.country) {
         fail("BR-09", "the Seller country code (BT-40) is missing".into());
     }
     if !d.buyer.postal_address {
         fail("BR-10", "the Buyer postal address (BG-8) is missing".into());
-    } else if missing(&d.buyer.country) {
+    }
+    if (d.buyer.postal_address || cii) && missing(&d.buyer.country) {
         fail("BR-11", "the Buyer country code (BT-55) is missing".into());
     }
     let t = &d.totals;
@@ -134,7 +138,9 @@ pub fn check(d: &Doc) -> Vec<Finding> {
         ("BR-14", t.tax_inclusive, "Invoice total amount with VAT (BT-112)"),
         ("BR-15", t.payable, "Amount due for payment (BT-115)"),
     ] {
-        if v.is_none() {
+        // (The rules on the totals look at the totals group; a document without one is
+        // refused by the schema and by BR-CO-15.)
+        if t.given && v.is_none() {
             fail(rule, format!("{what} is missing"));
         }
     }
@@ -195,14 +201,19 @@ pub fn check(d: &Doc) -> Vec<Finding> {
             fail("BR-25", format!("{at}: item name (BT-153) is missing"));
         }
         match l.price {
-            None => fail("BR-26", format!("{at}: item net price (BT-146) is missing")),
+            None => {
+                fail("BR-26", format!("{at}: item net price (BT-146) is missing"));
+                // `(PriceAmount) >= 0` holds for no price either.
+                fail("BR-27", format!("{at}: item net price (BT-146) is missing, so not zero or more"));
+            }
             Some(p) if p < Decimal::ZERO => fail("BR-27", format!("{at}: item net price {p} is negative")),
             _ => {}
         }
         if let Some(g) = l.gross_price.filter(|g| *g < Decimal::ZERO) {
             fail("BR-28", format!("{at}: item gross price {g} is negative"));
         }
-        if line_cat(l).is_none_or(|c| c.trim().is_empty()) {
+        // (An empty code is a code, which BR-CL-18 finds outside its list.)
+        if line_cat(l).is_none() {
             fail("BR-CO-04", format!("{at}: invoiced item VAT category code (BT-151) is missing"));
         }
         if let Some(p) = &l.period {
@@ -245,6 +256,12 @@ pub fn check(d: &Doc) -> Vec<Finding> {
         }
         if l.classifications.iter().any(|(_, s)| s.as_deref().is_none_or(|s| s.trim().is_empty())) {
             fail("BR-65", format!("{at}: the item classification identifier (BT-158) has no scheme"));
+        }
+        if peppol && (l.price.is_none() || l.net_amount.is_none()) {
+            fail(
+                "PEPPOL-EN16931-R120",
+                format!("{at}: the line net amount cannot be checked against its price: one of them is missing"),
+            );
         }
         if let (true, Some(p), Some(n)) = (peppol, l.price, l.net_amount) {
             let q = l.quantity.unwrap_or(Decimal::ONE);
@@ -319,59 +336,91 @@ pub fn check(d: &Doc) -> Vec<Finding> {
         fail(RANGE, range_message("the document's sums"));
         return f;
     };
-    if let Some(lt) = t.line_total {
-        if lt != lines2 {
-            fail("BR-CO-10", format!("sum of line net amounts (BT-106) {lt} differs from the lines' {lines2}"));
-        }
+    // The rules on the totals compare what is there: a missing total equals nothing.
+    if t.given && t.line_total != Some(lines2) {
+        fail(
+            "BR-CO-10",
+            format!("sum of line net amounts (BT-106) {:?} differs from the lines' {lines2}", t.line_total),
+        );
     }
-    if t.allowance_total.unwrap_or_default() != allowances2 {
+    if t.given && t.allowance_total.unwrap_or_default() != allowances2 {
         fail(
             "BR-CO-11",
             format!("sum of allowances (BT-107) {:?} differs from the allowances' {allowances2}", t.allowance_total),
         );
     }
-    if t.charge_total.unwrap_or_default() != charges2 {
+    if t.given && t.charge_total.unwrap_or_default() != charges2 {
         fail("BR-CO-12", format!("sum of charges (BT-108) {:?} differs from the charges' {charges2}", t.charge_total));
     }
-    if let (Some(lt), Some(te)) = (t.line_total, t.tax_exclusive) {
-        let e = lt
-            .checked_sub(t.allowance_total.unwrap_or_default())
-            .and_then(|x| x.checked_add(t.charge_total.unwrap_or_default()))
-            .and_then(x2);
-        if let Some(e) = e.filter(|e| *e != te) {
-            fail("BR-CO-13", format!("total without VAT (BT-109) {te} differs from {e} = BT-106 − BT-107 + BT-108"));
+    match (t.line_total, t.tax_exclusive) {
+        (Some(lt), Some(te)) => {
+            let e = lt
+                .checked_sub(t.allowance_total.unwrap_or_default())
+                .and_then(|x| x.checked_add(t.charge_total.unwrap_or_default()))
+                .and_then(x2);
+            if let Some(e) = e.filter(|e| *e != te) {
+                fail(
+                    "BR-CO-13",
+                    format!("total without VAT (BT-109) {te} differs from {e} = BT-106 − BT-107 + BT-108"),
+                );
+            }
         }
+        _ if t.given => fail(
+            "BR-CO-13",
+            format!(
+                "total without VAT (BT-109) {:?} cannot be BT-106 {:?} − BT-107 + BT-108",
+                t.tax_exclusive, t.line_total
+            ),
+        ),
+        _ => {}
     }
-    if let Some(vt) = t.vat_total {
-        if !d.vat.is_empty() && vt != vat2 {
+    // UBL: the tax total holding the breakdown, whatever its currency; CII: the VAT total.
+    let breakdown_total = if cii { t.vat_total } else { t.breakdown_vat };
+    if let Some(vt) = breakdown_total {
+        // (UBL: a tax total without breakdown is not compared; CII compares with the sum of
+        // the rows, none making zero.)
+        if (cii || !d.vat.is_empty()) && vt != vat2 {
             fail("BR-CO-14", format!("total VAT (BT-110) {vt} differs from the breakdown's {vat2}"));
         }
     }
-    if let (Some(te), Some(ti)) = (t.tax_exclusive, t.tax_inclusive) {
-        // The CII binding also accepts a total with VAT equal to the one without.
-        let cii_plain = d.syntax == super::Syntax::Cii && ti == te;
-        match t.vat_total.and_then(|v| te.checked_add(v)).and_then(x2) {
-            _ if cii_plain => {}
-            Some(e) if e == ti => {}
-            Some(e) => fail("BR-CO-15", format!("total with VAT (BT-112) {ti} differs from {e} = BT-109 + BT-110")),
-            None => fail(
-                "BR-CO-15",
-                format!(
-                    "total with VAT (BT-112) {ti} cannot be BT-109 + BT-110: the total VAT amount (BT-110) is missing"
-                ),
-            ),
+    // BR-CO-15 is checked for the invoice currency's element (none: nothing to check).
+    if d.currency.is_some() {
+        match (t.tax_exclusive, t.tax_inclusive) {
+            (Some(te), Some(ti)) => {
+                // The CII binding also accepts a total with VAT equal to the one without.
+                let cii_plain = d.syntax == super::Syntax::Cii && ti == te;
+                match t.vat_total.and_then(|v| te.checked_add(v)).and_then(x2) {
+                    _ if cii_plain => {}
+                    Some(e) if e == ti => {}
+                    Some(e) => {
+                        fail("BR-CO-15", format!("total with VAT (BT-112) {ti} differs from {e} = BT-109 + BT-110"))
+                    }
+                    None => fail(
+                        "BR-CO-15",
+                        format!("total with VAT (BT-112) {ti} cannot be BT-109 + BT-110: the total VAT amount (BT-110) in the invoice currency is missing"),
+                    ),
+                }
+            }
+            (te, ti) => fail("BR-CO-15", format!("total with VAT (BT-112) {ti:?} cannot be BT-109 {te:?} + BT-110")),
         }
     }
-    if let (Some(ti), Some(p)) = (t.tax_inclusive, t.payable) {
-        let e = ti
-            .checked_sub(t.prepaid.unwrap_or_default())
-            .and_then(|x| x.checked_add(t.rounding.unwrap_or_default()))
-            .and_then(x2);
-        if let Some(e) = e.filter(|e| *e != p) {
-            fail("BR-CO-16", format!("amount due (BT-115) {p} differs from {e} = BT-112 − BT-113 + BT-114"));
+    match (t.tax_inclusive, t.payable) {
+        (Some(ti), Some(p)) => {
+            let e = ti
+                .checked_sub(t.prepaid.unwrap_or_default())
+                .and_then(|x| x.checked_add(t.rounding.unwrap_or_default()))
+                .and_then(x2);
+            if let Some(e) = e.filter(|e| *e != p) {
+                fail("BR-CO-16", format!("amount due (BT-115) {p} differs from {e} = BT-112 − BT-113 + BT-114"));
+            }
         }
+        (ti, p) if t.given => {
+            fail("BR-CO-16", format!("amount due (BT-115) {p:?} cannot be BT-112 {ti:?} − BT-113 + BT-114"))
+        }
+        _ => {}
     }
-    if d.vat.is_empty() {
+    // (CII asks it of each line: a document without lines is not asked.)
+    if d.vat.is_empty() && (!cii || !d.lines.is_empty()) {
         fail("BR-CO-18", "the invoice has no VAT breakdown (BG-23)".into());
     }
     if let Some(tc) = &d.tax_currency {
@@ -379,7 +428,15 @@ pub fn check(d: &Doc) -> Vec<Finding> {
             fail("BR-53", format!("the VAT total in the accounting currency {tc} (BT-111) is missing"));
         }
     }
-    if missing(&d.seller.legal_id) && missing(&d.seller.vat_id) && missing(&d.seller.id) {
+    // (Asked of the seller party when it is there; its VAT identifier's element counts.)
+    let vat_element =
+        d.seller.tax_schemes.iter().any(|(s, _)| if cii { s == "VA" } else { s.trim().eq_ignore_ascii_case("VAT") });
+    if d.seller.given
+        && missing(&d.seller.legal_id)
+        && missing(&d.seller.vat_id)
+        && missing(&d.seller.id)
+        && !vat_element
+    {
         fail("BR-CO-26", "the seller needs an identifier (BT-29), a legal registration identifier (BT-30) or a VAT identifier (BT-31)".into());
     }
     for (who, bt, p) in [
@@ -422,8 +479,10 @@ pub fn check(d: &Doc) -> Vec<Finding> {
         }
         if v.category.is_empty() || !v.category_vat {
             fail("BR-47", "a VAT breakdown has no VAT category code (BT-118) of the VAT scheme".into());
-        } else if v.rate.is_none() && v.category != "O" {
-            fail("BR-48", format!("{what} has no VAT rate (BT-119)"));
+        }
+        // A rate of the VAT scheme, but for category O.
+        if !(v.category_vat && (v.rate.is_some() || v.category == "O")) {
+            fail("BR-48", format!("{what} has no VAT rate (BT-119) of the VAT scheme"));
         }
         let amount = v.amount;
         let rounded_zero = |x: Option<Decimal>| x.and_then(xround).is_some_and(|x| x.is_zero());
@@ -469,7 +528,6 @@ pub fn check(d: &Doc) -> Vec<Finding> {
         (t.allowance_total, "BR-DEC-10"),
         (t.charge_total, "BR-DEC-11"),
         (t.tax_exclusive, "BR-DEC-12"),
-        (t.vat_total, "BR-DEC-13"),
         (t.tax_inclusive, "BR-DEC-14"),
         (t.vat_total_accounting, "BR-DEC-15"),
         (t.prepaid, "BR-DEC-16"),
@@ -479,6 +537,12 @@ pub fn check(d: &Doc) -> Vec<Finding> {
         if let Some(v) = v.filter(|v| decimals(*v) > 2) {
             fail(rule, format!("{v} has more than two decimals"));
         }
+    }
+    // BR-DEC-13 as the bindings have it: UBL's compares the VAT total's currency with a path
+    // that finds nothing, so it never fails; CII's looks at the value (`1.500` passes) and is
+    // met by any total in another currency.
+    if let Some(v) = t.vat_total.filter(|v| cii && v.round_dp(2) != *v && t.vat_total_accounting.is_none()) {
+        fail("BR-DEC-13", format!("{v} has more than two decimals"));
     }
     // References, delivery, payment.
     if d.preceding_without_id > 0 {
@@ -504,11 +568,13 @@ pub fn check(d: &Doc) -> Vec<Finding> {
             fail("BR-49", "a payment instruction (BG-16) has no payment means type code (BT-81)".into());
         }
         let transfer = matches!(code, Some("30" | "58"));
-        if transfer && p.account.is_none() {
+        // UBL looks for the account identifier's element in the payment instruction; CII in the
+        // account group, when there is one (CII-SR-470 asks for it).
+        if transfer && !p.account_id_given && (!cii || p.account_given) {
             fail("BR-61", "credit transfer (30, 58) needs the payment account identifier (BT-84)".into());
-            if p.account_given {
-                fail("BR-50", "the credit transfer account (BG-17) has no payment account identifier (BT-84)".into());
-            }
+        }
+        if transfer && p.account_given && p.account.is_none() {
+            fail("BR-50", "the credit transfer account (BG-17) has no payment account identifier (BT-84)".into());
         }
         if let Some(c) = code.filter(|c| !codes::has(List::PaymentMeans, c)) {
             fail("BR-CL-16", format!("payment means code `{c}` is not in UNCL 4461"));
@@ -657,11 +723,25 @@ pub fn check(d: &Doc) -> Vec<Finding> {
 /// The VAT category rules (BR-S-*, BR-Z-*, BR-E-*, BR-AE-*, BR-IC-*, BR-G-*, BR-O-*, BR-AF-*,
 /// BR-AG-*), as the official rules state them.
 fn categories(d: &Doc, fail: &mut impl FnMut(&str, String)) {
-    let seller_any = nonempty(&d.seller.vat_id) || nonempty(&d.seller.tax_registration_id);
-    let rep_vat = d.tax_rep.as_ref().is_some_and(|r| nonempty(&r.vat_id));
-    let seller_vat = nonempty(&d.seller.vat_id);
-    let buyer_vat = nonempty(&d.buyer.vat_id);
-    let buyer_vat_or_legal = buyer_vat || nonempty(&d.buyer.legal_id);
+    // The identifiers as the rules find them: by their elements, however empty (UBL: a party
+    // tax scheme's CompanyID, of the VAT scheme or any; CII: a tax registration of scheme VA, or
+    // VA or FC).
+    let cii = d.syntax == super::Syntax::Cii;
+    let has = |p: Option<&super::Party>, vat_only: bool| {
+        p.is_some_and(|p| {
+            p.tax_schemes.iter().any(|(s, _)| match (cii, vat_only) {
+                (false, true) => s.trim().eq_ignore_ascii_case("VAT"),
+                (false, false) => true,
+                (true, true) => s == "VA",
+                (true, false) => s == "VA" || s == "FC",
+            })
+        })
+    };
+    let seller_any = has(Some(&d.seller), false);
+    let rep_vat = has(d.tax_rep.as_ref(), true);
+    let seller_vat = has(Some(&d.seller), true);
+    let buyer_vat = has(Some(&d.buyer), true);
+    let buyer_vat_or_legal = buyer_vat || d.buyer.legal_id.is_some();
     let in_lines = |c: &str| d.lines.iter().any(|l| line_cat(l) == Some(c));
     let in_charges =
         |c: &str, charge: bool| d.allowances.iter().any(|a| a.charge == charge && charge_cat(a) == Some(c));
@@ -709,27 +789,32 @@ fn categories(d: &Doc, fail: &mut impl FnMut(&str, String)) {
             "O" => !(seller_vat || rep_vat || buyer_vat),
             _ => true,
         };
-        if !parties_ok {
-            let need = match c {
-                "S" | "Z" | "E" | "L" | "M" => "the Seller VAT identifier (BT-31), tax registration identifier (BT-32) or tax representative VAT identifier (BT-63)",
-                "AE" => "the Seller VAT identifier (BT-31), tax registration identifier (BT-32) or tax representative VAT identifier (BT-63), and the Buyer VAT identifier (BT-48) or legal registration identifier (BT-47)",
-                "K" => "the Seller VAT identifier (BT-31) or tax representative VAT identifier (BT-63), and the Buyer VAT identifier (BT-48)",
-                "G" => "the Seller VAT identifier (BT-31) or tax representative VAT identifier (BT-63)",
-                _ => "no Seller VAT identifier (BT-31), tax representative VAT identifier (BT-63) or Buyer VAT identifier (BT-48)",
-            };
-            for (n, present, what) in [
-                ("02", in_lines(c), "lines"),
-                ("03", in_charges(c, false), "allowances"),
-                ("04", in_charges(c, true), "charges"),
-            ] {
-                if present {
-                    fail(&id(n), format!("{what} of category {c} ({name}) need {need}"));
-                }
+        let need = match c {
+            "S" | "Z" | "E" | "L" | "M" => "the Seller VAT identifier (BT-31), tax registration identifier (BT-32) or tax representative VAT identifier (BT-63)",
+            "AE" => "the Seller VAT identifier (BT-31), tax registration identifier (BT-32) or tax representative VAT identifier (BT-63), and the Buyer VAT identifier (BT-48) or legal registration identifier (BT-47)",
+            "K" => "the Seller VAT identifier (BT-31) or tax representative VAT identifier (BT-63), and the Buyer VAT identifier (BT-48)",
+            "G" => "the Seller VAT identifier (BT-31) or tax representative VAT identifier (BT-63)",
+            _ => "no Seller VAT identifier (BT-31), tax representative VAT identifier (BT-63) or Buyer VAT identifier (BT-48)",
+        };
+        // UBL's BR-S-02 also fails a document whose lines of S are all of another tax scheme.
+        let s_of_other_scheme =
+            !cii && c == "S" && !in_lines(c) && d.lines.iter().any(|l| l.category.as_deref() == Some("S"));
+        for (n, present, what) in [
+            ("02", in_lines(c), "lines"),
+            ("03", in_charges(c, false), "allowances"),
+            ("04", in_charges(c, true), "charges"),
+        ] {
+            if present && !parties_ok {
+                fail(&id(n), format!("{what} of category {c} ({name}) need {need}"));
+            } else if n == "02" && s_of_other_scheme {
+                fail(&id(n), format!("lines of category {c} ({name}) need the VAT tax scheme"));
             }
         }
         // 05, 06, 07: the rate of lines, allowances and charges.
         let rate_ok = |rate: Option<Decimal>| match c {
             "S" => rate.is_some_and(|r| r > Decimal::ZERO),
+            // The CII binding asks more than zero of L (IGIC).
+            "L" if cii => rate.is_some_and(|r| r > Decimal::ZERO),
             "L" | "M" => rate.is_some_and(|r| r >= Decimal::ZERO),
             "O" => rate.is_none(),
             _ => rate.is_some_and(|r| r.is_zero()),
@@ -768,6 +853,32 @@ fn categories(d: &Doc, fail: &mut impl FnMut(&str, String)) {
             fail("BR-O-14", "with a VAT breakdown of category O every document-level charge is of category O".into());
         }
     }
+    // Category B (Italian split payment): only between Italian addresses, never with S. The
+    // rules compare the codes as written, whatever their scheme.
+    let b = |c: &str| {
+        d.lines.iter().any(|l| l.category.as_deref() == Some(c))
+            || d.allowances.iter().any(|a| a.category.as_deref() == Some(c))
+            || d.vat.iter().any(|v| v.category == c)
+    };
+    if b("B") {
+        let countries = [&d.seller.country, &d.buyer.country, &d.delivery_country]
+            .into_iter()
+            .chain(d.tax_rep.as_ref().map(|r| &r.country))
+            .flatten()
+            .chain(d.lines.iter().filter_map(|l| l.origin_country.as_ref()));
+        let mut outside = countries.filter(|c| c.as_str() != "IT").peekable();
+        if let Some(c) = outside.peek() {
+            fail(
+                "BR-B-01",
+                format!(
+                    "split payment (category B) is only for Italian domestic invoices; the document names country {c}"
+                ),
+            );
+        }
+        if b("S") {
+            fail("BR-B-02", "split payment (category B) and standard rate (S) exclude each other".into());
+        }
+    }
     // 08, 09, 10: each breakdown row against its lines, its amount, its exemption reason.
     for v in d.vat.iter().filter(|v| v.category_vat) {
         let c = v.category.as_str();
@@ -803,7 +914,21 @@ fn categories(d: &Doc, fail: &mut impl FnMut(&str, String)) {
         // beside the row, not in it; 09 is `true()`).
         let lm_cii = cii && matches!(c, "L" | "M");
         let checked = (!by_rate || v.rate.is_some()) && !lm_cii;
-        if checked && v.base.is_some_and(|b| if exact { b != base } else { !within(b, base, Decimal::ONE, false) }) {
+        // UBL's window of one is computed in binary floating point (`TaxableAmount - 1` of an
+        // untyped value is a double): the same arithmetic decides a difference of one exactly.
+        let window = |b: Decimal| {
+            let f: f64 = b.to_string().parse().unwrap_or(f64::NAN);
+            match (Decimal::from_f64_retain(f - 1.0), Decimal::from_f64_retain(f + 1.0)) {
+                (Some(lo), Some(hi)) => lo < base && hi > base,
+                _ => within(b, base, Decimal::ONE, false),
+            }
+        };
+        let differs = |b: Decimal| match (exact, by_rate && !cii) {
+            (true, _) => b != base,
+            (false, true) => !window(b),
+            (false, false) => !within(b, base, Decimal::ONE, false),
+        };
+        if checked && v.base.is_none_or(differs) {
             fail(
                 &id("08"),
                 format!("taxable amount {:?} of category {c} differs from the lines' and allowances' {base}", v.base),
@@ -894,9 +1019,10 @@ fn peppol_rules(d: &Doc, fail: &mut impl FnMut(&str, String)) {
         Some("urn:peppol:bis:billing_with_response") => Some(2),
         _ => None,
     };
-    if missing(&d.profile) {
+    if d.profile.is_none() {
         fail("PEPPOL-EN16931-R001", "business process (BT-23) must be provided".into());
-    } else if profile.is_none() {
+    }
+    if profile.is_none() {
         fail(
             "PEPPOL-EN16931-R007",
             format!("business process `{}` is not an approved identifier", d.profile.as_deref().unwrap_or("")),
@@ -1069,14 +1195,14 @@ fn peppol_rules(d: &Doc, fail: &mut impl FnMut(&str, String)) {
             "a buyer reference (BT-10) or purchase order reference (BT-13) must be provided".into(),
         );
     }
-    if d.buyer.endpoint.is_none() {
+    if d.buyer.given && d.buyer.endpoint.is_none() {
         fail("PEPPOL-EN16931-R010", "buyer electronic address (BT-49) must be provided".into());
     }
-    if d.seller.endpoint.is_none() {
+    if d.seller.given && d.seller.endpoint.is_none() {
         fail("PEPPOL-EN16931-R020", "seller electronic address (BT-34) must be provided".into());
     }
     for (who, p) in [("seller", &d.seller), ("buyer", &d.buyer)] {
-        if let Some((_, scheme)) = p.endpoint.as_ref().filter(|(_, s)| !EAS.contains(&s.as_str())) {
+        if let Some((_, scheme)) = p.endpoint.as_ref().filter(|(_, s)| !s.is_empty() && !EAS.contains(&s.as_str())) {
             fail(
                 "PEPPOL-EN16931-CL008",
                 format!("{who} electronic address scheme `{scheme}` is not in the EAS code list"),
