@@ -307,6 +307,11 @@ pub struct EinvoiceArgs {
     /// customer list: its `[entity.Customer]` section), as for import; repeatable.
     #[arg(long, value_name = "M.toml")]
     pub mapping: Vec<PathBuf>,
+    /// Also write each refused document, as it would have been sent, into this folder (named
+    /// as in the output folder): to see what a rule objects to, or to check it with another
+    /// validator. Works with --dry-run.
+    #[arg(long, value_name = "DIR")]
+    pub refused: Option<PathBuf>,
     #[command(flatten)]
     pub common: CommonArgs,
 }

@@ -212,6 +212,7 @@ impl Job {
                 // Documents of a job run carry the parties they were posted with; only
                 // those pending from earlier runs take the run's master data.
                 reissue: false,
+                refused_dir: None,
             })
             .collect();
         let mut imports = Vec::new();

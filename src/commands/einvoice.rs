@@ -37,6 +37,7 @@ pub(crate) fn einvoice_command(a: EinvoiceArgs) -> u8 {
             job: a.job.clone(),
             dry_run: a.dry_run,
             reissue: md.is_some(),
+            refused_dir: a.refused.clone(),
         };
         Ok(invoiceflow::einvoice::run(&mut store, &req, md.as_ref())?)
     };

@@ -127,6 +127,10 @@ pub struct EinvoiceRequest {
     /// (seller, buyer, exemption reasons as corrected; amounts as posted), not only those
     /// pending from earlier runs.
     pub reissue: bool,
+    /// A folder for the refused documents as they would have been sent (same file names as in
+    /// the output folder), to look at or to check with another validator; plain files, not
+    /// part of the run's exactly-once publication. Dry runs write them too.
+    pub refused_dir: Option<std::path::PathBuf>,
 }
 
 /// A document not written because it broke a rule.
@@ -345,8 +349,8 @@ struct Built {
     number: String,
     kind: Kind,
     file: std::path::PathBuf,
-    /// The XML, or why it was refused.
-    result: Result<String, Findings>,
+    /// The XML, or why it was refused (with the XML refused).
+    result: Result<String, (Findings, String)>,
     /// The parties it was built with, when refreshed from today's master data.
     refreshed: Option<String>,
 }
@@ -372,7 +376,7 @@ fn build_chunk(
                 legal_entity: s.legal_entity.clone(),
                 number: s.number.clone(),
                 kind: doc.kind,
-                result: if checked.ok { Ok(xml) } else { Err(checked.findings) },
+                result: if checked.ok { Ok(xml) } else { Err((checked.findings, xml)) },
                 refreshed: s.parties_refreshed.then(|| s.parties.clone()),
             })
         })
@@ -432,6 +436,17 @@ fn publish_chunk(
             }
         }
     }
+    if let Some(dir) = &req.refused_dir {
+        for b in &results {
+            if let Err((_, xml)) = &b.result {
+                let path = dir.join(&b.file);
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).map_err(|e| werr(parent, e.to_string()))?;
+                }
+                std::fs::write(&path, xml).map_err(|e| werr(&path, e.to_string()))?;
+            }
+        }
+    }
     for b in results {
         match b.result {
             Ok(_) => {
@@ -447,7 +462,7 @@ fn publish_chunk(
                     }
                 }
             }
-            Err(findings) => {
+            Err((findings, _)) => {
                 outcome.refused.push(crate::store::PendingDoc {
                     invoice_id: b.id,
                     legal_entity: b.legal_entity.clone(),

@@ -914,3 +914,63 @@ fn cii_syntax_rules_fire_on_their_defects() {
     }
     assert_eq!(cases.len(), 26);
 }
+
+#[test]
+fn refused_documents_are_written_to_the_refused_folder_as_they_would_be_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sample_store(dir.path());
+    // A customer moved to a street without post code: German rules want the buyer's (DE-R-009).
+    let master = crate::sample_master_copy(dir.path());
+    let customers = std::fs::read_to_string(master.join("Customer.csv")).unwrap();
+    assert!(customers.contains("Industriering 22,Stuttgart,70173"));
+    std::fs::write(
+        master.join("Customer.csv"),
+        customers.replacen("Industriering 22,Stuttgart,70173", "Industriering 22,Stuttgart,", 1),
+    )
+    .unwrap();
+    let refused = dir.path().join("refused");
+    let (s, m, r) = (store.display().to_string(), master.display().to_string(), refused.display().to_string());
+    let run = invoiceflow(&[
+        "einvoice",
+        "--json",
+        "--dry-run",
+        "--syntax",
+        "ubl",
+        "--store",
+        &s,
+        "--master",
+        &m,
+        "--refused",
+        &r,
+    ]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let report = &run.json()["einvoices"][0];
+    let numbers: Vec<&str> =
+        report["refused"].as_array().unwrap().iter().map(|f| f["number"].as_str().unwrap()).collect();
+    // The customer's four documents, each for that rule alone.
+    assert_eq!(numbers, ["DEMF-INV-000102", "DEMF-INV-000106", "DE-FTI-000001", "R2019-00452"]);
+    for f in report["refused"].as_array().unwrap() {
+        let rules: Vec<&str> = f["findings"].as_array().unwrap().iter().map(|f| f[0].as_str().unwrap()).collect();
+        assert_eq!(rules, ["DE-R-009"], "{f}");
+    }
+    // The refused document as it would have been sent, which checking finds the same rule in.
+    let file = refused.join("DEMF").join("DEMF-INV-000102.xml");
+    let xml = std::fs::read_to_string(&file).unwrap();
+    assert!(xml.contains("<cbc:CityName>Stuttgart</cbc:CityName>") && !xml.contains("70173"), "{xml}");
+    assert_eq!(rules_of_text(&xml), ["DE-R-009"]);
+    let files = walkdir(&refused);
+    assert_eq!(files.len(), 4, "{files:?}");
+}
+
+fn walkdir(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walkdir(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
