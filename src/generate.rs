@@ -396,8 +396,32 @@ pub fn generate(req: &GenerateRequest) -> io::Result<Generated> {
                 lw.write_all(l.as_bytes())?;
             }
         }
-        let vat: Decimal = per_rate.iter().map(|(r, b)| round_money(*b * *r / hundred, cur)).sum();
-        let total = net_total + vat;
+        // With all categories, some invoices also carry a document-level discount (3 % of the
+        // net) and a freight charge, which posting splits over the VAT rates by their nets.
+        let (discount, charge) = if req.all_categories && !credit {
+            let d = if rng.below(6) == 0 { round_money(net_total * Decimal::new(3, 2), cur) } else { Decimal::ZERO };
+            let c = if rng.below(8) == 0 { round_money(Decimal::new(1250, 2), cur) } else { Decimal::ZERO };
+            (d, c)
+        } else {
+            (Decimal::ZERO, Decimal::ZERO)
+        };
+        let vat: Decimal = if discount.is_zero() && charge.is_zero() {
+            per_rate.iter().map(|(r, b)| round_money(*b * *r / hundred, cur)).sum()
+        } else {
+            let weights: Vec<Decimal> = per_rate.iter().map(|(_, b)| *b).collect();
+            let split = |amount: Decimal| {
+                crate::model::totals::split(amount, &weights, cur).map_err(|_| io::Error::other("amounts overflow"))
+            };
+            let (allowances, charges) = (split(discount)?, split(charge)?);
+            let mut vat = Decimal::ZERO;
+            for (i, (r, b)) in per_rate.iter().enumerate() {
+                let base = round_money(*b - allowances[i] + charges[i], cur);
+                vat += crate::model::totals::percent_of(base, *r, cur)
+                    .map_err(|_| io::Error::other("amounts overflow"))?;
+            }
+            vat
+        };
+        let total = net_total - discount + charge + vat;
         let customer = if defect_kind == 0 { "NOSUCHCUST" } else { customer.as_str() };
         let date_text = if defect_kind == 1 { "2023-02-30".to_string() } else { format!("{date}T12:00:00Z") };
         let total_text = if defect_kind == 2 { (total + Decimal::ONE).to_string() } else { total.to_string() };
@@ -408,7 +432,7 @@ pub fn generate(req: &GenerateRequest) -> io::Result<Generated> {
             _ => format!("PO-{n}"),
         };
         let line = format!(
-            "DEMF,{number},{date_text},,{contact},{reference},{mode},{terms_code},{terms},{total_text},{cur_code},{vat},{vat},0,0,{customer},SO-{n},{state},{street},{street_no},{zip},{city},{country_id},{iso},{personnel:06},0,{origin},{original},,{buyer}\n",
+            "DEMF,{number},{date_text},,{contact},{reference},{mode},{terms_code},{terms},{total_text},{cur_code},{vat},{vat},{charge},0,{customer},SO-{n},{state},{street},{street_no},{zip},{city},{country_id},{iso},{personnel:06},{discount},{origin},{original},,{buyer}\n",
             contact = if extra.below(3) == 0 { String::new() } else { format!("CP-{:05}", extra.below(50_000)) },
             reference = quote(&reference),
             mode = ["TRUCK", "PARCEL", ""][extra.below(3) as usize],

@@ -605,10 +605,27 @@ fn documents_of_every_vat_category_are_written_and_pass_the_check() {
             (Some(300), Some(0)),
             "{json}"
         );
-        // Every category is among the documents (the line categories as written).
+        // Every category is among the documents (the line categories as written), and
+        // document-level allowances (the discount) and charges (the freight).
         let mut seen = std::collections::BTreeSet::new();
+        let (mut discounts, mut charges) = (0, 0);
         for e in std::fs::read_dir(out.join("DEMF")).unwrap() {
             let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+            let (allowance, charge) = match syntax {
+                "ubl" => (
+                    "<cbc:AllowanceChargeReason>Discount</cbc:AllowanceChargeReason>",
+                    "<cbc:AllowanceChargeReason>Charge</cbc:AllowanceChargeReason>",
+                ),
+                _ => ("<ram:Reason>Discount</ram:Reason>", "<ram:Reason>Charge</ram:Reason>"),
+            };
+            // (Line discounts carry the same reason inside the lines: count the document's,
+            // before the VAT total in UBL, in the header settlement in CII.)
+            let document = match syntax {
+                "ubl" => text.split("<cac:TaxTotal>").next().unwrap_or(""),
+                _ => text.split("<ram:ApplicableHeaderTradeSettlement>").nth(1).unwrap_or(""),
+            };
+            discounts += usize::from(document.contains(allowance));
+            charges += usize::from(document.contains(charge));
             for c in ["S", "Z", "E", "AE", "K", "G", "O", "L", "M"] {
                 let (ubl, cii) = (format!("<cbc:ID>{c}</cbc:ID>"), format!("<ram:CategoryCode>{c}</ram:CategoryCode>"));
                 if text.contains(&ubl) || text.contains(&cii) {
@@ -617,6 +634,7 @@ fn documents_of_every_vat_category_are_written_and_pass_the_check() {
             }
         }
         assert_eq!(seen.len(), 9, "{syntax}: {seen:?}");
+        assert_eq!((discounts, charges), (56, 29), "{syntax}: documents with a discount, with a charge");
         let check = crate::invoiceflow(&["check", &out.display().to_string()]);
         assert_eq!(check.code, 0, "{}", check.stderr);
     }
