@@ -278,6 +278,7 @@ pub fn build_with(
             prepaid: opt(t.prepaid),
             rounding: None,
             payable: Some(t.payable * sign),
+            vat_totals_in_currency: 1,
             // (UBL writes the VAT total into the tax total that holds the breakdown.)
             breakdown_vat: Some(t.vat_total * sign).filter(|_| syntax == Syntax::Ubl),
             given: true,

@@ -143,7 +143,7 @@ const FIXED: &[(&str, &str, &str, &str)] = &[
     ("BR-CL-03", EN, BOTH, "amounts' currencies are ISO 4217 codes"),
     ("BR-CL-04", EN, BOTH, "the invoice currency is an ISO 4217 code"),
     ("BR-CL-05", EN, BOTH, "the VAT accounting currency is an ISO 4217 code"),
-    ("BR-CL-06", EN, BOTH, "the VAT point date code is 3, 35 or 432 (UNTDID 2005)"),
+    ("BR-CL-06", EN, BOTH, "the VAT point date code is 3, 35 or 432 (UNTDID 2005) in UBL, 5, 29 or 72 (UNTDID 2475) in CII"),
     ("BR-CL-07", EN, BOTH, "an invoiced object identifier's scheme (BT-18, BT-128) is in UNTDID 1153"),
     ("BR-CL-10", EN, BOTH, "party identifiers' schemes are ISO 6523 ICD codes (UBL: or SEPA)"),
     ("BR-CL-11", EN, BOTH, "legal registration identifiers' schemes are ISO 6523 ICD codes"),

@@ -13,8 +13,10 @@ pub enum List {
     CreditNoteType,
     /// ISO 4217 (BR-CL-03/04/05).
     Currency,
-    /// UNTDID 2005, VAT point date codes (BR-CL-06).
+    /// UNTDID 2005, VAT point date codes (BR-CL-06, UBL).
     VatPointCode,
+    /// UNTDID 2475, VAT point date codes (BR-CL-06, CII).
+    VatPointEvent,
     /// UNTDID 1153 (BR-CL-07).
     ObjectScheme,
     /// UNCL 4451 (BR-CL-08).
@@ -46,6 +48,7 @@ const SOURCES: &[(List, &str)] = &[
     (List::CreditNoteType, include_str!("codes/untdid1001-credit-note.txt")),
     (List::Currency, include_str!("codes/iso4217.txt")),
     (List::VatPointCode, include_str!("codes/untdid2005-vat-point.txt")),
+    (List::VatPointEvent, include_str!("codes/untdid2475-vat-point.txt")),
     (List::ObjectScheme, include_str!("codes/untdid1153.txt")),
     (List::NoteSubject, include_str!("codes/uncl4451.txt")),
     (List::Icd, include_str!("codes/iso6523-icd.txt")),
@@ -100,6 +103,7 @@ mod tests {
         assert!(has(List::VatCategory, "B") && !has(List::VatCategory, "X"));
         assert!(has(List::Unit, "C62") && !has(List::Unit, "C 62"));
         assert_eq!(codes(List::VatPointCode), ["3", "35", "432"]);
+        assert_eq!(codes(List::VatPointEvent), ["29", "5", "72"]);
         assert!(has(List::Country, "1A") && !has(List::Country, "EL"));
     }
 }

@@ -735,6 +735,8 @@ pub struct Totals {
     /// UBL: the VAT total of the tax total that holds the breakdown, whatever its currency
     /// (BR-CO-14 compares it with the breakdown); CII: none (the VAT total is compared).
     pub breakdown_vat: Option<Decimal>,
+    /// How many VAT totals the document gives in its invoice currency (BR-CO-15 wants one).
+    pub vat_totals_in_currency: usize,
     /// Whether the document totals group is given at all (UBL LegalMonetaryTotal, CII
     /// SpecifiedTradeSettlementHeaderMonetarySummation): the rules on the totals look at it.
     pub given: bool,
@@ -873,6 +875,11 @@ impl Doc {
             *v = Some(v.unwrap_or_default());
         }
         t.given = true;
+        // The writers write the VAT total, and the one in accounting currency when it differs;
+        // of the same currency, that makes two.
+        t.vat_totals_in_currency = 1 + usize::from(
+            d.tax_currency.is_some() && d.tax_currency == d.currency && t.vat_total_accounting.is_some(),
+        );
         // UBL writes the VAT total into the tax total that holds the breakdown.
         t.breakdown_vat = t.vat_total.filter(|_| syntax == Syntax::Ubl && !d.vat.is_empty());
         for v in &mut d.vat {

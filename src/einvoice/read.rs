@@ -584,8 +584,11 @@ fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
     let tax_cur = root.text_at(&["TaxCurrencyCode"]);
     let mut vat = Vec::new();
     let (mut vat_total, mut vat_acc, mut breakdown_vat) = (None, None, None);
+    let mut in_currency = 0;
     for tt in root.all("TaxTotal") {
         let amount = dec(tt.child("TaxAmount"), "TaxTotal/TaxAmount", issues);
+        let c = tt.child("TaxAmount").and_then(|a| a.attr("currencyID"));
+        in_currency += usize::from(c.is_some() && (c == cur.as_deref() || (c == Some("") && cur.is_none())));
         if breakdown_vat.is_none() && tt.child("TaxSubtotal").is_some() {
             breakdown_vat = amount;
         }
@@ -627,6 +630,7 @@ fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
         rounding: g("PayableRoundingAmount", issues),
         payable: g("PayableAmount", issues),
         breakdown_vat,
+        vat_totals_in_currency: in_currency,
         given: m.is_some(),
     };
     let allowances = root
@@ -940,8 +944,10 @@ fn cii(root: &Node, issues: &mut SyntaxIssues) -> Doc {
     let m = settlement.and_then(|n| n.child("SpecifiedTradeSettlementHeaderMonetarySummation"));
     let g = |name: &str, issues: &mut SyntaxIssues| dec(m.and_then(|m| m.child(name)), name, issues);
     let (mut vat_total, mut vat_acc) = (None, None);
+    let mut in_currency = 0;
     if let Some(m) = m {
         for t in m.all("TaxTotalAmount") {
+            in_currency += usize::from(t.attr("currencyID").is_some() && t.attr("currencyID") == cur.as_deref());
             let v = dec(Some(t), "TaxTotalAmount", issues);
             match t.attr("currencyID") {
                 Some(c) if tax_cur.as_deref() == Some(c) && cur.as_deref() != Some(c) => vat_acc = v,
@@ -964,6 +970,7 @@ fn cii(root: &Node, issues: &mut SyntaxIssues) -> Doc {
         rounding: g("RoundingAmount", issues),
         payable: g("DuePayableAmount", issues),
         breakdown_vat: None,
+        vat_totals_in_currency: in_currency,
         given: m.is_some(),
     };
     let mut lines = Vec::new();

@@ -391,6 +391,11 @@ pub fn check(d: &Doc) -> Vec<Finding> {
                 let cii_plain = d.syntax == super::Syntax::Cii && ti == te;
                 match t.vat_total.and_then(|v| te.checked_add(v)).and_then(x2) {
                     _ if cii_plain => {}
+                    // Exactly one VAT total in the invoice currency.
+                    _ if t.vat_totals_in_currency != 1 => fail(
+                        "BR-CO-15",
+                        format!("{} VAT totals in the invoice currency; exactly one", t.vat_totals_in_currency),
+                    ),
                     Some(e) if e == ti => {}
                     Some(e) => {
                         fail("BR-CO-15", format!("total with VAT (BT-112) {ti} differs from {e} = BT-109 + BT-110"))
@@ -424,7 +429,9 @@ pub fn check(d: &Doc) -> Vec<Finding> {
         fail("BR-CO-18", "the invoice has no VAT breakdown (BG-23)".into());
     }
     if let Some(tc) = &d.tax_currency {
-        if t.vat_total_accounting.is_none() && d.currency.as_ref() != Some(tc) {
+        // (The CII binding also wants the accounting currency to differ from the invoice's.)
+        let same = d.currency.as_ref() == Some(tc);
+        if (t.vat_total_accounting.is_none() && !same) || (cii && same) {
             fail("BR-53", format!("the VAT total in the accounting currency {tc} (BT-111) is missing"));
         }
     }
@@ -663,8 +670,14 @@ pub fn check(d: &Doc) -> Vec<Finding> {
             );
         }
     }
-    if let Some(c) = d.tax_point_code.as_deref().filter(|c| !codes::has(List::VatPointCode, c)) {
-        fail("BR-CL-06", format!("VAT point date code `{c}` is not 3, 35 or 432 (UNTDID 2005)"));
+    // UBL codes the VAT point date as UNTDID 2005 (3, 35, 432), CII as UNTDID 2475 (5, 29, 72).
+    let (point_list, point_codes) = if cii {
+        (List::VatPointEvent, "5, 29 or 72 (UNTDID 2475)")
+    } else {
+        (List::VatPointCode, "3, 35 or 432 (UNTDID 2005)")
+    };
+    if let Some(c) = d.tax_point_code.as_deref().filter(|c| !codes::has(point_list, c)) {
+        fail("BR-CL-06", format!("VAT point date code `{c}` is not {point_codes}"));
     }
     for c in
         [&d.seller.country, &d.buyer.country, &d.delivery_country, &d.tax_rep.as_ref().and_then(|r| r.country.clone())]

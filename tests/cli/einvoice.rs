@@ -923,6 +923,7 @@ fn cii_syntax_rules_fire_on_their_defects() {
         ("an electronic address with a scheme name", vec![("<ram:URIID schemeID=\"9932\">", "<ram:URIID schemeID=\"9932\" schemeName=\"x\">")], "CII-DT-101"),
         ("a seller VAT identifier without country prefix", vec![("<ram:ID schemeID=\"VA\">DE123456789</ram:ID>", "<ram:ID schemeID=\"VA\">O</ram:ID>")], "BR-CO-09"),
         ("an issue date of another format", vec![("<udt:DateTimeString format=\"102\">20240307</udt:DateTimeString>", "<udt:DateTimeString format=\"610\">202403</udt:DateTimeString>")], "BR-03"),
+        ("a VAT point date code of UNTDID 2005 in CII", vec![("<ram:CategoryCode>G</ram:CategoryCode>\n        <ram:ExemptionReasonCode>", "<ram:DueDateTypeCode>3</ram:DueDateTypeCode><ram:CategoryCode>G</ram:CategoryCode>\n        <ram:ExemptionReasonCode>")], "BR-CL-06"),
         ("an electronic address group without address", vec![("<ram:URIID schemeID=\"9932\">GB123456789</ram:URIID>", "")], "BR-63"),
     ];
     for (what, edits, rule) in &cases {
@@ -930,7 +931,10 @@ fn cii_syntax_rules_fire_on_their_defects() {
         let rules = rules_of_text(&xml);
         assert!(rules.iter().any(|r| r == rule), "{what}: expected {rule}, found {rules:?}");
     }
-    assert_eq!(cases.len(), 26);
+    assert_eq!(cases.len(), 27);
+    // CII codes the VAT point date as UNTDID 2475: 5 is a code.
+    let event = edited(&cii, &[("<ram:CategoryCode>G</ram:CategoryCode>\n        <ram:ExemptionReasonCode>", "<ram:DueDateTypeCode>5</ram:DueDateTypeCode><ram:CategoryCode>G</ram:CategoryCode>\n        <ram:ExemptionReasonCode>")]);
+    assert_eq!(rules_of_text(&event), Vec::<String>::new());
 }
 
 #[test]
