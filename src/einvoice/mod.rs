@@ -792,12 +792,8 @@ pub struct Doc {
     pub tax_rep: Option<Party>,
     /// Preceding invoice references (BG-3) without their reference (BT-25).
     pub preceding_without_id: usize,
-    /// Supporting documents (BG-24) without their reference (BT-122).
-    pub supporting_without_id: usize,
     /// The schemes of invoiced object identifiers (BT-18).
     pub object_id_schemes: Vec<String>,
-    /// The MIME codes of attached documents (BT-125).
-    pub attachment_mimes: Vec<String>,
     /// Elements of a read document without child elements and without text (`None` for a
     /// document built to be written: the writers write no empty element): PEPPOL-EN16931-R008.
     pub empty_elements: Option<usize>,
@@ -860,9 +856,7 @@ impl Doc {
         d.tax_point_date = None;
         d.tax_point_code = None;
         d.preceding_without_id = 0;
-        d.supporting_without_id = 0;
         d.object_id_schemes.clear();
-        d.attachment_mimes.clear();
         d.notes.clear();
         d.references.clear();
         d.creditor_id = None;

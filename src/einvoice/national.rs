@@ -7,6 +7,7 @@
 use rust_decimal::Decimal;
 
 use super::{Doc, Kind, Party};
+use crate::model::ident::digits as all_digits;
 
 /// A trimmed, non-blank text.
 fn given(v: &Option<String>) -> Option<&str> {
@@ -42,10 +43,6 @@ fn is_number(s: &str) -> bool {
     (!int.is_empty() || !frac.is_empty())
         && int.bytes().all(|b| b.is_ascii_digit())
         && frac.bytes().all(|b| b.is_ascii_digit())
-}
-
-fn all_digits(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// An IBAN: two letters, two digits, up to 30 letters or digits, and the check digits right

@@ -743,7 +743,6 @@ fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
             .all("BillingReference")
             .filter(|b| b.text_at(&["InvoiceDocumentReference", "ID"]).is_none())
             .count(),
-        supporting_without_id: root.all("AdditionalDocumentReference").filter(|b| b.text_at(&["ID"]).is_none()).count(),
         // The invoiced object (BT-18) and the lines' objects (BT-128).
         object_id_schemes: root
             .all("AdditionalDocumentReference")
@@ -755,10 +754,6 @@ fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
             )
             .filter(|r| r.text_at(&["DocumentTypeCode"]).as_deref() == Some("130"))
             .filter_map(|r| r.child("ID")?.attr("schemeID").map(str::to_string))
-            .collect(),
-        attachment_mimes: root
-            .all("AdditionalDocumentReference")
-            .filter_map(|r| r.at(&["Attachment", "EmbeddedDocumentBinaryObject"])?.attr("mimeCode").map(str::to_string))
             .collect(),
         amount_currencies: Some(currencies),
         empty_elements: Some(empty),
@@ -1104,21 +1099,11 @@ fn cii(root: &Node, issues: &mut SyntaxIssues) -> Doc {
             .flat_map(|s| s.all("InvoiceReferencedDocument"))
             .filter(|r| r.text_at(&["IssuerAssignedID"]).is_none())
             .count(),
-        supporting_without_id: agreement
-            .into_iter()
-            .flat_map(|a| a.all("AdditionalReferencedDocument"))
-            .filter(|r| r.text_at(&["IssuerAssignedID"]).is_none())
-            .count(),
         object_id_schemes: agreement
             .into_iter()
             .flat_map(|a| a.all("AdditionalReferencedDocument"))
             .filter(|r| r.text_at(&["TypeCode"]).as_deref() == Some("130"))
             .filter_map(|r| r.child("ReferenceTypeCode").map(|c| c.text.trim().to_string()))
-            .collect(),
-        attachment_mimes: agreement
-            .into_iter()
-            .flat_map(|a| a.all("AdditionalReferencedDocument"))
-            .filter_map(|r| r.child("AttachmentBinaryObject")?.attr("mimeCode").map(str::to_string))
             .collect(),
         amount_currencies: Some(currencies),
         empty_elements: Some(empty),

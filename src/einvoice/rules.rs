@@ -555,7 +555,7 @@ pub fn check(d: &Doc) -> Vec<Finding> {
     if d.preceding_without_id > 0 {
         fail("BR-55", "a preceding invoice reference (BG-3) has no invoice reference (BT-25)".into());
     }
-    if d.supporting_without_id > 0 {
+    if d.references.iter().any(|r| r.id.is_none()) {
         fail("BR-52", "a supporting document (BG-24) has no reference (BT-122)".into());
     }
     if d.delivery_address && missing(&d.delivery_country) {
@@ -622,8 +622,8 @@ pub fn check(d: &Doc) -> Vec<Finding> {
             fail("BR-CL-07", format!("object identifier scheme `{s}` is not in UNTDID 1153"));
         }
     }
-    for m in &d.attachment_mimes {
-        if !MIME.contains(&m.as_str()) {
+    for m in d.references.iter().filter_map(|r| r.mime.as_deref()) {
+        if !MIME.contains(&m) {
             fail("BR-CL-24", format!("attachment MIME code `{m}` is not one EN 16931 allows"));
         }
     }
@@ -1164,7 +1164,7 @@ fn peppol_rules(d: &Doc, fail: &mut impl FnMut(&str, String)) {
             fail("PEPPOL-EN16931-R061", format!("direct debit ({code}) needs the mandate reference (BT-89)"));
         }
     }
-    for m in d.attachment_mimes.iter().filter(|m| !MIME.contains(&m.as_str())) {
+    for m in d.references.iter().filter_map(|r| r.mime.as_deref()).filter(|m| !MIME.contains(m)) {
         fail("PEPPOL-EN16931-CL001", format!("attachment MIME code `{m}` is not one PEPPOL allows"));
     }
     if let Some(c) = d.tax_point_code.as_deref().filter(|c| !codes::has(List::VatPointCode, c)) {

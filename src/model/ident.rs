@@ -38,7 +38,8 @@ fn normalize(s: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-fn digits(s: &str) -> bool {
+/// Digits only, at least one.
+pub(crate) fn digits(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 

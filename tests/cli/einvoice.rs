@@ -980,19 +980,6 @@ fn refused_documents_are_written_to_the_refused_folder_as_they_would_be_sent() {
     let xml = std::fs::read_to_string(&file).unwrap();
     assert!(xml.contains("<cbc:CityName>Stuttgart</cbc:CityName>") && !xml.contains("70173"), "{xml}");
     assert_eq!(rules_of_text(&xml), ["DE-R-009"]);
-    let files = walkdir(&refused);
+    let files = crate::walk(&refused);
     assert_eq!(files.len(), 4, "{files:?}");
-}
-
-fn walkdir(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walkdir(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }

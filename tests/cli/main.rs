@@ -123,6 +123,20 @@ pub fn import(files: &[String], master: &Path) -> Run {
 }
 
 /// A copy of the sample master data in `dir/master`, to edit.
+/// Every file under `dir`, in its subfolders too.
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
 pub fn sample_master_copy(dir: &Path) -> PathBuf {
     let master = dir.join("master");
     std::fs::create_dir(&master).unwrap();

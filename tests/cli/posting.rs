@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 use invoiceflow::generate::{generate, GenerateRequest};
 use invoiceflow::store::Store;
 
-use crate::{fixture, invoiceflow, root};
+use crate::{fixture, invoiceflow, root, walk};
 
 fn data(dir: &Path, invoices: u64, defect_rate: f64) {
     generate(&GenerateRequest {
@@ -559,19 +559,6 @@ fn unsorted_lines_give_the_store_and_outputs_of_sorted_lines() {
         assert!(r.1 == results[0].1, "the outputs differ");
         assert_eq!((&r.2, &r.3), (&results[0].2, &results[0].3));
     }
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 /// Writes header and line files of the base fixture holding only the invoices `keep` (line
