@@ -72,7 +72,7 @@ pub fn check_bytes(file: &str, bytes: &[u8]) -> FileCheck {
             findings.extend(binding.into_iter().map(|(r, m)| (r.to_string(), m)));
             if doc.syntax == Syntax::Ubl && rules::peppol_applies(&doc) {
                 let danish = national::danish_parties(&doc);
-                findings.extend(read::peppol_syntax(&root, danish).into_iter().map(|(r, m)| (r.to_string(), m)));
+                findings.extend(syntax::peppol(&root, danish).into_iter().map(|(r, m)| (r.to_string(), m)));
             }
             let (fatal, warnings) = split(rules::check(&doc));
             findings.extend(fatal);

@@ -7,7 +7,7 @@
 use rust_decimal::Decimal;
 
 use super::{Doc, Kind, Party};
-use crate::model::ident::digits as all_digits;
+use crate::model::ident::{digits as all_digits, se_orgnr as swedish_org_ok};
 
 /// A trimmed, non-blank text.
 fn given(v: &Option<String>) -> Option<&str> {
@@ -75,29 +75,6 @@ pub fn greek_tin_ok(v: &str) -> bool {
     }
     let sum: u32 = b[..8].iter().enumerate().map(|(i, &d)| u32::from(d - b'0') << (8 - i)).sum();
     (sum % 11) % 10 == u32::from(b[8] - b'0')
-}
-
-/// Swedish organisation number (`u:checkSEOrgnr`): digits only, the tenth a Luhn check digit
-/// of the first nine.
-pub fn swedish_org_ok(v: &str) -> bool {
-    if !all_digits(v) || v.len() < 10 {
-        return false;
-    }
-    let main = &v.as_bytes()[..9];
-    let sum: u32 = main
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, &d)| {
-            let d = u32::from(d - b'0');
-            if i % 2 == 0 {
-                (d * 2) % 10 + (d * 2) / 10
-            } else {
-                d
-            }
-        })
-        .sum();
-    (10 - sum % 10) % 10 == u32::from(v.as_bytes()[9] - b'0')
 }
 
 /// A German cash discount line (`#SKONTO#TAGE=N#PROZENT=N.NN#` with an optional

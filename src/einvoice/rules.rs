@@ -1125,7 +1125,7 @@ fn peppol_rules(d: &Doc, fail: &mut impl FnMut(&str, String)) {
         }
     }
     // The tax totals of a document built to be written (a read one's are counted on its tree,
-    // read::peppol_syntax): the writers write one for the VAT total, with the breakdown when
+    // syntax::peppol): the writers write one for the VAT total, with the breakdown when
     // there is one, and one for the VAT total in accounting currency when there is one.
     if d.amount_currencies.is_none() {
         if d.vat.is_empty() {

@@ -6,6 +6,9 @@
 //! The official rules are one Schematron pattern per binding, in which an element is checked
 //! by the first rule whose context it matches; where two contexts overlap, the rules here do
 //! the same (noted where it matters).
+//!
+//! The PEPPOL BIS 3 rules that look at the tree rather than the model ([`peppol`]) are here
+//! too: the reader reads, the rules judge.
 
 use super::read::Node;
 
@@ -50,6 +53,24 @@ fn limits(n: &Node, table: &[Limit], context: &str, out: &mut Vec<SyntaxFinding>
     }
 }
 
+/// `(rule, attribute)`: the binding does not use the attribute on this element.
+fn no_attributes(n: &Node, rules: &[(&'static str, &str)], out: &mut Vec<SyntaxFinding>) {
+    for (rule, attr) in rules {
+        if n.attr(attr).is_some() {
+            out.push((*rule, format!("<{}> takes no {attr}", n.name)));
+        }
+    }
+}
+
+/// `(rule, path)`: the binding does not use the element at the path under `n` (`what`).
+fn no_children(n: &Node, what: &str, rules: &[(&'static str, &[&str])], out: &mut Vec<SyntaxFinding>) {
+    for (rule, path) in rules {
+        if n.at(path).is_some() {
+            out.push((*rule, format!("{what} takes no {}", path.join("/"))));
+        }
+    }
+}
+
 /// Every element of the tree, each once, with its parent.
 fn walk(root: &Node) -> Vec<(&Node, Option<&Node>)> {
     let mut out = Vec::new();
@@ -65,9 +86,9 @@ const SUPPLIER: &str = "AccountingSupplierParty";
 const CUSTOMER: &str = "AccountingCustomerParty";
 
 /// The UBL syntax rules (fatal ones; UBL-SR-12/18/42/44/47 and UBL-DT-01/06/07 are in
-/// `read::ubl_syntax`).
+/// `ubl_syntax`).
 pub fn ubl(root: &Node) -> Vec<SyntaxFinding> {
-    let mut out = super::read::ubl_syntax(root);
+    let mut out = ubl_syntax(root);
     const DOCUMENT: &[Limit] = &[
         ("UBL-SR-01", &["ContractDocumentReference", "ID"], 1),
         ("UBL-SR-02", &["ReceiptDocumentReference", "ID"], 1),
@@ -401,41 +422,37 @@ pub fn cii(root: &Node) -> Vec<SyntaxFinding> {
         let name = n.name.as_str();
         // The first rule whose context an element matches is the one that checks it.
         if special_id(n, *parent) {
-            for (rule, attr) in [
-                ("CII-DT-001", "schemeName"),
-                ("CII-DT-002", "schemeAgencyName"),
-                ("CII-DT-003", "schemeDataURI"),
-                ("CII-DT-004", "schemeURI"),
-                ("CII-DT-005", "schemeID"),
-                ("CII-DT-006", "schemeAgencyID"),
-                ("CII-DT-007", "schemeVersionID"),
-            ] {
-                if n.attr(attr).is_some() {
-                    out.push((rule, format!("<{name}> takes no {attr}")));
-                }
-            }
+            no_attributes(
+                n,
+                &[
+                    ("CII-DT-001", "schemeName"),
+                    ("CII-DT-002", "schemeAgencyName"),
+                    ("CII-DT-003", "schemeDataURI"),
+                    ("CII-DT-004", "schemeURI"),
+                    ("CII-DT-005", "schemeID"),
+                    ("CII-DT-006", "schemeAgencyID"),
+                    ("CII-DT-007", "schemeVersionID"),
+                ],
+                &mut out,
+            );
             continue;
         }
         if name.ends_with("ID") {
-            for (rule, attr) in [
-                ("CII-DT-101", "schemeName"),
-                ("CII-DT-102", "schemeAgencyName"),
-                ("CII-DT-103", "schemeDataURI"),
-                ("CII-DT-104", "schemeURI"),
-            ] {
-                if n.attr(attr).is_some() {
-                    out.push((rule, format!("<{name}> takes no {attr}")));
-                }
-            }
+            no_attributes(
+                n,
+                &[
+                    ("CII-DT-101", "schemeName"),
+                    ("CII-DT-102", "schemeAgencyName"),
+                    ("CII-DT-103", "schemeDataURI"),
+                    ("CII-DT-104", "schemeURI"),
+                ],
+                &mut out,
+            );
             continue;
         }
         if name == "TypeCode" {
             // (CII-DT-010 … 012 come after this rule and so never check an element.)
-            for (rule, attr) in [("CII-DT-008", "name"), ("CII-DT-009", "listURI")] {
-                if n.attr(attr).is_some() {
-                    out.push((rule, format!("<TypeCode> takes no {attr}")));
-                }
-            }
+            no_attributes(n, &[("CII-DT-008", "name"), ("CII-DT-009", "listURI")], &mut out);
             continue;
         }
         if name.ends_with("ReferencedDocument") {
@@ -480,26 +497,22 @@ pub fn cii(root: &Node) -> Vec<SyntaxFinding> {
             continue;
         }
         if name.ends_with("Amount") && name != "TaxTotalAmount" {
-            for (rule, attr) in [("CII-DT-031", "currencyID"), ("CII-DT-032", "currencyCodeListVersionID")] {
-                if n.attr(attr).is_some() {
-                    out.push((rule, format!("<{name}> takes no {attr}")));
-                }
-            }
+            no_attributes(n, &[("CII-DT-031", "currencyID"), ("CII-DT-032", "currencyCodeListVersionID")], &mut out);
             continue;
         }
         if name.ends_with("Quantity") {
             if n.attr("unitCode").is_some() && !billed_unit {
                 out.push(("CII-DT-033", format!("<{name}> has a unit while no invoiced quantity has one")));
             }
-            for (rule, attr) in [
-                ("CII-DT-034", "unitCodeListID"),
-                ("CII-DT-035", "unitCodeListAgencyID"),
-                ("CII-DT-036", "unitCodeListAgencyName"),
-            ] {
-                if n.attr(attr).is_some() {
-                    out.push((rule, format!("<{name}> takes no {attr}")));
-                }
-            }
+            no_attributes(
+                n,
+                &[
+                    ("CII-DT-034", "unitCodeListID"),
+                    ("CII-DT-035", "unitCodeListAgencyID"),
+                    ("CII-DT-036", "unitCodeListAgencyName"),
+                ],
+                &mut out,
+            );
             continue;
         }
         if name.ends_with("TradeTax") {
@@ -509,51 +522,51 @@ pub fn cii(root: &Node) -> Vec<SyntaxFinding> {
             continue;
         }
         if name == "BillingSpecifiedPeriod" {
-            let absent: [(&str, bool, &str); 14] = [
-                ("CII-DT-068", n.at(&["StartDateTime", "DateTime"]).is_some(), "StartDateTime/DateTime"),
-                ("CII-DT-069", n.child("DurationMeasure").is_some(), "DurationMeasure"),
-                ("CII-DT-070", n.child("InclusiveIndicator").is_some(), "InclusiveIndicator"),
-                ("CII-DT-071", n.child("Description").is_some(), "Description"),
-                ("CII-DT-072", n.at(&["EndDateTime", "DateTime"]).is_some(), "EndDateTime/DateTime"),
-                ("CII-DT-073", n.child("CompleteDateTime").is_some(), "CompleteDateTime"),
-                ("CII-DT-074", n.child("OpenIndicator").is_some(), "OpenIndicator"),
-                ("CII-DT-075", n.child("SeasonCode").is_some(), "SeasonCode"),
-                ("CII-DT-076", n.child("ID").is_some(), "ID"),
-                ("CII-DT-077", n.child("Name").is_some(), "Name"),
-                ("CII-DT-078", n.child("SequenceNumeric").is_some(), "SequenceNumeric"),
-                ("CII-DT-079", n.child("StartDateFlexibilityCode").is_some(), "StartDateFlexibilityCode"),
-                ("CII-DT-080", n.child("ContinuousIndicator").is_some(), "ContinuousIndicator"),
-                ("CII-DT-081", n.child("PurposeCode").is_some(), "PurposeCode"),
-            ];
-            for (rule, present, what) in absent {
-                if present {
-                    out.push((rule, format!("a billing period takes no {what}")));
-                }
-            }
+            no_children(
+                n,
+                "a billing period",
+                &[
+                    ("CII-DT-068", &["StartDateTime", "DateTime"]),
+                    ("CII-DT-069", &["DurationMeasure"]),
+                    ("CII-DT-070", &["InclusiveIndicator"]),
+                    ("CII-DT-071", &["Description"]),
+                    ("CII-DT-072", &["EndDateTime", "DateTime"]),
+                    ("CII-DT-073", &["CompleteDateTime"]),
+                    ("CII-DT-074", &["OpenIndicator"]),
+                    ("CII-DT-075", &["SeasonCode"]),
+                    ("CII-DT-076", &["ID"]),
+                    ("CII-DT-077", &["Name"]),
+                    ("CII-DT-078", &["SequenceNumeric"]),
+                    ("CII-DT-079", &["StartDateFlexibilityCode"]),
+                    ("CII-DT-080", &["ContinuousIndicator"]),
+                    ("CII-DT-081", &["PurposeCode"]),
+                ],
+                &mut out,
+            );
             continue;
         }
         if name == "PostalTradeAddress" {
-            const ABSENT: &[(&str, &str)] = &[
-                ("CII-DT-082", "ID"),
-                ("CII-DT-083", "PostOfficeBox"),
-                ("CII-DT-084", "BuildingName"),
-                ("CII-DT-086", "LineFour"),
-                ("CII-DT-087", "LineFive"),
-                ("CII-DT-088", "StreetName"),
-                ("CII-DT-089", "CitySubDivisionName"),
-                ("CII-DT-090", "CountryName"),
-                ("CII-DT-091", "CountrySubDivisionID"),
-                ("CII-DT-092", "AttentionOf"),
-                ("CII-DT-093", "CareOf"),
-                ("CII-DT-094", "BuildingNumber"),
-                ("CII-DT-095", "DepartmentName"),
-                ("CII-DT-096", "AdditionalStreetName"),
-            ];
-            for (rule, child) in ABSENT {
-                if n.child(child).is_some() {
-                    out.push((*rule, format!("a postal address takes no {child}")));
-                }
-            }
+            no_children(
+                n,
+                "a postal address",
+                &[
+                    ("CII-DT-082", &["ID"]),
+                    ("CII-DT-083", &["PostOfficeBox"]),
+                    ("CII-DT-084", &["BuildingName"]),
+                    ("CII-DT-086", &["LineFour"]),
+                    ("CII-DT-087", &["LineFive"]),
+                    ("CII-DT-088", &["StreetName"]),
+                    ("CII-DT-089", &["CitySubDivisionName"]),
+                    ("CII-DT-090", &["CountryName"]),
+                    ("CII-DT-091", &["CountrySubDivisionID"]),
+                    ("CII-DT-092", &["AttentionOf"]),
+                    ("CII-DT-093", &["CareOf"]),
+                    ("CII-DT-094", &["BuildingNumber"]),
+                    ("CII-DT-095", &["DepartmentName"]),
+                    ("CII-DT-096", &["AdditionalStreetName"]),
+                ],
+                &mut out,
+            );
             continue;
         }
         if name == "DateTimeString" && n.attr("format") == Some("102") && !yyyymmdd(&n.text) {
@@ -579,6 +592,194 @@ pub fn cii(root: &Node) -> Vec<SyntaxFinding> {
         {
             out.push(("CII-SR-440", "a price discount has more than one amount".into()));
         }
+    }
+    out
+}
+
+/// The UBL syntax rules the tree shows and the model does not keep (counts of elements, the
+/// written form of amounts, attachment attributes): UBL-SR-12/18/42/44/47, UBL-DT-01/06/07.
+/// Our writers never break them.
+fn ubl_syntax(root: &Node) -> Vec<SyntaxFinding> {
+    let mut out = Vec::new();
+    let vat_ids = |party: Option<&Node>| {
+        party
+            .and_then(|p| p.child("Party"))
+            .into_iter()
+            .flat_map(|p| p.all("PartyTaxScheme"))
+            .filter(|t| super::read::is_vat(t.text_at(&["TaxScheme", "ID"])) && t.child("CompanyID").is_some())
+            .count()
+    };
+    for (rule, party, who) in [
+        ("UBL-SR-12", root.child("AccountingSupplierParty"), "seller"),
+        ("UBL-SR-18", root.child("AccountingCustomerParty"), "buyer"),
+    ] {
+        if vat_ids(party) > 1 {
+            out.push((rule, format!("the {who}'s VAT identifier occurs more than once")));
+        }
+    }
+    let schemes = root.at(&["AccountingSupplierParty", "Party"]).map_or(0, |p| p.all("PartyTaxScheme").count());
+    if schemes > 2 {
+        out.push(("UBL-SR-42", format!("the seller has {schemes} party tax schemes; at most two")));
+    }
+    let mut payment_ids: Vec<&str> = Vec::new();
+    let mut means_codes: Vec<&str> = Vec::new();
+    // Every element, with whether it lies in a price's allowance (whose amounts may have more
+    // decimals).
+    let mut stack: Vec<(&Node, bool)> = vec![(root, false)];
+    while let Some((n, in_price)) = stack.pop() {
+        match n.name.as_str() {
+            "PaymentID" => payment_ids.push(n.text.trim()),
+            "PaymentMeansCode" => means_codes.push(n.text.trim()),
+            name if name.ends_with("BinaryObject") => {
+                if n.attr("mimeCode").is_none() {
+                    out.push(("UBL-DT-06", format!("<{name}> has no mimeCode")));
+                }
+                if n.attr("filename").is_none() {
+                    out.push(("UBL-DT-07", format!("<{name}> has no filename")));
+                }
+            }
+            name if name.ends_with("Amount") && !name.ends_with("PriceAmount") && !in_price => {
+                let decimals = n.text.split_once('.').map_or(0, |(_, f)| f.chars().count());
+                if decimals > 2 {
+                    out.push(("UBL-DT-01", format!("<{name}> {} has more than two decimals", n.text.trim())));
+                }
+            }
+            _ => {}
+        }
+        let price_allowance = n.name == "Price";
+        for c in &n.children {
+            stack.push((c, in_price || (price_allowance && c.name == "AllowanceCharge")));
+        }
+    }
+    payment_ids.sort_unstable();
+    payment_ids.dedup();
+    if payment_ids.len() > 1 {
+        out.push(("UBL-SR-44", format!("{} different payment identifiers; at most one", payment_ids.len())));
+    }
+    means_codes.sort_unstable();
+    means_codes.dedup();
+    if means_codes.len() > 1 {
+        out.push(("UBL-SR-47", format!("payment means codes {} differ", means_codes.join(", "))));
+    }
+    out
+}
+
+/// The PEPPOL BIS Billing 3.0 rules on a UBL document's element tree that the model does not
+/// keep (the written form of indicators and dates, counts of tax totals and line references,
+/// unit codes of base quantities, exemption codes of allowances' categories):
+/// PEPPOL-EN16931-R043/R044/R053/R054/R100/R101/R130/F001/P0104–P0111, and the Danish DK-R-003
+/// and DK-R-013 (for a Danish seller and buyer, `danish`). Our writers never break them.
+pub fn peppol(root: &Node, danish: bool) -> Vec<SyntaxFinding> {
+    let mut out = Vec::new();
+    let indicator = |a: &Node| a.child("ChargeIndicator").map_or(String::new(), |c| c.text.trim().to_string());
+    let lines: Vec<&Node> =
+        root.children.iter().filter(|c| c.name == "InvoiceLine" || c.name == "CreditNoteLine").collect();
+    for a in root.all("AllowanceCharge").chain(lines.iter().flat_map(|l| l.all("AllowanceCharge"))) {
+        let i = indicator(a);
+        if i != "true" && i != "false" {
+            out.push(("PEPPOL-EN16931-R043", format!("allowance/charge indicator `{i}` is neither true nor false")));
+        }
+    }
+    let with_subtotals = root.all("TaxTotal").filter(|t| t.child("TaxSubtotal").is_some()).count();
+    if with_subtotals != 1 {
+        out.push(("PEPPOL-EN16931-R053", format!("{with_subtotals} tax totals with a VAT breakdown; exactly one")));
+    }
+    let without = root.all("TaxTotal").filter(|t| t.child("TaxSubtotal").is_none()).count();
+    let expected = usize::from(root.child("TaxCurrencyCode").is_some());
+    if without != expected {
+        out.push((
+            "PEPPOL-EN16931-R054",
+            format!("{without} tax totals without a VAT breakdown; {expected} with this VAT accounting currency"),
+        ));
+    }
+    for l in &lines {
+        let id = l.text_at(&["ID"]).unwrap_or_default();
+        let refs: Vec<&Node> = l.all("DocumentReference").collect();
+        if refs.len() > 1 {
+            out.push(("PEPPOL-EN16931-R100", format!("line {id}: {} invoiced objects; at most one", refs.len())));
+        }
+        if !refs.is_empty() && !refs.iter().any(|r| r.text_at(&["DocumentTypeCode"]).is_some_and(|c| c == "130")) {
+            out.push((
+                "PEPPOL-EN16931-R101",
+                format!("line {id}: a document reference must be the invoiced object (130)"),
+            ));
+        }
+        if let Some(price) = l.child("Price") {
+            for a in price.all("AllowanceCharge") {
+                if indicator(a) != "false" {
+                    out.push((
+                        "PEPPOL-EN16931-R044",
+                        format!("line {id}: a price allows no charge, only an allowance"),
+                    ));
+                }
+            }
+            let qty = l.child("InvoicedQuantity").or_else(|| l.child("CreditedQuantity"));
+            if let (Some(unit), Some(q)) = (price.child("BaseQuantity").and_then(|b| b.attr("unitCode")), qty) {
+                if q.attr("unitCode") != Some(unit) {
+                    out.push((
+                        "PEPPOL-EN16931-R130",
+                        format!(
+                            "line {id}: the base quantity's unit {unit} is not the invoiced quantity's {:?}",
+                            q.attr("unitCode")
+                        ),
+                    ));
+                }
+            }
+        }
+        if danish {
+            for c in l.at(&["Item"]).into_iter().flat_map(|i| i.all("CommodityClassification")) {
+                let Some(code) = c.child("ItemClassificationCode") else { continue };
+                let version = code.attr("listVersionID").unwrap_or("");
+                if code.attr("listID") == Some("TST")
+                    && !["19.05.01", "19.0501", "26.08.01", "26.0801"].contains(&version)
+                {
+                    out.push(("DK-R-003", format!("line {id}: UNSPSC classification (TST) must be version 19.05.01 or 26.08.01, not `{version}`")));
+                }
+            }
+        }
+    }
+    if danish {
+        for party in ["AccountingSupplierParty", "AccountingCustomerParty"] {
+            for i in root.at(&[party, "Party"]).into_iter().flat_map(|p| p.all("PartyIdentification")) {
+                if i.child("ID").is_some_and(|id| id.attr("schemeID").unwrap_or("").trim().is_empty()) {
+                    out.push((
+                        "DK-R-013",
+                        format!("Danish seller and buyer: a party identifier of the {party} needs its scheme"),
+                    ));
+                }
+            }
+        }
+    }
+    const VATEX: &[(&str, &str, &str)] = &[
+        ("VATEX-EU-G", "G", "PEPPOL-EN16931-P0104"),
+        ("VATEX-EU-O", "O", "PEPPOL-EN16931-P0105"),
+        ("VATEX-EU-IC", "K", "PEPPOL-EN16931-P0106"),
+        ("VATEX-EU-AE", "AE", "PEPPOL-EN16931-P0107"),
+        ("VATEX-EU-D", "E", "PEPPOL-EN16931-P0108"),
+        ("VATEX-EU-F", "E", "PEPPOL-EN16931-P0109"),
+        ("VATEX-EU-I", "E", "PEPPOL-EN16931-P0110"),
+        ("VATEX-EU-J", "E", "PEPPOL-EN16931-P0111"),
+    ];
+    const DATES: &[&str] = &["IssueDate", "DueDate", "TaxPointDate", "StartDate", "EndDate", "ActualDeliveryDate"];
+    let mut stack = vec![root];
+    while let Some(n) = stack.pop() {
+        if n.name == "TaxCategory" {
+            if let Some(code) = n.child("TaxExemptionReasonCode").map(|c| c.text.to_uppercase()) {
+                if let Some((_, cat, rule)) = VATEX.iter().find(|(v, _, _)| *v == code) {
+                    let id = n.text_at(&["ID"]).unwrap_or_default();
+                    if id != *cat {
+                        out.push((*rule, format!("exemption code {code} needs VAT category {cat}, not `{id}`")));
+                    }
+                }
+            }
+        }
+        if DATES.contains(&n.name.as_str()) {
+            let t = &n.text;
+            if t.len() != 10 || crate::model::Date::parse_iso(t).is_none() {
+                out.push(("PEPPOL-EN16931-F001", format!("<{}> `{t}` is not a date written YYYY-MM-DD", n.name)));
+            }
+        }
+        stack.extend(n.children.iter());
     }
     out
 }

@@ -118,7 +118,7 @@ fn partita_iva(v: &str) -> bool {
 
 /// Swedish organisation number (`u:checkSEOrgnr`): the tenth digit is the Luhn check digit of
 /// the first nine.
-fn se_orgnr(v: &str) -> bool {
+pub(crate) fn se_orgnr(v: &str) -> bool {
     if !digits(v) || v.len() < 10 {
         return false;
     }
