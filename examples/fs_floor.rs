@@ -8,20 +8,12 @@
 //! FROM_DIR (read into memory first, outside the timing) to TO_DIR and prints
 //! `{"files": N, "bytes": B, "seconds": S}`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
-fn files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for e in std::fs::read_dir(dir)? {
-        let p = e?.path();
-        if p.is_dir() {
-            files(&p, out)?;
-        } else if p.extension().is_some_and(|x| x == "xml") {
-            out.push(p);
-        }
-    }
-    Ok(())
-}
+#[path = "common/xml_files.rs"]
+mod xml_files;
+use xml_files::files;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -40,9 +40,16 @@ pub(crate) fn check_command(a: CheckArgs) -> u8 {
         }
     }
     let mut results = Vec::new();
+    let mut bytes = Vec::new();
     for f in &files {
         // A file too large to be an e-invoice is a finding, and is not read into memory.
-        let len = std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
+        let len = match read_file(f, &mut bytes) {
+            Ok(len) => len,
+            Err(e) => {
+                eprintln!("error: {}: cannot read: {e}", f.display());
+                return EXIT_FATAL;
+            }
+        };
         if len > invoiceflow::einvoice::read::MAX_DOCUMENT_BYTES {
             let message = invoiceflow::einvoice::read::too_large(len).to_string();
             results.push(invoiceflow::einvoice::FileCheck {
@@ -53,29 +60,27 @@ pub(crate) fn check_command(a: CheckArgs) -> u8 {
             });
             continue;
         }
-        match std::fs::read(f) {
-            Ok(bytes) => results.push(invoiceflow::einvoice::check_bytes(&f.display().to_string(), &bytes)),
-            Err(e) => {
-                eprintln!("error: {}: cannot read: {e}", f.display());
-                return EXIT_FATAL;
-            }
-        }
+        results.push(invoiceflow::einvoice::check_bytes(&f.display().to_string(), &bytes));
     }
     let failed = results.iter().filter(|r| !r.ok).count();
-    for r in &results {
-        if r.ok {
-            eprintln!("OK   {}", r.file);
-        } else {
-            eprintln!("FAIL {} ({} findings)", r.file, r.findings.len());
-            for (rule, msg) in &r.findings {
-                eprintln!("    {rule}: {msg}");
+    {
+        use std::io::Write as _;
+        // One write per many lines, not three per line; a closed stderr stops nothing.
+        let mut err = std::io::BufWriter::with_capacity(1 << 16, std::io::stderr().lock());
+        let _ = results.iter().try_for_each(|r| {
+            if r.ok {
+                writeln!(err, "OK   {}", r.file)?;
+            } else {
+                writeln!(err, "FAIL {} ({} findings)", r.file, r.findings.len())?;
+                for (rule, msg) in &r.findings {
+                    writeln!(err, "    {rule}: {msg}")?;
+                }
             }
-        }
-        for (rule, msg) in &r.warnings {
-            eprintln!("    warning {rule}: {msg}");
-        }
+            r.warnings.iter().try_for_each(|(rule, msg)| writeln!(err, "    warning {rule}: {msg}"))
+        });
+        let _ = writeln!(err, "{} passed, {} failed", results.len() - failed, failed);
+        let _ = err.flush();
     }
-    eprintln!("{} passed, {} failed", results.len() - failed, failed);
     if a.json {
         match serde_json::to_string(&results) {
             Ok(s) => println!("{s}"),
@@ -89,12 +94,50 @@ pub(crate) fn check_command(a: CheckArgs) -> u8 {
     }
 }
 
+/// Reads a file into `bytes` (cleared first) unless it is larger than an e-invoice can be;
+/// returns its length either way. One open, one `fstat`, the reads.
+fn read_file(path: &std::path::Path, bytes: &mut Vec<u8>) -> std::io::Result<u64> {
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    bytes.clear();
+    if len <= invoiceflow::einvoice::read::MAX_DOCUMENT_BYTES {
+        // Read into a buffer of the length `fstat` gave (one byte over, to see the end; a file
+        // that grew meanwhile is read whole). `read_to_end` would ask the length again.
+        bytes.resize(len as usize + 1, 0);
+        let mut filled = 0;
+        loop {
+            if filled == bytes.len() {
+                bytes.resize(bytes.len() * 2, 0);
+            }
+            match file.read(&mut bytes[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        bytes.truncate(filled);
+    }
+    Ok(len)
+}
+
 /// The `.xml` files below `dir` (sub-folders too, such as one per legal entity), sorted.
 pub(crate) fn xml_files(dir: &std::path::Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+    let mut entries: Vec<(PathBuf, bool)> = std::fs::read_dir(dir)?
+        .map(|e| {
+            let e = e?;
+            // The entry's own type (no `stat` per file); a link is followed to see a folder.
+            let dir = match e.file_type()? {
+                t if t.is_symlink() => e.path().is_dir(),
+                t => t.is_dir(),
+            };
+            Ok((e.path(), dir))
+        })
+        .collect::<std::io::Result<_>>()?;
     entries.sort();
-    for p in entries {
-        if p.is_dir() {
+    for (p, dir) in entries {
+        if dir {
             xml_files(&p, out)?;
         } else if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("xml")) {
             out.push(p);

@@ -12,6 +12,7 @@ pub mod read;
 pub mod rules;
 pub mod syntax;
 pub mod ubl;
+pub mod xml;
 
 use rust_decimal::Decimal;
 use serde::Serialize;

@@ -1,217 +1,15 @@
-//! Reading UBL 2.1 and CII D16B documents into the semantic model. The XML is parsed with
-//! quick-xml; a document with a DOCTYPE is refused, and no entity but the five predefined
-//! ones and character references is resolved, so no external entity can be reached.
+//! Reading UBL 2.1 and CII D16B documents into the semantic model, from the element tree of
+//! [`super::xml`].
 
 use std::str::FromStr;
 
-use quick_xml::events::Event;
-use quick_xml::Reader;
 use rust_decimal::Decimal;
 
 use super::{
     AllowanceCharge, Doc, Kind, Line, LineCharge, Party, Payee, Payment, Period, Reference, Syntax, Totals, VatRow,
 };
 
-/// An element: local name, attributes (local names), text, children.
-#[derive(Debug, Default, Clone)]
-pub struct Node {
-    /// Local name (namespace prefix dropped).
-    pub name: String,
-    /// Attributes.
-    pub attrs: Vec<(String, String)>,
-    /// Text content.
-    pub text: String,
-    /// Child elements.
-    pub children: Vec<Node>,
-}
-
-impl Node {
-    /// The first child called `name`.
-    pub fn child(&self, name: &str) -> Option<&Node> {
-        self.children.iter().find(|c| c.name == name)
-    }
-    /// Every child called `name`.
-    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Node> + 'a {
-        self.children.iter().filter(move |c| c.name == name)
-    }
-    /// The node at a path of child names.
-    pub fn at(&self, path: &[&str]) -> Option<&Node> {
-        path.iter().try_fold(self, |n, p| n.child(p))
-    }
-    /// The trimmed text at a path, when not empty.
-    pub fn text_at(&self, path: &[&str]) -> Option<String> {
-        self.at(path).map(|n| n.text.trim().to_string()).filter(|t| !t.is_empty())
-    }
-    /// The text at a path as written but for leading whitespace, when not blank.
-    pub fn text_kept_at(&self, path: &[&str]) -> Option<String> {
-        self.at(path).map(|n| n.text.trim_start().to_string()).filter(|t| !t.is_empty())
-    }
-    /// The trimmed text at a path when the element is there, however empty: a code the rules
-    /// check against its list as written (an empty one is in no list).
-    pub fn code_at(&self, path: &[&str]) -> Option<String> {
-        self.at(path).map(|n| n.text.trim().to_string())
-    }
-    /// An attribute.
-    pub fn attr(&self, name: &str) -> Option<&str> {
-        self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
-}
-
-/// Why a file cannot be read as an e-invoice.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ReadError {
-    /// Not well-formed XML.
-    #[error("not well-formed XML at byte {position}: {message}")]
-    Xml {
-        /// Byte offset.
-        position: u64,
-        /// The parser's message.
-        message: String,
-    },
-    /// A DOCTYPE or an unknown entity.
-    #[error("{0}")]
-    Refused(String),
-    /// Neither UBL Invoice/CreditNote nor CII.
-    #[error("the root element <{0}> is neither a UBL Invoice or CreditNote nor a CII CrossIndustryInvoice")]
-    UnknownRoot(String),
-}
-
-/// A name without its namespace prefix (the part after the last `:`).
-fn local(name: &[u8]) -> String {
-    let at = name.iter().rposition(|&b| b == b':').map_or(0, |i| i + 1);
-    let tail = &name[at..];
-    match std::str::from_utf8(tail) {
-        Ok(s) => s.to_string(),
-        Err(_) => String::from_utf8_lossy(tail).into_owned(),
-    }
-}
-
-fn entity(name: &str) -> Result<char, ReadError> {
-    Ok(match name {
-        "amp" => '&',
-        "lt" => '<',
-        "gt" => '>',
-        "quot" => '"',
-        "apos" => '\'',
-        _ => {
-            let code = if let Some(hex) = name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
-                u32::from_str_radix(hex, 16).ok()
-            } else {
-                name.strip_prefix('#').and_then(|d| d.parse().ok())
-            };
-            return code.and_then(char::from_u32).ok_or_else(|| {
-                ReadError::Refused(format!("the entity &{name}; is not resolved (only the predefined ones are)"))
-            });
-        }
-    })
-}
-
-/// The deepest nesting of elements read (the root is level 1). UBL and CII invoices nest about
-/// ten levels, signatures in extensions a few more; a document nested deeper is refused, so that
-/// no hostile file can exhaust the stack of whatever walks the tree (its drop included).
-pub const MAX_DEPTH: usize = 200;
-
-/// The largest document read (100 MiB). E-invoices are kilobytes, a few megabytes with
-/// embedded attachments; a larger file is refused before it is parsed.
-pub const MAX_DOCUMENT_BYTES: u64 = 100 << 20;
-
-/// Parses XML into a tree: without recursion, at most [`MAX_DEPTH`] levels and
-/// [`MAX_DOCUMENT_BYTES`] bytes.
-pub fn parse(xml: &[u8]) -> Result<Node, ReadError> {
-    if xml.len() as u64 > MAX_DOCUMENT_BYTES {
-        return Err(too_large(xml.len() as u64));
-    }
-    let mut reader = Reader::from_reader(xml);
-    let mut stack: Vec<Node> = vec![Node::default()];
-    let mut buf = Vec::new();
-    let xml_err = |r: &Reader<&[u8]>, e: &dyn std::fmt::Display| ReadError::Xml {
-        position: r.buffer_position(),
-        message: e.to_string(),
-    };
-    loop {
-        let ev = reader.read_event_into(&mut buf).map_err(|e| xml_err(&reader, &e))?;
-        let empty = matches!(ev, Event::Empty(_));
-        match ev {
-            Event::Start(e) | Event::Empty(e) => {
-                // Where the tag starts: `<`, its bytes, `>` were just read.
-                let at = reader.buffer_position().saturating_sub(e.len() as u64 + 2);
-                let mut node = Node { name: local(e.name().as_ref()), ..Node::default() };
-                for a in e.attributes() {
-                    let a = a.map_err(|e| xml_err(&reader, &e))?;
-                    let v = a.unescape_value().map_err(|e| xml_err(&reader, &e))?;
-                    node.attrs.push((local(a.key.as_ref()), v.into_owned()));
-                }
-                if empty {
-                    if let Some(top) = stack.last_mut() {
-                        top.children.push(node);
-                    }
-                } else {
-                    // The document node is the stack's first entry: the root is level 1.
-                    if stack.len() > MAX_DEPTH {
-                        return Err(ReadError::Refused(format!(
-                            "elements nest deeper than {MAX_DEPTH} levels (at <{}>, byte {}): e-invoices nest about ten: the document is refused",
-                            node.name, at
-                        )));
-                    }
-                    stack.push(node);
-                }
-            }
-            Event::End(_) => {
-                let node = stack.pop().ok_or_else(|| ReadError::Refused("unbalanced end tag".into()))?;
-                match stack.last_mut() {
-                    Some(parent) => parent.children.push(node),
-                    None => return Err(ReadError::Refused("unbalanced end tag".into())),
-                }
-            }
-            Event::Text(t) => {
-                // Whitespace before any text of the element (indentation between elements) is
-                // not kept: every text is read trimmed. Whitespace after some text is (it may
-                // lie between two character references).
-                if t.iter().all(u8::is_ascii_whitespace) && stack.last().is_none_or(|top| top.text.is_empty()) {
-                    buf.clear();
-                    continue;
-                }
-                let s = t.decode().map_err(|e| xml_err(&reader, &e))?;
-                if let Some(top) = stack.last_mut() {
-                    top.text.push_str(&s);
-                }
-            }
-            Event::CData(t) => {
-                let s = String::from_utf8_lossy(&t).into_owned();
-                if let Some(top) = stack.last_mut() {
-                    top.text.push_str(&s);
-                }
-            }
-            Event::GeneralRef(r) => {
-                let name = r.decode().map_err(|e| xml_err(&reader, &e))?;
-                let c = entity(&name)?;
-                if let Some(top) = stack.last_mut() {
-                    top.text.push(c);
-                }
-            }
-            Event::DocType(_) => {
-                return Err(ReadError::Refused("documents with a DOCTYPE are refused (no entity is resolved)".into()))
-            }
-            Event::Eof => break,
-            _ => {}
-        }
-        buf.clear();
-    }
-    let mut doc = stack.pop().unwrap_or_default();
-    if !stack.is_empty() {
-        return Err(ReadError::Refused("the document ends inside an element".into()));
-    }
-    doc.children.pop().ok_or_else(|| ReadError::Refused("the document has no root element".into()))
-}
-
-/// The refusal of a document of `bytes` bytes, larger than [`MAX_DOCUMENT_BYTES`].
-pub fn too_large(bytes: u64) -> ReadError {
-    ReadError::Refused(format!(
-        "the file has {bytes} bytes; documents over {} MiB are refused unread (e-invoices are kilobytes, a few megabytes with attachments)",
-        MAX_DOCUMENT_BYTES >> 20
-    ))
-}
+pub use super::xml::{parse, too_large, Node, ReadError, MAX_DEPTH, MAX_DOCUMENT_BYTES};
 
 /// Syntax problems met while mapping (a value that is not a number, …): (path, message).
 pub type SyntaxIssues = Vec<(String, String)>;
@@ -249,10 +47,10 @@ pub fn read(xml: &[u8]) -> Result<(Doc, SyntaxIssues), ReadError> {
 }
 
 /// [`read`], with the element tree the document was read from (for the syntax rules).
-pub fn read_with_tree(xml: &[u8]) -> Result<(Doc, SyntaxIssues, Node), ReadError> {
+pub fn read_with_tree(xml: &[u8]) -> Result<(Doc, SyntaxIssues, Node<'_>), ReadError> {
     let root = parse(xml)?;
     let mut issues = Vec::new();
-    let doc = match root.name.as_str() {
+    let doc = match root.name {
         "Invoice" => ubl(&root, Kind::Invoice, &mut issues),
         "CreditNote" => ubl(&root, Kind::CreditNote, &mut issues),
         "CrossIndustryInvoice" => cii(&root, &mut issues),
@@ -294,7 +92,7 @@ fn tree_facts(root: &Node) -> (Vec<String>, usize) {
             if let Some(c) = n.attr("currencyID") {
                 currencies.push(c.to_string());
             }
-        } else if AMOUNTS.contains(&n.name.as_str()) {
+        } else if AMOUNTS.contains(&n.name) {
             // A UBL amount without its currency has the empty one (no ISO 4217 code).
             currencies.push(n.attr("currencyID").unwrap_or("").to_string());
         }
@@ -357,7 +155,7 @@ fn ubl_party_node(p: &Node) -> Party {
             .all("PartyIdentification")
             .filter_map(|i| i.child("ID"))
             .chain(p.child("PartyLegalEntity").and_then(|l| l.child("CompanyID")))
-            .filter_map(|i| i.attr("schemeID").map(|s| (s.to_string(), i.text.clone())))
+            .filter_map(|i| i.attr("schemeID").map(|s| (s.to_string(), i.text.to_string())))
             .collect(),
         id_schemes: p
             .all("PartyIdentification")
@@ -574,7 +372,7 @@ fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
         delivery_address: root.at(&["Delivery", "DeliveryLocation", "Address"]).is_some(),
         delivery_city: root.text_at(&["Delivery", "DeliveryLocation", "Address", "CityName"]),
         delivery_zip: root.text_at(&["Delivery", "DeliveryLocation", "Address", "PostalZone"]),
-        notes: root.all("Note").map(|n| n.text.clone()).collect(),
+        notes: root.all("Note").map(|n| n.text.to_string()).collect(),
         references: root
             .all("AdditionalDocumentReference")
             .map(|r| {

@@ -24,7 +24,7 @@ fn count(n: &Node, path: &[&str]) -> usize {
 }
 
 /// Each node a path reaches.
-fn each<'a>(n: &'a Node, path: &[&str], out: &mut Vec<&'a Node>) {
+fn each<'a, 'x>(n: &'a Node<'x>, path: &[&str], out: &mut Vec<&'a Node<'x>>) {
     match path.split_first() {
         None => out.push(n),
         Some((first, rest)) => {
@@ -35,7 +35,7 @@ fn each<'a>(n: &'a Node, path: &[&str], out: &mut Vec<&'a Node>) {
     }
 }
 
-fn nodes<'a>(n: &'a Node, path: &[&str]) -> Vec<&'a Node> {
+fn nodes<'a, 'x>(n: &'a Node<'x>, path: &[&str]) -> Vec<&'a Node<'x>> {
     let mut out = Vec::new();
     each(n, path, &mut out);
     out
@@ -72,7 +72,7 @@ fn no_children(n: &Node, what: &str, rules: &[(&'static str, &[&str])], out: &mu
 }
 
 /// Every element of the tree, each once, with its parent.
-fn walk(root: &Node) -> Vec<(&Node, Option<&Node>)> {
+fn walk<'a, 'x>(root: &'a Node<'x>) -> Vec<(&'a Node<'x>, Option<&'a Node<'x>>)> {
     let mut out = Vec::new();
     let mut stack: Vec<(&Node, Option<&Node>)> = vec![(root, None)];
     while let Some((n, parent)) = stack.pop() {
@@ -142,13 +142,13 @@ pub fn ubl(root: &Node) -> Vec<SyntaxFinding> {
         out.push(("UBL-SR-46", format!("{means_names} payment means texts (BT-82); at most one")));
     }
     let kind_credit = root.name == "CreditNote";
-    let supplier_names: Vec<String> = nodes(root, &[SUPPLIER, "Party", "PartyLegalEntity", "RegistrationName"])
+    let supplier_names: Vec<&str> = nodes(root, &[SUPPLIER, "Party", "PartyLegalEntity", "RegistrationName"])
         .iter()
-        .map(|n| n.text.clone())
+        .map(|n| n.text.as_ref())
         .collect();
     let mut sepa_ids = 0;
     for (n, _) in walk(root) {
-        match n.name.as_str() {
+        match n.name {
             "PartyIdentification" => {
                 sepa_ids +=
                     n.all("ID").filter(|i| i.attr("schemeID").is_some_and(|s| s.to_uppercase() == "SEPA")).count();
@@ -163,7 +163,7 @@ pub fn ubl(root: &Node) -> Vec<SyntaxFinding> {
                 if n.all("DocumentDescription").count() > 1 {
                     out.push(("UBL-SR-33", "a supporting document has more than one description".into()));
                 }
-                let code = n.child("DocumentTypeCode").map(|c| c.text.as_str());
+                let code = n.child("DocumentTypeCode").map(|c| c.text.as_ref());
                 let allowed = code == Some("130")
                     || (kind_credit && code == Some("50"))
                     || (n.child("ID").and_then(|i| i.attr("schemeID")).is_none() && code.is_none());
@@ -412,14 +412,14 @@ pub fn cii(root: &Node) -> Vec<SyntaxFinding> {
     // The identifiers the rules CII-DT-001 … 007 take (and CII-DT-101 … 104 then do not).
     let special_id = |n: &Node, p: Option<&Node>| {
         matches!(
-            (p.map(|p| p.name.as_str()), n.name.as_str()),
+            (p.map(|p| p.name), n.name),
             (Some("GuidelineSpecifiedDocumentContextParameter" | "ExchangedDocument"), "ID")
                 | (Some("AssociatedDocumentLineDocument"), "LineID")
                 | (Some("SpecifiedTradeProduct"), "SellerAssignedID")
         )
     };
     for (n, parent) in &all {
-        let name = n.name.as_str();
+        let name = n.name;
         // The first rule whose context an element matches is the one that checks it.
         if special_id(n, *parent) {
             no_attributes(
@@ -457,7 +457,7 @@ pub fn cii(root: &Node) -> Vec<SyntaxFinding> {
         }
         if name.ends_with("ReferencedDocument") {
             let additional = name == "AdditionalReferencedDocument";
-            let code = n.child("TypeCode").map(|c| c.text.as_str());
+            let code = n.child("TypeCode").map(|c| c.text.as_ref());
             let has = |c: &str| n.child(c).is_some();
             let checks: [(&str, bool, &str); 16] = [
                 ("CII-DT-015", !has("URIID") || (additional && code == Some("916")), "URIID"),
@@ -627,7 +627,7 @@ fn ubl_syntax(root: &Node) -> Vec<SyntaxFinding> {
     // decimals).
     let mut stack: Vec<(&Node, bool)> = vec![(root, false)];
     while let Some((n, in_price)) = stack.pop() {
-        match n.name.as_str() {
+        match n.name {
             "PaymentID" => payment_ids.push(n.text.trim()),
             "PaymentMeansCode" => means_codes.push(n.text.trim()),
             name if name.ends_with("BinaryObject") => {
@@ -773,7 +773,7 @@ pub fn peppol(root: &Node, danish: bool) -> Vec<SyntaxFinding> {
                 }
             }
         }
-        if DATES.contains(&n.name.as_str()) {
+        if DATES.contains(&n.name) {
             let t = &n.text;
             if t.len() != 10 || crate::model::Date::parse_iso(t).is_none() {
                 out.push(("PEPPOL-EN16931-F001", format!("<{}> `{t}` is not a date written YYYY-MM-DD", n.name)));

@@ -203,8 +203,14 @@ proptest! {
         let before = invoiceflow::einvoice::check_bytes("x.xml", xml.as_bytes());
         let mut fragment = String::new();
         for &(depth, width, tag) in &runs {
-            let tag = ["a", "ext:Deep", "cbc:Unknown"][tag];
-            fragment.push_str(&format!("<{tag}>").repeat(depth));
+            // Prefixed names with their namespace declared (an undeclared prefix is not
+            // namespace-well-formed: the document would be refused for that alone).
+            let (tag, declaration) = [
+                ("a", ""),
+                ("ext:Deep", " xmlns:ext=\"urn:oasis:names:specification:ubl:schema:xsd:CommonExtensionComponents-2\""),
+                ("cbc:Unknown", " xmlns:cbc=\"urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2\""),
+            ][tag];
+            fragment.push_str(&format!("<{tag}{declaration}>").repeat(depth));
             fragment.push_str(&"<w/>".repeat(width));
             fragment.push_str(&format!("</{tag}>").repeat(depth));
         }

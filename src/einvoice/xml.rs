@@ -1,0 +1,641 @@
+//! The XML reader of the e-invoice check: one pass over the document's bytes into a tree of
+//! [`Node`]s whose names, and texts and attribute values without references, borrow the
+//! document. Only what an e-invoice is made of is read: elements, attributes, text, CDATA,
+//! comments and processing instructions (skipped). A document with a DOCTYPE is refused, and no
+//! entity but the five predefined ones and character references is resolved, so no external
+//! entity can be reached. The document must be UTF-8 (UBL and CII are).
+
+use std::borrow::Cow;
+
+/// An element: local name, attributes (local names), text, children.
+#[derive(Debug, Default, Clone)]
+pub struct Node<'a> {
+    /// Local name (namespace prefix dropped).
+    pub name: &'a str,
+    /// Attributes: (name as written, value).
+    pub attrs: Vec<(&'a str, Cow<'a, str>)>,
+    /// Text content: the element's own text pieces joined; whitespace before its first
+    /// non-blank piece (indentation between elements) is not kept.
+    pub text: Cow<'a, str>,
+    /// Child elements.
+    pub children: Vec<Node<'a>>,
+}
+
+impl<'a> Node<'a> {
+    /// The first child called `name`.
+    pub fn child(&self, name: &str) -> Option<&Node<'a>> {
+        self.children.iter().find(|c| same(c.name, name))
+    }
+    /// Every child called `name`.
+    pub fn all<'n>(&'n self, name: &'n str) -> impl Iterator<Item = &'n Node<'a>> + 'n {
+        self.children.iter().filter(move |c| same(c.name, name))
+    }
+    /// The node at a path of child names.
+    pub fn at(&self, path: &[&str]) -> Option<&Node<'a>> {
+        path.iter().try_fold(self, |n, p| n.child(p))
+    }
+    /// The trimmed text at a path, when not empty.
+    pub fn text_at(&self, path: &[&str]) -> Option<String> {
+        self.at(path).map(|n| n.text.trim().to_string()).filter(|t| !t.is_empty())
+    }
+    /// The text at a path as written but for leading whitespace, when not blank.
+    pub fn text_kept_at(&self, path: &[&str]) -> Option<String> {
+        self.at(path).map(|n| n.text.trim_start().to_string()).filter(|t| !t.is_empty())
+    }
+    /// The trimmed text at a path when the element is there, however empty: a code the rules
+    /// check against its list as written (an empty one is in no list).
+    pub fn code_at(&self, path: &[&str]) -> Option<String> {
+        self.at(path).map(|n| n.text.trim().to_string())
+    }
+    /// An attribute, by its local name.
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs.iter().find(|(k, _)| same(local(k), name)).map(|(_, v)| v.as_ref())
+    }
+}
+
+/// Why a file cannot be read as an e-invoice.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// Not well-formed XML.
+    #[error("not well-formed XML at byte {position}: {message}")]
+    Xml {
+        /// Byte offset.
+        position: u64,
+        /// What is wrong there.
+        message: String,
+    },
+    /// A DOCTYPE, an unknown entity, nesting too deep, a document too large.
+    #[error("{0}")]
+    Refused(String),
+    /// Neither UBL Invoice/CreditNote nor CII.
+    #[error("the root element <{0}> is neither a UBL Invoice or CreditNote nor a CII CrossIndustryInvoice")]
+    UnknownRoot(String),
+}
+
+/// The deepest nesting of elements read (the root is level 1). UBL and CII invoices nest about
+/// ten levels, signatures in extensions a few more; a document nested deeper is refused, so that
+/// no hostile file can exhaust the stack of whatever walks the tree (its drop included).
+pub const MAX_DEPTH: usize = 200;
+
+/// The largest document read (100 MiB). E-invoices are kilobytes, a few megabytes with
+/// embedded attachments; a larger file is refused before it is parsed.
+pub const MAX_DOCUMENT_BYTES: u64 = 100 << 20;
+
+/// The refusal of a document of `bytes` bytes, larger than [`MAX_DOCUMENT_BYTES`].
+pub fn too_large(bytes: u64) -> ReadError {
+    ReadError::Refused(format!(
+        "the file has {bytes} bytes; documents over {} MiB are refused unread (e-invoices are kilobytes, a few megabytes with attachments)",
+        MAX_DOCUMENT_BYTES >> 20
+    ))
+}
+
+fn xml_error(position: usize, message: impl Into<String>) -> ReadError {
+    ReadError::Xml { position: position as u64, message: message.into() }
+}
+
+/// The character a reference (`amp`, `#38`, `#x26`: the text between `&` and `;`) stands for.
+fn entity(name: &str) -> Result<char, ReadError> {
+    Ok(match name {
+        "amp" => '&',
+        "lt" => '<',
+        "gt" => '>',
+        "quot" => '"',
+        "apos" => '\'',
+        _ => {
+            let code = if let Some(hex) = name.strip_prefix("#x") {
+                u32::from_str_radix(hex, 16).ok()
+            } else {
+                name.strip_prefix('#').and_then(|d| d.parse().ok())
+            };
+            return code.and_then(char::from_u32).ok_or_else(|| {
+                ReadError::Refused(format!("the entity &{name}; is not resolved (only the predefined ones are)"))
+            });
+        }
+    })
+}
+
+/// What a byte is to the scanner: [`NAME`] may be in a name, [`STOP`] ends or interrupts a run
+/// of text or of an attribute value (`<`, `&`, `]`, the quotes, the control characters XML
+/// does not allow).
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':') || b >= 0x80 {
+            t[c] |= NAME;
+        }
+        if matches!(b, b'<' | b'&' | b']' | b'"' | b'\'') || (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) {
+            t[c] |= STOP;
+        }
+        c += 1;
+    }
+    t
+};
+const NAME: u8 = 1;
+const STOP: u8 = 2;
+
+/// The first byte from `from` that is [`STOP`] (or the end).
+fn stop(b: &[u8], from: usize) -> usize {
+    let mut j = from;
+    while j < b.len() && CLASS[b[j] as usize] & STOP == 0 {
+        j += 1;
+    }
+    j
+}
+
+/// A control character XML does not allow, in a comment, processing instruction or CDATA
+/// section (text and attribute values are checked as they are scanned).
+fn no_control(body: &str, at: usize) -> Result<(), ReadError> {
+    match body.bytes().position(|c| c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r')) {
+        Some(k) => Err(control(body.as_bytes()[k], at + k)),
+        None => Ok(()),
+    }
+}
+
+fn control(c: u8, at: usize) -> ReadError {
+    xml_error(at, format!("the control character U+{c:04X} is not allowed in XML"))
+}
+
+/// XML whitespace.
+fn blank(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// String equality as a loop: names and prefixes are a few bytes, where a call to `memcmp`
+/// costs more than the comparison.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+}
+
+/// Checks an XML declaration's pseudo-attributes (`text`: between `<?xml` and `?>`):
+/// `version` first, then any of `encoding` and `standalone`, each quoted.
+fn declaration(text: &str, at: usize) -> Result<(), ReadError> {
+    let bad = |what: &str| Err(xml_error(at, format!("the XML declaration {what}")));
+    let mut rest = text;
+    let mut names = Vec::new();
+    loop {
+        let trimmed = rest.trim_start_matches(|c: char| c.is_ascii_whitespace());
+        if trimmed.is_empty() {
+            break;
+        }
+        if trimmed.len() == rest.len() {
+            return bad("lacks a space between its parts");
+        }
+        let Some((name, value)) = trimmed.split_once('=') else { return bad("has a part without a value") };
+        let value = value.trim_start_matches(|c: char| c.is_ascii_whitespace());
+        let quote = match value.chars().next() {
+            Some(q @ ('"' | '\'')) => q,
+            _ => return bad("has a value without quotes"),
+        };
+        let Some(close) = value[1..].find(quote) else { return bad("has a value not closed") };
+        names.push(name.trim_end_matches(|c: char| c.is_ascii_whitespace()));
+        rest = &value[close + 2..];
+    }
+    match names.split_first() {
+        Some((&"version", others)) if others.iter().all(|n| matches!(*n, "encoding" | "standalone")) => Ok(()),
+        _ => bad("must give `version` first, then `encoding` or `standalone`"),
+    }
+}
+
+/// The local part of a qualified name (after the last `:`).
+fn local(qname: &str) -> &str {
+    match qname.bytes().rposition(|c| c == b':') {
+        Some(i) => &qname[i + 1..],
+        None => qname,
+    }
+}
+
+/// A text or attribute value with its references resolved (`at`: where it starts in the document).
+fn unescape(raw: &str, at: usize) -> Result<Cow<'_, str>, ReadError> {
+    if memchr::memchr(b'&', raw.as_bytes()).is_none() {
+        return Ok(Cow::Borrowed(raw));
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let after = &rest[amp + 1..];
+        let semi = after.find(';').ok_or_else(|| {
+            xml_error(
+                at + (raw.len() - rest.len()) + amp,
+                "a `&` that starts no reference (write `&amp;` for the character)",
+            )
+        })?;
+        out.push(entity(&after[..semi])?);
+        rest = &after[semi + 1..];
+    }
+    out.push_str(rest);
+    Ok(Cow::Owned(out))
+}
+
+/// Adds a piece of text to an element's: borrowed while it is the only piece.
+fn append<'a>(text: &mut Cow<'a, str>, piece: Cow<'a, str>) {
+    if text.is_empty() {
+        *text = piece;
+    } else {
+        text.to_mut().push_str(&piece);
+    }
+}
+
+/// Adds an element's text as it lies between two tags, `raw` starting at byte `at`: split at
+/// its references, each piece joined to the text, except blank pieces while the element has
+/// no text yet (indentation).
+fn add_text<'a>(top: &mut Node<'a>, raw: &'a str, at: usize) -> Result<(), ReadError> {
+    let mut rest = raw;
+    let mut offset = at;
+    loop {
+        let (piece, reference) = match memchr::memchr(b'&', rest.as_bytes()) {
+            Some(amp) => (&rest[..amp], Some(amp)),
+            None => (rest, None),
+        };
+        if !(top.text.is_empty() && piece.bytes().all(blank)) {
+            append(&mut top.text, Cow::Borrowed(piece));
+        }
+        let Some(amp) = reference else { return Ok(()) };
+        let after = &rest[amp + 1..];
+        let semi = after.find(';').ok_or_else(|| {
+            xml_error(offset + amp, "a `&` that starts no reference (write `&amp;` for the character)")
+        })?;
+        top.text.to_mut().push(entity(&after[..semi])?);
+        offset += amp + semi + 2;
+        rest = &after[semi + 1..];
+    }
+}
+
+/// An element open while its content is read.
+#[derive(Default)]
+struct Open<'a> {
+    node: Node<'a>,
+    /// Its name as written (the end tag must repeat it).
+    qname: &'a str,
+    /// Where its children start in the list of closed elements.
+    first_child: usize,
+}
+
+/// A name as scanned: where it ends, where its colon is, whether it is a valid name.
+struct Scanned {
+    end: usize,
+    colon: Option<usize>,
+    valid: bool,
+}
+
+/// Scans the name starting at `at` up to the first byte that cannot be in a name. Valid: not
+/// empty, at most one colon, neither part starting with a digit, `-`, `.` (or being empty).
+fn scan_name(b: &[u8], at: usize) -> Scanned {
+    let starts = |c: Option<&u8>| c.is_some_and(|&c| !(c.is_ascii_digit() || matches!(c, b'-' | b'.' | b':')));
+    let rest = b.get(at..).unwrap_or_default();
+    let len = rest.iter().position(|&c| CLASS[c as usize] & NAME == 0).unwrap_or(rest.len());
+    let name = &rest[..len];
+    let colon = name.iter().position(|&c| c == b':');
+    let valid = starts(name.first())
+        && colon.is_none_or(|c| starts(name.get(c + 1)) && name[c + 1..].iter().all(|&x| x != b':'));
+    Scanned { end: at + len, colon: colon.map(|c| at + c), valid }
+}
+
+/// The namespace prefixes declared on `node` (level `level`) are added to those in scope, and
+/// the prefixes of its name and attributes must be among them (or be `xml`).
+fn namespaces<'a>(
+    node: &Node<'a>,
+    qname: &str,
+    prefix: Option<&str>,
+    level: usize,
+    ns: &mut Vec<(&'a str, usize)>,
+    at: usize,
+) -> Result<(), ReadError> {
+    for (k, _) in &node.attrs {
+        if k.as_bytes().starts_with(b"xmlns:") {
+            ns.push((&k[6..], level));
+        }
+    }
+    // Searched from the innermost declaration; `xml` and `xmlns` are bound by XML itself.
+    let declared = |p: &str| ns.iter().rev().any(|(d, _)| same(d, p)) || same(p, "xml") || same(p, "xmlns");
+    if prefix.is_some_and(|p| !declared(p)) {
+        return Err(xml_error(at, format!("the namespace prefix of <{qname}> is not declared")));
+    }
+    for (k, _) in &node.attrs {
+        if let Some(colon) = k.bytes().position(|c| c == b':') {
+            if !declared(&k[..colon]) {
+                return Err(xml_error(
+                    at,
+                    format!("the namespace prefix of the attribute `{k}` of <{qname}> is not declared"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Parses a document into its root element: without recursion, at most [`MAX_DEPTH`] levels and
+/// [`MAX_DOCUMENT_BYTES`] bytes.
+pub fn parse(xml: &[u8]) -> Result<Node<'_>, ReadError> {
+    if xml.len() as u64 > MAX_DOCUMENT_BYTES {
+        return Err(too_large(xml.len() as u64));
+    }
+    let doc = std::str::from_utf8(xml)
+        .map_err(|e| xml_error(e.valid_up_to(), format!("cannot decode input using UTF-8: {e}")))?;
+    let b = doc.as_bytes();
+    let find = |from: usize, what: &str| doc.get(from..).and_then(|s| s.find(what)).map(|i| from + i);
+    // The open elements, each with its name as written (the end tag must repeat it); the
+    // document node is the first entry, so the root is level 1.
+    let mut stack: Vec<Open> = vec![Open::default()];
+    // The elements closed whose parent is still open, in order: an element's children are
+    // moved from here into a list of their exact length when it closes (no list grows).
+    let mut done: Vec<Node> = Vec::new();
+    // The namespace prefixes in scope, with the level of the element that declares each.
+    let mut ns: Vec<(&str, usize)> = Vec::new();
+    let first = if doc.starts_with('\u{feff}') { 3 } else { 0 };
+    let mut i = first;
+    while i < b.len() {
+        if b[i] != b'<' {
+            i = text(doc, i, &mut stack)?;
+            continue;
+        }
+        match b.get(i + 1) {
+            Some(b'/') => {
+                if stack.len() == 1 {
+                    let name = scan_name(b, i + 2);
+                    return Err(xml_error(i, format!("the end tag </{}> closes no element", &doc[i + 2..name.end])));
+                }
+                let Open { mut node, qname: open, first_child } = stack.pop().unwrap_or_default();
+                let mut end = i + 2 + open.len();
+                if !b[i + 2..].starts_with(open.as_bytes())
+                    || b.get(end).is_some_and(|&c| CLASS[c as usize] & NAME != 0)
+                {
+                    let name = scan_name(b, i + 2);
+                    return Err(xml_error(
+                        i,
+                        format!("expected `</{open}>`, but `</{}>` found", &doc[i + 2..name.end]),
+                    ));
+                }
+                while end < b.len() && blank(b[end]) {
+                    end += 1;
+                }
+                if b.get(end) != Some(&b'>') {
+                    return Err(xml_error(i, format!("the end tag </{open}> is not closed by `>`")));
+                }
+                node.children = done.drain(first_child.min(done.len())..).collect();
+                done.push(node);
+                while ns.last().is_some_and(|(_, level)| *level >= stack.len()) {
+                    ns.pop();
+                }
+                i = end + 1;
+            }
+            Some(b'?') => {
+                let end = find(i + 2, "?>").ok_or_else(|| xml_error(i, "a processing instruction without its `?>`"))?;
+                let body = &doc[i + 2..end];
+                no_control(body, i + 2)?;
+                let target = body.split(|c: char| c.is_ascii_whitespace()).next().unwrap_or("");
+                if target.eq_ignore_ascii_case("xml") {
+                    if i != first {
+                        return Err(xml_error(i, "an XML declaration not at the start of the document"));
+                    }
+                    declaration(&body[3..], i)?;
+                }
+                i = end + 2;
+            }
+            Some(b'!') => {
+                let rest = &doc[i..];
+                if rest.starts_with("<!--") {
+                    let end = find(i + 4, "-->").ok_or_else(|| xml_error(i, "a comment without its `-->`"))?;
+                    no_control(&doc[i + 4..end], i + 4)?;
+                    i = end + 3;
+                } else if rest.starts_with("<![CDATA[") {
+                    let end = find(i + 9, "]]>").ok_or_else(|| xml_error(i, "a CDATA section without its `]]>`"))?;
+                    if stack.len() == 1 {
+                        return Err(xml_error(i, "a CDATA section outside the root element"));
+                    }
+                    no_control(&doc[i + 9..end], i + 9)?;
+                    if let Some(top) = stack.last_mut() {
+                        append(&mut top.node.text, Cow::Borrowed(&doc[i + 9..end]));
+                    }
+                    i = end + 3;
+                } else if rest.starts_with("<!DOCTYPE") {
+                    return Err(ReadError::Refused(
+                        "documents with a DOCTYPE are refused (no entity is resolved)".into(),
+                    ));
+                } else {
+                    return Err(xml_error(i, "a `<!` that starts no comment or CDATA section"));
+                }
+            }
+            _ => i = start_tag(doc, i, &mut stack, &mut done, &mut ns)?,
+        }
+    }
+    if stack.len() > 1 {
+        let open = stack.last().map_or("", |o| o.qname);
+        return Err(ReadError::Refused(format!("the document ends inside an element (<{open}> is not closed)")));
+    }
+    done.pop().ok_or_else(|| ReadError::Refused("the document has no root element".into()))
+}
+
+/// Reads the run of text at `i` (up to the next `<`) into the open element; returns its end.
+fn text<'a>(doc: &'a str, i: usize, stack: &mut [Open<'a>]) -> Result<usize, ReadError> {
+    let b = doc.as_bytes();
+    // Indentation between elements, the most common run, is passed over first.
+    let mut end = i + b[i..].iter().position(|&c| !blank(c)).unwrap_or(b.len() - i);
+    let inside = stack.len() > 1;
+    let Some(Open { node: top, .. }) = stack.last_mut() else { return Ok(end) };
+    if end == b.len() || b[end] == b'<' {
+        // Whitespace after some text of the element is kept (it may lie between references).
+        if inside && !top.text.is_empty() {
+            append(&mut top.text, Cow::Borrowed(&doc[i..end]));
+        }
+        return Ok(end);
+    }
+    if !inside {
+        return Err(xml_error(end, "text outside the root element"));
+    }
+    let mut plain = true;
+    loop {
+        end = stop(b, end);
+        match b.get(end) {
+            None | Some(b'<') => break,
+            Some(b'&' | b']' | b'"' | b'\'') => {
+                plain = false;
+                end += 1;
+            }
+            Some(&c) => return Err(control(c, end)),
+        }
+    }
+    let raw = &doc[i..end];
+    if plain {
+        append(&mut top.text, Cow::Borrowed(raw));
+    } else {
+        if raw.contains("]]>") {
+            return Err(xml_error(i, "`]]>` in text (write `]]&gt;`)"));
+        }
+        add_text(top, raw, i)?;
+    }
+    Ok(end)
+}
+
+/// Reads the start tag at `i` (its `<`) onto the stack, or as a child of the top when it is
+/// empty (`/>`); returns where the tag ends.
+fn start_tag<'a>(
+    doc: &'a str,
+    i: usize,
+    stack: &mut Vec<Open<'a>>,
+    done: &mut Vec<Node<'a>>,
+    ns: &mut Vec<(&'a str, usize)>,
+) -> Result<usize, ReadError> {
+    let b = doc.as_bytes();
+    let name = scan_name(b, i + 1);
+    let qname = &doc[i + 1..name.end];
+    if qname.is_empty() {
+        return Err(xml_error(i, "a `<` that starts no tag (write `&lt;` for the character)"));
+    }
+    if !name.valid || b.get(name.end).is_some_and(|&c| !(blank(c) || c == b'>' || c == b'/')) {
+        let to = (name.end..b.len()).find(|&k| blank(b[k]) || matches!(b[k], b'>' | b'/')).unwrap_or(b.len());
+        return Err(xml_error(i, format!("`{}` is not an element name", &doc[i + 1..to])));
+    }
+    if stack.len() == 1 && !done.is_empty() {
+        return Err(xml_error(i, format!("<{qname}> after the root element")));
+    }
+    let (prefix, local) = match name.colon {
+        Some(c) => (Some(&doc[i + 1..c]), &doc[c + 1..name.end]),
+        None => (None, qname),
+    };
+    let mut node = Node { name: local, ..Node::default() };
+    let mut j = name.end;
+    loop {
+        let spaced = j < b.len() && blank(b[j]);
+        while j < b.len() && blank(b[j]) {
+            j += 1;
+        }
+        match b.get(j) {
+            None => return Err(xml_error(i, format!("the tag <{qname}> is not closed"))),
+            Some(b'>') => {
+                if stack.len() > MAX_DEPTH {
+                    return Err(ReadError::Refused(format!(
+                        "elements nest deeper than {MAX_DEPTH} levels (at <{}>, byte {i}): e-invoices nest about ten: the document is refused",
+                        node.name
+                    )));
+                }
+                namespaces(&node, qname, prefix, stack.len(), ns, i)?;
+                stack.push(Open { node, qname, first_child: done.len() });
+                return Ok(j + 1);
+            }
+            Some(b'/') => {
+                if b.get(j + 1) != Some(&b'>') {
+                    return Err(xml_error(j, format!("`/` not followed by `>` in the tag <{qname}>")));
+                }
+                namespaces(&node, qname, prefix, stack.len(), ns, i)?;
+                while ns.last().is_some_and(|(_, level)| *level >= stack.len()) {
+                    ns.pop();
+                }
+                done.push(node);
+                return Ok(j + 2);
+            }
+            Some(_) if !spaced => {
+                return Err(xml_error(j, format!("no space before an attribute of <{qname}>")));
+            }
+            Some(_) => {
+                let scanned = scan_name(b, j);
+                let key = &doc[j..scanned.end];
+                if !scanned.valid || b.get(scanned.end).is_some_and(|&c| !(blank(c) || c == b'=')) {
+                    let to =
+                        (scanned.end..b.len()).find(|&k| blank(b[k]) || matches!(b[k], b'=' | b'>')).unwrap_or(b.len());
+                    return Err(xml_error(j, format!("`{}` is not an attribute name (in <{qname}>)", &doc[j..to])));
+                }
+                let mut k = scanned.end;
+                while k < b.len() && blank(b[k]) {
+                    k += 1;
+                }
+                if b.get(k) != Some(&b'=') {
+                    return Err(xml_error(j, format!("the attribute `{key}` of <{qname}> has no value")));
+                }
+                k += 1;
+                while k < b.len() && blank(b[k]) {
+                    k += 1;
+                }
+                let quote = match b.get(k) {
+                    Some(&q @ (b'"' | b'\'')) => q,
+                    _ => return Err(xml_error(k, format!("the value of `{key}` in <{qname}> is not quoted"))),
+                };
+                let mut close = k + 1;
+                loop {
+                    close = stop(b, close);
+                    match b.get(close) {
+                        None => return Err(xml_error(k, format!("the value of `{key}` in <{qname}> is not closed"))),
+                        Some(&c) if c == quote => break,
+                        Some(b'<') => {
+                            return Err(xml_error(
+                                k,
+                                format!("a `<` in the value of `{key}` in <{qname}> (write `&lt;`)"),
+                            ))
+                        }
+                        Some(b'&' | b']' | b'"' | b'\'') => close += 1,
+                        Some(&c) => return Err(control(c, close)),
+                    }
+                }
+                let raw = &doc[k + 1..close];
+                if node.attrs.iter().any(|(n, _)| same(n, key)) {
+                    return Err(xml_error(j, format!("the attribute `{key}` twice in <{qname}>")));
+                }
+                node.attrs.push((key, unescape(raw, k + 1)?));
+                j = close + 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(xml: &str) -> String {
+        parse(xml.as_bytes()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn names_texts_and_attributes_are_read_and_borrowed_when_they_can_be() {
+        let xml = "\u{feff}<?xml version=\"1.0\"?>\n<!-- c --><a:Root xmlns:a=\"u\" xmlns:b=\"v\">\n  <b:Amount currencyID='EUR' b:x=\"1 &amp; 2\">12.50</b:Amount>\n  <T>x &lt; y&#x41;&#66;</T><E/><C><![CDATA[<raw>]]></C>\n  <W>  \n</W></a:Root>";
+        let root = parse(xml.as_bytes()).unwrap();
+        assert_eq!(root.name, "Root");
+        let names: Vec<&str> = root.children.iter().map(|c| c.name).collect();
+        assert_eq!(names, ["Amount", "T", "E", "C", "W"]);
+        let amount = &root.children[0];
+        assert_eq!(amount.attr("currencyID"), Some("EUR"));
+        assert_eq!(amount.attr("x"), Some("1 & 2"));
+        assert!(matches!(amount.text, Cow::Borrowed("12.50")));
+        assert!(matches!(amount.attrs[0], ("currencyID", Cow::Borrowed("EUR"))));
+        assert_eq!(root.children[1].text, "x < yAB");
+        assert_eq!(root.children[3].text, "<raw>");
+        // Indentation is not text; the root's own text is empty.
+        assert_eq!(root.children[4].text, "");
+        assert_eq!(root.text, "");
+    }
+
+    #[test]
+    fn what_is_not_well_formed_is_refused_with_its_position() {
+        for (xml, message) in [
+            ("<a><b></a>", "not well-formed XML at byte 6: expected `</b>`, but `</a>` found"),
+            ("<a>x &nbsp; y</a>", "the entity &nbsp; is not resolved (only the predefined ones are)"),
+            ("<a>x & y</a>", "not well-formed XML at byte 5: a `&` that starts no reference (write `&amp;` for the character)"),
+            ("<a b=\"1\" b=\"2\"/>", "not well-formed XML at byte 9: the attribute `b` twice in <a>"),
+            ("<a b=1/>", "not well-formed XML at byte 5: the value of `b` in <a> is not quoted"),
+            ("<a><b>", "the document ends inside an element (<b> is not closed)"),
+            ("<a/><b/>", "not well-formed XML at byte 4: <b> after the root element"),
+            ("x<a/>", "not well-formed XML at byte 0: text outside the root element"),
+            ("<a>1 < 2</a>", "not well-formed XML at byte 5: a `<` that starts no tag (write `&lt;` for the character)"),
+            ("<?xml version=\"1.0\"?>", "the document has no root element"),
+            ("<a x'y=\"1\"/>", "not well-formed XML at byte 3: `x'y` is not an attribute name (in <a>)"),
+            ("<a:b/>", "not well-formed XML at byte 0: the namespace prefix of <a:b> is not declared"),
+            ("<a><b xmlns:p=\"u\"/><p:c/></a>", "not well-formed XML at byte 19: the namespace prefix of <p:c> is not declared"),
+            ("<a>\u{1}</a>", "not well-formed XML at byte 3: the control character U+0001 is not allowed in XML"),
+            ("<?xml encoding=\"UTF-8\"?><a/>", "not well-formed XML at byte 0: the XML declaration must give `version` first, then `encoding` or `standalone`"),
+            ("<a/><?xml version=\"1.0\"?>", "not well-formed XML at byte 4: an XML declaration not at the start of the document"),
+            ("<1a/>", "not well-formed XML at byte 0: `1a` is not an element name"),
+            ("<a>x]]>y</a>", "not well-formed XML at byte 3: `]]>` in text (write `]]&gt;`)"),
+            ("<!DOCTYPE a><a/>", "documents with a DOCTYPE are refused (no entity is resolved)"),
+        ] {
+            assert_eq!(err(xml), message, "{xml}");
+        }
+        assert!(parse(b"<a xmlns:p=\"u\"><p:b p:c=\"1\"/></a>\n<!-- after -->\n").is_ok());
+        assert_eq!(
+            parse(b"<a>\xff</a>").unwrap_err().to_string(),
+            "not well-formed XML at byte 3: cannot decode input using UTF-8: invalid utf-8 sequence of 1 bytes from index 3"
+        );
+    }
+}
