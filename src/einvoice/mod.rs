@@ -10,6 +10,7 @@ pub mod codes;
 mod national;
 pub mod read;
 pub mod rules;
+pub mod schema;
 pub mod syntax;
 pub mod ubl;
 pub mod xml;
@@ -66,7 +67,11 @@ pub fn check_bytes(file: &str, bytes: &[u8]) -> FileCheck {
             let mut findings: Vec<(String, String)> =
                 issues.into_iter().map(|(p, m)| ("SYNTAX".to_string(), format!("{p}: {m}"))).collect();
             let binding = match doc.syntax {
-                Syntax::Ubl => syntax::ubl(&root),
+                Syntax::Ubl => {
+                    let mut found = schema::ubl(&root);
+                    found.extend(syntax::ubl(&root));
+                    found
+                }
                 Syntax::Cii => syntax::cii(&root),
             };
             debug_assert!(binding.iter().all(|(r, _)| catalog::known(r)), "{binding:?}: a rule not in the list");

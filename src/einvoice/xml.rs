@@ -12,6 +12,8 @@ use std::borrow::Cow;
 pub struct Node<'a> {
     /// Local name (namespace prefix dropped).
     pub name: &'a str,
+    /// Namespace prefix as written (empty when none).
+    pub prefix: &'a str,
     /// Attributes: (name as written, value).
     pub attrs: Vec<(&'a str, Cow<'a, str>)>,
     /// Text content: the element's own text pieces joined; whitespace before its first
@@ -496,7 +498,7 @@ fn start_tag<'a>(
         Some(c) => (Some(&doc[i + 1..c]), &doc[c + 1..name.end]),
         None => (None, qname),
     };
-    let mut node = Node { name: local, ..Node::default() };
+    let mut node = Node { name: local, prefix: prefix.unwrap_or(""), ..Node::default() };
     let mut j = name.end;
     loop {
         let spaced = j < b.len() && blank(b[j]);

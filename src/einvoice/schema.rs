@@ -1,0 +1,485 @@
+//! The schema layer of the check for UBL: what the UBL 2.1 schema asks of an Invoice or
+//! CreditNote, on the element tree — every element where its parent's sequence has it, as
+//! often as it allows, none missing; leaf elements with text only, their required attributes
+//! and no others; numbers, dates, times, indicators and binary objects as their XSD types
+//! write them. The content model is the data file `codes/ubl-content.txt`, derived from the
+//! OASIS schemas by `tools/ubl_content.py`. Elements are matched by local name (the reader
+//! keeps no namespace); the content of an extension (`ExtensionContent`) is any element.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use super::read::Node;
+
+/// A child in an aggregate's sequence; its kind an index into [`Model::kinds`] (a name while
+/// the file is read).
+struct Item<K = usize> {
+    /// Its namespace.
+    ns: &'static str,
+    name: &'static str,
+    kind: K,
+    min: u32,
+    /// `u32::MAX`: unbounded.
+    max: u32,
+}
+
+enum Kind {
+    /// Child elements in this sequence.
+    /// And the positions of the items the sequence requires (`min` > 0).
+    Aggregate(Vec<Item>, Vec<usize>),
+    /// Any content (an extension's).
+    Any,
+    /// Text of an XSD type, with attributes (name, required).
+    Leaf { base: &'static str, attributes: Vec<(&'static str, bool)> },
+}
+
+struct Model {
+    kinds: Vec<Kind>,
+    /// Document elements and their kinds.
+    roots: HashMap<&'static str, usize>,
+}
+
+const CAC: &str = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2";
+const CBC: &str = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2";
+const EXT: &str = "urn:oasis:names:specification:ubl:schema:xsd:CommonExtensionComponents-2";
+
+static UBL: LazyLock<Model> = LazyLock::new(|| load(include_str!("codes/ubl-content.txt")));
+
+fn load(text: &'static str) -> Model {
+    // Read by name first; the items' kinds become indices at the end.
+    let mut named: Vec<(&'static str, Kind)> = Vec::new();
+    let mut items_of: Vec<Vec<Item<&'static str>>> = Vec::new();
+    let mut roots_named = Vec::new();
+    for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        let mut parts = line.split('\t');
+        let (what, name, rest) = (parts.next(), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        match what {
+            Some("leaf") => {
+                let base = rest;
+                let attributes = parts
+                    .next()
+                    .unwrap_or("")
+                    .split(' ')
+                    .filter(|a| !a.is_empty())
+                    .map(|a| a.strip_suffix('!').map_or((a, false), |a| (a, true)))
+                    .collect();
+                named.push((name, Kind::Leaf { base, attributes }));
+            }
+            Some("type") if rest == "any" => {
+                named.push((name, Kind::Any));
+            }
+            Some("type") => {
+                let items = rest
+                    .split(' ')
+                    .map(|item| {
+                        let mut f = item.split(':');
+                        let ns = match f.next() {
+                            Some("cac") => CAC,
+                            Some("ext") => EXT,
+                            _ => CBC,
+                        };
+                        let (name, kind) = (f.next().unwrap_or(""), f.next().unwrap_or(""));
+                        let min = f.next().and_then(|m| m.parse().ok()).unwrap_or(0);
+                        let max =
+                            f.next().map_or(1, |m| if m == "unbounded" { u32::MAX } else { m.parse().unwrap_or(1) });
+                        Item { ns, name, kind, min, max }
+                    })
+                    .collect();
+                named.push((name, Kind::Aggregate(Vec::new(), Vec::new())));
+                items_of.push(items);
+            }
+            Some("root") => {
+                roots_named.push((name, rest));
+            }
+            _ => {}
+        }
+    }
+    let index: HashMap<&str, usize> = named.iter().enumerate().map(|(i, (n, _))| (*n, i)).collect();
+    // A kind the file does not define is taken as any content (none is missing in it).
+    let any = named.iter().position(|(_, k)| matches!(k, Kind::Any)).unwrap_or(0);
+    let mut items_of = items_of.into_iter();
+    let kinds = named
+        .into_iter()
+        .map(|(_, kind)| match kind {
+            Kind::Aggregate(..) => {
+                let items: Vec<Item> = items_of
+                    .next()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|i| Item {
+                        kind: index.get(i.kind).copied().unwrap_or(any),
+                        ns: i.ns,
+                        name: i.name,
+                        min: i.min,
+                        max: i.max,
+                    })
+                    .collect();
+                let required = items.iter().enumerate().filter(|(_, i)| i.min > 0).map(|(k, _)| k).collect();
+                Kind::Aggregate(items, required)
+            }
+            other => other,
+        })
+        .collect();
+    let roots = roots_named.into_iter().filter_map(|(e, k)| Some((e, *index.get(k)?))).collect();
+    Model { kinds, roots }
+}
+
+/// At most this many schema findings are reported per document (the first ones in document
+/// order); one misplaced element can make many.
+const MAX_FINDINGS: usize = 20;
+
+/// The schema findings of a UBL document: (`XSD`, message), in document order.
+pub fn ubl(root: &Node) -> Vec<(&'static str, String)> {
+    let model = &*UBL;
+    let mut out = Vec::new();
+    if let Some(kind) = model.roots.get(root.name) {
+        let mut scope = Scope(Vec::new());
+        scope.enter(root, 1);
+        let expected = format!("urn:oasis:names:specification:ubl:schema:xsd:{}-2", root.name);
+        let ns = scope.namespace(root.prefix);
+        if ns != expected {
+            out.push(format!(
+                "{}: in the namespace `{ns}`; the schema's <{}> is in `{expected}`",
+                root.name, root.name
+            ));
+        } else {
+            let mut path = vec![root.name];
+            element(model, root, *kind, &mut path, &mut scope, &mut out);
+        }
+    }
+    out.truncate(MAX_FINDINGS);
+    out.into_iter().map(|m| ("XSD", m)).collect()
+}
+
+/// Attributes any element may carry: namespace declarations, and the schema instance's.
+fn foreign(attribute: &str) -> bool {
+    attribute == "xmlns" || attribute.starts_with("xmlns:") || attribute.starts_with("xsi:")
+}
+
+/// The namespace declarations in scope: (prefix, namespace, depth of the declaring element).
+struct Scope<'a>(Vec<(&'a str, &'a str, usize)>);
+
+impl<'a> Scope<'a> {
+    /// Adds the declarations of `n`, an element at `depth`.
+    fn enter(&mut self, n: &'a Node<'a>, depth: usize) {
+        for (q, v) in &n.attrs {
+            if *q == "xmlns" {
+                self.0.push(("", v.as_ref(), depth));
+            } else if let Some(p) = q.strip_prefix("xmlns:") {
+                self.0.push((p, v.as_ref(), depth));
+            }
+        }
+    }
+    fn leave(&mut self, depth: usize) {
+        while self.0.last().is_some_and(|d| d.2 >= depth) {
+            self.0.pop();
+        }
+    }
+    /// The namespace of a prefix (the default namespace for the empty one; none: empty).
+    fn namespace(&self, prefix: &str) -> &'a str {
+        self.0.iter().rev().find(|d| d.0 == prefix).map_or("", |d| d.1)
+    }
+}
+
+fn local(qname: &str) -> &str {
+    qname.rsplit_once(':').map_or(qname, |(_, l)| l)
+}
+
+fn element<'a>(
+    model: &Model,
+    n: &'a Node<'a>,
+    kind: usize,
+    path: &mut Vec<&'a str>,
+    scope: &mut Scope<'a>,
+    out: &mut Vec<String>,
+) {
+    if out.len() >= MAX_FINDINGS {
+        return;
+    }
+    let at = |path: &[&str]| path.join("/");
+    match model.kinds.get(kind) {
+        None | Some(Kind::Any) => {}
+        Some(Kind::Leaf { base, attributes }) => {
+            if let Some(c) = n.children.first() {
+                out.push(format!("{}: <{}> inside; the schema gives <{}> text only", at(path), c.name, n.name));
+            }
+            for (name, required) in attributes {
+                if *required && n.attr(name).is_none() {
+                    out.push(format!("{}: the attribute `{name}`, which the schema requires, is missing", at(path)));
+                }
+            }
+            for (q, _) in &n.attrs {
+                if !foreign(q) && !attributes.iter().any(|(a, _)| *a == local(q)) {
+                    out.push(format!("{}: the attribute `{q}` is not one the schema allows here", at(path)));
+                }
+            }
+            if let Some(problem) = lexical(base, &n.text) {
+                out.push(format!("{}: `{}` {problem}", at(path), n.text));
+            }
+        }
+        Some(Kind::Aggregate(items, required)) => {
+            if let Some((q, _)) = n.attrs.iter().find(|(q, _)| !foreign(q)) {
+                out.push(format!("{}: the attribute `{q}` is not one the schema allows here", at(path)));
+            }
+            if !n.text.trim().is_empty() {
+                out.push(format!("{}: text `{}` where the schema has elements only", at(path), n.text.trim()));
+            }
+            sequence(model, n, (items, required), path, scope, out);
+        }
+    }
+}
+
+/// The children of `n` against its sequence: in order, each as often as allowed, none missing.
+fn sequence<'a>(
+    model: &Model,
+    n: &'a Node<'a>,
+    (items, required): (&[Item], &[usize]),
+    path: &mut Vec<&'a str>,
+    scope: &mut Scope<'a>,
+    out: &mut Vec<String>,
+) {
+    let mut pos = 0;
+    let mut count = 0u32;
+    // Missing: fewer than required where the sequence has it, and none elsewhere either (an
+    // element out of order is reported as that).
+    let missing = |item: &Item, count: u32, path: &[&str], out: &mut Vec<String>| {
+        if count < item.min && (count > 0 || !n.children.iter().any(|c| c.name == item.name)) {
+            let times = if item.min > 1 { format!(" (at least {})", item.min) } else { String::new() };
+            out.push(format!("{}: <{}> is missing{times}; the schema requires it", path.join("/"), item.name));
+        }
+    };
+    for c in &n.children {
+        let found = items[pos..].iter().position(|i| i.name == c.name).map(|k| pos + k);
+        match found {
+            Some(k) if k == pos => count += 1,
+            Some(k) => {
+                missing(&items[pos], count, path, out);
+                for &r in required.iter().filter(|&&r| r > pos && r < k) {
+                    missing(&items[r], 0, path, out);
+                }
+                pos = k;
+                count = 1;
+            }
+            None => {
+                let placed = items[..pos].iter().any(|i| i.name == c.name);
+                out.push(if placed {
+                    let next = items.get(pos).map_or(String::new(), |i| format!(" (after <{}>)", i.name));
+                    format!("{}: <{}> is out of the schema's order{next}", path.join("/"), c.name)
+                } else {
+                    format!("{}: <{}> is not an element the schema allows here", path.join("/"), c.name)
+                });
+                continue;
+            }
+        }
+        let item = &items[pos];
+        if count == item.max.saturating_add(1) {
+            out.push(format!(
+                "{}: more than {} <{}>; the schema allows {}",
+                path.join("/"),
+                item.max,
+                item.name,
+                item.max
+            ));
+        }
+        path.push(c.name);
+        let depth = path.len();
+        scope.enter(c, depth);
+        let ns = scope.namespace(c.prefix);
+        if ns != item.ns {
+            out.push(format!(
+                "{}: in the namespace `{ns}`; the schema's <{}> here is in `{}`",
+                path.join("/"),
+                c.name,
+                item.ns
+            ));
+        } else {
+            element(model, c, item.kind, path, scope, out);
+        }
+        scope.leave(depth);
+        path.pop();
+    }
+    if let Some(item) = items.get(pos) {
+        missing(item, count, path, out);
+    }
+    for &r in required.iter().filter(|&&r| r > pos) {
+        missing(&items[r], 0, path, out);
+    }
+}
+
+/// What is wrong with `text` as a value of the XSD type `base` (whitespace collapsed first, as
+/// the schema does for these types), if anything.
+fn lexical(base: &str, text: &str) -> Option<&'static str> {
+    let t = text.trim_matches(|c: char| c.is_ascii_whitespace());
+    let ok = match base {
+        "decimal" => decimal(t),
+        "date" => date(t).is_some_and(zone),
+        "time" => time(t).is_some_and(zone),
+        "dateTime" => t.split_once('T').is_some_and(|(d, rest)| date(d) == Some("") && time(rest).is_some_and(zone)),
+        "boolean" => matches!(t, "true" | "false" | "1" | "0"),
+        "base64Binary" => base64(text),
+        _ => return None,
+    };
+    (!ok).then_some(match base {
+        "decimal" => "is not a decimal number (digits, one optional point, an optional sign)",
+        "date" => "is not a date (YYYY-MM-DD)",
+        "time" => "is not a time (hh:mm:ss)",
+        "dateTime" => "is not a date and time (YYYY-MM-DDThh:mm:ss)",
+        "boolean" => "is not an indicator (true or false)",
+        _ => "is not base64",
+    })
+}
+
+fn digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn decimal(t: &str) -> bool {
+    let t = t.strip_prefix(['+', '-']).unwrap_or(t);
+    match t.split_once('.') {
+        Some((a, b)) => (a.is_empty() || digits(a)) && (b.is_empty() || digits(b)) && !(a.is_empty() && b.is_empty()),
+        None => digits(t),
+    }
+}
+
+/// A date `YYYY-MM-DD` that exists; returns what follows it (a time zone, if any).
+fn date(t: &str) -> Option<&str> {
+    let t = t.strip_prefix('-').unwrap_or(t);
+    let dash = t.find('-')?;
+    let (year, rest) = (&t[..dash], &t[dash + 1..]);
+    if year.len() < 4
+        || !digits(year)
+        || rest.len() < 5
+        || !digits(&rest[..2])
+        || &rest[2..3] != "-"
+        || !digits(&rest[3..5])
+    {
+        return None;
+    }
+    let y: i32 = year.parse().ok()?;
+    let (m, d): (u32, u32) = (rest[..2].parse().ok()?, rest[3..5].parse().ok()?);
+    // Years 1 to 9999 (the schema allows more digits; no invoice has them).
+    crate::model::Date::from_ymd(y, m, d).map(|_| &rest[5..])
+}
+
+/// A time `hh:mm:ss[.s+]`; returns what follows it (a time zone, if any).
+fn time(t: &str) -> Option<&str> {
+    let b = t.as_bytes();
+    if b.len() < 8 || !digits(&t[..2]) || b[2] != b':' || !digits(&t[3..5]) || b[5] != b':' || !digits(&t[6..8]) {
+        return None;
+    }
+    let (h, m, s): (u32, u32, u32) = (t[..2].parse().ok()?, t[3..5].parse().ok()?, t[6..8].parse().ok()?);
+    let mut rest = &t[8..];
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let n = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 {
+            return None;
+        }
+        rest = &fraction[n..];
+    }
+    (h < 24 && m < 60 && s < 60 || h == 24 && m == 0 && s == 0).then_some(rest)
+}
+
+/// An optional time zone: nothing, `Z`, or `+hh:mm` / `-hh:mm`.
+fn zone(z: &str) -> bool {
+    z.is_empty()
+        || z == "Z"
+        || (z.len() == 6
+            && (z.starts_with('+') || z.starts_with('-'))
+            && digits(&z[1..3])
+            && &z[3..4] == ":"
+            && digits(&z[4..6])
+            && z[1..3].parse::<u32>().is_ok_and(|h| h <= 14)
+            && z[4..6].parse::<u32>().is_ok_and(|m| m < 60))
+}
+
+fn base64(text: &str) -> bool {
+    let mut n = 0;
+    let mut pad = 0;
+    for b in text.bytes().filter(|b| !b.is_ascii_whitespace()) {
+        match b {
+            b'=' => pad += 1,
+            _ if pad > 0 => return false,
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'+' | b'/' => {}
+            _ => return false,
+        }
+        n += 1;
+    }
+    n % 4 == 0 && pad <= 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_judged_as_their_xsd_types_write_them() {
+        for (base, ok, bad) in [
+            ("decimal", &["1", "-1.50", "+.5", "7."][..], &["", "1,5", "1e3", ".", "1.2.3", "NaN"][..]),
+            (
+                "date",
+                &["2024-02-29", "2023-12-31Z", "2023-01-01+01:00"],
+                &["2023-02-29", "2023-13-01", "20230101", "2023-1-01"],
+            ),
+            ("time", &["23:59:59", "10:00:00.5Z"], &["24:01:00", "10:00", "10:60:00"]),
+            ("dateTime", &["2023-01-01T10:00:00"], &["2023-01-01 10:00:00", "2023-01-01T"]),
+            ("boolean", &["true", "0"], &["True", "yes"]),
+            ("base64Binary", &["QUJD", "QQ==", ""], &["QUJ", "Q=UJ", "QU*D"]),
+        ] {
+            for v in ok {
+                assert_eq!(lexical(base, v), None, "{base} {v}");
+            }
+            for v in bad {
+                assert!(lexical(base, v).is_some(), "{base} {v}");
+            }
+        }
+    }
+
+    #[test]
+    fn elements_out_of_order_missing_repeated_or_unknown_are_found() {
+        let xml = |payment: &str| {
+            format!(
+                "<Invoice xmlns=\"{}-2\" xmlns:cac=\"{CAC}\" xmlns:cbc=\"{CBC}\"><cbc:ID>1</cbc:ID><cbc:IssueDate>2024-01-01</cbc:IssueDate>{payment}</Invoice>",
+                "urn:oasis:names:specification:ubl:schema:xsd:Invoice"
+            )
+        };
+        let findings = |payment: &str| {
+            let text = xml(payment);
+            let root = crate::einvoice::xml::parse(text.as_bytes()).unwrap();
+            ubl(&root).into_iter().map(|(_, m)| m).collect::<Vec<_>>()
+        };
+        let base = findings("");
+        // The fragment has no supplier, customer, totals …: those findings are the baseline.
+        assert!(
+            base.contains(&"Invoice: <AccountingSupplierParty> is missing; the schema requires it".to_string()),
+            "{base:?}"
+        );
+        let extra = |payment: &str| findings(payment).into_iter().filter(|m| !base.contains(m)).collect::<Vec<_>>();
+        assert_eq!(
+            extra("<cac:PaymentMeans><cbc:PaymentID>X</cbc:PaymentID><cbc:PaymentMeansCode>30</cbc:PaymentMeansCode></cac:PaymentMeans>"),
+            ["Invoice/PaymentMeans: <PaymentMeansCode> is out of the schema's order (after <PaymentID>)"]
+        );
+        assert_eq!(
+            extra("<cac:PaymentMeans><cbc:PaymentID>X</cbc:PaymentID></cac:PaymentMeans>"),
+            ["Invoice/PaymentMeans: <PaymentMeansCode> is missing; the schema requires it"]
+        );
+        assert_eq!(
+            extra("<cac:PaymentMeans><cbc:PaymentMeansCode>30</cbc:PaymentMeansCode><cbc:PaymentMeansCode>31</cbc:PaymentMeansCode><cbc:Colour>red</cbc:Colour></cac:PaymentMeans>"),
+            [
+                "Invoice/PaymentMeans: more than 1 <PaymentMeansCode>; the schema allows 1",
+                "Invoice/PaymentMeans: <Colour> is not an element the schema allows here"
+            ]
+        );
+        assert_eq!(
+            extra("<cac:PaymentMeans><cac:PaymentMeansCode>30</cac:PaymentMeansCode></cac:PaymentMeans>"),
+            [format!("Invoice/PaymentMeans/PaymentMeansCode: in the namespace `{CAC}`; the schema's <PaymentMeansCode> here is in `{CBC}`")]
+        );
+        assert_eq!(
+            extra("<cac:PaymentMeans><cbc:PaymentMeansCode x=\"1\">30<cbc:B/></cbc:PaymentMeansCode><cbc:PaymentDueDate>2024-02-30</cbc:PaymentDueDate></cac:PaymentMeans>"),
+            [
+                "Invoice/PaymentMeans/PaymentMeansCode: <B> inside; the schema gives <PaymentMeansCode> text only",
+                "Invoice/PaymentMeans/PaymentMeansCode: the attribute `x` is not one the schema allows here",
+                "Invoice/PaymentMeans/PaymentDueDate: `2024-02-30` is not a date (YYYY-MM-DD)"
+            ]
+        );
+    }
+}
