@@ -10,6 +10,8 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::read::Node;
+use super::xml::local;
+use crate::model::ident::digits;
 
 /// A child in an aggregate's sequence; its kind an index into [`Model::kinds`] (a name while
 /// the file is read).
@@ -181,10 +183,6 @@ impl<'a> Scope<'a> {
     }
 }
 
-fn local(qname: &str) -> &str {
-    qname.rsplit_once(':').map_or(qname, |(_, l)| l)
-}
-
 fn element<'a>(
     model: &Model,
     n: &'a Node<'a>,
@@ -327,10 +325,6 @@ fn lexical(base: &str, text: &str) -> Option<&'static str> {
         "boolean" => "is not an indicator (true or false)",
         _ => "is not base64",
     })
-}
-
-fn digits(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn decimal(t: &str) -> bool {

@@ -202,7 +202,7 @@ fn declaration(text: &str, at: usize) -> Result<(), ReadError> {
 }
 
 /// The local part of a qualified name (after the last `:`).
-fn local(qname: &str) -> &str {
+pub(crate) fn local(qname: &str) -> &str {
     match qname.bytes().rposition(|c| c == b':') {
         Some(i) => &qname[i + 1..],
         None => qname,
