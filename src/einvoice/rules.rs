@@ -61,6 +61,12 @@ fn x2(d: Decimal) -> Option<Decimal> {
     Some(xround(d.checked_mul(Decimal::ONE_HUNDRED)?)? / Decimal::ONE_HUNDRED)
 }
 
+/// `a − b + c` rounded to two decimals as the rules round (BT-106 − BT-107 + BT-108,
+/// BT-112 − BT-113 + BT-114; an absent amount counts 0); `None` beyond what a decimal holds.
+fn less_plus(a: Decimal, b: Option<Decimal>, c: Option<Decimal>) -> Option<Decimal> {
+    x2(a.checked_sub(b.unwrap_or_default())?.checked_add(c.unwrap_or_default())?)
+}
+
 /// Whether `a` and `b` differ by less than `by` (or at most `by` when `inclusive`); a
 /// difference too large to compute is not within.
 fn within(a: Decimal, b: Decimal, by: Decimal, inclusive: bool) -> bool {
@@ -354,11 +360,7 @@ pub fn check(d: &Doc) -> Vec<Finding> {
     }
     match (t.line_total, t.tax_exclusive) {
         (Some(lt), Some(te)) => {
-            let e = lt
-                .checked_sub(t.allowance_total.unwrap_or_default())
-                .and_then(|x| x.checked_add(t.charge_total.unwrap_or_default()))
-                .and_then(x2);
-            if let Some(e) = e.filter(|e| *e != te) {
+            if let Some(e) = less_plus(lt, t.allowance_total, t.charge_total).filter(|e| *e != te) {
                 fail(
                     "BR-CO-13",
                     format!("total without VAT (BT-109) {te} differs from {e} = BT-106 − BT-107 + BT-108"),
@@ -411,11 +413,7 @@ pub fn check(d: &Doc) -> Vec<Finding> {
     }
     match (t.tax_inclusive, t.payable) {
         (Some(ti), Some(p)) => {
-            let e = ti
-                .checked_sub(t.prepaid.unwrap_or_default())
-                .and_then(|x| x.checked_add(t.rounding.unwrap_or_default()))
-                .and_then(x2);
-            if let Some(e) = e.filter(|e| *e != p) {
+            if let Some(e) = less_plus(ti, t.prepaid, t.rounding).filter(|e| *e != p) {
                 fail("BR-CO-16", format!("amount due (BT-115) {p} differs from {e} = BT-112 − BT-113 + BT-114"));
             }
         }

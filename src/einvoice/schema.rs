@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::read::Node;
+use super::ubl::{NS_CAC as CAC, NS_CBC as CBC, NS_CREDIT_NOTE, NS_EXT as EXT, NS_INVOICE};
 use super::xml::local;
 use crate::model::ident::digits;
 
@@ -40,10 +41,6 @@ struct Model {
     /// Document elements and their kinds.
     roots: HashMap<&'static str, usize>,
 }
-
-const CAC: &str = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2";
-const CBC: &str = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2";
-const EXT: &str = "urn:oasis:names:specification:ubl:schema:xsd:CommonExtensionComponents-2";
 
 static UBL: LazyLock<Model> = LazyLock::new(|| load(include_str!("codes/ubl-content.txt")));
 
@@ -135,18 +132,15 @@ pub fn ubl(root: &Node) -> Vec<(&'static str, String)> {
     let model = &*UBL;
     let mut out = Vec::new();
     if let Some(kind) = model.roots.get(root.name) {
-        let mut scope = Scope(Vec::new());
-        scope.enter(root, 1);
-        let expected = format!("urn:oasis:names:specification:ubl:schema:xsd:{}-2", root.name);
-        let ns = scope.namespace(root.prefix);
-        if ns != expected {
+        let expected = if root.name == "Invoice" { NS_INVOICE } else { NS_CREDIT_NOTE };
+        if root.namespace != expected {
             out.push(format!(
-                "{}: in the namespace `{ns}`; the schema's <{}> is in `{expected}`",
-                root.name, root.name
+                "{}: in the namespace `{}`; the schema's <{}> is in `{expected}`",
+                root.name, root.namespace, root.name
             ));
         } else {
             let mut path = vec![root.name];
-            element(model, root, *kind, &mut path, &mut scope, &mut out);
+            element(model, root, *kind, &mut path, &mut out);
         }
     }
     out.truncate(MAX_FINDINGS);
@@ -158,39 +152,7 @@ fn foreign(attribute: &str) -> bool {
     attribute == "xmlns" || attribute.starts_with("xmlns:") || attribute.starts_with("xsi:")
 }
 
-/// The namespace declarations in scope: (prefix, namespace, depth of the declaring element).
-struct Scope<'a>(Vec<(&'a str, &'a str, usize)>);
-
-impl<'a> Scope<'a> {
-    /// Adds the declarations of `n`, an element at `depth`.
-    fn enter(&mut self, n: &'a Node<'a>, depth: usize) {
-        for (q, v) in &n.attrs {
-            if *q == "xmlns" {
-                self.0.push(("", v.as_ref(), depth));
-            } else if let Some(p) = q.strip_prefix("xmlns:") {
-                self.0.push((p, v.as_ref(), depth));
-            }
-        }
-    }
-    fn leave(&mut self, depth: usize) {
-        while self.0.last().is_some_and(|d| d.2 >= depth) {
-            self.0.pop();
-        }
-    }
-    /// The namespace of a prefix (the default namespace for the empty one; none: empty).
-    fn namespace(&self, prefix: &str) -> &'a str {
-        self.0.iter().rev().find(|d| d.0 == prefix).map_or("", |d| d.1)
-    }
-}
-
-fn element<'a>(
-    model: &Model,
-    n: &'a Node<'a>,
-    kind: usize,
-    path: &mut Vec<&'a str>,
-    scope: &mut Scope<'a>,
-    out: &mut Vec<String>,
-) {
+fn element<'a>(model: &Model, n: &'a Node<'a>, kind: usize, path: &mut Vec<&'a str>, out: &mut Vec<String>) {
     if out.len() >= MAX_FINDINGS {
         return;
     }
@@ -222,7 +184,7 @@ fn element<'a>(
             if !n.text.trim().is_empty() {
                 out.push(format!("{}: text `{}` where the schema has elements only", at(path), n.text.trim()));
             }
-            sequence(model, n, (items, required), path, scope, out);
+            sequence(model, n, (items, required), path, out);
         }
     }
 }
@@ -233,7 +195,6 @@ fn sequence<'a>(
     n: &'a Node<'a>,
     (items, required): (&[Item], &[usize]),
     path: &mut Vec<&'a str>,
-    scope: &mut Scope<'a>,
     out: &mut Vec<String>,
 ) {
     let mut pos = 0;
@@ -280,20 +241,17 @@ fn sequence<'a>(
             ));
         }
         path.push(c.name);
-        let depth = path.len();
-        scope.enter(c, depth);
-        let ns = scope.namespace(c.prefix);
-        if ns != item.ns {
+        if c.namespace != item.ns {
             out.push(format!(
-                "{}: in the namespace `{ns}`; the schema's <{}> here is in `{}`",
+                "{}: in the namespace `{}`; the schema's <{}> here is in `{}`",
                 path.join("/"),
+                c.namespace,
                 c.name,
                 item.ns
             ));
         } else {
-            element(model, c, item.kind, path, scope, out);
+            element(model, c, item.kind, path, out);
         }
-        scope.leave(depth);
         path.pop();
     }
     if let Some(item) = items.get(pos) {

@@ -5,6 +5,17 @@ use rust_decimal::Decimal;
 
 use super::{AllowanceCharge, Doc, Kind, Party};
 
+/// The namespaces of UBL 2.1 Invoice and CreditNote documents and their components.
+pub const NS_INVOICE: &str = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2";
+/// See [`NS_INVOICE`].
+pub const NS_CREDIT_NOTE: &str = "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2";
+/// Aggregate components (`cac:`).
+pub const NS_CAC: &str = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2";
+/// Basic components (`cbc:`).
+pub const NS_CBC: &str = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2";
+/// Extension components (`ext:`).
+pub const NS_EXT: &str = "urn:oasis:names:specification:ubl:schema:xsd:CommonExtensionComponents-2";
+
 /// A small XML writer: elements in the order they are written, text escaped, indented two
 /// spaces per level (readable diffs; the whitespace is insignificant to both syntaxes).
 pub struct Xml {
@@ -217,28 +228,11 @@ fn allowance(x: &mut Xml, cur: &str, a: &AllowanceCharge) {
 pub fn write(d: &Doc) -> String {
     let mut x = Xml::with_capacity(4096 + 1024 * d.lines.len());
     let (root, ns, line_tag, qty_tag) = match d.kind {
-        Kind::Invoice => (
-            "Invoice",
-            "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2",
-            "cac:InvoiceLine",
-            "cbc:InvoicedQuantity",
-        ),
-        Kind::CreditNote => (
-            "CreditNote",
-            "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2",
-            "cac:CreditNoteLine",
-            "cbc:CreditedQuantity",
-        ),
+        Kind::Invoice => ("Invoice", NS_INVOICE, "cac:InvoiceLine", "cbc:InvoicedQuantity"),
+        Kind::CreditNote => ("CreditNote", NS_CREDIT_NOTE, "cac:CreditNoteLine", "cbc:CreditedQuantity"),
     };
     let cur = d.currency.as_deref().unwrap_or("");
-    x.open_attrs(
-        root,
-        &[
-            ("xmlns", ns),
-            ("xmlns:cac", "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"),
-            ("xmlns:cbc", "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"),
-        ],
-    );
+    x.open_attrs(root, &[("xmlns", ns), ("xmlns:cac", NS_CAC), ("xmlns:cbc", NS_CBC)]);
     x.opt("cbc:CustomizationID", d.customization.as_deref()).opt("cbc:ProfileID", d.profile.as_deref());
     x.opt("cbc:ID", d.number.as_deref()).opt("cbc:IssueDate", d.issue_date.as_deref());
     match d.kind {

@@ -12,8 +12,8 @@ use std::borrow::Cow;
 pub struct Node<'a> {
     /// Local name (namespace prefix dropped).
     pub name: &'a str,
-    /// Namespace prefix as written (empty when none).
-    pub prefix: &'a str,
+    /// Namespace (URI), resolved through the declarations in scope; empty when none.
+    pub namespace: Cow<'a, str>,
     /// Attributes: (name as written, value).
     pub attrs: Vec<(&'a str, Cow<'a, str>)>,
     /// Text content: the element's own text pieces joined; whitespace before its first
@@ -209,6 +209,15 @@ pub(crate) fn local(qname: &str) -> &str {
     }
 }
 
+/// The reference behind a `&` (`after`: the text that follows it; `at`: the `&`'s byte): its
+/// character, and how many bytes of `after` it takes (its name and `;`).
+fn reference(after: &str, at: usize) -> Result<(char, usize), ReadError> {
+    let semi = after
+        .find(';')
+        .ok_or_else(|| xml_error(at, "a `&` that starts no reference (write `&amp;` for the character)"))?;
+    Ok((entity(&after[..semi])?, semi + 1))
+}
+
 /// A text or attribute value with its references resolved (`at`: where it starts in the document).
 fn unescape(raw: &str, at: usize) -> Result<Cow<'_, str>, ReadError> {
     if memchr::memchr(b'&', raw.as_bytes()).is_none() {
@@ -218,15 +227,9 @@ fn unescape(raw: &str, at: usize) -> Result<Cow<'_, str>, ReadError> {
     let mut rest = raw;
     while let Some(amp) = rest.find('&') {
         out.push_str(&rest[..amp]);
-        let after = &rest[amp + 1..];
-        let semi = after.find(';').ok_or_else(|| {
-            xml_error(
-                at + (raw.len() - rest.len()) + amp,
-                "a `&` that starts no reference (write `&amp;` for the character)",
-            )
-        })?;
-        out.push(entity(&after[..semi])?);
-        rest = &after[semi + 1..];
+        let (c, taken) = reference(&rest[amp + 1..], at + (raw.len() - rest.len()) + amp)?;
+        out.push(c);
+        rest = &rest[amp + 1 + taken..];
     }
     out.push_str(rest);
     Ok(Cow::Owned(out))
@@ -248,21 +251,18 @@ fn add_text<'a>(top: &mut Node<'a>, raw: &'a str, at: usize) -> Result<(), ReadE
     let mut rest = raw;
     let mut offset = at;
     loop {
-        let (piece, reference) = match memchr::memchr(b'&', rest.as_bytes()) {
+        let (piece, amp) = match memchr::memchr(b'&', rest.as_bytes()) {
             Some(amp) => (&rest[..amp], Some(amp)),
             None => (rest, None),
         };
         if !(top.text.is_empty() && piece.bytes().all(blank)) {
             append(&mut top.text, Cow::Borrowed(piece));
         }
-        let Some(amp) = reference else { return Ok(()) };
-        let after = &rest[amp + 1..];
-        let semi = after.find(';').ok_or_else(|| {
-            xml_error(offset + amp, "a `&` that starts no reference (write `&amp;` for the character)")
-        })?;
-        top.text.to_mut().push(entity(&after[..semi])?);
-        offset += amp + semi + 2;
-        rest = &after[semi + 1..];
+        let Some(amp) = amp else { return Ok(()) };
+        let (c, taken) = reference(&rest[amp + 1..], offset + amp)?;
+        top.text.to_mut().push(c);
+        offset += amp + 1 + taken;
+        rest = &rest[amp + 1 + taken..];
     }
 }
 
@@ -296,25 +296,37 @@ fn scan_name(b: &[u8], at: usize) -> Scanned {
     Scanned { end: at + len, colon: colon.map(|c| at + c), valid }
 }
 
-/// The namespace prefixes declared on `node` (level `level`) are added to those in scope, and
-/// the prefixes of its name and attributes must be among them (or be `xml`).
+/// A namespace declaration in scope: the prefix (empty: the default namespace), the
+/// namespace, the level of the element that declares it.
+type Declared<'a> = (&'a str, Cow<'a, str>, usize);
+
+/// The namespace declarations on `node` (level `level`) are added to those in scope; its name
+/// is given its namespace, and the prefixes of its name and attributes must be declared (or be
+/// `xml`, `xmlns`, which XML itself binds).
 fn namespaces<'a>(
-    node: &Node<'a>,
+    node: &mut Node<'a>,
     qname: &str,
     prefix: Option<&str>,
     level: usize,
-    ns: &mut Vec<(&'a str, usize)>,
+    ns: &mut Vec<Declared<'a>>,
     at: usize,
 ) -> Result<(), ReadError> {
-    for (k, _) in &node.attrs {
-        if k.as_bytes().starts_with(b"xmlns:") {
-            ns.push((&k[6..], level));
+    for (k, v) in &node.attrs {
+        if same(k, "xmlns") {
+            ns.push(("", v.clone(), level));
+        } else if k.as_bytes().starts_with(b"xmlns:") {
+            ns.push((&k[6..], v.clone(), level));
         }
     }
-    // Searched from the innermost declaration; `xml` and `xmlns` are bound by XML itself.
-    let declared = |p: &str| ns.iter().rev().any(|(d, _)| same(d, p)) || same(p, "xml") || same(p, "xmlns");
-    if prefix.is_some_and(|p| !declared(p)) {
-        return Err(xml_error(at, format!("the namespace prefix of <{qname}> is not declared")));
+    // Searched from the innermost declaration.
+    let find = |p: &str| ns.iter().rev().find(|(d, _, _)| same(d, p)).map(|(_, uri, _)| uri);
+    let declared = |p: &str| same(p, "xml") || same(p, "xmlns") || find(p).is_some();
+    match prefix {
+        Some(p) if !declared(p) => {
+            return Err(xml_error(at, format!("the namespace prefix of <{qname}> is not declared")))
+        }
+        Some("xml") => node.namespace = Cow::Borrowed("http://www.w3.org/XML/1998/namespace"),
+        p => node.namespace = find(p.unwrap_or("")).cloned().unwrap_or_default(),
     }
     for (k, _) in &node.attrs {
         if let Some(colon) = k.bytes().position(|c| c == b':') {
@@ -345,8 +357,8 @@ pub fn parse(xml: &[u8]) -> Result<Node<'_>, ReadError> {
     // The elements closed whose parent is still open, in order: an element's children are
     // moved from here into a list of their exact length when it closes (no list grows).
     let mut done: Vec<Node> = Vec::new();
-    // The namespace prefixes in scope, with the level of the element that declares each.
-    let mut ns: Vec<(&str, usize)> = Vec::new();
+    // The namespace declarations in scope.
+    let mut ns: Vec<Declared> = Vec::new();
     let first = if doc.starts_with('\u{feff}') { 3 } else { 0 };
     let mut i = first;
     while i < b.len() {
@@ -379,7 +391,7 @@ pub fn parse(xml: &[u8]) -> Result<Node<'_>, ReadError> {
                 }
                 node.children = done.drain(first_child.min(done.len())..).collect();
                 done.push(node);
-                while ns.last().is_some_and(|(_, level)| *level >= stack.len()) {
+                while ns.last().is_some_and(|(_, _, level)| *level >= stack.len()) {
                     ns.pop();
                 }
                 i = end + 1;
@@ -479,7 +491,7 @@ fn start_tag<'a>(
     i: usize,
     stack: &mut Vec<Open<'a>>,
     done: &mut Vec<Node<'a>>,
-    ns: &mut Vec<(&'a str, usize)>,
+    ns: &mut Vec<Declared<'a>>,
 ) -> Result<usize, ReadError> {
     let b = doc.as_bytes();
     let name = scan_name(b, i + 1);
@@ -498,7 +510,7 @@ fn start_tag<'a>(
         Some(c) => (Some(&doc[i + 1..c]), &doc[c + 1..name.end]),
         None => (None, qname),
     };
-    let mut node = Node { name: local, prefix: prefix.unwrap_or(""), ..Node::default() };
+    let mut node = Node { name: local, ..Node::default() };
     let mut j = name.end;
     loop {
         let spaced = j < b.len() && blank(b[j]);
@@ -514,7 +526,7 @@ fn start_tag<'a>(
                         node.name
                     )));
                 }
-                namespaces(&node, qname, prefix, stack.len(), ns, i)?;
+                namespaces(&mut node, qname, prefix, stack.len(), ns, i)?;
                 stack.push(Open { node, qname, first_child: done.len() });
                 return Ok(j + 1);
             }
@@ -522,8 +534,8 @@ fn start_tag<'a>(
                 if b.get(j + 1) != Some(&b'>') {
                     return Err(xml_error(j, format!("`/` not followed by `>` in the tag <{qname}>")));
                 }
-                namespaces(&node, qname, prefix, stack.len(), ns, i)?;
-                while ns.last().is_some_and(|(_, level)| *level >= stack.len()) {
+                namespaces(&mut node, qname, prefix, stack.len(), ns, i)?;
+                while ns.last().is_some_and(|(_, _, level)| *level >= stack.len()) {
                     ns.pop();
                 }
                 done.push(node);
