@@ -514,7 +514,7 @@ const FIXED: &[(&str, &str, &str, &str)] = &[
     ("CII-DT-104", EN, "CII", "identifiers (but those of CII-DT-001) have no schemeURI"),
     ("RANGE", EN, BOTH, "amounts small enough (28 significant digits) for the sums to be checked"),
     ("XML", EN, BOTH, "a well-formed UBL or CII document without DOCTYPE, at most 200 levels deep and 100 MiB"),
-    ("XSD", "UBL 2.1 XSD", "UBL", "elements in the order and number the schema gives, required attributes, numbers, dates, times, indicators and binary objects as the schema types them"),
+    ("XSD", "UBL 2.1 and CII D16B XSD", BOTH, "elements in the order, number and namespace the schema gives, required and fixed attributes, numbers, dates, times, indicators and binary objects as the schema types them"),
     ("SYNTAX", EN, BOTH, "amounts, quantities and rates that read as decimal numbers"),
 ];
 

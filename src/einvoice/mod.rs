@@ -72,7 +72,11 @@ pub fn check_bytes(file: &str, bytes: &[u8]) -> FileCheck {
                     found.extend(syntax::ubl(&root));
                     found
                 }
-                Syntax::Cii => syntax::cii(&root),
+                Syntax::Cii => {
+                    let mut found = schema::cii(&root);
+                    found.extend(syntax::cii(&root));
+                    found
+                }
             };
             debug_assert!(binding.iter().all(|(r, _)| catalog::known(r)), "{binding:?}: a rule not in the list");
             findings.extend(binding.into_iter().map(|(r, m)| (r.to_string(), m)));

@@ -1,21 +1,21 @@
-//! The schema layer of the check for UBL: what the UBL 2.1 schema asks of an Invoice or
-//! CreditNote, on the element tree — every element where its parent's sequence has it, as
-//! often as it allows, none missing; leaf elements with text only, their required attributes
-//! and no others; numbers, dates, times, indicators and binary objects as their XSD types
-//! write them. The content model is the data file `codes/ubl-content.txt`, derived from the
-//! OASIS schemas by `tools/ubl_content.py`. Elements are matched by local name (the reader
-//! keeps no namespace); the content of an extension (`ExtensionContent`) is any element.
+//! The schema layer of the check: what the UBL 2.1 schema asks of an Invoice or CreditNote,
+//! and the CII D16B schema of a CrossIndustryInvoice, on the element tree — every element where
+//! its parent's sequence (or choice) has it, as often as it allows, none missing, in the
+//! namespace the schema declares it in; leaf elements with text only, their required attributes,
+//! fixed attributes at their value and no others; numbers, dates, times, indicators and binary
+//! objects as their XSD types write them. The content models are the data files
+//! `codes/ubl-content.txt` and `codes/cii-content.txt`, derived from the official schemas by
+//! `tools/xsd_content.py`. The content of a wildcard (UBL's `ExtensionContent`) is not looked at.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::read::Node;
-use super::ubl::{NS_CAC as CAC, NS_CBC as CBC, NS_CREDIT_NOTE, NS_EXT as EXT, NS_INVOICE};
 use super::xml::local;
 use crate::model::ident::digits;
 
-/// A child in an aggregate's sequence; its kind an index into [`Model::kinds`] (a name while
-/// the file is read).
+/// A child in an aggregate's sequence or choice; its kind an index into [`Model::kinds`] (a
+/// name while the file is read).
 struct Item<K = usize> {
     /// Its namespace.
     ns: &'static str,
@@ -26,84 +26,91 @@ struct Item<K = usize> {
     max: u32,
 }
 
+/// An attribute of a leaf element.
+struct Attribute {
+    name: &'static str,
+    required: bool,
+    /// The one value the schema allows, if it fixes one.
+    fixed: Option<&'static str>,
+}
+
 enum Kind {
     /// Child elements in this sequence.
     /// And the positions of the items the sequence requires (`min` > 0).
     Aggregate(Vec<Item>, Vec<usize>),
-    /// Any content (an extension's).
+    /// Exactly one child, one of these.
+    Choice(Vec<Item>),
+    /// Any content (a wildcard's).
     Any,
-    /// Text of an XSD type, with attributes (name, required).
-    Leaf { base: &'static str, attributes: Vec<(&'static str, bool)> },
+    /// Text of an XSD type, with attributes.
+    Leaf { base: &'static str, attributes: Vec<Attribute> },
 }
 
 struct Model {
     kinds: Vec<Kind>,
-    /// Document elements and their kinds.
-    roots: HashMap<&'static str, usize>,
+    /// Document elements: (local name, namespace, kind).
+    roots: Vec<(&'static str, &'static str, usize)>,
 }
 
 static UBL: LazyLock<Model> = LazyLock::new(|| load(include_str!("codes/ubl-content.txt")));
+static CII: LazyLock<Model> = LazyLock::new(|| load(include_str!("codes/cii-content.txt")));
 
+/// Reads a content-model file (its format: `tools/xsd_content.py`).
 fn load(text: &'static str) -> Model {
-    // Read by name first; the items' kinds become indices at the end.
-    let mut named: Vec<(&'static str, Kind)> = Vec::new();
-    let mut items_of: Vec<Vec<Item<&'static str>>> = Vec::new();
+    enum Named {
+        Done(Kind),
+        Items { choice: bool, items: Vec<Item<&'static str>> },
+    }
+    let mut namespaces: HashMap<&str, &'static str> = HashMap::new();
+    let mut named: Vec<(&'static str, Named)> = Vec::new();
     let mut roots_named = Vec::new();
+    let items = |fields: std::str::Split<'static, char>, namespaces: &HashMap<&str, &'static str>| {
+        fields
+            .map(|item| {
+                let mut f = item.split(':');
+                let ns = f.next().and_then(|p| namespaces.get(p).copied()).unwrap_or("");
+                let (name, kind) = (f.next().unwrap_or(""), f.next().unwrap_or(""));
+                let min = f.next().and_then(|m| m.parse().ok()).unwrap_or(0);
+                let max = f.next().map_or(1, |m| if m == "unbounded" { u32::MAX } else { m.parse().unwrap_or(1) });
+                Item { ns, name, kind, min, max }
+            })
+            .collect()
+    };
     for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
-        let mut parts = line.split('\t');
-        let (what, name, rest) = (parts.next(), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let mut fields = line.split('\t');
+        let (what, name) = (fields.next().unwrap_or(""), fields.next().unwrap_or(""));
         match what {
-            Some("leaf") => {
-                let base = rest;
-                let attributes = parts
-                    .next()
-                    .unwrap_or("")
-                    .split(' ')
-                    .filter(|a| !a.is_empty())
-                    .map(|a| a.strip_suffix('!').map_or((a, false), |a| (a, true)))
-                    .collect();
-                named.push((name, Kind::Leaf { base, attributes }));
+            "ns" => {
+                namespaces.insert(name, fields.next().unwrap_or(""));
             }
-            Some("type") if rest == "any" => {
-                named.push((name, Kind::Any));
-            }
-            Some("type") => {
-                let items = rest
-                    .split(' ')
-                    .map(|item| {
-                        let mut f = item.split(':');
-                        let ns = match f.next() {
-                            Some("cac") => CAC,
-                            Some("ext") => EXT,
-                            _ => CBC,
-                        };
-                        let (name, kind) = (f.next().unwrap_or(""), f.next().unwrap_or(""));
-                        let min = f.next().and_then(|m| m.parse().ok()).unwrap_or(0);
-                        let max =
-                            f.next().map_or(1, |m| if m == "unbounded" { u32::MAX } else { m.parse().unwrap_or(1) });
-                        Item { ns, name, kind, min, max }
+            "leaf" => {
+                let base = fields.next().unwrap_or("");
+                let attributes = fields
+                    .map(|a| {
+                        let (a, fixed) = a.split_once('=').map_or((a, None), |(a, v)| (a, Some(v)));
+                        let (name, required) = a.strip_suffix('!').map_or((a, false), |a| (a, true));
+                        Attribute { name, required, fixed }
                     })
                     .collect();
-                named.push((name, Kind::Aggregate(Vec::new(), Vec::new())));
-                items_of.push(items);
+                named.push((name, Named::Done(Kind::Leaf { base, attributes })));
             }
-            Some("root") => {
-                roots_named.push((name, rest));
+            "any" => named.push((name, Named::Done(Kind::Any))),
+            "type" | "choice" => {
+                named.push((name, Named::Items { choice: what == "choice", items: items(fields, &namespaces) }))
             }
+            "root" => roots_named.push((name, fields.next().unwrap_or(""))),
             _ => {}
         }
     }
     let index: HashMap<&str, usize> = named.iter().enumerate().map(|(i, (n, _))| (*n, i)).collect();
     // A kind the file does not define is taken as any content (none is missing in it).
-    let any = named.iter().position(|(_, k)| matches!(k, Kind::Any)).unwrap_or(0);
-    let mut items_of = items_of.into_iter();
+    let any = named.iter().position(|(_, k)| matches!(k, Named::Done(Kind::Any))).unwrap_or(0);
     let kinds = named
         .into_iter()
         .map(|(_, kind)| match kind {
-            Kind::Aggregate(..) => {
-                let items: Vec<Item> = items_of
-                    .next()
-                    .unwrap_or_default()
+            Named::Done(kind) => kind,
+            Named::Items { choice, items } => {
+                let items: Vec<Item> = items
                     .into_iter()
                     .map(|i| Item {
                         kind: index.get(i.kind).copied().unwrap_or(any),
@@ -113,13 +120,22 @@ fn load(text: &'static str) -> Model {
                         max: i.max,
                     })
                     .collect();
-                let required = items.iter().enumerate().filter(|(_, i)| i.min > 0).map(|(k, _)| k).collect();
-                Kind::Aggregate(items, required)
+                if choice {
+                    Kind::Choice(items)
+                } else {
+                    let required = items.iter().enumerate().filter(|(_, i)| i.min > 0).map(|(k, _)| k).collect();
+                    Kind::Aggregate(items, required)
+                }
             }
-            other => other,
         })
         .collect();
-    let roots = roots_named.into_iter().filter_map(|(e, k)| Some((e, *index.get(k)?))).collect();
+    let roots = roots_named
+        .into_iter()
+        .filter_map(|(element, kind)| {
+            let (prefix, name) = element.split_once(':')?;
+            Some((name, *namespaces.get(prefix)?, *index.get(kind)?))
+        })
+        .collect();
     Model { kinds, roots }
 }
 
@@ -129,18 +145,25 @@ const MAX_FINDINGS: usize = 20;
 
 /// The schema findings of a UBL document: (`XSD`, message), in document order.
 pub fn ubl(root: &Node) -> Vec<(&'static str, String)> {
-    let model = &*UBL;
+    document(&UBL, root)
+}
+
+/// The schema findings of a CII document: (`XSD`, message), in document order.
+pub fn cii(root: &Node) -> Vec<(&'static str, String)> {
+    document(&CII, root)
+}
+
+fn document(model: &Model, root: &Node) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
-    if let Some(kind) = model.roots.get(root.name) {
-        let expected = if root.name == "Invoice" { NS_INVOICE } else { NS_CREDIT_NOTE };
+    if let Some(&(name, expected, kind)) = model.roots.iter().find(|(name, ..)| *name == root.name) {
         if root.namespace != expected {
             out.push(format!(
-                "{}: in the namespace `{}`; the schema's <{}> is in `{expected}`",
-                root.name, root.namespace, root.name
+                "{name}: in the namespace `{}`; the schema's <{name}> is in `{expected}`",
+                root.namespace
             ));
         } else {
             let mut path = vec![root.name];
-            element(model, root, *kind, &mut path, &mut out);
+            element(model, root, kind, &mut path, &mut out);
         }
     }
     out.truncate(MAX_FINDINGS);
@@ -163,14 +186,26 @@ fn element<'a>(model: &Model, n: &'a Node<'a>, kind: usize, path: &mut Vec<&'a s
             if let Some(c) = n.children.first() {
                 out.push(format!("{}: <{}> inside; the schema gives <{}> text only", at(path), c.name, n.name));
             }
-            for (name, required) in attributes {
-                if *required && n.attr(name).is_none() {
-                    out.push(format!("{}: the attribute `{name}`, which the schema requires, is missing", at(path)));
+            for a in attributes {
+                if a.required && n.attr(a.name).is_none() {
+                    out.push(format!(
+                        "{}: the attribute `{}`, which the schema requires, is missing",
+                        at(path),
+                        a.name
+                    ));
                 }
             }
-            for (q, _) in &n.attrs {
-                if !foreign(q) && !attributes.iter().any(|(a, _)| *a == local(q)) {
-                    out.push(format!("{}: the attribute `{q}` is not one the schema allows here", at(path)));
+            for (q, value) in &n.attrs {
+                if foreign(q) {
+                    continue;
+                }
+                match attributes.iter().find(|a| a.name == local(q)) {
+                    None => out.push(format!("{}: the attribute `{q}` is not one the schema allows here", at(path))),
+                    Some(Attribute { fixed: Some(fixed), .. }) if !collapsed_eq(value, fixed) => out.push(format!(
+                        "{}: the attribute `{q}` is `{value}`; the schema fixes it to `{fixed}`",
+                        at(path)
+                    )),
+                    Some(_) => {}
                 }
             }
             if let Some(problem) = lexical(base, &n.text) {
@@ -178,13 +213,72 @@ fn element<'a>(model: &Model, n: &'a Node<'a>, kind: usize, path: &mut Vec<&'a s
             }
         }
         Some(Kind::Aggregate(items, required)) => {
-            if let Some((q, _)) = n.attrs.iter().find(|(q, _)| !foreign(q)) {
-                out.push(format!("{}: the attribute `{q}` is not one the schema allows here", at(path)));
-            }
-            if !n.text.trim().is_empty() {
-                out.push(format!("{}: text `{}` where the schema has elements only", at(path), n.text.trim()));
-            }
+            content_only(n, path, out);
             sequence(model, n, (items, required), path, out);
+        }
+        Some(Kind::Choice(items)) => {
+            content_only(n, path, out);
+            choice(model, n, items, path, out);
+        }
+    }
+}
+
+/// An element of element content: no attributes (but namespace and schema-instance ones), no
+/// text.
+fn content_only(n: &Node, path: &[&str], out: &mut Vec<String>) {
+    if let Some((q, _)) = n.attrs.iter().find(|(q, _)| !foreign(q)) {
+        out.push(format!("{}: the attribute `{q}` is not one the schema allows here", path.join("/")));
+    }
+    if !n.text.trim().is_empty() {
+        out.push(format!("{}: text `{}` where the schema has elements only", path.join("/"), n.text.trim()));
+    }
+}
+
+/// `value` equals `fixed` once its whitespace is collapsed (as the schema's token types do).
+fn collapsed_eq(value: &str, fixed: &str) -> bool {
+    value.split_ascii_whitespace().eq(fixed.split_ascii_whitespace())
+}
+
+/// A child `c` against the item the schema has for it: its namespace, then its content.
+fn child<'a>(model: &Model, c: &'a Node<'a>, item: &Item, path: &mut Vec<&'a str>, out: &mut Vec<String>) {
+    path.push(c.name);
+    if c.namespace != item.ns {
+        out.push(format!(
+            "{}: in the namespace `{}`; the schema's <{}> here is in `{}`",
+            path.join("/"),
+            c.namespace,
+            c.name,
+            item.ns
+        ));
+    } else {
+        element(model, c, item.kind, path, out);
+    }
+    path.pop();
+}
+
+/// The children of `n` against a choice: exactly one, one of the items.
+fn choice<'a>(model: &Model, n: &'a Node<'a>, items: &[Item], path: &mut Vec<&'a str>, out: &mut Vec<String>) {
+    let names = || items.iter().map(|i| format!("<{}>", i.name)).collect::<Vec<_>>().join(" or ");
+    if n.children.is_empty() {
+        out.push(format!("{}: {} is missing; the schema requires one", path.join("/"), names()));
+    }
+    for (k, c) in n.children.iter().enumerate() {
+        match items.iter().find(|i| i.name == c.name) {
+            Some(item) if k == 0 => child(model, c, item, path, out),
+            _ if k == 1 => out.push(format!(
+                "{}: <{}> after <{}>; the schema allows one of {}",
+                path.join("/"),
+                c.name,
+                n.children[0].name,
+                names()
+            )),
+            None if k == 0 => out.push(format!(
+                "{}: <{}> is not an element the schema allows here (one of {})",
+                path.join("/"),
+                c.name,
+                names()
+            )),
+            _ => {}
         }
     }
 }
@@ -240,19 +334,7 @@ fn sequence<'a>(
                 item.max
             ));
         }
-        path.push(c.name);
-        if c.namespace != item.ns {
-            out.push(format!(
-                "{}: in the namespace `{}`; the schema's <{}> here is in `{}`",
-                path.join("/"),
-                c.namespace,
-                c.name,
-                item.ns
-            ));
-        } else {
-            element(model, c, item.kind, path, out);
-        }
-        path.pop();
+        child(model, c, item, path, out);
     }
     if let Some(item) = items.get(pos) {
         missing(item, count, path, out);
@@ -362,6 +444,7 @@ fn base64(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::einvoice::ubl::{NS_CAC as CAC, NS_CBC as CBC};
 
     #[test]
     fn values_are_judged_as_their_xsd_types_write_them() {

@@ -892,6 +892,60 @@ fn peppol_national_and_syntax_rules_fire_on_their_defects() {
     assert!(rules_of_text(&dutch).contains(&"NL-R-001".to_string()), "{:?}", rules_of_text(&dutch));
 }
 
+/// The CII D16B schema: the choice of a date's forms, fixed code-list attributes, the
+/// namespaces of local elements and the sequence's order, each with its message.
+#[test]
+fn cii_schema_findings_name_the_element_and_what_the_schema_wants() {
+    let cii = own_document("cli__einvoice__cii_invoice_foreign_currency.snap");
+    let xsd = |edits: &[(&str, &str)]| -> Vec<String> {
+        let xml = edited(&cii, edits);
+        let checked = invoiceflow::einvoice::check_bytes("case", xml.as_bytes());
+        checked.findings.into_iter().filter(|(r, _)| r == "XSD").map(|(_, m)| m).collect()
+    };
+    assert_eq!(xsd(&[]), Vec::<String>::new());
+    let issue = "CrossIndustryInvoice/ExchangedDocument/IssueDateTime";
+    let date = "<udt:DateTimeString format=\"102\">20240307</udt:DateTimeString>";
+    assert_eq!(
+        xsd(&[(date, "")]),
+        [format!("{issue}: <DateTimeString> or <DateTime> is missing; the schema requires one")]
+    );
+    assert_eq!(
+        xsd(&[(date, &format!("{date}<udt:DateTime>2024-03-07T00:00:00</udt:DateTime>"))]),
+        [format!(
+            "{issue}: <DateTime> after <DateTimeString>; the schema allows one of <DateTimeString> or <DateTime>"
+        )]
+    );
+    assert_eq!(
+        xsd(&[(date, "<udt:DateTime>2024-03-07</udt:DateTime>")]),
+        [format!("{issue}/DateTime: `2024-03-07` is not a date and time (YYYY-MM-DDThh:mm:ss)")]
+    );
+    assert_eq!(xsd(&[(date, "<udt:DateTime>2024-03-07T00:00:00</udt:DateTime>")]), Vec::<String>::new());
+    assert_eq!(
+        xsd(&[(date, "<ram:DateTimeString format=\"102\">20240307</ram:DateTimeString>")]),
+        [format!(
+            "{issue}/DateTimeString: in the namespace `urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100`; the schema's <DateTimeString> here is in `urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100`"
+        )]
+    );
+    // ISO 4217 is the list the schema fixes for currency codes; whitespace is collapsed.
+    let currency = "<ram:InvoiceCurrencyCode>GBP</ram:InvoiceCurrencyCode>";
+    assert_eq!(
+        xsd(&[(currency, "<ram:InvoiceCurrencyCode listID=\"ISO  4217 3A \">GBP</ram:InvoiceCurrencyCode>")]),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        xsd(&[(currency, "<ram:InvoiceCurrencyCode listID=\"4217\">GBP</ram:InvoiceCurrencyCode>")]),
+        ["CrossIndustryInvoice/SupplyChainTradeTransaction/ApplicableHeaderTradeSettlement/InvoiceCurrencyCode: the attribute `listID` is `4217`; the schema fixes it to `ISO 4217 3A`"]
+    );
+    // The tax currency comes before the invoice currency.
+    assert_eq!(
+        xsd(&[
+            ("<ram:TaxCurrencyCode>EUR</ram:TaxCurrencyCode>", ""),
+            (currency, "<ram:InvoiceCurrencyCode>GBP</ram:InvoiceCurrencyCode><ram:TaxCurrencyCode>EUR</ram:TaxCurrencyCode>")
+        ]),
+        ["CrossIndustryInvoice/SupplyChainTradeTransaction/ApplicableHeaderTradeSettlement: <TaxCurrencyCode> is out of the schema's order (after <InvoiceCurrencyCode>)"]
+    );
+}
+
 #[test]
 fn cii_syntax_rules_fire_on_their_defects() {
     let cii = own_document("cli__einvoice__cii_invoice_foreign_currency.snap");
@@ -923,7 +977,7 @@ fn cii_syntax_rules_fire_on_their_defects() {
         ("an electronic address with a scheme name", vec![("<ram:URIID schemeID=\"9932\">", "<ram:URIID schemeID=\"9932\" schemeName=\"x\">")], "CII-DT-101"),
         ("a seller VAT identifier without country prefix", vec![("<ram:ID schemeID=\"VA\">DE123456789</ram:ID>", "<ram:ID schemeID=\"VA\">O</ram:ID>")], "BR-CO-09"),
         ("an issue date of another format", vec![("<udt:DateTimeString format=\"102\">20240307</udt:DateTimeString>", "<udt:DateTimeString format=\"610\">202403</udt:DateTimeString>")], "BR-03"),
-        ("a VAT point date code of UNTDID 2005 in CII", vec![("<ram:CategoryCode>G</ram:CategoryCode>\n        <ram:ExemptionReasonCode>", "<ram:DueDateTypeCode>3</ram:DueDateTypeCode><ram:CategoryCode>G</ram:CategoryCode>\n        <ram:ExemptionReasonCode>")], "BR-CL-06"),
+        ("a VAT point date code of UNTDID 2005 in CII", vec![("<ram:ExemptionReasonCode>VATEX-EU-G</ram:ExemptionReasonCode>", "<ram:ExemptionReasonCode>VATEX-EU-G</ram:ExemptionReasonCode><ram:DueDateTypeCode>3</ram:DueDateTypeCode>")], "BR-CL-06"),
         ("an electronic address group without address", vec![("<ram:URIID schemeID=\"9932\">GB123456789</ram:URIID>", "")], "BR-63"),
     ];
     for (what, edits, rule) in &cases {
@@ -933,7 +987,13 @@ fn cii_syntax_rules_fire_on_their_defects() {
     }
     assert_eq!(cases.len(), 27);
     // CII codes the VAT point date as UNTDID 2475: 5 is a code.
-    let event = edited(&cii, &[("<ram:CategoryCode>G</ram:CategoryCode>\n        <ram:ExemptionReasonCode>", "<ram:DueDateTypeCode>5</ram:DueDateTypeCode><ram:CategoryCode>G</ram:CategoryCode>\n        <ram:ExemptionReasonCode>")]);
+    let event = edited(
+        &cii,
+        &[(
+            "<ram:ExemptionReasonCode>VATEX-EU-G</ram:ExemptionReasonCode>",
+            "<ram:ExemptionReasonCode>VATEX-EU-G</ram:ExemptionReasonCode><ram:DueDateTypeCode>5</ram:DueDateTypeCode>",
+        )],
+    );
     assert_eq!(rules_of_text(&event), Vec::<String>::new());
 }
 
