@@ -42,9 +42,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let docs: Vec<Vec<u8>> = paths.iter().map(std::fs::read).collect::<Result<_, _>>()?;
     let bytes: usize = docs.iter().map(Vec::len).sum();
     println!("{} documents, {} bytes", docs.len(), bytes);
+    // One arena, reset per document, as the check keeps one per thread.
+    let arena = std::cell::RefCell::new(einvoice::xml::Arena::new());
     let stages: [(&str, Stage); 3] = [
-        ("tree", &|d| einvoice::xml::parse(d).map_or(0, |n| n.children.len())),
-        ("tree + model", &|d| einvoice::read::read(d).map_or(0, |(doc, _)| doc.lines.len())),
+        ("tree", &|d| {
+            let mut arena = arena.borrow_mut();
+            arena.reset();
+            einvoice::xml::parse(d, &arena).map_or(0, |n| n.children.len())
+        }),
+        ("tree + model", &|d| {
+            let mut arena = arena.borrow_mut();
+            arena.reset();
+            einvoice::read::read_with_tree(d, &arena).map_or(0, |(doc, ..)| doc.lines.len())
+        }),
         ("check", &|d| einvoice::check_bytes("x", d).findings.len()),
     ];
     for (name, stage) in stages {

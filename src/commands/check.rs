@@ -43,8 +43,8 @@ pub(crate) fn check_command(a: CheckArgs) -> u8 {
     let mut bytes = Vec::new();
     for f in &files {
         // A file too large to be an e-invoice is a finding, and is not read into memory.
-        let len = match read_file(f, &mut bytes) {
-            Ok(len) => len,
+        let (len, read) = match read_file(f, &mut bytes) {
+            Ok(found) => found,
             Err(e) => {
                 eprintln!("error: {}: cannot read: {e}", f.display());
                 return EXIT_FATAL;
@@ -60,7 +60,7 @@ pub(crate) fn check_command(a: CheckArgs) -> u8 {
             });
             continue;
         }
-        results.push(invoiceflow::einvoice::check_bytes(&f.display().to_string(), &bytes));
+        results.push(invoiceflow::einvoice::check_bytes(&f.display().to_string(), &bytes[..read]));
     }
     let failed = results.iter().filter(|r| !r.ok).count();
     {
@@ -94,32 +94,42 @@ pub(crate) fn check_command(a: CheckArgs) -> u8 {
     }
 }
 
-/// Reads a file into `bytes` (cleared first) unless it is larger than an e-invoice can be;
-/// returns its length either way. One open, one `fstat`, the reads.
-fn read_file(path: &std::path::Path, bytes: &mut Vec<u8>) -> std::io::Result<u64> {
+/// Reads a file into the front of `buf` unless it is larger than an e-invoice can be; returns
+/// its length and how many bytes were read (none for a file too large). The buffer keeps its
+/// length from file to file (at least 64 KiB), so that only its growth is zeroed, and a file
+/// that fits costs one open and two reads: its length is asked (`fstat`) only of a file larger
+/// than the buffer, before it is read further.
+fn read_file(path: &std::path::Path, buf: &mut Vec<u8>) -> std::io::Result<(u64, usize)> {
     use std::io::Read as _;
     let mut file = std::fs::File::open(path)?;
-    let len = file.metadata()?.len();
-    bytes.clear();
-    if len <= invoiceflow::einvoice::read::MAX_DOCUMENT_BYTES {
-        // Read into a buffer of the length `fstat` gave (one byte over, to see the end; a file
-        // that grew meanwhile is read whole). `read_to_end` would ask the length again.
-        bytes.resize(len as usize + 1, 0);
-        let mut filled = 0;
-        loop {
-            if filled == bytes.len() {
-                bytes.resize(bytes.len() * 2, 0);
-            }
-            match file.read(&mut bytes[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        bytes.truncate(filled);
+    if buf.len() < 1 << 16 {
+        buf.resize(1 << 16, 0);
     }
-    Ok(len)
+    let mut filled = 0;
+    let mut sized = false;
+    loop {
+        if filled == buf.len() {
+            let grown = if sized {
+                buf.len() * 2
+            } else {
+                sized = true;
+                let len = file.metadata()?.len();
+                if len > invoiceflow::einvoice::read::MAX_DOCUMENT_BYTES {
+                    return Ok((len, 0));
+                }
+                // One byte over, to see the end (a file that grows meanwhile is read whole).
+                (len as usize + 1).max(buf.len() * 2)
+            };
+            buf.resize(grown, 0);
+        }
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((filled as u64, filled))
 }
 
 /// The `.xml` files below `dir` (sub-folders too, such as one per legal entity), sorted.
@@ -135,7 +145,9 @@ pub(crate) fn xml_files(dir: &std::path::Path, out: &mut Vec<PathBuf>) -> std::i
             Ok((e.path(), dir))
         })
         .collect::<std::io::Result<_>>()?;
-    entries.sort();
+    // By name: the paths differ in their last part only, whose bytes order them as `Path`
+    // does, without walking their parts.
+    entries.sort_unstable_by(|a, b| a.0.as_os_str().cmp(b.0.as_os_str()));
     for (p, dir) in entries {
         if dir {
             xml_files(&p, out)?;

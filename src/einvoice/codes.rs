@@ -63,30 +63,42 @@ const SOURCES: &[(List, &str)] = &[
     (List::Eas, include_str!("codes/eas.txt")),
 ];
 
-/// Every list's codes, sorted (read once).
-static LISTS: LazyLock<Vec<(List, Vec<&'static str>)>> = LazyLock::new(|| {
-    SOURCES
+/// Every list's codes as a set, at the index of its [`List`] (read once).
+static LISTS: LazyLock<Vec<rustc_hash::FxHashSet<&'static str>>> = LazyLock::new(|| {
+    let mut lists: Vec<(List, rustc_hash::FxHashSet<&'static str>)> = SOURCES
         .iter()
         .map(|&(list, text)| {
-            let mut codes: Vec<&'static str> =
-                text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
-            codes.sort_unstable();
-            (list, codes)
+            (list, text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect())
         })
-        .collect()
+        .collect();
+    lists.sort_by_key(|(list, _)| *list as usize);
+    lists.into_iter().map(|(_, codes)| codes).collect()
 });
 
 /// Whether `code` is in `list`, as the rules test it: the code with the spaces around it
 /// removed, and no space inside.
 pub fn has(list: List, code: &str) -> bool {
-    let code = code.trim();
-    !code.contains(char::is_whitespace)
-        && LISTS.iter().find(|(l, _)| *l == list).is_some_and(|(_, codes)| codes.binary_search(&code).is_ok())
+    let code = if code.is_ascii() {
+        let code = code.trim_ascii();
+        if code.bytes().any(|b| b.is_ascii_whitespace()) {
+            return false;
+        }
+        code
+    } else {
+        let code = code.trim();
+        if code.contains(char::is_whitespace) {
+            return false;
+        }
+        code
+    };
+    LISTS.get(list as usize).is_some_and(|codes| codes.contains(code))
 }
 
 /// The codes of `list`, sorted.
-pub fn codes(list: List) -> &'static [&'static str] {
-    LISTS.iter().find(|(l, _)| *l == list).map(|(_, c)| c.as_slice()).unwrap_or(&[])
+pub fn codes(list: List) -> Vec<&'static str> {
+    let mut codes: Vec<&'static str> = LISTS.get(list as usize).map_or(Vec::new(), |c| c.iter().copied().collect());
+    codes.sort_unstable();
+    codes
 }
 
 #[cfg(test)]
@@ -105,5 +117,12 @@ mod tests {
         assert_eq!(codes(List::VatPointCode), ["3", "35", "432"]);
         assert_eq!(codes(List::VatPointEvent), ["29", "5", "72"]);
         assert!(has(List::Country, "1A") && !has(List::Country, "EL"));
+        // Every list at the index of its name.
+        assert_eq!(SOURCES.len(), LISTS.len());
+        assert!(SOURCES.iter().enumerate().all(|(i, (list, _))| *list as usize == i));
+        // Spaces around a code are not part of it, spaces inside make it no code.
+        assert!(
+            has(List::Currency, "\u{a0}EUR\t") && !has(List::Currency, "E UR") && !has(List::Currency, "E\u{2003}UR")
+        );
     }
 }

@@ -56,7 +56,27 @@ fn split(findings: Vec<rules::Finding>) -> (Findings, Findings) {
 
 /// Reads and checks one e-invoice file's bytes.
 pub fn check_bytes(file: &str, bytes: &[u8]) -> FileCheck {
-    match read::read_with_tree(bytes) {
+    thread_local! {
+        // The element trees of this thread's documents, one at a time: reset before each, so
+        // that its memory serves the next.
+        static ARENA: std::cell::RefCell<read::Arena> = std::cell::RefCell::new(read::Arena::new());
+    }
+    ARENA.with_borrow_mut(|arena| {
+        // An arena that grew for a very large document is given back rather than kept.
+        if arena.allocated_bytes() > ARENA_KEPT {
+            *arena = read::Arena::new();
+        }
+        arena.reset();
+        check_in(file, bytes, arena)
+    })
+}
+
+/// The most arena memory a thread keeps between documents (a tree of a few megabytes; an
+/// e-invoice's takes some kilobytes).
+const ARENA_KEPT: usize = 16 << 20;
+
+fn check_in(file: &str, bytes: &[u8], arena: &read::Arena) -> FileCheck {
+    match read::read_with_tree(bytes, arena) {
         Err(e) => FileCheck {
             file: file.to_string(),
             ok: false,

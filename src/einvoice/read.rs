@@ -9,7 +9,7 @@ use super::{
     AllowanceCharge, Doc, Kind, Line, LineCharge, Party, Payee, Payment, Period, Reference, Syntax, Totals, VatRow,
 };
 
-pub use super::xml::{parse, too_large, Node, ReadError, MAX_DEPTH, MAX_DOCUMENT_BYTES};
+pub use super::xml::{parse, too_large, Arena, Node, ReadError, MAX_DEPTH, MAX_DOCUMENT_BYTES};
 
 /// Syntax problems met while mapping (a value that is not a number, …): (path, message).
 pub type SyntaxIssues = Vec<(String, String)>;
@@ -43,12 +43,13 @@ fn date102(n: Option<&Node>) -> Option<String> {
 
 /// Reads a UBL or CII document.
 pub fn read(xml: &[u8]) -> Result<(Doc, SyntaxIssues), ReadError> {
-    read_with_tree(xml).map(|(doc, issues, _)| (doc, issues))
+    read_with_tree(xml, &Arena::new()).map(|(doc, issues, _)| (doc, issues))
 }
 
-/// [`read`], with the element tree the document was read from (for the syntax rules).
-pub fn read_with_tree(xml: &[u8]) -> Result<(Doc, SyntaxIssues, Node<'_>), ReadError> {
-    let root = parse(xml)?;
+/// [`read`], with the element tree the document was read from (for the syntax rules), kept
+/// in `arena`.
+pub fn read_with_tree<'a>(xml: &'a [u8], arena: &'a Arena) -> Result<(Doc, SyntaxIssues, Node<'a>), ReadError> {
+    let root = parse(xml, arena)?;
     let mut issues = Vec::new();
     let doc = match root.name {
         "Invoice" => ubl(&root, Kind::Invoice, &mut issues),
@@ -85,16 +86,16 @@ fn tree_facts(root: &Node) -> (Vec<String>, usize) {
         "PayableAmount",
     ];
     let cii = root.name == "CrossIndustryInvoice";
-    let (mut currencies, mut empty) = (Vec::new(), 0);
+    let (mut currencies, mut empty): (Vec<&str>, _) = (Vec::new(), 0);
     let mut stack = vec![root];
     while let Some(n) = stack.pop() {
         if cii {
             if let Some(c) = n.attr("currencyID") {
-                currencies.push(c.to_string());
+                currencies.push(c);
             }
-        } else if AMOUNTS.contains(&n.name) {
+        } else if n.name.ends_with("Amount") && AMOUNTS.iter().any(|a| super::xml::same(a, n.name)) {
             // A UBL amount without its currency has the empty one (no ISO 4217 code).
-            currencies.push(n.attr("currencyID").unwrap_or("").to_string());
+            currencies.push(n.attr("currencyID").unwrap_or(""));
         }
         if n.children.is_empty() && n.text.trim().is_empty() {
             empty += 1;
@@ -103,7 +104,7 @@ fn tree_facts(root: &Node) -> (Vec<String>, usize) {
     }
     currencies.sort_unstable();
     currencies.dedup();
-    (currencies, empty)
+    (currencies.into_iter().map(str::to_string).collect(), empty)
 }
 
 /// A UBL tax category's code, and whether it is of the VAT scheme.

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::read::Node;
-use super::xml::local;
+use super::xml::{local, same};
 use crate::model::ident::digits;
 
 /// A child in an aggregate's sequence or choice; its kind an index into [`Model::kinds`] (a
@@ -20,6 +20,8 @@ struct Item<K = usize> {
     /// Its namespace.
     ns: &'static str,
     name: &'static str,
+    /// [`key`] of its name.
+    key: u64,
     kind: K,
     min: u32,
     /// `u32::MAX`: unbounded.
@@ -43,7 +45,33 @@ enum Kind {
     /// Any content (a wildcard's).
     Any,
     /// Text of an XSD type, with attributes.
-    Leaf { base: &'static str, attributes: Vec<Attribute> },
+    Leaf { base: Base, attributes: Vec<Attribute> },
+}
+
+/// The XSD types whose written form the layer checks; the string types take any text.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Base {
+    Decimal,
+    Date,
+    Time,
+    DateTime,
+    Boolean,
+    Base64,
+    Text,
+}
+
+impl Base {
+    fn of(xsd: &str) -> Base {
+        match xsd {
+            "decimal" => Base::Decimal,
+            "date" => Base::Date,
+            "time" => Base::Time,
+            "dateTime" => Base::DateTime,
+            "boolean" => Base::Boolean,
+            "base64Binary" => Base::Base64,
+            _ => Base::Text,
+        }
+    }
 }
 
 struct Model {
@@ -72,7 +100,7 @@ fn load(text: &'static str) -> Model {
                 let (name, kind) = (f.next().unwrap_or(""), f.next().unwrap_or(""));
                 let min = f.next().and_then(|m| m.parse().ok()).unwrap_or(0);
                 let max = f.next().map_or(1, |m| if m == "unbounded" { u32::MAX } else { m.parse().unwrap_or(1) });
-                Item { ns, name, kind, min, max }
+                Item { ns, name, key: key(name), kind, min, max }
             })
             .collect()
     };
@@ -84,7 +112,7 @@ fn load(text: &'static str) -> Model {
                 namespaces.insert(name, fields.next().unwrap_or(""));
             }
             "leaf" => {
-                let base = fields.next().unwrap_or("");
+                let base = Base::of(fields.next().unwrap_or(""));
                 let attributes = fields
                     .map(|a| {
                         let (a, fixed) = a.split_once('=').map_or((a, None), |(a, v)| (a, Some(v)));
@@ -116,6 +144,7 @@ fn load(text: &'static str) -> Model {
                         kind: index.get(i.kind).copied().unwrap_or(any),
                         ns: i.ns,
                         name: i.name,
+                        key: i.key,
                         min: i.min,
                         max: i.max,
                     })
@@ -137,6 +166,19 @@ fn load(text: &'static str) -> Model {
         })
         .collect();
     Model { kinds, roots }
+}
+
+/// A name's length and some of its bytes (the first three, the last four) in one word: a
+/// child's name is compared with a sequence's items by this first, most of them differ in it.
+fn key(name: &str) -> u64 {
+    let b = name.as_bytes();
+    let at = |i: usize| b.get(i).map_or(0, |&c| u64::from(c));
+    let n = b.len();
+    (n as u64 & 0xff)
+        | at(0) << 8
+        | at(1) << 16
+        | at(2) << 24
+        | n.checked_sub(4).map_or(0, |i| at(i) << 32 | at(i + 1) << 40 | at(i + 2) << 48 | at(i + 3) << 56)
 }
 
 /// At most this many schema findings are reported per document (the first ones in document
@@ -162,12 +204,34 @@ fn document(model: &Model, root: &Node) -> Vec<(&'static str, String)> {
                 root.namespace
             ));
         } else {
-            let mut path = vec![root.name];
-            element(model, root, kind, &mut path, &mut out);
+            let mut w = Walk { path: vec![root.name], namespaces: Vec::new() };
+            element(model, root, kind, &mut w, &mut out);
         }
     }
     out.truncate(MAX_FINDINGS);
     out.into_iter().map(|m| ("XSD", m)).collect()
+}
+
+/// Where the walk is: the path of element names from the root, and the pairs of namespaces
+/// (the document's, the model's) found equal so far — a document gives every element of a
+/// namespace the same string, so that most checks are a comparison of addresses.
+struct Walk<'a> {
+    path: Vec<&'a str>,
+    namespaces: Vec<(*const u8, *const u8)>,
+}
+
+impl Walk<'_> {
+    fn same_namespace(&mut self, found: &str, expected: &'static str) -> bool {
+        let pair = (found.as_ptr(), expected.as_ptr());
+        if found.len() == expected.len() && self.namespaces.contains(&pair) {
+            return true;
+        }
+        let same = found == expected;
+        if same && self.namespaces.len() < 8 {
+            self.namespaces.push(pair);
+        }
+        same
+    }
 }
 
 /// Attributes any element may carry: namespace declarations, and the schema instance's.
@@ -175,7 +239,8 @@ fn foreign(attribute: &str) -> bool {
     attribute == "xmlns" || attribute.starts_with("xmlns:") || attribute.starts_with("xsi:")
 }
 
-fn element<'a>(model: &Model, n: &'a Node<'a>, kind: usize, path: &mut Vec<&'a str>, out: &mut Vec<String>) {
+fn element<'a>(model: &Model, n: &'a Node<'a>, kind: usize, w: &mut Walk<'a>, out: &mut Vec<String>) {
+    let path = &w.path;
     if out.len() >= MAX_FINDINGS {
         return;
     }
@@ -195,11 +260,11 @@ fn element<'a>(model: &Model, n: &'a Node<'a>, kind: usize, path: &mut Vec<&'a s
                     ));
                 }
             }
-            for (q, value) in &n.attrs {
+            for (q, value) in n.attrs {
                 if foreign(q) {
                     continue;
                 }
-                match attributes.iter().find(|a| a.name == local(q)) {
+                match attributes.iter().find(|a| same(a.name, local(q))) {
                     None => out.push(format!("{}: the attribute `{q}` is not one the schema allows here", at(path))),
                     Some(Attribute { fixed: Some(fixed), .. }) if !collapsed_eq(value, fixed) => out.push(format!(
                         "{}: the attribute `{q}` is `{value}`; the schema fixes it to `{fixed}`",
@@ -208,17 +273,17 @@ fn element<'a>(model: &Model, n: &'a Node<'a>, kind: usize, path: &mut Vec<&'a s
                     Some(_) => {}
                 }
             }
-            if let Some(problem) = lexical(base, &n.text) {
+            if let Some(problem) = lexical(*base, n.text) {
                 out.push(format!("{}: `{}` {problem}", at(path), n.text));
             }
         }
         Some(Kind::Aggregate(items, required)) => {
             content_only(n, path, out);
-            sequence(model, n, (items, required), path, out);
+            sequence(model, n, (items, required), w, out);
         }
         Some(Kind::Choice(items)) => {
             content_only(n, path, out);
-            choice(model, n, items, path, out);
+            choice(model, n, items, w, out);
         }
     }
 }
@@ -240,41 +305,41 @@ fn collapsed_eq(value: &str, fixed: &str) -> bool {
 }
 
 /// A child `c` against the item the schema has for it: its namespace, then its content.
-fn child<'a>(model: &Model, c: &'a Node<'a>, item: &Item, path: &mut Vec<&'a str>, out: &mut Vec<String>) {
-    path.push(c.name);
-    if c.namespace != item.ns {
+fn child<'a>(model: &Model, c: &'a Node<'a>, item: &Item, w: &mut Walk<'a>, out: &mut Vec<String>) {
+    w.path.push(c.name);
+    if !w.same_namespace(c.namespace, item.ns) {
         out.push(format!(
             "{}: in the namespace `{}`; the schema's <{}> here is in `{}`",
-            path.join("/"),
+            w.path.join("/"),
             c.namespace,
             c.name,
             item.ns
         ));
     } else {
-        element(model, c, item.kind, path, out);
+        element(model, c, item.kind, w, out);
     }
-    path.pop();
+    w.path.pop();
 }
 
 /// The children of `n` against a choice: exactly one, one of the items.
-fn choice<'a>(model: &Model, n: &'a Node<'a>, items: &[Item], path: &mut Vec<&'a str>, out: &mut Vec<String>) {
+fn choice<'a>(model: &Model, n: &'a Node<'a>, items: &[Item], w: &mut Walk<'a>, out: &mut Vec<String>) {
     let names = || items.iter().map(|i| format!("<{}>", i.name)).collect::<Vec<_>>().join(" or ");
     if n.children.is_empty() {
-        out.push(format!("{}: {} is missing; the schema requires one", path.join("/"), names()));
+        out.push(format!("{}: {} is missing; the schema requires one", w.path.join("/"), names()));
     }
     for (k, c) in n.children.iter().enumerate() {
-        match items.iter().find(|i| i.name == c.name) {
-            Some(item) if k == 0 => child(model, c, item, path, out),
+        match items.iter().find(|i| same(i.name, c.name)) {
+            Some(item) if k == 0 => child(model, c, item, w, out),
             _ if k == 1 => out.push(format!(
                 "{}: <{}> after <{}>; the schema allows one of {}",
-                path.join("/"),
+                w.path.join("/"),
                 c.name,
                 n.children[0].name,
                 names()
             )),
             None if k == 0 => out.push(format!(
                 "{}: <{}> is not an element the schema allows here (one of {})",
-                path.join("/"),
+                w.path.join("/"),
                 c.name,
                 names()
             )),
@@ -288,38 +353,45 @@ fn sequence<'a>(
     model: &Model,
     n: &'a Node<'a>,
     (items, required): (&[Item], &[usize]),
-    path: &mut Vec<&'a str>,
+    w: &mut Walk<'a>,
     out: &mut Vec<String>,
 ) {
     let mut pos = 0;
     let mut count = 0u32;
+    // The first of the required items after `pos` (positions only grow).
+    let mut next_required = 0;
     // Missing: fewer than required where the sequence has it, and none elsewhere either (an
     // element out of order is reported as that).
     let missing = |item: &Item, count: u32, path: &[&str], out: &mut Vec<String>| {
-        if count < item.min && (count > 0 || !n.children.iter().any(|c| c.name == item.name)) {
+        if count < item.min && (count > 0 || !n.children.iter().any(|c| same(c.name, item.name))) {
             let times = if item.min > 1 { format!(" (at least {})", item.min) } else { String::new() };
             out.push(format!("{}: <{}> is missing{times}; the schema requires it", path.join("/"), item.name));
         }
     };
-    for c in &n.children {
-        let found = items[pos..].iter().position(|i| i.name == c.name).map(|k| pos + k);
+    for c in n.children {
+        let wanted = key(c.name);
+        let found = items[pos..].iter().position(|i| i.key == wanted && same(i.name, c.name)).map(|k| pos + k);
         match found {
             Some(k) if k == pos => count += 1,
             Some(k) => {
-                missing(&items[pos], count, path, out);
-                for &r in required.iter().filter(|&&r| r > pos && r < k) {
-                    missing(&items[r], 0, path, out);
+                missing(&items[pos], count, &w.path, out);
+                while required.get(next_required).is_some_and(|&r| r <= pos) {
+                    next_required += 1;
+                }
+                while let Some(&r) = required.get(next_required).filter(|&&r| r < k) {
+                    missing(&items[r], 0, &w.path, out);
+                    next_required += 1;
                 }
                 pos = k;
                 count = 1;
             }
             None => {
-                let placed = items[..pos].iter().any(|i| i.name == c.name);
+                let placed = items[..pos].iter().any(|i| same(i.name, c.name));
                 out.push(if placed {
                     let next = items.get(pos).map_or(String::new(), |i| format!(" (after <{}>)", i.name));
-                    format!("{}: <{}> is out of the schema's order{next}", path.join("/"), c.name)
+                    format!("{}: <{}> is out of the schema's order{next}", w.path.join("/"), c.name)
                 } else {
-                    format!("{}: <{}> is not an element the schema allows here", path.join("/"), c.name)
+                    format!("{}: <{}> is not an element the schema allows here", w.path.join("/"), c.name)
                 });
                 continue;
             }
@@ -328,42 +400,46 @@ fn sequence<'a>(
         if count == item.max.saturating_add(1) {
             out.push(format!(
                 "{}: more than {} <{}>; the schema allows {}",
-                path.join("/"),
+                w.path.join("/"),
                 item.max,
                 item.name,
                 item.max
             ));
         }
-        child(model, c, item, path, out);
+        child(model, c, item, w, out);
     }
     if let Some(item) = items.get(pos) {
-        missing(item, count, path, out);
+        missing(item, count, &w.path, out);
     }
-    for &r in required.iter().filter(|&&r| r > pos) {
-        missing(&items[r], 0, path, out);
+    for &r in required[next_required..].iter().filter(|&&r| r > pos) {
+        missing(&items[r], 0, &w.path, out);
     }
 }
 
 /// What is wrong with `text` as a value of the XSD type `base` (whitespace collapsed first, as
 /// the schema does for these types), if anything.
-fn lexical(base: &str, text: &str) -> Option<&'static str> {
+fn lexical(base: Base, text: &str) -> Option<&'static str> {
+    if base == Base::Text {
+        return None;
+    }
     let t = text.trim_matches(|c: char| c.is_ascii_whitespace());
     let ok = match base {
-        "decimal" => decimal(t),
-        "date" => date(t).is_some_and(zone),
-        "time" => time(t).is_some_and(zone),
-        "dateTime" => t.split_once('T').is_some_and(|(d, rest)| date(d) == Some("") && time(rest).is_some_and(zone)),
-        "boolean" => matches!(t, "true" | "false" | "1" | "0"),
-        "base64Binary" => base64(text),
-        _ => return None,
+        Base::Decimal => decimal(t),
+        Base::Date => date(t).is_some_and(zone),
+        Base::Time => time(t).is_some_and(zone),
+        Base::DateTime => {
+            t.split_once('T').is_some_and(|(d, rest)| date(d) == Some("") && time(rest).is_some_and(zone))
+        }
+        Base::Boolean => matches!(t, "true" | "false" | "1" | "0"),
+        Base::Base64 | Base::Text => base64(text),
     };
     (!ok).then_some(match base {
-        "decimal" => "is not a decimal number (digits, one optional point, an optional sign)",
-        "date" => "is not a date (YYYY-MM-DD)",
-        "time" => "is not a time (hh:mm:ss)",
-        "dateTime" => "is not a date and time (YYYY-MM-DDThh:mm:ss)",
-        "boolean" => "is not an indicator (true or false)",
-        _ => "is not base64",
+        Base::Decimal => "is not a decimal number (digits, one optional point, an optional sign)",
+        Base::Date => "is not a date (YYYY-MM-DD)",
+        Base::Time => "is not a time (hh:mm:ss)",
+        Base::DateTime => "is not a date and time (YYYY-MM-DDThh:mm:ss)",
+        Base::Boolean => "is not an indicator (true or false)",
+        Base::Base64 | Base::Text => "is not base64",
     })
 }
 
@@ -461,10 +537,10 @@ mod tests {
             ("base64Binary", &["QUJD", "QQ==", ""], &["QUJ", "Q=UJ", "QU*D"]),
         ] {
             for v in ok {
-                assert_eq!(lexical(base, v), None, "{base} {v}");
+                assert_eq!(lexical(Base::of(base), v), None, "{base} {v}");
             }
             for v in bad {
-                assert!(lexical(base, v).is_some(), "{base} {v}");
+                assert!(lexical(Base::of(base), v).is_some(), "{base} {v}");
             }
         }
     }
@@ -479,7 +555,8 @@ mod tests {
         };
         let findings = |payment: &str| {
             let text = xml(payment);
-            let root = crate::einvoice::xml::parse(text.as_bytes()).unwrap();
+            let arena = crate::einvoice::xml::Arena::new();
+            let root = crate::einvoice::xml::parse(text.as_bytes(), &arena).unwrap();
             ubl(&root).into_iter().map(|(_, m)| m).collect::<Vec<_>>()
         };
         let base = findings("");

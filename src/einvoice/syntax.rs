@@ -11,6 +11,7 @@
 //! too: the reader reads, the rules judge.
 
 use super::read::Node;
+use super::xml::same;
 
 /// A finding: rule id and message.
 pub type SyntaxFinding = (&'static str, String);
@@ -28,7 +29,7 @@ fn each<'a, 'x>(n: &'a Node<'x>, path: &[&str], out: &mut Vec<&'a Node<'x>>) {
     match path.split_first() {
         None => out.push(n),
         Some((first, rest)) => {
-            for c in n.children.iter().filter(|c| c.name == *first) {
+            for c in n.children.iter().filter(|c| same(c.name, first)) {
                 each(c, rest, out);
             }
         }
@@ -142,10 +143,8 @@ pub fn ubl(root: &Node) -> Vec<SyntaxFinding> {
         out.push(("UBL-SR-46", format!("{means_names} payment means texts (BT-82); at most one")));
     }
     let kind_credit = root.name == "CreditNote";
-    let supplier_names: Vec<&str> = nodes(root, &[SUPPLIER, "Party", "PartyLegalEntity", "RegistrationName"])
-        .iter()
-        .map(|n| n.text.as_ref())
-        .collect();
+    let supplier_names: Vec<&str> =
+        nodes(root, &[SUPPLIER, "Party", "PartyLegalEntity", "RegistrationName"]).iter().map(|n| n.text).collect();
     let mut sepa_ids = 0;
     for (n, _) in walk(root) {
         match n.name {
@@ -163,7 +162,7 @@ pub fn ubl(root: &Node) -> Vec<SyntaxFinding> {
                 if n.all("DocumentDescription").count() > 1 {
                     out.push(("UBL-SR-33", "a supporting document has more than one description".into()));
                 }
-                let code = n.child("DocumentTypeCode").map(|c| c.text.as_ref());
+                let code = n.child("DocumentTypeCode").map(|c| c.text);
                 let allowed = code == Some("130")
                     || (kind_credit && code == Some("50"))
                     || (n.child("ID").and_then(|i| i.attr("schemeID")).is_none() && code.is_none());
@@ -457,7 +456,7 @@ pub fn cii(root: &Node) -> Vec<SyntaxFinding> {
         }
         if name.ends_with("ReferencedDocument") {
             let additional = name == "AdditionalReferencedDocument";
-            let code = n.child("TypeCode").map(|c| c.text.as_ref());
+            let code = n.child("TypeCode").map(|c| c.text);
             let has = |c: &str| n.child(c).is_some();
             let checks: [(&str, bool, &str); 16] = [
                 ("CII-DT-015", !has("URIID") || (additional && code == Some("916")), "URIID"),
@@ -569,7 +568,7 @@ pub fn cii(root: &Node) -> Vec<SyntaxFinding> {
             );
             continue;
         }
-        if name == "DateTimeString" && n.attr("format") == Some("102") && !yyyymmdd(&n.text) {
+        if name == "DateTimeString" && n.attr("format") == Some("102") && !yyyymmdd(n.text) {
             out.push(("CII-DT-097", format!("date `{}` of format 102 is not YYYYMMDD", n.text.trim())));
         }
     }
@@ -647,7 +646,7 @@ fn ubl_syntax(root: &Node) -> Vec<SyntaxFinding> {
             _ => {}
         }
         let price_allowance = n.name == "Price";
-        for c in &n.children {
+        for c in n.children {
             stack.push((c, in_price || (price_allowance && c.name == "AllowanceCharge")));
         }
     }
