@@ -56,6 +56,7 @@ fn party(p: &crate::post::Party) -> Party {
         legal_id_scheme: None,
         postal_address: false,
         given: true,
+        role: true,
         tax_schemes: Vec::new(),
     };
     // The writers write the postal address when it has a part.

@@ -585,6 +585,10 @@ pub struct Party {
     pub postal_address: bool,
     /// Whether the party element is there at all (UBL AccountingSupplierParty/Party …).
     pub given: bool,
+    /// Whether the element that holds the party is there (UBL AccountingSupplierParty,
+    /// AccountingCustomerParty, even without their `Party`; CII: the trade party itself): the
+    /// context of the rules asked of the role rather than of the party (BR-CO-26).
+    pub role: bool,
     /// The tax schemes a read document gives the party (UBL PartyTaxScheme: scheme id, company
     /// id; both as written, trimmed), for the national rules on tax registrations.
     pub tax_schemes: Vec<(String, String)>,

@@ -123,9 +123,10 @@ fn ubl_period(p: Option<&Node>) -> Option<Period> {
     })
 }
 
-fn ubl_party(p: Option<&Node>) -> Party {
-    match p.and_then(|p| p.child("Party")) {
-        Some(p) => Party { given: true, ..ubl_party_node(p) },
+fn ubl_party(role: Option<&Node>) -> Party {
+    match role.map(|r| r.child("Party")) {
+        Some(Some(p)) => Party { given: true, role: true, ..ubl_party_node(p) },
+        Some(None) => Party { role: true, ..Party::default() },
         None => Party::default(),
     }
 }
@@ -423,6 +424,7 @@ fn cii_party(p: Option<&Node>) -> Party {
     let Some(p) = p else { return Party::default() };
     let mut party = Party {
         given: true,
+        role: true,
         id: p.text_at(&["ID"]).or_else(|| p.text_at(&["GlobalID"])),
         name: p.text_at(&["Name"]),
         trading_name: p.text_at(&["SpecifiedLegalOrganization", "TradingBusinessName"]),

@@ -433,10 +433,11 @@ pub fn check(d: &Doc) -> Vec<Finding> {
             fail("BR-53", format!("the VAT total in the accounting currency {tc} (BT-111) is missing"));
         }
     }
-    // (Asked of the seller party when it is there; its VAT identifier's element counts.)
+    // (Asked of the seller's role element when it is there, with or without its party; the
+    // VAT identifier's element counts.)
     let vat_element =
         d.seller.tax_schemes.iter().any(|(s, _)| if cii { s == "VA" } else { s.trim().eq_ignore_ascii_case("VAT") });
-    if d.seller.given
+    if d.seller.role
         && missing(&d.seller.legal_id)
         && missing(&d.seller.vat_id)
         && missing(&d.seller.id)

@@ -448,6 +448,21 @@ fn every_rule_fires_on_its_defect_and_a_valid_document_passes() {
     assert_eq!(checked, 77);
 }
 
+/// BR-CO-26 is asked of the seller's role element: with its party removed whole, the seller
+/// has no identifier at all (the official rules fire; PEPPOL's R020, asked of the party, does
+/// not).
+#[test]
+fn a_seller_role_without_its_party_breaks_br_co_26() {
+    let ubl = own_document("cli__einvoice__ubl_invoice_multi_rate.snap");
+    let (open, close) = ("<cac:AccountingSupplierParty>", "</cac:AccountingSupplierParty>");
+    let (a, b) = (ubl.find(open).unwrap() + open.len(), ubl.find(close).unwrap());
+    let without = format!("{}{}", &ubl[..a], &ubl[b..]);
+    let rules = rules_of_text(&without);
+    assert!(rules.iter().any(|r| r == "BR-CO-26"), "{rules:?}");
+    assert!(!rules.iter().any(|r| r == "PEPPOL-EN16931-R020"), "{rules:?}");
+    assert!(!rules_of_text(&ubl).iter().any(|r| r == "BR-CO-26"));
+}
+
 #[test]
 fn category_rules_follow_the_identifiers_and_rates_each_category_needs() {
     let ubl = own_document("cli__einvoice__ubl_invoice_multi_rate.snap");
