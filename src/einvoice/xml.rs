@@ -2,10 +2,10 @@
 //! [`Node`]s whose names, and texts and attribute values without references, borrow the
 //! document; the nodes, their attribute lists and the few texts that had to be decoded live in
 //! an [`Arena`] the caller owns and reuses, so that a document costs no allocation per element
-//! and its tree is freed at once. Only what an e-invoice is made of is read: elements, attributes, text, CDATA,
-//! comments and processing instructions (skipped). A document with a DOCTYPE is refused, and no
-//! entity but the five predefined ones and character references is resolved, so no external
-//! entity can be reached. The document must be UTF-8 (UBL and CII are).
+//! and its tree is freed at once. Only what an e-invoice is made of is read: elements,
+//! attributes, text, CDATA, comments and processing instructions (skipped). A document with a
+//! DOCTYPE is refused, and no entity but the five predefined ones and character references is
+//! resolved, so no external entity can be reached. The document must be UTF-8 (UBL and CII are).
 
 use std::borrow::Cow;
 
