@@ -113,13 +113,15 @@ fn load(text: &'static str) -> Model {
             }
             "leaf" => {
                 let base = Base::of(fields.next().unwrap_or(""));
-                let attributes = fields
+                let mut attributes: Vec<Attribute> = fields
                     .map(|a| {
                         let (a, fixed) = a.split_once('=').map_or((a, None), |(a, v)| (a, Some(v)));
                         let (name, required) = a.strip_suffix('!').map_or((a, false), |a| (a, true));
                         Attribute { name, required, fixed }
                     })
                     .collect();
+                // The required ones first: an element is asked for those only.
+                attributes.sort_by_key(|a| !a.required);
                 named.push((name, Named::Done(Kind::Leaf { base, attributes })));
             }
             "any" => named.push((name, Named::Done(Kind::Any))),
@@ -251,8 +253,8 @@ fn element<'a>(model: &Model, n: &'a Node<'a>, kind: usize, w: &mut Walk<'a>, ou
             if let Some(c) = n.children.first() {
                 out.push(format!("{}: <{}> inside; the schema gives <{}> text only", at(path), c.name, n.name));
             }
-            for a in attributes {
-                if a.required && n.attr(a.name).is_none() {
+            for a in attributes.iter().take_while(|a| a.required) {
+                if n.attr(a.name).is_none() {
                     out.push(format!(
                         "{}: the attribute `{}`, which the schema requires, is missing",
                         at(path),
