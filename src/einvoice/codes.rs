@@ -63,16 +63,13 @@ const SOURCES: &[(List, &str)] = &[
     (List::Eas, include_str!("codes/eas.txt")),
 ];
 
-/// Every list's codes as a set, at the index of its [`List`] (read once).
+/// Every list's codes as a set, at the index of its [`List`] (read once; [`SOURCES`] lists
+/// them in the order of [`List`], a test holds it).
 static LISTS: LazyLock<Vec<rustc_hash::FxHashSet<&'static str>>> = LazyLock::new(|| {
-    let mut lists: Vec<(List, rustc_hash::FxHashSet<&'static str>)> = SOURCES
+    SOURCES
         .iter()
-        .map(|&(list, text)| {
-            (list, text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect())
-        })
-        .collect();
-    lists.sort_by_key(|(list, _)| *list as usize);
-    lists.into_iter().map(|(_, codes)| codes).collect()
+        .map(|&(_, text)| text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect())
+        .collect()
 });
 
 /// Whether `code` is in `list`, as the rules test it: the code with the spaces around it
@@ -94,16 +91,16 @@ pub fn has(list: List, code: &str) -> bool {
     LISTS.get(list as usize).is_some_and(|codes| codes.contains(code))
 }
 
-/// The codes of `list`, sorted.
-pub fn codes(list: List) -> Vec<&'static str> {
-    let mut codes: Vec<&'static str> = LISTS.get(list as usize).map_or(Vec::new(), |c| c.iter().copied().collect());
-    codes.sort_unstable();
-    codes
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The codes of `list`, sorted.
+    fn codes(list: List) -> Vec<&'static str> {
+        let mut codes: Vec<&'static str> = LISTS.get(list as usize).map_or(Vec::new(), |c| c.iter().copied().collect());
+        codes.sort_unstable();
+        codes
+    }
 
     #[test]
     fn every_list_reads_and_answers() {

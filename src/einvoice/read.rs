@@ -87,8 +87,7 @@ fn tree_facts(root: &Node) -> (Vec<String>, usize) {
     ];
     let cii = root.name == "CrossIndustryInvoice";
     let (mut currencies, mut empty): (Vec<&str>, _) = (Vec::new(), 0);
-    let mut stack = vec![root];
-    while let Some(n) = stack.pop() {
+    for n in root.elements() {
         if cii {
             if let Some(c) = n.attr("currencyID") {
                 currencies.push(c);
@@ -100,7 +99,6 @@ fn tree_facts(root: &Node) -> (Vec<String>, usize) {
         if n.children.is_empty() && n.text.trim().is_empty() {
             empty += 1;
         }
-        stack.extend(n.children.iter());
     }
     currencies.sort_unstable();
     currencies.dedup();

@@ -72,17 +72,6 @@ fn no_children(n: &Node, what: &str, rules: &[(&'static str, &[&str])], out: &mu
     }
 }
 
-/// Every element of the tree, each once, in document order (as [`walk`], without the parents
-/// and without a list of them all).
-fn elements<'a, 'x>(root: &'a Node<'x>) -> impl Iterator<Item = &'a Node<'x>> {
-    let mut stack = vec![root];
-    std::iter::from_fn(move || {
-        let n = stack.pop()?;
-        stack.extend(n.children.iter().rev());
-        Some(n)
-    })
-}
-
 /// Every element of the tree, each once, with its parent.
 fn walk<'a, 'x>(root: &'a Node<'x>) -> Vec<(&'a Node<'x>, Option<&'a Node<'x>>)> {
     let mut out = Vec::new();
@@ -157,7 +146,7 @@ pub fn ubl(root: &Node) -> Vec<SyntaxFinding> {
     let supplier_names: Vec<&str> =
         nodes(root, &[SUPPLIER, "Party", "PartyLegalEntity", "RegistrationName"]).iter().map(|n| n.text).collect();
     let mut sepa_ids = 0;
-    for n in elements(root) {
+    for n in root.elements() {
         match n.name {
             "PartyIdentification" => {
                 sepa_ids +=

@@ -55,6 +55,15 @@ impl<'a> Node<'a> {
     pub fn code_at(&self, path: &[&str]) -> Option<String> {
         self.at(path).map(|n| n.text.trim().to_string())
     }
+    /// This element and every element below it, each once, in document order.
+    pub fn elements<'n>(&'n self) -> impl Iterator<Item = &'n Node<'a>> + 'n {
+        let mut stack = vec![self];
+        std::iter::from_fn(move || {
+            let n = stack.pop()?;
+            stack.extend(n.children.iter().rev());
+            Some(n)
+        })
+    }
     /// An attribute, by its local name.
     pub fn attr(&self, name: &str) -> Option<&str> {
         self.attrs.iter().find(|(k, _)| same(local(k), name)).map(|(_, v)| *v)
