@@ -2,6 +2,7 @@
 //! code per line after a `#` header naming the list, its source and the rules that use it),
 //! compiled in and read once.
 
+use super::xml::XmlTrim;
 use std::sync::LazyLock;
 
 /// A code list.
@@ -82,7 +83,7 @@ pub fn has(list: List, code: &str) -> bool {
         }
         code
     } else {
-        let code = code.trim();
+        let code = code.xml_trim();
         if code.contains(char::is_whitespace) {
             return false;
         }

@@ -4,6 +4,7 @@
 //! seller and buyer, as the official rules do (mostly the postal address's country; Norway,
 //! Italy and Greece by the VAT identifier's prefix first).
 
+use super::xml::XmlTrim;
 use rust_decimal::Decimal;
 
 use super::{Doc, Kind, Party};
@@ -11,7 +12,7 @@ use crate::model::ident::{digits as all_digits, se_orgnr as swedish_org_ok};
 
 /// A trimmed, non-blank text.
 fn given(v: &Option<String>) -> Option<&str> {
-    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+    v.as_deref().map(str::xml_trim).filter(|s| !s.is_empty())
 }
 
 fn country(p: &Party) -> Option<String> {
@@ -37,7 +38,7 @@ fn buyer_country(d: &Doc) -> Option<String> {
 
 /// XPath `number(s) != NaN`: an optionally signed decimal number, blanks around allowed.
 fn is_number(s: &str) -> bool {
-    let t = s.trim();
+    let t = s.xml_trim();
     let t = t.strip_prefix(['-', '+']).unwrap_or(t);
     let (int, frac) = t.split_once('.').unwrap_or((t, ""));
     (!int.is_empty() || !frac.is_empty())
@@ -169,7 +170,7 @@ fn germany(d: &Doc, fail: &mut impl FnMut(&str, String)) {
         .filter_map(|a| a.category.as_deref())
         .chain(d.lines.iter().filter_map(|l| l.category.as_deref()))
         .any(|c| CODES.contains(&c));
-    let identified = d.tax_rep.is_some() || d.seller.tax_schemes.iter().any(|(_, id)| !id.trim().is_empty());
+    let identified = d.tax_rep.is_some() || d.seller.tax_schemes.iter().any(|(_, id)| !id.xml_trim().is_empty());
     if vat_codes && !identified {
         fail(
             "DE-R-016",
@@ -177,7 +178,7 @@ fn germany(d: &Doc, fail: &mut impl FnMut(&str, String)) {
         );
     }
     const TYPES: &[&str] = &["326", "380", "384", "389", "381", "875", "876", "877"];
-    if !d.type_code.as_deref().is_some_and(|t| TYPES.contains(&t.trim())) {
+    if !d.type_code.as_deref().is_some_and(|t| TYPES.contains(&t.xml_trim())) {
         fail(
             "DE-R-017",
             format!("{de}: the type code should be 326, 380, 384, 389, 381, 875, 876 or 877, not {:?}", d.type_code),
@@ -186,7 +187,7 @@ fn germany(d: &Doc, fail: &mut impl FnMut(&str, String)) {
     if let Some(terms) = d.payment_terms.as_deref().filter(|t| !skonto_ok(t)) {
         fail(
             "DE-R-018",
-            format!("{de}: cash discount lines of the payment terms (BT-20) must read `#SKONTO#TAGE=N#PROZENT=N.NN#` and end with a line break: `{}`", terms.trim()),
+            format!("{de}: cash discount lines of the payment terms (BT-20) must read `#SKONTO#TAGE=N#PROZENT=N.NN#` and end with a line break: `{}`", terms.xml_trim()),
         );
     }
     let mut names: Vec<&str> = Vec::new();
@@ -201,7 +202,7 @@ fn germany(d: &Doc, fail: &mut impl FnMut(&str, String)) {
             fail("DE-R-T02", format!("{de}: the external document location `{u}` (BT-124) is not an absolute URL"));
         }
     }
-    if d.type_code.as_deref().map(str::trim) == Some("384")
+    if d.type_code.as_deref().map(str::xml_trim) == Some("384")
         && d.preceding_invoice.is_none()
         && d.preceding_without_id == 0
     {
@@ -264,7 +265,7 @@ fn germany(d: &Doc, fail: &mut impl FnMut(&str, String)) {
         fail("DE-R-014", format!("{de}: every VAT breakdown row needs its rate (BT-119)"));
     }
     for p in &d.payments {
-        let code = p.code.as_deref().map(str::trim).unwrap_or("");
+        let code = p.code.as_deref().map(str::xml_trim).unwrap_or("");
         match code {
             "30" | "58" => {
                 if !p.account_given {
@@ -335,7 +336,7 @@ fn netherlands(d: &Doc, fail: &mut impl FnMut(&str, String)) {
     if d.seller.postal_address && !address_complete(&d.seller) {
         fail("NL-R-002", format!("{nl}: the seller's address needs street, city and post code"));
     }
-    let kvk = |p: &Party| matches!(p.legal_id_scheme.as_deref().map(str::trim), Some("0106" | "0190"));
+    let kvk = |p: &Party| matches!(p.legal_id_scheme.as_deref().map(str::xml_trim), Some("0106" | "0190"));
     if d.seller.legal_id.is_some() && !kvk(&d.seller) {
         fail("NL-R-003", format!("{nl}: the seller's legal registration must be a KVK (0106) or OIN (0190) number"));
     }
@@ -350,7 +351,7 @@ fn netherlands(d: &Doc, fail: &mut impl FnMut(&str, String)) {
             );
         }
         for p in &d.payments {
-            let code = p.code.as_deref().map(str::trim).unwrap_or("");
+            let code = p.code.as_deref().map(str::xml_trim).unwrap_or("");
             if !matches!(code, "30" | "48" | "49" | "57" | "58" | "59") {
                 fail(
                     "NL-R-008",
@@ -456,19 +457,19 @@ fn sweden(d: &Doc, fail: &mut impl FnMut(&str, String)) {
         if !swedish_org_ok(org) {
             fail("SE-R-013", format!("{se}: organisation number `{org}` has a wrong check digit (Luhn)"));
         }
-        for (_, id) in d.seller.tax_schemes.iter().filter(|(s, _)| !s.trim().eq_ignore_ascii_case("VAT")) {
-            if id.trim().to_uppercase() != "GODKÄND FÖR F-SKATT" {
+        for (_, id) in d.seller.tax_schemes.iter().filter(|(s, _)| !s.xml_trim().eq_ignore_ascii_case("VAT")) {
+            if id.xml_trim().to_uppercase() != "GODKÄND FÖR F-SKATT" {
                 fail("SE-R-005", format!("{se}: the tax registration must read `Godkänd för F-skatt`, not `{id}`"));
             }
         }
     }
     let buyer_se = country(&d.buyer).as_deref() == Some("SE");
     for p in &d.payments {
-        let code = p.code.as_deref().map(str::trim).unwrap_or("");
-        let giro = p.bic.as_deref().map(str::trim);
+        let code = p.code.as_deref().map(str::xml_trim).unwrap_or("");
+        let giro = p.bic.as_deref().map(str::xml_trim);
         if code == "30" {
             if let Some(acc) = &p.account {
-                let n = acc.trim().chars().count();
+                let n = acc.xml_trim().chars().count();
                 match giro {
                     Some("SE:PLUSGIRO") => {
                         if !is_number(acc) {
@@ -513,7 +514,7 @@ fn denmark(d: &Doc, fail: &mut impl FnMut(&str, String)) {
     if given(&d.seller.legal_id).is_none() {
         fail("DK-R-002", format!("{dk}: the legal registration (CVR number, BT-30) must be given"));
     }
-    if d.seller.legal_id.is_some() && d.seller.legal_id_scheme.as_deref().map(str::trim) != Some("0184") {
+    if d.seller.legal_id.is_some() && d.seller.legal_id_scheme.as_deref().map(str::xml_trim) != Some("0184") {
         fail("DK-R-014", format!("{dk}: the legal registration must have scheme 0184 (CVR)"));
     }
     if d.kind == Kind::CreditNote && buyer_dk && d.totals.payable.is_some_and(|p| p < Decimal::ZERO) {
@@ -522,7 +523,7 @@ fn denmark(d: &Doc, fail: &mut impl FnMut(&str, String)) {
     if !buyer_dk {
         return;
     }
-    if d.buyer.legal_id.is_some() && d.buyer.legal_id_scheme.as_deref().map(str::trim) != Some("0184") {
+    if d.buyer.legal_id.is_some() && d.buyer.legal_id_scheme.as_deref().map(str::xml_trim) != Some("0184") {
         fail("DK-R-017", format!("{dk}, Danish buyer: the buyer's legal registration must have scheme 0184 (CVR)"));
     }
     for a in d
@@ -533,7 +534,7 @@ fn denmark(d: &Doc, fail: &mut impl FnMut(&str, String)) {
     {
         if a.0.as_deref() == Some("ZZZ") {
             let r = a.1.as_deref().unwrap_or("");
-            let four = r.trim().len() == 4 && all_digits(r.trim());
+            let four = r.xml_trim().len() == 4 && all_digits(r.xml_trim());
             let hashed = r.contains('#') && !r.starts_with('#') && !r.ends_with('#');
             if !(four || hashed) {
                 fail("DK-R-004", format!("{dk}: a non-VAT tax (reason code ZZZ) needs its 4-digit category or a `#` inside the reason, not `{r}`"));
@@ -550,7 +551,7 @@ fn denmark(d: &Doc, fail: &mut impl FnMut(&str, String)) {
         if !matches!(code, "1" | "10" | "31" | "42" | "48" | "49" | "50" | "58" | "59" | "93" | "97") {
             fail("DK-R-005", format!("{dk}: payment means code `{code}` is not one Denmark allows"));
         }
-        if matches!(code, "31" | "42") && (acc.trim().is_empty() || given(&p.bic).is_none()) {
+        if matches!(code, "31" | "42") && (acc.xml_trim().is_empty() || given(&p.bic).is_none()) {
             fail("DK-R-006", format!("{dk}: payment means {code} needs the bank account and its registration number"));
         }
         if code == "49" && !p.mandate.as_ref().is_some_and(|m| m.0.is_some() && m.1.is_some()) {
@@ -588,7 +589,7 @@ fn iceland(d: &Doc, fail: &mut impl FnMut(&str, String)) {
         return;
     }
     let is = "Icelandic seller";
-    if !matches!(d.type_code.as_deref().map(str::trim), Some("380" | "381")) {
+    if !matches!(d.type_code.as_deref().map(str::xml_trim), Some("380" | "381")) {
         fail("IS-R-001", format!("{is}: the type code should be 380 or 381"));
     }
     if d.seller.legal_id.is_none() || d.seller.legal_id_scheme.as_deref() != Some("0196") {
@@ -675,7 +676,7 @@ fn greece(d: &Doc, fail: &mut impl FnMut(&str, String)) {
     // GR-R-009 looks at the seller alone (its VAT prefix, else its address).
     if greek(vat_prefix(&d.seller).or_else(|| country(&d.seller))) {
         if let Some((id, scheme)) = &d.seller.endpoint {
-            if scheme != "9933" || !greek_tin_ok(id.trim()) {
+            if scheme != "9933" || !greek_tin_ok(id.xml_trim()) {
                 fail(
                     "GR-R-009",
                     format!("{gr}: the electronic address must be the TIN under scheme 9933, not `{id}` ({scheme})"),
@@ -696,7 +697,7 @@ fn greece(d: &Doc, fail: &mut impl FnMut(&str, String)) {
         let tin = seg[0];
         let matches_tin =
             Some(tin.to_string()) == vat_tin(Some(&d.seller)) || Some(tin.to_string()) == vat_tin(d.tax_rep.as_ref());
-        if !(tin.trim().len() == 9 && greek_tin_ok(tin) && matches_tin) {
+        if !(tin.xml_trim().len() == 9 && greek_tin_ok(tin) && matches_tin) {
             fail("GR-R-001-2", format!("{gr}: the invoice number's first segment `{tin}` must be the seller's (or tax representative's) TIN"));
         }
         let date = seg.get(1).copied().unwrap_or("");
@@ -714,8 +715,8 @@ fn greece(d: &Doc, fail: &mut impl FnMut(&str, String)) {
             );
         }
         let serial = seg.get(2).copied().unwrap_or("");
-        if !(all_digits(serial.trim())
-            || is_number(serial) && serial.trim().parse::<f64>().is_ok_and(|v| v >= 0.0 && v.fract() == 0.0))
+        if !(all_digits(serial.xml_trim())
+            || is_number(serial) && serial.xml_trim().parse::<f64>().is_ok_and(|v| v >= 0.0 && v.fract() == 0.0))
         {
             fail(
                 "GR-R-001-4",
@@ -781,7 +782,7 @@ fn greece(d: &Doc, fail: &mut impl FnMut(&str, String)) {
             fail("GR-R-006", format!("{gr}, Greek buyer: the buyer's VAT identifier must be EL and a valid TIN"));
         }
         if let Some((id, scheme)) = &d.buyer.endpoint {
-            if scheme != "9933" || !greek_tin_ok(id.trim()) {
+            if scheme != "9933" || !greek_tin_ok(id.xml_trim()) {
                 fail(
                     "GR-R-010",
                     format!("{gr}, Greek buyer: the buyer's electronic address must be the TIN under scheme 9933"),

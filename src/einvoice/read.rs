@@ -15,7 +15,7 @@ pub use super::xml::{parse, too_large, Arena, Node, ReadError, MAX_DEPTH, MAX_DO
 pub type SyntaxIssues = Vec<(String, String)>;
 
 fn dec(n: Option<&Node>, path: &str, issues: &mut SyntaxIssues) -> Option<Decimal> {
-    let t = n?.text.trim();
+    let t = n?.trimmed();
     if t.is_empty() {
         return None;
     }
@@ -31,7 +31,7 @@ fn dec(n: Option<&Node>, path: &str, issues: &mut SyntaxIssues) -> Option<Decima
 /// A CII date: the text of a `DateTimeString` as an ISO date when it reads YYYYMMDD (any other
 /// text as written).
 fn date102(n: Option<&Node>) -> Option<String> {
-    let t = n?.text.trim().to_string();
+    let t = n?.trimmed().to_string();
     if t.len() == 8 && t.bytes().all(|b| b.is_ascii_digit()) {
         Some(format!("{}-{}-{}", &t[0..4], &t[4..6], &t[6..8]))
     } else if t.is_empty() {
@@ -96,7 +96,7 @@ fn tree_facts(root: &Node) -> (Vec<String>, usize) {
             // A UBL amount without its currency has the empty one (no ISO 4217 code).
             currencies.push(n.attr("currencyID").unwrap_or(""));
         }
-        if n.children.is_empty() && n.text.trim().is_empty() {
+        if n.children.is_empty() && n.trimmed().is_empty() {
             empty += 1;
         }
     }
@@ -135,14 +135,14 @@ fn ubl_party_node(p: &Node) -> Party {
             .all("PartyIdentification")
             .filter_map(|i| i.child("ID"))
             .find(|i| i.attr("schemeID") != Some("SEPA"))
-            .map(|i| i.text.trim().to_string())
+            .map(|i| i.trimmed().to_string())
             .filter(|t| !t.is_empty()),
         name: p.text_at(&["PartyLegalEntity", "RegistrationName"]),
         trading_name: p.text_at(&["PartyName", "Name"]),
         legal_id: p.text_at(&["PartyLegalEntity", "CompanyID"]),
         endpoint: p
             .child("EndpointID")
-            .map(|e| (e.text.trim().to_string(), e.attr("schemeID").unwrap_or("").to_string())),
+            .map(|e| (e.trimmed().to_string(), e.attr("schemeID").unwrap_or("").to_string())),
         postal_address: p.child("PostalAddress").is_some(),
         street: p.text_at(&["PostalAddress", "StreetName"]),
         city: p.text_at(&["PostalAddress", "CityName"]),
@@ -275,7 +275,7 @@ fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
                 item.into_iter()
                     .flat_map(|i| i.all(name))
                     .filter_map(|n| n.child(inner))
-                    .map(|n| (n.text.trim().to_string(), n.attr(attr).map(str::to_string)))
+                    .map(|n| (n.trimmed().to_string(), n.attr(attr).map(str::to_string)))
                     .collect()
             };
             Line {
@@ -393,7 +393,7 @@ fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
             .flat_map(|p| p.all("PartyIdentification"))
             .filter_map(|i| i.child("ID"))
             .find(|i| i.attr("schemeID") == Some("SEPA"))
-            .map(|i| i.text.trim().to_string()),
+            .map(|i| i.trimmed().to_string()),
         invoice_period: ubl_period(root.child("InvoicePeriod")),
         tax_point_date: root.text_at(&["TaxPointDate"]),
         tax_point_code: root.text_at(&["InvoicePeriod", "DescriptionCode"]),
@@ -431,7 +431,7 @@ fn cii_party(p: Option<&Node>) -> Party {
         endpoint: p.child("URIUniversalCommunication").map(|u| {
             let id = u.child("URIID");
             (
-                id.map_or(String::new(), |e| e.text.trim().to_string()),
+                id.map_or(String::new(), |e| e.trimmed().to_string()),
                 id.and_then(|e| e.attr("schemeID")).unwrap_or("").to_string(),
             )
         }),
@@ -459,9 +459,9 @@ fn cii_party(p: Option<&Node>) -> Party {
     for r in p.all("SpecifiedTaxRegistration") {
         let id = r.child("ID");
         if let Some(i) = id {
-            party.tax_schemes.push((i.attr("schemeID").unwrap_or("").to_string(), i.text.trim().to_string()));
+            party.tax_schemes.push((i.attr("schemeID").unwrap_or("").to_string(), i.trimmed().to_string()));
         }
-        let text = id.map(|i| i.text.trim().to_string()).filter(|t| !t.is_empty());
+        let text = id.map(|i| i.trimmed().to_string()).filter(|t| !t.is_empty());
         match id.and_then(|i| i.attr("schemeID")) {
             Some("VA") => party.vat_id = text,
             Some("FC") => party.tax_registration_id = text,
@@ -642,13 +642,13 @@ fn cii(root: &Node, issues: &mut SyntaxIssues) -> Doc {
             standard_ids: product
                 .into_iter()
                 .flat_map(|p| p.all("GlobalID"))
-                .map(|g| (g.text.trim().to_string(), g.attr("schemeID").map(str::to_string)))
+                .map(|g| (g.trimmed().to_string(), g.attr("schemeID").map(str::to_string)))
                 .collect(),
             classifications: product
                 .into_iter()
                 .flat_map(|p| p.all("DesignatedProductClassification"))
                 .filter_map(|c| c.child("ClassCode"))
-                .map(|c| (c.text.trim().to_string(), c.attr("listID").map(str::to_string)))
+                .map(|c| (c.trimmed().to_string(), c.attr("listID").map(str::to_string)))
                 .collect(),
             origin_country: l.text_at(&["SpecifiedTradeProduct", "OriginTradeCountry", "ID"]),
             price_discount: dec(
@@ -714,7 +714,7 @@ fn cii(root: &Node, issues: &mut SyntaxIssues) -> Doc {
             .into_iter()
             .flat_map(|a| a.all("AdditionalReferencedDocument"))
             .filter(|r| r.text_at(&["TypeCode"]).as_deref() == Some("130"))
-            .filter_map(|r| r.child("ReferenceTypeCode").map(|c| c.text.trim().to_string()))
+            .filter_map(|r| r.child("ReferenceTypeCode").map(|c| c.trimmed().to_string()))
             .collect(),
         amount_currencies: Some(currencies),
         empty_elements: Some(empty),

@@ -4,6 +4,7 @@
 //! documents the PEPPOL-EN16931 rules on references and electronic addresses. The official
 //! Schematron is the authority; these run on every document before it is written.
 
+use super::xml::XmlTrim;
 use rust_decimal::Decimal;
 
 use super::codes::{self, List};
@@ -90,7 +91,7 @@ fn charge_cat(a: &super::AllowanceCharge) -> Option<&str> {
 }
 
 fn nonempty(v: &Option<String>) -> bool {
-    v.as_deref().is_some_and(|s| !s.trim().is_empty())
+    v.as_deref().is_some_and(|s| !s.xml_trim().is_empty())
 }
 
 /// Checks a document; an empty result means no rule broke. Every rule is evaluated on its
@@ -191,7 +192,7 @@ pub fn check(d: &Doc) -> Vec<Finding> {
     }
     for l in &d.lines {
         let at = format!("line {}", if l.id.is_empty() { "?" } else { &l.id });
-        if l.id.trim().is_empty() {
+        if l.id.xml_trim().is_empty() {
             fail("BR-21", "an invoice line has no identifier (BT-126)".into());
         }
         if l.quantity.is_none() {
@@ -257,10 +258,10 @@ pub fn check(d: &Doc) -> Vec<Finding> {
                 fail("BR-54", format!("{at}: an item attribute (BG-32) lacks its name or its value"));
             }
         }
-        if l.standard_ids.iter().any(|(_, s)| s.as_deref().is_none_or(|s| s.trim().is_empty())) {
+        if l.standard_ids.iter().any(|(_, s)| s.as_deref().is_none_or(|s| s.xml_trim().is_empty())) {
             fail("BR-64", format!("{at}: the item standard identifier (BT-157) has no scheme"));
         }
-        if l.classifications.iter().any(|(_, s)| s.as_deref().is_none_or(|s| s.trim().is_empty())) {
+        if l.classifications.iter().any(|(_, s)| s.as_deref().is_none_or(|s| s.xml_trim().is_empty())) {
             fail("BR-65", format!("{at}: the item classification identifier (BT-158) has no scheme"));
         }
         if peppol && (l.price.is_none() || l.net_amount.is_none()) {
@@ -436,7 +437,10 @@ pub fn check(d: &Doc) -> Vec<Finding> {
     // (Asked of the seller's role element when it is there, with or without its party; the
     // VAT identifier's element counts.)
     let vat_element =
-        d.seller.tax_schemes.iter().any(|(s, _)| if cii { s == "VA" } else { s.trim().eq_ignore_ascii_case("VAT") });
+        d.seller
+            .tax_schemes
+            .iter()
+            .any(|(s, _)| if cii { s == "VA" } else { s.xml_trim().eq_ignore_ascii_case("VAT") });
     if d.seller.role
         && missing(&d.seller.legal_id)
         && missing(&d.seller.vat_id)
@@ -561,7 +565,7 @@ pub fn check(d: &Doc) -> Vec<Finding> {
         fail("BR-57", "the deliver-to address (BG-15) has no country code (BT-80)".into());
     }
     for p in &d.payments {
-        if let Some(card) = p.card.as_deref().filter(|c| c.trim().chars().count() > 10) {
+        if let Some(card) = p.card.as_deref().filter(|c| c.xml_trim().chars().count() > 10) {
             fail(
                 "BR-51",
                 format!(
@@ -569,7 +573,7 @@ pub fn check(d: &Doc) -> Vec<Finding> {
                 ),
             );
         }
-        let code = p.code.as_deref().map(str::trim);
+        let code = p.code.as_deref().map(str::xml_trim);
         if missing(&p.code) {
             fail("BR-49", "a payment instruction (BG-16) has no payment means type code (BT-81)".into());
         }
@@ -588,7 +592,7 @@ pub fn check(d: &Doc) -> Vec<Finding> {
     }
     for (who, rule, p) in [("seller", "BR-62", &d.seller), ("buyer", "BR-63", &d.buyer)] {
         if let Some((_, scheme)) = &p.endpoint {
-            if scheme.trim().is_empty() {
+            if scheme.xml_trim().is_empty() {
                 fail(rule, format!("the {who} electronic address has no scheme identifier"));
             } else if !codes::has(List::Eas, scheme) {
                 fail("BR-CL-25", format!("the {who} electronic address scheme `{scheme}` is not in the EAS list"));
@@ -692,13 +696,13 @@ pub fn check(d: &Doc) -> Vec<Finding> {
             fail("BR-CL-23", format!("line {}: unit code `{u}` is not in UN/ECE Recommendation 20 or 21", l.id));
         }
         for (_, scheme) in &l.standard_ids {
-            if let Some(s) = scheme.as_deref().filter(|s| !s.trim().is_empty() && !codes::has(List::Icd, s)) {
+            if let Some(s) = scheme.as_deref().filter(|s| !s.xml_trim().is_empty() && !codes::has(List::Icd, s)) {
                 fail("BR-CL-21", format!("line {}: standard identifier scheme `{s}` is not an ISO 6523 ICD", l.id));
             }
         }
         for (_, scheme) in &l.classifications {
             if let Some(s) =
-                scheme.as_deref().filter(|s| !s.trim().is_empty() && !codes::has(List::ItemClassification, s))
+                scheme.as_deref().filter(|s| !s.xml_trim().is_empty() && !codes::has(List::ItemClassification, s))
             {
                 fail("BR-CL-13", format!("line {}: classification scheme `{s}` is not in UNTDID 7143", l.id));
             }
@@ -742,7 +746,7 @@ fn categories(d: &Doc, fail: &mut impl FnMut(&str, String)) {
     let has = |p: Option<&super::Party>, vat_only: bool| {
         p.is_some_and(|p| {
             p.tax_schemes.iter().any(|(s, _)| match (cii, vat_only) {
-                (false, true) => s.trim().eq_ignore_ascii_case("VAT"),
+                (false, true) => s.xml_trim().eq_ignore_ascii_case("VAT"),
                 (false, false) => true,
                 (true, true) => s == "VA",
                 (true, false) => s == "VA" || s == "FC",
@@ -1017,14 +1021,14 @@ fn peppol_rules(d: &Doc, fail: &mut impl FnMut(&str, String)) {
     if let Some(n) = d.empty_elements.filter(|n| *n > 0) {
         fail("PEPPOL-EN16931-R008", format!("the document has {n} empty element{}", if n == 1 { "" } else { "s" }));
     }
-    let customization = d.customization.as_deref().unwrap_or("").trim();
+    let customization = d.customization.as_deref().unwrap_or("").xml_trim();
     if !customization.starts_with(super::PEPPOL_CUSTOMIZATION) || customization.contains("::") {
         fail(
             "PEPPOL-EN16931-R004",
             format!("specification identifier `{customization}` must begin with {}", super::PEPPOL_CUSTOMIZATION),
         );
     }
-    let profile = match d.profile.as_deref().map(str::trim) {
+    let profile = match d.profile.as_deref().map(str::xml_trim) {
         Some(
             super::PEPPOL_PROFILE | "urn:peppol:france:billing:regulated" | "urn:peppol:france:billing:non-regulated",
         ) => Some(1),
@@ -1040,7 +1044,7 @@ fn peppol_rules(d: &Doc, fail: &mut impl FnMut(&str, String)) {
             format!("business process `{}` is not an approved identifier", d.profile.as_deref().unwrap_or("")),
         );
     }
-    if let (Some(_), Some(code)) = (profile, d.type_code.as_deref().map(str::trim)) {
+    if let (Some(_), Some(code)) = (profile, d.type_code.as_deref().map(str::xml_trim)) {
         const INVOICE: &[&str] = &[
             "71", "80", "82", "84", "102", "218", "219", "326", "331", "380", "382", "383", "384", "386", "388", "393",
             "395", "553", "575", "623", "780", "817", "870", "875", "876", "877",
@@ -1057,7 +1061,9 @@ fn peppol_rules(d: &Doc, fail: &mut impl FnMut(&str, String)) {
         }
     }
     let german = super::national::german_parties(d);
-    if d.kind == super::Kind::Invoice && matches!(d.type_code.as_deref().map(str::trim), Some("326" | "384")) && !german
+    if d.kind == super::Kind::Invoice
+        && matches!(d.type_code.as_deref().map(str::xml_trim), Some("326" | "384"))
+        && !german
     {
         fail("PEPPOL-EN16931-P0112", "invoice type codes 326 and 384 are only for a German seller and buyer".into());
     }
@@ -1158,7 +1164,7 @@ fn peppol_rules(d: &Doc, fail: &mut impl FnMut(&str, String)) {
         }
     }
     for p in &d.payments {
-        let code = p.code.as_deref().map(str::trim).unwrap_or("");
+        let code = p.code.as_deref().map(str::xml_trim).unwrap_or("");
         if matches!(code, "49" | "59") && p.mandate.as_ref().is_none_or(|m| m.0.is_none()) {
             fail("PEPPOL-EN16931-R061", format!("direct debit ({code}) needs the mandate reference (BT-89)"));
         }
@@ -1171,7 +1177,7 @@ fn peppol_rules(d: &Doc, fail: &mut impl FnMut(&str, String)) {
     }
     super::national::rules(d, fail);
     if let (Some(tc), Some(c)) = (&d.tax_currency, &d.currency) {
-        if tc.trim() == c.trim() {
+        if tc.xml_trim() == c.xml_trim() {
             fail(
                 "PEPPOL-EN16931-R005",
                 format!("the VAT accounting currency {tc} must differ from the invoice currency"),
@@ -1233,7 +1239,7 @@ fn peppol_rules(d: &Doc, fail: &mut impl FnMut(&str, String)) {
             if let Err(problem) = crate::model::ident::check_scheme(scheme, id, false) {
                 fail(
                     problem.rule,
-                    format!("{who} identifier `{}` (scheme {scheme}) is not {}", id.trim(), problem.expected),
+                    format!("{who} identifier `{}` (scheme {scheme}) is not {}", id.xml_trim(), problem.expected),
                 );
             }
         }

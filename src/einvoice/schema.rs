@@ -296,8 +296,8 @@ fn content_only(n: &Node, path: &[&str], out: &mut Vec<String>) {
     if let Some((q, _)) = n.attrs.iter().find(|(q, _)| !foreign(q)) {
         out.push(format!("{}: the attribute `{q}` is not one the schema allows here", path.join("/")));
     }
-    if !n.text.trim().is_empty() {
-        out.push(format!("{}: text `{}` where the schema has elements only", path.join("/"), n.text.trim()));
+    if !n.trimmed().is_empty() {
+        out.push(format!("{}: text `{}` where the schema has elements only", path.join("/"), n.trimmed()));
     }
 }
 

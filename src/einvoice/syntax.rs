@@ -177,7 +177,7 @@ pub fn ubl(root: &Node) -> Vec<SyntaxFinding> {
                 out.push(("UBL-SR-25", "the deliver-to party has more than one name (BT-70)".into()));
             }
             "AllowanceCharge" if n.all("AllowanceChargeReason").count() > 1 => {
-                match n.child("ChargeIndicator").map(|c| c.text.trim()) {
+                match n.child("ChargeIndicator").map(|c| c.trimmed()) {
                     Some("false" | "0") => out.push(("UBL-SR-30", "an allowance has more than one reason".into())),
                     Some("true" | "1") => out.push(("UBL-SR-31", "a charge has more than one reason".into())),
                     _ => {}
@@ -262,7 +262,7 @@ pub fn ubl(root: &Node) -> Vec<SyntaxFinding> {
 
 /// `CII-DT-097`: `^\s*(\d{4})(1[0-2]|0[1-9])(3[01]|[12][0-9]|0[1-9])\s*$`.
 fn yyyymmdd(t: &str) -> bool {
-    let t = t.trim();
+    let t = super::xml::trim(t);
     let b = t.as_bytes();
     if b.len() != 8 || !b.iter().all(u8::is_ascii_digit) {
         return false;
@@ -569,7 +569,7 @@ pub fn cii(root: &Node) -> Vec<SyntaxFinding> {
             continue;
         }
         if name == "DateTimeString" && n.attr("format") == Some("102") && !yyyymmdd(n.text) {
-            out.push(("CII-DT-097", format!("date `{}` of format 102 is not YYYYMMDD", n.text.trim())));
+            out.push(("CII-DT-097", format!("date `{}` of format 102 is not YYYYMMDD", n.trimmed())));
         }
     }
     // The allowances and charges (their own rules, whose contexts no other rule shares).
@@ -627,8 +627,8 @@ fn ubl_syntax(root: &Node) -> Vec<SyntaxFinding> {
     let mut stack: Vec<(&Node, bool)> = vec![(root, false)];
     while let Some((n, in_price)) = stack.pop() {
         match n.name {
-            "PaymentID" => payment_ids.push(n.text.trim()),
-            "PaymentMeansCode" => means_codes.push(n.text.trim()),
+            "PaymentID" => payment_ids.push(n.trimmed()),
+            "PaymentMeansCode" => means_codes.push(n.trimmed()),
             name if name.ends_with("BinaryObject") => {
                 if n.attr("mimeCode").is_none() {
                     out.push(("UBL-DT-06", format!("<{name}> has no mimeCode")));
@@ -640,7 +640,7 @@ fn ubl_syntax(root: &Node) -> Vec<SyntaxFinding> {
             name if name.ends_with("Amount") && !name.ends_with("PriceAmount") && !in_price => {
                 let decimals = n.text.split_once('.').map_or(0, |(_, f)| f.chars().count());
                 if decimals > 2 {
-                    out.push(("UBL-DT-01", format!("<{name}> {} has more than two decimals", n.text.trim())));
+                    out.push(("UBL-DT-01", format!("<{name}> {} has more than two decimals", n.trimmed())));
                 }
             }
             _ => {}
@@ -670,7 +670,7 @@ fn ubl_syntax(root: &Node) -> Vec<SyntaxFinding> {
 /// and DK-R-013 (for a Danish seller and buyer, `danish`). Our writers never break them.
 pub fn peppol(root: &Node, danish: bool) -> Vec<SyntaxFinding> {
     let mut out = Vec::new();
-    let indicator = |a: &Node| a.child("ChargeIndicator").map_or(String::new(), |c| c.text.trim().to_string());
+    let indicator = |a: &Node| a.child("ChargeIndicator").map_or(String::new(), |c| c.trimmed().to_string());
     let lines: Vec<&Node> =
         root.children.iter().filter(|c| c.name == "InvoiceLine" || c.name == "CreditNoteLine").collect();
     for a in root.all("AllowanceCharge").chain(lines.iter().flat_map(|l| l.all("AllowanceCharge"))) {

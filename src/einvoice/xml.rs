@@ -42,18 +42,25 @@ impl<'a> Node<'a> {
     pub fn at(&self, path: &[&str]) -> Option<&Node<'a>> {
         path.iter().try_fold(self, |n, p| n.child(p))
     }
+    /// Its text without the XML whitespace around it (what XPath's `normalize-space` keeps of
+    /// the ends: space, tab, CR and LF only — a no-break space is text).
+    pub fn trimmed(&self) -> &'a str {
+        trim(self.text)
+    }
     /// The trimmed text at a path, when not empty.
     pub fn text_at(&self, path: &[&str]) -> Option<String> {
-        self.at(path).map(|n| n.text.trim().to_string()).filter(|t| !t.is_empty())
+        self.at(path).map(|n| n.trimmed().to_string()).filter(|t| !t.is_empty())
     }
-    /// The text at a path as written but for leading whitespace, when not blank.
+    /// The text at a path as written but for leading XML whitespace, when not blank.
     pub fn text_kept_at(&self, path: &[&str]) -> Option<String> {
-        self.at(path).map(|n| n.text.trim_start().to_string()).filter(|t| !t.is_empty())
+        self.at(path)
+            .map(|n| n.text.trim_start_matches(|c: char| c.is_ascii() && blank(c as u8)).to_string())
+            .filter(|t| !t.is_empty())
     }
     /// The trimmed text at a path when the element is there, however empty: a code the rules
     /// check against its list as written (an empty one is in no list).
     pub fn code_at(&self, path: &[&str]) -> Option<String> {
-        self.at(path).map(|n| n.text.trim().to_string())
+        self.at(path).map(|n| n.trimmed().to_string())
     }
     /// This element and every element below it, each once, in document order.
     pub fn elements<'n>(&'n self) -> impl Iterator<Item = &'n Node<'a>> + 'n {
@@ -178,6 +185,29 @@ fn control(c: u8, at: usize) -> ReadError {
 /// XML whitespace.
 fn blank(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// [`trim`] as a method of text: how the rules trim a value (XPath's white space, not
+/// Unicode's).
+pub(crate) trait XmlTrim {
+    /// The text without the XML whitespace at its ends.
+    fn xml_trim(&self) -> &str;
+}
+
+impl XmlTrim for str {
+    fn xml_trim(&self) -> &str {
+        trim(self)
+    }
+}
+
+/// `text` without the XML whitespace (space, tab, CR, LF) at its ends; other white space, such
+/// as a no-break space, is text to XML and stays.
+pub(crate) fn trim(text: &str) -> &str {
+    let b = text.as_bytes();
+    let Some(start) = b.iter().position(|&c| !blank(c)) else { return "" };
+    let end = b.iter().rposition(|&c| !blank(c)).map_or(start, |e| e + 1);
+    // Both ends are next to ASCII bytes: character boundaries.
+    &text[start..end]
 }
 
 /// String equality without a call to `memcmp`: names and prefixes are a few bytes, where the

@@ -463,6 +463,31 @@ fn a_seller_role_without_its_party_breaks_br_co_26() {
     assert!(!rules_of_text(&ubl).iter().any(|r| r == "BR-CO-26"));
 }
 
+/// White space is XML's: space, tab, CR and LF. A value of a no-break space is text (XPath's
+/// `normalize-space` keeps it, so the element is not empty), and element-only content holding
+/// one breaks the schema; the same places with a plain space are empty and indentation.
+#[test]
+fn only_xml_white_space_is_blank() {
+    let ubl = own_document("cli__einvoice__ubl_invoice_multi_rate.snap");
+    let reference = "<cbc:BuyerReference>04011000-12345-34</cbc:BuyerReference>";
+    let nbsp = rules_of_text(&edited(&ubl, &[(reference, "<cbc:BuyerReference>\u{a0}</cbc:BuyerReference>")]));
+    assert_eq!(nbsp, Vec::<String>::new());
+    let space = rules_of_text(&edited(&ubl, &[(reference, "<cbc:BuyerReference> </cbc:BuyerReference>")]));
+    // Blank: empty (R008), and the German buyer reference is not given (DE-R-015), as the
+    // official rules say of the same two documents.
+    assert_eq!(space, ["PEPPOL-EN16931-R008", "DE-R-015"]);
+    let order = "<cac:OrderReference>\n    <cbc:ID>";
+    let in_content = edited(&ubl, &[(order, "<cac:OrderReference>\n  \u{a0}  <cbc:ID>")]);
+    let found = invoiceflow::einvoice::check_bytes("case", in_content.as_bytes()).findings;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, "XSD");
+    assert!(found[0].1.contains("OrderReference: text `\u{a0}` where the schema has elements only"), "{found:?}");
+    assert_eq!(
+        rules_of_text(&edited(&ubl, &[(order, "<cac:OrderReference>\n \t\r\n   <cbc:ID>")])),
+        Vec::<String>::new()
+    );
+}
+
 #[test]
 fn category_rules_follow_the_identifiers_and_rates_each_category_needs() {
     let ubl = own_document("cli__einvoice__ubl_invoice_multi_rate.snap");
