@@ -6,6 +6,7 @@
 
 mod csv;
 mod parquet;
+pub use parquet::properties as parquet_properties;
 pub mod proforma;
 mod value;
 
