@@ -71,7 +71,8 @@ pub(crate) fn check_command(a: CheckArgs) -> u8 {
             if r.ok {
                 writeln!(err, "OK   {}", r.file)?;
             } else {
-                writeln!(err, "FAIL {} ({} findings)", r.file, r.findings.len())?;
+                let n = r.findings.len();
+                writeln!(err, "FAIL {} ({n} finding{})", r.file, if n == 1 { "" } else { "s" })?;
                 for (rule, msg) in &r.findings {
                     writeln!(err, "    {rule}: {msg}")?;
                 }

@@ -424,7 +424,7 @@ fn lexical(base: Base, text: &str) -> Option<&'static str> {
     if base == Base::Text {
         return None;
     }
-    let t = text.trim_matches(|c: char| c.is_ascii_whitespace());
+    let t = super::xml::trim(text);
     let ok = match base {
         Base::Decimal => decimal(t),
         Base::Date => date(t).is_some_and(zone),

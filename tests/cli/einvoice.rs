@@ -92,6 +92,7 @@ fn a_doctype_is_refused_and_no_entity_is_resolved() {
     let run = invoiceflow(&["check", &path.display().to_string()]);
     assert_eq!(run.code, 3);
     assert!(run.stderr.contains("XML: documents with a DOCTYPE are refused (no entity is resolved)"), "{}", run.stderr);
+    assert!(run.stderr.contains("evil.xml (1 finding)\n"), "{}", run.stderr);
 }
 
 fn sample_store(dir: &Path) -> PathBuf {
