@@ -463,7 +463,7 @@ impl<'a> Reader<'a> {
     }
 
     fn text(&mut self) -> Result<&'a str, Damaged> {
-        simdutf8::basic::from_utf8(self.take("text cut short")?).map_err(|_| Damaged("text not UTF-8"))
+        utf8(self.take("text cut short")?).ok_or(Damaged("text not UTF-8"))
     }
 
     /// Steps over a cell without reading it into a value.
@@ -656,10 +656,34 @@ pub fn write_cells(w: &mut Writer, cells: &[Cell]) {
     }
 }
 
+/// `bytes` as text when they are UTF-8. A stored text is mostly a few ASCII bytes (a code, an
+/// amount's digits, a name), for which a check of the bytes' high bits costs a fraction of a
+/// UTF-8 validator's set-up; anything else is validated in full.
+fn utf8(bytes: &[u8]) -> Option<&str> {
+    if bytes.is_ascii() {
+        // SAFETY: ASCII is UTF-8.
+        return Some(unsafe { std::str::from_utf8_unchecked(bytes) });
+    }
+    simdutf8::basic::from_utf8(bytes).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::str::FromStr;
+
+    #[test]
+    fn stored_text_is_read_only_when_utf8() {
+        assert_eq!(utf8(b"EUR"), Some("EUR"));
+        assert_eq!(utf8("Hafenstraße 12".as_bytes()), Some("Hafenstraße 12"));
+        assert_eq!(utf8(b""), Some(""));
+        // A lone continuation byte, a cut two-byte character, an overlong encoding.
+        for bad in [&b"a\x80b"[..], &b"Stra\xc3"[..], &b"\xc0\xaf"[..]] {
+            assert_eq!(utf8(bad), None, "{bad:?}");
+        }
+        let mut reader = Reader { b: &[3, b'a', 0xff, b'b'], at: 0 };
+        assert_eq!(reader.text().unwrap_err().0, "text not UTF-8");
+    }
 
     #[test]
     fn rows_read_in_part_step_over_the_rest() {
