@@ -226,6 +226,7 @@ pub fn build_with(
         due_date: Some(s.due_date.clone()).filter(|d| !d.is_empty()),
         type_code: Some(if credit { "381" } else { "380" }.into()),
         currency: Some(currency),
+        currency_written: None,
         buyer_reference,
         order_reference,
         preceding_invoice: opt_text(&s.original_invoice),

@@ -792,6 +792,10 @@ pub struct Doc {
     pub due_date: Option<String>,
     pub type_code: Option<String>,
     pub currency: Option<String>,
+    /// UBL: the invoice currency code as written, when white space around it makes it differ
+    /// from [`Doc::currency`]: the official rules that match amounts to it by their
+    /// `currencyID` (BR-CO-15, PEPPOL-EN16931-R051) compare with the code as written.
+    pub currency_written: Option<String>,
     pub tax_currency: Option<String>,
     pub buyer_reference: Option<String>,
     pub order_reference: Option<String>,
@@ -883,6 +887,7 @@ impl Doc {
         let mut d = self.clone();
         d.syntax = syntax;
         d.amount_currencies = None;
+        d.currency_written = None;
         d.empty_elements = None;
         d.payee = None;
         d.tax_rep = None;

@@ -191,6 +191,8 @@ fn ubl_charge(a: &Node, issues: &mut SyntaxIssues, path: &str) -> LineCharge {
 
 fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
     let cur = root.code_at(&["DocumentCurrencyCode"]);
+    // The code as written, which the rules matching amounts by `currencyID` compare with.
+    let written = root.child("DocumentCurrencyCode").map(|c| c.text);
     let tax_cur = root.text_at(&["TaxCurrencyCode"]);
     let mut vat = Vec::new();
     let (mut vat_total, mut vat_acc, mut breakdown_vat) = (None, None, None);
@@ -198,7 +200,7 @@ fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
     for tt in root.all("TaxTotal") {
         let amount = dec(tt.child("TaxAmount"), "TaxTotal/TaxAmount", issues);
         let c = tt.child("TaxAmount").and_then(|a| a.attr("currencyID"));
-        in_currency += usize::from(c.is_some() && (c == cur.as_deref() || (c == Some("") && cur.is_none())));
+        in_currency += usize::from(c.is_some() && (c == written || (c == Some("") && cur.is_none())));
         if breakdown_vat.is_none() && tt.child("TaxSubtotal").is_some() {
             breakdown_vat = amount;
         }
@@ -344,6 +346,7 @@ fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
         issue_date: root.text_at(&["IssueDate"]),
         due_date: root.text_at(&["DueDate"]).or_else(|| pm.and_then(|p| p.text_at(&["PaymentDueDate"]))),
         type_code: root.code_at(&["InvoiceTypeCode"]).or_else(|| root.code_at(&["CreditNoteTypeCode"])),
+        currency_written: written.filter(|w| Some(*w) != cur.as_deref()).map(str::to_string),
         currency: cur,
         tax_currency: tax_cur,
         buyer_reference: root.text_at(&["BuyerReference"]),
@@ -700,6 +703,7 @@ fn cii(root: &Node, issues: &mut SyntaxIssues) -> Doc {
         ),
         due_date: date102(terms.and_then(|t| t.at(&["DueDateDateTime", "DateTimeString"]))),
         type_code,
+        currency_written: None,
         currency: cur,
         tax_currency: tax_cur,
         buyer_reference: agreement.and_then(|a| a.text_at(&["BuyerReference"])),

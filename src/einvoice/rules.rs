@@ -728,7 +728,7 @@ pub fn check(d: &Doc) -> Vec<Finding> {
                 fail("PEPPOL-EN16931-CL007", format!("the currency `{c}` of an amount is not an ISO 4217 code"));
             }
             let vat_acc = d.tax_currency.as_deref() == Some(c.as_str()) && t.vat_total_accounting.is_some();
-            if d.currency.as_deref() != Some(c.as_str()) && !vat_acc {
+            if d.currency_written.as_ref().or(d.currency.as_ref()) != Some(c) && !vat_acc {
                 fail("PEPPOL-EN16931-R051", format!("an amount is in {c}, not in the invoice currency"));
             }
         }

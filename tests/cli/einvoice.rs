@@ -487,6 +487,19 @@ fn only_xml_white_space_is_blank() {
         rules_of_text(&edited(&ubl, &[(order, "<cac:OrderReference>\n \t\r\n   <cbc:ID>")])),
         Vec::<String>::new()
     );
+    // The currency code: a no-break space makes it no ISO 4217 code (BR-CL-04); XML white space
+    // around it does not, but the rules that match amounts by `currencyID` compare with the
+    // code as written, and no amount is in ` EUR\t` (BR-CO-15, R051) — as the official rules
+    // judge both documents.
+    let currency = "<cbc:DocumentCurrencyCode>EUR</cbc:DocumentCurrencyCode>";
+    let code = |c: &str| {
+        rules_of_text(&edited(
+            &ubl,
+            &[(currency, &format!("<cbc:DocumentCurrencyCode>{c}</cbc:DocumentCurrencyCode>"))],
+        ))
+    };
+    assert_eq!(code("\u{a0}EUR\t"), ["BR-CO-15", "BR-CL-04", "PEPPOL-EN16931-R051"]);
+    assert_eq!(code(" EUR\t"), ["BR-CO-15", "PEPPOL-EN16931-R051"]);
 }
 
 #[test]
