@@ -556,7 +556,9 @@ fn cii(root: &Node, issues: &mut SyntaxIssues) -> Doc {
     let mut in_currency = 0;
     if let Some(m) = m {
         for t in m.all("TaxTotalAmount") {
-            in_currency += usize::from(t.attr("currencyID").is_some() && t.attr("currencyID") == cur.as_deref());
+            // BR-CO-15 matches the code as written (`@currencyID = $Currency`).
+            let written = settlement.and_then(|n| n.child("InvoiceCurrencyCode")).map(|c| c.text);
+            in_currency += usize::from(t.attr("currencyID").is_some() && t.attr("currencyID") == written);
             let v = dec(Some(t), "TaxTotalAmount", issues);
             match t.attr("currencyID") {
                 Some(c) if tax_cur.as_deref() == Some(c) && cur.as_deref() != Some(c) => vat_acc = v,

@@ -146,6 +146,24 @@ fn sample_documents_snapshot_and_pass_the_checker() {
     assert!(all.stderr.contains("28 passed, 0 failed"));
 }
 
+/// CII as UBL: BR-CO-15 counts the VAT totals whose `currencyID` equals the invoice currency
+/// code as written (white space around it matches no amount), BR-CL-04 looks the code up
+/// normalised (a no-break space is part of it) — the official verdicts on the same documents.
+#[test]
+fn a_cii_currency_code_is_matched_as_written_and_looked_up_normalised() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sample_store(dir.path());
+    einvoice(&store, "cii", &dir.path().join("cii"), None);
+    let cii = std::fs::read_to_string(dir.path().join("cii/DEMF/DEMF-INV-000101.xml")).unwrap();
+    let currency = "<ram:InvoiceCurrencyCode>EUR</ram:InvoiceCurrencyCode>";
+    let code = |c: &str| {
+        rules_of_text(&edited(&cii, &[(currency, &format!("<ram:InvoiceCurrencyCode>{c}</ram:InvoiceCurrencyCode>"))]))
+    };
+    assert_eq!(code("EUR"), Vec::<String>::new());
+    assert_eq!(code(" EUR\t"), ["BR-CO-15"]);
+    assert_eq!(code("\u{a0}EUR"), ["BR-CO-15", "BR-CL-04"]);
+}
+
 #[test]
 fn amounts_in_the_xml_equal_the_posted_amounts() {
     let dir = tempfile::tempdir().unwrap();
