@@ -151,10 +151,7 @@ fn sample_documents_snapshot_and_pass_the_checker() {
 /// normalised (a no-break space is part of it) — the official verdicts on the same documents.
 #[test]
 fn a_cii_currency_code_is_matched_as_written_and_looked_up_normalised() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = sample_store(dir.path());
-    einvoice(&store, "cii", &dir.path().join("cii"), None);
-    let cii = std::fs::read_to_string(dir.path().join("cii/DEMF/DEMF-INV-000101.xml")).unwrap();
+    let cii = sample_document("cii", "DEMF-INV-000101.xml");
     let currency = "<ram:InvoiceCurrencyCode>EUR</ram:InvoiceCurrencyCode>";
     let code = |c: &str| {
         rules_of_text(&edited(&cii, &[(currency, &format!("<ram:InvoiceCurrencyCode>{c}</ram:InvoiceCurrencyCode>"))]))
@@ -324,17 +321,23 @@ fn a_tax_code_whose_category_needs_an_exemption_reason_is_rejected_when_read() {
 #[test]
 fn an_intra_community_supply_without_its_exemption_reason_breaks_br_ic_10() {
     // The rule family of category K is BR-IC (it was reported as BR-K-10, an id no rule set has).
-    let dir = tempfile::tempdir().unwrap();
-    let store = sample_store(dir.path());
-    einvoice(&store, "ubl", &dir.path().join("ubl"), None);
-    let doc = std::fs::read_to_string(dir.path().join("ubl/DEMF/DEMF-INV-000103.xml")).unwrap();
+    let doc = sample_document("ubl", "DEMF-INV-000103.xml");
     let reason = "<cbc:TaxExemptionReasonCode>VATEX-EU-IC</cbc:TaxExemptionReasonCode>";
     let text = "<cbc:TaxExemptionReason>Intra-Community supply</cbc:TaxExemptionReason>";
     assert!(doc.contains(reason) && doc.contains(text));
+    let dir = tempfile::tempdir().unwrap();
     let broken = dir.path().join("broken.xml");
     std::fs::write(&broken, doc.replace(reason, "").replace(text, "")).unwrap();
     assert_eq!(rules_of(&broken), ["BR-IC-10"]);
     assert_eq!(invoiceflow::einvoice::rules::rule_of("M", "05"), "BR-AG-05");
+}
+
+/// A document of the sample job (legal entity DEMF) as `einvoice` writes it in `syntax`.
+fn sample_document(syntax: &str, file: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sample_store(dir.path());
+    einvoice(&store, syntax, &dir.path().join(syntax), None);
+    std::fs::read_to_string(dir.path().join(syntax).join("DEMF").join(file)).unwrap()
 }
 
 /// One of our own documents (a snapshot): the base every rule case below breaks once.
