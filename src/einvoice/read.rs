@@ -554,10 +554,10 @@ fn cii(root: &Node, issues: &mut SyntaxIssues) -> Doc {
     let g = |name: &str, issues: &mut SyntaxIssues| dec(m.and_then(|m| m.child(name)), name, issues);
     let (mut vat_total, mut vat_acc) = (None, None);
     let mut in_currency = 0;
+    // BR-CO-15 matches amounts to the code as written (`@currencyID = $Currency`).
+    let written = settlement.and_then(|n| n.child("InvoiceCurrencyCode")).map(|c| c.text);
     if let Some(m) = m {
         for t in m.all("TaxTotalAmount") {
-            // BR-CO-15 matches the code as written (`@currencyID = $Currency`).
-            let written = settlement.and_then(|n| n.child("InvoiceCurrencyCode")).map(|c| c.text);
             in_currency += usize::from(t.attr("currencyID").is_some() && t.attr("currencyID") == written);
             let v = dec(Some(t), "TaxTotalAmount", issues);
             match t.attr("currencyID") {
