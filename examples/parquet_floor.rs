@@ -6,8 +6,7 @@
 //!
 //! `cargo run --release --example parquet_floor -- FILE.parquet` reads FILE (an export) into
 //! memory, outside the timing, writes its batches again to a temporary file with the export's
-//! properties from one thread (as the export does) and prints
-//! `{"rows": N, "seconds": S, "cpu_seconds": C}`.
+//! properties from one thread (as the export does) and prints `{"rows": N, "seconds": S}`.
 
 use std::fs::File;
 use std::time::Instant;
@@ -15,16 +14,6 @@ use std::time::Instant;
 use arrow_array::RecordBatchReader;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
-
-/// CPU seconds of this process so far (user and system, from `/proc/self/stat`; 0 elsewhere).
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // After the command name in parentheses: state, then fields 4…; utime and stime are the
-    // 14th and 15th fields of the line, in clock ticks (100 a second on Linux).
-    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, r)| r).split_whitespace().collect();
-    let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-    (tick(11) + tick(12)) / 100.0
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -36,16 +25,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let batches = reader.collect::<Result<Vec<_>, _>>()?;
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     let out = tempfile::NamedTempFile::new()?;
-    let (start, cpu) = (Instant::now(), cpu_seconds());
+    let start = Instant::now();
     let mut writer = ArrowWriter::try_new(out.reopen()?, schema, Some(invoiceflow::export::parquet_properties()))?;
     for b in &batches {
         writer.write(b)?;
     }
     writer.close()?;
-    println!(
-        "{{\"rows\": {rows}, \"seconds\": {:.3}, \"cpu_seconds\": {:.2}}}",
-        start.elapsed().as_secs_f64(),
-        cpu_seconds() - cpu
-    );
+    println!("{{\"rows\": {rows}, \"seconds\": {:.3}}}", start.elapsed().as_secs_f64());
     Ok(())
 }

@@ -73,23 +73,16 @@ static LISTS: LazyLock<Vec<rustc_hash::FxHashSet<&'static str>>> = LazyLock::new
         .collect()
 });
 
-/// Whether `code` is in `list`, as the rules test it: the code with the spaces around it
-/// removed, and no space inside.
+/// Whether `code` is in `list`, as the rules test it: the code with the XML white space around
+/// it removed, and no space inside.
 pub fn has(list: List, code: &str) -> bool {
-    let code = if code.is_ascii() {
-        let code = code.trim_ascii();
-        if code.bytes().any(|b| b.is_ascii_whitespace()) {
-            return false;
-        }
-        code
+    let code = code.xml_trim();
+    let spaced = if code.is_ascii() {
+        code.bytes().any(|b| b.is_ascii_whitespace())
     } else {
-        let code = code.xml_trim();
-        if code.contains(char::is_whitespace) {
-            return false;
-        }
-        code
+        code.contains(char::is_whitespace)
     };
-    LISTS.get(list as usize).is_some_and(|codes| codes.contains(code))
+    !spaced && LISTS.get(list as usize).is_some_and(|codes| codes.contains(code))
 }
 
 #[cfg(test)]

@@ -793,8 +793,9 @@ pub struct Doc {
     pub type_code: Option<String>,
     pub currency: Option<String>,
     /// UBL: the invoice currency code as written, when white space around it makes it differ
-    /// from [`Doc::currency`]: the official rules that match amounts to it by their
-    /// `currencyID` (BR-CO-15, PEPPOL-EN16931-R051) compare with the code as written.
+    /// from [`Doc::currency`]: PEPPOL-EN16931-R051 compares amounts' `currencyID` with the code
+    /// as written (BR-CO-15 does too; the readers count its VAT totals that way,
+    /// [`Totals::vat_totals_in_currency`]).
     pub currency_written: Option<String>,
     pub tax_currency: Option<String>,
     pub buyer_reference: Option<String>,

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::read::Node;
-use super::xml::{local, same};
+use super::xml::{local, same, XmlTrim};
 use crate::model::ident::digits;
 
 /// A child in an aggregate's sequence or choice; its kind an index into [`Model::kinds`] (a
@@ -424,7 +424,7 @@ fn lexical(base: Base, text: &str) -> Option<&'static str> {
     if base == Base::Text {
         return None;
     }
-    let t = super::xml::trim(text);
+    let t = text.xml_trim();
     let ok = match base {
         Base::Decimal => decimal(t),
         Base::Date => date(t).is_some_and(zone),

@@ -11,7 +11,7 @@
 //! too: the reader reads, the rules judge.
 
 use super::read::Node;
-use super::xml::same;
+use super::xml::{same, XmlTrim};
 
 /// A finding: rule id and message.
 pub type SyntaxFinding = (&'static str, String);
@@ -262,7 +262,7 @@ pub fn ubl(root: &Node) -> Vec<SyntaxFinding> {
 
 /// `CII-DT-097`: `^\s*(\d{4})(1[0-2]|0[1-9])(3[01]|[12][0-9]|0[1-9])\s*$`.
 fn yyyymmdd(t: &str) -> bool {
-    let t = super::xml::trim(t);
+    let t = t.xml_trim();
     let b = t.as_bytes();
     if b.len() != 8 || !b.iter().all(u8::is_ascii_digit) {
         return false;

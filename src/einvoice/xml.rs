@@ -53,9 +53,7 @@ impl<'a> Node<'a> {
     }
     /// The text at a path as written but for leading XML whitespace, when not blank.
     pub fn text_kept_at(&self, path: &[&str]) -> Option<String> {
-        self.at(path)
-            .map(|n| n.text.trim_start_matches(|c: char| c.is_ascii() && blank(c as u8)).to_string())
-            .filter(|t| !t.is_empty())
+        self.at(path).map(|n| n.text.trim_start_matches([' ', '\t', '\n', '\r']).to_string()).filter(|t| !t.is_empty())
     }
     /// The trimmed text at a path when the element is there, however empty: a code the rules
     /// check against its list as written (an empty one is in no list).
@@ -202,7 +200,7 @@ impl XmlTrim for str {
 
 /// `text` without the XML whitespace (space, tab, CR, LF) at its ends; other white space, such
 /// as a no-break space, is text to XML and stays.
-pub(crate) fn trim(text: &str) -> &str {
+fn trim(text: &str) -> &str {
     let b = text.as_bytes();
     let Some(start) = b.iter().position(|&c| !blank(c)) else { return "" };
     let end = b.iter().rposition(|&c| !blank(c)).map_or(start, |e| e + 1);

@@ -1,6 +1,6 @@
 //! Parquet exports: decimals as exact Decimal128 with the entity's precision and scale, dates
-//! as Date32, values dictionary-encoded while the dictionary stays small, zstd, bounded row groups,
-//! written batch by batch so memory stays flat in the number of rows. Batches are built
+//! as Date32, values dictionary-encoded while the dictionary stays small, zstd, bounded row
+//! groups, written batch by batch so memory stays flat in the number of rows. Batches are built
 //! ([`BatchBuilder`], on any thread) apart from the writer that encodes them ([`Shape::writer`]).
 
 use std::fs::File;
@@ -121,9 +121,8 @@ impl Shape {
     }
 }
 
-/// The writer properties of every Parquet export: zstd, row groups of [`ROW_GROUP`] rows, and
-/// a column's values dictionary-encoded while its dictionary stays within [`DICTIONARY_PAGE`]
-/// bytes in a row group.
+/// The writer properties of every Parquet export: zstd, row groups of 262,144 rows, and a
+/// column's values dictionary-encoded while its dictionary stays within 16 KiB in a row group.
 pub fn properties() -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
@@ -135,8 +134,8 @@ pub fn properties() -> WriterProperties {
 /// The largest dictionary page of a column chunk (16 KiB). Codes, units, currencies and the
 /// like keep their dictionary; a column of (nearly) distinct values — numbers, names, record
 /// ids — gives it up after a few thousand rows rather than after the writer's default 1 MiB,
-/// which it filled and hashed for nothing: on 1M lines of the line entity, 12 % less file and
-/// ~7 % fewer instructions (BENCHMARKS.md).
+/// which it filled and hashed for nothing: 12 % less file on 1M lines of the line entity, 7 %
+/// fewer instructions on 10k (BENCHMARKS.md).
 const DICTIONARY_PAGE: usize = 16 << 10;
 
 /// The bytes of each text column of a batch (0 for other columns).
