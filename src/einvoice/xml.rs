@@ -424,6 +424,7 @@ fn kept<'a>(text: Cow<'a, str>, arena: &'a Arena) -> &'a str {
 }
 
 /// Adds a piece of text to an element's: borrowed while it is the only piece.
+#[inline(always)]
 fn append<'a>(text: &mut Cow<'a, str>, piece: Cow<'a, str>) {
     if text.is_empty() {
         *text = piece;
@@ -514,14 +515,10 @@ fn scan_name(b: &[u8], at: usize) -> Scanned {
 /// namespace, the level of the element that declares it.
 type Declared<'a> = (&'a str, &'a str, usize);
 
-/// The namespace declarations in scope, and the last prefix resolved on an element without
-/// attributes (most elements share a prefix with the one before), kept while no declaration
-/// comes or goes.
+/// The namespace declarations in scope.
 #[derive(Default)]
 struct Scope<'a> {
     declared: Vec<Declared<'a>>,
-    /// (prefix, empty for none; its namespace).
-    last: Option<(&'a str, &'a str)>,
 }
 
 impl<'a> Scope<'a> {
@@ -529,14 +526,33 @@ impl<'a> Scope<'a> {
     fn leave(&mut self, level: usize) {
         while self.declared.last().is_some_and(|(_, _, l)| *l >= level) {
             self.declared.pop();
-            self.last = None;
         }
+    }
+
+    /// The namespace of a prefix (empty: none), searched from the innermost declaration.
+    #[inline(always)]
+    fn find(&self, prefix: &str) -> Option<&'a str> {
+        self.declared.iter().rev().find(|(d, _, _)| same(d, prefix)).map(|(_, uri, _)| *uri)
+    }
+
+    /// The namespace of an element without attributes (most elements: no declaration, no
+    /// attribute to check) when its prefix is declared and is neither `xml` nor `xmlns`;
+    /// `None` sends the element to [`namespaces`].
+    #[inline(always)]
+    fn quick(&self, node: &Node<'a>, prefix: Option<&str>) -> Option<&'a str> {
+        if !node.attrs.is_empty() {
+            return None;
+        }
+        let p = prefix.unwrap_or("");
+        let uri = self.find(p)?;
+        (!same(p, "xml") && !same(p, "xmlns")).then_some(uri)
     }
 }
 
 /// The namespace declarations on `node` (level `level`) are added to those in scope; its name
 /// is given its namespace, and the prefixes of its name and attributes must be declared (or be
 /// `xml`, `xmlns`, which XML itself binds).
+#[inline(never)]
 fn namespaces<'a>(
     node: &mut Node<'a>,
     qname: &str,
@@ -545,37 +561,14 @@ fn namespaces<'a>(
     scope: &mut Scope<'a>,
     at: usize,
 ) -> Result<(), ReadError> {
-    // Searched from the innermost declaration.
-    let find = |ns: &[Declared<'a>], p: &str| ns.iter().rev().find(|(d, _, _)| same(d, p)).map(|(_, uri, _)| *uri);
-    if node.attrs.is_empty() {
-        // Most elements: no declaration, no attribute; a prefix other than `xml` and `xmlns`
-        // found among the declarations needs nothing more.
-        let p = prefix.unwrap_or("");
-        if let Some((last, uri)) = scope.last {
-            if same(last, p) {
-                node.namespace = uri;
-                return Ok(());
-            }
-        }
-        if let Some(uri) = find(&scope.declared, p) {
-            if !same(p, "xml") && !same(p, "xmlns") {
-                node.namespace = uri;
-                scope.last = Some((p, uri));
-                return Ok(());
-            }
-        }
-    }
-    let ns = &mut scope.declared;
     for &(k, v) in node.attrs {
         if same(k, "xmlns") {
-            ns.push(("", v, level));
-            scope.last = None;
+            scope.declared.push(("", v, level));
         } else if k.as_bytes().starts_with(b"xmlns:") {
-            ns.push((&k[6..], v, level));
-            scope.last = None;
+            scope.declared.push((&k[6..], v, level));
         }
     }
-    let find = |p: &str| find(ns, p);
+    let find = |p: &str| scope.find(p);
     let declared = |p: &str| same(p, "xml") || same(p, "xmlns") || find(p).is_some();
     node.namespace = match prefix {
         Some("xml") => "http://www.w3.org/XML/1998/namespace",
@@ -605,8 +598,13 @@ pub fn parse<'a>(xml: &'a [u8], arena: &'a Arena) -> Result<Node<'a>, ReadError>
     if xml.len() as u64 > MAX_DOCUMENT_BYTES {
         return Err(too_large(xml.len() as u64));
     }
-    let doc = std::str::from_utf8(xml)
-        .map_err(|e| xml_error(e.valid_up_to(), format!("cannot decode input using UTF-8: {e}")))?;
+    // The SIMD check first; the standard library's says where a document that is not UTF-8
+    // goes wrong.
+    let doc = match simdutf8::basic::from_utf8(xml) {
+        Ok(doc) => doc,
+        Err(_) => std::str::from_utf8(xml)
+            .map_err(|e| xml_error(e.valid_up_to(), format!("cannot decode input using UTF-8: {e}")))?,
+    };
     let b = doc.as_bytes();
     let find = |from: usize, what: &str| doc.get(from..).and_then(|s| s.find(what)).map(|i| from + i);
     // The open elements, each with its name as written (the end tag must repeat it); the
@@ -790,7 +788,10 @@ fn start_tag<'a>(
                     )));
                 }
                 node.attrs = arena.alloc_slice_copy(attrs);
-                namespaces(&mut node, qname, prefix, stack.len(), ns, i)?;
+                match ns.quick(&node, prefix) {
+                    Some(uri) => node.namespace = uri,
+                    None => namespaces(&mut node, qname, prefix, stack.len(), ns, i)?,
+                }
                 stack.push(Open { node, text: Cow::Borrowed(""), qname, first_child: done.len() });
                 return Ok(j + 1);
             }
@@ -799,7 +800,10 @@ fn start_tag<'a>(
                     return Err(xml_error(j, format!("`/` not followed by `>` in the tag <{qname}>")));
                 }
                 node.attrs = arena.alloc_slice_copy(attrs);
-                namespaces(&mut node, qname, prefix, stack.len(), ns, i)?;
+                match ns.quick(&node, prefix) {
+                    Some(uri) => node.namespace = uri,
+                    None => namespaces(&mut node, qname, prefix, stack.len(), ns, i)?,
+                }
                 ns.leave(stack.len());
                 done.push(node);
                 return Ok(j + 2);
@@ -831,6 +835,8 @@ fn start_tag<'a>(
                     _ => return Err(xml_error(k, format!("the value of `{key}` in <{qname}> is not quoted"))),
                 };
                 let mut close = k + 1;
+                // Whether the value has a reference to resolve.
+                let mut plain = true;
                 loop {
                     close = stop(b, close);
                     match b.get(close) {
@@ -842,7 +848,11 @@ fn start_tag<'a>(
                                 format!("a `<` in the value of `{key}` in <{qname}> (write `&lt;`)"),
                             ))
                         }
-                        Some(b'&' | b']' | b'"' | b'\'') => close += 1,
+                        Some(b'&') => {
+                            plain = false;
+                            close += 1;
+                        }
+                        Some(b']' | b'"' | b'\'') => close += 1,
                         Some(&c) => return Err(control(c, close)),
                     }
                 }
@@ -850,7 +860,7 @@ fn start_tag<'a>(
                 if attrs.iter().any(|(n, _)| same(n, key)) {
                     return Err(xml_error(j, format!("the attribute `{key}` twice in <{qname}>")));
                 }
-                attrs.push((key, kept(unescape(raw, k + 1)?, arena)));
+                attrs.push((key, if plain { raw } else { kept(unescape(raw, k + 1)?, arena) }));
                 j = close + 1;
             }
         }
