@@ -85,9 +85,9 @@ fn tree_facts(root: &Node) -> (Vec<String>, usize) {
         "PayableRoundingAmount",
         "PayableAmount",
     ];
-    let cii = root.name == "CrossIndustryInvoice";
-    let (mut currencies, mut empty): (Vec<&str>, _) = (Vec::new(), 0);
-    for n in root.elements() {
+    /// The facts of `n` and the elements below it (recursion as deep as the tree, which the
+    /// reader bounds).
+    fn walk<'t>(n: &'t Node<'_>, cii: bool, currencies: &mut Vec<&'t str>, empty: &mut usize) {
         if cii {
             if let Some(c) = n.attr("currencyID") {
                 currencies.push(c);
@@ -96,10 +96,16 @@ fn tree_facts(root: &Node) -> (Vec<String>, usize) {
             // A UBL amount without its currency has the empty one (no ISO 4217 code).
             currencies.push(n.attr("currencyID").unwrap_or(""));
         }
-        if n.children.is_empty() && n.trimmed().is_empty() {
-            empty += 1;
+        if n.children.is_empty() {
+            *empty += usize::from(n.trimmed().is_empty());
+        } else {
+            for c in n.children {
+                walk(c, cii, currencies, empty);
+            }
         }
     }
+    let (mut currencies, mut empty) = (Vec::new(), 0);
+    walk(root, root.name == "CrossIndustryInvoice", &mut currencies, &mut empty);
     currencies.sort_unstable();
     currencies.dedup();
     (currencies.into_iter().map(str::to_string).collect(), empty)
@@ -271,8 +277,15 @@ fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
         .filter(|c| c.name == "InvoiceLine" || c.name == "CreditNoteLine")
         .map(|l| {
             let qty_tag = if l.name == "InvoiceLine" { "InvoicedQuantity" } else { "CreditedQuantity" };
+            // The line's aggregates, each found once (a path from the line searches its
+            // children again for each of its fields).
             let item = l.child("Item");
-            let (category, category_vat) = ubl_category(l.at(&["Item", "ClassifiedTaxCategory"]));
+            let price = l.child("Price");
+            let quantity = l.child(qty_tag);
+            let tax_category = item.and_then(|i| i.child("ClassifiedTaxCategory"));
+            let price_charge = price.and_then(|p| p.child("AllowanceCharge"));
+            let in_item = |path: &[&str]| item.and_then(|i| i.text_at(path));
+            let (category, category_vat) = ubl_category(tax_category);
             let texts = |name: &str, inner: &str, attr: &str| -> Vec<(String, Option<String>)> {
                 item.into_iter()
                     .flat_map(|i| i.all(name))
@@ -282,23 +295,23 @@ fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
             };
             Line {
                 id: l.text_at(&["ID"]).unwrap_or_default(),
-                quantity: dec(l.child(qty_tag), qty_tag, issues),
-                unit: l.child(qty_tag).and_then(|q| q.attr("unitCode")).map(str::to_string),
+                quantity: dec(quantity, qty_tag, issues),
+                unit: quantity.and_then(|q| q.attr("unitCode")).map(str::to_string),
                 net_amount: dec(l.child("LineExtensionAmount"), "InvoiceLine/LineExtensionAmount", issues),
-                price: dec(l.at(&["Price", "PriceAmount"]), "Price/PriceAmount", issues),
-                base_quantity: dec(l.at(&["Price", "BaseQuantity"]), "Price/BaseQuantity", issues),
-                item_name: l.text_at(&["Item", "Name"]),
-                item_id: l.text_at(&["Item", "SellersItemIdentification", "ID"]),
+                price: dec(price.and_then(|p| p.child("PriceAmount")), "Price/PriceAmount", issues),
+                base_quantity: dec(price.and_then(|p| p.child("BaseQuantity")), "Price/BaseQuantity", issues),
+                item_name: in_item(&["Name"]),
+                item_id: in_item(&["SellersItemIdentification", "ID"]),
                 category,
                 category_vat,
-                rate: dec(l.at(&["Item", "ClassifiedTaxCategory", "Percent"]), "ClassifiedTaxCategory/Percent", issues),
+                rate: dec(tax_category.and_then(|c| c.child("Percent")), "ClassifiedTaxCategory/Percent", issues),
                 allowances: l
                     .all("AllowanceCharge")
                     .map(|a| ubl_charge(a, issues, "InvoiceLine/AllowanceCharge/Amount"))
                     .collect(),
                 period: ubl_period(l.child("InvoicePeriod")),
                 gross_price: dec(
-                    l.at(&["Price", "AllowanceCharge", "BaseAmount"]),
+                    price_charge.and_then(|c| c.child("BaseAmount")),
                     "Price/AllowanceCharge/BaseAmount",
                     issues,
                 ),
@@ -309,9 +322,9 @@ fn ubl(root: &Node, kind: Kind, issues: &mut SyntaxIssues) -> Doc {
                     .collect(),
                 standard_ids: texts("StandardItemIdentification", "ID", "schemeID"),
                 classifications: texts("CommodityClassification", "ItemClassificationCode", "listID"),
-                origin_country: l.text_at(&["Item", "OriginCountry", "IdentificationCode"]),
+                origin_country: in_item(&["OriginCountry", "IdentificationCode"]),
                 price_discount: dec(
-                    l.at(&["Price", "AllowanceCharge", "Amount"]),
+                    price_charge.and_then(|c| c.child("Amount")),
                     "Price/AllowanceCharge/Amount",
                     issues,
                 ),

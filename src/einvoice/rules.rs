@@ -767,7 +767,19 @@ fn categories(d: &Doc, fail: &mut impl FnMut(&str, String)) {
         d.lines.iter().any(|l| l.category.as_deref() == Some(c))
             || d.allowances.iter().any(|a| a.category.as_deref() == Some(c))
     };
+    // The categories the document names anywhere (of any scheme): one it does not name breaks
+    // none of the rules below (nothing of it to count, no breakdown of it to need).
+    let mut named: Vec<&str> = Vec::new();
+    let codes = d.lines.iter().map(|l| l.category.as_deref()).chain(d.allowances.iter().map(|a| a.category.as_deref()));
+    for c in codes.flatten().chain(d.vat.iter().map(|v| v.category.as_str())) {
+        if !named.contains(&c) {
+            named.push(c);
+        }
+    }
     for &(c, ..) in super::catalog::CATEGORIES {
+        if !named.contains(&c) {
+            continue;
+        }
         let id = |n: &str| rule_of(c, n);
         let name = super::catalog::category_name(c);
         let used = in_lines(c) || in_charges(c, false) || in_charges(c, true);

@@ -647,9 +647,11 @@ pub fn parse<'a>(xml: &'a [u8], arena: &'a Arena) -> Result<Node<'a>, ReadError>
                 if b.get(end) != Some(&b'>') {
                     return Err(xml_error(i, format!("the end tag </{open}> is not closed by `>`")));
                 }
-                let first_child = first_child.min(done.len());
-                node.children = arena.alloc_slice_copy(&done[first_child..]);
-                done.truncate(first_child);
+                // Most elements are leaves: nothing to move (a copy of no nodes is still a call).
+                if first_child < done.len() {
+                    node.children = arena.alloc_slice_copy(&done[first_child..]);
+                    done.truncate(first_child);
+                }
                 node.text = kept(text, arena);
                 done.push(node);
                 ns.leave(stack.len());
