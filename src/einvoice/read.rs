@@ -92,7 +92,10 @@ fn tree_facts(root: &Node) -> (Vec<String>, usize) {
             if let Some(c) = n.attr("currencyID") {
                 currencies.push(c);
             }
-        } else if n.name.ends_with("Amount") && AMOUNTS.iter().any(|a| super::xml::same(a, n.name)) {
+        } else if n.name.as_bytes().last() == Some(&b't')
+            && n.name.ends_with("Amount")
+            && AMOUNTS.iter().any(|a| super::xml::same(a, n.name))
+        {
             // A UBL amount without its currency has the empty one (no ISO 4217 code).
             currencies.push(n.attr("currencyID").unwrap_or(""));
         }

@@ -458,13 +458,17 @@ fn add_text<'a>(text: &mut Cow<'a, str>, raw: &'a str, at: usize) -> Result<(), 
 /// An element open while its content is read.
 #[derive(Default)]
 struct Open<'a> {
-    node: Node<'a>,
+    /// Its local name, namespace and attributes (its [`Node`] is made when it closes).
+    name: &'a str,
+    namespace: &'a str,
+    attrs: &'a [(&'a str, &'a str)],
     /// Its text so far (owned once pieces are joined or references resolved).
     text: Cow<'a, str>,
     /// Its name as written (the end tag must repeat it).
     qname: &'a str,
-    /// Where its children start in the list of closed elements.
-    first_child: usize,
+    /// Where its children start in the list of closed elements (a document of at most
+    /// [`MAX_DOCUMENT_BYTES`] has fewer elements than a `u32` counts).
+    first_child: u32,
 }
 
 /// A name as scanned: where it ends, where its colon is, whether it is a valid name.
@@ -609,14 +613,15 @@ pub fn parse<'a>(xml: &'a [u8], arena: &'a Arena) -> Result<Node<'a>, ReadError>
     let find = |from: usize, what: &str| doc.get(from..).and_then(|s| s.find(what)).map(|i| from + i);
     // The open elements, each with its name as written (the end tag must repeat it); the
     // document node is the first entry, so the root is level 1.
-    let mut stack: Vec<Open> = vec![Open::default()];
+    let mut stack: Vec<Open> = Vec::with_capacity(32);
+    stack.push(Open::default());
     // The elements closed whose parent is still open, in order: an element's children are
     // moved from here into a list of their exact length when it closes (no list grows).
-    let mut done: Vec<Node> = Vec::new();
+    let mut done: Vec<Node> = Vec::with_capacity(64);
     // The namespace declarations in scope.
     let mut ns = Scope::default();
     // The attributes of the start tag being read.
-    let mut attrs: Vec<(&str, &str)> = Vec::new();
+    let mut attrs: Vec<(&str, &str)> = Vec::with_capacity(8);
     let first = if doc.starts_with('\u{feff}') { 3 } else { 0 };
     let mut i = first;
     while i < b.len() {
@@ -630,7 +635,9 @@ pub fn parse<'a>(xml: &'a [u8], arena: &'a Arena) -> Result<Node<'a>, ReadError>
                     let name = scan_name(b, i + 2);
                     return Err(xml_error(i, format!("the end tag </{}> closes no element", &doc[i + 2..name.end])));
                 }
-                let Open { mut node, text, qname: open, first_child } = stack.pop().unwrap_or_default();
+                let Open { name, namespace, attrs, text, qname: open, first_child } = stack.pop().unwrap_or_default();
+                let (first_child, mut node) =
+                    (first_child as usize, Node { name, namespace, attrs, ..Node::default() });
                 let mut end = i + 2 + open.len();
                 if !b.get(i + 2..end).is_some_and(|written| same_bytes(written, open.as_bytes()))
                     || b.get(end).is_some_and(|&c| CLASS[c as usize] & NAME != 0)
@@ -789,19 +796,30 @@ fn start_tag<'a>(
                         node.name
                     )));
                 }
-                node.attrs = arena.alloc_slice_copy(attrs);
+                if !attrs.is_empty() {
+                    node.attrs = arena.alloc_slice_copy(attrs);
+                }
                 match ns.quick(&node, prefix) {
                     Some(uri) => node.namespace = uri,
                     None => namespaces(&mut node, qname, prefix, stack.len(), ns, i)?,
                 }
-                stack.push(Open { node, text: Cow::Borrowed(""), qname, first_child: done.len() });
+                stack.push(Open {
+                    name: node.name,
+                    namespace: node.namespace,
+                    attrs: node.attrs,
+                    text: Cow::Borrowed(""),
+                    qname,
+                    first_child: done.len() as u32,
+                });
                 return Ok(j + 1);
             }
             Some(b'/') => {
                 if b.get(j + 1) != Some(&b'>') {
                     return Err(xml_error(j, format!("`/` not followed by `>` in the tag <{qname}>")));
                 }
-                node.attrs = arena.alloc_slice_copy(attrs);
+                if !attrs.is_empty() {
+                    node.attrs = arena.alloc_slice_copy(attrs);
+                }
                 match ns.quick(&node, prefix) {
                     Some(uri) => node.namespace = uri,
                     None => namespaces(&mut node, qname, prefix, stack.len(), ns, i)?,
