@@ -59,7 +59,15 @@ fn xround(d: Decimal) -> Option<Decimal> {
 
 /// Rounded to two decimals as the official rules round (`round(x * 10 * 10) div 100`).
 fn x2(d: Decimal) -> Option<Decimal> {
-    Some(xround(d.checked_mul(Decimal::ONE_HUNDRED)?)? / Decimal::ONE_HUNDRED)
+    let cents = xround(d.checked_mul(Decimal::ONE_HUNDRED)?)?;
+    // A whole number of cents ÷ 100, as the division writes it: a whole number when the cents
+    // make one, else at scale 2 (`2.50`); the general division cost ~1,900 instructions.
+    if cents.scale() == 0 {
+        let mut r = cents;
+        r.set_scale(2).ok()?;
+        return Some(if cents.mantissa() % 100 == 0 { r.trunc() } else { r });
+    }
+    Some(cents / Decimal::ONE_HUNDRED)
 }
 
 /// `a − b + c` rounded to two decimals as the rules round (BT-106 − BT-107 + BT-108,
@@ -1258,5 +1266,27 @@ fn peppol_rules(d: &Doc, fail: &mut impl FnMut(&str, String)) {
         if let Some(vat) = p.vat_id.as_deref().filter(|v| !crate::model::ident::dutch_vat_ok(v)) {
             fail("PEPPOL-COMMON-R056-2", format!("{who} VAT identifier `{vat}` is not NL, 9 digits, B, 2 digits"));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `x2` gives what rounding and dividing by 100 gives, value and scale (the messages print
+    /// it), on amounts of every sign, size and number of decimals.
+    #[test]
+    fn rounding_to_cents_is_the_division_by_a_hundred() {
+        let divided = |d: Decimal| Some(xround(d.checked_mul(Decimal::ONE_HUNDRED)?)? / Decimal::ONE_HUNDRED);
+        let mut compared = 0;
+        for m in (-25_000i64..25_000).step_by(7).chain([0, 1, -1, 99, 100, 101, 999_999_999_999]) {
+            for scale in 0..=6 {
+                let d = Decimal::new(m, scale);
+                let (got, want) = (x2(d), divided(d));
+                assert_eq!(got.map(|g| g.to_string()), want.map(|w| w.to_string()), "{d}");
+                compared += 1;
+            }
+        }
+        assert_eq!(compared, (50_000 / 7 + 1 + 7) * 7);
     }
 }

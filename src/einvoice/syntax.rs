@@ -45,11 +45,11 @@ fn nodes<'a, 'x>(n: &'a Node<'x>, path: &[&str]) -> Vec<&'a Node<'x>> {
 /// `(rule, path, at most)`: the path occurs at most so often in its context.
 type Limit = (&'static str, &'static [&'static str], usize);
 
-fn limits(n: &Node, table: &[Limit], context: &str, out: &mut Vec<SyntaxFinding>) {
+fn limits(n: &Node, table: &[Limit], context: impl Fn() -> String, out: &mut Vec<SyntaxFinding>) {
     for (rule, path, max) in table {
         let c = count(n, path);
         if c > *max {
-            out.push((*rule, format!("{context}: {} occurs {c} times; at most {max}", path.join("/"))));
+            out.push((*rule, format!("{}: {} occurs {c} times; at most {max}", context(), path.join("/"))));
         }
     }
 }
@@ -112,7 +112,7 @@ pub fn ubl(root: &Node) -> Vec<SyntaxFinding> {
         ("UBL-SR-55", &["PaymentMeans", "PaymentMandate"], 1),
         ("UBL-SR-56", &["OriginatorDocumentReference", "ID"], 1),
     ];
-    limits(root, DOCUMENT, "the document", &mut out);
+    limits(root, DOCUMENT, || "the document".into(), &mut out);
     let objects: Vec<&Node> = root
         .all("AdditionalDocumentReference")
         .filter(|r| r.text_at(&["DocumentTypeCode"]).as_deref() == Some("130"))
@@ -190,7 +190,8 @@ pub fn ubl(root: &Node) -> Vec<SyntaxFinding> {
                 ));
             }
             "InvoiceLine" | "CreditNoteLine" => {
-                let id = n.text_at(&["ID"]).unwrap_or_default();
+                // The line's id, for messages only.
+                let id = || n.text_at(&["ID"]).unwrap_or_default();
                 const LINE: &[Limit] = &[
                     ("UBL-SR-34", &["Note"], 1),
                     ("UBL-SR-35", &["OrderLineReference", "LineID"], 1),
@@ -199,12 +200,12 @@ pub fn ubl(root: &Node) -> Vec<SyntaxFinding> {
                     ("UBL-SR-50", &["Item", "Description"], 1),
                     ("UBL-SR-52", &["DocumentReference"], 1),
                 ];
-                limits(n, LINE, &format!("line {id}"), &mut out);
+                limits(n, LINE, || format!("line {}", id()), &mut out);
                 let categories = count(n, &["Item", "ClassifiedTaxCategory"]);
                 if categories != 1 {
                     out.push((
                         "UBL-SR-48",
-                        format!("line {id} has {categories} classified tax categories; exactly one"),
+                        format!("line {} has {categories} classified tax categories; exactly one", id()),
                     ));
                 }
             }
@@ -233,7 +234,7 @@ pub fn ubl(root: &Node) -> Vec<SyntaxFinding> {
                     ("UBL-SR-27", &["PaymentMeansCode"], 1),
                     ("UBL-SR-28", &["PaymentMandate", "ID"], 1),
                 ];
-                limits(n, MEANS, "a payment instruction", &mut out);
+                limits(n, MEANS, || "a payment instruction".into(), &mut out);
             }
             "BillingReference" => {
                 if n.all("InvoiceDocumentReference").count() > 1 {
@@ -246,7 +247,7 @@ pub fn ubl(root: &Node) -> Vec<SyntaxFinding> {
             "TaxRepresentativeParty" => {
                 const REP: &[Limit] =
                     &[("UBL-SR-22", &["PartyName", "Name"], 1), ("UBL-SR-23", &["PartyTaxScheme", "CompanyID"], 1)];
-                limits(n, REP, "the tax representative", &mut out);
+                limits(n, REP, || "the tax representative".into(), &mut out);
             }
             "TaxSubtotal" if count(n, &["TaxCategory", "TaxExemptionReason"]) > 1 => {
                 out.push(("UBL-SR-32", "a VAT breakdown row has more than one exemption reason".into()));
@@ -293,30 +294,31 @@ pub fn cii(root: &Node) -> Vec<SyntaxFinding> {
         }
     }
     for line in tx.into_iter().flat_map(|t| t.all("IncludedSupplyChainTradeLineItem")) {
-        let id = line.text_at(&["AssociatedDocumentLineDocument", "LineID"]).unwrap_or_default();
+        // The line's id, for messages only.
+        let id = || line.text_at(&["AssociatedDocumentLineDocument", "LineID"]).unwrap_or_default();
         if let Some(p) = line.child("SpecifiedTradeProduct") {
             if p.all("GlobalID").next().is_some() && !p.all("GlobalID").any(|g| g.attr("schemeID").is_some()) {
-                out.push(("CII-SR-046", format!("line {id}: an item's standard identifier needs its scheme")));
+                out.push(("CII-SR-046", format!("line {}: an item's standard identifier needs its scheme", id())));
             }
             if p.child("OriginTradeCountry").is_some() && count(p, &["OriginTradeCountry", "ID"]) != 1 {
-                out.push(("CII-SR-090", format!("line {id}: the country of origin needs exactly one code")));
+                out.push(("CII-SR-090", format!("line {}: the country of origin needs exactly one code", id())));
             }
             for c in p.all("ApplicableProductCharacteristic") {
                 if c.all("Description").count() != 1 {
-                    out.push(("CII-SR-069", format!("line {id}: an item attribute needs exactly one name")));
+                    out.push(("CII-SR-069", format!("line {}: an item attribute needs exactly one name", id())));
                 }
                 if c.all("Value").count() != 1 {
-                    out.push(("CII-SR-072", format!("line {id}: an item attribute needs exactly one value")));
+                    out.push(("CII-SR-072", format!("line {}: an item attribute needs exactly one value", id())));
                 }
             }
         }
         if let Some(a) = line.child("SpecifiedLineTradeAgreement") {
             let prices = count(a, &["NetPriceProductTradePrice", "ChargeAmount"]);
             if prices != 1 {
-                out.push(("CII-SR-439", format!("line {id}: {prices} net prices (BT-146); exactly one")));
+                out.push(("CII-SR-439", format!("line {}: {prices} net prices (BT-146); exactly one", id())));
             }
             if prices > 1 {
-                out.push(("CII-SR-441", format!("line {id}: {prices} net prices (BT-146); at most one")));
+                out.push(("CII-SR-441", format!("line {}: {prices} net prices (BT-146); at most one", id())));
             }
         }
     }
@@ -327,10 +329,10 @@ pub fn cii(root: &Node) -> Vec<SyntaxFinding> {
             ("CII-SR-459", &["SellerTradeParty", "URIUniversalCommunication"], 1),
             ("CII-SR-460", &["BuyerTradeParty", "URIUniversalCommunication"], 1),
         ];
-        limits(a, AGREEMENT, "the trade agreement", &mut out);
+        limits(a, AGREEMENT, || "the trade agreement".into(), &mut out);
     }
     if let Some(s) = tx.and_then(|t| t.child("ApplicableHeaderTradeSettlement")) {
-        limits(s, &[("CII-SR-461", &["ApplicableTradeTax", "TaxPointDate"], 1)], "the settlement", &mut out);
+        limits(s, &[("CII-SR-461", &["ApplicableTradeTax", "TaxPointDate"], 1)], || "the settlement".into(), &mut out);
         let bad_transfers = s
             .all("SpecifiedTradeSettlementPaymentMeans")
             .filter(|m| matches!(m.text_at(&["TypeCode"]).as_deref(), Some("30" | "58")))
@@ -583,7 +585,7 @@ pub fn cii(root: &Node) -> Vec<SyntaxFinding> {
                 ("CII-SR-472", &["CategoryTradeTax"], 1),
                 ("CII-SR-473", &["ActualAmount"], 1),
             ];
-            limits(n, CHARGE, "an allowance or charge", &mut out);
+            limits(n, CHARGE, || "an allowance or charge".into(), &mut out);
         }
         if n.name == "AppliedTradeAllowanceCharge"
             && parent.is_some_and(|p| p.name == "GrossPriceProductTradePrice")
@@ -629,18 +631,20 @@ fn ubl_syntax(root: &Node) -> Vec<SyntaxFinding> {
         match n.name {
             "PaymentID" => payment_ids.push(n.trimmed()),
             "PaymentMeansCode" => means_codes.push(n.trimmed()),
-            name if name.ends_with("BinaryObject") => {
-                if n.attr("mimeCode").is_none() {
-                    out.push(("UBL-DT-06", format!("<{name}> has no mimeCode")));
-                }
-                if n.attr("filename").is_none() {
-                    out.push(("UBL-DT-07", format!("<{name}> has no filename")));
-                }
-            }
-            name if name.ends_with("Amount") && !name.ends_with("PriceAmount") && !in_price => {
-                let decimals = n.text.split_once('.').map_or(0, |(_, f)| f.chars().count());
-                if decimals > 2 {
-                    out.push(("UBL-DT-01", format!("<{name}> {} has more than two decimals", n.trimmed())));
+            // Both suffixes end in `t`, which most names do not: looked at first.
+            name if name.as_bytes().last() == Some(&b't') => {
+                if name.ends_with("BinaryObject") {
+                    if n.attr("mimeCode").is_none() {
+                        out.push(("UBL-DT-06", format!("<{name}> has no mimeCode")));
+                    }
+                    if n.attr("filename").is_none() {
+                        out.push(("UBL-DT-07", format!("<{name}> has no filename")));
+                    }
+                } else if name.ends_with("Amount") && !name.ends_with("PriceAmount") && !in_price {
+                    let decimals = n.text.split_once('.').map_or(0, |(_, f)| f.chars().count());
+                    if decimals > 2 {
+                        out.push(("UBL-DT-01", format!("<{name}> {} has more than two decimals", n.trimmed())));
+                    }
                 }
             }
             _ => {}
