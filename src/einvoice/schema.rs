@@ -445,12 +445,18 @@ fn lexical(base: Base, text: &str) -> Option<&'static str> {
     })
 }
 
+/// An optional sign, digits with at most one point among them, at least one digit.
 fn decimal(t: &str) -> bool {
     let t = t.strip_prefix(['+', '-']).unwrap_or(t);
-    match t.split_once('.') {
-        Some((a, b)) => (a.is_empty() || digits(a)) && (b.is_empty() || digits(b)) && !(a.is_empty() && b.is_empty()),
-        None => digits(t),
+    let (mut digits, mut point) = (0usize, false);
+    for c in t.bytes() {
+        match c {
+            b'0'..=b'9' => digits += 1,
+            b'.' if !point => point = true,
+            _ => return false,
+        }
     }
+    digits > 0
 }
 
 /// A date `YYYY-MM-DD` that exists; returns what follows it (a time zone, if any).
@@ -553,6 +559,15 @@ const BASE64: [u8; 256] = {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// XSD's decimal: `(\+|-)?([0-9]+(\.[0-9]*)?|\.[0-9]+)`.
+    #[test]
+    fn decimals_are_written_as_the_xsd_type_writes_them() {
+        let good = ["5", "5.", ".5", "+5", "-5.25", "+.5", "007", "0.000", "-0"];
+        let bad = ["", ".", "+", "-", "1.2.3", "1e3", "--5", "5.-", "+-5", "1,5", "\u{663}", "5 ", "1_000"];
+        assert!(good.iter().all(|t| decimal(t)), "{:?}", good.iter().filter(|t| !decimal(t)).collect::<Vec<_>>());
+        assert!(bad.iter().all(|t| !decimal(t)), "{:?}", bad.iter().filter(|t| decimal(t)).collect::<Vec<_>>());
+    }
     use crate::einvoice::ubl::{NS_CAC as CAC, NS_CBC as CBC};
 
     #[test]

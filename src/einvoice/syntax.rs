@@ -641,7 +641,8 @@ fn ubl_syntax(root: &Node) -> Vec<SyntaxFinding> {
                         out.push(("UBL-DT-07", format!("<{name}> has no filename")));
                     }
                 } else if name.ends_with("Amount") && !name.ends_with("PriceAmount") && !in_price {
-                    let decimals = n.text.split_once('.').map_or(0, |(_, f)| f.chars().count());
+                    let decimals =
+                        n.text.bytes().position(|c| c == b'.').map_or(0, |k| n.text[k + 1..].chars().count());
                     if decimals > 2 {
                         out.push(("UBL-DT-01", format!("<{name}> {} has more than two decimals", n.trimmed())));
                     }
