@@ -85,30 +85,21 @@ fn tree_facts(root: &Node) -> (Vec<String>, usize) {
         "PayableRoundingAmount",
         "PayableAmount",
     ];
-    /// The facts of `n` and the elements below it (recursion as deep as the tree, which the
-    /// reader bounds).
-    fn walk<'t>(n: &'t Node<'_>, cii: bool, currencies: &mut Vec<&'t str>, empty: &mut usize) {
+    let cii = root.name == "CrossIndustryInvoice";
+    let (mut currencies, mut empty): (Vec<&str>, _) = (Vec::new(), 0);
+    for n in root.elements() {
         if cii {
             if let Some(c) = n.attr("currencyID") {
                 currencies.push(c);
             }
-        } else if n.name.as_bytes().last() == Some(&b't')
-            && n.name.ends_with("Amount")
-            && AMOUNTS.iter().any(|a| super::xml::same(a, n.name))
-        {
+        } else if super::xml::ends_with(n.name, "Amount") && AMOUNTS.iter().any(|a| super::xml::same(a, n.name)) {
             // A UBL amount without its currency has the empty one (no ISO 4217 code).
             currencies.push(n.attr("currencyID").unwrap_or(""));
         }
-        if n.children.is_empty() {
-            *empty += usize::from(n.trimmed().is_empty());
-        } else {
-            for c in n.children {
-                walk(c, cii, currencies, empty);
-            }
+        if n.children.is_empty() && n.trimmed().is_empty() {
+            empty += 1;
         }
     }
-    let (mut currencies, mut empty) = (Vec::new(), 0);
-    walk(root, root.name == "CrossIndustryInvoice", &mut currencies, &mut empty);
     currencies.sort_unstable();
     currencies.dedup();
     (currencies.into_iter().map(str::to_string).collect(), empty)

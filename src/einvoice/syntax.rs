@@ -11,7 +11,7 @@
 //! too: the reader reads, the rules judge.
 
 use super::read::Node;
-use super::xml::{same, XmlTrim};
+use super::xml::{ends_with, same, XmlTrim};
 
 /// A finding: rule id and message.
 pub type SyntaxFinding = (&'static str, String);
@@ -438,7 +438,7 @@ pub fn cii(root: &Node) -> Vec<SyntaxFinding> {
             );
             continue;
         }
-        if name.ends_with("ID") {
+        if ends_with(name, "ID") {
             no_attributes(
                 n,
                 &[
@@ -456,7 +456,7 @@ pub fn cii(root: &Node) -> Vec<SyntaxFinding> {
             no_attributes(n, &[("CII-DT-008", "name"), ("CII-DT-009", "listURI")], &mut out);
             continue;
         }
-        if name.ends_with("ReferencedDocument") {
+        if ends_with(name, "ReferencedDocument") {
             let additional = name == "AdditionalReferencedDocument";
             let code = n.child("TypeCode").map(|c| c.text);
             let has = |c: &str| n.child(c).is_some();
@@ -497,11 +497,11 @@ pub fn cii(root: &Node) -> Vec<SyntaxFinding> {
             }
             continue;
         }
-        if name.ends_with("Amount") && name != "TaxTotalAmount" {
+        if ends_with(name, "Amount") && name != "TaxTotalAmount" {
             no_attributes(n, &[("CII-DT-031", "currencyID"), ("CII-DT-032", "currencyCodeListVersionID")], &mut out);
             continue;
         }
-        if name.ends_with("Quantity") {
+        if ends_with(name, "Quantity") {
             if n.attr("unitCode").is_some() && !billed_unit {
                 out.push(("CII-DT-033", format!("<{name}> has a unit while no invoiced quantity has one")));
             }
@@ -516,7 +516,7 @@ pub fn cii(root: &Node) -> Vec<SyntaxFinding> {
             );
             continue;
         }
-        if name.ends_with("TradeTax") {
+        if ends_with(name, "TradeTax") {
             if let Some(t) = n.child("TypeCode").filter(|t| t.text != "VAT") {
                 out.push(("CII-DT-037", format!("<{name}>: tax type code `{}` is not VAT", t.text)));
             }
@@ -631,21 +631,18 @@ fn ubl_syntax(root: &Node) -> Vec<SyntaxFinding> {
         match n.name {
             "PaymentID" => payment_ids.push(n.trimmed()),
             "PaymentMeansCode" => means_codes.push(n.trimmed()),
-            // Both suffixes end in `t`, which most names do not: looked at first.
-            name if name.as_bytes().last() == Some(&b't') => {
-                if name.ends_with("BinaryObject") {
-                    if n.attr("mimeCode").is_none() {
-                        out.push(("UBL-DT-06", format!("<{name}> has no mimeCode")));
-                    }
-                    if n.attr("filename").is_none() {
-                        out.push(("UBL-DT-07", format!("<{name}> has no filename")));
-                    }
-                } else if name.ends_with("Amount") && !name.ends_with("PriceAmount") && !in_price {
-                    let decimals =
-                        n.text.bytes().position(|c| c == b'.').map_or(0, |k| n.text[k + 1..].chars().count());
-                    if decimals > 2 {
-                        out.push(("UBL-DT-01", format!("<{name}> {} has more than two decimals", n.trimmed())));
-                    }
+            name if ends_with(name, "BinaryObject") => {
+                if n.attr("mimeCode").is_none() {
+                    out.push(("UBL-DT-06", format!("<{name}> has no mimeCode")));
+                }
+                if n.attr("filename").is_none() {
+                    out.push(("UBL-DT-07", format!("<{name}> has no filename")));
+                }
+            }
+            name if ends_with(name, "Amount") && !ends_with(name, "PriceAmount") && !in_price => {
+                let decimals = n.text.bytes().position(|c| c == b'.').map_or(0, |k| n.text[k + 1..].chars().count());
+                if decimals > 2 {
+                    out.push(("UBL-DT-01", format!("<{name}> {} has more than two decimals", n.trimmed())));
                 }
             }
             _ => {}

@@ -162,7 +162,7 @@ const STOP: u8 = 2;
 /// sixteen are left, one at a time after.
 fn stop(b: &[u8], from: usize) -> usize {
     let mut j = from;
-    while let Some(sixteen) = b.get(j..j + 16) {
+    while let Some(sixteen) = b.get(j..j + 16).and_then(|s| <&[u8; 16]>::try_from(s).ok()) {
         let m = Sixteen::of(sixteen).stop();
         if m != 0 {
             return j + m.trailing_zeros() as usize;
@@ -178,7 +178,7 @@ fn stop(b: &[u8], from: usize) -> usize {
 /// The first byte from `from` that is not XML whitespace (or the end), as [`stop`] goes.
 fn skip_blank(b: &[u8], from: usize) -> usize {
     let mut j = from;
-    while let Some(sixteen) = b.get(j..j + 16) {
+    while let Some(sixteen) = b.get(j..j + 16).and_then(|s| <&[u8; 16]>::try_from(s).ok()) {
         let m = !Sixteen::of(sixteen).blank() & 0xFFFF;
         if m != 0 {
             return j + m.trailing_zeros() as usize;
@@ -193,92 +193,94 @@ fn skip_blank(b: &[u8], from: usize) -> usize {
 
 /// Sixteen bytes of the document, classified at once: each method gives a bit per byte (the
 /// first byte the lowest bit) of the bytes in one of the scanner's classes. With SSE2 where
-/// there is (every x86-64 processor), else a byte at a time through [`CLASS`].
+/// there is (every x86-64 processor, one load), else a byte at a time through [`CLASS`].
 #[derive(Clone, Copy)]
-struct Sixteen<'b>(&'b [u8]);
+struct Sixteen(#[cfg(target_arch = "x86_64")] std::arch::x86_64::__m128i, #[cfg(not(target_arch = "x86_64"))] [u8; 16]);
 
-impl<'b> Sixteen<'b> {
-    /// `bytes` must hold sixteen bytes (only the first sixteen are looked at).
-    fn of(bytes: &'b [u8]) -> Sixteen<'b> {
-        debug_assert!(bytes.len() >= 16);
-        Sixteen(bytes)
+#[cfg(target_arch = "x86_64")]
+impl Sixteen {
+    #[inline(always)]
+    fn of(bytes: &[u8; 16]) -> Sixteen {
+        // SAFETY: the load reads the sixteen bytes of `bytes` (unaligned loads allowed); SSE2 is
+        // part of every x86-64 processor (the target's baseline).
+        Sixteen(unsafe { std::arch::x86_64::_mm_loadu_si128(bytes.as_ptr().cast()) })
+    }
+
+    /// Each byte equal to `c`, as all ones.
+    #[inline(always)]
+    fn eq(self, c: u8) -> std::arch::x86_64::__m128i {
+        use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_set1_epi8};
+        // SAFETY (here and in the methods below): SSE2 register arithmetic, no memory access;
+        // SSE2 is part of every x86-64 processor.
+        unsafe { _mm_cmpeq_epi8(self.0, _mm_set1_epi8(c as i8)) }
     }
 
     /// [`STOP`] bytes.
-    #[cfg(target_arch = "x86_64")]
     #[inline(always)]
     fn stop(self) -> u32 {
-        use std::arch::x86_64::*;
-        // SAFETY: SSE2 is part of every x86-64 processor (the target's baseline); the load
-        // reads the sixteen bytes `of` was given (unaligned loads allowed).
+        use std::arch::x86_64::{
+            _mm_andnot_si128, _mm_cmpeq_epi8, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        };
+        let [lt, amp, bracket, quot, apos, tab, lf, cr] =
+            [b'<', b'&', b']', b'"', b'\'', b'\t', b'\n', b'\r'].map(|c| self.eq(c));
         unsafe {
-            let v = _mm_loadu_si128(self.0.as_ptr().cast());
-            let eq = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
-            let marks = _mm_or_si128(
-                _mm_or_si128(_mm_or_si128(eq(b'<'), eq(b'&')), _mm_or_si128(eq(b']'), eq(b'"'))),
-                eq(b'\''),
-            );
+            let marks = _mm_or_si128(_mm_or_si128(_mm_or_si128(lt, amp), _mm_or_si128(bracket, quot)), apos);
             // Below 0x20 (unsigned: the largest of the byte and 0x1F is 0x1F), but tab, LF, CR.
-            let low = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x1F)), _mm_set1_epi8(0x1F));
-            let allowed = _mm_or_si128(_mm_or_si128(eq(b'\t'), eq(b'\n')), eq(b'\r'));
+            let low = _mm_cmpeq_epi8(_mm_max_epu8(self.0, _mm_set1_epi8(0x1F)), _mm_set1_epi8(0x1F));
+            let allowed = _mm_or_si128(_mm_or_si128(tab, lf), cr);
             _mm_movemask_epi8(_mm_or_si128(marks, _mm_andnot_si128(allowed, low))) as u32
         }
     }
 
     /// XML whitespace.
-    #[cfg(target_arch = "x86_64")]
     #[inline(always)]
     fn blank(self) -> u32 {
-        use std::arch::x86_64::*;
-        // SAFETY: as in `stop`.
-        unsafe {
-            let v = _mm_loadu_si128(self.0.as_ptr().cast());
-            let eq = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
-            _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(eq(b' '), eq(b'\n')), _mm_or_si128(eq(b'\t'), eq(b'\r'))))
-                as u32
-        }
+        use std::arch::x86_64::{_mm_movemask_epi8, _mm_or_si128};
+        let [space, lf, tab, cr] = [b' ', b'\n', b'\t', b'\r'].map(|c| self.eq(c));
+        unsafe { _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(space, lf), _mm_or_si128(tab, cr))) as u32 }
     }
 
     /// [`NAME`] bytes, and the colons among them.
-    #[cfg(target_arch = "x86_64")]
     #[inline(always)]
     fn name(self) -> (u32, u32) {
-        use std::arch::x86_64::*;
-        // SAFETY: as in `stop`.
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8, _mm_sub_epi8,
+        };
+        let [colon, underscore, dash, dot] = [b':', b'_', b'-', b'.'].map(|c| self.eq(c));
         unsafe {
-            let v = _mm_loadu_si128(self.0.as_ptr().cast());
-            let eq = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
             // `lo..=hi` of `x`, unsigned: `x - lo` is at most `hi - lo`.
             let within = |x: __m128i, lo: u8, hi: u8| {
                 let t = _mm_sub_epi8(x, _mm_set1_epi8(lo as i8));
                 _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8((hi - lo) as i8)), t)
             };
-            let colon = eq(b':');
-            let letters = within(_mm_or_si128(v, _mm_set1_epi8(0x20)), b'a', b'z');
-            let marks = _mm_or_si128(_mm_or_si128(eq(b'_'), eq(b'-')), _mm_or_si128(eq(b'.'), colon));
-            let name = _mm_or_si128(_mm_or_si128(letters, within(v, b'0', b'9')), marks);
+            let letters = within(_mm_or_si128(self.0, _mm_set1_epi8(0x20)), b'a', b'z');
+            let marks = _mm_or_si128(_mm_or_si128(underscore, dash), _mm_or_si128(dot, colon));
+            let name = _mm_or_si128(_mm_or_si128(letters, within(self.0, b'0', b'9')), marks);
             // Bytes from 0x80 on (UTF-8 sequences) are name bytes: their top bit.
-            let high = _mm_movemask_epi8(v) as u32;
+            let high = _mm_movemask_epi8(self.0) as u32;
             ((_mm_movemask_epi8(name) as u32) | high, _mm_movemask_epi8(colon) as u32)
         }
     }
+}
 
-    #[cfg(not(target_arch = "x86_64"))]
-    fn bits(self, class: impl Fn(u8) -> bool) -> u32 {
-        self.0[..16].iter().enumerate().fold(0, |m, (k, &c)| m | u32::from(class(c)) << k)
+#[cfg(not(target_arch = "x86_64"))]
+impl Sixteen {
+    fn of(bytes: &[u8; 16]) -> Sixteen {
+        Sixteen(*bytes)
     }
 
-    #[cfg(not(target_arch = "x86_64"))]
+    fn bits(self, class: impl Fn(u8) -> bool) -> u32 {
+        self.0.iter().enumerate().fold(0, |m, (k, &c)| m | u32::from(class(c)) << k)
+    }
+
     fn stop(self) -> u32 {
         self.bits(|c| CLASS[c as usize] & STOP != 0)
     }
 
-    #[cfg(not(target_arch = "x86_64"))]
     fn blank(self) -> u32 {
         self.bits(blank)
     }
 
-    #[cfg(not(target_arch = "x86_64"))]
     fn name(self) -> (u32, u32) {
         (self.bits(|c| CLASS[c as usize] & NAME != 0), self.bits(|c| c == b':'))
     }
@@ -330,6 +332,12 @@ fn trim(text: &str) -> &str {
 /// overlapping the one before).
 pub(crate) fn same(a: &str, b: &str) -> bool {
     same_bytes(a.as_bytes(), b.as_bytes())
+}
+
+/// Whether a name ends with `suffix`, compared as [`same`] compares (the standard library's
+/// `ends_with` calls `memcmp`, which costs more than a name's few bytes).
+pub(crate) fn ends_with(name: &str, suffix: &str) -> bool {
+    name.len() >= suffix.len() && same_bytes(&name.as_bytes()[name.len() - suffix.len()..], suffix.as_bytes())
 }
 
 /// [`same`] of bytes.
@@ -486,7 +494,7 @@ fn scan_name(b: &[u8], at: usize) -> Scanned {
     // sixteen are left.
     let (mut end, mut colon, mut colons) = (at, None, 0u32);
     loop {
-        if let Some(sixteen) = b.get(end..end + 16) {
+        if let Some(sixteen) = b.get(end..end + 16).and_then(|s| <&[u8; 16]>::try_from(s).ok()) {
             let (name, colon_bits) = Sixteen::of(sixteen).name();
             // At most 16: the bit above the sixteen stops the count.
             let len = (!name | 0x1_0000).trailing_zeros();
@@ -942,6 +950,21 @@ mod tests {
             }
         }
         assert_eq!(checked, 256 * 16 * 2 * 16);
+    }
+
+    /// Suffixes of names compared as the standard library compares them, short and long.
+    #[test]
+    fn a_name_ends_with_a_suffix_as_str_says() {
+        let names = ["ID", "Amount", "TaxAmount", "PriceAmount", "AdditionalReferencedDocument", "Amounts", ""];
+        let suffixes = ["", "ID", "Amount", "PriceAmount", "ReferencedDocument", "Document"];
+        let mut agreed = 0;
+        for n in names {
+            for x in suffixes {
+                assert_eq!(ends_with(n, x), n.ends_with(x), "{n} {x}");
+                agreed += usize::from(ends_with(n, x));
+            }
+        }
+        assert_eq!(agreed, 14);
     }
 
     /// Names scanned sixteen bytes at a time (and the last bytes one at a time) end, and find
