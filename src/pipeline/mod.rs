@@ -219,22 +219,27 @@ struct Scratch {
     lines: invoice::LineTyping,
 }
 
+thread_local! {
+    /// A thread's scratch space, kept from batch to batch (rayon would start a new one for
+    /// every piece of work it splits off, each growing its buffers from nothing).
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+}
+
+/// Calls `f` with this thread's scratch space.
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|scratch| f(&mut scratch.borrow_mut()))
+}
+
 /// Lines typed together share one buffer for their texts (about 40 KB of full-width lines).
 const TEXT_CHUNK_ROWS: usize = 256;
 
 /// Types rows `0..len` with `type_one`, in parallel and in order; the lines of every run of
 /// [`TEXT_CHUNK_ROWS`] rows share one [`crate::model::TextChunk`].
 fn parse_rows(len: usize, type_one: impl Fn(usize, &mut Scratch) -> Parsed + Sync) -> Vec<Parsed> {
-    thread_local! {
-        /// A thread's scratch space, kept from batch to batch (rayon would start a new one for
-        /// every piece of work it splits off, each growing its buffers from nothing).
-        static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
-    }
     (0..len.div_ceil(TEXT_CHUNK_ROWS))
         .into_par_iter()
         .map(|c| {
-            SCRATCH.with(|scratch| {
-                let scratch = &mut *scratch.borrow_mut();
+            with_scratch(|scratch| {
                 let rows = c * TEXT_CHUNK_ROWS..((c + 1) * TEXT_CHUNK_ROWS).min(len);
                 let mut out: Vec<Parsed> = rows.map(|i| type_one(i, scratch)).collect();
                 let chunk = scratch.lines.texts.finish();

@@ -18,6 +18,8 @@ use std::io::{BufReader, BufWriter, Read as _, Write as _};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap as HashMap;
 
+mod grouped;
+
 use super::posting::{Batch, PostOutcome, Poster};
 use super::{parse_row, parse_rows, push, FileEntry, ImportRequest, JobError, Parsed, Reader, Validated};
 use crate::entity::Entity;
@@ -678,8 +680,13 @@ pub(super) fn lines<'c>(
         orphans: Vec::new(),
         stored,
     };
-    let entries =
-        if in_order { merged(req, first, files, &mut asm)? } else { partitioned(req, first, files, bytes, &mut asm)? };
+    let entries = match files {
+        // One file in header order, nothing to complete from a store: the invoice is the unit
+        // of work.
+        &[(i, entity)] if in_order && asm.stored.is_none() => grouped::grouped(req, first, i, entity, &mut asm)?,
+        _ if in_order => merged(req, first, files, &mut asm)?,
+        _ => partitioned(req, first, files, bytes, &mut asm)?,
+    };
     if !asm.sink.stopped() {
         orphans(req, first, files, &mut asm)?;
     }

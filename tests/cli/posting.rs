@@ -178,6 +178,72 @@ fn a_summarised_ledger_has_fewer_entries_with_the_same_balances() {
     assert!(line.0 > summary.0 + 100, "{} vs {}", line.0, summary.0);
 }
 
+/// Lines of one invoice cut by batch boundaries anywhere, with rows whose key has no header
+/// (or cannot be read) among them — inside an invoice's lines, and filling a whole batch while
+/// an invoice is open — give the same summary and the same rejects at every batch size.
+#[test]
+fn invoices_cut_by_batches_around_rows_without_a_header_import_alike_at_every_batch_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = dir.path().join("lines.csv");
+    std::fs::write(
+        &lines,
+        "DATAAREAID,INVOICEID,LINECREATIONSEQUENCENUMBER,ITEMID,ITEMNAME,QTY,SALESPRICE,LINEAMOUNT,ITEMSALESTAXGROUP\n\
+         DEMF,T-001,1,BK-1001,City bike,2,50.00,100.00,FULL\n\
+         DEMF,T-002,1,AC-0101,Lock,1,10.00,10.00,FULL\n\
+         DEMF,X-404,1,AC-0101,Lock,1,10.00,10.00,FULL\n\
+         DEMF,X-404,2,AC-0101,Lock,1,10.00,10.00,FULL\n\
+         DEMF,too,few\n\
+         DEMF,T-002,2,BO-0007,Book,4,2.50,10.00,REDUCED\n\
+         DEMF,T-003,1,TI-0028,Tubes,3,33.33,99.99,FULL\n",
+    )
+    .unwrap();
+    let headers = format!("SalesInvoiceJournalHeader={}", fixture("base/headers.csv").display());
+    let lines = format!("BusinessDocumentSalesInvoiceLineItem={}", lines.display());
+    let mut seen: Option<(String, Vec<String>)> = None;
+    for batch in ["1", "2", "3", "4", "5", "100"] {
+        let rejects = dir.path().join(format!("rejects-{batch}"));
+        let run = invoiceflow(&[
+            "import",
+            "--dry-run",
+            "--json",
+            "--quiet",
+            "--batch-size",
+            batch,
+            "--master",
+            root().join("samples/master").to_str().unwrap(),
+            "--rejects",
+            rejects.to_str().unwrap(),
+            &headers,
+            &lines,
+        ]);
+        assert_eq!(run.code, 3, "{}", run.stderr);
+        let json = run.json();
+        let counts: Vec<String> = json["imports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| format!("{} {} {} {}", f["entity"], f["read"], f["accepted"], f["rejected"]))
+            .collect();
+        // The three invoices pass with their four lines; the two lines of X-404 have no
+        // header, and the short row has no key.
+        assert_eq!(
+            counts,
+            ["\"SalesInvoiceJournalHeader\" 3 3 0", "\"BusinessDocumentSalesInvoiceLineItem\" 7 4 3"],
+            "batch size {batch}"
+        );
+        let rows = std::fs::read_to_string(rejects.join("rejects.csv")).unwrap();
+        let rules: Vec<String> =
+            rows.lines().skip(1).map(|l| l.split(',').take(4).collect::<Vec<_>>().join(",")).collect();
+        assert_eq!(rules.iter().filter(|r| r.contains("relation.no_header")).count(), 2, "batch size {batch}: {rows}");
+        match &seen {
+            None => seen = Some((rows, counts)),
+            Some((r, c)) => {
+                assert_eq!((r, c), (&rows, &counts), "batch size {batch}");
+            }
+        }
+    }
+}
+
 #[test]
 fn thread_count_and_batch_size_do_not_change_the_store() {
     let dir = tempfile::tempdir().unwrap();
