@@ -1,13 +1,17 @@
 //! Parquet entity files, read batch by batch with the arrow reader. Every value is rendered
 //! as text (decimals exactly, dates ISO) so that the same mapping and validation apply as for
-//! CSV; a null is an empty field.
+//! CSV; a null is an empty field. Text, whole numbers, decimals and dates are written here, as
+//! arrow's formatter writes them (a test holds them to it); other types through that formatter.
 
 use std::fmt::Write as _;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use arrow_array::RecordBatch;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Date32Type, Decimal128Type, Int32Type, Int64Type};
+use arrow_array::{Array, PrimitiveArray, RecordBatch};
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
+use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
 use super::{RawBatch, ReadError, RecordSource};
@@ -101,17 +105,14 @@ impl ParquetSource {
             let formatters = rb
                 .columns()
                 .iter()
-                .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+                .map(|c| Column::of(c.as_ref(), &options))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| ReadError::Parquet { path: self.path.clone(), message: e.to_string() })?;
             let take = (rb.num_rows() - offset).min(max - batch.len());
             for row in offset..offset + take {
                 batch.records.start_record();
                 for f in &formatters {
-                    self.text.clear();
-                    // Writing into a String cannot fail.
-                    let _ = write!(self.text, "{}", f.value(row));
-                    batch.records.push_field(self.text.as_bytes());
+                    f.push(row, &mut self.text, &mut batch.records);
                 }
                 self.rows_done += 1;
                 batch.positions.push(super::Position { line: self.rows_done + 1, record: self.rows_done, byte: 0 });
@@ -123,5 +124,257 @@ impl ParquetSource {
             }
         }
         Ok(!batch.is_empty())
+    }
+}
+
+/// One column of a record batch as its values are written as text: the usual types straight
+/// (text as it is, whole numbers, decimals, dates), the same text as arrow's formatter writes;
+/// every other type through that formatter.
+enum Column<'a> {
+    Utf8(&'a arrow_array::StringArray),
+    LargeUtf8(&'a arrow_array::LargeStringArray),
+    Int32(&'a PrimitiveArray<Int32Type>),
+    Int64(&'a PrimitiveArray<Int64Type>),
+    Decimal128(&'a PrimitiveArray<Decimal128Type>, i8),
+    Date32(&'a PrimitiveArray<Date32Type>),
+    Other(ArrayFormatter<'a>),
+}
+
+impl<'a> Column<'a> {
+    fn of(array: &'a dyn Array, options: &FormatOptions<'a>) -> Result<Column<'a>, arrow_schema::ArrowError> {
+        Ok(match array.data_type() {
+            DataType::Utf8 => Column::Utf8(array.as_string::<i32>()),
+            DataType::LargeUtf8 => Column::LargeUtf8(array.as_string::<i64>()),
+            DataType::Int32 => Column::Int32(array.as_primitive()),
+            DataType::Int64 => Column::Int64(array.as_primitive()),
+            DataType::Decimal128(_, scale) => Column::Decimal128(array.as_primitive(), *scale),
+            DataType::Date32 => Column::Date32(array.as_primitive()),
+            _ => Column::Other(ArrayFormatter::try_new(array, options)?),
+        })
+    }
+
+    /// Appends the text of value `row` to `records` as a field (a null is an empty field);
+    /// `text` is room for the formatter's way.
+    fn push(&self, row: usize, text: &mut String, records: &mut super::Records) {
+        let mut digits = [0u8; 48];
+        let field: &[u8] = match self {
+            Column::Utf8(a) if a.is_valid(row) => a.value(row).as_bytes(),
+            Column::LargeUtf8(a) if a.is_valid(row) => a.value(row).as_bytes(),
+            Column::Int32(a) if a.is_valid(row) => whole(i64::from(a.value(row)), &mut digits),
+            Column::Int64(a) if a.is_valid(row) => whole(a.value(row), &mut digits),
+            Column::Decimal128(a, scale) if a.is_valid(row) => match decimal(a.value(row), *scale, &mut digits) {
+                Some(d) => d,
+                None => return formatted(*a, row, text, records),
+            },
+            Column::Date32(a) if a.is_valid(row) => match iso_date(a.value(row), &mut digits) {
+                Some(d) => d,
+                None => return formatted(*a, row, text, records),
+            },
+            // Nulls.
+            Column::Utf8(_)
+            | Column::LargeUtf8(_)
+            | Column::Int32(_)
+            | Column::Int64(_)
+            | Column::Decimal128(..)
+            | Column::Date32(_) => b"",
+            Column::Other(f) => {
+                text.clear();
+                // Writing into a String cannot fail (a value the formatter cannot write leaves
+                // what it wrote so far, as before).
+                let _ = write!(text, "{}", f.value(row));
+                text.as_bytes()
+            }
+        };
+        records.push_field(field);
+    }
+}
+
+/// Value `row` of `array` through arrow's formatter (a value the usual way leaves to it: a
+/// decimal beyond 64 bits, a date outside the years 1 to 9999).
+fn formatted(array: &dyn Array, row: usize, text: &mut String, records: &mut super::Records) {
+    text.clear();
+    if let Ok(f) = ArrayFormatter::try_new(array, &FormatOptions::default()) {
+        let _ = write!(text, "{}", f.value(row));
+    }
+    records.push_field(text.as_bytes());
+}
+
+/// Writes the digits of `m` before `out[at]`, the last first; returns where they start.
+fn digits_before(out: &mut [u8; 48], mut at: usize, mut m: u64) -> usize {
+    loop {
+        at -= 1;
+        out[at] = b'0' + (m % 10) as u8;
+        m /= 10;
+        if m == 0 {
+            return at;
+        }
+    }
+}
+
+/// `v` in decimal digits (an optional `-`), as arrow writes a whole number.
+fn whole(v: i64, out: &mut [u8; 48]) -> &[u8] {
+    let mut at = digits_before(out, out.len(), v.unsigned_abs());
+    if v < 0 {
+        at -= 1;
+        out[at] = b'-';
+    }
+    &out[at..]
+}
+
+/// The unscaled decimal `v` with `scale` written as arrow writes it: the point `scale` digits
+/// from the right, with zeros before the digits as needed (`-0.05`); a negative scale appends
+/// zeros (none to a zero). Written from the last digit back, in one pass. `None` for a value
+/// beyond 64 bits or a scale beyond the room here (arrow's way is taken then).
+fn decimal(v: i128, scale: i8, out: &mut [u8; 48]) -> Option<&[u8]> {
+    let v = i64::try_from(v).ok()?;
+    let mut m = v.unsigned_abs();
+    let mut at = out.len();
+    if scale > 0 {
+        // Room: `scale` digits, the point, up to 20 more digits and the sign.
+        if usize::from(scale.unsigned_abs()) > out.len() - 22 {
+            return None;
+        }
+        for _ in 0..scale {
+            at -= 1;
+            out[at] = b'0' + (m % 10) as u8;
+            m /= 10;
+        }
+        at -= 1;
+        out[at] = b'.';
+    } else if scale < 0 && m != 0 {
+        if usize::from(scale.unsigned_abs()) > out.len() - 21 {
+            return None;
+        }
+        for _ in 0..scale.unsigned_abs() {
+            at -= 1;
+            out[at] = b'0';
+        }
+    }
+    at = digits_before(out, at, m);
+    if v < 0 {
+        at -= 1;
+        out[at] = b'-';
+    }
+    Some(&out[at..])
+}
+
+/// Days since 1970-01-01 as `YYYY-MM-DD`, as arrow writes a date of the years 1 to 9999
+/// (`None` for another year: arrow's way is taken then).
+fn iso_date(days: i32, out: &mut [u8; 48]) -> Option<&[u8]> {
+    // Civil from days (H. Hinnant's algorithm), in whole numbers.
+    let z = i64::from(days) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    if !(1..=9999).contains(&y) {
+        return None;
+    }
+    let (y, m, d) = (y as usize, m as usize, d as usize);
+    let text = [
+        b'0' + (y / 1000) as u8,
+        b'0' + (y / 100 % 10) as u8,
+        b'0' + (y / 10 % 10) as u8,
+        b'0' + (y % 10) as u8,
+        b'-',
+        b'0' + (m / 10) as u8,
+        b'0' + (m % 10) as u8,
+        b'-',
+        b'0' + (d / 10) as u8,
+        b'0' + (d % 10) as u8,
+    ];
+    out[..10].copy_from_slice(&text);
+    Some(&out[..10])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// The text every value of `array` gets here, and the text arrow's formatter gives it.
+    fn both(array: &dyn Array) -> (Vec<String>, Vec<String>) {
+        let options = FormatOptions::default();
+        let column = Column::of(array, &options).unwrap();
+        let formatter = ArrayFormatter::try_new(array, &options).unwrap();
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        let mut text = String::new();
+        for row in 0..array.len() {
+            let mut records = super::super::Records::default();
+            records.start_record();
+            column.push(row, &mut text, &mut records);
+            ours.push(String::from_utf8(records.get(0)[0].to_vec()).unwrap());
+            theirs.push(formatter.value(row).to_string());
+        }
+        (ours, theirs)
+    }
+
+    #[test]
+    fn the_usual_types_are_written_as_arrows_formatter_writes_them() {
+        use arrow_array::{Date32Array, Decimal128Array, Int32Array, Int64Array, LargeStringArray, StringArray};
+        let mut rng = crate::generate::Rng::new(3);
+        let mut wholes: Vec<Option<i64>> =
+            vec![None, Some(0), Some(-1), Some(1), Some(9), Some(10), Some(-10), Some(i64::MAX), Some(i64::MIN)];
+        let mut decimals: Vec<Option<i128>> = vec![
+            None,
+            Some(0),
+            Some(5),
+            Some(-5),
+            Some(123_456),
+            Some(-123_456),
+            Some(1_000_000),
+            Some(i128::from(i64::MAX)),
+            Some(i128::from(i64::MIN)),
+            Some(i128::from(i64::MIN) + 1),
+            Some(i128::from(i64::MAX) + 1),
+            Some(-99_999_999_999_999_999_999_999_999_999_999),
+        ];
+        for _ in 0..5_000 {
+            let magnitude = 10i64.pow(rng.below(18) as u32 + 1);
+            let v = rng.below(magnitude as u64) as i64 * if rng.below(2) == 0 { -1 } else { 1 };
+            wholes.push(Some(v));
+            decimals.push(Some(i128::from(v)));
+        }
+        let mut checked = 0;
+        let ints: Vec<Option<i32>> = wholes.iter().map(|v| v.map(|v| v as i32)).collect();
+        for array in [Arc::new(Int32Array::from(ints)) as Arc<dyn Array>, Arc::new(Int64Array::from(wholes.clone()))] {
+            let (ours, theirs) = both(array.as_ref());
+            assert_eq!(ours, theirs);
+            checked += ours.len();
+        }
+        for scale in [-3i8, -1, 0, 1, 2, 6, 10, 18, 19, 30, 38] {
+            let precision = 38;
+            let array = Decimal128Array::from(decimals.clone()).with_precision_and_scale(precision, scale).unwrap();
+            let (ours, theirs) = both(&array);
+            assert_eq!(ours, theirs, "scale {scale}");
+            checked += ours.len();
+        }
+        let mut days: Vec<Option<i32>> = vec![
+            None,
+            Some(0),
+            Some(-1),
+            Some(-719_162),
+            Some(-719_163),
+            Some(2_932_896),
+            Some(2_932_897),
+            Some(i32::MIN),
+        ];
+        days.extend((0..5_000).map(|_| Some(rng.below(4_000_000) as i32 - 1_000_000)));
+        let (ours, theirs) = both(&Date32Array::from(days));
+        assert_eq!(ours, theirs);
+        checked += ours.len();
+        let texts = vec![None, Some(""), Some("Bike lock, steel"), Some("Größe \"L\"")];
+        for array in
+            [Arc::new(StringArray::from(texts.clone())) as Arc<dyn Array>, Arc::new(LargeStringArray::from(texts))]
+        {
+            let (ours, theirs) = both(array.as_ref());
+            assert_eq!(ours, theirs);
+            checked += ours.len();
+        }
+        assert_eq!(checked, 2 * 5_009 + 11 * 5_012 + 5_008 + 2 * 4);
     }
 }
