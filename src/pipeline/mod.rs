@@ -225,11 +225,6 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
 }
 
-/// Calls `f` with this thread's scratch space.
-fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
-    SCRATCH.with(|scratch| f(&mut scratch.borrow_mut()))
-}
-
 /// Lines typed together share one buffer for their texts (about 40 KB of full-width lines).
 const TEXT_CHUNK_ROWS: usize = 256;
 
@@ -238,25 +233,29 @@ const TEXT_CHUNK_ROWS: usize = 256;
 fn parse_rows(len: usize, type_one: impl Fn(usize, &mut Scratch) -> Parsed + Sync) -> Vec<Parsed> {
     (0..len.div_ceil(TEXT_CHUNK_ROWS))
         .into_par_iter()
-        .map(|c| {
-            with_scratch(|scratch| {
-                let rows = c * TEXT_CHUNK_ROWS..((c + 1) * TEXT_CHUNK_ROWS).min(len);
-                let mut out: Vec<Parsed> = rows.map(|i| type_one(i, scratch)).collect();
-                let chunk = scratch.lines.texts.finish();
-                for p in &mut out {
-                    if let Parsed::Line(l) = p {
-                        l.extras.attach(&chunk);
-                    }
-                }
-                out
-            })
-        })
+        .map(|c| type_chunk(c * TEXT_CHUNK_ROWS..((c + 1) * TEXT_CHUNK_ROWS).min(len), &type_one))
         .collect::<Vec<Vec<Parsed>>>()
         .into_iter()
         .fold(Vec::with_capacity(len), |mut all, rows| {
             all.extend(rows);
             all
         })
+}
+
+/// Types `rows` with `type_one` on this thread, in order, with its scratch space; their lines
+/// share one [`crate::model::TextChunk`].
+fn type_chunk(rows: std::ops::Range<usize>, type_one: impl Fn(usize, &mut Scratch) -> Parsed) -> Vec<Parsed> {
+    SCRATCH.with(|scratch| {
+        let scratch = &mut *scratch.borrow_mut();
+        let mut out: Vec<Parsed> = rows.map(|i| type_one(i, scratch)).collect();
+        let chunk = scratch.lines.texts.finish();
+        for p in &mut out {
+            if let Parsed::Line(l) = p {
+                l.extras.attach(&chunk);
+            }
+        }
+        out
+    })
 }
 
 /// Turns one raw record into a typed row (or the reject of its row rules), through its file's

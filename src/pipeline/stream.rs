@@ -607,19 +607,24 @@ impl LastKey {
     }
 }
 
-/// How many leading columns hold a line's invoice key (legal entity, number or parent record
-/// id) in `plan`'s file (at least one).
-fn key_columns(plan: &Plan<'_>) -> usize {
+/// The columns of `plan`'s file a line's invoice key (legal entity, number or parent record
+/// id) is read from (see [`invoice::raw_key_view`]): records of the same width with the same
+/// bytes in them have the same key (fields not read from a column are the same in every row).
+fn key_sources(plan: &Plan<'_>) -> Vec<usize> {
     use crate::entity::Role;
     [Role::LegalEntity, Role::InvoiceNumber, Role::ParentRecordId]
         .into_iter()
         .filter_map(|role| plan.entity.role_index(role))
         .filter_map(|i| match plan.sources[i] {
-            crate::map::Source::Column(c) => Some(c + 1),
+            crate::map::Source::Column(c) => Some(c),
             _ => None,
         })
-        .max()
-        .unwrap_or(1)
+        .collect()
+}
+
+/// How many leading columns hold a line's invoice key in `plan`'s file (at least one).
+fn key_columns(plan: &Plan<'_>) -> usize {
+    key_sources(plan).into_iter().max().map_or(1, |c| c + 1)
 }
 
 /// Reads the line files into the book, invoice by invoice, and hands accepted invoices to the

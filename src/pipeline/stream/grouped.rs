@@ -15,10 +15,10 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use super::{classify, row_of, Assembly, Class, Classifier};
-use crate::entity::{Entity, Role};
-use crate::map::{Plan, Source};
-use crate::pipeline::{parse_row, with_scratch, FileEntry, ImportRequest, JobError, Parsed, Reader};
+use super::{classify, key_sources, row_of, Assembly, Class, Classifier};
+use crate::entity::Entity;
+use crate::map::Plan;
+use crate::pipeline::{parse_row, type_chunk, FileEntry, ImportRequest, JobError, Parsed, Reader};
 use crate::read::{Origin, RawBatch, Record};
 use crate::validate::invoice::{self, Assembled, Claim, Context, HeaderBook, LineRow};
 
@@ -147,28 +147,23 @@ impl Batch<'_, '_> {
             .map(|(k, run)| if goes_on(k, run) { Head::GoesOn } else { Head::Claimed(book.claim(Some(run.ordinal))) })
             .collect();
         // Pieces of whole runs of at least PIECE_ROWS records; the records after a run up to
-        // the next one's (rows whose key has no header) go with it.
-        let mut pieces: Vec<(Range<usize>, Range<usize>)> = Vec::new();
+        // the next one's (rows whose key has no header) go with it. The open invoice goes to
+        // the first piece.
+        let mut heads = heads.into_iter();
+        let mut open = carried.take();
+        let mut work: Vec<Piece> = Vec::new();
         let (mut first_run, mut first_record) = (0, 0);
         for k in 0..runs.len() {
             let end = runs.get(k + 1).map_or(n, |next| next.records.start);
             if end - first_record >= PIECE_ROWS || k + 1 == runs.len() {
-                pieces.push((first_run..k + 1, first_record..end));
+                let heads = heads.by_ref().take(k + 1 - first_run).collect();
+                work.push(Piece { runs: first_run..k + 1, records: first_record..end, heads, open: open.take() });
                 (first_run, first_record) = (k + 1, end);
             }
         }
         if runs.is_empty() && n > 0 {
-            pieces.push((0..0, 0..n));
+            work.push(Piece { runs: 0..0, records: 0..n, heads: Vec::new(), open: open.take() });
         }
-        let mut heads = heads.into_iter();
-        let mut carried_in = carried.take();
-        let work: Vec<Piece> = pieces
-            .into_iter()
-            .map(|(runs, records)| {
-                let heads: Vec<Head> = heads.by_ref().take(runs.len()).collect();
-                Piece { runs, records, heads, open: carried_in.take() }
-            })
-            .collect();
         let last = work.len().saturating_sub(1);
         let book = &*book;
         let mut done: Vec<Done> = work
@@ -177,7 +172,7 @@ impl Batch<'_, '_> {
             .map(|(p, piece)| self.piece(&runs, piece, p == last, &ordinals, book, ctx))
             .collect();
         // The invoice the batch ends with (the one before, when the batch had no piece).
-        *carried = done.last_mut().and_then(|d| d.open.take()).or(carried_in);
+        *carried = done.last_mut().and_then(|d| d.open.take()).or(open);
         done
     }
 
@@ -185,7 +180,7 @@ impl Batch<'_, '_> {
     /// in pieces on every core; a record with the key fields of the one before has its position.
     fn ordinals(&self, book: &HeaderBook) -> Vec<Option<usize>> {
         let n = self.batch.len();
-        let key_columns = key_columns(self.plan);
+        let key_columns = key_sources(self.plan);
         let width = self.columns.len();
         (0..n.div_ceil(PIECE_ROWS))
             .into_par_iter()
@@ -221,36 +216,14 @@ impl Batch<'_, '_> {
     ) -> Done {
         let Piece { runs: own, records, heads, mut open } = piece;
         let runs = &runs[own];
-        let typed: Vec<(usize, Parsed)> = with_scratch(|scratch| {
-            let mut typed: Vec<(usize, Parsed)> = records
-                .map(|r| {
-                    let p = self.batch.positions[r];
-                    let origin = Origin { file: self.file, line: p.line, record: p.record };
-                    (
-                        r,
-                        parse_row(
-                            self.plan,
-                            self.columns,
-                            self.entity,
-                            self.batch.record(r),
-                            origin,
-                            self.legal_entity,
-                            scratch,
-                        ),
-                    )
-                })
-                .collect();
-            let chunk = scratch.lines.texts.finish();
-            for (_, p) in &mut typed {
-                if let Parsed::Line(l) = p {
-                    l.extras.attach(&chunk);
-                }
-            }
-            typed
+        let typed = type_chunk(records.clone(), |r, scratch| {
+            let p = self.batch.positions[r];
+            let origin = Origin { file: self.file, line: p.line, record: p.record };
+            parse_row(self.plan, self.columns, self.entity, self.batch.record(r), origin, self.legal_entity, scratch)
         });
         let mut done = Done::default();
         let mut classifier = Classifier::default();
-        let mut typed = typed.into_iter().peekable();
+        let mut typed = records.zip(typed).peekable();
         for (k, (run, head)) in runs.iter().zip(heads).enumerate() {
             let (claim, mut rows) = match (head, open.take()) {
                 (Head::GoesOn, Some(o)) => (o.claim, o.rows),
@@ -293,20 +266,7 @@ impl Batch<'_, '_> {
     }
 }
 
-/// The columns of the file a line's invoice key is read from (see
-/// [`invoice::raw_key_view`]): records of the same width with the same bytes in them have the
-/// same key (fields not read from a column are the same in every row).
-fn key_columns(plan: &Plan<'_>) -> Vec<usize> {
-    [Role::LegalEntity, Role::InvoiceNumber, Role::ParentRecordId]
-        .into_iter()
-        .filter_map(|role| plan.entity.role_index(role))
-        .filter_map(|i| match plan.sources[i] {
-            Source::Column(c) => Some(c),
-            _ => None,
-        })
-        .collect()
-}
-
+/// Whether two records have the same key (see [`key_sources`]).
 fn same_key(a: Record<'_>, b: Record<'_>, columns: &[usize]) -> bool {
     a.len() == b.len() && columns.iter().all(|&c| a.get(c) == b.get(c))
 }
