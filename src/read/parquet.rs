@@ -1,7 +1,8 @@
 //! Parquet entity files, read batch by batch with the arrow reader. Every value is rendered
 //! as text (decimals exactly, dates ISO) so that the same mapping and validation apply as for
-//! CSV; a null is an empty field. Text, whole numbers, decimals and dates are written here, as
-//! arrow's formatter writes them (a test holds them to it); other types through that formatter.
+//! CSV; a null is an empty field. Text is taken as it is, and whole numbers, decimals and dates
+//! are written by the model's writers (those the exports use), which write what arrow's
+//! formatter writes (a test holds them to it); other types go through that formatter.
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -174,141 +175,70 @@ impl<'a> Column<'a> {
     }
 
     /// Appends the text of value `row` to `records` as a field (a null is an empty field);
-    /// `text` is room for the formatter's way.
+    /// `text` is room for writing it. Numbers and dates are written by the writers exports
+    /// use, which write what arrow's formatter writes for them; a value outside what they hold
+    /// (a decimal beyond 96 bits or with a scale beyond 28 or below 0, a date outside the
+    /// years 0 to 9999) goes through the formatter.
     fn push(&self, row: usize, text: &mut String, records: &mut super::Records) {
-        let mut digits = [0u8; 48];
-        let field: &[u8] = match self {
-            Column::Utf8(a) if a.is_valid(row) => a.value(row).as_bytes(),
-            Column::LargeUtf8(a) if a.is_valid(row) => a.value(row).as_bytes(),
-            Column::Int32(a) if a.is_valid(row) => whole(i64::from(a.value(row)), &mut digits),
-            Column::Int64(a) if a.is_valid(row) => whole(a.value(row), &mut digits),
-            Column::Decimal128(a, scale) if a.is_valid(row) => match decimal(a.value(row), *scale, &mut digits) {
-                Some(d) => d,
-                None => return formatted(*a, row, text, records),
-            },
-            Column::Date32(a) if a.is_valid(row) => match iso_date(a.value(row), &mut digits) {
-                Some(d) => d,
-                None => return formatted(*a, row, text, records),
-            },
+        use crate::model::{decimal_text, write_int, Date};
+        text.clear();
+        match self {
+            Column::Utf8(a) if a.is_valid(row) => records.push_field(a.value(row).as_bytes()),
+            Column::LargeUtf8(a) if a.is_valid(row) => records.push_field(a.value(row).as_bytes()),
+            Column::Int32(a) if a.is_valid(row) => {
+                write_int(text, i64::from(a.value(row)));
+                records.push_field(text.as_bytes());
+            }
+            Column::Int64(a) if a.is_valid(row) => {
+                write_int(text, a.value(row));
+                records.push_field(text.as_bytes());
+            }
+            Column::Decimal128(a, scale) if a.is_valid(row) => {
+                let value = u32::try_from(*scale)
+                    .ok()
+                    .and_then(|s| rust_decimal::Decimal::try_from_i128_with_scale(a.value(row), s).ok());
+                match value {
+                    Some(d) => records.push_field(decimal_text(d).as_bytes()),
+                    None => formatted(*a, row, text, records),
+                }
+            }
+            Column::Date32(a) if a.is_valid(row) => {
+                let days = a.value(row);
+                if ISO_YEARS.contains(&days) {
+                    Date::from_days_since_epoch(days).write_iso(text);
+                    records.push_field(text.as_bytes());
+                } else {
+                    formatted(*a, row, text, records);
+                }
+            }
             // Nulls.
             Column::Utf8(_)
             | Column::LargeUtf8(_)
             | Column::Int32(_)
             | Column::Int64(_)
             | Column::Decimal128(..)
-            | Column::Date32(_) => b"",
+            | Column::Date32(_) => records.push_field(b""),
             Column::Other(f) => {
-                text.clear();
                 // Writing into a String cannot fail (a value the formatter cannot write leaves
                 // what it wrote so far, as before).
                 let _ = write!(text, "{}", f.value(row));
-                text.as_bytes()
+                records.push_field(text.as_bytes());
             }
-        };
-        records.push_field(field);
+        }
     }
 }
 
-/// Value `row` of `array` through arrow's formatter (a value the usual way leaves to it: a
-/// decimal beyond 64 bits, a date outside the years 1 to 9999).
+/// The days since 1970-01-01 of the years 0 to 9999 (0000-01-01 to 9999-12-31), which arrow's
+/// formatter writes as `YYYY-MM-DD`, as [`crate::model::Date::write_iso`] does.
+const ISO_YEARS: std::ops::RangeInclusive<i32> = -719_528..=2_932_896;
+
+/// Value `row` of `array` through arrow's formatter.
 fn formatted(array: &dyn Array, row: usize, text: &mut String, records: &mut super::Records) {
     text.clear();
     if let Ok(f) = ArrayFormatter::try_new(array, &FormatOptions::default()) {
         let _ = write!(text, "{}", f.value(row));
     }
     records.push_field(text.as_bytes());
-}
-
-/// Writes the digits of `m` before `out[at]`, the last first; returns where they start.
-fn digits_before(out: &mut [u8; 48], mut at: usize, mut m: u64) -> usize {
-    loop {
-        at -= 1;
-        out[at] = b'0' + (m % 10) as u8;
-        m /= 10;
-        if m == 0 {
-            return at;
-        }
-    }
-}
-
-/// `v` in decimal digits (an optional `-`), as arrow writes a whole number.
-fn whole(v: i64, out: &mut [u8; 48]) -> &[u8] {
-    let mut at = digits_before(out, out.len(), v.unsigned_abs());
-    if v < 0 {
-        at -= 1;
-        out[at] = b'-';
-    }
-    &out[at..]
-}
-
-/// The unscaled decimal `v` with `scale` written as arrow writes it: the point `scale` digits
-/// from the right, with zeros before the digits as needed (`-0.05`); a negative scale appends
-/// zeros (none to a zero). Written from the last digit back, in one pass. `None` for a value
-/// beyond 64 bits or a scale beyond the room here (arrow's way is taken then).
-fn decimal(v: i128, scale: i8, out: &mut [u8; 48]) -> Option<&[u8]> {
-    let v = i64::try_from(v).ok()?;
-    let mut m = v.unsigned_abs();
-    let mut at = out.len();
-    if scale > 0 {
-        // Room: `scale` digits, the point, up to 20 more digits and the sign.
-        if usize::from(scale.unsigned_abs()) > out.len() - 22 {
-            return None;
-        }
-        for _ in 0..scale {
-            at -= 1;
-            out[at] = b'0' + (m % 10) as u8;
-            m /= 10;
-        }
-        at -= 1;
-        out[at] = b'.';
-    } else if scale < 0 && m != 0 {
-        if usize::from(scale.unsigned_abs()) > out.len() - 21 {
-            return None;
-        }
-        for _ in 0..scale.unsigned_abs() {
-            at -= 1;
-            out[at] = b'0';
-        }
-    }
-    at = digits_before(out, at, m);
-    if v < 0 {
-        at -= 1;
-        out[at] = b'-';
-    }
-    Some(&out[at..])
-}
-
-/// Days since 1970-01-01 as `YYYY-MM-DD`, as arrow writes a date of the years 1 to 9999
-/// (`None` for another year: arrow's way is taken then).
-fn iso_date(days: i32, out: &mut [u8; 48]) -> Option<&[u8]> {
-    // Civil from days (H. Hinnant's algorithm), in whole numbers.
-    let z = i64::from(days) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    if !(1..=9999).contains(&y) {
-        return None;
-    }
-    let (y, m, d) = (y as usize, m as usize, d as usize);
-    let text = [
-        b'0' + (y / 1000) as u8,
-        b'0' + (y / 100 % 10) as u8,
-        b'0' + (y / 10 % 10) as u8,
-        b'0' + (y % 10) as u8,
-        b'-',
-        b'0' + (m / 10) as u8,
-        b'0' + (m % 10) as u8,
-        b'-',
-        b'0' + (d / 10) as u8,
-        b'0' + (d % 10) as u8,
-    ];
-    out[..10].copy_from_slice(&text);
-    Some(&out[..10])
 }
 
 #[cfg(test)]
