@@ -59,15 +59,13 @@ fn xround(d: Decimal) -> Option<Decimal> {
 
 /// Rounded to two decimals as the official rules round (`round(x * 10 * 10) div 100`).
 fn x2(d: Decimal) -> Option<Decimal> {
+    // A whole number of cents (`xround` floors: scale 0) ÷ 100, as the division writes it: a
+    // whole number when the cents make one, else at scale 2 (`2.50`); the general division
+    // cost ~1,900 instructions.
     let cents = xround(d.checked_mul(Decimal::ONE_HUNDRED)?)?;
-    // A whole number of cents ÷ 100, as the division writes it: a whole number when the cents
-    // make one, else at scale 2 (`2.50`); the general division cost ~1,900 instructions.
-    if cents.scale() == 0 {
-        let mut r = cents;
-        r.set_scale(2).ok()?;
-        return Some(if cents.mantissa() % 100 == 0 { r.trunc() } else { r });
-    }
-    Some(cents / Decimal::ONE_HUNDRED)
+    let mut r = cents;
+    r.set_scale(2).ok()?;
+    Some(if cents.mantissa() % 100 == 0 { r.trunc() } else { r })
 }
 
 /// `a − b + c` rounded to two decimals as the rules round (BT-106 − BT-107 + BT-108,

@@ -561,6 +561,29 @@ impl<'a> Scope<'a> {
     }
 }
 
+/// Completes the start of element `node` (level `level`, at byte `at`) once its attributes
+/// are read: they are kept in the arena, and its name is given its namespace, the quick way
+/// ([`Scope::quick`]) or through [`namespaces`].
+#[inline(always)]
+fn complete<'a>(
+    node: &mut Node<'a>,
+    attrs: &[(&'a str, &'a str)],
+    arena: &'a Arena,
+    (qname, prefix): (&str, Option<&'a str>),
+    level: usize,
+    ns: &mut Scope<'a>,
+    at: usize,
+) -> Result<(), ReadError> {
+    if !attrs.is_empty() {
+        node.attrs = arena.alloc_slice_copy(attrs);
+    }
+    match ns.quick(node, prefix) {
+        Some(uri) => node.namespace = uri,
+        None => namespaces(node, qname, prefix, level, ns, at)?,
+    }
+    Ok(())
+}
+
 /// The namespace declarations on `node` (level `level`) are added to those in scope; its name
 /// is given its namespace, and the prefixes of its name and attributes must be declared (or be
 /// `xml`, `xmlns`, which XML itself binds).
@@ -804,13 +827,7 @@ fn start_tag<'a>(
                         node.name
                     )));
                 }
-                if !attrs.is_empty() {
-                    node.attrs = arena.alloc_slice_copy(attrs);
-                }
-                match ns.quick(&node, prefix) {
-                    Some(uri) => node.namespace = uri,
-                    None => namespaces(&mut node, qname, prefix, stack.len(), ns, i)?,
-                }
+                complete(&mut node, attrs, arena, (qname, prefix), stack.len(), ns, i)?;
                 stack.push(Open {
                     name: node.name,
                     namespace: node.namespace,
@@ -825,13 +842,7 @@ fn start_tag<'a>(
                 if b.get(j + 1) != Some(&b'>') {
                     return Err(xml_error(j, format!("`/` not followed by `>` in the tag <{qname}>")));
                 }
-                if !attrs.is_empty() {
-                    node.attrs = arena.alloc_slice_copy(attrs);
-                }
-                match ns.quick(&node, prefix) {
-                    Some(uri) => node.namespace = uri,
-                    None => namespaces(&mut node, qname, prefix, stack.len(), ns, i)?,
-                }
+                complete(&mut node, attrs, arena, (qname, prefix), stack.len(), ns, i)?;
                 ns.leave(stack.len());
                 done.push(node);
                 return Ok(j + 2);
