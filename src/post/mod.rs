@@ -311,48 +311,60 @@ pub fn due_date(inv: &Invoice, md: &MasterData) -> Date {
     }
 }
 
-/// Feeds a canonical rendering of values into xxh3-128: texts followed by a unit separator,
-/// numbers and dates as fixed-width bytes, so that no two different sequences of values render
-/// alike.
-struct Feed {
-    hasher: xxhash_rust::xxh3::Xxh3,
+/// A canonical rendering of values for xxh3-128: texts followed by a unit separator, numbers
+/// and dates as fixed-width bytes, so that no two different sequences of values render alike.
+/// The rendering is gathered in one buffer and hashed once (the same digest as feeding the
+/// pieces one by one, without the streaming hasher's cost per piece).
+struct Feed<'b> {
+    bytes: &'b mut Vec<u8>,
+    /// The entity whose shared fields were looked up last, those flags and its fields (none
+    /// when it shares no field: its fields are then not looked at).
+    entity: Option<(&'static str, &'static [bool], &'static [crate::entity::Field])>,
 }
 
-impl Feed {
-    fn new() -> Feed {
-        Feed { hasher: xxhash_rust::xxh3::Xxh3::new() }
-    }
+impl Feed<'_> {
     fn str(&mut self, s: &str) {
-        self.hasher.update(s.as_bytes());
-        self.hasher.update(&[0x1f]);
+        self.bytes.extend_from_slice(s.as_bytes());
+        self.bytes.push(0x1f);
     }
     fn opt(&mut self, s: Option<&str>) {
         match s {
             Some(s) => self.str(s),
-            None => self.hasher.update(&[0x00, 0x1f]),
+            None => self.bytes.extend_from_slice(&[0x00, 0x1f]),
         }
     }
     /// An integer, as its eight bytes.
     fn int(&mut self, v: i64) {
-        self.hasher.update(&v.to_le_bytes());
+        self.bytes.extend_from_slice(&v.to_le_bytes());
     }
     /// A decimal by value (1.50 and 1.5 alike): its normalized mantissa and scale.
     fn dec(&mut self, d: Decimal) {
         let n = d.normalize();
         let mantissa = if n.is_zero() { 0 } else { n.mantissa() };
-        self.hasher.update(&mantissa.to_le_bytes());
-        self.hasher.update(&[n.scale() as u8]);
+        self.bytes.extend_from_slice(&mantissa.to_le_bytes());
+        self.bytes.push(n.scale() as u8);
     }
     fn date(&mut self, d: Date) {
         self.int(i64::from(d.days_since_epoch()));
     }
     /// The fields of `extras` that every entity of the same documents has, by name.
-    fn extras(&mut self, entity: &str, extras: &crate::model::Extras) {
-        let Some(e) = crate::entity::Catalog::builtin().get(entity) else { return };
+    fn extras(&mut self, entity: &'static str, extras: &crate::model::Extras) {
+        let (shared, fields) = match self.entity {
+            Some((name, shared, fields)) if name == entity => (shared, fields),
+            _ => {
+                let Some(e) = crate::entity::Catalog::builtin().get(entity) else { return };
+                let shared: &'static [bool] = if e.shared.contains(&true) { &e.shared } else { &[] };
+                self.entity = Some((entity, shared, &e.fields));
+                (shared, &e.fields[..])
+            }
+        };
+        if shared.is_empty() {
+            return;
+        }
         for (i, v) in extras.iter() {
             let i = usize::from(i);
-            if e.shared.get(i).copied().unwrap_or(false) {
-                self.str(&e.fields[i].name);
+            if shared.get(i).copied().unwrap_or(false) {
+                self.str(&fields[i].name);
                 self.str(v);
             }
         }
@@ -372,7 +384,20 @@ impl Feed {
 /// is given with the ones it holds). `x3:` + xxh3-128 in hex; stores written before it hold
 /// [`legacy_content_hash`]es, which the store still compares.
 pub fn content_hash(inv: &Invoice, due_date: Date, line_nets: &[Decimal]) -> String {
-    let mut f = Feed::new();
+    thread_local! {
+        /// The rendering's room, kept from invoice to invoice.
+        static BYTES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BYTES.with(|b| {
+        let bytes = &mut *b.borrow_mut();
+        bytes.clear();
+        render(&mut Feed { bytes, entity: None }, inv, due_date, line_nets);
+        format!("x3:{:032x}", xxhash_rust::xxh3::xxh3_128(bytes))
+    })
+}
+
+/// Renders what [`content_hash`] covers into `f`.
+fn render(f: &mut Feed<'_>, inv: &Invoice, due_date: Date, line_nets: &[Decimal]) {
     let hd = &inv.header;
     f.str(&hd.legal_entity);
     match hd.document {
@@ -423,7 +448,6 @@ pub fn content_hash(inv: &Invoice, due_date: Date, line_nets: &[Decimal]) -> Str
         }
         f.extras(l.entity, &l.extras);
     }
-    format!("x3:{:032x}", f.hasher.digest128())
 }
 
 /// The content hash of stores written before [`content_hash`] (FNV-1a over a rendering of

@@ -163,12 +163,29 @@ const FIELDS: u8 = 4;
 pub struct Writer {
     buf: Vec<u8>,
     rows: u32,
+    /// The number of rows the blob's start says already (see [`Writer::with_rows`]).
+    declared: Option<u32>,
 }
 
 impl Writer {
     /// An empty blob.
     pub fn new() -> Writer {
-        Writer { buf: Vec::with_capacity(256), rows: 0 }
+        Writer { buf: Vec::with_capacity(256), rows: 0, declared: None }
+    }
+
+    /// An empty blob that will have `rows` rows, in room for about `bytes` bytes: its start is
+    /// written now, and [`Writer::finish`] hands the buffer over as it stands (with another
+    /// number of rows, it writes the start again).
+    pub fn with_rows(rows: usize, bytes: usize) -> Writer {
+        let mut buf = Vec::with_capacity(bytes + 6);
+        match u32::try_from(rows) {
+            Ok(n) => {
+                buf.push(LAYOUT);
+                put_varint(&mut buf, u128::from(n));
+                Writer { buf, rows: 0, declared: Some(n) }
+            }
+            Err(_) => Writer { buf, rows: 0, declared: None },
+        }
     }
 
     /// Starts a row.
@@ -246,10 +263,16 @@ impl Writer {
 
     /// The blob.
     pub fn finish(self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.buf.len() + 6);
+        let body = match self.declared {
+            Some(n) if n == self.rows => return self.buf,
+            // The start says another number: written again.
+            Some(n) => &self.buf[1 + varint_len(u128::from(n))..],
+            None => &self.buf[..],
+        };
+        let mut out = Vec::with_capacity(body.len() + 6);
         out.push(LAYOUT);
         put_varint(&mut out, self.rows as u128);
-        out.extend_from_slice(&self.buf);
+        out.extend_from_slice(body);
         out
     }
 }
@@ -260,12 +283,28 @@ impl Default for Writer {
     }
 }
 
-fn put_varint(buf: &mut Vec<u8>, mut v: u128) {
+#[inline]
+fn put_varint(buf: &mut Vec<u8>, v: u128) {
+    // Most values (lengths, field numbers, mantissas) fit 64 bits: shifted as such.
+    if let Ok(mut v) = u64::try_from(v) {
+        while v >= 0x80 {
+            buf.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        buf.push(v as u8);
+        return;
+    }
+    let mut v = v;
     while v >= 0x80 {
         buf.push((v as u8) | 0x80);
         v >>= 7;
     }
     buf.push(v as u8);
+}
+
+/// The bytes [`put_varint`] writes for `v`.
+fn varint_len(v: u128) -> usize {
+    (128 - v.leading_zeros() as usize).max(1).div_ceil(7)
 }
 
 /// A cell read back.
@@ -702,6 +741,33 @@ mod tests {
         let mut rows = Rows::new(&blob[..blob.len() - 3], 4).unwrap();
         assert!(rows.next_into_first(&mut cells, 2).unwrap());
         assert_eq!(rows.next_into_first(&mut cells, 2), Err(Damaged("cut short")));
+    }
+
+    /// A blob whose number of rows is written first is the blob written with the number at the
+    /// end, whatever number was announced (rows counts at the edges of the varint's bytes).
+    #[test]
+    fn announced_rows_give_the_same_blob() {
+        let fill = |w: &mut Writer, rows: usize| {
+            for r in 0..rows {
+                w.row().int(r as i64).dec(Decimal::new(-(r as i64) * 1_000_003, 3)).text("é").opt_text(None);
+            }
+        };
+        for rows in [0usize, 1, 2, 127, 128, 300, 16_384] {
+            let mut plain = Writer::new();
+            fill(&mut plain, rows);
+            let plain = plain.finish();
+            for announced in [0usize, 1, rows, 127, 128, 16_384, usize::MAX] {
+                let mut w = Writer::with_rows(announced, 0);
+                fill(&mut w, rows);
+                assert_eq!(w.finish(), plain, "{rows} rows, {announced} announced");
+            }
+            assert_eq!(Rows::new(&plain, 4).unwrap().left(), rows);
+        }
+        for v in [0u128, 1, 127, 128, 16_383, 16_384, u128::from(u64::MAX), u128::from(u64::MAX) + 1, u128::MAX] {
+            let mut b = Vec::new();
+            put_varint(&mut b, v);
+            assert_eq!(b.len(), varint_len(v), "{v}");
+        }
     }
 
     #[test]

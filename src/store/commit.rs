@@ -93,7 +93,7 @@ impl Body {
     pub fn of(p: &Posted, names: super::FieldNames) -> Body {
         let h = &p.invoice.header;
         let t = &p.totals;
-        let mut lines = body::Writer::new();
+        let mut lines = body::Writer::with_rows(p.invoice.lines.len(), 256 * p.invoice.lines.len());
         for (i, (l, tax)) in p.invoice.lines.iter().zip(&p.invoice.taxes).enumerate() {
             lines
                 .row()
@@ -121,7 +121,7 @@ impl Body {
                 .opt_text(l.distribution())
                 .fields(l.extras.iter());
         }
-        let mut taxes = body::Writer::new();
+        let mut taxes = body::Writer::with_rows(t.groups.len(), 48 * t.groups.len());
         for (i, g) in t.groups.iter().enumerate() {
             taxes
                 .row()
@@ -136,7 +136,7 @@ impl Body {
                 .opt_text(p.exemptions.get(i).and_then(|e| e.0.as_deref()))
                 .opt_text(p.exemptions.get(i).and_then(|e| e.1.as_deref()));
         }
-        let mut ledger = body::Writer::new();
+        let mut ledger = body::Writer::with_rows(p.ledger.len(), 48 * p.ledger.len());
         for e in &p.ledger {
             ledger
                 .row()
@@ -173,13 +173,33 @@ impl Store {
         credit_limit: CreditLimitCheck,
         md: &MasterData,
     ) -> Result<Vec<Committed>, StoreError> {
+        // The keys known before the batch; a batch that fails leaves them unknown (found again).
+        let mut keys = std::mem::take(&mut self.keys);
+        let out = self.commit_batch(batch, draft, credit_limit, md, &mut keys)?;
+        self.keys = keys;
+        Ok(out)
+    }
+
+    fn commit_batch(
+        &mut self,
+        batch: &[(Posted, Body)],
+        draft: bool,
+        credit_limit: CreditLimitCheck,
+        md: &MasterData,
+        keys: &mut Keys,
+    ) -> Result<Vec<Committed>, StoreError> {
         let path = self.path.clone();
         let sql = |source| StoreError::Sqlite { path: path.clone(), source };
         let mut version = self.change_version()?;
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        if let Keys::Unknown = keys {
+            let any: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM invoice)", [], |r| r.get(0)).map_err(sql)?;
+            *keys = if any { Keys::Ask } else { Keys::Own(Default::default()) };
+        }
         let mut out = Vec::with_capacity(batch.len());
         let mut balances = self.balances.clone();
         let mut drawn = Drawn::default();
+        let mut st = Statements::new(&tx).map_err(sql)?;
         for (p, b) in batch {
             let h = &p.invoice.header;
             let source_key = match (h.document, &h.number, h.record_id) {
@@ -188,17 +208,16 @@ impl Store {
                 (_, None, id) => format!("FT:{}", id.unwrap_or_default()),
             };
             type Existing = (i64, String, String, Option<String>, Option<String>);
-            let existing: Option<Existing> = tx
-                .prepare_cached(
-                    "SELECT id, content_hash, status, number, voucher FROM invoice
-                     WHERE legal_entity = ?1 AND source_key = ?2",
-                )
-                .map_err(sql)?
-                .query_row(params![&*h.legal_entity, source_key], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-                })
-                .optional()
-                .map_err(sql)?;
+            let existing: Option<Existing> = if keys.maybe(Keys::SOURCE, &h.legal_entity, &source_key) {
+                st.existing
+                    .query_row(params![&*h.legal_entity, source_key], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                    })
+                    .optional()
+                    .map_err(sql)?
+            } else {
+                None
+            };
             let target = if draft { "draft" } else { "posted" };
             if let Some((_, hash, status, number, voucher)) = &existing {
                 // The same content, and the same number and voucher where this row gives them
@@ -217,7 +236,7 @@ impl Store {
                 }
             }
             // A number or voucher the source gives must not be another document's.
-            if let Some(refusal) = number_in_use(&tx, &path, h, &source_key)? {
+            if let Some(refusal) = number_in_use(&mut st, keys, &path, h, &source_key)? {
                 out.push(Committed::Refused(refusal));
                 continue;
             }
@@ -264,27 +283,18 @@ impl Store {
             } else {
                 let number = match &h.number {
                     Some(n) => n.to_string(),
-                    None => next_number(&tx, &path, &mut drawn, &h.legal_entity, p.sequence)?,
+                    None => next_number(&tx, &mut st, keys, &path, &mut drawn, &h.legal_entity, p.sequence)?,
                 };
                 let voucher = match &h.voucher {
                     Some(v) => v.to_string(),
-                    None => next_number(&tx, &path, &mut drawn, &h.legal_entity, "Voucher")?,
+                    None => next_number(&tx, &mut st, keys, &path, &mut drawn, &h.legal_entity, "Voucher")?,
                 };
                 (Some(number), Some(voucher))
             };
             let t = &p.totals;
             let line_entity = p.invoice.lines.first().map(|l| l.entity.to_string()).unwrap_or_default();
-            tx.prepare_cached(
-                "INSERT INTO invoice (legal_entity, source_key, number, status, document, kind, header_entity, line_entity,
-                    invoice_date, due_date, customer, currency, accounting_currency, exchange_rate, payment_terms,
-                    order_reference, buyer_reference, sales_order, original_invoice, voucher, record_id,
-                    line_total, allowance_total, charge_total, tax_exclusive, vat_total, tax_inclusive, prepaid, payable,
-                    vat_total_acc, rounding, content_hash, extras, parties, version)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
-                    ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35)",
-            )
-            .and_then(|mut stmt| {
-                stmt.execute(params![
+            st.invoice
+                .execute(params![
                     &*h.legal_entity,
                     source_key,
                     number,
@@ -294,7 +304,7 @@ impl Store {
                         crate::entity::DocumentKind::FreeText => "free_text",
                     },
                     if p.credit_note { "credit_note" } else { "invoice" },
-                    &*h.entity,
+                    h.entity,
                     line_entity,
                     h.date.to_string(),
                     p.due_date.to_string(),
@@ -324,23 +334,20 @@ impl Store {
                     p.parties_json(),
                     version,
                 ])
-            })
-            .map_err(sql)?;
-            let id = tx.last_insert_rowid();
-            tx.prepare_cached("INSERT INTO invoice_body (invoice_id, lines, taxes, ledger) VALUES (?1, ?2, ?3, ?4)")
-                .map_err(sql)?
-                .execute(params![id, b.lines, b.taxes, (!draft).then_some(&b.ledger)])
                 .map_err(sql)?;
+            let id = tx.last_insert_rowid();
+            keys.add(Keys::SOURCE, &h.legal_entity, &source_key);
+            if let Some(n) = &number {
+                keys.add(Keys::NUMBER, &h.legal_entity, n);
+            }
+            if let Some(v) = &voucher {
+                keys.add(Keys::VOUCHER, &h.legal_entity, v);
+            }
+            st.body.execute(params![id, b.lines, b.taxes, (!draft).then_some(&b.ledger)]).map_err(sql)?;
             match (number, voucher) {
                 (Some(number), Some(voucher)) if !draft => {
-                    tx.prepare_cached(
-                        "INSERT INTO customer_trans (legal_entity, customer, invoice_id, invoice_number, voucher, trans_date,
-                            due_date, amount, currency, amount_acc, accounting_currency, version,
-                            cash_discount_date, cash_discount_amount, cash_discount_percent)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-                    )
-                    .and_then(|mut stmt| {
-                        stmt.execute(params![
+                    st.open_item
+                        .execute(params![
                             &*h.legal_entity,
                             &*h.customer,
                             id,
@@ -357,13 +364,13 @@ impl Store {
                             p.cash_discount.map(|c| c.amount.to_string()),
                             p.cash_discount.map(|c| c.percent.normalize().to_string()),
                         ])
-                    })
-                    .map_err(sql)?;
+                        .map_err(sql)?;
                     out.push(Committed::Posted { number, voucher, version });
                 }
                 _ => out.push(Committed::Draft { version }),
             }
         }
+        drop(st);
         drawn.store(&tx, &path)?;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('change_version', ?1)
@@ -390,35 +397,120 @@ pub enum NumberKind {
     Voucher,
 }
 
-impl NumberKind {
-    fn query(self) -> &'static str {
+/// What a writer knows of the keys of the invoices in its store (source keys, invoice numbers,
+/// vouchers, each with its legal entity): nothing yet; that the store must be asked; or every
+/// key there is — the store held no invoice when this writer first committed, and every invoice
+/// since is its own (a writer holds the store's lock) — as hashes. A key whose hash is not
+/// among them is in no row, and the store is not asked; one whose hash is may be (the store is
+/// asked). A migration into an empty store then asks nothing per invoice; a store with invoices
+/// is asked as before.
+#[derive(Debug, Default)]
+pub(super) enum Keys {
+    #[default]
+    Unknown,
+    Ask,
+    Own(rustc_hash::FxHashSet<u64>),
+}
+
+impl Keys {
+    const SOURCE: u64 = 1;
+    const NUMBER: u64 = 2;
+    const VOUCHER: u64 = 3;
+
+    fn hash(tag: u64, legal_entity: &str, value: &str) -> u64 {
+        use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
+        xxh3_64_with_seed(value.as_bytes(), xxh3_64(legal_entity.as_bytes()).wrapping_add(tag))
+    }
+
+    /// Whether a row may have this key (`false`: certainly none has).
+    fn maybe(&self, tag: u64, legal_entity: &str, value: &str) -> bool {
         match self {
-            NumberKind::Invoice => {
-                "SELECT document, source_key, status FROM invoice
-                 WHERE legal_entity = ?1 AND number = ?2 AND source_key <> ?3 LIMIT 1"
-            }
-            NumberKind::Voucher => {
-                "SELECT document, source_key, status FROM invoice
-                 WHERE legal_entity = ?1 AND voucher = ?2 AND source_key <> ?3 LIMIT 1"
-            }
+            Keys::Own(known) => known.contains(&Keys::hash(tag, legal_entity, value)),
+            Keys::Unknown | Keys::Ask => true,
         }
+    }
+
+    /// A key a row now has.
+    fn add(&mut self, tag: u64, legal_entity: &str, value: &str) {
+        if let Keys::Own(known) = self {
+            known.insert(Keys::hash(tag, legal_entity, value));
+        }
+    }
+}
+
+/// The statements a commit runs for each invoice, prepared once per commit (not looked up in
+/// the statement cache for every invoice).
+struct Statements<'t> {
+    /// The stored invoice with a legal entity and source key.
+    existing: rusqlite::CachedStatement<'t>,
+    /// Another document of a legal entity with an invoice number, or with a voucher.
+    number_used: rusqlite::CachedStatement<'t>,
+    voucher_used: rusqlite::CachedStatement<'t>,
+    /// The invoice row, its body, its open item.
+    invoice: rusqlite::CachedStatement<'t>,
+    body: rusqlite::CachedStatement<'t>,
+    open_item: rusqlite::CachedStatement<'t>,
+}
+
+impl<'t> Statements<'t> {
+    fn new(tx: &'t rusqlite::Transaction<'_>) -> rusqlite::Result<Statements<'t>> {
+        Ok(Statements {
+            existing: tx.prepare_cached(
+                "SELECT id, content_hash, status, number, voucher FROM invoice
+                 WHERE legal_entity = ?1 AND source_key = ?2",
+            )?,
+            number_used: tx.prepare_cached(
+                "SELECT document, source_key, status FROM invoice
+                 WHERE legal_entity = ?1 AND number = ?2 AND source_key <> ?3 LIMIT 1",
+            )?,
+            voucher_used: tx.prepare_cached(
+                "SELECT document, source_key, status FROM invoice
+                 WHERE legal_entity = ?1 AND voucher = ?2 AND source_key <> ?3 LIMIT 1",
+            )?,
+            invoice: tx.prepare_cached(
+                "INSERT INTO invoice (legal_entity, source_key, number, status, document, kind, header_entity, line_entity,
+                    invoice_date, due_date, customer, currency, accounting_currency, exchange_rate, payment_terms,
+                    order_reference, buyer_reference, sales_order, original_invoice, voucher, record_id,
+                    line_total, allowance_total, charge_total, tax_exclusive, vat_total, tax_inclusive, prepaid, payable,
+                    vat_total_acc, rounding, content_hash, extras, parties, version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
+                    ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35)",
+            )?,
+            body: tx.prepare_cached("INSERT INTO invoice_body (invoice_id, lines, taxes, ledger) VALUES (?1, ?2, ?3, ?4)")?,
+            open_item: tx.prepare_cached(
+                "INSERT INTO customer_trans (legal_entity, customer, invoice_id, invoice_number, voucher, trans_date,
+                    due_date, amount, currency, amount_acc, accounting_currency, version,
+                    cash_discount_date, cash_discount_amount, cash_discount_percent)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            )?,
+        })
     }
 }
 
 /// The document of a legal entity other than `except` (a source key) that uses `number` (as
 /// invoice number or voucher): a description such as "the posted sales invoice S-1".
 fn used_by(
-    tx: &rusqlite::Transaction<'_>,
+    st: &mut Statements<'_>,
+    keys: &Keys,
     path: &Path,
     legal_entity: &str,
     kind: NumberKind,
     number: &str,
     except: &str,
 ) -> Result<Option<String>, StoreError> {
+    let tag = match kind {
+        NumberKind::Invoice => Keys::NUMBER,
+        NumberKind::Voucher => Keys::VOUCHER,
+    };
+    if !keys.maybe(tag, legal_entity, number) {
+        return Ok(None);
+    }
     let sql = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
-    let row: Option<(String, String, String)> = tx
-        .prepare_cached(kind.query())
-        .map_err(sql)?
+    let stmt = match kind {
+        NumberKind::Invoice => &mut st.number_used,
+        NumberKind::Voucher => &mut st.voucher_used,
+    };
+    let row: Option<(String, String, String)> = stmt
         .query_row(params![legal_entity, number, except], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()
         .map_err(sql)?;
@@ -435,14 +527,15 @@ fn used_by(
 /// entity uses already (invoice numbers and vouchers are unique per legal entity, across sales
 /// and free-text invoices).
 fn number_in_use(
-    tx: &rusqlite::Transaction<'_>,
+    st: &mut Statements<'_>,
+    keys: &Keys,
     path: &Path,
     h: &crate::model::InvoiceHeader,
     source_key: &str,
 ) -> Result<Option<Refusal>, StoreError> {
     for (kind, value) in [(NumberKind::Invoice, h.number.as_deref()), (NumberKind::Voucher, h.voucher.as_deref())] {
         let Some(value) = value else { continue };
-        if let Some(other) = used_by(tx, path, &h.legal_entity, kind, value, source_key)? {
+        if let Some(other) = used_by(st, keys, path, &h.legal_entity, kind, value, source_key)? {
             return Ok(Some(Refusal::NumberInUse {
                 source_key: source_key.to_string(),
                 kind,
@@ -458,6 +551,8 @@ fn number_in_use(
 /// document brought along is skipped; the sequence moves past it).
 fn next_number(
     tx: &rusqlite::Transaction<'_>,
+    st: &mut Statements<'_>,
+    keys: &Keys,
     path: &Path,
     drawn: &mut Drawn,
     legal_entity: &str,
@@ -466,7 +561,7 @@ fn next_number(
     let kind = if reference == "Voucher" { NumberKind::Voucher } else { NumberKind::Invoice };
     loop {
         let candidate = drawn.draw(tx, path, legal_entity, reference)?;
-        if used_by(tx, path, legal_entity, kind, &candidate, "")?.is_none() {
+        if used_by(st, keys, path, legal_entity, kind, &candidate, "")?.is_none() {
             return Ok(candidate);
         }
     }

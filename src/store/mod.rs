@@ -137,6 +137,8 @@ pub struct Store {
     /// Whether the jobs database is attached (readers).
     jobs: bool,
     balances: HashMap<(String, String), Decimal>,
+    /// What this writer knows of the invoice keys in the store (see [`commit::Keys`]).
+    keys: commit::Keys,
 }
 
 /// Takes the writer lock of a store, waiting up to `timeout` for another invoiceflow process
@@ -237,7 +239,14 @@ impl Store {
         conn.pragma_update(None, "wal_autocheckpoint", 2000).map_err(sql)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
-        Ok(Store { path: path.to_path_buf(), conn, _lock: lock, jobs: false, balances: HashMap::new() })
+        Ok(Store {
+            path: path.to_path_buf(),
+            conn,
+            _lock: lock,
+            jobs: false,
+            balances: HashMap::new(),
+            keys: commit::Keys::default(),
+        })
     }
 
     /// The store file.

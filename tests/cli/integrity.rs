@@ -390,6 +390,31 @@ fn drawn_numbers_skip_numbers_that_source_documents_brought() {
     assert!(vouchers.contains(&"DEV-00000001") && vouchers.contains(&"DEV-00000002"), "{vouchers:?}");
 }
 
+/// In one import into an empty store, a source number that an invoice drew before (in the same
+/// commit) is another document's: the store knows it without asking (its own keys), and says so.
+#[test]
+fn a_number_drawn_earlier_in_the_same_import_is_in_use() {
+    let copy = sample_copy();
+    let d365 = copy.path().join("samples/d365");
+    // The first free-text invoice draws DE-FTI-000001; the second brings that number.
+    edit(&d365.join("FreeTextInvoiceHeader.csv"), "DEMF,5637150002,,", "DEMF,5637150002,DE-FTI-000001,");
+    let run = run_job(copy.path(), &[]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let rows = numbers(&copy.path().join("out/invoiceflow.db"));
+    let ft: Vec<&str> = rows.iter().filter(|r| r.2 == "free_text").map(|r| r.0.as_str()).collect();
+    assert_eq!(ft, ["DE-FTI-000001"]);
+    let rejects = std::fs::read_to_string(copy.path().join("out/rejects/rejects.csv")).unwrap();
+    let refused: Vec<&str> = rejects.lines().filter(|l| l.contains(",key.number_in_use,")).collect();
+    assert_eq!(refused.len(), 1, "{rejects}");
+    assert!(refused[0].contains("FreeTextInvoiceHeader.csv,3,FreeTextNumber,"), "{rejects}");
+    assert!(
+        refused[0].contains(
+            "invoice number DE-FTI-000001, which the posted free-text invoice of record 5637150001 uses already"
+        ),
+        "{rejects}"
+    );
+}
+
 #[test]
 fn a_number_another_document_uses_is_rejected_naming_that_document() {
     let copy = sample_copy();
