@@ -433,6 +433,9 @@ fn post_all(
                             }
                         }
                         let body = Body::of(&p, crate::entity::field_name);
+                        // The parties' JSON (shared by the invoices with the same parties) is
+                        // written here when it is not yet, so that the one writer only stores it.
+                        let _ = p.parties_json();
                         Ok((p, body))
                     })
                     .collect();
